@@ -1,0 +1,97 @@
+import SchemaBuilder from '@pothos/core';
+import ErrorsPlugin from '@pothos/plugin-errors';
+import PrismaPlugin from '@pothos/plugin-prisma';
+import RelayPlugin from '@pothos/plugin-relay';
+import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import SimpleObjectsPlugin from '@pothos/plugin-simple-objects';
+import { DateTimeResolver, JSONObjectResolver, JSONResolver } from 'graphql-scalars';
+import type { Context } from './context.ts';
+import { prisma } from './db.ts';
+import { ApiError, ErrorCode, forbidden, unauthenticated } from './errors.ts';
+import type PrismaTypes from './generated/pothos-types.ts';
+import { getDatamodel } from './generated/pothos-types.ts';
+
+// The one place plugins, scalars and builder options live; types are defined in
+// src/modules/*. Plugin order matters:
+// - relay first, so scope-auth receives parsed global ids in `authScopes` of nodes;
+// - scope-auth before the plugins that wrap resolvers, so nothing runs before the
+//   authorization check;
+// - prisma plans relation loading;
+// - errors turns expected failures (DomainError subclasses) into typed result members;
+// - simple-objects for plain output shapes that are not database rows.
+export const builder = new SchemaBuilder<{
+  Context: Context;
+  PrismaTypes: PrismaTypes;
+  DefaultFieldNullability: false;
+  DefaultInputFieldRequiredness: true;
+  Scalars: {
+    DateTime: { Input: Date; Output: Date | string };
+    JSON: { Input: unknown; Output: unknown };
+    JSONObject: { Input: Record<string, unknown>; Output: Record<string, unknown> };
+    ID: { Input: string; Output: string };
+  };
+  AuthScopes: {
+    /** Any verified credential. */
+    authenticated: boolean;
+    /** A user with isSystemAdmin. */
+    systemAdmin: boolean;
+    /** May read everything of the organization with this id. */
+    orgRead: string;
+    /** May write identifiers and identities of the organization with this id. */
+    orgWrite: string;
+    /** May administer the organization with this id. */
+    orgAdmin: string;
+  };
+}>({
+  plugins: [RelayPlugin, ScopeAuthPlugin, PrismaPlugin, ErrorsPlugin, SimpleObjectsPlugin],
+  defaultFieldNullability: false,
+  defaultInputFieldRequiredness: true,
+  scopeAuth: {
+    authorizeOnSubscribe: true,
+    authScopes: (ctx) => ({
+      authenticated: ctx.viewer.kind !== 'anonymous',
+      systemAdmin: ctx.viewer.kind === 'user' && ctx.viewer.isSystemAdmin,
+      orgRead: (organizationId) => ctx.access.can(organizationId, 'read'),
+      orgWrite: (organizationId) => ctx.access.can(organizationId, 'write'),
+      orgAdmin: (organizationId) => ctx.access.can(organizationId, 'admin'),
+    }),
+    // Anonymous callers are told to authenticate; everyone else is refused. Errors
+    // thrown by a scope (TENANT_MISMATCH) pass through unchanged.
+    unauthorizedError: (_parent, ctx) =>
+      ctx.viewer.kind === 'anonymous' ? unauthenticated() : forbidden(),
+  },
+  prisma: {
+    client: () => prisma,
+    dmmf: getDatamodel(),
+    exposeDescriptions: false,
+    filterConnectionTotalCount: true,
+    onUnusedQuery: process.env.NODE_ENV === 'production' ? null : 'warn',
+  },
+  relay: {
+    clientMutationId: 'omit',
+    cursorType: 'String',
+    idFieldOptions: { description: 'Global id: opaque, stable, accepted by `node(id)`.' },
+    nodeTypeOptions: { description: 'An object with a global id that `node(id)` can fetch again.' },
+    nodeQueryOptions: {
+      description: 'Fetches any object by its global id; null when it does not exist or is not visible to you.',
+      args: { id: { description: 'A global id, as returned in any `id` field.' } },
+    },
+    nodesQueryOptions: {
+      description: 'Fetches objects by global ids, in order; null for each that does not exist or is not visible to you.',
+      args: { ids: { description: 'Global ids, as returned in `id` fields.' } },
+    },
+  },
+  errors: {
+    defaultTypes: [],
+  },
+});
+
+builder.addScalarType('DateTime', DateTimeResolver, {
+  description: 'An instant in time, as an ISO-8601 string with a time zone (RFC 3339).',
+});
+builder.addScalarType('JSON', JSONResolver, { description: 'Any JSON value.' });
+builder.addScalarType('JSONObject', JSONObjectResolver, { description: 'A JSON object.' });
+
+builder.queryType({ description: 'The root of every read.' });
+
+export { ApiError, ErrorCode };

@@ -1,0 +1,114 @@
+import { mkdir } from 'node:fs/promises';
+import { PGlite } from '@electric-sql/pglite';
+import { PrismaPg } from '@prisma/adapter-pg';
+import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
+import pg from 'pg';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import type { Config } from './config.ts';
+import { applyMigrations, type RawQuery } from './db/migrate.ts';
+import { PrismaClient } from './generated/prisma/client.ts';
+
+export { Prisma } from './generated/prisma/client.ts';
+export type { PrismaClient };
+
+/** An open database: PostgreSQL through node-postgres, or PGlite embedded in the process. */
+export interface Database {
+  kind: 'postgres' | 'embedded';
+  prisma: PrismaClient;
+  /** A raw query outside Prisma, for health checks and tooling. */
+  query: RawQuery;
+  /** Migrations applied while opening. */
+  appliedMigrations: string[];
+  /** Where the data lives, without credentials. */
+  describe: string;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** Apply pending migrations before returning. */
+  migrate?: boolean;
+  /** Called with each SQL statement Prisma sends (tests count them). */
+  onQuery?: (sql: string) => void;
+  /** Open this PGlite instance instead of one on the configured data folder. */
+  pglite?: PGlite;
+}
+
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgresql://(unparsable DATABASE_URL)';
+  }
+}
+
+function client(factory: SqlMigrationAwareDriverAdapterFactory, onQuery?: (sql: string) => void) {
+  if (!onQuery) return new PrismaClient({ adapter: factory });
+  const prisma = new PrismaClient({
+    adapter: factory,
+    log: [{ emit: 'event', level: 'query' }],
+  });
+  prisma.$on('query', (e) => onQuery(e.query));
+  return prisma;
+}
+
+export async function openDatabase(config: Config, options: OpenOptions = {}): Promise<Database> {
+  if (config.databaseUrl) {
+    const pool = new pg.Pool({
+      connectionString: config.databaseUrl,
+      max: config.databasePoolSize,
+    });
+    const factory = new PrismaPg(pool);
+    const query: RawQuery = async (sql) => (await pool.query(sql)).rows;
+    const applied = options.migrate ? await applyMigrations(factory, query) : [];
+    const prisma = client(factory, options.onQuery);
+    return {
+      kind: 'postgres',
+      prisma,
+      query,
+      appliedMigrations: applied,
+      describe: redact(config.databaseUrl),
+      async close() {
+        await prisma.$disconnect();
+        await pool.end();
+      },
+    };
+  }
+
+  let pglite = options.pglite;
+  if (!pglite) {
+    await mkdir(config.pgliteDataDir, { recursive: true });
+    pglite = await PGlite.create(config.pgliteDataDir);
+  }
+  const instance = pglite;
+  const factory = new PrismaPGlite(instance);
+  const query: RawQuery = async (sql) => (await instance.query<Record<string, unknown>>(sql)).rows;
+  // The embedded database is private to this process, so it always migrates itself.
+  const applied = await applyMigrations(factory, query);
+  const prisma = client(factory, options.onQuery);
+  return {
+    kind: 'embedded',
+    prisma,
+    query,
+    appliedMigrations: applied,
+    describe: options.pglite ? 'embedded database (in memory)' : `embedded database in ${config.pgliteDataDir}`,
+    async close() {
+      await prisma.$disconnect();
+      if (!options.pglite) await instance.close();
+    },
+  };
+}
+
+/**
+ * The process's database. Services import `prisma` from here rather than taking it
+ * from the request context; the server (or a test worker) installs it once with
+ * `useDatabase` before serving.
+ */
+export let prisma: PrismaClient = undefined as unknown as PrismaClient;
+export let database: Database | undefined;
+
+export function useDatabase(db: Database): void {
+  database = db;
+  prisma = db.prisma;
+}

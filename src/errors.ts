@@ -1,0 +1,89 @@
+import { GraphQLError } from 'graphql';
+
+/**
+ * The stable error codes of the API (DESIGN.md, "API conventions"). They appear as
+ * `extensions.code` on GraphQL errors and as `code` on typed errors in mutation
+ * results, so a client handles one vocabulary either way.
+ */
+export const ErrorCode = {
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  FORBIDDEN: 'FORBIDDEN',
+  TENANT_MISMATCH: 'TENANT_MISMATCH',
+  NOT_FOUND: 'NOT_FOUND',
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  CONFLICT: 'CONFLICT',
+  RATE_LIMITED: 'RATE_LIMITED',
+  SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
+  INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
+  UNAUTHENTICATED: 401,
+  RATE_LIMITED: 429,
+  SERVICE_UNAVAILABLE: 503,
+};
+
+/** Errors that end an operation: authentication, authorization, limits, outages. */
+export class ApiError extends GraphQLError {
+  constructor(code: ErrorCode, message: string, extra: Record<string, unknown> = {}) {
+    const status = HTTP_STATUS[code];
+    super(message, {
+      extensions: { code, ...extra, ...(status ? { http: { status } } : {}) },
+    });
+  }
+}
+
+export const unauthenticated = () =>
+  new ApiError(ErrorCode.UNAUTHENTICATED, 'Authentication is required: send a valid bearer token or API key.');
+export const forbidden = (message = 'You are not allowed to do this.') => new ApiError(ErrorCode.FORBIDDEN, message);
+export const tenantMismatch = () =>
+  new ApiError(
+    ErrorCode.TENANT_MISMATCH,
+    'The credential belongs to a different organization than the one this request names.',
+  );
+
+/** One offending input field: its path from the argument root, and why. */
+export interface FieldIssue {
+  path: string;
+  message: string;
+}
+
+/**
+ * Expected failures of a mutation. Services throw them; the schema returns them as
+ * typed members of the mutation's result union (plugin-errors), each with the same
+ * `code` a GraphQLError would carry.
+ */
+export abstract class DomainError extends Error {
+  abstract readonly code: ErrorCode;
+}
+
+export class ValidationError extends DomainError {
+  readonly code = ErrorCode.BAD_USER_INPUT;
+  constructor(readonly issues: FieldIssue[]) {
+    super(issues.map((i) => `${i.path}: ${i.message}`).join('; '));
+    this.name = 'ValidationError';
+  }
+  static field(path: string, message: string) {
+    return new ValidationError([{ path, message }]);
+  }
+}
+
+export class ConflictError extends DomainError {
+  readonly code = ErrorCode.CONFLICT;
+  constructor(
+    readonly fields: string[],
+    message = `Another record already has this ${fields.join(', ')}.`,
+  ) {
+    super(message);
+    this.name = 'ConflictError';
+  }
+}
+
+export class NotFoundError extends DomainError {
+  readonly code = ErrorCode.NOT_FOUND;
+  constructor(readonly entity: string, message = `${entity} not found.`) {
+    super(message);
+    this.name = 'NotFoundError';
+  }
+}

@@ -1,0 +1,24 @@
+import type { Context } from '../../context.ts';
+
+export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export const isUuid = (value: string) => UUID_RE.test(value);
+
+const NIL_UUID = '00000000-0000-0000-0000-000000000000';
+
+/**
+ * The unique-lookup filter for an id that is not a UUID: it matches no row and never
+ * reaches the database as a malformed value.
+ */
+export const NO_ROW = { id: NIL_UUID, AND: [{ id: { in: [] as string[] } }] };
+
+/**
+ * The unique-lookup filter for a tenant row found by a global id: it matches only
+ * when the viewer may read the row's organization, so another tenant's id answers
+ * exactly like an id that does not exist.
+ */
+export async function tenantRowWhere(id: string, ctx: Context) {
+  if (!isUuid(id)) return NO_ROW;
+  const readable = await ctx.access.readableOrganizationIds();
+  return readable === 'all' ? { id } : { id, organizationId: { in: readable } };
+}

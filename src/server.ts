@@ -1,0 +1,53 @@
+import { createServer } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { loadConfig } from './config.ts';
+import { openDatabase, useDatabase } from './db.ts';
+import { createApp } from './yoga.ts';
+
+// Listens, and shuts down cleanly. Everything else is built in yoga.ts.
+
+const config = loadConfig();
+const started = performance.now();
+const db = await openDatabase(config, { migrate: config.migrateOnStart });
+useDatabase(db);
+for (const name of db.appliedMigrations) console.log(`Applied migration ${name}`);
+
+let secret = process.env.JWT_SECRET;
+if (!secret && config.env !== 'production') {
+  secret = randomBytes(32).toString('hex');
+  console.log('JWT_SECRET is not set: generated one for this process (tokens stop working on restart).');
+}
+
+let accepting = true;
+const app = createApp({
+  config,
+  auth: { jwtSecret: secret ? new TextEncoder().encode(secret) : null },
+  isAccepting: () => accepting,
+});
+const server = createServer(app);
+
+server.listen(config.port, config.host, () => {
+  const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const ms = Math.round(performance.now() - started);
+  console.log(`Identity graph on ${db.describe}, ready in ${ms} ms`);
+  console.log(`GraphQL${config.env === 'production' ? '' : ' and GraphiQL'}: http://${host}:${port}/graphql`);
+});
+
+async function shutdown(signal: string) {
+  if (!accepting) return;
+  accepting = false;
+  console.log(`${signal}: finishing in-flight requests, then closing.`);
+  const timer = setTimeout(() => {
+    console.error('Shutdown grace period over; exiting.');
+    process.exit(1);
+  }, config.shutdownGraceMs);
+  timer.unref();
+  server.closeIdleConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await db.close();
+  process.exit(0);
+}
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));

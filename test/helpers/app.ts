@@ -1,0 +1,84 @@
+import { SignJWT } from 'jose';
+import { expect } from 'vitest';
+import { loadConfig } from '../../src/config.ts';
+import { createApp } from '../../src/yoga.ts';
+
+export const TEST_JWT_SECRET = 'test-secret-of-at-least-thirty-two-bytes!';
+
+export const app = createApp({
+  config: loadConfig({ NODE_ENV: 'test' }),
+  auth: { jwtSecret: new TextEncoder().encode(TEST_JWT_SECRET) },
+});
+
+export interface GqlResult<T = Record<string, any>> {
+  status: number;
+  data: T | null | undefined;
+  errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, any> }[];
+}
+
+export interface GqlOptions {
+  variables?: Record<string, unknown>;
+  /** A bearer token, or a user to mint one for. */
+  token?: string;
+  asUser?: { authSubject: string | null };
+  organizationId?: string;
+  headers?: Record<string, string>;
+}
+
+export async function tokenFor(subject: string, claims: Record<string, unknown> = {}): Promise<string> {
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(subject)
+    .setIssuedAt()
+    .setExpirationTime('5m')
+    .sign(new TextEncoder().encode(TEST_JWT_SECRET));
+}
+
+/** Runs one operation through the server in-process (no port), as a client would. */
+export async function gql<T = Record<string, any>>(query: string, options: GqlOptions = {}): Promise<GqlResult<T>> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...options.headers };
+  let token = options.token;
+  if (!token && options.asUser) {
+    if (!options.asUser.authSubject) throw new Error('asUser needs a user with an authSubject');
+    token = await tokenFor(options.asUser.authSubject);
+  }
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (options.organizationId) headers['x-organization-id'] = options.organizationId;
+  const response = await app.fetch('http://localhost/graphql', {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ query, variables: options.variables }),
+  });
+  const body = (await response.json()) as Omit<GqlResult<T>, 'status'>;
+  return { status: response.status, ...body };
+}
+
+/** Asserts the operation failed with this code: a GraphQL error's extensions.code, or a typed error's code. */
+export function expectErrorCode(result: GqlResult, code: string): void {
+  const codes = [
+    ...(result.errors ?? []).map((e) => e.extensions?.code),
+    ...typedErrorCodes(result.data),
+  ];
+  expect(codes, JSON.stringify(result, null, 2)).toContain(code);
+}
+
+export function expectNoErrors(result: GqlResult): void {
+  expect(result.errors, JSON.stringify(result.errors, null, 2)).toBeUndefined();
+}
+
+function typedErrorCodes(data: unknown): string[] {
+  if (!data || typeof data !== 'object') return [];
+  const out: string[] = [];
+  for (const value of Object.values(data)) {
+    if (value && typeof value === 'object') {
+      const v = value as Record<string, unknown>;
+      if (typeof v.code === 'string' && typeof v.__typename === 'string' && v.__typename.endsWith('Error')) out.push(v.code);
+      out.push(...typedErrorCodes(value));
+    }
+  }
+  return out;
+}
+
+export function globalId(type: string, id: string): string {
+  return Buffer.from(`${type}:${id}`).toString('base64');
+}

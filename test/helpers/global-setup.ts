@@ -1,0 +1,83 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+import { loadConfig } from '../../src/config.ts';
+import { openDatabase } from '../../src/db.ts';
+import { readMigrations } from '../../src/db/schema-engine.ts';
+import { testDatabaseUrl } from './postgres-url.ts';
+
+// Migrates once per run: a PostgreSQL template database, or a PGlite snapshot, named
+// after a hash of the migrations so an unchanged set is reused across runs.
+
+async function migrationsHash(): Promise<string> {
+  const list = await readMigrations();
+  const h = createHash('sha256');
+  for (const m of list.migrationDirectories) {
+    h.update(m.path);
+    h.update(m.migrationFile.content.tag === 'ok' ? m.migrationFile.content.value : '');
+  }
+  return h.digest('hex').slice(0, 12);
+}
+
+async function postgresReachable(): Promise<boolean> {
+  const client = new pg.Client({ connectionString: testDatabaseUrl('postgres'), connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+export default async function setup({ provide }: { provide: (key: string, value: unknown) => void }) {
+  const hash = await migrationsHash();
+  if (await postgresReachable()) {
+    const template = `igs_template_${hash}`;
+    const admin = new pg.Client({ connectionString: testDatabaseUrl('postgres') });
+    await admin.connect();
+    try {
+      await admin.query('SELECT pg_advisory_lock(4242)');
+      const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [template]);
+      if (exists.rowCount === 0) {
+        await admin.query(`DROP DATABASE IF EXISTS "${template}_tmp"`);
+        await admin.query(`CREATE DATABASE "${template}_tmp"`);
+        const db = await openDatabase(loadConfig({ DATABASE_URL: testDatabaseUrl(`${template}_tmp`) }), { migrate: true });
+        await db.close();
+        await admin.query(`ALTER DATABASE "${template}_tmp" RENAME TO "${template}"`);
+      }
+    } finally {
+      await admin.query('SELECT pg_advisory_unlock(4242)');
+      await admin.end();
+    }
+    provide('postgresTemplate', template);
+  }
+  {
+    const dir = path.join(os.tmpdir(), 'identity-graph-tests');
+    const file = path.join(dir, `pglite-${hash}.tar.gz`);
+    try {
+      await readFile(file);
+    } catch {
+      await mkdir(dir, { recursive: true });
+      const pglite = await PGlite.create();
+      const db = await openDatabase(loadConfig({}), { pglite });
+      await db.close();
+      const dump = await pglite.dumpDataDir('gzip');
+      await writeFile(`${file}.${process.pid}`, Buffer.from(await dump.arrayBuffer()));
+      await rename(`${file}.${process.pid}`, file);
+      await pglite.close();
+    }
+    provide('pgliteSnapshot', file);
+  }
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    postgresTemplate: string;
+    pgliteSnapshot: string;
+  }
+}

@@ -1,0 +1,54 @@
+import { readFile } from 'node:fs/promises';
+import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+import { afterAll, beforeAll, beforeEach, inject } from 'vitest';
+import { loadConfig } from '../../src/config.ts';
+import { type Database, openDatabase, useDatabase } from '../../src/db.ts';
+import { testDatabaseUrl } from './postgres-url.ts';
+import { recordQuery } from './sql-count.ts';
+
+// Runs before every test file: opens this worker's database and empties it before
+// each test, so every test starts from nothing and owns the data it creates.
+
+export const TEST_DATABASE = process.env.TEST_DATABASE as 'postgres' | 'embedded';
+let db: Database;
+
+async function openPostgres(): Promise<Database> {
+  const template = inject('postgresTemplate');
+  const name = `igs_w${process.env.VITEST_POOL_ID ?? '0'}_${template.slice('igs_template_'.length)}`;
+  const admin = new pg.Client({ connectionString: testDatabaseUrl('postgres') });
+  await admin.connect();
+  try {
+    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`);
+  } finally {
+    await admin.end();
+  }
+  return openDatabase(loadConfig({ DATABASE_URL: testDatabaseUrl(name), DATABASE_POOL_SIZE: '10' }), {
+    onQuery: recordQuery,
+  });
+}
+
+async function openEmbedded(): Promise<Database> {
+  const snapshot = new Blob([await readFile(inject('pgliteSnapshot'))]);
+  const pglite = await PGlite.create({ loadDataDir: snapshot });
+  const opened = await openDatabase(loadConfig({}), { pglite, onQuery: recordQuery });
+  const close = opened.close;
+  return { ...opened, close: async () => { await close(); await pglite.close(); } };
+}
+
+beforeAll(async () => {
+  db = TEST_DATABASE === 'postgres' ? await openPostgres() : await openEmbedded();
+  useDatabase(db);
+});
+
+const TABLES = ['organizations', 'users'];
+
+beforeEach(async () => {
+  // Every other table hangs off these two by cascading foreign keys.
+  await db.query(`TRUNCATE ${TABLES.map((t) => `"${t}"`).join(', ')} CASCADE`);
+});
+
+afterAll(async () => {
+  await db?.close();
+});

@@ -1,0 +1,119 @@
+import { randomUUID } from 'node:crypto';
+import { cp, mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import { afterAll, describe, expect, it } from 'vitest';
+import { applyMigrations, diffMigrationsToSchema, pendingMigrations, type RawQuery } from '../src/db/migrate.ts';
+import { MIGRATIONS_DIR, readMigrations, readSchema } from '../src/db/schema-engine.ts';
+import { testDatabaseUrl } from './helpers/postgres-url.ts';
+import { TEST_DATABASE } from './helpers/setup.ts';
+
+// Each test here gets a database of its own, empty, of the kind this project runs on.
+async function emptyDatabase() {
+  if (TEST_DATABASE === 'postgres') {
+    const name = `igs_mig_${randomUUID().slice(0, 8)}`;
+    const admin = new pg.Client({ connectionString: testDatabaseUrl('postgres') });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE "${name}"`);
+    const pool = new pg.Pool({ connectionString: testDatabaseUrl(name), max: 2 });
+    return {
+      factory: new PrismaPg(pool),
+      query: (async (sql) => (await pool.query(sql)).rows) as RawQuery,
+      async drop() {
+        await pool.end();
+        await admin.query(`DROP DATABASE "${name}"`);
+        await admin.end();
+      },
+    };
+  }
+  const pglite = await PGlite.create();
+  return {
+    factory: new PrismaPGlite(pglite),
+    query: (async (sql) => (await pglite.query<Record<string, unknown>>(sql)).rows) as RawQuery,
+    drop: () => pglite.close(),
+  };
+}
+
+const tmpDirs: string[] = [];
+afterAll(async () => {
+  for (const d of tmpDirs) await rm(d, { recursive: true, force: true });
+});
+
+describe('migrations', () => {
+  it('apply every migration to an empty database, then nothing on a second run', async () => {
+    const db = await emptyDatabase();
+    try {
+      const all = (await readMigrations()).migrationDirectories.map((m) => m.path);
+      expect(await pendingMigrations(db.query)).toEqual(all);
+      expect(await applyMigrations(db.factory, db.query)).toEqual(all);
+      expect(await pendingMigrations(db.query)).toEqual([]);
+      expect(await applyMigrations(db.factory, db.query)).toEqual([]);
+      const tables = await db.query(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY 1",
+      );
+      expect(tables.map((t) => t.table_name)).toEqual(
+        expect.arrayContaining(['organizations', 'users', 'members', 'identifiers', 'identities', '_prisma_migrations']),
+      );
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('apply a new migration added after the first run, and only that one', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'igs-migrations-'));
+    tmpDirs.push(dir);
+    await cp(MIGRATIONS_DIR, dir, { recursive: true });
+    const db = await emptyDatabase();
+    try {
+      await applyMigrations(db.factory, db.query, dir);
+      await mkdir(path.join(dir, '29990101000000_extra'));
+      await writeFile(path.join(dir, '29990101000000_extra', 'migration.sql'), 'CREATE TABLE "extra" ("id" INT PRIMARY KEY);');
+      expect(await applyMigrations(db.factory, db.query, dir)).toEqual(['29990101000000_extra']);
+      expect(await db.query('SELECT count(*)::int AS n FROM "extra"')).toEqual([{ n: 0 }]);
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('enforce the CHECK constraints the schema cannot express', async () => {
+    const db = await emptyDatabase();
+    try {
+      await applyMigrations(db.factory, db.query);
+      await expect(db.query("INSERT INTO users (email) VALUES ('Upper@Example.com')")).rejects.toThrow(/users_email_lower_case/);
+      const [org] = await db.query("INSERT INTO organizations (slug, name) VALUES ('a', 'A') RETURNING id");
+      const [user] = await db.query("INSERT INTO users (email) VALUES ('a@example.com') RETURNING id");
+      const [source] = await db.query(
+        `INSERT INTO integration_sources (organization_id, kind, key, name) VALUES ('${org!.id}', 'INTEGRATION', 'crm', 'CRM') RETURNING id`,
+      );
+      await expect(
+        db.query(
+          `INSERT INTO identifiers (organization_id, user_id, source_id, identifier_key, identifier_value, discovery_method, confidence_score)
+           VALUES ('${org!.id}', '${user!.id}', '${source!.id}', 'k', 'v', 'MANUAL', 1.5)`,
+        ),
+      ).rejects.toThrow(/identifiers_confidence_score_range/);
+    } finally {
+      await db.drop();
+    }
+  });
+});
+
+// The drift check compares schema.prisma with the migrations on throw-away in-memory
+// databases, whatever database the suite runs on, so it runs once.
+describe.runIf(TEST_DATABASE === 'embedded')('the drift check', () => {
+  it('passes when schema.prisma and the migrations agree', async () => {
+    expect(await diffMigrationsToSchema()).toBe('');
+  });
+
+  it('fails with the missing SQL when schema.prisma has a change no migration applies', async () => {
+    const changed = (await readSchema()).replace(
+      'model Organization {',
+      'model Organization {\n  plan String? @db.VarChar(20)',
+    );
+    const sql = await diffMigrationsToSchema(MIGRATIONS_DIR, changed);
+    expect(sql).toMatch(/ALTER TABLE "organizations" ADD COLUMN\s+"plan" VARCHAR\(20\)/);
+  });
+});

@@ -1,0 +1,55 @@
+import pg from 'pg';
+import { defineConfig } from 'vitest/config';
+import { testDatabaseUrl } from './test/helpers/postgres-url.ts';
+
+// The same suite runs twice: against PostgreSQL (one database per worker, cloned
+// from a template migrated once) and against the embedded database (PGlite in
+// memory, restored per test file from a snapshot migrated once).
+async function postgresReachable(): Promise<boolean> {
+  const client = new pg.Client({ connectionString: testDatabaseUrl('postgres'), connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+export default defineConfig(async () => {
+  const withPostgres = await postgresReachable();
+  if (!withPostgres) {
+    if (process.env.REQUIRE_POSTGRES === '1') {
+      throw new Error(`PostgreSQL is required (REQUIRE_POSTGRES=1) but ${testDatabaseUrl('postgres')} is not reachable.`);
+    }
+    console.warn(
+      `\n  PostgreSQL is not reachable at ${testDatabaseUrl('postgres')}: the PostgreSQL run was NOT made; only the embedded database is tested.\n`,
+    );
+  }
+  const project = (name: 'postgres' | 'embedded') => ({
+    extends: true as const,
+    test: {
+      name,
+      env: { TEST_DATABASE: name },
+      setupFiles: ['test/helpers/setup.ts'],
+    },
+  });
+  return {
+    // graphql ships CommonJS (main) and ESM (module) builds without an exports map.
+    // Node resolves dependencies to the CommonJS one; Vite would give our own files the
+    // ESM one, and two copies of graphql break instanceof checks. Use one copy.
+    resolve: { alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }] },
+    test: {
+      include: ['test/**/*.test.ts'],
+      testTimeout: 30_000,
+      hookTimeout: 120_000,
+      pool: 'forks',
+      reporters: ['default', './test/helpers/summary-reporter.ts'],
+      globalSetup: ['test/helpers/global-setup.ts'],
+      env: { NODE_ENV: 'test' },
+      projects: [...(withPostgres ? [project('postgres')] : []), project('embedded')],
+    },
+  };
+});
