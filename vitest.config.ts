@@ -33,6 +33,9 @@ export default defineConfig(async () => {
     test: {
       name,
       env: { TEST_DATABASE: name },
+      // *.embedded.test.ts cover what only the embedded database does (npm start, and
+      // checks that use in-memory databases whatever the server runs on).
+      ...(name === 'postgres' ? { exclude: ['**/node_modules/**', 'test/**/*.embedded.test.ts'] } : {}),
       setupFiles: ['test/helpers/setup.ts'],
     },
   });

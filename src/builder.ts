@@ -93,5 +93,6 @@ builder.addScalarType('JSON', JSONResolver, { description: 'Any JSON value.' });
 builder.addScalarType('JSONObject', JSONObjectResolver, { description: 'A JSON object.' });
 
 builder.queryType({ description: 'The root of every read.' });
+builder.mutationType({ description: 'The root of every write.' });
 
 export { ApiError, ErrorCode };

@@ -1,5 +1,6 @@
 import { lexicographicSortSchema } from 'graphql';
 import { builder } from './builder.ts';
+import './modules/shared/errors.ts';
 import './modules/organization/schema.ts';
 import './modules/user/schema.ts';
 

@@ -1,7 +1,7 @@
 import { builder } from '../../builder.ts';
 import { isUuid, NO_ROW } from '../shared/visibility.ts';
 
-builder.prismaNode('User', {
+export const UserRef = builder.prismaNode('User', {
   description: 'A person who can sign in, and whom identifiers and identities resolve to.',
   id: { field: 'id' },
   nullable: true,

@@ -5,11 +5,10 @@ import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { afterAll, describe, expect, it } from 'vitest';
 import { globalId, TEST_JWT_SECRET, tokenFor } from './helpers/app.ts';
-import { TEST_DATABASE } from './helpers/setup.ts';
 
 // `npm start` as a user runs it: a real process on the embedded database in a data
-// folder, answering on a port, keeping its data across restarts. The embedded
-// database is what `npm start` uses, so this runs in the embedded project only.
+// folder, answering on a port, keeping its data across restarts. (*.embedded.test.ts
+// files run in the embedded project only: this is what `npm start` uses.)
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -59,7 +58,7 @@ const post = (url: string, query: string, headers: Record<string, string> = {}) 
     body: JSON.stringify({ query }),
   }).then((r) => r.json());
 
-describe.runIf(TEST_DATABASE === 'embedded')('npm start', () => {
+describe('npm start', () => {
   it('migrates a new data folder, serves GraphQL and GraphiQL, exits 0 on SIGTERM, and keeps its data on restart', async () => {
     const dataDir = path.join(await mkdtemp(path.join(os.tmpdir(), 'igs-start-')), 'pglite');
     dirs.push(path.dirname(dataDir));

@@ -1,0 +1,80 @@
+import { builder } from '../../builder.ts';
+import { ConflictError, DomainError, ErrorCode, NotFoundError, ValidationError, type FieldIssue } from '../../errors.ts';
+
+// The typed errors of mutation results. Every mutation's result is a union of its
+// success object and these; each carries the same `code` a GraphQL error would.
+
+export const ErrorCodeEnum = builder.enumType('ErrorCode', {
+  description: 'Stable error codes: `extensions.code` of GraphQL errors and `code` of typed errors.',
+  values: {
+    UNAUTHENTICATED: { description: 'No valid credential was sent.' },
+    FORBIDDEN: { description: 'The credential may not do this.' },
+    TENANT_MISMATCH: { description: 'The credential belongs to another organization than the request names.' },
+    NOT_FOUND: { description: 'The object does not exist or is not visible to you.' },
+    BAD_USER_INPUT: { description: 'An input value is invalid; `issues` says which and why.' },
+    CONFLICT: { description: 'A unique value is already taken; `fields` says which.' },
+    RATE_LIMITED: { description: 'Too many requests; retry after the time in Retry-After.' },
+    SERVICE_UNAVAILABLE: { description: 'A dependency (the database) is unavailable; retry later.' },
+    INTERNAL_SERVER_ERROR: { description: 'An unexpected error; its details are in the server log under the request id.' },
+  } satisfies Record<ErrorCode, unknown>,
+});
+
+export const ErrorInterface = builder.interfaceRef<DomainError>('Error').implement({
+  description: 'An expected failure of a mutation. Nothing was written.',
+  fields: (t) => ({
+    code: t.field({ type: ErrorCodeEnum, description: 'Stable code.', resolve: (e) => e.code }),
+    message: t.exposeString('message', { description: 'Human-readable explanation.' }),
+  }),
+});
+
+const FieldIssueRef = builder.objectRef<FieldIssue>('FieldIssue').implement({
+  description: 'One invalid input value.',
+  fields: (t) => ({
+    path: t.exposeString('path', { description: 'Path of the field from the `input` argument, e.g. `input.email`.' }),
+    message: t.exposeString('message', { description: 'Why the value is invalid.' }),
+  }),
+});
+
+builder.objectType(ValidationError, {
+  name: 'ValidationError',
+  description: 'Some input values are invalid (code BAD_USER_INPUT).',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof ValidationError,
+  fields: (t) => ({
+    issues: t.field({ type: [FieldIssueRef], description: 'Every invalid value.', resolve: (e) => e.issues }),
+  }),
+});
+
+builder.objectType(ConflictError, {
+  name: 'ConflictError',
+  description: 'A value that must be unique is already taken (code CONFLICT).',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof ConflictError,
+  fields: (t) => ({
+    fields: t.exposeStringList('fields', { description: 'The input fields whose values clash.' }),
+  }),
+});
+
+builder.objectType(NotFoundError, {
+  name: 'NotFoundError',
+  description: 'An object the input names does not exist or is not visible to you (code NOT_FOUND).',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof NotFoundError,
+  fields: (t) => ({
+    entity: t.exposeString('entity', { description: 'The kind of object that was not found.' }),
+  }),
+});
+
+/**
+ * The `errors` option of a mutation field: its result is the union
+ * `<Name>Result = <Name>Success | ValidationError | ConflictError | NotFoundError`,
+ * and the success object carries the written object under `dataField`.
+ */
+export function mutationResult(name: string, dataField: string, description: string) {
+  return {
+    types: [ValidationError, ConflictError, NotFoundError],
+    union: { name: `${name}Result`, description: `The outcome of ${description}.` },
+    result: { name: `${name}Success`, description: `${description[0]!.toUpperCase()}${description.slice(1)} succeeded.` },
+    dataField: { name: dataField, description: 'What was written.' },
+  };
+}

@@ -1,0 +1,74 @@
+import { ValidationError, type FieldIssue } from '../../errors.ts';
+import { UUID_RE } from './visibility.ts';
+
+// Input checks shared by every service. A service collects every issue of an input
+// and throws one ValidationError naming each field, before writing anything.
+
+export class Issues {
+  private readonly list: FieldIssue[] = [];
+
+  add(path: string, message: string): void {
+    this.list.push({ path, message });
+  }
+
+  /** Throws the collected issues, if any. */
+  throwIfAny(): void {
+    if (this.list.length) throw new ValidationError(this.list);
+  }
+
+  /** A trimmed string of 1..max characters (or null/undefined passed through when optional). */
+  text(path: string, value: string | null | undefined, max: number, opts: { required?: boolean } = {}) {
+    if (value === undefined || value === null) {
+      if (opts.required) this.add(path, 'is required');
+      return value;
+    }
+    const trimmed = value.trim();
+    if (trimmed.length === 0) this.add(path, 'must not be blank');
+    else if (trimmed.length > max) this.add(path, `must be at most ${max} characters`);
+    return trimmed;
+  }
+
+  /** Lower-case letters, digits and single hyphens or underscores, 1..63 characters. */
+  key(path: string, value: string | undefined, what = 'key') {
+    if (value === undefined) return value;
+    if (!/^[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?$/.test(value)) {
+      this.add(path, `must be a ${what} of 1 to 63 lower-case letters, digits, '-' or '_', starting and ending with a letter or digit`);
+    }
+    return value;
+  }
+
+  /** An email address, lower-cased. */
+  email(path: string, value: string | null | undefined) {
+    if (value === undefined || value === null) return value;
+    const email = value.trim().toLowerCase();
+    if (email.length > 320 || !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) this.add(path, 'must be an email address');
+    return email;
+  }
+
+  uuid(path: string, value: string | null | undefined) {
+    if (value === undefined || value === null) return value;
+    if (!UUID_RE.test(value)) this.add(path, 'must be a UUID');
+    return value.toLowerCase();
+  }
+
+  /** An absolute http(s) URL. */
+  url(path: string, value: string | null | undefined, max = 2048) {
+    if (value === undefined || value === null) return value;
+    let ok = value.length <= max;
+    try {
+      ok &&= ['http:', 'https:'].includes(new URL(value).protocol);
+    } catch {
+      ok = false;
+    }
+    if (!ok) this.add(path, `must be an http(s) URL of at most ${max} characters`);
+    return value;
+  }
+}
+
+/** Prisma's unique-constraint violation, for mapping to ConflictError. */
+export function uniqueViolation(err: unknown): string[] | null {
+  const e = err as { code?: string; meta?: { target?: unknown; driverAdapterError?: { cause?: { constraint?: { fields?: string[] } } } } };
+  if (e?.code !== 'P2002') return null;
+  const fields = e.meta?.driverAdapterError?.cause?.constraint?.fields ?? e.meta?.target;
+  return Array.isArray(fields) ? fields.map(String) : [];
+}
