@@ -34,9 +34,25 @@ async function postgresReachable(): Promise<boolean> {
   }
 }
 
+/** Drops the per-worker databases of the runs `which` selects (by the run's pid). */
+async function dropRunDatabases(which: (pid: number) => boolean) {
+  const admin = new pg.Client({ connectionString: testDatabaseUrl('postgres') });
+  await admin.connect();
+  try {
+    const { rows } = await admin.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE 'igs\\_run\\_%'");
+    for (const { datname } of rows) {
+      const pid = Number(/^igs_run_(\d+)_/.exec(datname)?.[1]);
+      if (pid && which(pid)) await admin.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+    }
+  } finally {
+    await admin.end();
+  }
+}
+
 export default async function setup({ provide }: { provide: (key: string, value: unknown) => void }) {
   const hash = await migrationsHash();
-  if (await postgresReachable()) {
+  const withPostgres = await postgresReachable();
+  if (withPostgres) {
     const template = `igs_template_${hash}`;
     const admin = new pg.Client({ connectionString: testDatabaseUrl('postgres') });
     await admin.connect();
@@ -55,6 +71,15 @@ export default async function setup({ provide }: { provide: (key: string, value:
       await admin.end();
     }
     provide('postgresTemplate', template);
+    await dropRunDatabases((pid) => {
+      // Leftovers of runs that were killed before their teardown.
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    });
   }
   {
     const dir = path.join(os.tmpdir(), 'identity-graph-tests');
@@ -73,6 +98,9 @@ export default async function setup({ provide }: { provide: (key: string, value:
     }
     provide('pgliteSnapshot', file);
   }
+  return async function teardown() {
+    if (withPostgres) await dropRunDatabases((pid) => pid === process.pid);
+  };
 }
 
 declare module 'vitest' {

@@ -15,7 +15,9 @@ let db: Database;
 
 async function openPostgres(): Promise<Database> {
   const template = inject('postgresTemplate');
-  const name = `igs_w${process.env.VITEST_POOL_ID ?? '0'}_${template.slice('igs_template_'.length)}`;
+  // One database per worker of this run (the run's pid is the workers' parent), so
+  // concurrent runs on one server never share data; the run drops them at its end.
+  const name = `igs_run_${process.ppid}_w${process.env.VITEST_POOL_ID ?? '0'}_${template.slice('igs_template_'.length)}`;
   const admin = new pg.Client({ connectionString: testDatabaseUrl('postgres') });
   await admin.connect();
   try {
