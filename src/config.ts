@@ -1,4 +1,6 @@
 import path from 'node:path';
+import type { QueryLimits } from './plugins/limits.ts';
+import type { RateLimits } from './plugins/rate-limit.ts';
 
 // Every setting the server reads, with its default. README's configuration table
 // lists the same names; keep them together.
@@ -16,6 +18,16 @@ export interface Config {
   databasePoolSize: number;
   /** How long shutdown waits for in-flight requests before closing connections. */
   shutdownGraceMs: number;
+  logLevel: string;
+  /** Query limits, checked before an operation runs. */
+  limits: QueryLimits;
+  rateLimits: RateLimits;
+  /** Largest request body accepted, in bytes. */
+  bodyLimitBytes: number;
+  /** Most operations in one batched request; 0 turns batching off. */
+  batchLimit: number;
+  introspection: boolean;
+  graphiql: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -52,5 +64,25 @@ export function loadConfig(env: Env = process.env): Config {
     migrateOnStart: bool(env, 'MIGRATE_ON_START', false),
     databasePoolSize: int(env, 'DATABASE_POOL_SIZE', 10, 1),
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10_000),
+    logLevel: env.LOG_LEVEL || (nodeEnv === 'test' ? 'silent' : 'info'),
+    limits: {
+      maxDepth: int(env, 'MAX_QUERY_DEPTH', 12, 1),
+      maxAliases: int(env, 'MAX_ALIASES', 30, 0),
+      maxDirectives: int(env, 'MAX_DIRECTIVES', 20, 0),
+      maxTokens: int(env, 'MAX_TOKENS', 5000, 1),
+      maxCost: int(env, 'MAX_QUERY_COST', 50_000, 1),
+      maxPageSize: int(env, 'MAX_PAGE_SIZE', 100, 1),
+      blockFieldSuggestions: nodeEnv === 'production',
+    },
+    rateLimits: {
+      perCredential: int(env, 'RATE_LIMIT_PER_CREDENTIAL', 1200, 0),
+      perOrganization: int(env, 'RATE_LIMIT_PER_ORGANIZATION', 6000, 0),
+      windowMs: int(env, 'RATE_LIMIT_WINDOW_MS', 60_000, 1000),
+      redisUrl: env.REDIS_URL || undefined,
+    },
+    bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 1_048_576, 1024),
+    batchLimit: int(env, 'BATCH_LIMIT', 0, 0),
+    introspection: bool(env, 'INTROSPECTION', nodeEnv !== 'production'),
+    graphiql: bool(env, 'GRAPHIQL', nodeEnv !== 'production'),
   };
 }

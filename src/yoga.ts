@@ -1,10 +1,20 @@
 import { randomUUID } from 'node:crypto';
+import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from './config.ts';
 import { createContext, type Context } from './context.ts';
 import { database } from './db.ts';
 import { ApiError, ErrorCode } from './errors.ts';
+import { currentRequest } from './observability/request-context.ts';
 import { authenticate, type AuthConfig } from './modules/auth/authenticate.ts';
+import { useBodyLimit } from './plugins/body-limit.ts';
+import { useCsrfPrevention } from './plugins/csrf.ts';
+import { maskError, useStableErrorCodes } from './plugins/errors.ts';
+import { useQueryLimits } from './plugins/limits.ts';
+import { useMetrics } from './plugins/metrics.ts';
+import { MemoryCounterStore, useRateLimit, type CounterStore } from './plugins/rate-limit.ts';
+import { useRequestLog } from './plugins/request-log.ts';
 import { schema } from './schema.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -22,19 +32,24 @@ export interface AppOptions {
   auth: AuthConfig;
   /** Checked by the readiness endpoint; false once shutdown begins. */
   isAccepting?: () => boolean;
+  /** Where rate-limit counters live (Redis when configured); in memory by default. */
+  counters?: CounterStore;
 }
 
 export type App = YogaServerInstance<Record<string, never>, Context>;
 
 /** Builds the server without opening a port; tests call `app.fetch` directly. */
-export function createApp({ config, auth, isAccepting = () => true }: AppOptions): App {
+export function createApp({ config, auth, isAccepting = () => true, counters = new MemoryCounterStore() }: AppOptions): App {
   return createYoga<Record<string, never>, Context>({
     schema,
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/health',
     landingPage: false,
-    graphiql: config.env === 'production' ? false : { title: 'Identity graph', defaultQuery: EXAMPLE_QUERY },
-    maskedErrors: { isDev: config.env === 'development' },
+    graphiql: config.graphiql ? { title: 'Identity graph', defaultQuery: EXAMPLE_QUERY } : false,
+    // GraphiQL's assets are inlined in the page, so it works without reaching a CDN.
+    renderGraphiQL,
+    maskedErrors: { maskError },
+    batching: config.batchLimit > 0 ? { limit: config.batchLimit } : false,
     context: async ({ request }) => {
       const tenant = request.headers.get('x-organization-id') ?? request.headers.get('x-tenant-id');
       if (tenant !== null && !UUID.test(tenant)) {
@@ -46,12 +61,20 @@ export function createApp({ config, auth, isAccepting = () => true }: AppOptions
       const ctx = createContext({
         viewer,
         requestedOrganizationId: tenant?.toLowerCase() ?? null,
-        requestId: request.headers.get('x-request-id') ?? randomUUID(),
+        requestId: currentRequest()?.requestId ?? randomUUID(),
       });
       if (ctx.requestedOrganizationId) ctx.access.assertTenant(ctx.requestedOrganizationId);
       return ctx;
     },
     plugins: [
+      useRequestLog(),
+      useBodyLimit(config.bodyLimitBytes),
+      useCsrfPrevention(),
+      ...(config.introspection ? [] : [useDisableIntrospection()]),
+      ...useQueryLimits(config.limits),
+      useStableErrorCodes(),
+      useRateLimit(config.rateLimits, counters),
+      ...useMetrics(),
       useReadinessCheck({
         endpoint: '/ready',
         check: async () => {

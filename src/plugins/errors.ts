@@ -1,0 +1,86 @@
+import { GraphQLError } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import { ApiError, ErrorCode } from '../errors.ts';
+import { errorFields, logger } from '../observability/logger.ts';
+import { currentRequest } from '../observability/request-context.ts';
+
+// Error masking and stable codes. Unexpected errors answer INTERNAL_SERVER_ERROR with
+// the request id (the log line under that id has the details); a database that cannot
+// be reached answers SERVICE_UNAVAILABLE so clients know to retry; errors the GraphQL
+// layer raises itself (syntax, validation, variable coercion, query limits) carry
+// BAD_USER_INPUT, so every error a client sees has one of the documented codes.
+
+const UNAVAILABLE_PRISMA = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024']);
+const UNAVAILABLE_ADAPTER = new Set([
+  'DatabaseNotReachable',
+  'DatabaseDoesNotExist',
+  'ConnectionClosed',
+  'SocketTimeout',
+  'TooManyConnections',
+  'TransactionAlreadyClosed',
+]);
+const UNAVAILABLE_PG = new Set(['57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08006']);
+const UNAVAILABLE_NET = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND']);
+
+/** Whether an error means "the database cannot serve right now" rather than a bug. */
+export function isDatabaseUnavailable(err: unknown, depth = 0): boolean {
+  if (!err || typeof err !== 'object' || depth > 6) return false;
+  const e = err as {
+    code?: unknown;
+    kind?: unknown;
+    message?: unknown;
+    cause?: unknown;
+    meta?: { driverAdapterError?: unknown };
+  };
+  if (typeof e.code === 'string' && (UNAVAILABLE_PRISMA.has(e.code) || UNAVAILABLE_PG.has(e.code) || UNAVAILABLE_NET.has(e.code))) {
+    return true;
+  }
+  if (typeof e.kind === 'string' && UNAVAILABLE_ADAPTER.has(e.kind)) return true;
+  if (typeof e.message === 'string' && /Connection terminated|connection timeout|timeout exceeded when trying to connect|Can't reach database/i.test(e.message)) {
+    return true;
+  }
+  return isDatabaseUnavailable(e.cause, depth + 1) || isDatabaseUnavailable(e.meta?.driverAdapterError, depth + 1);
+}
+
+export function maskError(error: unknown): Error {
+  const original = error instanceof GraphQLError && error.originalError ? error.originalError : error;
+  if (original instanceof GraphQLError && original.extensions?.code) {
+    return error instanceof GraphQLError ? error : original;
+  }
+  const scope = currentRequest();
+  const path = error instanceof GraphQLError ? error.path : undefined;
+  if (isDatabaseUnavailable(original)) {
+    logger.warn({ requestId: scope?.requestId, ...errorFields(original) }, 'database unavailable');
+    return new ApiError(ErrorCode.SERVICE_UNAVAILABLE, 'The database is unavailable; retry shortly.', {
+      requestId: scope?.requestId,
+    });
+  }
+  logger.error({ requestId: scope?.requestId, path, ...errorFields(original) }, 'unexpected error');
+  return new GraphQLError('Unexpected error.', {
+    ...(path ? { path } : {}),
+    extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, requestId: scope?.requestId },
+  });
+}
+
+/** Gives a code to the errors the GraphQL layer produces without one. */
+export function useStableErrorCodes(): Plugin {
+  const tag = (errors: readonly unknown[]) => {
+    for (const error of errors) {
+      if (error instanceof GraphQLError && !error.extensions?.code) {
+        (error as { extensions: Record<string, unknown> }).extensions = {
+          ...error.extensions,
+          code: ErrorCode.BAD_USER_INPUT,
+        };
+      }
+    }
+  };
+  return {
+    onValidate: () => ({ result }) => tag(result),
+    onResultProcess: ({ result }) => {
+      const results = Array.isArray(result) ? result : [result];
+      for (const r of results) {
+        if (r && typeof r === 'object' && 'errors' in r && Array.isArray(r.errors)) tag(r.errors);
+      }
+    },
+  };
+}

@@ -1,0 +1,93 @@
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { GraphQLError, Kind, type ASTVisitor, type ValidationContext } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import { ErrorCode } from '../errors.ts';
+
+export interface QueryLimits {
+  maxDepth: number;
+  maxAliases: number;
+  maxDirectives: number;
+  maxTokens: number;
+  maxCost: number;
+  maxPageSize: number;
+  /** Hide "Did you mean …?" suggestions, which leak the schema when introspection is off. */
+  blockFieldSuggestions: boolean;
+}
+
+// Every limit is checked while the operation is validated, so an operation over one
+// is refused before any resolver (and so any SQL) runs.
+
+/** Refuses `first`/`last` arguments above the page-size maximum, literal or variable. */
+function pageSizeRule(max: number) {
+  return (context: ValidationContext): ASTVisitor => {
+    return {
+      Argument(node) {
+        if (node.name.value !== 'first' && node.name.value !== 'last') return;
+        const value = node.value;
+        if (value.kind === Kind.INT && Number(value.value) > max) {
+          context.reportError(
+            new GraphQLError(`\`${node.name.value}\` may be at most ${max}.`, {
+              nodes: [node],
+              extensions: { code: ErrorCode.BAD_USER_INPUT, limit: max },
+            }),
+          );
+        }
+      },
+    };
+  };
+}
+
+/** Variables are only known at execution; the same maximum applies to them there. */
+function checkPageSizeVariables(max: number, variables: Record<string, unknown> | undefined, names: Set<string>): GraphQLError | null {
+  for (const name of names) {
+    const v = variables?.[name];
+    if (typeof v === 'number' && v > max) {
+      return new GraphQLError(`\`$${name}\` is used as a page size and may be at most ${max}.`, {
+        extensions: { code: ErrorCode.BAD_USER_INPUT, limit: max },
+      });
+    }
+  }
+  return null;
+}
+
+export function useQueryLimits(limits: QueryLimits): Plugin[] {
+  const reject = (_ctx: unknown, error: GraphQLError) => {
+    (error as { extensions: Record<string, unknown> }).extensions = { ...error.extensions, code: ErrorCode.BAD_USER_INPUT };
+  };
+  const common = { onReject: [reject], propagateOnRejection: true };
+  return [
+    EnvelopArmorPlugin({
+      maxDepth: { n: limits.maxDepth, ignoreIntrospection: true, flattenFragments: true, ...common },
+      maxAliases: { n: limits.maxAliases, allowList: [], ...common },
+      maxDirectives: { n: limits.maxDirectives, ...common },
+      maxTokens: { n: limits.maxTokens, ...common },
+      costLimit: { maxCost: limits.maxCost, ignoreIntrospection: true, flattenFragments: true, ...common },
+      blockFieldSuggestion: { enabled: limits.blockFieldSuggestions },
+    }) as Plugin,
+    {
+      onValidate: ({ addValidationRule }) => {
+        addValidationRule(pageSizeRule(limits.maxPageSize));
+      },
+      onExecute: ({ args, setResultAndStopExecution }) => {
+        const names = new Set<string>();
+        for (const def of args.document.definitions) {
+          if (def.kind !== Kind.OPERATION_DEFINITION) continue;
+          const visit = (node: unknown): void => {
+            if (!node || typeof node !== 'object') return;
+            const n = node as { kind?: string; name?: { value: string }; value?: { kind: string; name?: { value: string } } };
+            if (n.kind === Kind.ARGUMENT && (n.name?.value === 'first' || n.name?.value === 'last') && n.value?.kind === Kind.VARIABLE) {
+              names.add(n.value.name!.value);
+            }
+            for (const child of Object.values(node)) {
+              if (Array.isArray(child)) child.forEach(visit);
+              else if (child && typeof child === 'object' && 'kind' in child) visit(child);
+            }
+          };
+          visit(def);
+        }
+        const error = checkPageSizeVariables(limits.maxPageSize, args.variableValues as Record<string, unknown>, names);
+        if (error) setResultAndStopExecution({ errors: [error] });
+      },
+    },
+  ];
+}

@@ -1,0 +1,44 @@
+import { usePrometheus } from '@graphql-yoga/plugin-prometheus';
+import type { Plugin } from 'graphql-yoga';
+import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { currentRequest } from '../observability/request-context.ts';
+
+/**
+ * Prometheus metrics at /metrics: request counts and durations (per operation),
+ * HTTP durations, and errors by code, plus the process's own metrics. Each server
+ * instance has its own registry.
+ */
+export function useMetrics(): Plugin[] {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const errors = new Counter({
+    name: 'graphql_errors_total',
+    help: 'Errors returned to clients, by extensions.code and operation name.',
+    labelNames: ['code', 'operationName'] as const,
+    registers: [registry],
+  });
+  return [
+    usePrometheus({
+      endpoint: '/metrics',
+      registry,
+      metrics: {
+        graphql_envelop_request: true,
+        graphql_envelop_request_duration: true,
+        graphql_envelop_phase_parse: true,
+        graphql_envelop_phase_validate: true,
+        graphql_envelop_phase_execute: true,
+        graphql_yoga_http_duration: true,
+      },
+    }),
+    {
+      onResultProcess({ result }) {
+        for (const r of Array.isArray(result) ? result : [result]) {
+          const list = (r as { errors?: { extensions?: { code?: unknown } }[] } | undefined)?.errors ?? [];
+          for (const e of list) {
+            errors.inc({ code: String(e.extensions?.code ?? 'UNKNOWN'), operationName: currentRequest()?.operationName ?? '' });
+          }
+        }
+      },
+    } as Plugin,
+  ];
+}

@@ -1,0 +1,142 @@
+import { Kind, type DocumentNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import { Redis } from 'ioredis';
+import type { Context } from '../context.ts';
+import { ApiError, ErrorCode } from '../errors.ts';
+import { errorFields, logger } from '../observability/logger.ts';
+
+// Fixed-window rate limits per credential and per organization. Each root field of
+// an operation costs one unit (so aliases and batched operations count each); an
+// operation over either limit is refused with RATE_LIMITED and Retry-After before it
+// runs. Counters live in Redis when REDIS_URL is set, so every server process shares
+// them, and in process memory otherwise.
+
+export interface RateLimits {
+  /** Units per window for one credential (a user, an API key, or an anonymous address); 0 turns it off. */
+  perCredential: number;
+  /** Units per window for one organization, whoever calls; 0 turns it off. */
+  perOrganization: number;
+  windowMs: number;
+  redisUrl?: string | undefined;
+}
+
+export interface CounterStore {
+  /** Adds `cost` to the counter of `key` in the window starting at `windowStart`; returns the new total. */
+  add(key: string, cost: number, windowStart: number, windowMs: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+export class MemoryCounterStore implements CounterStore {
+  private readonly counters = new Map<string, { window: number; count: number }>();
+  private sweeps = 0;
+
+  async add(key: string, cost: number, windowStart: number): Promise<number> {
+    const entry = this.counters.get(key);
+    if (!entry || entry.window !== windowStart) {
+      this.counters.set(key, { window: windowStart, count: cost });
+      if (++this.sweeps % 1024 === 0) this.sweep(windowStart);
+      return cost;
+    }
+    entry.count += cost;
+    return entry.count;
+  }
+
+  private sweep(current: number) {
+    for (const [key, entry] of this.counters) if (entry.window < current) this.counters.delete(key);
+  }
+
+  async close() {}
+}
+
+const INCR = `local c = redis.call('INCRBY', KEYS[1], ARGV[1])
+if c == tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return c`;
+
+export class RedisCounterStore implements CounterStore {
+  private readonly redis: Redis;
+
+  constructor(url: string) {
+    this.redis = new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false, connectTimeout: 2000 });
+    this.redis.on('error', (err) => logger.warn(errorFields(err), 'rate limit store error'));
+  }
+
+  async add(key: string, cost: number, windowStart: number, windowMs: number): Promise<number> {
+    const result = await this.redis.eval(INCR, 1, `ratelimit:${key}:${windowStart}`, cost, windowMs * 2);
+    return Number(result);
+  }
+
+  async close() {
+    this.redis.disconnect();
+  }
+}
+
+function rootFieldCount(selectionSet: SelectionSetNode, document: DocumentNode, depth = 0): number {
+  let n = 0;
+  for (const sel of selectionSet.selections) {
+    if (sel.kind === Kind.FIELD) n += sel.name.value.startsWith('__') ? 0 : 1;
+    else if (sel.kind === Kind.INLINE_FRAGMENT && depth < 5) n += rootFieldCount(sel.selectionSet, document, depth + 1);
+    else if (sel.kind === Kind.FRAGMENT_SPREAD && depth < 5) {
+      const frag = document.definitions.find((d) => d.kind === Kind.FRAGMENT_DEFINITION && d.name.value === sel.name.value);
+      if (frag && frag.kind === Kind.FRAGMENT_DEFINITION) n += rootFieldCount(frag.selectionSet, document, depth + 1);
+    }
+  }
+  return n;
+}
+
+type ExecutionContext = Context & { request: Request; req?: { socket?: { remoteAddress?: string } } };
+
+function credentialKey(ctx: ExecutionContext): string {
+  const v = ctx.viewer;
+  if (v.kind === 'user') return `user:${v.userId}`;
+  if (v.kind === 'apiKey') return `key:${v.apiKeyId}`;
+  // Anonymous callers are told apart by the address of the connection (Node's server
+  // context); behind a proxy they share the proxy's, which errs on the strict side.
+  return `anon:${ctx.req?.socket?.remoteAddress ?? 'unknown'}`;
+}
+
+export function useRateLimit(limits: RateLimits, store: CounterStore): Plugin {
+  const retryAfter = new WeakMap<Request, number>();
+  const enabled = limits.perCredential > 0 || limits.perOrganization > 0;
+  return {
+    async onExecute({ args, setResultAndStopExecution }) {
+      if (!enabled) return;
+      const ctx = args.contextValue as unknown as ExecutionContext;
+      const document = args.document as DocumentNode;
+      const op = document.definitions.find(
+        (d): d is OperationDefinitionNode =>
+          d.kind === Kind.OPERATION_DEFINITION && (!args.operationName || d.name?.value === args.operationName),
+      );
+      const cost = op ? Math.max(1, rootFieldCount(op.selectionSet, document)) : 1;
+      const now = Date.now();
+      const windowStart = now - (now % limits.windowMs);
+      const checks: [string, number][] = [];
+      if (limits.perCredential > 0) checks.push([`cred:${credentialKey(ctx)}`, limits.perCredential]);
+      const org =
+        ctx.requestedOrganizationId ?? (ctx.viewer.kind !== 'anonymous' ? ctx.viewer.boundOrganizationId : null);
+      if (limits.perOrganization > 0 && org) checks.push([`org:${org}`, limits.perOrganization]);
+      try {
+        const totals = await Promise.all(checks.map(([key]) => store.add(key, cost, windowStart, limits.windowMs)));
+        if (totals.some((total, i) => total > checks[i]![1])) {
+          const seconds = Math.max(1, Math.ceil((windowStart + limits.windowMs - now) / 1000));
+          retryAfter.set(ctx.request, seconds);
+          setResultAndStopExecution({
+            errors: [
+              new ApiError(ErrorCode.RATE_LIMITED, `Too many requests; retry after ${seconds} s.`, { retryAfter: seconds }),
+            ],
+          });
+        }
+      } catch (err) {
+        // The limiter protects the service; it must not take it down. Fail open.
+        logger.warn(errorFields(err), 'rate limit check failed; request allowed');
+      }
+    },
+    onResponse({ request, response }) {
+      const seconds = retryAfter.get(request);
+      if (seconds !== undefined) response.headers.set('retry-after', String(seconds));
+    },
+  };
+}
+
+export function createCounterStore(limits: RateLimits): CounterStore {
+  return limits.redisUrl ? new RedisCounterStore(limits.redisUrl) : new MemoryCounterStore();
+}
