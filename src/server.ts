@@ -1,12 +1,14 @@
 import { createServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { loadConfig } from './config.ts';
+import { createLogger, setLogger } from './observability/logger.ts';
 import { openDatabase, useDatabase } from './db.ts';
 import { createApp } from './yoga.ts';
 
 // Listens, and shuts down cleanly. Everything else is built in yoga.ts.
 
 const config = loadConfig();
+setLogger(createLogger(config.logLevel));
 const started = performance.now();
 const db = await openDatabase(config, { migrate: config.migrateOnStart });
 useDatabase(db);

@@ -6,6 +6,7 @@ import type { Config } from './config.ts';
 import { createContext, type Context } from './context.ts';
 import { database } from './db.ts';
 import { ApiError, ErrorCode } from './errors.ts';
+import { yogaLogger } from './observability/logger.ts';
 import { currentRequest } from './observability/request-context.ts';
 import { authenticate, type AuthConfig } from './modules/auth/authenticate.ts';
 import { useBodyLimit } from './plugins/body-limit.ts';
@@ -49,6 +50,7 @@ export function createApp({ config, auth, isAccepting = () => true, counters = n
     // GraphiQL's assets are inlined in the page, so it works without reaching a CDN.
     renderGraphiQL,
     maskedErrors: { maskError },
+    logging: yogaLogger,
     batching: config.batchLimit > 0 ? { limit: config.batchLimit } : false,
     context: async ({ request }) => {
       const tenant = request.headers.get('x-organization-id') ?? request.headers.get('x-tenant-id');

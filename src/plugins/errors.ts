@@ -43,6 +43,9 @@ export function isDatabaseUnavailable(err: unknown, depth = 0): boolean {
 }
 
 export function maskError(error: unknown): Error {
+  // A GraphQLError of its own (no original error) comes from the GraphQL layer, such
+  // as a variable that does not coerce: it describes the request, not the server.
+  if (error instanceof GraphQLError && !error.originalError) return error;
   const original = error instanceof GraphQLError && error.originalError ? error.originalError : error;
   if (original instanceof GraphQLError && original.extensions?.code) {
     return error instanceof GraphQLError ? error : original;
@@ -62,11 +65,16 @@ export function maskError(error: unknown): Error {
   });
 }
 
-/** Gives a code to the errors the GraphQL layer produces without one. */
+const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
+
+/** Gives a documented code to the errors the GraphQL layer produces without one. */
 export function useStableErrorCodes(): Plugin {
   const tag = (errors: readonly unknown[]) => {
     for (const error of errors) {
-      if (error instanceof GraphQLError && !error.extensions?.code) {
+      const code = error instanceof GraphQLError ? error.extensions?.code : undefined;
+      // Yoga's own codes (GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED, BAD_REQUEST)
+      // all mean the request itself is wrong.
+      if (error instanceof GraphQLError && !(typeof code === 'string' && KNOWN_CODES.has(code))) {
         (error as { extensions: Record<string, unknown> }).extensions = {
           ...error.extensions,
           code: ErrorCode.BAD_USER_INPUT,

@@ -56,7 +56,7 @@ export class RedisCounterStore implements CounterStore {
   private readonly redis: Redis;
 
   constructor(url: string) {
-    this.redis = new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false, connectTimeout: 2000 });
+    this.redis = new Redis(url, { maxRetriesPerRequest: 1, connectTimeout: 2000, commandTimeout: 1000 });
     this.redis.on('error', (err) => logger.warn(errorFields(err), 'rate limit store error'));
   }
 
@@ -73,7 +73,7 @@ export class RedisCounterStore implements CounterStore {
 function rootFieldCount(selectionSet: SelectionSetNode, document: DocumentNode, depth = 0): number {
   let n = 0;
   for (const sel of selectionSet.selections) {
-    if (sel.kind === Kind.FIELD) n += sel.name.value.startsWith('__') ? 0 : 1;
+    if (sel.kind === Kind.FIELD) n += 1;
     else if (sel.kind === Kind.INLINE_FRAGMENT && depth < 5) n += rootFieldCount(sel.selectionSet, document, depth + 1);
     else if (sel.kind === Kind.FRAGMENT_SPREAD && depth < 5) {
       const frag = document.definitions.find((d) => d.kind === Kind.FRAGMENT_DEFINITION && d.name.value === sel.name.value);

@@ -10,6 +10,15 @@ export const app = createApp({
   auth: { jwtSecret: new TextEncoder().encode(TEST_JWT_SECRET) },
 });
 
+/** A server built with other settings (environment variables as the server reads them). */
+export function appWith(env: Record<string, string>, options: Partial<Parameters<typeof createApp>[0]> = {}) {
+  return createApp({
+    config: loadConfig({ NODE_ENV: 'test', ...env }),
+    auth: { jwtSecret: new TextEncoder().encode(TEST_JWT_SECRET) },
+    ...options,
+  });
+}
+
 export interface GqlResult<T = Record<string, any>> {
   status: number;
   data: T | null | undefined;
@@ -23,6 +32,8 @@ export interface GqlOptions {
   asUser?: { authSubject: string | null };
   organizationId?: string;
   headers?: Record<string, string>;
+  /** Another server instance than the default one. */
+  app?: ReturnType<typeof createApp>;
 }
 
 export async function tokenFor(subject: string, claims: Record<string, unknown> = {}): Promise<string> {
@@ -44,7 +55,7 @@ export async function gql<T = Record<string, any>>(query: string, options: GqlOp
   }
   if (token) headers.authorization = `Bearer ${token}`;
   if (options.organizationId) headers['x-organization-id'] = options.organizationId;
-  const response = await app.fetch('http://localhost/graphql', {
+  const response = await (options.app ?? app).fetch('http://localhost/graphql', {
     method: 'POST',
     headers,
     body: JSON.stringify({ query, variables: options.variables }),
