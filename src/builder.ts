@@ -51,9 +51,11 @@ export const builder = new SchemaBuilder<{
     authScopes: (ctx) => ({
       authenticated: ctx.viewer.kind !== 'anonymous',
       systemAdmin: ctx.viewer.kind === 'user' && ctx.viewer.isSystemAdmin,
-      orgRead: (organizationId) => ctx.access.can(organizationId, 'read'),
-      orgWrite: (organizationId) => ctx.access.can(organizationId, 'write'),
-      orgAdmin: (organizationId) => ctx.access.can(organizationId, 'admin'),
+      // A credential bound to another organization than the one named is told so
+      // (TENANT_MISMATCH) instead of being refused like a non-member.
+      orgRead: (organizationId) => (ctx.access.assertTenant(organizationId), ctx.access.can(organizationId, 'read')),
+      orgWrite: (organizationId) => (ctx.access.assertTenant(organizationId), ctx.access.can(organizationId, 'write')),
+      orgAdmin: (organizationId) => (ctx.access.assertTenant(organizationId), ctx.access.can(organizationId, 'admin')),
     }),
     // Anonymous callers are told to authenticate; everyone else is refused. Errors
     // thrown by a scope (TENANT_MISMATCH) pass through unchanged.

@@ -26,7 +26,12 @@ export const ANONYMOUS: Viewer = Object.freeze({ kind: 'anonymous' });
 
 export type AccessLevel = 'read' | 'write' | 'admin';
 
-const ROLE_LEVELS: Record<MemberRole, AccessLevel[]> = {
+/**
+ * What each role may do inside its organization: read everything; write Identifiers
+ * and Identities; administer (members, sources, API keys). PENDING and SUSPENDED
+ * members hold no role at all.
+ */
+export const ROLE_LEVELS: Record<MemberRole, readonly AccessLevel[]> = {
   SYSTEM_ADMIN: ['read', 'write', 'admin'],
   ORGANIZATION_ADMIN: ['read', 'write', 'admin'],
   ANALYST: ['read', 'write'],
@@ -45,11 +50,23 @@ export interface Context {
 /**
  * What the viewer may do in each organization. Memberships are loaded in one batch
  * per request, whatever the number of organizations a query touches.
+ *
+ * A request acts in at most one organization when its credential is bound to one
+ * (an API key, a token with an organization claim) or when it names one in
+ * X-Organization-ID: everywhere else it holds no role, and naming another
+ * organization explicitly is TENANT_MISMATCH.
  */
 export class Access {
+  /** The one organization this request may act in, or null when it is not narrowed to one. */
+  readonly scopeOrganizationId: string | null;
   private readonly memberships: DataLoader<string, { role: MemberRole; state: string } | null>;
+  private active: Promise<Map<string, MemberRole> | 'all'> | undefined;
 
-  constructor(readonly viewer: Viewer) {
+  constructor(
+    readonly viewer: Viewer,
+    requestedOrganizationId: string | null = null,
+  ) {
+    this.scopeOrganizationId = (viewer.kind === 'anonymous' ? null : viewer.boundOrganizationId) ?? requestedOrganizationId;
     this.memberships = new DataLoader(async (organizationIds) => {
       if (viewer.kind !== 'user') return organizationIds.map(() => null);
       const rows = await prisma.member.findMany({
@@ -65,37 +82,44 @@ export class Access {
   async roleIn(organizationId: string): Promise<MemberRole | null> {
     const v = this.viewer;
     if (v.kind === 'anonymous') return null;
+    if (this.scopeOrganizationId && this.scopeOrganizationId !== organizationId) return null;
     if (v.kind === 'apiKey') return v.organizationId === organizationId ? v.role : null;
-    if (v.boundOrganizationId && v.boundOrganizationId !== organizationId) return null;
     if (v.isSystemAdmin) return 'SYSTEM_ADMIN';
     const member = await this.memberships.load(organizationId);
     return member && member.state === 'ACTIVE' ? member.role : null;
   }
 
-  private readable: Promise<string[] | 'all'> | undefined;
+  /** Active roles by organization (one query per request), or 'all' for a system admin. */
+  private activeRoles(): Promise<Map<string, MemberRole> | 'all'> {
+    this.active ??= (async () => {
+      const v = this.viewer;
+      const scope = this.scopeOrganizationId;
+      if (v.kind === 'anonymous') return new Map();
+      if (v.kind === 'apiKey') return new Map(scope === v.organizationId ? [[v.organizationId, v.role]] : []);
+      if (v.isSystemAdmin) return scope ? new Map([[scope, 'SYSTEM_ADMIN' as const]]) : 'all';
+      const rows = await prisma.member.findMany({
+        where: { userId: v.userId, state: 'ACTIVE', ...(scope ? { organizationId: scope } : {}) },
+        select: { organizationId: true, role: true },
+      });
+      return new Map(rows.map((r) => [r.organizationId, r.role]));
+    })();
+    return this.active;
+  }
 
   /**
-   * Organizations whose data the viewer may read: 'all' for a system admin, otherwise
-   * a list (one query per request). Read paths that are not scoped by a parent
-   * (node lookups, root lists) filter by it.
+   * Organizations where the viewer holds `level`: 'all' for a system admin (not
+   * narrowed to one organization), otherwise a list. Read paths that are not scoped
+   * by a parent (node lookups, root lists) filter by it.
    */
+  async organizationIdsWith(level: AccessLevel): Promise<string[] | 'all'> {
+    const roles = await this.activeRoles();
+    if (roles === 'all') return 'all';
+    return [...roles].filter(([, role]) => ROLE_LEVELS[role].includes(level)).map(([id]) => id);
+  }
+
+  /** Organizations whose data the viewer may read (see organizationIdsWith). */
   readableOrganizationIds(): Promise<string[] | 'all'> {
-    this.readable ??= (async () => {
-      const v = this.viewer;
-      if (v.kind === 'anonymous') return [];
-      if (v.kind === 'apiKey') return [v.organizationId];
-      if (v.isSystemAdmin) return v.boundOrganizationId ? [v.boundOrganizationId] : 'all';
-      const rows = await prisma.member.findMany({
-        where: {
-          userId: v.userId,
-          state: 'ACTIVE',
-          ...(v.boundOrganizationId ? { organizationId: v.boundOrganizationId } : {}),
-        },
-        select: { organizationId: true },
-      });
-      return rows.map((r) => r.organizationId);
-    })();
-    return this.readable;
+    return this.organizationIdsWith('read');
   }
 
   async can(organizationId: string, level: AccessLevel): Promise<boolean> {
@@ -105,13 +129,25 @@ export class Access {
 
   /**
    * For operations that name an organization explicitly: a credential bound to
-   * another organization is TENANT_MISMATCH rather than a plain refusal.
+   * another organization, or a request whose X-Organization-ID names another one, is
+   * TENANT_MISMATCH rather than a plain refusal.
    */
   assertTenant(organizationId: string): void {
-    const v = this.viewer;
-    if (v.kind !== 'anonymous' && v.boundOrganizationId && v.boundOrganizationId !== organizationId) {
+    if (this.viewer.kind !== 'anonymous' && this.scopeOrganizationId && this.scopeOrganizationId !== organizationId) {
       throw tenantMismatch();
     }
+  }
+
+  /**
+   * The organization an operation acts in: the one its arguments name (checked with
+   * assertTenant), else the one the request is narrowed to, else null.
+   */
+  organizationFor(argumentOrganizationId: string | null | undefined): string | null {
+    if (argumentOrganizationId) {
+      this.assertTenant(argumentOrganizationId);
+      return argumentOrganizationId;
+    }
+    return this.scopeOrganizationId;
   }
 }
 
@@ -127,7 +163,7 @@ export function createContext({ viewer, requestedOrganizationId, requestId }: Co
     viewer,
     requestedOrganizationId,
     requestId,
-    access: new Access(viewer),
+    access: new Access(viewer, requestedOrganizationId),
     loader<K, V>(key: string, batch: DataLoader.BatchLoadFn<K, V>, options?: DataLoader.Options<K, V>) {
       let l = loaders.get(key) as DataLoader<K, V> | undefined;
       if (!l) {
