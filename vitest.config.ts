@@ -35,7 +35,8 @@ export default defineConfig(async () => {
       env: { TEST_DATABASE: name },
       // *.embedded.test.ts cover what only the embedded database does (npm start, and
       // checks that use in-memory databases whatever the server runs on).
-      ...(name === 'postgres' ? { exclude: ['**/node_modules/**', 'test/**/*.embedded.test.ts'] } : {}),
+      // *.postgres.test.ts need a PostgreSQL server of their own (fault tests).
+      exclude: ['**/node_modules/**', name === 'postgres' ? 'test/**/*.embedded.test.ts' : 'test/**/*.postgres.test.ts'],
       setupFiles: ['test/helpers/setup.ts'],
     },
   });

@@ -16,8 +16,14 @@ export interface Config {
   /** Apply pending migrations to PostgreSQL on start (the embedded database always migrates). */
   migrateOnStart: boolean;
   databasePoolSize: number;
+  /** How long a request waits for a free PostgreSQL connection before SERVICE_UNAVAILABLE. */
+  databasePoolTimeoutMs: number;
+  /** PostgreSQL ends any statement running longer than this. */
+  statementTimeoutMs: number;
   /** How long shutdown waits for in-flight requests before closing connections. */
   shutdownGraceMs: number;
+  /** After SIGTERM, how long requests are still served (readiness failing) before the listener closes. */
+  shutdownDrainMs: number;
   logLevel: string;
   /** Query limits, checked before an operation runs. */
   limits: QueryLimits;
@@ -63,7 +69,10 @@ export function loadConfig(env: Env = process.env): Config {
     pgliteDataDir: path.resolve(env.PGLITE_DATA_DIR || 'data/pglite'),
     migrateOnStart: bool(env, 'MIGRATE_ON_START', false),
     databasePoolSize: int(env, 'DATABASE_POOL_SIZE', 10, 1),
+    databasePoolTimeoutMs: int(env, 'DATABASE_POOL_TIMEOUT_MS', 5000, 1),
+    statementTimeoutMs: int(env, 'STATEMENT_TIMEOUT_MS', 15_000, 0),
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10_000),
+    shutdownDrainMs: int(env, 'SHUTDOWN_DRAIN_MS', nodeEnv === 'production' ? 5000 : 0),
     logLevel: env.LOG_LEVEL || (nodeEnv === 'test' ? 'silent' : 'info'),
     limits: {
       maxDepth: int(env, 'MAX_QUERY_DEPTH', 12, 1),

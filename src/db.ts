@@ -5,6 +5,7 @@ import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapt
 import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import type { Config } from './config.ts';
+import { errorFields, logger } from './observability/logger.ts';
 import { applyMigrations, type RawQuery } from './db/migrate.ts';
 import { PrismaClient } from './generated/prisma/client.ts';
 
@@ -58,7 +59,15 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
     const pool = new pg.Pool({
       connectionString: config.databaseUrl,
       max: config.databasePoolSize,
+      // A request waits this long for a connection, then fails (SERVICE_UNAVAILABLE)
+      // instead of queueing without bound when the pool is exhausted or the server down.
+      connectionTimeoutMillis: config.databasePoolTimeoutMs,
+      ...(config.statementTimeoutMs > 0 ? { statement_timeout: config.statementTimeoutMs } : {}),
     });
+    // An idle connection that the server closes (restart, failover) emits an error on
+    // the pool; the pool drops it and reconnects on demand. Unhandled, it would end
+    // the process.
+    pool.on('error', (err) => logger.warn(errorFields(err), 'idle database connection lost'));
     const factory = new PrismaPg(pool);
     const query: RawQuery = async (sql) => (await pool.query(sql)).rows;
     const applied = options.migrate ? await applyMigrations(factory, query) : [];

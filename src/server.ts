@@ -46,8 +46,18 @@ async function shutdown(signal: string) {
     process.exit(1);
   }, config.shutdownGraceMs);
   timer.unref();
+  // Readiness now fails; a load balancer takes this instance out of rotation within
+  // the drain period, during which requests are still served as usual.
+  if (config.shutdownDrainMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDrainMs));
+  // Stop accepting connections; let requests in flight finish. Keep-alive connections
+  // are closed as soon as they fall idle, and responses still to come tell clients to
+  // close theirs.
+  server.on('request', (_req, res) => res.setHeader('connection', 'close'));
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  const idle = setInterval(() => server.closeIdleConnections(), 50);
   server.closeIdleConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await closed;
+  clearInterval(idle);
   await db.close();
   process.exit(0);
 }

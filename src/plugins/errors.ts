@@ -19,7 +19,8 @@ const UNAVAILABLE_ADAPTER = new Set([
   'TooManyConnections',
   'TransactionAlreadyClosed',
 ]);
-const UNAVAILABLE_PG = new Set(['57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08006']);
+// 57014: the statement timeout ended a statement (overload or a lock held too long).
+const UNAVAILABLE_PG = new Set(['57014', '57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08006']);
 const UNAVAILABLE_NET = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND']);
 
 /** Whether an error means "the database cannot serve right now" rather than a bug. */

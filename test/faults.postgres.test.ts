@@ -1,0 +1,147 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { globalId, tokenFor } from './helpers/app.ts';
+import { createPrivatePostgres, type PrivatePostgres } from './helpers/private-postgres.ts';
+import { startServer, type ServerProcess } from './helpers/server-process.ts';
+
+// The server as a real process on loopback, on a PostgreSQL server of this test's own
+// that the test stops and starts. Load loops are bounded in time.
+
+let db: PrivatePostgres;
+let server: ServerProcess;
+let orgId: string;
+let token: string;
+
+beforeAll(async () => {
+  db = await createPrivatePostgres();
+  server = await startServer({
+    DATABASE_URL: db.url,
+    MIGRATE_ON_START: 'true',
+    DATABASE_POOL_SIZE: '4',
+    DATABASE_POOL_TIMEOUT_MS: '1000',
+    STATEMENT_TIMEOUT_MS: '1000',
+    RATE_LIMIT_PER_CREDENTIAL: '0',
+    RATE_LIMIT_PER_ORGANIZATION: '0',
+  });
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  const org = await client.query("INSERT INTO organizations (slug, name) VALUES ('faults', 'Faults') RETURNING id");
+  orgId = org.rows[0].id;
+  await client.query(
+    `WITH u AS (INSERT INTO users (email, auth_subject) VALUES ('faults@example.com', 'faults') RETURNING id)
+     INSERT INTO members (organization_id, user_id, role, state) SELECT $1, id, 'ANALYST', 'ACTIVE' FROM u`,
+    [orgId],
+  );
+  await client.end();
+  token = await tokenFor('faults');
+}, 120_000);
+
+afterAll(async () => {
+  await server?.stop();
+  db?.destroy();
+});
+
+interface Sample {
+  started: number;
+  ms: number;
+  ok: boolean;
+  code?: string;
+}
+
+async function ask(): Promise<Sample> {
+  const started = performance.now();
+  try {
+    const res = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: `{ node(id: "${globalId('Organization', orgId)}") { id } }` }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    const body = (await res.json()) as { data?: { node?: { id: string } }; errors?: { extensions?: { code?: string } }[] };
+    return { started, ms: performance.now() - started, ok: !!body.data?.node, code: body.errors?.[0]?.extensions?.code };
+  } catch (err) {
+    return { started, ms: performance.now() - started, ok: false, code: `transport:${(err as Error).name}` };
+  }
+}
+
+/** `workers` loops asking until `until()` is true. */
+async function load(workers: number, until: () => boolean): Promise<Sample[]> {
+  const samples: Sample[] = [];
+  await Promise.all(
+    Array.from({ length: workers }, async () => {
+      while (!until()) samples.push(await ask());
+    }),
+  );
+  return samples;
+}
+
+describe('a PostgreSQL restart under load', () => {
+  it('fails requests fast with SERVICE_UNAVAILABLE during the outage and recovers within 10 s, without a restart of the server', async () => {
+    let phase: 'before' | 'down' | 'after' | 'done' = 'before';
+    let downAt = 0;
+    let backAt = 0;
+    const running = load(4, () => phase === 'done');
+    await new Promise((r) => setTimeout(r, 1500));
+    phase = 'down';
+    downAt = performance.now();
+    db.stop();
+    await new Promise((r) => setTimeout(r, 3000));
+    db.start();
+    backAt = performance.now();
+    phase = 'after';
+    await new Promise((r) => setTimeout(r, 10_000));
+    phase = 'done';
+    const samples = await running;
+
+    const before = samples.filter((s) => s.started + s.ms < downAt);
+    expect(before.length).toBeGreaterThan(10);
+    expect(before.every((s) => s.ok)).toBe(true);
+
+    // While the database is down: refused quickly, with the documented code.
+    const during = samples.filter((s) => s.started > downAt + 500 && s.started < backAt);
+    expect(during.length).toBeGreaterThan(0);
+    expect(during.filter((s) => !s.ok).map((s) => s.code)).toEqual(during.filter((s) => !s.ok).map(() => 'SERVICE_UNAVAILABLE'));
+    expect(Math.max(...during.map((s) => s.ms))).toBeLessThan(3000);
+
+    // Back: the first success comes within 10 s, and from then on at least 99 % succeed.
+    const after = samples.filter((s) => s.started >= backAt);
+    const firstOk = after.find((s) => s.ok);
+    expect(firstOk).toBeDefined();
+    expect(firstOk!.started + firstOk!.ms - backAt).toBeLessThan(10_000);
+    const settled = after.filter((s) => s.started >= firstOk!.started);
+    expect(settled.filter((s) => s.ok).length / settled.length).toBeGreaterThanOrEqual(0.99);
+
+    expect(server.child.exitCode).toBeNull();
+    console.info(
+      `restart under load: ${before.length} before, ${during.length} during (slowest ${Math.round(Math.max(...during.map((s) => s.ms)))} ms), ` +
+        `first success ${Math.round(firstOk!.started + firstOk!.ms - backAt)} ms after the database was back, ` +
+        `${settled.filter((s) => s.ok).length}/${settled.length} succeeded from then on`,
+    );
+  }, 60_000);
+});
+
+describe('pool exhaustion and runaway SQL', () => {
+  it('end statements at the statement timeout and refuse requests beyond the pool after a bounded wait, then serve again', async () => {
+    // Another client locks the users table: every request's credential lookup blocks,
+    // holding one of the server's 4 pooled connections. Blocked statements end at the
+    // statement timeout (1 s); requests that find no free connection give up after the
+    // pool timeout (1 s). Nothing hangs.
+    const locker = new pg.Client({ connectionString: db.url });
+    await locker.connect();
+    await locker.query('BEGIN');
+    await locker.query('LOCK TABLE users IN ACCESS EXCLUSIVE MODE');
+    const started = performance.now();
+    const burst = await Promise.all(Array.from({ length: 16 }, () => ask()));
+    const elapsed = performance.now() - started;
+    await locker.query('ROLLBACK');
+    await locker.end();
+
+    expect(burst.map((s) => s.code)).toEqual(burst.map(() => 'SERVICE_UNAVAILABLE'));
+    expect(Math.max(...burst.map((s) => s.ms))).toBeLessThan(4000);
+    console.info(`pool exhaustion: 16 requests refused in ${Math.round(elapsed)} ms (slowest ${Math.round(Math.max(...burst.map((s) => s.ms)))} ms)`);
+
+    const again = await Promise.all(Array.from({ length: 10 }, () => ask()));
+    expect(again.every((s) => s.ok)).toBe(true);
+    expect(server.child.exitCode).toBeNull();
+  }, 60_000);
+});
