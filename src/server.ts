@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { loadConfig } from './config.ts';
 import { createLogger, setLogger } from './observability/logger.ts';
 import { openDatabase, useDatabase } from './db.ts';
+import { startTracing, tracingEnabled } from './observability/tracing.ts';
 import { createApp } from './yoga.ts';
 
 // Listens, and shuts down cleanly. Everything else is built in yoga.ts.
@@ -21,10 +22,12 @@ if (!secret && config.env !== 'production') {
 }
 
 let accepting = true;
+const tracing = tracingEnabled() ? startTracing() : undefined;
 const app = createApp({
   config,
   auth: { jwtSecret: secret ? new TextEncoder().encode(secret) : null },
   isAccepting: () => accepting,
+  tracing: tracing?.plugin,
 });
 const server = createServer(app);
 
@@ -59,6 +62,7 @@ async function shutdown(signal: string) {
   await closed;
   clearInterval(idle);
   await db.close();
+  await tracing?.shutdown();
   process.exit(0);
 }
 process.on('SIGINT', () => void shutdown('SIGINT'));

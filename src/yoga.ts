@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { createYoga, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from './config.ts';
 import { createContext, type Context } from './context.ts';
 import { database } from './db.ts';
@@ -35,12 +35,14 @@ export interface AppOptions {
   isAccepting?: () => boolean;
   /** Where rate-limit counters live (Redis when configured); in memory by default. */
   counters?: CounterStore;
+  /** OpenTelemetry's plugin, when tracing is on. */
+  tracing?: Plugin;
 }
 
 export type App = YogaServerInstance<Record<string, never>, Context>;
 
 /** Builds the server without opening a port; tests call `app.fetch` directly. */
-export function createApp({ config, auth, isAccepting = () => true, counters = new MemoryCounterStore() }: AppOptions): App {
+export function createApp({ config, auth, isAccepting = () => true, counters = new MemoryCounterStore(), tracing }: AppOptions): App {
   return createYoga<Record<string, never>, Context>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -69,6 +71,7 @@ export function createApp({ config, auth, isAccepting = () => true, counters = n
       return ctx;
     },
     plugins: [
+      ...(tracing ? [tracing] : []),
       useRequestLog(),
       useBodyLimit(config.bodyLimitBytes),
       useCsrfPrevention(),
