@@ -5,7 +5,8 @@ import type { Context } from '../context.ts';
 import { ApiError, ErrorCode } from '../errors.ts';
 import { errorFields, logger } from '../observability/logger.ts';
 
-// Fixed-window rate limits per credential and per organization. Each root field of
+// Rate limits per credential and per organization, in windows that start with a
+// counter's first unit. Each root field of
 // an operation costs one unit (so aliases and batched operations count each); an
 // operation over either limit is refused with RATE_LIMITED and Retry-After before it
 // runs. Counters live in Redis when REDIS_URL is set, so every server process shares
@@ -21,28 +22,32 @@ export interface RateLimits {
 }
 
 export interface CounterStore {
-  /** Adds `cost` to the counter of `key` in the window starting at `windowStart`; returns the new total. */
-  add(key: string, cost: number, windowStart: number, windowMs: number): Promise<number>;
+  /**
+   * Adds `cost` to the counter of `key`. A counter's window starts with its first
+   * unit and lasts `windowMs`; returns the total in the window and the time left.
+   */
+  add(key: string, cost: number, windowMs: number): Promise<{ total: number; resetInMs: number }>;
   close(): Promise<void>;
 }
 
 export class MemoryCounterStore implements CounterStore {
-  private readonly counters = new Map<string, { window: number; count: number }>();
-  private sweeps = 0;
+  private readonly counters = new Map<string, { resetAt: number; count: number }>();
+  private adds = 0;
 
-  async add(key: string, cost: number, windowStart: number): Promise<number> {
-    const entry = this.counters.get(key);
-    if (!entry || entry.window !== windowStart) {
-      this.counters.set(key, { window: windowStart, count: cost });
-      if (++this.sweeps % 1024 === 0) this.sweep(windowStart);
-      return cost;
+  async add(key: string, cost: number, windowMs: number) {
+    const now = Date.now();
+    let entry = this.counters.get(key);
+    if (!entry || entry.resetAt <= now) {
+      entry = { resetAt: now + windowMs, count: 0 };
+      this.counters.set(key, entry);
+      if (++this.adds % 1024 === 0) this.sweep(now);
     }
     entry.count += cost;
-    return entry.count;
+    return { total: entry.count, resetInMs: entry.resetAt - now };
   }
 
-  private sweep(current: number) {
-    for (const [key, entry] of this.counters) if (entry.window < current) this.counters.delete(key);
+  private sweep(now: number) {
+    for (const [key, entry] of this.counters) if (entry.resetAt <= now) this.counters.delete(key);
   }
 
   async close() {}
@@ -50,7 +55,7 @@ export class MemoryCounterStore implements CounterStore {
 
 const INCR = `local c = redis.call('INCRBY', KEYS[1], ARGV[1])
 if c == tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return c`;
+return {c, redis.call('PTTL', KEYS[1])}`;
 
 export class RedisCounterStore implements CounterStore {
   private readonly redis: Redis;
@@ -60,9 +65,9 @@ export class RedisCounterStore implements CounterStore {
     this.redis.on('error', (err) => logger.warn(errorFields(err), 'rate limit store error'));
   }
 
-  async add(key: string, cost: number, windowStart: number, windowMs: number): Promise<number> {
-    const result = await this.redis.eval(INCR, 1, `ratelimit:${key}:${windowStart}`, cost, windowMs * 2);
-    return Number(result);
+  async add(key: string, cost: number, windowMs: number) {
+    const [total, ttl] = (await this.redis.eval(INCR, 1, `ratelimit:${key}`, cost, windowMs)) as [number, number];
+    return { total: Number(total), resetInMs: Math.max(0, Number(ttl)) };
   }
 
   async close() {
@@ -107,17 +112,16 @@ export function useRateLimit(limits: RateLimits, store: CounterStore): Plugin {
           d.kind === Kind.OPERATION_DEFINITION && (!args.operationName || d.name?.value === args.operationName),
       );
       const cost = op ? Math.max(1, rootFieldCount(op.selectionSet, document)) : 1;
-      const now = Date.now();
-      const windowStart = now - (now % limits.windowMs);
       const checks: [string, number][] = [];
       if (limits.perCredential > 0) checks.push([`cred:${credentialKey(ctx)}`, limits.perCredential]);
       const org =
         ctx.requestedOrganizationId ?? (ctx.viewer.kind !== 'anonymous' ? ctx.viewer.boundOrganizationId : null);
       if (limits.perOrganization > 0 && org) checks.push([`org:${org}`, limits.perOrganization]);
       try {
-        const totals = await Promise.all(checks.map(([key]) => store.add(key, cost, windowStart, limits.windowMs)));
-        if (totals.some((total, i) => total > checks[i]![1])) {
-          const seconds = Math.max(1, Math.ceil((windowStart + limits.windowMs - now) / 1000));
+        const counts = await Promise.all(checks.map(([key]) => store.add(key, cost, limits.windowMs)));
+        const over = counts.filter((c, i) => c.total > checks[i]![1]);
+        if (over.length) {
+          const seconds = Math.max(1, Math.ceil(Math.max(...over.map((c) => c.resetInMs)) / 1000));
           retryAfter.set(ctx.request, seconds);
           setResultAndStopExecution({
             errors: [
