@@ -1,6 +1,13 @@
 // Writes schema.graphql (sorted SDL). `--check` exits 1 when the file is stale.
+// `--subgraph` prints the subgraph SDL with federation directives to stdout instead,
+// for a schema registry or composition (`npm run schema:subgraph > subgraph.graphql`).
 import { readFile, writeFile } from 'node:fs/promises';
-import { printedSchema } from '../src/print-schema.ts';
+import { printedSchema, printedSubgraphSchema } from '../src/print-schema.ts';
+
+if (process.argv.includes('--subgraph')) {
+  process.stdout.write(printedSubgraphSchema());
+  process.exit(0);
+}
 
 const file = new URL('../schema.graphql', import.meta.url);
 const sdl = printedSchema();

@@ -1,5 +1,7 @@
 import SchemaBuilder from '@pothos/core';
+import DirectivesPlugin from '@pothos/plugin-directives';
 import ErrorsPlugin from '@pothos/plugin-errors';
+import FederationPlugin from '@pothos/plugin-federation';
 import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
@@ -18,7 +20,9 @@ import { getDatamodel } from './generated/pothos-types.ts';
 //   authorization check;
 // - prisma plans relation loading;
 // - errors turns expected failures (DomainError subclasses) into typed result members;
-// - simple-objects for plain output shapes that are not database rows.
+// - simple-objects for plain output shapes that are not database rows;
+// - directives then federation last, after every plugin that wraps resolvers: they add
+//   the subgraph's @key directives and `_entities` resolution (src/modules/federation).
 export const builder = new SchemaBuilder<{
   Context: Context;
   PrismaTypes: PrismaTypes;
@@ -43,7 +47,7 @@ export const builder = new SchemaBuilder<{
     orgAdmin: string;
   };
 }>({
-  plugins: [RelayPlugin, ScopeAuthPlugin, PrismaPlugin, ErrorsPlugin, SimpleObjectsPlugin],
+  plugins: [RelayPlugin, ScopeAuthPlugin, PrismaPlugin, ErrorsPlugin, SimpleObjectsPlugin, DirectivesPlugin, FederationPlugin],
   defaultFieldNullability: false,
   defaultInputFieldRequiredness: true,
   scopeAuth: {

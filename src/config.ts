@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { QueryLimits } from './plugins/limits.ts';
 import type { RateLimits } from './plugins/rate-limit.ts';
+import type { SubgraphGuard } from './plugins/subgraph-guard.ts';
 
 // Every setting the server reads, with its default. README's configuration table
 // lists the same names; keep them together.
@@ -34,6 +35,8 @@ export interface Config {
   batchLimit: number;
   introspection: boolean;
   graphiql: boolean;
+  /** Federation: the secret the gateway sends, and whether every request needs it. */
+  subgraph: SubgraphGuard;
 }
 
 type Env = Record<string, string | undefined>;
@@ -93,5 +96,9 @@ export function loadConfig(env: Env = process.env): Config {
     batchLimit: int(env, 'BATCH_LIMIT', 0, 0),
     introspection: bool(env, 'INTROSPECTION', nodeEnv !== 'production'),
     graphiql: bool(env, 'GRAPHIQL', nodeEnv !== 'production'),
+    subgraph: {
+      secret: env.SUBGRAPH_SECRET || undefined,
+      requireForAll: bool(env, 'SUBGRAPH_SECRET_REQUIRED_FOR_ALL', false),
+    },
   };
 }

@@ -3,7 +3,13 @@ import { builder } from './builder.ts';
 import './modules/shared/errors.ts';
 import './modules/organization/schema.ts';
 import './modules/user/schema.ts';
+import './modules/federation/entities.ts';
 
 // Importing a module registers its types, queries and mutations on the builder.
-export const schema = builder.toSchema();
+// The schema is an Apollo Federation v2 subgraph; standalone clients see an ordinary
+// schema plus `_service` and `_entities`.
+export const schema = builder.toSubGraphSchema({
+  linkUrl: 'https://specs.apollo.dev/federation/v2.6',
+  federationDirectives: ['@key', '@shareable'],
+});
 export const sortedSchema = () => lexicographicSortSchema(schema);

@@ -16,6 +16,7 @@ import { useQueryLimits } from './plugins/limits.ts';
 import { useMetrics } from './plugins/metrics.ts';
 import { MemoryCounterStore, useRateLimit, type CounterStore } from './plugins/rate-limit.ts';
 import { useRequestLog } from './plugins/request-log.ts';
+import { useSubgraphGuard } from './plugins/subgraph-guard.ts';
 import { schema } from './schema.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -75,6 +76,7 @@ export function createApp({ config, auth, isAccepting = () => true, counters = n
       useRequestLog(),
       useBodyLimit(config.bodyLimitBytes),
       useCsrfPrevention(),
+      useSubgraphGuard(config.subgraph),
       ...(config.introspection ? [] : [useDisableIntrospection()]),
       ...useQueryLimits(config.limits),
       useStableErrorCodes(),

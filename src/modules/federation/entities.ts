@@ -1,0 +1,60 @@
+import { decodeGlobalID } from '@pothos/plugin-relay';
+import { builder } from '../../builder.ts';
+import type { Context } from '../../context.ts';
+import { prisma } from '../../db.ts';
+import { OrganizationRef } from '../organization/schema.ts';
+import { isUuid } from '../shared/visibility.ts';
+import { UserRef } from '../user/schema.ts';
+
+// Entities of the subgraph, keyed by `id` (the global id every client already has).
+// A gateway's `_entities` call resolves all representations of one type with one
+// query through a per-request DataLoader, under the same visibility rules as
+// `node(id)`: a representation of another tenant's object resolves to null.
+
+type Readable = string[] | 'all';
+type LoadMany<T> = (ids: string[], readable: Readable, ctx: Context) => Promise<(T & { id: string })[]>;
+
+/** Declares `ref` an entity keyed by `id`; `loadMany` returns the visible rows among `ids`. */
+export function federatedEntity<T>(ref: Parameters<typeof builder.asEntity>[0], typename: string, loadMany: LoadMany<T>) {
+  builder.asEntity(ref as never, {
+    key: builder.selection<{ id: string }>('id'),
+    resolveReference: async ({ id }: { id: string }, ctx: Context) => {
+      let decoded: { typename: string; id: string };
+      try {
+        decoded = decodeGlobalID(id);
+      } catch {
+        return null;
+      }
+      if (decoded.typename !== typename || !isUuid(decoded.id)) return null;
+      const loader = ctx.loader<string, T | null>(`entity:${typename}`, async (keys) => {
+        const readable = await ctx.access.readableOrganizationIds();
+        const rows = await loadMany([...keys], readable, ctx);
+        const byId = new Map(rows.map((r) => [r.id, r]));
+        return keys.map((k) => byId.get(k) ?? null);
+      });
+      return loader.load(decoded.id.toLowerCase());
+    },
+  } as never);
+}
+
+federatedEntity(OrganizationRef, 'Organization', (ids, readable) =>
+  prisma.organization.findMany({
+    where: { id: { in: readable === 'all' ? ids : ids.filter((id) => readable.includes(id)) } },
+  }),
+);
+
+federatedEntity(UserRef, 'User', (ids, readable, ctx) =>
+  prisma.user.findMany({
+    where: {
+      id: { in: ids },
+      ...(readable === 'all'
+        ? {}
+        : {
+            OR: [
+              ...(ctx.viewer.kind === 'user' ? [{ id: ctx.viewer.userId }] : []),
+              { memberships: { some: { organizationId: { in: readable } } } },
+            ],
+          }),
+    },
+  }),
+);

@@ -1,0 +1,55 @@
+import { timingSafeEqual } from 'node:crypto';
+import { Kind, type DocumentNode, type SelectionSetNode } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import { ApiError, ErrorCode } from '../errors.ts';
+
+export const SUBGRAPH_SECRET_HEADER = 'x-subgraph-secret';
+
+export interface SubgraphGuard {
+  /** The secret the gateway sends in X-Subgraph-Secret; unset turns the guard off. */
+  secret: string | undefined;
+  /** Require it on every request, not only on `_service` and `_entities`. */
+  requireForAll: boolean;
+}
+
+function selectsFederationFields(selectionSet: SelectionSetNode, document: DocumentNode, depth = 0): boolean {
+  return selectionSet.selections.some((sel) => {
+    if (sel.kind === Kind.FIELD) return sel.name.value === '_entities' || sel.name.value === '_service';
+    if (depth > 5) return true;
+    if (sel.kind === Kind.INLINE_FRAGMENT) return selectsFederationFields(sel.selectionSet, document, depth + 1);
+    const frag = document.definitions.find((d) => d.kind === Kind.FRAGMENT_DEFINITION && d.name.value === sel.name.value);
+    return !!frag && frag.kind === Kind.FRAGMENT_DEFINITION && selectsFederationFields(frag.selectionSet, document, depth + 1);
+  });
+}
+
+/**
+ * Keeps the subgraph's federation entry points (and, if asked, everything) for the
+ * gateway: without the shared secret, `_entities` cannot be used to read objects by
+ * id around the gateway's own checks.
+ */
+export function useSubgraphGuard({ secret, requireForAll }: SubgraphGuard): Plugin {
+  if (!secret) return {};
+  const expected = Buffer.from(secret);
+  const matches = (given: string | null) => {
+    if (given === null) return false;
+    const buf = Buffer.from(given);
+    return buf.length === expected.length && timingSafeEqual(buf, expected);
+  };
+  return {
+    onExecute({ args, setResultAndStopExecution }) {
+      const request = (args.contextValue as { request: Request }).request;
+      if (matches(request.headers.get(SUBGRAPH_SECRET_HEADER))) return;
+      const document = args.document as DocumentNode;
+      const guarded =
+        requireForAll ||
+        document.definitions.some(
+          (d) => d.kind === Kind.OPERATION_DEFINITION && selectsFederationFields(d.selectionSet, document),
+        );
+      if (guarded) {
+        setResultAndStopExecution({
+          errors: [new ApiError(ErrorCode.FORBIDDEN, 'This subgraph answers only its gateway.')],
+        });
+      }
+    },
+  };
+}
