@@ -87,3 +87,36 @@ export class NotFoundError extends DomainError {
     this.name = 'NotFoundError';
   }
 }
+
+/**
+ * A change would leave an organization without an active ORGANIZATION_ADMIN. CONFLICT,
+ * like a taken unique value: the input is valid, the current state refuses it.
+ */
+export class LastOrganizationAdminError extends DomainError {
+  readonly code = ErrorCode.CONFLICT;
+  constructor(
+    message = 'An organization must keep at least one active ORGANIZATION_ADMIN: make another member one first.',
+  ) {
+    super(message);
+    this.name = 'LastOrganizationAdminError';
+  }
+}
+
+/** How many objects of one kind refer to an object that was asked to be deleted. */
+export interface ReferenceCount {
+  entity: string;
+  count: number;
+}
+
+/** An object cannot be deleted while other objects refer to it (code CONFLICT). */
+export class InUseError extends DomainError {
+  readonly code = ErrorCode.CONFLICT;
+  constructor(
+    readonly entity: string,
+    readonly references: ReferenceCount[],
+    message = `The ${entity} is still used by ${references.map((r) => `${r.count} ${r.entity}(s)`).join(' and ')}.`,
+  ) {
+    super(message);
+    this.name = 'InUseError';
+  }
+}

@@ -1,5 +1,15 @@
 import { builder } from '../../builder.ts';
-import { ConflictError, DomainError, ErrorCode, NotFoundError, ValidationError, type FieldIssue } from '../../errors.ts';
+import {
+  ConflictError,
+  DomainError,
+  ErrorCode,
+  InUseError,
+  LastOrganizationAdminError,
+  NotFoundError,
+  ValidationError,
+  type FieldIssue,
+  type ReferenceCount,
+} from '../../errors.ts';
 
 // The typed errors of mutation results. Every mutation's result is a union of its
 // success object and these; each carries the same `code` a GraphQL error would.
@@ -65,14 +75,52 @@ builder.objectType(NotFoundError, {
   }),
 });
 
+builder.objectType(LastOrganizationAdminError, {
+  name: 'LastOrganizationAdminError',
+  description:
+    'The change would leave the organization without an active ORGANIZATION_ADMIN (code CONFLICT); make another member one first.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof LastOrganizationAdminError,
+  fields: () => ({}),
+});
+
+const ReferenceCountRef = builder.objectRef<ReferenceCount>('ReferenceCount').implement({
+  description: 'How many objects of one kind refer to the object.',
+  fields: (t) => ({
+    entity: t.exposeString('entity', { description: 'The kind of the referring objects, e.g. `Identifier`.' }),
+    count: t.exposeInt('count', { description: 'How many there are.' }),
+  }),
+});
+
+builder.objectType(InUseError, {
+  name: 'InUseError',
+  description: 'The object cannot be deleted while other objects refer to it (code CONFLICT).',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof InUseError,
+  fields: (t) => ({
+    entity: t.exposeString('entity', { description: 'The kind of object that is in use.' }),
+    references: t.field({
+      type: [ReferenceCountRef],
+      description: 'What refers to it.',
+      resolve: (e) => e.references,
+    }),
+  }),
+});
+
 /**
  * The `errors` option of a mutation field: its result is the union
- * `<Name>Result = <Name>Success | ValidationError | ConflictError | NotFoundError`,
- * and the success object carries the written object under `dataField`.
+ * `<Name>Result = <Name>Success | ValidationError | ConflictError | NotFoundError`
+ * (plus `extra` typed errors the mutation can also return), and the success object
+ * carries the written object under `dataField`.
  */
-export function mutationResult(name: string, dataField: string, description: string) {
+export function mutationResult(
+  name: string,
+  dataField: string,
+  description: string,
+  extra: (typeof LastOrganizationAdminError | typeof InUseError)[] = [],
+) {
   return {
-    types: [ValidationError, ConflictError, NotFoundError],
+    types: [ValidationError, ConflictError, NotFoundError, ...extra],
     union: { name: `${name}Result`, description: `The outcome of ${description}.` },
     result: { name: `${name}Success`, description: `${description[0]!.toUpperCase()}${description.slice(1)} succeeded.` },
     dataField: { name: dataField, description: 'What was written.' },

@@ -1,4 +1,5 @@
-import { ValidationError, type FieldIssue } from '../../errors.ts';
+import { decodeGlobalID } from '@pothos/plugin-relay';
+import { ApiError, ErrorCode, ValidationError, type FieldIssue } from '../../errors.ts';
 import { UUID_RE } from './visibility.ts';
 
 // Input checks shared by every service. A service collects every issue of an input
@@ -14,6 +15,13 @@ export class Issues {
   /** Throws the collected issues, if any. */
   throwIfAny(): void {
     if (this.list.length) throw new ValidationError(this.list);
+  }
+
+  /** For reads, which have no result union: the collected issues as one BAD_USER_INPUT GraphQL error. */
+  throwIfAnyInRead(): void {
+    if (this.list.length) {
+      throw new ApiError(ErrorCode.BAD_USER_INPUT, new ValidationError(this.list).message, { details: this.list });
+    }
   }
 
   /** A trimmed string of 1..max characters (or null/undefined passed through when optional). */
@@ -45,6 +53,22 @@ export class Issues {
     return email;
   }
 
+  /**
+   * The id of an object of `typename`: its global id (as any `id` field returns it) or
+   * the bare UUID. Returns the UUID lower-cased, or undefined when invalid.
+   */
+  id(path: string, value: string | null | undefined, typename: string) {
+    if (value === undefined || value === null) return value;
+    const uuid = parseId(value, typename);
+    if (!uuid) this.add(path, `must be the id of a ${typename}`);
+    return uuid ?? undefined;
+  }
+
+  /** For partial updates: a field that may be left out, but not cleared with null. */
+  notNull(path: string, value: unknown): void {
+    if (value === null) this.add(path, 'cannot be cleared');
+  }
+
   uuid(path: string, value: string | null | undefined) {
     if (value === undefined || value === null) return value;
     if (!UUID_RE.test(value)) this.add(path, 'must be a UUID');
@@ -65,10 +89,35 @@ export class Issues {
   }
 }
 
-/** Prisma's unique-constraint violation, for mapping to ConflictError. */
+/** The UUID behind a global id of `typename`, or a bare UUID; null when it is neither. */
+export function parseId(value: string, typename: string): string | null {
+  if (UUID_RE.test(value)) return value.toLowerCase();
+  try {
+    const decoded = decodeGlobalID(value);
+    return decoded.typename === typename && UUID_RE.test(decoded.id) ? decoded.id.toLowerCase() : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The Prisma error code of a failed query (P2003 foreign key, P2025 record not found...), if any. */
+export function prismaErrorCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' && code.startsWith('P') ? code : undefined;
+}
+
+/**
+ * Prisma's unique-constraint violation, for mapping to ConflictError: the columns of
+ * the constraint, or its index name where the driver reports only that (node-postgres
+ * does; PGlite reports the columns).
+ */
 export function uniqueViolation(err: unknown): string[] | null {
-  const e = err as { code?: string; meta?: { target?: unknown; driverAdapterError?: { cause?: { constraint?: { fields?: string[] } } } } };
+  const e = err as {
+    code?: string;
+    meta?: { target?: unknown; driverAdapterError?: { cause?: { constraint?: { fields?: string[]; index?: string } } } };
+  };
   if (e?.code !== 'P2002') return null;
-  const fields = e.meta?.driverAdapterError?.cause?.constraint?.fields ?? e.meta?.target;
+  const constraint = e.meta?.driverAdapterError?.cause?.constraint;
+  const fields = constraint?.fields ?? (constraint?.index ? [constraint.index] : e.meta?.target);
   return Array.isArray(fields) ? fields.map(String) : [];
 }

@@ -1,0 +1,41 @@
+import type { Access, AccessLevel, Viewer } from '../../context.ts';
+import { forbidden, NotFoundError } from '../../errors.ts';
+
+// The checks services repeat before they write (the schema declares the same rules
+// with scope-auth; services assert them again so no caller can skip them).
+
+export const isSystemAdmin = (viewer: Viewer) => viewer.kind === 'user' && viewer.isSystemAdmin;
+
+/**
+ * For an operation that names an organization in its input: TENANT_MISMATCH for a
+ * credential bound to another one, FORBIDDEN without `level` there. A non-member gets
+ * the same answer whether or not the organization exists.
+ */
+export async function requireOrganizationAccess(access: Access, organizationId: string, level: AccessLevel) {
+  access.assertTenant(organizationId);
+  if (!(await access.can(organizationId, level))) throw forbidden();
+}
+
+/**
+ * For an operation on a tenant row named by its own id (`organizationId` is the row's
+ * organization, or null when no row has that id). A system admin learns that the row
+ * does not exist (NotFoundError); anyone else gets FORBIDDEN either way, so ids of
+ * other tenants reveal nothing.
+ */
+export async function requireRowAccess(
+  access: Access,
+  organizationId: string | null,
+  level: AccessLevel,
+  entity: string,
+): Promise<string> {
+  if (organizationId === null) {
+    if (isSystemAdmin(access.viewer)) throw new NotFoundError(entity);
+    throw forbidden();
+  }
+  if (!(await access.can(organizationId, level))) throw forbidden();
+  return organizationId;
+}
+
+export function requireSystemAdmin(viewer: Viewer, what: string) {
+  if (!isSystemAdmin(viewer)) throw forbidden(`Only a system admin can ${what}.`);
+}
