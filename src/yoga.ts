@@ -12,6 +12,7 @@ import { authenticate, type AuthConfig } from './modules/auth/authenticate.ts';
 import { useBodyLimit } from './plugins/body-limit.ts';
 import { useCsrfPrevention } from './plugins/csrf.ts';
 import { maskError, useStableErrorCodes } from './plugins/errors.ts';
+import { useInputGuard } from './plugins/input-guard.ts';
 import { useQueryLimits } from './plugins/limits.ts';
 import { useMetrics } from './plugins/metrics.ts';
 import { MemoryCounterStore, useRateLimit, type CounterStore } from './plugins/rate-limit.ts';
@@ -79,6 +80,7 @@ export function createApp({ config, auth, isAccepting = () => true, counters = n
       useSubgraphGuard(config.subgraph),
       ...(config.introspection ? [] : [useDisableIntrospection()]),
       ...useQueryLimits(config.limits),
+      useInputGuard(),
       useStableErrorCodes(),
       useRateLimit(config.rateLimits, counters),
       ...useMetrics(),

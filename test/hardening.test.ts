@@ -241,3 +241,19 @@ describe('rate limits', () => {
     expect((await store.add('k', 1, 50)).total).toBe(1);
   });
 });
+
+describe('the input guard', () => {
+  it('refuses a NUL character anywhere in the operation with BAD_USER_INPUT, before anything runs', async () => {
+    const user = await aUser();
+    const viaVariable = await gql(
+      'mutation ($input: CreateOrganizationInput!) { createOrganization(input: $input) { __typename } }',
+      { variables: { input: { slug: 'nul', name: 'a\u0000b' } }, asUser: user },
+    );
+    expectErrorCode(viaVariable, 'BAD_USER_INPUT');
+    expect(viaVariable.errors?.[0]?.message).toContain('$.input.name');
+    const inline = await gql('mutation { createOrganization(input: { slug: "nul", name: "a\\u0000b" }) { __typename } }', {
+      asUser: user,
+    });
+    expectErrorCode(inline, 'BAD_USER_INPUT');
+  });
+});
