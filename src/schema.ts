@@ -4,6 +4,8 @@ import './modules/shared/errors.ts';
 import './modules/organization/schema.ts';
 import './modules/user/schema.ts';
 import './modules/federation/entities.ts';
+import './modules/member/schema.ts';
+import './modules/source/schema.ts';
 
 // Importing a module registers its types, queries and mutations on the builder.
 // The schema is an Apollo Federation v2 subgraph; standalone clients see an ordinary

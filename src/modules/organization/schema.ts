@@ -1,7 +1,17 @@
+import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../../builder.ts';
+import { prisma } from '../../db.ts';
+import { totalCountField } from '../shared/connections.ts';
 import { mutationResult } from '../shared/errors.ts';
+import { parseId } from '../shared/validate.ts';
 import { isUuid, NO_ROW } from '../shared/visibility.ts';
-import { createOrganization } from './service.ts';
+import {
+  createOrganization,
+  deleteOrganization,
+  organizationIdForRead,
+  readableOrganizationsWhere,
+  updateOrganization,
+} from './service.ts';
 
 export const OrganizationRef = builder.prismaNode('Organization', {
   description: 'A tenant: a company or team that connects integrations and whose people are resolved here.',
@@ -24,6 +34,42 @@ export const OrganizationRef = builder.prismaNode('Organization', {
   }),
 });
 
+// A stable order for every list of organizations: oldest first, ties broken by id.
+const ORDER = [{ createdAt: 'asc' as const }, { id: 'asc' as const }];
+
+builder.queryFields((t) => ({
+  organization: t.prismaField({
+    type: OrganizationRef,
+    nullable: true,
+    description:
+      'An organization, by id or by slug (give exactly one). FORBIDDEN when you may not read it, whether or not it exists; null (for a system admin) when it does not exist.',
+    authScopes: { authenticated: true },
+    args: {
+      id: t.arg.id({ required: false, description: 'Its global id (or UUID).' }),
+      slug: t.arg.string({ required: false, description: 'Its slug.' }),
+    },
+    resolve: async (query, _root, args, ctx) => {
+      const id = await organizationIdForRead(ctx.access, args);
+      return id === null ? null : prisma.organization.findUnique({ ...query, where: { id } });
+    },
+  }),
+  organizations: t.prismaConnection(
+    {
+      type: 'Organization',
+      cursor: 'id',
+      description:
+        'The organizations you may read: every one for a system admin, otherwise those you are an active member of. Oldest first.',
+      authScopes: { authenticated: true },
+      resolve: async (query, _root, _args, ctx) =>
+        prisma.organization.findMany({ ...query, where: await readableOrganizationsWhere(ctx.access), orderBy: ORDER }),
+      totalCount: async (_root, _args, ctx) =>
+        prisma.organization.count({ where: await readableOrganizationsWhere(ctx.access) }),
+    },
+    { description: 'A page of organizations.', fields: totalCountField },
+    { description: 'An organization in a page.' },
+  ),
+}));
+
 const CreateOrganizationInput = builder.inputType('CreateOrganizationInput', {
   description: 'A new organization.',
   fields: (t) => ({
@@ -32,8 +78,39 @@ const CreateOrganizationInput = builder.inputType('CreateOrganizationInput', {
   }),
 });
 
-builder.mutationField('createOrganization', (t) =>
-  t.field({
+const UpdateOrganizationInput = builder.inputType('UpdateOrganizationInput', {
+  description: 'Changes to an organization. Fields left out stay as they are.',
+  fields: (t) => ({
+    id: t.id({ description: 'The organization: its global id (or UUID).' }),
+    slug: t.string({
+      required: false,
+      description: 'New unique URL-safe name: lower-case letters, digits, `-` or `_`, up to 63 characters.',
+    }),
+    name: t.string({ required: false, description: 'New display name, up to 200 characters.' }),
+  }),
+});
+
+const DeleteOrganizationInput = builder.inputType('DeleteOrganizationInput', {
+  description: 'The organization to delete.',
+  fields: (t) => ({
+    id: t.id({ description: 'The organization: its global id (or UUID).' }),
+  }),
+});
+
+/**
+ * Scopes for a mutation that names an organization: `level` there. An id that does not
+ * parse is left to the service, which answers BAD_USER_INPUT naming the field; a
+ * credential bound to another organization gets TENANT_MISMATCH before any lookup.
+ */
+export function organizationScopes(level: 'orgRead' | 'orgWrite' | 'orgAdmin', rawId: string, ctx: { access: { assertTenant(id: string): void } }) {
+  const id = parseId(rawId, 'Organization');
+  if (!id) return { authenticated: true };
+  ctx.access.assertTenant(id);
+  return { [level]: id } as { orgRead: string } | { orgWrite: string } | { orgAdmin: string };
+}
+
+builder.mutationFields((t) => ({
+  createOrganization: t.field({
     type: OrganizationRef,
     description: 'Creates an organization; you become its ORGANIZATION_ADMIN.',
     authScopes: { authenticated: true },
@@ -41,4 +118,21 @@ builder.mutationField('createOrganization', (t) =>
     errors: mutationResult('CreateOrganization', 'organization', 'creating an organization'),
     resolve: (_root, { input }, ctx) => createOrganization(ctx.viewer, input),
   }),
-);
+  updateOrganization: t.field({
+    type: OrganizationRef,
+    description: 'Renames an organization or changes its slug (ORGANIZATION_ADMIN of it).',
+    authScopes: (_root, { input }, ctx) => organizationScopes('orgAdmin', input.id, ctx),
+    args: { input: t.arg({ type: UpdateOrganizationInput, description: 'The changes.' }) },
+    errors: mutationResult('UpdateOrganization', 'organization', 'updating an organization'),
+    resolve: (_root, { input }, ctx) => updateOrganization(ctx.access, input),
+  }),
+  deleteOrganization: t.field({
+    type: 'ID',
+    description:
+      'Deletes an organization with all its members, sources, identifiers, identities and API keys, in one transaction (system admin).',
+    authScopes: { systemAdmin: true },
+    args: { input: t.arg({ type: DeleteOrganizationInput, description: 'The organization to delete.' }) },
+    errors: mutationResult('DeleteOrganization', 'deletedId', 'deleting an organization'),
+    resolve: async (_root, { input }, ctx) => encodeGlobalID('Organization', await deleteOrganization(ctx.access, input)),
+  }),
+}));

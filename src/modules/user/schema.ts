@@ -1,5 +1,8 @@
 import { builder } from '../../builder.ts';
+import { prisma } from '../../db.ts';
+import { mutationResult } from '../shared/errors.ts';
 import { isUuid, NO_ROW } from '../shared/visibility.ts';
+import { createUser, updateUser, userLookup, visibleUsersWhere } from './service.ts';
 
 export const UserRef = builder.prismaNode('User', {
   description: 'A person who can sign in, and whom identifiers and identities resolve to.',
@@ -7,13 +10,7 @@ export const UserRef = builder.prismaNode('User', {
   nullable: true,
   // Visible to the user themself, to system admins, and to readers of an organization
   // the user belongs to; null otherwise, exactly as for an id that does not exist.
-  findUnique: async (id, ctx) => {
-    if (!isUuid(id)) return NO_ROW;
-    const readable = await ctx.access.readableOrganizationIds();
-    if (readable === 'all') return { id };
-    const self = ctx.viewer.kind === 'user' ? [{ id: ctx.viewer.userId }] : [];
-    return { id, OR: [...self, { memberships: { some: { organizationId: { in: readable } } } }] };
-  },
+  findUnique: async (id, ctx) => (isUuid(id) ? { id, ...(await visibleUsersWhere(ctx.access)) } : NO_ROW),
   fields: (t) => ({
     email: t.exposeString('email', { description: 'Sign-in email, lower-cased; unique.' }),
     givenName: t.exposeString('givenName', { nullable: true, description: 'Given (first) name.' }),
@@ -28,3 +25,79 @@ export const UserRef = builder.prismaNode('User', {
     updatedAt: t.expose('updatedAt', { type: 'DateTime', description: 'When the user last changed.' }),
   }),
 });
+
+builder.queryFields((t) => ({
+  viewer: t.prismaField({
+    type: UserRef,
+    nullable: true,
+    description: 'The signed-in user; null for anonymous callers and API keys.',
+    resolve: (query, _root, _args, ctx) =>
+      ctx.viewer.kind === 'user' ? prisma.user.findUnique({ ...query, where: { id: ctx.viewer.userId } }) : null,
+  }),
+  user: t.prismaField({
+    type: UserRef,
+    nullable: true,
+    description:
+      'A user, by id or by email (give exactly one). Null unless it is you or a member of an organization you may read.',
+    authScopes: { authenticated: true },
+    args: {
+      id: t.arg.id({ required: false, description: 'Its global id (or UUID).' }),
+      email: t.arg.string({ required: false, description: 'Its email, in any case.' }),
+    },
+    resolve: async (query, _root, args, ctx) =>
+      prisma.user.findFirst({ ...query, where: { ...userLookup(args), ...(await visibleUsersWhere(ctx.access)) } }),
+  }),
+}));
+
+type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
+
+const profileFields = (t: PothosSchemaTypes.InputFieldBuilder<Types, 'InputObject'>) => ({
+  givenName: t.string({ required: false, description: 'Given (first) name, up to 200 characters; null clears it.' }),
+  familyName: t.string({ required: false, description: 'Family (last) name, up to 200 characters; null clears it.' }),
+  nickname: t.string({ required: false, description: 'Casual name, up to 200 characters; null clears it.' }),
+  name: t.string({ required: false, description: 'Full display name, up to 200 characters; null clears it.' }),
+  picture: t.string({ required: false, description: 'http(s) URL of a profile picture, up to 2048 characters; null clears it.' }),
+});
+
+const CreateUserInput = builder.inputType('CreateUserInput', {
+  description: 'A new user.',
+  fields: (t) => ({
+    email: t.string({ description: 'Sign-in email, up to 320 characters; stored lower-cased, unique in any case.' }),
+    authSubject: t.string({
+      required: false,
+      description: 'The `sub` claim of the user\'s sign-in tokens, up to 255 characters, when already known; unique.',
+    }),
+    ...profileFields(t),
+  }),
+});
+
+const UpdateUserInput = builder.inputType('UpdateUserInput', {
+  description: 'Changes to a user\'s profile. Fields left out stay as they are; null clears a field.',
+  fields: (t) => ({
+    id: t.id({ description: 'The user: its global id (or UUID).' }),
+    email: t.string({
+      required: false,
+      description: 'New sign-in email, up to 320 characters; stored lower-cased, unique in any case. Cannot be cleared.',
+    }),
+    ...profileFields(t),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  createUser: t.field({
+    type: UserRef,
+    description: 'Creates a user (system admin). To add someone to an organization, invite them with `addMember`.',
+    authScopes: { systemAdmin: true },
+    args: { input: t.arg({ type: CreateUserInput, description: 'The user to create.' }) },
+    errors: mutationResult('CreateUser', 'user', 'creating a user'),
+    resolve: (_root, { input }, ctx) => createUser(ctx.access, input),
+  }),
+  updateUser: t.field({
+    type: UserRef,
+    description: 'Changes a user\'s profile: your own, or anyone\'s for a system admin.',
+    authScopes: { authenticated: true },
+    args: { input: t.arg({ type: UpdateUserInput, description: 'The changes.' }) },
+    errors: mutationResult('UpdateUser', 'user', 'updating a user'),
+    resolve: (_root, { input }, ctx) => updateUser(ctx.access, input),
+  }),
+}));

@@ -1,0 +1,157 @@
+import { encodeGlobalID } from '@pothos/plugin-relay';
+import { builder } from '../../builder.ts';
+import type { MemberRole, MembershipState } from '../../generated/prisma/client.ts';
+import { totalCountField } from '../shared/connections.ts';
+import { mutationResult } from '../shared/errors.ts';
+import { LastOrganizationAdminError } from '../../errors.ts';
+import { tenantRowWhere } from '../shared/visibility.ts';
+import { organizationScopes } from '../organization/schema.ts';
+import { addMember, MEMBER_ORDER, membersWhere, removeMember, updateMember } from './service.ts';
+
+export const MemberRoleEnum = builder.enumType('MemberRole', {
+  description: 'What a member may do in an organization.',
+  values: {
+    SYSTEM_ADMIN: { description: 'Everything; granted only by a system admin.' },
+    ORGANIZATION_ADMIN: { description: 'Everything inside the organization.' },
+    ANALYST: { description: 'Reads the organization; writes identifiers and identities.' },
+  } satisfies Record<MemberRole, unknown>,
+});
+
+export const MembershipStateEnum = builder.enumType('MembershipState', {
+  description: 'Whether a membership grants anything. Only ACTIVE members are granted their role.',
+  values: {
+    ACTIVE: { description: 'In effect.' },
+    PENDING: { description: 'Invited; becomes ACTIVE when the user first signs in.' },
+    SUSPENDED: { description: 'Switched off by an admin.' },
+  } satisfies Record<MembershipState, unknown>,
+});
+
+export const MemberRef = builder.prismaNode('Member', {
+  description: "A user's membership of an organization, with their role and its state.",
+  id: { field: 'id' },
+  nullable: true,
+  // Visible to readers of its organization and to the member themself (so invitations
+  // show before they are accepted); null otherwise, as for an id that does not exist.
+  findUnique: async (id, ctx) => {
+    const where = await tenantRowWhere(id, ctx);
+    if (!('organizationId' in where) || ctx.viewer.kind !== 'user') return where;
+    const { organizationId, ...rest } = where;
+    return { ...rest, OR: [{ organizationId }, { userId: ctx.viewer.userId }] };
+  },
+  fields: (t) => ({
+    role: t.expose('role', { type: MemberRoleEnum, description: 'What the member may do.' }),
+    state: t.expose('state', { type: MembershipStateEnum, description: 'Whether the role is in effect.' }),
+    organization: t.relation('organization', { description: 'The organization.' }),
+    user: t.relation('user', { description: 'The user.' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the user was added or invited.' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime', description: 'When the membership last changed.' }),
+  }),
+});
+
+builder.prismaObjectField('Organization', 'members', (t) =>
+  t.relatedConnection(
+    'members',
+    {
+      description:
+        "The organization's members, oldest first, filtered by role, state and a search. Null, with FORBIDDEN, when you may not read the organization.",
+      cursor: 'id',
+      nullable: true,
+      totalCount: true,
+      authScopes: (organization) => ({ orgRead: organization.id }),
+      args: {
+        role: t.arg({ type: MemberRoleEnum, required: false, description: 'Only members with this role.' }),
+        state: t.arg({ type: MembershipStateEnum, required: false, description: 'Only memberships in this state.' }),
+        search: t.arg.string({
+          required: false,
+          description: "Only members whose email, given name, family name, nickname or name contains this text, in any case.",
+        }),
+      },
+      query: (args) => ({ where: membersWhere(args), orderBy: MEMBER_ORDER }),
+    },
+    { description: 'A page of members.', fields: totalCountField },
+    { description: 'A member in a page.' },
+  ),
+);
+
+builder.prismaObjectField('User', 'memberships', (t) =>
+  t.field({
+    type: [MemberRef],
+    description:
+      "The user's memberships, oldest first: all of them for yourself, otherwise only those in organizations you may read.",
+    select: (_args, _ctx, nestedSelection) => ({ memberships: nestedSelection({ orderBy: MEMBER_ORDER }) }),
+    resolve: async (user, _args, ctx) => {
+      if (ctx.viewer.kind === 'user' && ctx.viewer.userId === user.id) return user.memberships;
+      const readable = await ctx.access.readableOrganizationIds();
+      return readable === 'all' ? user.memberships : user.memberships.filter((m) => readable.includes(m.organizationId));
+    },
+  }),
+);
+
+const AddMemberInput = builder.inputType('AddMemberInput', {
+  description:
+    'A user to add to an organization: an existing one by `userId` (ACTIVE at once), or anyone by `email` (invited: PENDING until their first sign-in, ACTIVE when they have signed in before). Give exactly one.',
+  fields: (t) => ({
+    organizationId: t.id({ description: 'The organization: its global id (or UUID).' }),
+    userId: t.id({ required: false, description: 'An existing user you can see, added directly: its global id (or UUID).' }),
+    email: t.string({
+      required: false,
+      description: 'Email of the person to invite; a user is created when none has it. Up to 320 characters.',
+    }),
+    role: t.field({
+      type: MemberRoleEnum,
+      required: false,
+      description: 'Their role; ANALYST when left out. Only a system admin grants SYSTEM_ADMIN.',
+    }),
+  }),
+});
+
+const UpdateMemberInput = builder.inputType('UpdateMemberInput', {
+  description: 'Changes to a membership. Fields left out stay as they are.',
+  fields: (t) => ({
+    id: t.id({ description: 'The member: its global id (or UUID).' }),
+    role: t.field({
+      type: MemberRoleEnum,
+      required: false,
+      description: 'New role. Only a system admin grants SYSTEM_ADMIN or changes a member who holds it.',
+    }),
+    state: t.field({ type: MembershipStateEnum, required: false, description: 'New state.' }),
+  }),
+});
+
+const RemoveMemberInput = builder.inputType('RemoveMemberInput', {
+  description: 'The membership to end.',
+  fields: (t) => ({
+    id: t.id({ description: 'The member: its global id (or UUID).' }),
+  }),
+});
+
+const lastAdmin = [LastOrganizationAdminError];
+
+builder.mutationFields((t) => ({
+  addMember: t.field({
+    type: MemberRef,
+    description: 'Adds a user to an organization, or invites them by email (ORGANIZATION_ADMIN of it).',
+    authScopes: (_root, { input }, ctx) => organizationScopes('orgAdmin', input.organizationId, ctx),
+    args: { input: t.arg({ type: AddMemberInput, description: 'Who to add, and how.' }) },
+    errors: mutationResult('AddMember', 'member', 'adding a member'),
+    resolve: (_root, { input }, ctx) => addMember(ctx.access, input),
+  }),
+  updateMember: t.field({
+    type: MemberRef,
+    description:
+      "Changes a member's role or state (ORGANIZATION_ADMIN of its organization). The organization always keeps an active ORGANIZATION_ADMIN.",
+    authScopes: { authenticated: true },
+    args: { input: t.arg({ type: UpdateMemberInput, description: 'The changes.' }) },
+    errors: mutationResult('UpdateMember', 'member', 'updating a member', lastAdmin),
+    resolve: (_root, { input }, ctx) => updateMember(ctx.access, input),
+  }),
+  removeMember: t.field({
+    type: 'ID',
+    description:
+      'Removes a user from an organization (ORGANIZATION_ADMIN of it). The organization always keeps an active ORGANIZATION_ADMIN.',
+    authScopes: { authenticated: true },
+    args: { input: t.arg({ type: RemoveMemberInput, description: 'The membership to end.' }) },
+    errors: mutationResult('RemoveMember', 'removedId', 'removing a member', lastAdmin),
+    resolve: async (_root, { input }, ctx) => encodeGlobalID('Member', await removeMember(ctx.access, input)),
+  }),
+}));

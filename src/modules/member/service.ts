@@ -1,0 +1,201 @@
+import type { Access } from '../../context.ts';
+import { prisma } from '../../db.ts';
+import { ConflictError, forbidden, LastOrganizationAdminError, NotFoundError } from '../../errors.ts';
+import type { MemberRole, MembershipState, Prisma } from '../../generated/prisma/client.ts';
+import { isSystemAdmin, requireOrganizationAccess, requireRowAccess } from '../shared/authorize.ts';
+import { Issues, uniqueViolation } from '../shared/validate.ts';
+import { visibleUsersWhere } from '../user/service.ts';
+
+// Memberships: rules and storage. No GraphQL here; resolvers call these.
+//
+// Invariant: every organization keeps at least one ACTIVE ORGANIZATION_ADMIN. Every
+// change that could take one away (updateMember, removeMember) runs in a transaction
+// that first locks the organization row (FOR NO KEY UPDATE, which does not block
+// inserts that only reference the organization), so two such changes in one
+// organization run one after the other and the second sees what the first did.
+
+/** Only a system admin grants SYSTEM_ADMIN or changes a member who holds it. */
+function requireRoleAuthority(access: Access, ...roles: (MemberRole | null | undefined)[]) {
+  if (roles.includes('SYSTEM_ADMIN') && !isSystemAdmin(access.viewer)) {
+    throw forbidden('Only a system admin can grant, change or remove the SYSTEM_ADMIN role.');
+  }
+}
+
+const isActiveAdmin = (m: { role: MemberRole; state: MembershipState }) =>
+  m.role === 'ORGANIZATION_ADMIN' && m.state === 'ACTIVE';
+
+/**
+ * Runs `change` on a member with the organization locked, refusing with
+ * LastOrganizationAdminError when the member is an active ORGANIZATION_ADMIN, would
+ * stop being one (`staysAdmin` false), and no other is left.
+ */
+async function withAdminGuard<T>(
+  memberId: string,
+  organizationId: string,
+  staysAdmin: (member: { role: MemberRole; state: MembershipState }) => boolean,
+  change: (tx: Prisma.TransactionClient) => Promise<T>,
+): Promise<T> {
+  return prisma.$transaction(async (tx) => {
+    await tx.$queryRaw`SELECT id FROM organizations WHERE id = ${organizationId}::uuid FOR NO KEY UPDATE`;
+    const member = await tx.member.findUnique({ where: { id: memberId }, select: { role: true, state: true } });
+    if (!member) throw new NotFoundError('Member');
+    if (isActiveAdmin(member) && !staysAdmin(member)) {
+      const others = await tx.member.count({
+        where: { organizationId, role: 'ORGANIZATION_ADMIN', state: 'ACTIVE', id: { not: memberId } },
+      });
+      if (others === 0) throw new LastOrganizationAdminError();
+    }
+    return change(tx);
+  });
+}
+
+/** The organization and role of a member, or null when no member has this id. */
+const organizationOfMember = (id: string) =>
+  prisma.member.findUnique({ where: { id }, select: { organizationId: true, role: true } });
+
+export interface AddMemberInput {
+  organizationId: string;
+  userId?: string | null;
+  email?: string | null;
+  role?: MemberRole | null;
+}
+
+/**
+ * Adds a user to an organization (ORGANIZATION_ADMIN of it). By `userId`, an existing
+ * user you can see is added directly and is ACTIVE at once. By `email`, the user is
+ * invited: created when no user has that email, and PENDING until they first sign in
+ * (sign-in calls activatePendingMemberships); one who has signed in before is ACTIVE.
+ */
+export async function addMember(access: Access, input: AddMemberInput) {
+  const issues = new Issues();
+  const organizationId = issues.id('input.organizationId', input.organizationId, 'Organization');
+  if ((input.userId == null) === (input.email == null)) issues.add('input.userId', 'give exactly one of userId or email');
+  const userId = issues.id('input.userId', input.userId, 'User');
+  const email = issues.email('input.email', input.email);
+  issues.notNull('input.role', input.role);
+  const role = input.role ?? 'ANALYST';
+  if (!organizationId) issues.throwIfAny();
+  await requireOrganizationAccess(access, organizationId!, 'admin');
+  requireRoleAuthority(access, role);
+  issues.throwIfAny();
+
+  const conflictField = userId ? 'input.userId' : 'input.email';
+  // Resolved before the transaction: it may query, and the embedded database serves
+  // one connection, which the transaction holds.
+  const visibleUsers = userId ? await visibleUsersWhere(access) : {};
+  try {
+    return await prisma.$transaction(async (tx) => {
+      const organization = await tx.organization.findUnique({ where: { id: organizationId! }, select: { id: true } });
+      if (!organization) throw new NotFoundError('Organization');
+      let memberUserId: string;
+      let state: MembershipState = 'ACTIVE';
+      if (userId) {
+        const user = await tx.user.findFirst({
+          where: { id: userId, ...visibleUsers },
+          select: { id: true },
+        });
+        if (!user) throw new NotFoundError('User');
+        memberUserId = user.id;
+      } else {
+        // Insert-if-missing without failing the transaction when another request
+        // creates the same user at the same moment.
+        await tx.user.createMany({ data: [{ email: email! }], skipDuplicates: true });
+        const user = await tx.user.findUniqueOrThrow({ where: { email: email! }, select: { id: true, authSubject: true } });
+        memberUserId = user.id;
+        if (user.authSubject === null) state = 'PENDING';
+      }
+      return await tx.member.create({ data: { organizationId: organizationId!, userId: memberUserId, role, state } });
+    });
+  } catch (err) {
+    if (uniqueViolation(err)) {
+      throw new ConflictError([conflictField], 'The user is already a member of this organization.');
+    }
+    throw err;
+  }
+}
+
+export interface UpdateMemberInput {
+  id: string;
+  role?: MemberRole | null;
+  state?: MembershipState | null;
+}
+
+/**
+ * Changes a member's role or state (ORGANIZATION_ADMIN of its organization). Refused
+ * when it would leave the organization without an active ORGANIZATION_ADMIN.
+ */
+export async function updateMember(access: Access, input: UpdateMemberInput) {
+  const issues = new Issues();
+  const id = issues.id('input.id', input.id, 'Member');
+  issues.notNull('input.role', input.role);
+  issues.notNull('input.state', input.state);
+  if (!id) issues.throwIfAny();
+  const current = await organizationOfMember(id!);
+  const organizationId = await requireRowAccess(access, current?.organizationId ?? null, 'admin', 'Member');
+  requireRoleAuthority(access, current!.role, input.role);
+  issues.throwIfAny();
+  const role = input.role ?? undefined;
+  const state = input.state ?? undefined;
+  return withAdminGuard(
+    id!,
+    organizationId,
+    (m) => isActiveAdmin({ role: role ?? m.role, state: state ?? m.state }),
+    (tx) => tx.member.update({ where: { id: id! }, data: { role, state } }),
+  );
+}
+
+/** Removes a member (ORGANIZATION_ADMIN of its organization), never the last active admin. */
+export async function removeMember(access: Access, input: { id: string }) {
+  const issues = new Issues();
+  const id = issues.id('input.id', input.id, 'Member');
+  issues.throwIfAny();
+  const current = await organizationOfMember(id!);
+  const organizationId = await requireRowAccess(access, current?.organizationId ?? null, 'admin', 'Member');
+  requireRoleAuthority(access, current!.role);
+  await withAdminGuard(
+    id!,
+    organizationId,
+    () => false,
+    (tx) => tx.member.delete({ where: { id: id! } }),
+  );
+  return id!;
+}
+
+/**
+ * Activates a user's PENDING memberships (invitations). For sign-in: call it once the
+ * user is authenticated; SUSPENDED memberships stay suspended.
+ */
+export async function activatePendingMemberships(userId: string): Promise<number> {
+  const { count } = await prisma.member.updateMany({
+    where: { userId, state: 'PENDING' },
+    data: { state: 'ACTIVE' },
+  });
+  return count;
+}
+
+/** Members of an organization matching the filters of `Organization.members`. */
+export function membersWhere(args: {
+  role?: MemberRole | null;
+  state?: MembershipState | null;
+  search?: string | null;
+}): Prisma.MemberWhereInput {
+  const issues = new Issues();
+  issues.text('search', args.search, 200);
+  issues.throwIfAnyInRead();
+  // LIKE wildcards in the search are matched literally.
+  const search = args.search?.trim().replace(/[\\%_]/g, '\\$&');
+  const contains = (field: 'email' | 'givenName' | 'familyName' | 'nickname' | 'name') => ({
+    [field]: { contains: search, mode: 'insensitive' as const },
+  });
+  return {
+    ...(args.role && { role: args.role }),
+    ...(args.state && { state: args.state }),
+    ...(search && {
+      user: {
+        OR: [contains('email'), contains('givenName'), contains('familyName'), contains('nickname'), contains('name')],
+      },
+    }),
+  };
+}
+
+export const MEMBER_ORDER: Prisma.MemberOrderByWithRelationInput[] = [{ createdAt: 'asc' }, { id: 'asc' }];

@@ -1,0 +1,109 @@
+import type { Access } from '../../context.ts';
+import { prisma } from '../../db.ts';
+import { ConflictError, forbidden, NotFoundError } from '../../errors.ts';
+import { isSystemAdmin, requireSystemAdmin } from '../shared/authorize.ts';
+import { Issues, prismaErrorCode, uniqueViolation } from '../shared/validate.ts';
+
+// Users: rules and storage. No GraphQL here; resolvers call these.
+
+/**
+ * The filter for users the viewer may see: themself, and the members of every
+ * organization the viewer may read (everyone, for a system admin).
+ */
+export async function visibleUsersWhere(access: Access) {
+  const readable = await access.readableOrganizationIds();
+  if (readable === 'all') return {};
+  const self = access.viewer.kind === 'user' ? [{ id: access.viewer.userId }] : [];
+  return { OR: [...self, { memberships: { some: { organizationId: { in: readable } } } }] };
+}
+
+/** The where of a user lookup by id or email (give exactly one), for reads. */
+export function userLookup(args: { id?: string | null; email?: string | null }) {
+  const issues = new Issues();
+  if ((args.id == null) === (args.email == null)) issues.add('id', 'give exactly one of id or email');
+  const id = issues.id('id', args.id, 'User');
+  const email = issues.email('email', args.email);
+  issues.throwIfAnyInRead();
+  return id ? { id } : { email: email! };
+}
+
+/** The profile fields every user has; null clears a field on update. */
+export interface ProfileInput {
+  givenName?: string | null;
+  familyName?: string | null;
+  nickname?: string | null;
+  name?: string | null;
+  picture?: string | null;
+}
+
+function profile(issues: Issues, input: ProfileInput) {
+  return {
+    givenName: issues.text('input.givenName', input.givenName, 200),
+    familyName: issues.text('input.familyName', input.familyName, 200),
+    nickname: issues.text('input.nickname', input.nickname, 200),
+    name: issues.text('input.name', input.name, 200),
+    picture: input.picture == null ? input.picture : issues.url('input.picture', input.picture.trim(), 2048),
+  };
+}
+
+function conflict(err: unknown): never {
+  const fields = uniqueViolation(err);
+  if (fields) {
+    const field = fields.some((f) => /auth/i.test(f)) ? 'input.authSubject' : 'input.email';
+    throw new ConflictError([field], field === 'input.email' ? 'Another user has this email.' : 'Another user has this sign-in subject.');
+  }
+  if (prismaErrorCode(err) === 'P2025') throw new NotFoundError('User');
+  throw err;
+}
+
+export interface CreateUserInput extends ProfileInput {
+  email: string;
+  authSubject?: string | null;
+}
+
+/** Creates a user (system admin). Members are usually added by invitation instead (addMember). */
+export async function createUser(access: Access, input: CreateUserInput) {
+  requireSystemAdmin(access.viewer, 'create users');
+  const issues = new Issues();
+  const email = issues.email('input.email', input.email);
+  const authSubject = issues.text('input.authSubject', input.authSubject, 255);
+  const data = profile(issues, input);
+  issues.throwIfAny();
+  try {
+    return await prisma.user.create({ data: { email: email!, authSubject, ...data } });
+  } catch (err) {
+    conflict(err);
+  }
+}
+
+export interface UpdateUserInput extends ProfileInput {
+  id: string;
+  email?: string | null;
+}
+
+/**
+ * Changes a user's profile: the user themself, or a system admin. Absent fields stay,
+ * null clears a profile field; email cannot be cleared and must stay unique.
+ */
+export async function updateUser(access: Access, input: UpdateUserInput) {
+  const issues = new Issues();
+  const id = issues.id('input.id', input.id, 'User');
+  issues.notNull('input.email', input.email);
+  const email = issues.email('input.email', input.email);
+  const data = profile(issues, input);
+  if (!id) issues.throwIfAny();
+  const self = access.viewer.kind === 'user' && access.viewer.userId === id;
+  if (!self && !isSystemAdmin(access.viewer)) throw forbidden('You can only change your own profile.');
+  issues.throwIfAny();
+  try {
+    return await prisma.user.update({
+      where: { id: id! },
+      data: {
+        ...(email != null && { email }),
+        ...Object.fromEntries(Object.entries(data).filter(([, v]) => v !== undefined)),
+      },
+    });
+  } catch (err) {
+    conflict(err);
+  }
+}
