@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { ApiError, ErrorCode } from '../errors.ts';
+import { ApiError, ConflictError, DomainError, ErrorCode, ValidationError } from '../errors.ts';
 import { errorFields, logger } from '../observability/logger.ts';
 import { currentRequest } from '../observability/request-context.ts';
 
@@ -48,8 +48,19 @@ export function maskError(error: unknown): Error {
   // as a variable that does not coerce: it describes the request, not the server.
   if (error instanceof GraphQLError && !error.originalError) return error;
   const original = error instanceof GraphQLError && error.originalError ? error.originalError : error;
-  if (original instanceof GraphQLError && original.extensions?.code) {
-    return error instanceof GraphQLError ? error : original;
+  // GraphQLErrors carry their code (ours), or come from the GraphQL layer itself (a
+  // variable that fails to coerce wraps another such error): either way, not a bug.
+  if (original instanceof GraphQLError) return error instanceof GraphQLError ? error : original;
+  // An expected failure outside a mutation result (a query's bad argument, say): the
+  // same code and details a typed error would carry.
+  if (original instanceof DomainError) {
+    const path = error instanceof GraphQLError ? error.path : undefined;
+    const details =
+      original instanceof ValidationError ? original.issues : original instanceof ConflictError ? original.fields.map((f) => ({ path: f, message: 'taken' })) : undefined;
+    return new GraphQLError(original.message, {
+      ...(path ? { path } : {}),
+      extensions: { code: original.code, ...(details ? { details } : {}) },
+    });
   }
   const scope = currentRequest();
   const path = error instanceof GraphQLError ? error.path : undefined;
