@@ -37,7 +37,37 @@ export interface Config {
   graphiql: boolean;
   /** Federation: the secret the gateway sends, and whether every request needs it. */
   subgraph: SubgraphGuard;
+  auth: AuthSettings;
 }
+
+/** How credentials are verified (src/modules/auth). */
+export interface AuthSettings {
+  /** HS256 secret for bearer tokens; development and tests only. */
+  jwtSecret: string | undefined;
+  /** Where the identity provider publishes its signing keys (production). */
+  jwksUrl: string | undefined;
+  /** Required `iss` claim, when set. */
+  issuer: string | undefined;
+  /** Accepted `aud` values (any one), when set. */
+  audience: string[] | undefined;
+  /** Algorithms accepted for keys from the JWKS; never HS* or none. */
+  algorithms: string[];
+  /** Leeway for `exp` and `nbf`, in seconds. */
+  clockToleranceSeconds: number;
+  /** Longest bearer credential accepted, checked before it is parsed. */
+  maxTokenLength: number;
+  jwksTimeoutMs: number;
+  /** Least time between two fetches of the JWKS triggered by unknown keys (or after a failure). */
+  jwksCooldownMs: number;
+  /** How long fetched keys are used before the JWKS is fetched again. */
+  jwksCacheMaxAgeMs: number;
+  /** Claim that binds a token to one organization (its id). */
+  organizationClaim: string;
+  /** Create a User on the first sign-in of an unknown subject with a verified email. */
+  provisionUsers: boolean;
+}
+
+const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
 
 type Env = Record<string, string | undefined>;
 
@@ -57,6 +87,55 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
   if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
   if (['0', 'false', 'no', 'off'].includes(raw)) return false;
   throw new Error(`${name} must be true or false, got "${env[name]}"`);
+}
+
+function list(env: Env, name: string): string[] | undefined {
+  const items = env[name]?.split(',').map((s) => s.trim()).filter(Boolean);
+  return items?.length ? items : undefined;
+}
+
+function authSettings(env: Env, nodeEnv: string): AuthSettings {
+  const jwtSecret = env.JWT_SECRET || undefined;
+  const jwksUrl = env.JWT_JWKS_URL || undefined;
+  const issuer = env.JWT_ISSUER || undefined;
+  const audience = list(env, 'JWT_AUDIENCE');
+  const algorithms = list(env, 'JWT_ALGORITHMS') ?? ['RS256', 'ES256', 'EdDSA'];
+  // Only asymmetric algorithms may verify with JWKS keys: an HS* entry would let a
+  // token signed with the public key as an HMAC secret pass (algorithm confusion).
+  const refused = algorithms.filter((a) => !ASYMMETRIC_ALGORITHMS.includes(a));
+  if (refused.length) {
+    throw new Error(`JWT_ALGORITHMS may list only ${ASYMMETRIC_ALGORITHMS.join(', ')}; refused: ${refused.join(', ')}`);
+  }
+  if (jwtSecret && Buffer.byteLength(jwtSecret) < 32) throw new Error('JWT_SECRET must be at least 32 bytes long');
+  if (jwksUrl) {
+    let url: URL;
+    try {
+      url = new URL(jwksUrl);
+    } catch {
+      throw new Error(`JWT_JWKS_URL must be a URL, got "${jwksUrl}"`);
+    }
+    if (url.protocol !== 'https:' && !(nodeEnv !== 'production' && url.protocol === 'http:')) {
+      throw new Error('JWT_JWKS_URL must be an https URL');
+    }
+  }
+  if (nodeEnv === 'production') {
+    if (jwtSecret) throw new Error('JWT_SECRET is for development: production verifies tokens with JWT_JWKS_URL');
+    if (jwksUrl && (!issuer || !audience)) throw new Error('JWT_JWKS_URL needs JWT_ISSUER and JWT_AUDIENCE');
+  }
+  return {
+    jwtSecret,
+    jwksUrl,
+    issuer,
+    audience,
+    algorithms,
+    clockToleranceSeconds: int(env, 'JWT_CLOCK_TOLERANCE_SECONDS', 5, 0),
+    maxTokenLength: int(env, 'JWT_MAX_TOKEN_LENGTH', 8192, 256),
+    jwksTimeoutMs: int(env, 'JWT_JWKS_TIMEOUT_MS', 5000, 100),
+    jwksCooldownMs: int(env, 'JWT_JWKS_COOLDOWN_MS', 30_000, 0),
+    jwksCacheMaxAgeMs: int(env, 'JWT_JWKS_CACHE_MAX_AGE_MS', 600_000, 1000),
+    organizationClaim: env.JWT_ORGANIZATION_CLAIM || 'org_id',
+    provisionUsers: bool(env, 'AUTH_PROVISION_USERS', true),
+  };
 }
 
 export function loadConfig(env: Env = process.env): Config {
@@ -100,5 +179,6 @@ export function loadConfig(env: Env = process.env): Config {
       secret: env.SUBGRAPH_SECRET || undefined,
       requireForAll: bool(env, 'SUBGRAPH_SECRET_REQUIRED_FOR_ALL', false),
     },
+    auth: authSettings(env, nodeEnv),
   };
 }

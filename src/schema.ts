@@ -3,6 +3,7 @@ import { builder } from './builder.ts';
 import './modules/shared/errors.ts';
 import './modules/organization/schema.ts';
 import './modules/user/schema.ts';
+import './modules/auth/schema.ts';
 import './modules/federation/entities.ts';
 import './modules/member/schema.ts';
 import './modules/source/schema.ts';

@@ -1,42 +1,58 @@
 import { createServer } from 'node:http';
-import { randomBytes } from 'node:crypto';
 import { loadConfig } from './config.ts';
 import { createLogger, setLogger } from './observability/logger.ts';
 import { openDatabase, useDatabase } from './db.ts';
+import { announceDevServer, developmentSecret, DEV_GRANT_PATH, devGrantHandler } from './modules/auth/dev.ts';
 import { startTracing, tracingEnabled } from './observability/tracing.ts';
 import { createApp } from './yoga.ts';
 
 // Listens, and shuts down cleanly. Everything else is built in yoga.ts.
 
-const config = loadConfig();
+let config = loadConfig();
 setLogger(createLogger(config.logLevel));
 const started = performance.now();
 const db = await openDatabase(config, { migrate: config.migrateOnStart });
 useDatabase(db);
 for (const name of db.appliedMigrations) console.log(`Applied migration ${name}`);
 
-let secret = process.env.JWT_SECRET;
-if (!secret && config.env !== 'production') {
-  secret = randomBytes(32).toString('hex');
-  console.log('JWT_SECRET is not set: generated one for this process (tokens stop working on restart).');
+// Development signs tokens with an HS256 secret: JWT_SECRET, or one generated into
+// the data folder, which `npm run token` reads too.
+const dev = config.env === 'development' ? await developmentSecret(config) : null;
+if (dev) {
+  config = { ...config, auth: { ...config.auth, jwtSecret: dev.secret } };
+  if (dev.file) {
+    console.log(
+      dev.generated
+        ? `JWT_SECRET is not set: generated a development secret in ${dev.file}.`
+        : `JWT_SECRET is not set: using the development secret in ${dev.file}.`,
+    );
+  }
+}
+if (config.env === 'production' && !config.auth.jwksUrl) {
+  console.warn('JWT_JWKS_URL is not set: bearer tokens are refused; only API keys authenticate.');
 }
 
 let accepting = true;
 const tracing = tracingEnabled() ? startTracing() : undefined;
-const app = createApp({
-  config,
-  auth: { jwtSecret: secret ? new TextEncoder().encode(secret) : null },
-  isAccepting: () => accepting,
-  tracing: tracing?.plugin,
-});
-const server = createServer(app);
+const app = createApp({ config, isAccepting: () => accepting, tracing: tracing?.plugin });
+const grant = dev ? devGrantHandler(() => db.prisma, dev.secret) : null;
+const server = createServer((req, res) => (grant && req.url === DEV_GRANT_PATH ? grant(req, res) : app(req, res)));
+let unannounce: (() => Promise<void>) | undefined;
 
 server.listen(config.port, config.host, () => {
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const ms = Math.round(performance.now() - started);
+  // `npm run token` finds a development server on the embedded database through this.
+  if (dev && !config.databaseUrl) unannounce = announceDevServer(config, `http://${host}:${port}`);
   console.log(`Identity graph on ${db.describe}, ready in ${ms} ms`);
+  if (dev) {
+    console.log(
+      'Development token: npm run token -- --email you@example.com --org my-org [--role ANALYST]\n' +
+        "  then paste the headers it prints into GraphiQL's Headers tab.",
+    );
+  }
   console.log(`GraphQL${config.env === 'production' ? '' : ' and GraphiQL'}: http://${host}:${port}/graphql`);
 });
 
@@ -61,6 +77,7 @@ async function shutdown(signal: string) {
   server.closeIdleConnections();
   await closed;
   clearInterval(idle);
+  await unannounce?.();
   await db.close();
   await tracing?.shutdown();
   process.exit(0);

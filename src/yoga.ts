@@ -5,10 +5,10 @@ import { createYoga, useReadinessCheck, type Plugin, type YogaServerInstance } f
 import type { Config } from './config.ts';
 import { createContext, type Context } from './context.ts';
 import { database } from './db.ts';
-import { ApiError, ErrorCode } from './errors.ts';
+import { ApiError, ErrorCode, forbidden } from './errors.ts';
 import { yogaLogger } from './observability/logger.ts';
 import { currentRequest } from './observability/request-context.ts';
-import { authenticate, type AuthConfig } from './modules/auth/authenticate.ts';
+import { createAuthenticator, type Authenticator } from './modules/auth/authenticate.ts';
 import { useBodyLimit } from './plugins/body-limit.ts';
 import { useCsrfPrevention } from './plugins/csrf.ts';
 import { maskError, useStableErrorCodes } from './plugins/errors.ts';
@@ -24,15 +24,18 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const EXAMPLE_QUERY = `# Welcome to the identity graph.
 # Set the Authorization header (Bearer <token>) and, for tenant data,
-# X-Organization-ID in the Headers tab below. See README.md for a development token.
+# X-Organization-ID in the Headers tab below. In development,
+#   npm run token -- --email you@example.com --org my-org
+# prints both, ready to paste there.
 query Hello {
-  __typename
+  viewer { email }
 }
 `;
 
 export interface AppOptions {
   config: Config;
-  auth: AuthConfig;
+  /** How credentials are verified; built from `config.auth` when not given. */
+  authenticator?: Authenticator;
   /** Checked by the readiness endpoint; false once shutdown begins. */
   isAccepting?: () => boolean;
   /** Where rate-limit counters live (Redis when configured); in memory by default. */
@@ -44,7 +47,13 @@ export interface AppOptions {
 export type App = YogaServerInstance<Record<string, never>, Context>;
 
 /** Builds the server without opening a port; tests call `app.fetch` directly. */
-export function createApp({ config, auth, isAccepting = () => true, counters = new MemoryCounterStore(), tracing }: AppOptions): App {
+export function createApp({
+  config,
+  authenticator = createAuthenticator(config.auth),
+  isAccepting = () => true,
+  tracing,
+  counters = new MemoryCounterStore(),
+}: AppOptions): App {
   return createYoga<Record<string, never>, Context>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -63,13 +72,20 @@ export function createApp({ config, auth, isAccepting = () => true, counters = n
           details: [{ path: 'X-Organization-ID', message: 'not a UUID' }],
         });
       }
-      const viewer = await authenticate(request, auth);
+      const viewer = await authenticator.authenticate(request);
       const ctx = createContext({
         viewer,
         requestedOrganizationId: tenant?.toLowerCase() ?? null,
         requestId: currentRequest()?.requestId ?? randomUUID(),
       });
-      if (ctx.requestedOrganizationId) ctx.access.assertTenant(ctx.requestedOrganizationId);
+      // A request that names its organization acts only there: a credential bound to
+      // another one is TENANT_MISMATCH; a viewer who may not read it is FORBIDDEN,
+      // whether or not it exists. Anonymous requests are refused by the schema.
+      const organizationId = ctx.requestedOrganizationId;
+      if (organizationId && viewer.kind !== 'anonymous') {
+        ctx.access.assertTenant(organizationId);
+        if (!(await ctx.access.can(organizationId, 'read'))) throw forbidden();
+      }
       return ctx;
     },
     plugins: [

@@ -5,16 +5,13 @@ import { createApp } from '../../src/yoga.ts';
 
 export const TEST_JWT_SECRET = 'test-secret-of-at-least-thirty-two-bytes!';
 
-export const app = createApp({
-  config: loadConfig({ NODE_ENV: 'test' }),
-  auth: { jwtSecret: new TextEncoder().encode(TEST_JWT_SECRET) },
-});
+export const app = createApp({ config: loadConfig({ NODE_ENV: 'test', JWT_SECRET: TEST_JWT_SECRET }) });
 
 /** A server built with other settings (environment variables as the server reads them). */
 export function appWith(env: Record<string, string>, options: Partial<Parameters<typeof createApp>[0]> = {}) {
   return createApp({
-    config: loadConfig({ NODE_ENV: 'test', ...env }),
-    auth: { jwtSecret: new TextEncoder().encode(TEST_JWT_SECRET) },
+    // Production refuses an HS256 secret, as the server does.
+    config: loadConfig({ NODE_ENV: 'test', ...(env.NODE_ENV === 'production' ? {} : { JWT_SECRET: TEST_JWT_SECRET }), ...env }),
     ...options,
   });
 }

@@ -1,34 +1,123 @@
-import { jwtVerify } from 'jose';
+import { decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyOptions } from 'jose';
+import type { AuthSettings } from '../../config.ts';
 import { ANONYMOUS, type Viewer } from '../../context.ts';
-import { prisma } from '../../db.ts';
-import { unauthenticated } from '../../errors.ts';
+import { ApiError, ErrorCode, unauthenticated } from '../../errors.ts';
+import { logger } from '../../observability/logger.ts';
+import { UUID_RE } from '../shared/visibility.ts';
+import { looksLikeApiKey, viewerForApiKey } from './api-keys.ts';
+import { JwksUnavailableError, RemoteJwks } from './jwks.ts';
+import { userForToken } from './users.ts';
 
-export interface AuthConfig {
-  /** HS256 secret (development). */
-  jwtSecret: Uint8Array | null;
+// Turns a request's credential into a Viewer, once per request. The credential is an
+// `Authorization: Bearer` JWT, or an organization API key (in `X-API-Key`, or as the
+// bearer value). Nothing else is read: a token in the query string or the body is
+// ignored. Every rejection is the same UNAUTHENTICATED error, whatever was wrong; the
+// reason goes to the debug log only.
+
+export interface Authenticator {
+  authenticate(request: Request): Promise<Viewer>;
 }
 
-/**
- * Turns a request's credentials into a Viewer. Absent credentials are anonymous;
- * present but invalid ones are UNAUTHENTICATED, with no detail.
- */
-export async function authenticate(request: Request, config: AuthConfig): Promise<Viewer> {
-  const header = request.headers.get('authorization');
-  if (!header) return ANONYMOUS;
-  const match = /^Bearer\s+(\S+)$/i.exec(header);
-  if (!match || !config.jwtSecret) throw unauthenticated();
-  try {
-    const { payload } = await jwtVerify(match[1]!, config.jwtSecret, {
-      algorithms: ['HS256'],
-      requiredClaims: ['exp', 'sub'],
-    });
-    const user = await prisma.user.findUnique({
-      where: { authSubject: payload.sub! },
-      select: { id: true, isSystemAdmin: true },
-    });
-    if (!user) throw unauthenticated();
-    return { kind: 'user', userId: user.id, isSystemAdmin: user.isSystemAdmin, boundOrganizationId: null };
-  } catch {
-    throw unauthenticated();
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+const BEARER = /^Bearer +(\S+) *$/i;
+
+class Rejected extends Error {}
+
+function reject(reason: string): never {
+  throw new Rejected(reason);
+}
+
+export function createAuthenticator(settings: AuthSettings): Authenticator {
+  const secret = settings.jwtSecret ? new TextEncoder().encode(settings.jwtSecret) : null;
+  const jwks = settings.jwksUrl
+    ? new RemoteJwks(new URL(settings.jwksUrl), {
+        timeoutMs: settings.jwksTimeoutMs,
+        cooldownMs: settings.jwksCooldownMs,
+        cacheMaxAgeMs: settings.jwksCacheMaxAgeMs,
+      })
+    : null;
+  const claimChecks: JWTVerifyOptions = {
+    issuer: settings.issuer,
+    audience: settings.audience,
+    clockTolerance: settings.clockToleranceSeconds,
+    requiredClaims: ['exp', 'sub'],
+  };
+
+  /** The verified claims of a JWT; throws for anything short of a valid token. */
+  async function verify(token: string): Promise<JWTPayload> {
+    if (!JWT_SHAPE.test(token)) reject('not a compact JWS');
+    let alg: string | undefined;
+    try {
+      alg = decodeProtectedHeader(token).alg;
+    } catch {
+      reject('unreadable header');
+    }
+    // Each key type verifies only its own algorithms, so a token signed with a public
+    // key as an HMAC secret (or with `alg: none`) never reaches a matching key.
+    if (alg === 'HS256') {
+      if (!secret) reject('HS256 tokens are not accepted');
+      return (await jwtVerify(token, secret, { ...claimChecks, algorithms: ['HS256'] })).payload;
+    }
+    if (!jwks) reject(`no keys for ${alg}`);
+    return (await jwtVerify(token, jwks.getKey, { ...claimChecks, algorithms: settings.algorithms })).payload;
   }
+
+  async function viewerForToken(token: string): Promise<Viewer> {
+    let claims: JWTPayload;
+    try {
+      claims = await verify(token);
+    } catch (err) {
+      if (err instanceof JwksUnavailableError) {
+        logger.warn({ error: err.message }, 'identity provider keys unavailable');
+        throw new ApiError(ErrorCode.SERVICE_UNAVAILABLE, 'Credentials cannot be verified right now; retry shortly.');
+      }
+      if (err instanceof Rejected || err instanceof errors.JOSEError) throw err;
+      // Anything else jose raises on hostile input (bad base64, bad JSON) is a rejection too.
+      reject('token could not be verified');
+    }
+    const subject = claims.sub;
+    if (typeof subject !== 'string' || subject.length === 0 || subject.length > 255) reject('bad sub');
+    const bound = claims[settings.organizationClaim];
+    if (bound !== undefined && (typeof bound !== 'string' || !UUID_RE.test(bound))) reject('bad organization claim');
+    const user = await userForToken(subject, claims, settings.provisionUsers);
+    if (!user) reject('no user for this subject');
+    return {
+      kind: 'user',
+      userId: user.id,
+      isSystemAdmin: user.isSystemAdmin,
+      boundOrganizationId: typeof bound === 'string' ? bound.toLowerCase() : null,
+    };
+  }
+
+  async function authenticate(request: Request): Promise<Viewer> {
+    const authorization = request.headers.get('authorization');
+    const apiKeyHeader = request.headers.get('x-api-key');
+    if (authorization === null && apiKeyHeader === null) return ANONYMOUS;
+    // One credential per request: two could name different organizations or users.
+    if (authorization !== null && apiKeyHeader !== null) reject('two credentials');
+    const raw = apiKeyHeader ?? authorization ?? '';
+    if (raw.length > settings.maxTokenLength + 16) reject('oversized credential');
+    const credential = apiKeyHeader !== null ? apiKeyHeader.trim() : BEARER.exec(raw)?.[1];
+    if (!credential) reject('malformed credential');
+    if (credential.length > settings.maxTokenLength) reject('oversized credential');
+    if (looksLikeApiKey(credential)) {
+      return (await viewerForApiKey(credential)) ?? reject('unknown or revoked API key');
+    }
+    if (apiKeyHeader !== null) reject('X-API-Key is not an API key');
+    return viewerForToken(credential);
+  }
+
+  return {
+    async authenticate(request) {
+      try {
+        return await authenticate(request);
+      } catch (err) {
+        if (err instanceof Rejected || err instanceof errors.JOSEError) {
+          logger.debug({ reason: err instanceof Rejected ? err.message : err.code }, 'credential rejected');
+          throw unauthenticated();
+        }
+        throw err;
+      }
+    },
+  };
 }

@@ -197,3 +197,5 @@ export function membersWhere(args: {
     }),
   };
 }
+
+export const MEMBER_ORDER: Prisma.MemberOrderByWithRelationInput[] = [{ createdAt: 'asc' }, { id: 'asc' }];

@@ -1,0 +1,117 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Access, Viewer } from '../../context.ts';
+import { prisma } from '../../db.ts';
+import { forbidden, NotFoundError } from '../../errors.ts';
+import type { MemberRole } from '../../generated/prisma/client.ts';
+import { requireOrganizationAccess } from '../shared/authorize.ts';
+import { Issues, prismaErrorCode } from '../shared/validate.ts';
+
+// Organization API keys: credentials for machine clients (MCP tools, discovery jobs),
+// bound to one organization with a role. The key is shown once, when created; the
+// database keeps only its SHA-256 and a display prefix. No GraphQL here.
+
+/** Every key starts with this, so it is recognisable in a header, a log line or a leaked file. */
+export const API_KEY_PREFIX = 'igk_';
+const API_KEY = /^igk_[A-Za-z0-9_-]{43}$/;
+const DISPLAY_PREFIX_LENGTH = API_KEY_PREFIX.length + 8;
+/** lastUsedAt is written at most this often per key, so busy keys do not write on every request. */
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+/** Roles a key may hold: SYSTEM_ADMIN belongs to people, and reaches beyond one organization. */
+export const API_KEY_ROLES = ['ORGANIZATION_ADMIN', 'ANALYST'] as const satisfies readonly MemberRole[];
+export type ApiKeyRole = (typeof API_KEY_ROLES)[number];
+
+export const looksLikeApiKey = (credential: string) => credential.startsWith(API_KEY_PREFIX);
+
+export const hashApiKey = (key: string) => createHash('sha256').update(key).digest('hex');
+
+export function generateApiKey() {
+  const secret = `${API_KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
+  return { secret, prefix: secret.slice(0, DISPLAY_PREFIX_LENGTH), secretHash: hashApiKey(secret) };
+}
+
+/** The viewer an API key signs in, or null for a malformed, unknown or revoked key. */
+export async function viewerForApiKey(key: string): Promise<Viewer | null> {
+  if (!API_KEY.test(key)) return null;
+  const row = await prisma.apiKey.findUnique({
+    where: { secretHash: hashApiKey(key) },
+    select: { id: true, organizationId: true, role: true, revokedAt: true, lastUsedAt: true },
+  });
+  if (!row || row.revokedAt) return null;
+  const now = Date.now();
+  if (!row.lastUsedAt || now - row.lastUsedAt.getTime() >= LAST_USED_RESOLUTION_MS) {
+    await prisma.apiKey.updateMany({ where: { id: row.id, revokedAt: null }, data: { lastUsedAt: new Date(now) } });
+  }
+  return {
+    kind: 'apiKey',
+    apiKeyId: row.id,
+    organizationId: row.organizationId,
+    role: row.role,
+    boundOrganizationId: row.organizationId,
+  };
+}
+
+export interface CreateApiKeyInput {
+  /** Global id or UUID; defaults to the organization the request is narrowed to. */
+  organizationId?: string | null;
+  name: string;
+  role?: ApiKeyRole | null;
+}
+
+/**
+ * The organization a key is created in: the one the input names, else the one the
+ * request names in X-Organization-ID. Undefined, with an issue, when neither does.
+ */
+function organizationOf(access: Access, issues: Issues, value: string | null | undefined): string | undefined {
+  if (value != null) return issues.id('input.organizationId', value, 'Organization') ?? undefined;
+  const scoped = access.organizationFor(null);
+  if (!scoped) issues.add('input.organizationId', 'is required unless X-Organization-ID names the organization');
+  return scoped ?? undefined;
+}
+
+/** Creates a key (ORGANIZATION_ADMIN of the organization); the secret is returned here and never again. */
+export async function createApiKey(access: Access, input: CreateApiKeyInput) {
+  const issues = new Issues();
+  const organizationId = organizationOf(access, issues, input.organizationId);
+  const name = issues.text('input.name', input.name, 200, { required: true });
+  const role = input.role ?? 'ANALYST';
+  if (!API_KEY_ROLES.includes(role)) issues.add('input.role', `must be one of ${API_KEY_ROLES.join(', ')}`);
+  issues.throwIfAny();
+  await requireOrganizationAccess(access, organizationId!, 'admin');
+  const { secret, prefix, secretHash } = generateApiKey();
+  const viewer = access.viewer;
+  try {
+    const apiKey = await prisma.apiKey.create({
+      data: {
+        organizationId: organizationId!,
+        name: name!,
+        role,
+        prefix,
+        secretHash,
+        createdById: viewer.kind === 'user' ? viewer.userId : null,
+      },
+    });
+    return { apiKey, secret };
+  } catch (err) {
+    // Only a system admin gets here for an organization that does not exist.
+    if (prismaErrorCode(err) === 'P2003') throw new NotFoundError('Organization');
+    throw err;
+  }
+}
+
+/**
+ * Revokes a key (ORGANIZATION_ADMIN of its organization); revoking a revoked key
+ * changes nothing. A key the viewer cannot see, in another organization or nowhere,
+ * is NOT_FOUND.
+ */
+export async function revokeApiKey(access: Access, input: { id: string }) {
+  const issues = new Issues();
+  const id = issues.id('input.id', input.id, 'ApiKey');
+  issues.throwIfAny();
+  const key = await prisma.apiKey.findUnique({ where: { id: id! }, select: { organizationId: true } });
+  // Outside the viewer's organizations a key is indistinguishable from no key.
+  if (!key || !(await access.can(key.organizationId, 'read'))) throw new NotFoundError('ApiKey');
+  if (!(await access.can(key.organizationId, 'admin'))) throw forbidden();
+  await prisma.apiKey.updateMany({ where: { id: id!, revokedAt: null }, data: { revokedAt: new Date() } });
+  return prisma.apiKey.findUniqueOrThrow({ where: { id: id! } });
+}

@@ -1,0 +1,199 @@
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import path from 'node:path';
+import { jwtVerify, SignJWT } from 'jose';
+import type { AuthSettings, Config } from '../../config.ts';
+import type { PrismaClient } from '../../db.ts';
+import type { MemberRole } from '../../generated/prisma/client.ts';
+import { UUID_RE } from '../shared/visibility.ts';
+
+// Development sign-in: an HS256 secret kept in the data folder (so the server and
+// `npm run token` agree on it, and tokens survive restarts), the user, organization
+// and membership a development token needs, and the token itself. Nothing here runs
+// in production.
+
+/** Beside the embedded database's folder: `./data/dev-jwt-secret` by default. */
+export const devSecretFile = (config: Config) => path.join(path.dirname(config.pgliteDataDir), 'dev-jwt-secret');
+
+/**
+ * The development HS256 secret: JWT_SECRET when set, otherwise the one in the data
+ * folder, generated there on first use. `generated` says whether this call made it.
+ */
+export async function developmentSecret(config: Config): Promise<{ secret: string; file: string | null; generated: boolean }> {
+  if (config.env === 'production') throw new Error('development tokens are not available in production');
+  if (config.auth.jwtSecret) return { secret: config.auth.jwtSecret, file: null, generated: false };
+  const file = devSecretFile(config);
+  const existing = await readFile(file, 'utf8').catch(() => null);
+  if (existing?.trim()) return { secret: existing.trim(), file, generated: false };
+  await mkdir(path.dirname(file), { recursive: true });
+  const secret = randomBytes(32).toString('base64url');
+  try {
+    await writeFile(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+    return { secret, file, generated: true };
+  } catch {
+    // Another process wrote it first.
+    return { secret: (await readFile(file, 'utf8')).trim(), file, generated: false };
+  }
+}
+
+export interface DevGrant {
+  email: string;
+  /** Slug (created when missing) or id of the organization. */
+  organization: string;
+  /** Set the membership to this role (and ACTIVE); when absent an existing membership is left as it is. */
+  role?: MemberRole | undefined;
+  systemAdmin?: boolean | undefined;
+  name?: string | undefined;
+}
+
+export interface DevMembership {
+  user: { id: string; email: string; authSubject: string; name: string | null; isSystemAdmin: boolean };
+  organization: { id: string; slug: string };
+  member: { role: MemberRole; state: string };
+}
+
+const SLUG = /^[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?$/;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const ROLES: MemberRole[] = ['SYSTEM_ADMIN', 'ORGANIZATION_ADMIN', 'ANALYST'];
+
+/** Checks a grant's values; returns what is wrong, or null. */
+export function devGrantProblem(grant: DevGrant): string | null {
+  if (!EMAIL.test(grant.email ?? '')) return '--email must be an email address';
+  if (!UUID_RE.test(grant.organization ?? '') && !SLUG.test(grant.organization ?? '')) {
+    return '--org must be an organization id or a slug (lower-case letters, digits, - or _)';
+  }
+  if (grant.role !== undefined && !ROLES.includes(grant.role)) return `--role must be one of ${ROLES.join(', ')}`;
+  return null;
+}
+
+/** Creates whatever of user, organization and membership is missing (development only). */
+export async function ensureDevMembership(prisma: PrismaClient, grant: DevGrant): Promise<DevMembership> {
+  const problem = devGrantProblem(grant);
+  if (problem) throw new Error(problem);
+  const email = grant.email.trim().toLowerCase();
+  return prisma.$transaction(async (tx) => {
+    let user = await tx.user.findUnique({ where: { email } });
+    if (!user) {
+      user = await tx.user.create({ data: { email, authSubject: `dev|${email}`, name: grant.name ?? email.split('@')[0]! } });
+    } else if (!user.authSubject) {
+      user = await tx.user.update({ where: { id: user.id }, data: { authSubject: `dev|${email}` } });
+    }
+    if (grant.systemAdmin && !user.isSystemAdmin) {
+      user = await tx.user.update({ where: { id: user.id }, data: { isSystemAdmin: true } });
+    }
+    const byId = UUID_RE.test(grant.organization);
+    const organization =
+      (await tx.organization.findUnique({
+        where: byId ? { id: grant.organization.toLowerCase() } : { slug: grant.organization },
+      })) ??
+      (byId
+        ? null
+        : await tx.organization.create({ data: { slug: grant.organization, name: grant.organization } }));
+    if (!organization) throw new Error(`no organization has the id ${grant.organization}`);
+    const member = await tx.member.upsert({
+      where: { organizationId_userId: { organizationId: organization.id, userId: user.id } },
+      create: { organizationId: organization.id, userId: user.id, role: grant.role ?? 'ORGANIZATION_ADMIN', state: 'ACTIVE' },
+      update: grant.role ? { role: grant.role, state: 'ACTIVE' } : {},
+    });
+    return {
+      user: { id: user.id, email: user.email, authSubject: user.authSubject!, name: user.name, isSystemAdmin: user.isSystemAdmin },
+      organization: { id: organization.id, slug: organization.slug },
+      member: { role: member.role, state: member.state },
+    };
+  });
+}
+
+export interface DevTokenOptions {
+  secret: string;
+  settings: AuthSettings;
+  ttlSeconds: number;
+  /** Bind the token to this organization (the organization claim). */
+  bindOrganizationId?: string | undefined;
+}
+
+/** An HS256 token for a user, with the claims a real identity provider would send. */
+export function mintDevToken(user: DevMembership['user'], options: DevTokenOptions): Promise<string> {
+  const claims: Record<string, unknown> = { email: user.email, email_verified: true };
+  if (user.name) claims.name = user.name;
+  if (options.bindOrganizationId) claims[options.settings.organizationClaim] = options.bindOrganizationId;
+  let jwt = new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(user.authSubject)
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + options.ttlSeconds);
+  if (options.settings.issuer) jwt = jwt.setIssuer(options.settings.issuer);
+  if (options.settings.audience?.length) jwt = jwt.setAudience(options.settings.audience[0]!);
+  return jwt.sign(new TextEncoder().encode(options.secret));
+}
+
+// While a development server holds the embedded database (PGlite serves one process
+// at a time), `npm run token` asks it to create the membership instead, through this
+// route: development only, loopback only, and only with a short-lived token signed
+// with the development secret for this audience (which no other token carries).
+
+export const DEV_GRANT_PATH = '/dev/grant';
+const DEV_GRANT_AUDIENCE = 'identity-graph:dev-grant';
+
+/** Where a development server on the embedded database says where it listens. */
+export const devServerFile = (config: Config) => `${config.pgliteDataDir}.server.json`;
+
+/** Writes the file (synchronously, so it exists before the server says it is ready); returns its remover. */
+export function announceDevServer(config: Config, url: string): () => Promise<void> {
+  const file = devServerFile(config);
+  writeFileSync(file, JSON.stringify({ pid: process.pid, url }));
+  return () => rm(file, { force: true });
+}
+
+/** The URL of a running development server on this embedded database, if there is one. */
+export async function runningDevServer(config: Config): Promise<string | null> {
+  const raw = await readFile(devServerFile(config), 'utf8').catch(() => null);
+  if (!raw) return null;
+  try {
+    const { pid, url } = JSON.parse(raw) as { pid: number; url: string };
+    process.kill(pid, 0);
+    return url;
+  } catch {
+    return null;
+  }
+}
+
+export function devGrantToken(secret: string): Promise<string> {
+  return new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256' })
+    .setAudience(DEV_GRANT_AUDIENCE)
+    .setIssuedAt()
+    .setExpirationTime('60s')
+    .sign(new TextEncoder().encode(secret));
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+
+/** The `/dev/grant` route of a development server. */
+export function devGrantHandler(prisma: () => PrismaClient, secret: string) {
+  const key = new TextEncoder().encode(secret);
+  return async (req: IncomingMessage, res: ServerResponse) => {
+    const send = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    if (req.method !== 'POST' || !LOOPBACK.has(req.socket.remoteAddress ?? '')) return send(404, { error: 'not found' });
+    const token = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
+    try {
+      await jwtVerify(token ?? '', key, { algorithms: ['HS256'], audience: DEV_GRANT_AUDIENCE, requiredClaims: ['exp'] });
+    } catch {
+      return send(401, { error: 'a development grant token is required' });
+    }
+    let body = '';
+    for await (const chunk of req) {
+      body += chunk;
+      if (body.length > 4096) return send(413, { error: 'too large' });
+    }
+    try {
+      return send(200, await ensureDevMembership(prisma(), JSON.parse(body) as DevGrant));
+    } catch (err) {
+      return send(400, { error: (err as Error).message });
+    }
+  };
+}

@@ -1,0 +1,141 @@
+import { builder } from '../../builder.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../../errors.ts';
+import type { ApiKey } from '../../generated/prisma/client.ts';
+import { totalCountField } from '../shared/connections.ts';
+import { mutationResult } from '../shared/errors.ts';
+import { parseId } from '../shared/validate.ts';
+import { isUuid, NO_ROW } from '../shared/visibility.ts';
+import { createApiKey, revokeApiKey, type ApiKeyRole } from './api-keys.ts';
+
+export const ApiKeyRoleEnum = builder.enumType('ApiKeyRole', {
+  description: 'What an API key may do in its organization (the member roles a machine client may hold).',
+  values: {
+    ORGANIZATION_ADMIN: { description: 'Everything inside the organization: members, sources, keys, identities, identifiers.' },
+    ANALYST: { description: 'Reads the organization; writes identifiers and identities.' },
+  } satisfies Record<ApiKeyRole, unknown>,
+});
+
+export const ApiKeyRef = builder.prismaNode('ApiKey', {
+  description:
+    "A credential for a machine client (an MCP tool, a discovery job), bound to one organization with a role. Only the organization's admins see keys; the secret itself is shown once, when the key is created.",
+  id: { field: 'id' },
+  nullable: true,
+  // Null for anyone who does not administer the key's organization, exactly as for
+  // an id that does not exist.
+  findUnique: async (id, ctx) => {
+    if (!isUuid(id)) return NO_ROW;
+    const administered = await ctx.access.organizationIdsWith('admin');
+    return administered === 'all' ? { id } : { id, organizationId: { in: administered } };
+  },
+  fields: (t) => ({
+    name: t.exposeString('name', { description: 'What the key is for.' }),
+    role: t.field({
+      type: ApiKeyRoleEnum,
+      description: 'What the key may do in its organization.',
+      resolve: (key) => key.role as ApiKeyRole,
+    }),
+    prefix: t.exposeString('prefix', {
+      description: 'The first characters of the key (`igk_` and 8 more), to tell keys apart.',
+    }),
+    active: t.boolean({ description: 'Whether the key still authenticates (it is not revoked).', resolve: (key) => key.revokedAt === null }),
+    lastUsedAt: t.expose('lastUsedAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the key last authenticated a request (to the minute); null if never.',
+    }),
+    revokedAt: t.expose('revokedAt', { type: 'DateTime', nullable: true, description: 'When the key was revoked; null while active.' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the key was created.' }),
+    organization: t.relation('organization', { description: 'The organization the key is bound to.' }),
+  }),
+});
+
+builder.prismaObjectField('Organization', 'apiKeys', (t) =>
+  t.relatedConnection(
+    'apiKeys',
+    {
+      description:
+        "The organization's API keys, oldest first; revoked ones only with `includeRevoked`. Null, with FORBIDDEN, unless you administer the organization.",
+      cursor: 'id',
+      nullable: true,
+      totalCount: true,
+      authScopes: (organization) => ({ orgAdmin: organization.id }),
+      args: {
+        includeRevoked: t.arg.boolean({
+          required: false,
+          defaultValue: false,
+          description: 'Also list revoked keys.',
+        }),
+      },
+      query: (args) => ({
+        where: args.includeRevoked ? {} : { revokedAt: null },
+        orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+      }),
+    },
+    { description: 'A page of API keys.', fields: totalCountField },
+    { description: 'An API key in a page.' },
+  ),
+);
+
+const CreateApiKeyInput = builder.inputType('CreateApiKeyInput', {
+  description: 'A new API key.',
+  fields: (t) => ({
+    organizationId: t.id({
+      required: false,
+      description: 'The organization: its global id (or UUID). Defaults to the one X-Organization-ID names.',
+    }),
+    name: t.string({ description: 'What the key is for, e.g. `discovery job`; up to 200 characters.' }),
+    role: t.field({
+      type: ApiKeyRoleEnum,
+      required: false,
+      defaultValue: 'ANALYST',
+      description: 'What the key may do; ANALYST unless given.',
+    }),
+  }),
+});
+
+const RevokeApiKeyInput = builder.inputType('RevokeApiKeyInput', {
+  description: 'The API key to revoke.',
+  fields: (t) => ({
+    id: t.id({ description: 'The key: its global id (or UUID).' }),
+  }),
+});
+
+const CreatedApiKeyRef = builder.objectRef<{ apiKey: ApiKey; secret: string }>('CreateApiKeySuccess').implement({
+  description: 'The key was created. Its secret is in this answer and nowhere else: store it now.',
+  fields: (t) => ({
+    apiKey: t.field({ type: ApiKeyRef, description: 'The key, as it is listed from now on.', resolve: (r) => r.apiKey }),
+    secret: t.exposeString('secret', {
+      description:
+        'The whole key, shown this once (only its hash is stored). Send it as `X-API-Key: <secret>` or `Authorization: Bearer <secret>`.',
+    }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  createApiKey: t.field({
+    type: CreatedApiKeyRef,
+    description: 'Creates an API key for an organization you administer, and returns its secret once.',
+    // An id that does not parse, or no organization at all, is left to the service,
+    // which answers BAD_USER_INPUT naming the field.
+    authScopes: (_root, { input }, ctx) => {
+      const id = input.organizationId == null ? ctx.access.organizationFor(null) : parseId(input.organizationId, 'Organization');
+      return id ? { orgAdmin: id } : { authenticated: true };
+    },
+    args: { input: t.arg({ type: CreateApiKeyInput, description: 'The key to create.' }) },
+    errors: {
+      types: [ValidationError, ConflictError, NotFoundError],
+      directResult: true,
+      union: { name: 'CreateApiKeyResult', description: 'The outcome of creating an API key.' },
+    },
+    resolve: (_root, { input }, ctx) => createApiKey(ctx.access, { ...input, role: input.role ?? 'ANALYST' }),
+  }),
+  revokeApiKey: t.field({
+    type: ApiKeyRef,
+    description:
+      'Revokes an API key of an organization you administer: it stops authenticating at once. Revoking a revoked key changes nothing.',
+    authScopes: { authenticated: true },
+    args: { input: t.arg({ type: RevokeApiKeyInput, description: 'The key to revoke.' }) },
+    errors: mutationResult('RevokeApiKey', 'apiKey', 'revoking an API key'),
+    resolve: (_root, { input }, ctx) => revokeApiKey(ctx.access, input),
+  }),
+}));

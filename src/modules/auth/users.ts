@@ -1,0 +1,92 @@
+import type { JWTPayload } from 'jose';
+import { prisma } from '../../db.ts';
+import { logger } from '../../observability/logger.ts';
+import { activatePendingMemberships } from '../member/service.ts';
+import { uniqueViolation } from '../shared/validate.ts';
+
+// The User behind a verified token: found by its subject, or, on a first sign-in,
+// linked by verified email or created from the token's standard claims. Whether a
+// user is a system admin is read from the database, never from a claim.
+//
+// Invitations by email create the user without a subject and a PENDING membership; the
+// first sign-in that proves the email (linking) accepts them. Later PENDING memberships
+// stay PENDING: a request is not an acceptance, and an admin may set PENDING on purpose.
+
+export interface SignedInUser {
+  id: string;
+  isSystemAdmin: boolean;
+}
+
+const SELECT = { id: true, isSystemAdmin: true } as const;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+const text = (value: unknown, max: number): string | null => {
+  if (typeof value !== 'string') return null;
+  const trimmed = value.trim();
+  return trimmed ? trimmed.slice(0, max) : null;
+};
+
+function pictureUrl(value: unknown): string | null {
+  if (typeof value !== 'string' || value.length > 2048) return null;
+  try {
+    return ['http:', 'https:'].includes(new URL(value).protocol) ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The email of the claims when the identity provider says it verified it; null otherwise. */
+function verifiedEmail(claims: JWTPayload): string | null {
+  const verified = claims.email_verified === true || claims.email_verified === 'true';
+  if (!verified || typeof claims.email !== 'string') return null;
+  const email = claims.email.trim().toLowerCase();
+  return email.length <= 320 && EMAIL.test(email) ? email : null;
+}
+
+/**
+ * The user a verified token signs in, or null when there is none and none may be made
+ * (provisioning off, no verified email, or the email belongs to a user who signs in
+ * with another subject).
+ */
+export async function userForToken(subject: string, claims: JWTPayload, provision: boolean): Promise<SignedInUser | null> {
+  const known = await prisma.user.findUnique({ where: { authSubject: subject }, select: SELECT });
+  if (known || !provision) return known;
+
+  const email = verifiedEmail(claims);
+  if (!email) return null;
+
+  const byEmail = await prisma.user.findUnique({ where: { email }, select: { ...SELECT, authSubject: true } });
+  if (byEmail) {
+    // Created by a concurrent first request of the same subject.
+    if (byEmail.authSubject === subject) return { id: byEmail.id, isSystemAdmin: byEmail.isSystemAdmin };
+    if (byEmail.authSubject !== null) {
+      // Linking would hand that account to whoever controls this subject.
+      logger.warn({ userId: byEmail.id }, 'sign-in refused: the email belongs to a user with another subject');
+      return null;
+    }
+    // Conditional, so two first sign-ins racing for one user cannot both link it.
+    const linked = await prisma.user.updateMany({ where: { id: byEmail.id, authSubject: null }, data: { authSubject: subject } });
+    if (linked.count === 0) return prisma.user.findUnique({ where: { authSubject: subject }, select: SELECT });
+    await activatePendingMemberships(byEmail.id);
+    return { id: byEmail.id, isSystemAdmin: byEmail.isSystemAdmin };
+  }
+
+  try {
+    return await prisma.user.create({
+      data: {
+        email,
+        authSubject: subject,
+        name: text(claims.name, 200),
+        givenName: text(claims.given_name, 200),
+        familyName: text(claims.family_name, 200),
+        nickname: text(claims.nickname, 200),
+        picture: pictureUrl(claims.picture),
+      },
+      select: SELECT,
+    });
+  } catch (err) {
+    // Another request of the same first sign-in created it first.
+    if (!uniqueViolation(err)) throw err;
+    return prisma.user.findUnique({ where: { authSubject: subject }, select: SELECT });
+  }
+}
