@@ -1,12 +1,12 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../../builder.ts';
 import type { MemberRole, MembershipState } from '../../generated/prisma/client.ts';
-import { totalCountField } from '../shared/connections.ts';
+import { OLDEST_FIRST, totalCountField } from '../shared/connections.ts';
 import { mutationResult } from '../shared/errors.ts';
 import { LastOrganizationAdminError } from '../../errors.ts';
 import { tenantRowWhere } from '../shared/visibility.ts';
 import { organizationScopes } from '../organization/schema.ts';
-import { addMember, MEMBER_ORDER, membersWhere, removeMember, updateMember } from './service.ts';
+import { addMember, membersWhere, removeMember, updateMember } from './service.ts';
 
 export const MemberRoleEnum = builder.enumType('MemberRole', {
   description: 'What a member may do in an organization.',
@@ -66,7 +66,7 @@ builder.prismaObjectField('Organization', 'members', (t) =>
           description: "Only members whose email, given name, family name, nickname or name contains this text, in any case.",
         }),
       },
-      query: (args) => ({ where: membersWhere(args), orderBy: MEMBER_ORDER }),
+      query: (args) => ({ where: membersWhere(args), orderBy: OLDEST_FIRST }),
     },
     { description: 'A page of members.', fields: totalCountField },
     { description: 'A member in a page.' },
@@ -78,7 +78,7 @@ builder.prismaObjectField('User', 'memberships', (t) =>
     type: [MemberRef],
     description:
       "The user's memberships, oldest first: all of them for yourself, otherwise only those in organizations you may read.",
-    select: (_args, _ctx, nestedSelection) => ({ memberships: nestedSelection({ orderBy: MEMBER_ORDER }) }),
+    select: (_args, _ctx, nestedSelection) => ({ memberships: nestedSelection({ orderBy: OLDEST_FIRST }) }),
     resolve: async (user, _args, ctx) => {
       if (ctx.viewer.kind === 'user' && ctx.viewer.userId === user.id) return user.memberships;
       const readable = await ctx.access.readableOrganizationIds();
@@ -151,7 +151,12 @@ builder.mutationFields((t) => ({
       'Removes a user from an organization (ORGANIZATION_ADMIN of it). The organization always keeps an active ORGANIZATION_ADMIN.',
     authScopes: { authenticated: true },
     args: { input: t.arg({ type: RemoveMemberInput, description: 'The membership to end.' }) },
-    errors: mutationResult('RemoveMember', 'removedId', 'removing a member', lastAdmin),
+    errors: mutationResult(
+      'RemoveMember',
+      { name: 'removedId', description: 'The global id the removed membership had.' },
+      'removing a member',
+      lastAdmin,
+    ),
     resolve: async (_root, { input }, ctx) => encodeGlobalID('Member', await removeMember(ctx.access, input)),
   }),
 }));

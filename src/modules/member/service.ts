@@ -197,5 +197,3 @@ export function membersWhere(args: {
     }),
   };
 }
-
-export const MEMBER_ORDER: Prisma.MemberOrderByWithRelationInput[] = [{ createdAt: 'asc' }, { id: 'asc' }];

@@ -1,7 +1,7 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../../builder.ts';
 import { prisma } from '../../db.ts';
-import { totalCountField } from '../shared/connections.ts';
+import { OLDEST_FIRST, totalCountField } from '../shared/connections.ts';
 import { mutationResult } from '../shared/errors.ts';
 import { parseId } from '../shared/validate.ts';
 import { isUuid, NO_ROW } from '../shared/visibility.ts';
@@ -34,9 +34,6 @@ export const OrganizationRef = builder.prismaNode('Organization', {
   }),
 });
 
-// A stable order for every list of organizations: oldest first, ties broken by id.
-const ORDER = [{ createdAt: 'asc' as const }, { id: 'asc' as const }];
-
 builder.queryFields((t) => ({
   organization: t.prismaField({
     type: OrganizationRef,
@@ -61,7 +58,7 @@ builder.queryFields((t) => ({
         'The organizations you may read: every one for a system admin, otherwise those you are an active member of. Oldest first.',
       authScopes: { authenticated: true },
       resolve: async (query, _root, _args, ctx) =>
-        prisma.organization.findMany({ ...query, where: await readableOrganizationsWhere(ctx.access), orderBy: ORDER }),
+        prisma.organization.findMany({ ...query, where: await readableOrganizationsWhere(ctx.access), orderBy: OLDEST_FIRST }),
       totalCount: async (_root, _args, ctx) =>
         prisma.organization.count({ where: await readableOrganizationsWhere(ctx.access) }),
     },
@@ -132,7 +129,11 @@ builder.mutationFields((t) => ({
       'Deletes an organization with all its members, sources, identifiers, identities and API keys, in one transaction (system admin).',
     authScopes: { systemAdmin: true },
     args: { input: t.arg({ type: DeleteOrganizationInput, description: 'The organization to delete.' }) },
-    errors: mutationResult('DeleteOrganization', 'deletedId', 'deleting an organization'),
+    errors: mutationResult(
+      'DeleteOrganization',
+      { name: 'deletedId', description: 'The global id the deleted organization had.' },
+      'deleting an organization',
+    ),
     resolve: async (_root, { input }, ctx) => encodeGlobalID('Organization', await deleteOrganization(ctx.access, input)),
   }),
 }));

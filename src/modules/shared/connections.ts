@@ -1,5 +1,8 @@
 // Shared pieces of Relay connections.
 
+/** The stable order of lists of rows: oldest first, ties broken by id. */
+export const OLDEST_FIRST = [{ createdAt: 'asc' as const }, { id: 'asc' as const }];
+
 /**
  * The `totalCount` field of a prisma connection, described. Pass as the connection
  * options' `fields` of a `t.prismaConnection` / `t.relatedConnection` with

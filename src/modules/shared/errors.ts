@@ -111,11 +111,12 @@ builder.objectType(InUseError, {
  * The `errors` option of a mutation field: its result is the union
  * `<Name>Result = <Name>Success | ValidationError | ConflictError | NotFoundError`
  * (plus `extra` typed errors the mutation can also return), and the success object
- * carries the written object under `dataField`.
+ * carries the written object under `dataField` (a name, or a name and description
+ * when the field is not the written object, e.g. the id of a deleted one).
  */
 export function mutationResult(
   name: string,
-  dataField: string,
+  dataField: string | { name: string; description: string },
   description: string,
   extra: (typeof LastOrganizationAdminError | typeof InUseError)[] = [],
 ) {
@@ -123,6 +124,6 @@ export function mutationResult(
     types: [ValidationError, ConflictError, NotFoundError, ...extra],
     union: { name: `${name}Result`, description: `The outcome of ${description}.` },
     result: { name: `${name}Success`, description: `${description[0]!.toUpperCase()}${description.slice(1)} succeeded.` },
-    dataField: { name: dataField, description: 'What was written.' },
+    dataField: typeof dataField === 'string' ? { name: dataField, description: 'What was written.' } : dataField,
   };
 }

@@ -2,11 +2,11 @@ import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../../builder.ts';
 import { InUseError } from '../../errors.ts';
 import type { SourceKind } from '../../generated/prisma/client.ts';
-import { totalCountField } from '../shared/connections.ts';
+import { OLDEST_FIRST, totalCountField } from '../shared/connections.ts';
 import { mutationResult } from '../shared/errors.ts';
 import { tenantRowWhere } from '../shared/visibility.ts';
 import { organizationScopes } from '../organization/schema.ts';
-import { createSource, deleteSource, SOURCE_ORDER, updateSource } from './service.ts';
+import { createSource, deleteSource, updateSource } from './service.ts';
 
 export const SourceKindEnum = builder.enumType('SourceKind', {
   description: 'What an integration source is.',
@@ -45,7 +45,7 @@ builder.prismaObjectField('Organization', 'sources', (t) =>
       args: {
         kind: t.arg({ type: SourceKindEnum, required: false, description: 'Only sources of this kind.' }),
       },
-      query: (args) => ({ where: args.kind ? { kind: args.kind } : {}, orderBy: SOURCE_ORDER }),
+      query: (args) => ({ where: args.kind ? { kind: args.kind } : {}, orderBy: OLDEST_FIRST }),
     },
     { description: 'A page of integration sources.', fields: totalCountField },
     { description: 'An integration source in a page.' },
@@ -110,7 +110,12 @@ builder.mutationFields((t) => ({
       'Deletes an integration source (ORGANIZATION_ADMIN of its organization); refused with InUseError while identifiers or identities use it, unless `cascade` is set.',
     authScopes: { authenticated: true },
     args: { input: t.arg({ type: DeleteSourceInput, description: 'The source to delete.' }) },
-    errors: mutationResult('DeleteIntegrationSource', 'deletedId', 'deleting an integration source', [InUseError]),
+    errors: mutationResult(
+      'DeleteIntegrationSource',
+      { name: 'deletedId', description: 'The global id the deleted source had.' },
+      'deleting an integration source',
+      [InUseError],
+    ),
     resolve: async (_root, { input }, ctx) =>
       encodeGlobalID('IntegrationSource', await deleteSource(ctx.access, input)),
   }),

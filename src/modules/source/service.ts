@@ -112,5 +112,3 @@ export async function deleteSource(access: Access, input: { id: string; cascade?
   });
   return id!;
 }
-
-export const SOURCE_ORDER = [{ createdAt: 'asc' as const }, { id: 'asc' as const }];
