@@ -109,14 +109,18 @@ export function prismaErrorCode(err: unknown): string | undefined {
 /**
  * Prisma's unique-constraint violation, for mapping to ConflictError: the columns of
  * the constraint, or its index name where the driver reports only that (node-postgres
- * does; PGlite reports the columns).
+ * does; PGlite reports the columns). Raw queries (P2010) report it the same way.
  */
 export function uniqueViolation(err: unknown): string[] | null {
   const e = err as {
     code?: string;
-    meta?: { target?: unknown; driverAdapterError?: { cause?: { constraint?: { fields?: string[]; index?: string } } } };
+    meta?: {
+      target?: unknown;
+      driverAdapterError?: { cause?: { kind?: string; constraint?: { fields?: string[]; index?: string } } };
+    };
   };
-  if (e?.code !== 'P2002') return null;
+  const raw = e?.code === 'P2010' && e.meta?.driverAdapterError?.cause?.kind === 'UniqueConstraintViolation';
+  if (e?.code !== 'P2002' && !raw) return null;
   const constraint = e.meta?.driverAdapterError?.cause?.constraint;
   const fields = constraint?.fields ?? (constraint?.index ? [constraint.index] : e.meta?.target);
   return Array.isArray(fields) ? fields.map(String) : [];

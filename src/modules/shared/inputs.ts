@@ -1,0 +1,205 @@
+import { prisma } from '../../db.ts';
+import type { SourceKind } from '../../generated/prisma/client.ts';
+import type { Issues } from './validate.ts';
+
+// Checks for inputs that may arrive untyped (an import file as well as GraphQL), and
+// the references identifiers and identities make to sources and users. Each check
+// adds an issue naming the field and returns the normalised value (or undefined when
+// invalid), so a service reports every problem of an input at once.
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** A trimmed string of 1..max characters; null/undefined pass through unless required. */
+export function text(issues: Issues, path: string, value: unknown, max: number, required = false) {
+  if (value === undefined || value === null) {
+    if (required) issues.add(path, 'is required');
+    return value as null | undefined;
+  }
+  if (typeof value !== 'string') {
+    issues.add(path, 'must be a string');
+    return undefined;
+  }
+  return issues.text(path, value, max) ?? undefined;
+}
+
+/** One of `values`; null/undefined pass through unless required. */
+export function oneOf<T extends string>(issues: Issues, path: string, value: unknown, values: readonly T[], required = false) {
+  if (value === undefined || value === null) {
+    if (required) issues.add(path, 'is required');
+    return value as null | undefined;
+  }
+  if (typeof value !== 'string' || !values.includes(value as T)) {
+    issues.add(path, `must be one of ${values.join(', ')}`);
+    return undefined;
+  }
+  return value as T;
+}
+
+export function bool(issues: Issues, path: string, value: unknown) {
+  if (value === undefined || value === null) return value as null | undefined;
+  if (typeof value !== 'boolean') {
+    issues.add(path, 'must be true or false');
+    return undefined;
+  }
+  return value;
+}
+
+/** A score from 0 to 1; null means not scored. */
+export function score(issues: Issues, path: string, value: unknown) {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 1) {
+    issues.add(path, 'must be a number from 0 to 1, or null');
+    return undefined;
+  }
+  return value;
+}
+
+/** Size of a value as JSON text, in bytes. */
+export const jsonBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8');
+
+/** A JSON object of at most `maxBytes` as JSON text; null passes through. */
+export function jsonObject(issues: Issues, path: string, value: unknown, maxBytes: number) {
+  if (value === undefined || value === null) return value as null | undefined;
+  if (!isObject(value)) {
+    issues.add(path, 'must be a JSON object');
+    return undefined;
+  }
+  if (jsonBytes(value) > maxBytes) {
+    issues.add(path, `must be at most ${maxBytes / 1024} KB as JSON`);
+    return undefined;
+  }
+  return value;
+}
+
+/** An instant: a Date or an ISO-8601 string with a time zone. */
+export function instant(issues: Issues, path: string, value: unknown) {
+  if (value === undefined || value === null) return value as null | undefined;
+  const date = value instanceof Date ? value : typeof value === 'string' ? new Date(value) : null;
+  if (!date || Number.isNaN(date.getTime()) || (typeof value === 'string' && !/(Z|[+-]\d\d:?\d\d)$/i.test(value))) {
+    issues.add(path, 'must be an ISO-8601 date-time with a time zone');
+    return undefined;
+  }
+  return date;
+}
+
+/** An email address, lower-cased. */
+export function email(issues: Issues, path: string, value: unknown) {
+  if (value === undefined || value === null) return value as null | undefined;
+  if (typeof value !== 'string') {
+    issues.add(path, 'must be a string');
+    return undefined;
+  }
+  return issues.email(path, value) ?? undefined;
+}
+
+/**
+ * A phone number in E.164 form (`+` and 7 to 15 digits, no leading zero), after
+ * removing the spaces, dashes, dots and parentheses people write between digits.
+ */
+export function phoneNumber(issues: Issues, path: string, value: unknown) {
+  if (value === undefined || value === null) return value as null | undefined;
+  const normalised = typeof value === 'string' ? value.replace(/[\s\-().]/g, '') : '';
+  if (!/^\+[1-9][0-9]{6,14}$/.test(normalised)) {
+    issues.add(path, 'must be a phone number in E.164 form, e.g. +15555550100');
+    return undefined;
+  }
+  return normalised;
+}
+
+/** A reference to an integration source of the organization: by id, or by its key. */
+export type SourceRef = { id: string; key?: undefined } | { id?: undefined; key: string };
+/** A reference to a member of the organization: by user id, or by email. */
+export type UserRef = { id: string; email?: undefined } | { id?: undefined; email: string };
+
+/** Exactly one of `<base>sourceId` (global id or UUID) or `<base>sourceKey`. */
+export function sourceRef(issues: Issues, base: string, id: unknown, key: unknown, required = true): SourceRef | null | undefined {
+  if (id != null && key != null) {
+    issues.add(`${base}sourceId`, 'give either sourceId or sourceKey, not both');
+    return undefined;
+  }
+  if (id != null) {
+    const uuid = typeof id === 'string' ? issues.id(`${base}sourceId`, id, 'IntegrationSource') : undefined;
+    if (typeof id !== 'string') issues.add(`${base}sourceId`, 'must be the id of an IntegrationSource');
+    return uuid ? { id: uuid } : undefined;
+  }
+  if (key != null) {
+    const k = text(issues, `${base}sourceKey`, key, 63);
+    return k ? { key: k } : undefined;
+  }
+  if (required) issues.add(`${base}sourceId`, 'is required: give sourceId or sourceKey');
+  return null;
+}
+
+/** Exactly one of `<base>userId` (global id or UUID) or `<base>userEmail`. */
+export function userRef(issues: Issues, base: string, id: unknown, userEmail: unknown): UserRef | undefined {
+  if (id != null && userEmail != null) {
+    issues.add(`${base}userId`, 'give either userId or userEmail, not both');
+    return undefined;
+  }
+  if (id != null) {
+    const uuid = typeof id === 'string' ? issues.id(`${base}userId`, id, 'User') : undefined;
+    if (typeof id !== 'string') issues.add(`${base}userId`, 'must be the id of a User');
+    return uuid ? { id: uuid } : undefined;
+  }
+  if (userEmail != null) {
+    const e = email(issues, `${base}userEmail`, userEmail);
+    return e ? { email: e } : undefined;
+  }
+  issues.add(`${base}userId`, 'is required: give userId or userEmail');
+  return undefined;
+}
+
+export const sourceRefKey = (ref: SourceRef) => (ref.id ? `id:${ref.id}` : `key:${ref.key}`);
+export const userRefKey = (ref: UserRef) => (ref.id ? `id:${ref.id}` : `email:${ref.email}`);
+
+export interface ReferencedSource {
+  id: string;
+  key: string;
+  kind: SourceKind;
+}
+
+/**
+ * The organization's sources that `refs` name, in one query, by sourceRefKey. A source
+ * of another organization is absent, exactly like one that does not exist.
+ */
+export async function loadSources(organizationId: string, refs: SourceRef[]): Promise<Map<string, ReferencedSource>> {
+  const ids = [...new Set(refs.flatMap((r) => (r.id ? [r.id] : [])))];
+  const keys = [...new Set(refs.flatMap((r) => (r.key ? [r.key] : [])))];
+  const found = new Map<string, ReferencedSource>();
+  if (!ids.length && !keys.length) return found;
+  const rows = await prisma.integrationSource.findMany({
+    where: { organizationId, OR: [{ id: { in: ids } }, { key: { in: keys } }] },
+    select: { id: true, key: true, kind: true },
+  });
+  for (const row of rows) {
+    found.set(`id:${row.id}`, row);
+    found.set(`key:${row.key}`, row);
+  }
+  return found;
+}
+
+export interface ReferencedUser {
+  id: string;
+  email: string;
+}
+
+/**
+ * The users `refs` name that are members of the organization (in any state), in one
+ * query, by userRefKey. Anyone else is absent, exactly like a user that does not exist.
+ */
+export async function loadMembers(organizationId: string, refs: UserRef[]): Promise<Map<string, ReferencedUser>> {
+  const ids = [...new Set(refs.flatMap((r) => (r.id ? [r.id] : [])))];
+  const emails = [...new Set(refs.flatMap((r) => (r.email ? [r.email] : [])))];
+  const found = new Map<string, ReferencedUser>();
+  if (!ids.length && !emails.length) return found;
+  const rows = await prisma.$queryRaw<ReferencedUser[]>`
+    SELECT u.id, u.email FROM members m JOIN users u ON u.id = m.user_id
+    WHERE m.organization_id = ${organizationId}::uuid
+      AND (u.id = ANY(${ids}::uuid[]) OR u.email = ANY(${emails}::text[]))`;
+  for (const row of rows) {
+    found.set(`id:${row.id}`, row);
+    found.set(`email:${row.email}`, row);
+  }
+  return found;
+}
