@@ -8,6 +8,7 @@ import './modules/federation/entities.ts';
 import './modules/member/schema.ts';
 import './modules/source/schema.ts';
 import './modules/identifier/schema.ts';
+import './modules/identity/schema.ts';
 
 // Importing a module registers its types, queries and mutations on the builder.
 // The schema is an Apollo Federation v2 subgraph; standalone clients see an ordinary

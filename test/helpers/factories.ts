@@ -3,6 +3,7 @@ import { prisma } from '../../src/db.ts';
 import type {
   DiscoveryMethod,
   IdentityType,
+  LinkedBy,
   MemberRole,
   MembershipState,
   SourceKind,
@@ -73,7 +74,21 @@ export const anIdentifier = (
 
 export const anIdentity = (
   organizationId: string,
-  overrides: Partial<{ identifierKey: string; identityType: IdentityType; name: string; email: string | null; phoneNumber: string | null; userId: string | null }> = {},
+  overrides: Partial<{
+    identifierKey: string;
+    identityType: IdentityType;
+    name: string;
+    email: string | null;
+    phoneNumber: string | null;
+    projectId: string | null;
+    userId: string | null;
+    linkedBy: LinkedBy | null;
+    /** A provider account: the identity provider source and the account's fields. */
+    sourceId: string | null;
+    externalId: string | null;
+    externalEmail: string | null;
+    externalEmailVerified: boolean;
+  }> = {},
 ) => {
   const u = unique();
   return prisma.identity.create({
@@ -84,8 +99,14 @@ export const anIdentity = (
       name: overrides.name ?? `Identity ${u}`,
       email: overrides.email ?? null,
       phoneNumber: overrides.phoneNumber ?? null,
+      projectId: overrides.projectId ?? null,
       userId: overrides.userId ?? null,
-      linkedBy: overrides.userId ? 'MANUAL' : null,
+      linkedBy: overrides.linkedBy !== undefined ? overrides.linkedBy : overrides.userId ? 'MANUAL' : null,
+      linkedAt: overrides.userId ? new Date() : null,
+      sourceId: overrides.sourceId ?? null,
+      externalId: overrides.externalId ?? (overrides.sourceId ? `ext-${u}` : null),
+      externalEmail: overrides.externalEmail ?? null,
+      externalEmailVerified: overrides.externalEmailVerified ?? false,
     },
   });
 };
