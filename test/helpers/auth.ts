@@ -104,14 +104,15 @@ export async function aJwksServer(keys: TestKey[]): Promise<JwksServer> {
 
 /** Row counts of every table a credential could make a request write to. */
 export async function rowCounts() {
-  const [users, organizations, members, apiKeys, identifiers] = await Promise.all([
+  const [users, organizations, members, apiKeys, identifiers, identities] = await Promise.all([
     prisma.user.count(),
     prisma.organization.count(),
     prisma.member.count(),
     prisma.apiKey.count(),
     prisma.identifier.count(),
+    prisma.identity.count(),
   ]);
-  return { users, organizations, members, apiKeys, identifiers };
+  return { users, organizations, members, apiKeys, identifiers, identities };
 }
 
 /**
