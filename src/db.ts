@@ -22,6 +22,12 @@ export interface Database {
   appliedMigrations: string[];
   /** Where the data lives, without credentials. */
   describe: string;
+  /**
+   * Calls `onPayload` for every NOTIFY on `channel` (delivered when the notifying
+   * transaction commits). On PostgreSQL a dedicated connection listens and reconnects
+   * after a loss; in the embedded database notifications stay in the process.
+   */
+  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -54,6 +60,45 @@ function client(factory: SqlMigrationAwareDriverAdapterFactory, onQuery?: (sql: 
   return prisma;
 }
 
+async function listenOnPostgres(
+  url: string,
+  channel: string,
+  onPayload: (payload: string) => void,
+): Promise<() => Promise<void>> {
+  let client: pg.Client | null = null;
+  let stopped = false;
+  let retry: NodeJS.Timeout | undefined;
+  const connect = async (attempt = 0): Promise<void> => {
+    if (stopped) return;
+    const c = new pg.Client({ connectionString: url });
+    c.on('notification', (n) => {
+      if (n.channel === channel && n.payload !== undefined) onPayload(n.payload);
+    });
+    c.on('error', (err) => {
+      logger.warn(errorFields(err), 'notification connection lost; reconnecting');
+      void c.end().catch(() => {});
+      if (client === c) client = null;
+      retry = setTimeout(() => void connect(1), 500);
+    });
+    try {
+      await c.connect();
+      await c.query(`LISTEN "${channel.replace(/"/g, '""')}"`);
+      client = c;
+    } catch (err) {
+      void c.end().catch(() => {});
+      if (attempt === 0) throw err;
+      logger.warn(errorFields(err), 'notification connection failed; retrying');
+      retry = setTimeout(() => void connect(attempt + 1), Math.min(5000, 250 * 2 ** attempt));
+    }
+  };
+  await connect();
+  return async () => {
+    stopped = true;
+    clearTimeout(retry);
+    await client?.end().catch(() => {});
+  };
+}
+
 export async function openDatabase(config: Config, options: OpenOptions = {}): Promise<Database> {
   if (config.databaseUrl) {
     const pool = new pg.Pool({
@@ -72,12 +117,14 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
     const query: RawQuery = async (sql) => (await pool.query(sql)).rows;
     const applied = options.migrate ? await applyMigrations(factory, query) : [];
     const prisma = client(factory, options.onQuery);
+    const url = config.databaseUrl;
     return {
       kind: 'postgres',
       prisma,
       query,
       appliedMigrations: applied,
       describe: redact(config.databaseUrl),
+      listen: (channel, onPayload) => listenOnPostgres(url, channel, onPayload),
       async close() {
         await prisma.$disconnect();
         await pool.end();
@@ -102,6 +149,10 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
     query,
     appliedMigrations: applied,
     describe: options.pglite ? 'embedded database (in memory)' : `embedded database in ${config.pgliteDataDir}`,
+    async listen(channel, onPayload) {
+      const unlisten = await instance.listen(channel, onPayload);
+      return () => unlisten();
+    },
     async close() {
       await prisma.$disconnect();
       if (!options.pglite) await instance.close();

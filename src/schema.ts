@@ -4,11 +4,13 @@ import './modules/shared/errors.ts';
 import './modules/organization/schema.ts';
 import './modules/user/schema.ts';
 import './modules/auth/schema.ts';
-import './modules/federation/entities.ts';
 import './modules/member/schema.ts';
 import './modules/source/schema.ts';
 import './modules/identifier/schema.ts';
 import './modules/identity/schema.ts';
+import './modules/graph/schema.ts';
+import './modules/audit/schema.ts';
+import './modules/federation/entities.ts';
 
 // Importing a module registers its types, queries and mutations on the builder.
 // The schema is an Apollo Federation v2 subgraph; standalone clients see an ordinary

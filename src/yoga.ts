@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
@@ -22,15 +23,15 @@ import { schema } from './schema.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+// GraphiQL opens with the example operations of examples/operations.graphql (the
+// "who is this?" resolve first), under a note on the headers to set.
 const EXAMPLE_QUERY = `# Welcome to the identity graph.
-# Set the Authorization header (Bearer <token>) and, for tenant data,
-# X-Organization-ID in the Headers tab below. In development,
+# Set the Authorization header (Bearer <token>) and X-Organization-ID in the Headers
+# tab below. In development,
 #   npm run token -- --email you@example.com --org my-org
-# prints both, ready to paste there.
-query Hello {
-  viewer { email }
-}
-`;
+# prints both, ready to paste there. Then pick an operation with the run button.
+
+${readFileSync(new URL('../examples/operations.graphql', import.meta.url), 'utf8').replace(/^(#[^\n]*\n)+\n/, '')}`;
 
 export interface AppOptions {
   config: Config;

@@ -7,7 +7,7 @@ import { MIGRATIONS_DIR, readSchema } from '../src/db/schema-engine.ts';
 describe('the drift check', () => {
   it('passes when schema.prisma and the migrations agree', async () => {
     expect(await diffMigrationsToSchema()).toBe('');
-  });
+  }, 120_000);
 
   it('fails with the missing SQL when schema.prisma has a change no migration applies', async () => {
     const changed = (await readSchema()).replace(
@@ -16,5 +16,5 @@ describe('the drift check', () => {
     );
     const sql = await diffMigrationsToSchema(MIGRATIONS_DIR, changed);
     expect(sql).toMatch(/ALTER TABLE "organizations" ADD COLUMN\s+"plan" VARCHAR\(20\)/);
-  });
+  }, 120_000);
 });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { printedSubgraphSchema } from '../src/print-schema.ts';
 import { SUBGRAPH_SECRET_HEADER } from '../src/plugins/subgraph-guard.ts';
 import { appWith, expectErrorCode, globalId, gql, tokenFor } from './helpers/app.ts';
-import { aMember, aTenantWithMember, aUser } from './helpers/factories.ts';
+import { aMember, anIdentifier, anIdentity, aSource, aTenantWithMember, aUser } from './helpers/factories.ts';
 import { withSqlLog } from './helpers/sql-count.ts';
 
 // A real composition (the Guild's federation-composition) of this subgraph with a
@@ -144,6 +144,31 @@ describe('the subgraph', () => {
     expect(hundred.statements.length).toBe(ten.statements.length);
     expect(hundred.statements.length).toBeLessThanOrEqual(4);
     console.info(`_entities: ${ten.statements.length} SQL statements for 10 representations, ${hundred.statements.length} for 100`);
+  });
+
+  it('resolves every entity type by its id: Organization, User, Member, Identifier, Identity', async () => {
+    const { user, organization, member } = await aTenantWithMember();
+    const source = await aSource(organization.id);
+    const identifier = await anIdentifier(organization.id, user.id, source.id);
+    const identity = await anIdentity(organization.id);
+    const reps = [
+      ['Organization', organization.id],
+      ['User', user.id],
+      ['Member', member.id],
+      ['Identifier', identifier.id],
+      ['Identity', identity.id],
+    ].map(([t, id]) => `{ __typename: "${t}", id: "${globalId(t!, id!)}" }`);
+    const result = await gql(`{ _entities(representations: [${reps.join(', ')}]) { __typename ... on Node { id } } }`, {
+      app: appWith({ SUBGRAPH_SECRET: SECRET }),
+      asUser: user,
+      headers: { [SUBGRAPH_SECRET_HEADER]: SECRET },
+    });
+    expect(result.errors).toBeUndefined();
+    expect(result.data?._entities.map((e: { __typename: string }) => e.__typename)).toEqual(['Organization', 'User', 'Member', 'Identifier', 'Identity']);
+    const { _service } = (await gql('{ _service { sdl } }', { app: appWith({ SUBGRAPH_SECRET: SECRET }), headers: { [SUBGRAPH_SECRET_HEADER]: SECRET } })).data!;
+    for (const t of ['Organization', 'User', 'Member', 'Identifier', 'Identity']) {
+      expect(_service.sdl).toMatch(new RegExp(`type ${t} implements Node\\s*@key\\(fields: "id"\\)`));
+    }
   });
 
   it("answers another tenant's representation with null, like node(id)", async () => {

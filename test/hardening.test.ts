@@ -130,7 +130,11 @@ describe('the HTTP layer', () => {
       __schema: { queryType: { name: 'Query' } },
     });
     const devPage = await app.fetch('http://localhost/graphql', { headers: { accept: 'text/html' } });
-    expect(await devPage.text()).toContain('GraphiQL');
+    const html = await devPage.text();
+    expect(html).toContain('GraphiQL');
+    // It opens on the example operations, the "who is this?" resolve first.
+    expect(html).toContain('query WhoIsThis');
+    expect(html).toContain('X-Organization-ID');
   });
 
   it('echoes a well-formed X-Request-ID and makes one otherwise', async () => {

@@ -1,4 +1,6 @@
 import { SignJWT } from 'jose';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { print } from 'graphql';
 import { expect } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { createApp } from '../../src/yoga.ts';
@@ -42,8 +44,15 @@ export async function tokenFor(subject: string, claims: Record<string, unknown> 
     .sign(new TextEncoder().encode(TEST_JWT_SECRET));
 }
 
-/** Runs one operation through the server in-process (no port), as a client would. */
-export async function gql<T = Record<string, any>>(query: string, options: GqlOptions = {}): Promise<GqlResult<T>> {
+/**
+ * Runs one operation through the server in-process (no port), as a client would. A
+ * typed document (src/client, from `npm run codegen`) types the variables and result.
+ */
+export async function gql<T = Record<string, any>, V = Record<string, unknown>>(
+  document: string | TypedDocumentNode<T, V>,
+  options: GqlOptions & { variables?: V } = {},
+): Promise<GqlResult<T>> {
+  const query = typeof document === 'string' ? document : print(document);
   const headers: Record<string, string> = { 'content-type': 'application/json', ...options.headers };
   let token = options.token;
   if (!token && options.asUser) {

@@ -44,10 +44,10 @@ beforeAll(async () => {
   useDatabase(db);
 });
 
-const TABLES = ['organizations', 'users'];
+const TABLES = ['organizations', 'users', 'audit_events'];
 
 beforeEach(async () => {
-  // Every other table hangs off these two by cascading foreign keys.
+  // Every other table hangs off organizations or users by cascading foreign keys.
   await db.query(`TRUNCATE ${TABLES.map((t) => `"${t}"`).join(', ')} CASCADE`);
 });
 

@@ -2,6 +2,9 @@ import { decodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../../builder.ts';
 import type { Context } from '../../context.ts';
 import { prisma } from '../../db.ts';
+import { IdentifierRef } from '../identifier/schema.ts';
+import { IdentityRef } from '../identity/schema.ts';
+import { MemberRef } from '../member/schema.ts';
 import { OrganizationRef } from '../organization/schema.ts';
 import { isUuid } from '../shared/visibility.ts';
 import { UserRef } from '../user/schema.ts';
@@ -58,3 +61,12 @@ federatedEntity(UserRef, 'User', (ids, readable, ctx) =>
     },
   }),
 );
+
+/** Tenant rows: visible when their organization is readable. */
+const inReadable = (readable: Readable) => (readable === 'all' ? {} : { organizationId: { in: readable } });
+
+federatedEntity(MemberRef, 'Member', (ids, readable) => prisma.member.findMany({ where: { id: { in: ids }, ...inReadable(readable) } }));
+federatedEntity(IdentifierRef, 'Identifier', (ids, readable) =>
+  prisma.identifier.findMany({ where: { id: { in: ids }, ...inReadable(readable) } }),
+);
+federatedEntity(IdentityRef, 'Identity', (ids, readable) => prisma.identity.findMany({ where: { id: { in: ids }, ...inReadable(readable) } }));

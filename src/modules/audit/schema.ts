@@ -1,0 +1,207 @@
+import { decodeGlobalID, encodeGlobalID } from '@pothos/plugin-relay';
+import { Repeater } from 'graphql-yoga';
+import { builder } from '../../builder.ts';
+import type { Context } from '../../context.ts';
+import { prisma } from '../../db.ts';
+import { ApiKeyRef } from '../auth/schema.ts';
+import { DiscoveryMethodEnum, IdentifierRef } from '../identifier/schema.ts';
+import { IdentityRef } from '../identity/schema.ts';
+import { MemberRef } from '../member/schema.ts';
+import { OrganizationRef } from '../organization/schema.ts';
+import { totalCountField } from '../shared/connections.ts';
+import { isUuid, NO_ROW, tenantRowWhere } from '../shared/visibility.ts';
+import { SourceRef } from '../source/schema.ts';
+import { UserRef } from '../user/schema.ts';
+import { subscribeToChanges } from './bus.ts';
+
+const ActorTypeEnum = builder.enumType('ActorType', {
+  description: 'Who made a change.',
+  values: {
+    USER: { description: 'A signed-in user.' },
+    API_KEY: { description: 'A machine client with an organization API key.' },
+    SYSTEM: { description: 'The server itself (automatic links, provisioning).' },
+  },
+});
+
+export const AuditEventRef = builder.prismaNode('AuditEvent', {
+  description: 'One committed change: who changed what, when, and each changed field before and after.',
+  id: { field: 'id' },
+  nullable: true,
+  findUnique: (id, ctx) => tenantRowWhere(id, ctx),
+  fields: (t) => ({
+    action: t.exposeString('action', {
+      description: 'What happened: CREATE, UPDATE, DELETE, LINK, UNLINK, and the like.',
+    }),
+    entityType: t.exposeString('entityType', { description: 'The type of the changed object, e.g. `Identifier`.' }),
+    entityId: t.id({
+      description: 'Global id of the changed object (it may no longer exist).',
+      resolve: (e) => encodeGlobalID(e.entityType, e.entityId),
+    }),
+    actorType: t.expose('actorType', { type: ActorTypeEnum, description: 'Who made the change.' }),
+    actor: t.field({
+      type: UserRef,
+      nullable: true,
+      description: 'The user who made the change, when a user did and is still visible to you.',
+      resolve: (e, _args, ctx) => (e.actorUserId ? loadVisibleUser(ctx, e.actorUserId) : null),
+    }),
+    actorApiKeyId: t.id({
+      nullable: true,
+      description: 'Global id of the API key that made the change, when one did.',
+      resolve: (e) => (e.actorApiKeyId ? encodeGlobalID('ApiKey', e.actorApiKeyId) : null),
+    }),
+    changes: t.expose('changes', {
+      type: 'JSON',
+      description: 'Every changed field: `{ "field": { "before": …, "after": … } }`. Secrets are never recorded.',
+    }),
+    discoveryMethod: t.expose('discoveryMethod', {
+      type: DiscoveryMethodEnum,
+      nullable: true,
+      description: 'How the changed identifier was discovered, where that applies.',
+    }),
+    requestId: t.exposeString('requestId', { nullable: true, description: 'The request that made the change (X-Request-ID).' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the change committed.' }),
+  }),
+});
+
+/** Users an audit event names, in one query per request, under the usual visibility. */
+function loadVisibleUser(ctx: Context, id: string) {
+  return ctx
+    .loader<string, Awaited<ReturnType<typeof prisma.user.findMany>>[number] | null>('audit:actor', async (ids) => {
+      const readable = await ctx.access.readableOrganizationIds();
+      const rows = await prisma.user.findMany({
+        where: {
+          id: { in: [...ids] },
+          ...(readable === 'all'
+            ? {}
+            : {
+                OR: [
+                  ...(ctx.viewer.kind === 'user' ? [{ id: ctx.viewer.userId }] : []),
+                  { memberships: { some: { organizationId: { in: readable } } } },
+                ],
+              }),
+        },
+      });
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      return ids.map((i) => byId.get(i) ?? null);
+    })
+    .load(id);
+}
+
+const AuditEventFilter = builder.inputType('AuditEventFilter', {
+  description: 'Narrows a list of audit events; every field given must match.',
+  fields: (t) => ({
+    actorUserId: t.id({ required: false, description: 'Only changes made by this user (global id).' }),
+    action: t.string({ required: false, description: 'Only this action, e.g. `UPDATE`.' }),
+    entityType: t.string({ required: false, description: 'Only changes to objects of this type, e.g. `Identity`.' }),
+    since: t.field({ type: 'DateTime', required: false, description: 'Only changes at or after this instant.' }),
+    until: t.field({ type: 'DateTime', required: false, description: 'Only changes before this instant.' }),
+  }),
+});
+
+type Filter = { actorUserId?: string | null; action?: string | null; entityType?: string | null; since?: Date | null; until?: Date | null };
+
+function filterWhere(filter: Filter | null | undefined) {
+  if (!filter) return {};
+  let actorUserId: string | undefined;
+  if (filter.actorUserId) {
+    try {
+      const d = decodeGlobalID(filter.actorUserId);
+      actorUserId = d.typename === 'User' && isUuid(d.id) ? d.id : NO_ROW.id;
+    } catch {
+      actorUserId = isUuid(filter.actorUserId) ? filter.actorUserId : NO_ROW.id;
+    }
+  }
+  return {
+    ...(actorUserId ? { actorUserId } : {}),
+    ...(filter.action ? { action: filter.action } : {}),
+    ...(filter.entityType ? { entityType: filter.entityType } : {}),
+    ...(filter.since || filter.until
+      ? { createdAt: { ...(filter.since ? { gte: filter.since } : {}), ...(filter.until ? { lt: filter.until } : {}) } }
+      : {}),
+  };
+}
+
+const NEWEST_FIRST = [{ createdAt: 'desc' as const }, { id: 'desc' as const }];
+
+builder.prismaObjectField(OrganizationRef, 'auditEvents', (t) =>
+  t.relatedConnection('auditEvents', {
+    description: "The organization's audit trail, newest first.",
+    cursor: 'id',
+    totalCount: true,
+    args: { filter: t.arg({ type: AuditEventFilter, required: false, description: 'Which events.' }) },
+    query: ({ filter }) => ({ where: filterWhere(filter), orderBy: NEWEST_FIRST }),
+  }, { description: 'A page of audit events.', fields: totalCountField }, { description: 'An audit event in a page.' }),
+);
+
+/** Adds `history`: the audit trail of one object, newest first. */
+function historyOf(ref: Parameters<typeof builder.prismaObjectField>[0], entityType: string) {
+  builder.prismaObjectField(ref as never, 'history', (t: any) =>
+    t.prismaConnection({
+      type: AuditEventRef,
+      cursor: 'id',
+      description: `Every recorded change to this ${entityType}, newest first.`,
+      totalCount: (parent: { id: string }, args: { filter?: Filter | null }) =>
+        prisma.auditEvent.count({ where: { entityType, entityId: parent.id, ...filterWhere(args.filter) } }),
+      args: { filter: t.arg({ type: AuditEventFilter, required: false, description: 'Which events.' }) },
+      resolve: (query: object, parent: { id: string }, args: { filter?: Filter | null }) =>
+        prisma.auditEvent.findMany({
+          ...query,
+          where: { entityType, entityId: parent.id, ...filterWhere(args.filter) },
+          orderBy: NEWEST_FIRST,
+        }),
+    }, { description: `A page of the ${entityType}'s audit events.`, fields: totalCountField }, { description: 'An audit event in a page.' }),
+  );
+}
+
+historyOf(OrganizationRef, 'Organization');
+historyOf(UserRef, 'User');
+historyOf(MemberRef, 'Member');
+historyOf(SourceRef, 'IntegrationSource');
+historyOf(IdentifierRef, 'Identifier');
+historyOf(IdentityRef, 'Identity');
+historyOf(ApiKeyRef, 'ApiKey');
+
+function parseOrganizationId(value: string): string | null {
+  if (isUuid(value)) return value.toLowerCase();
+  try {
+    const d = decodeGlobalID(value);
+    return d.typename === 'Organization' && isUuid(d.id) ? d.id.toLowerCase() : null;
+  } catch {
+    return null;
+  }
+}
+
+builder.subscriptionType({ description: 'Live changes, over Server-Sent Events (`Accept: text/event-stream`).' });
+
+builder.subscriptionField('identityGraphChanged', (t) =>
+  t.field({
+    type: AuditEventRef,
+    description:
+      "The organization's audit events, as their changes commit (on any server process sharing the database). Needs read access to the organization.",
+    args: {
+      organizationId: t.arg.id({ description: 'The organization: its global id or UUID.' }),
+    },
+    authScopes: (_root, args, ctx) => {
+      const id = parseOrganizationId(args.organizationId);
+      if (id) ctx.access.assertTenant(id);
+      return { orgRead: id ?? NO_ROW.id };
+    },
+    subscribe: (_root, args) => {
+      const organizationId = parseOrganizationId(args.organizationId)!;
+      return new Repeater<{ id: string }>(async (push, stop) => {
+        const unsubscribe = await subscribeToChanges(organizationId, (ids) => {
+          void prisma.auditEvent
+            .findMany({ where: { id: { in: ids }, organizationId }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] })
+            .then(async (rows) => {
+              for (const row of rows) await push(row);
+            })
+            .catch((err: unknown) => stop(err));
+        });
+        await stop;
+        unsubscribe();
+      });
+    },
+    resolve: (event) => event as never,
+  }),
+);
+

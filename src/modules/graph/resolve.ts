@@ -1,0 +1,137 @@
+import { prisma } from '../../db.ts';
+import type { Identifier, Identity, User } from '../../generated/prisma/client.ts';
+
+// "Who is this?": any identifier a tenant knows a person by, to the person. Lookups of
+// one kind are answered together, so a batch of a thousand costs one statement per
+// kind of key present, plus one for the users found.
+
+export type ResolveKey =
+  | { kind: 'identifier'; source: string; identifierKey: string; identifierValue: string }
+  | { kind: 'email'; email: string }
+  | { kind: 'phone'; phoneNumber: string }
+  | { kind: 'external'; source: string; externalId: string }
+  | { kind: 'identityKey'; identityKey: string };
+
+export interface Resolution {
+  /** The person: the user of the best match (highest confidence, then newest). */
+  user: User | null;
+  /** Every distinct user the key matched, best first; more than one means the key is ambiguous. */
+  candidates: User[];
+  /** The identity the key names (email, phone, provider account or identity key), if any. */
+  identity: Identity | null;
+  /** The identifiers that matched, best first. */
+  matchedIdentifiers: Identifier[];
+}
+
+/** Best first: a higher confidence (unscored counts as certain), then the newest. */
+function byConfidence(a: Identifier, b: Identifier) {
+  const ca = a.confidenceScore ?? 1;
+  const cb = b.confidenceScore ?? 1;
+  return cb - ca || b.updatedAt.getTime() - a.updatedAt.getTime();
+}
+
+/** Resolves every key within `organizationId`; null where nothing matched. */
+export async function resolveKeys(organizationId: string, keys: readonly ResolveKey[]): Promise<(Resolution | null)[]> {
+  const identifierKeys = keys.flatMap((k, i) => (k.kind === 'identifier' ? [{ ...k, i }] : []));
+  const emails = [...new Set(keys.flatMap((k) => (k.kind === 'email' ? [k.email] : [])))];
+  const phones = [...new Set(keys.flatMap((k) => (k.kind === 'phone' ? [k.phoneNumber] : [])))];
+  const externals = keys.flatMap((k, i) => (k.kind === 'external' ? [{ ...k, i }] : []));
+  const identityKeys = [...new Set(keys.flatMap((k) => (k.kind === 'identityKey' ? [k.identityKey] : [])))];
+
+  const [identifierRows, emailUsers, identities, externalRows] = await Promise.all([
+    identifierKeys.length
+      ? prisma.$queryRaw<(Identifier & { ord: number })[]>`
+          SELECT i.id, i.organization_id AS "organizationId", i.user_id AS "userId", i.source_id AS "sourceId",
+                 i.identifier_key AS "identifierKey", i.identifier_value AS "identifierValue",
+                 i.discovery_method::text AS "discoveryMethod", i.confidence_score AS "confidenceScore",
+                 i.discovery_metadata AS "discoveryMetadata", i.created_at AS "createdAt", i.updated_at AS "updatedAt", q.ord
+          FROM unnest(${identifierKeys.map((k) => k.source)}::text[], ${identifierKeys.map((k) => k.identifierKey)}::text[],
+                      ${identifierKeys.map((k) => k.identifierValue)}::text[], ${identifierKeys.map((k) => k.i)}::int[]) AS q(src, k, v, ord)
+          JOIN integration_sources s ON s.organization_id = ${organizationId}::uuid
+               AND (s.key = q.src OR s.id::text = lower(q.src))
+          JOIN identifiers i ON i.organization_id = ${organizationId}::uuid AND i.source_id = s.id
+               AND i.identifier_key = q.k AND i.identifier_value = q.v`
+      : [],
+    emails.length
+      ? prisma.user.findMany({ where: { email: { in: emails }, memberships: { some: { organizationId } } } })
+      : [],
+    emails.length || phones.length || identityKeys.length
+      ? prisma.identity.findMany({
+          where: {
+            organizationId,
+            OR: [
+              ...(emails.length ? [{ email: { in: emails } }] : []),
+              ...(phones.length ? [{ phoneNumber: { in: phones } }] : []),
+              ...(identityKeys.length ? [{ identifierKey: { in: identityKeys } }] : []),
+            ],
+          },
+        })
+      : [],
+    externals.length
+      ? prisma.$queryRaw<{ id: string; ord: number }[]>`
+          SELECT d.id, q.ord
+          FROM unnest(${externals.map((k) => k.source)}::text[], ${externals.map((k) => k.externalId)}::text[],
+                      ${externals.map((k) => k.i)}::int[]) AS q(src, ext, ord)
+          JOIN integration_sources s ON s.organization_id = ${organizationId}::uuid
+               AND (s.key = q.src OR s.id::text = lower(q.src))
+          JOIN identities d ON d.organization_id = ${organizationId}::uuid AND d.source_id = s.id AND d.external_id = q.ext`
+      : [],
+  ]);
+
+  // Identities found by provider account, loaded with the rest below.
+  const externalIdentityIds = [...new Set(externalRows.map((r) => r.id))].filter((id) => !identities.some((d) => d.id === id));
+  const extraIdentities = externalIdentityIds.length
+    ? await prisma.identity.findMany({ where: { id: { in: externalIdentityIds }, organizationId } })
+    : [];
+  const allIdentities = [...identities, ...extraIdentities];
+  const identityById = new Map(allIdentities.map((d) => [d.id, d]));
+
+  const userIds = new Set<string>();
+  for (const r of identifierRows) userIds.add(r.userId);
+  for (const d of allIdentities) if (d.userId) userIds.add(d.userId);
+  for (const u of emailUsers) userIds.delete(u.id);
+  const users = userIds.size ? await prisma.user.findMany({ where: { id: { in: [...userIds] } } }) : [];
+  const userById = new Map([...users, ...emailUsers].map((u) => [u.id, u]));
+
+  const identifiersByOrd = new Map<number, Identifier[]>();
+  for (const { ord, ...row } of identifierRows) {
+    const list = identifiersByOrd.get(ord) ?? [];
+    list.push({ ...row, confidenceScore: row.confidenceScore === null ? null : Number(row.confidenceScore) } as Identifier);
+    identifiersByOrd.set(ord, list);
+  }
+  const externalByOrd = new Map(externalRows.map((r) => [r.ord, r.id]));
+
+  return keys.map((key, i) => {
+    let matched: Identifier[] = [];
+    let identity: Identity | null = null;
+    let emailUser: User | null = null;
+    switch (key.kind) {
+      case 'identifier':
+        matched = (identifiersByOrd.get(i) ?? []).sort(byConfidence);
+        break;
+      case 'email':
+        emailUser = emailUsers.find((u) => u.email === key.email) ?? null;
+        identity = allIdentities.find((d) => d.email === key.email) ?? null;
+        break;
+      case 'phone':
+        identity = allIdentities.find((d) => d.phoneNumber === key.phoneNumber) ?? null;
+        break;
+      case 'external':
+        identity = identityById.get(externalByOrd.get(i) ?? '') ?? null;
+        break;
+      case 'identityKey':
+        identity = allIdentities.find((d) => d.identifierKey === key.identityKey) ?? null;
+        break;
+    }
+    const candidates: User[] = [];
+    const add = (id: string | null | undefined) => {
+      const u = id ? userById.get(id) : undefined;
+      if (u && !candidates.includes(u)) candidates.push(u);
+    };
+    if (emailUser) candidates.push(emailUser);
+    add(identity?.userId);
+    for (const m of matched) add(m.userId);
+    if (!candidates.length && !identity && !matched.length) return null;
+    return { user: candidates[0] ?? null, candidates, identity, matchedIdentifiers: matched };
+  });
+}

@@ -1,0 +1,312 @@
+import { decodeGlobalID, encodeGlobalID } from '@pothos/plugin-relay';
+import { builder } from '../../builder.ts';
+import type { Context } from '../../context.ts';
+import { prisma } from '../../db.ts';
+import { DiscoveryMethodEnum, IdentifierRef } from '../identifier/schema.ts';
+import { IdentityRef, LinkedByEnum } from '../identity/schema.ts';
+import { requireOrganizationAccess } from '../shared/authorize.ts';
+import { phoneNumber } from '../shared/inputs.ts';
+import { organizationOf } from '../shared/tenant.ts';
+import { Issues } from '../shared/validate.ts';
+import { UserRef } from '../user/schema.ts';
+import { isUuid } from '../shared/visibility.ts';
+import { resolveKeys, type Resolution, type ResolveKey } from './resolve.ts';
+import { shortestPath, walk, type Graph, type GraphEdge, type GraphNode, type GraphNodeType } from './traverse.ts';
+
+const MAX_RESOLVE_MANY = 1000;
+
+const IdentifierKeyInput = builder.inputType('ResolveIdentifierInput', {
+  description: 'An identifier as an integration knows it: `identifierKey = identifierValue` in a source.',
+  fields: (t) => ({
+    source: t.string({ description: 'The integration source: its key (e.g. `salesforce`) or id.' }),
+    identifierKey: t.string({ description: 'The field name in the source, e.g. `owner_id`.' }),
+    identifierValue: t.string({ description: 'The value, exactly as the source has it.' }),
+  }),
+});
+
+const ExternalAccountInput = builder.inputType('ResolveExternalAccountInput', {
+  description: 'An account at an identity provider.',
+  fields: (t) => ({
+    source: t.string({ description: 'The identity provider source: its key (e.g. `okta`) or id.' }),
+    externalId: t.string({ description: "The account's id at the provider." }),
+  }),
+});
+
+const ResolveInput = builder.inputType('ResolveInput', {
+  description: 'One thing a person is known by. Give exactly one field.',
+  isOneOf: true,
+  fields: (t) => ({
+    identifier: t.field({ type: IdentifierKeyInput, required: false, description: 'An identifier in an integration source.' }),
+    email: t.string({ required: false, description: 'An email address (matched case-insensitively).' }),
+    phoneNumber: t.string({ required: false, description: 'A phone number (normalised to E.164 before matching).' }),
+    externalAccount: t.field({ type: ExternalAccountInput, required: false, description: 'An account at an identity provider.' }),
+    identityKey: t.string({ required: false, description: "An identity's identifierKey." }),
+  }),
+});
+
+type ResolveInputShape = typeof ResolveInput.$inferInput;
+
+const ResolutionRef = builder.objectRef<Resolution>('Resolution').implement({
+  description: 'Who a key belongs to, and the evidence.',
+  fields: (t) => ({
+    user: t.field({
+      type: UserRef,
+      nullable: true,
+      description: 'The person: the user of the best match (highest confidence, then newest).',
+      resolve: (r) => r.user,
+    }),
+    candidates: t.field({
+      type: [UserRef],
+      description: 'Every user the key matched, best first. More than one means the key is ambiguous.',
+      resolve: (r) => r.candidates,
+    }),
+    ambiguous: t.boolean({ description: 'Whether the key matched more than one user.', resolve: (r) => r.candidates.length > 1 }),
+    identity: t.field({
+      type: IdentityRef,
+      nullable: true,
+      description: 'The identity the key names (by email, phone number, provider account or identity key), if any.',
+      resolve: (r) => r.identity,
+    }),
+    matchedIdentifiers: t.field({
+      type: [IdentifierRef],
+      description: 'The identifiers that matched, best first, with their confidence and discovery method.',
+      resolve: (r) => r.matchedIdentifiers,
+    }),
+  }),
+});
+
+/** Checks and normalises inputs; every problem is reported at once, by path. */
+function toKeys(inputs: ResolveInputShape[], base: string): ResolveKey[] {
+  const issues = new Issues();
+  const keys = inputs.map((input, i): ResolveKey => {
+    const at = base === 'input' ? 'input' : `${base}[${i}]`;
+    if (input.identifier) {
+      const { source, identifierKey, identifierValue } = input.identifier;
+      issues.text(`${at}.identifier.source`, source, 255, { required: true });
+      issues.text(`${at}.identifier.identifierKey`, identifierKey, 255, { required: true });
+      if (identifierValue.length > 1024) issues.add(`${at}.identifier.identifierValue`, 'must be at most 1024 characters');
+      return { kind: 'identifier', source: source.trim(), identifierKey: identifierKey.trim(), identifierValue };
+    }
+    if (input.email != null) return { kind: 'email', email: issues.email(`${at}.email`, input.email) ?? '' };
+    if (input.phoneNumber != null) return { kind: 'phone', phoneNumber: phoneNumber(issues, `${at}.phoneNumber`, input.phoneNumber) ?? '' };
+    if (input.externalAccount) {
+      const { source, externalId } = input.externalAccount;
+      issues.text(`${at}.externalAccount.source`, source, 255, { required: true });
+      issues.text(`${at}.externalAccount.externalId`, externalId, 255, { required: true });
+      return { kind: 'external', source: source.trim(), externalId: externalId.trim() };
+    }
+    issues.text(`${at}.identityKey`, input.identityKey, 255, { required: true });
+    return { kind: 'identityKey', identityKey: (input.identityKey ?? '').trim() };
+  });
+  issues.throwIfAny();
+  return keys;
+}
+
+async function organizationFor(ctx: Context, organizationId: string | null | undefined): Promise<string> {
+  const issues = new Issues();
+  const id = organizationOf(ctx.access, issues, 'organizationId', organizationId);
+  issues.throwIfAny();
+  await requireOrganizationAccess(ctx.access, id!, 'read');
+  return id!;
+}
+
+/** Lookups of one request are batched: aliased `resolve` fields cost what one `resolveMany` does. */
+function resolver(ctx: Context, organizationId: string) {
+  return ctx.loader<ResolveKey, Resolution | null>(`resolve:${organizationId}`, (keys) => resolveKeys(organizationId, keys), {
+    cacheKeyFn: ((k: ResolveKey) => JSON.stringify(k)) as never,
+  });
+}
+
+const ORGANIZATION_ARG = {
+  required: false,
+  description: 'The organization to look in: its global id or UUID. Left out, the one X-Organization-ID names.',
+} as const;
+
+builder.queryFields((t) => ({
+  resolve: t.field({
+    type: ResolutionRef,
+    nullable: true,
+    description:
+      'Who is this? Resolves anything a person is known by (an identifier in any source, an email, a phone number, a provider account, an identity key) to the user and identity, with the matching identifiers as evidence. Null when nothing matches.',
+    authScopes: { authenticated: true },
+    args: {
+      organizationId: t.arg.id(ORGANIZATION_ARG),
+      input: t.arg({ type: ResolveInput, description: 'What the person is known by.' }),
+    },
+    resolve: async (_root, args, ctx) => {
+      const organizationId = await organizationFor(ctx, args.organizationId);
+      const [key] = toKeys([args.input], 'input');
+      return resolver(ctx, organizationId).load(key!);
+    },
+  }),
+  resolveMany: t.field({
+    type: [ResolutionRef],
+    nullable: { list: false, items: true },
+    description: `Resolves up to ${MAX_RESOLVE_MANY} keys at once, in input order; null for each that matches nothing. The cost is a few statements whatever the number.`,
+    authScopes: { authenticated: true },
+    args: {
+      organizationId: t.arg.id(ORGANIZATION_ARG),
+      inputs: t.arg({ type: [ResolveInput], description: `What each person is known by; at most ${MAX_RESOLVE_MANY}.` }),
+    },
+    resolve: async (_root, args, ctx) => {
+      if (args.inputs.length > MAX_RESOLVE_MANY) {
+        const issues = new Issues();
+        issues.add('inputs', `must hold at most ${MAX_RESOLVE_MANY} items`);
+        issues.throwIfAny();
+      }
+      const organizationId = await organizationFor(ctx, args.organizationId);
+      const keys = toKeys(args.inputs, 'inputs');
+      return resolver(ctx, organizationId).loadMany(keys) as Promise<(Resolution | null)[]>;
+    },
+  }),
+}));
+
+// ---- The graph: neighbourhoods and explanations -------------------------------------
+
+const GraphNodeTypeEnum = builder.enumType('GraphNodeType', {
+  description: 'What a node of the identity graph is.',
+  values: {
+    USER: { description: 'A user (a person who can sign in).' },
+    IDENTITY: { description: 'An identity of the organization.' },
+    IDENTIFIER: { description: 'An identifier found in an integration source.' },
+    ORGANIZATION: { description: 'The organization (through a membership).' },
+  },
+});
+
+const GraphEdgeKindEnum = builder.enumType('GraphEdgeKind', {
+  description: 'How two nodes of the identity graph are connected.',
+  values: {
+    MEMBERSHIP: { description: 'The user is a member of the organization.' },
+    OWNS_IDENTIFIER: { description: 'The identifier belongs to the user.' },
+    IDENTITY_LINK: { description: 'The identity is linked to the user.' },
+    SHARES_VALUE: { description: 'The two hold the same value (an identifier value, an email, a provider account id).' },
+  },
+});
+
+const TYPENAMES: Record<GraphNodeType, string> = { USER: 'User', IDENTITY: 'Identity', IDENTIFIER: 'Identifier', ORGANIZATION: 'Organization' };
+const globalOf = (key: string) => {
+  const [type, id] = key.split(':') as [GraphNodeType, string];
+  return encodeGlobalID(TYPENAMES[type], id);
+};
+
+const GraphNodeRef = builder.objectRef<GraphNode>('GraphNode').implement({
+  description: 'A node of the identity graph.',
+  fields: (t) => ({
+    id: t.id({ description: 'Global id of the object (accepted by `node(id)`).', resolve: (n) => encodeGlobalID(TYPENAMES[n.type], n.id) }),
+    type: t.field({ type: GraphNodeTypeEnum, description: 'What the node is.', resolve: (n) => n.type }),
+    label: t.string({ description: 'A short human-readable label (name, email or key=value).', resolve: (n) => n.label }),
+    depth: t.int({ description: 'Steps from the starting node.', resolve: (n) => n.depth }),
+  }),
+});
+
+const GraphEdgeRef = builder.objectRef<GraphEdge>('GraphEdge').implement({
+  description: 'A connection between two nodes, with its evidence.',
+  fields: (t) => ({
+    kind: t.field({ type: GraphEdgeKindEnum, description: 'How the nodes are connected.', resolve: (e) => e.kind }),
+    from: t.id({ description: 'Global id of one end.', resolve: (e) => globalOf(e.from) }),
+    to: t.id({ description: 'Global id of the other end.', resolve: (e) => globalOf(e.to) }),
+    confidence: t.float({ nullable: true, description: 'Confidence of the evidence (0 to 1); null when unscored.', resolve: (e) => e.confidence }),
+    discoveryMethod: t.field({ type: DiscoveryMethodEnum, nullable: true, description: 'How the identifier behind the edge was found.', resolve: (e) => e.discoveryMethod }),
+    sourceId: t.id({ nullable: true, description: 'Global id of the integration source the evidence comes from.', resolve: (e) => (e.sourceId ? encodeGlobalID('IntegrationSource', e.sourceId) : null) }),
+    linkedBy: t.field({ type: LinkedByEnum, nullable: true, description: 'Who linked the identity, for IDENTITY_LINK edges.', resolve: (e) => e.linkedBy }),
+    at: t.field({ type: 'DateTime', nullable: true, description: 'When the evidence was recorded or last changed.', resolve: (e) => e.at }),
+    value: t.string({ nullable: true, description: 'The shared value, for SHARES_VALUE edges.', resolve: (e) => e.value }),
+  }),
+});
+
+const IdentityGraphRef = builder.objectRef<Graph>('IdentityGraph').implement({
+  description: 'A neighbourhood of the identity graph, shaped for drawing.',
+  fields: (t) => ({
+    nodes: t.field({ type: [GraphNodeRef], description: 'The nodes reached, the start first.', resolve: (g) => g.nodes }),
+    edges: t.field({ type: [GraphEdgeRef], description: 'The edges between them.', resolve: (g) => g.edges }),
+    truncated: t.boolean({ description: 'Whether the node cap stopped the walk before it was complete.', resolve: (g) => g.truncated }),
+  }),
+});
+
+const LinkExplanationRef = builder.objectRef<{ steps: GraphEdge[] }>('LinkExplanation').implement({
+  description: 'The shortest chain of evidence connecting two objects.',
+  fields: (t) => ({
+    steps: t.field({ type: [GraphEdgeRef], description: 'Each step, from the first object to the second.', resolve: (x) => x.steps }),
+    length: t.int({ description: 'The number of steps.', resolve: (x) => x.steps.length }),
+  }),
+});
+
+/** The starting object of a walk: a user, identity or identifier of the organization. */
+async function startOf(organizationId: string, globalId: string, path: string) {
+  const issues = new Issues();
+  let decoded: { typename: string; id: string } | null = null;
+  try {
+    decoded = decodeGlobalID(globalId);
+  } catch {
+    decoded = null;
+  }
+  if (!decoded || !['User', 'Identity', 'Identifier'].includes(decoded.typename) || !isUuid(decoded.id)) {
+    issues.add(path, 'must be the global id of a User, an Identity or an Identifier');
+    issues.throwIfAny();
+  }
+  const { typename, id } = decoded!;
+  if (typename === 'User') {
+    const u = await prisma.user.findFirst({ where: { id, memberships: { some: { organizationId } } } });
+    return u ? { type: 'USER' as const, id: u.id, label: u.name ?? u.email } : null;
+  }
+  if (typename === 'Identity') {
+    const d = await prisma.identity.findFirst({ where: { id, organizationId } });
+    return d ? { type: 'IDENTITY' as const, id: d.id, label: d.name } : null;
+  }
+  const i = await prisma.identifier.findFirst({ where: { id, organizationId } });
+  return i ? { type: 'IDENTIFIER' as const, id: i.id, label: `${i.identifierKey}=${i.identifierValue}` } : null;
+}
+
+const MAX_NODES = 1000;
+
+builder.queryFields((t) => ({
+  graph: t.field({
+    type: IdentityGraphRef,
+    nullable: true,
+    description:
+      'The neighbourhood of a user, identity or identifier in one organization: users, identities, identifiers and the organization as nodes; memberships, ownership, identity links and shared values as edges, each with its evidence. Null when the start is not visible to you.',
+    authScopes: { authenticated: true },
+    args: {
+      organizationId: t.arg.id(ORGANIZATION_ARG),
+      from: t.arg.id({ description: 'Global id of a User, Identity or Identifier.' }),
+      depth: t.arg.int({ required: false, defaultValue: 1, description: 'How many steps to walk, 1 to 3.' }),
+      minConfidence: t.arg.float({ required: false, description: 'Leave out identifiers scored below this (0 to 1).' }),
+      maxNodes: t.arg.int({ required: false, defaultValue: 200, description: `Stop after this many nodes (at most ${MAX_NODES}); \`truncated\` says so.` }),
+    },
+    resolve: async (_root, args, ctx) => {
+      const issues = new Issues();
+      const depth = args.depth ?? 1;
+      if (depth < 1 || depth > 3) issues.add('depth', 'must be 1, 2 or 3');
+      const maxNodes = args.maxNodes ?? 200;
+      if (maxNodes < 1 || maxNodes > MAX_NODES) issues.add('maxNodes', `must be 1 to ${MAX_NODES}`);
+      if (args.minConfidence != null && (args.minConfidence < 0 || args.minConfidence > 1)) issues.add('minConfidence', 'must be between 0 and 1');
+      issues.throwIfAny();
+      const organizationId = await organizationFor(ctx, args.organizationId);
+      const start = await startOf(organizationId, args.from, 'from');
+      if (!start) return null;
+      return walk(start, { organizationId, depth, minConfidence: args.minConfidence ?? null, maxNodes });
+    },
+  }),
+  explainLink: t.field({
+    type: LinkExplanationRef,
+    nullable: true,
+    description:
+      'The shortest chain of shared identifiers and links connecting two users, identities or identifiers of one organization (at most 6 steps), with each step\'s evidence; null when none is found.',
+    authScopes: { authenticated: true },
+    args: {
+      organizationId: t.arg.id(ORGANIZATION_ARG),
+      a: t.arg.id({ description: 'Global id of a User, Identity or Identifier.' }),
+      b: t.arg.id({ description: 'Global id of another User, Identity or Identifier.' }),
+    },
+    resolve: async (_root, args, ctx) => {
+      const organizationId = await organizationFor(ctx, args.organizationId);
+      const [a, b] = await Promise.all([startOf(organizationId, args.a, 'a'), startOf(organizationId, args.b, 'b')]);
+      if (!a || !b) return null;
+      const target = `${b.type}:${b.id}`;
+      if (`${a.type}:${a.id}` === target) return { steps: [] };
+      const graph = await walk(a, { organizationId, depth: 6, minConfidence: null, maxNodes: 5000, target });
+      const steps = shortestPath(graph, `${a.type}:${a.id}`, target);
+      return steps ? { steps } : null;
+    },
+  }),
+}));
