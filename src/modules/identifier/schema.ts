@@ -277,8 +277,30 @@ export async function withRelations<Row extends { id: string }>(
   return rows.map((row) => byId.get(row.id) ?? row);
 }
 
-const count = (results: readonly IdentifierUpsert[], outcome: IdentifierUpsert['outcome']) =>
-  results.filter((r) => r.outcome === outcome).length;
+/**
+ * The `errors` option of a bulk upsert: mutationResult's union, whose success object
+ * has a result per item under `results` and how many were created, updated and unchanged.
+ */
+export function bulkUpsertResult(name: string, what: string) {
+  type Results = readonly { outcome: UpsertOutcome }[];
+  const count = (results: Results, outcome: UpsertOutcome) => results.filter((r) => r.outcome === outcome).length;
+  const options = mutationResult(
+    name,
+    { name: 'results', description: 'One result per item, in the order of the items.' },
+    `upserting ${what}`,
+  );
+  return {
+    ...options,
+    result: {
+      ...options.result,
+      fields: (r: PothosSchemaTypes.ObjectFieldBuilder<Types, Results>) => ({
+        createdCount: r.int({ description: 'How many were created.', resolve: (results) => count(results, 'CREATED') }),
+        updatedCount: r.int({ description: 'How many were changed.', resolve: (results) => count(results, 'UPDATED') }),
+        unchangedCount: r.int({ description: 'How many were already as given.', resolve: (results) => count(results, 'UNCHANGED') }),
+      }),
+    },
+  };
+}
 
 builder.mutationFields((t) => ({
   upsertIdentifier: t.field({
@@ -298,19 +320,7 @@ builder.mutationFields((t) => ({
     description: `Creates or updates up to ${MAX_BULK_ITEMS} identifiers in one statement, all or none: when any item is invalid, nothing is written (write access: ANALYST and up).`,
     authScopes: (_root, { input }, ctx) => scopesForOrganization('orgWrite', input.organizationId, ctx.access),
     args: { input: t.arg({ type: UpsertIdentifiersInput, description: 'The identifiers.' }) },
-    errors: {
-      ...mutationResult('UpsertIdentifiers', 'results', 'upserting identifiers'),
-      result: {
-        name: 'UpsertIdentifiersSuccess',
-        description: 'Upserting identifiers succeeded.',
-        fields: (r) => ({
-          createdCount: r.int({ description: 'How many were created.', resolve: (results) => count(results, 'CREATED') }),
-          updatedCount: r.int({ description: 'How many were changed.', resolve: (results) => count(results, 'UPDATED') }),
-          unchangedCount: r.int({ description: 'How many were already as given.', resolve: (results) => count(results, 'UNCHANGED') }),
-        }),
-      },
-      dataField: { name: 'results', description: 'One result per item, in the order of the items.' },
-    },
+    errors: bulkUpsertResult('UpsertIdentifiers', 'identifiers'),
     resolve: async (_root, { input }, ctx, info) => {
       const results = await upsertIdentifiers(ctx.access, input);
       const rows = await withRelations(results.map((r) => r.identifier), ctx, info, 'Identifier', ['identifier'], (query, ids) =>

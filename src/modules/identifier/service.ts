@@ -288,15 +288,28 @@ export async function upsertIdentifier(access: Access, input: UpsertIdentifierIn
 }
 
 /**
+ * The organization of a bulk write, with write access to it, and 1 to `max` items;
+ * BAD_USER_INPUT otherwise.
+ */
+export async function bulkOrganization(
+  access: Access,
+  input: { organizationId?: string | null; items: readonly unknown[] },
+  max: number,
+): Promise<string> {
+  const issues = new Issues();
+  const organizationId = await requireOrganizationOf(access, issues, 'input.organizationId', input.organizationId);
+  if (input.items.length === 0) issues.add('input.items', 'must not be empty');
+  if (input.items.length > max) issues.add('input.items', `must have at most ${max} items`);
+  issues.throwIfAny();
+  return organizationId;
+}
+
+/**
  * Creates or updates up to MAX_BULK_ITEMS identifiers: every item is checked first and
  * nothing is written when any is invalid; then one statement writes them all.
  */
 export async function upsertIdentifiers(access: Access, input: UpsertIdentifiersInput): Promise<IdentifierUpsert[]> {
-  const issues = new Issues();
-  const organizationId = await requireOrganizationOf(access, issues, 'input.organizationId', input.organizationId);
-  if (input.items.length === 0) issues.add('input.items', 'must not be empty');
-  if (input.items.length > MAX_BULK_ITEMS) issues.add('input.items', `must have at most ${MAX_BULK_ITEMS} items`);
-  issues.throwIfAny();
+  const organizationId = await bulkOrganization(access, input, MAX_BULK_ITEMS);
   const { rows, problems } = await prepareIdentifiers(organizationId, input.items, (i) => `input.items[${i}].`);
   throwProblems(problems);
   return writeIdentifiers(organizationId, rows as IdentifierRow[]);

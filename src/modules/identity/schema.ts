@@ -4,6 +4,7 @@ import { builder } from '../../builder.ts';
 import { prisma } from '../../db.ts';
 import type { Identity, IdentityType, LinkedBy, PropertyType } from '../../generated/prisma/client.ts';
 import {
+  bulkUpsertResult,
   organizationIdField,
   UpsertOutcomeEnum,
   withOutcome,
@@ -409,9 +410,6 @@ const IdentityUpsertRef = builder.objectRef<IdentityUpsert>('IdentityUpsert').im
   }),
 });
 
-const count = (results: readonly IdentityUpsert[], outcome: IdentityUpsert['outcome']) =>
-  results.filter((r) => r.outcome === outcome).length;
-
 const write = (input: { organizationId?: string | null }, ctx: { access: Parameters<typeof scopesForOrganization>[2] }) =>
   scopesForOrganization('orgWrite', input.organizationId, ctx.access);
 
@@ -441,19 +439,7 @@ builder.mutationFields((t) => ({
     description: `Creates or replaces up to ${MAX_BULK_IDENTITIES} identities in one transaction, all or none: when any item is invalid, nothing is written (write access: ANALYST and up).`,
     authScopes: (_root, { input }, ctx) => write(input, ctx),
     args: { input: t.arg({ type: UpsertIdentitiesInput, description: 'The identities.' }) },
-    errors: {
-      ...mutationResult('UpsertIdentities', 'results', 'upserting identities'),
-      result: {
-        name: 'UpsertIdentitiesSuccess',
-        description: 'Upserting identities succeeded.',
-        fields: (r) => ({
-          createdCount: r.int({ description: 'How many were created.', resolve: (results) => count(results, 'CREATED') }),
-          updatedCount: r.int({ description: 'How many were changed.', resolve: (results) => count(results, 'UPDATED') }),
-          unchangedCount: r.int({ description: 'How many were already as given.', resolve: (results) => count(results, 'UNCHANGED') }),
-        }),
-      },
-      dataField: { name: 'results', description: 'One result per item, in the order of the items.' },
-    },
+    errors: bulkUpsertResult('UpsertIdentities', 'identities'),
     resolve: async (_root, { input }, ctx, info) => {
       const results = await upsertIdentities(ctx.access, input);
       const rows = await withRelations(results.map((r) => r.identity), ctx, info, 'Identity', ['identity'], (query, ids) =>

@@ -2,7 +2,15 @@ import type { Access } from '../../context.ts';
 import { Prisma, prisma } from '../../db.ts';
 import { ConflictError, forbidden, NotFoundError, ValidationError } from '../../errors.ts';
 import type { Identity, IdentityType, LinkedBy, PropertyType } from '../../generated/prisma/client.ts';
-import { compare, issuesOf, retryOnDeadlock, throwProblems, type ItemProblem, type UpsertOutcome } from '../identifier/service.ts';
+import {
+  bulkOrganization,
+  compare,
+  issuesOf,
+  retryOnDeadlock,
+  throwProblems,
+  type ItemProblem,
+  type UpsertOutcome,
+} from '../identifier/service.ts';
 import {
   bool,
   email,
@@ -507,11 +515,7 @@ export async function upsertIdentity(access: Access, input: CreateIdentityInput)
 
 /** Upserts up to MAX_BULK_IDENTITIES identities, all or none (the import's path). */
 export async function upsertIdentities(access: Access, input: UpsertIdentitiesInput): Promise<IdentityUpsert[]> {
-  const issues = new Issues();
-  const organizationId = await requireOrganizationOf(access, issues, 'input.organizationId', input.organizationId);
-  if (input.items.length === 0) issues.add('input.items', 'must not be empty');
-  if (input.items.length > MAX_BULK_IDENTITIES) issues.add('input.items', `must have at most ${MAX_BULK_IDENTITIES} items`);
-  issues.throwIfAny();
+  const organizationId = await bulkOrganization(access, input, MAX_BULK_IDENTITIES);
   const pathOf = (i: number) => `input.items[${i}].`;
   const { rows, problems } = await prepareIdentities(organizationId, input.items, pathOf);
   throwProblems(problems);
@@ -538,23 +542,10 @@ function writeConflict(err: unknown, entity = 'Identity'): never {
   throw err;
 }
 
-export interface UpdateIdentityInput {
-  id: string;
-  identifierKey?: string | null;
-  identityType?: IdentityType | null;
-  name?: string | null;
-  email?: string | null;
-  phoneNumber?: string | null;
-  projectId?: string | null;
-  sourceId?: string | null;
-  sourceKey?: string | null;
-  externalId?: string | null;
-  externalUsername?: string | null;
-  externalEmail?: string | null;
-  externalEmailVerified?: boolean | null;
-  externalDisplayName?: string | null;
-  lastSyncedAt?: Date | string | null;
-}
+/** Changes to an identity: any field but the properties; null clears an optional one. */
+export type UpdateIdentityInput = { id: string } & {
+  [K in Exclude<keyof IdentityFieldsInput, 'properties'>]?: IdentityFieldsInput[K] | null;
+};
 
 /**
  * Changes some fields of an identity: fields left out stay, null clears an optional
