@@ -50,3 +50,53 @@ describe('createOrganization over generated inputs', () => {
     );
   }, 120_000);
 });
+
+describe('upsertIdentifier over generated inputs', () => {
+  it('succeeds and reads back as sent, or answers BAD_USER_INPUT and writes nothing', async () => {
+    const { aMember, aSource, aTenantWithMember } = await import('./helpers/factories.ts');
+    const { organization, user } = await aTenantWithMember();
+    await aSource(organization.id, { key: 'crm' });
+    const subject = await aUser();
+    await aMember(organization.id, subject.id);
+    const score = fc.oneof(fc.constant(null), fc.double({ min: -1, max: 2, noNaN: true }), fc.constantFrom(0, 1, 0.5));
+    const metadata = fc.oneof(fc.constant(null), fc.dictionary(fc.string({ maxLength: 10 }), fc.oneof(fc.string({ maxLength: 20 }), fc.integer(), fc.boolean()), { maxKeys: 5 }));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(fc.constantFrom('owner_id', 'employee_id'), fc.string({ maxLength: 300 })),
+        fc.oneof(fc.string({ minLength: 1, maxLength: 40 }), fc.constantFrom('', ' ', 'x'.repeat(1100))),
+        fc.constantFrom('MCP_TOOL', 'LLM_DISCOVERY', 'MANUAL'),
+        score,
+        metadata,
+        async (identifierKey, identifierValue, discoveryMethod, confidenceScore, discoveryMetadata) => {
+          const before = await prisma.identifier.count();
+          const result = await gql(
+            `mutation ($input: UpsertIdentifierInput!) { upsertIdentifier(input: $input) {
+              __typename
+              ... on UpsertIdentifierSuccess { identifier { identifierKey identifierValue confidenceScore discoveryMethod discoveryMetadata } }
+              ... on Error { code }
+            } }`,
+            {
+              asUser: user,
+              organizationId: organization.id,
+              variables: { input: { userEmail: subject.email, sourceKey: 'crm', identifierKey, identifierValue, discoveryMethod, confidenceScore, discoveryMetadata } },
+            },
+          );
+          const payload = result.data?.upsertIdentifier;
+          if (payload?.__typename === 'UpsertIdentifierSuccess') {
+            expect(payload.identifier.discoveryMethod).toBe(discoveryMethod);
+            expect(payload.identifier.confidenceScore).toBe(confidenceScore);
+            expect(payload.identifier.discoveryMetadata ?? null).toEqual(discoveryMetadata);
+            const stored = await prisma.identifier.findFirstOrThrow({ where: { organizationId: organization.id, identifierKey: payload.identifier.identifierKey } });
+            expect(stored.identifierValue).toBe(payload.identifier.identifierValue);
+            expect(stored.confidenceScore).toBe(confidenceScore);
+          } else {
+            const code = payload?.code ?? result.errors?.[0]?.extensions?.code;
+            expect(['BAD_USER_INPUT'], JSON.stringify(result)).toContain(code);
+            expect(await prisma.identifier.count()).toBe(before);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  }, 180_000);
+});
