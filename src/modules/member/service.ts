@@ -1,10 +1,11 @@
 import type { Access } from '../../context.ts';
 import { prisma } from '../../db.ts';
 import { ConflictError, forbidden, LastOrganizationAdminError, NotFoundError } from '../../errors.ts';
-import type { MemberRole, MembershipState, Prisma } from '../../generated/prisma/client.ts';
+import type { Member, MemberRole, MembershipState, Prisma } from '../../generated/prisma/client.ts';
+import { type AuditInput, changesOf, recordAudit } from '../audit/service.ts';
 import { isSystemAdmin, requireOrganizationAccess, requireRowAccess } from '../shared/authorize.ts';
 import { Issues, uniqueViolation } from '../shared/validate.ts';
-import { visibleUsersWhere } from '../user/service.ts';
+import { AUDITED_USER_FIELDS, visibleUsersWhere } from '../user/service.ts';
 
 // Memberships: rules and storage. No GraphQL here; resolvers call these.
 //
@@ -13,6 +14,11 @@ import { visibleUsersWhere } from '../user/service.ts';
 // that first locks the organization row (FOR NO KEY UPDATE, which does not block
 // inserts that only reference the organization), so two such changes in one
 // organization run one after the other and the second sees what the first did.
+//
+// Every change is recorded as an audit event in the transaction that makes it.
+
+/** The membership fields an audit event records (the organization is the event's own). */
+const AUDITED = ['userId', 'role', 'state'] as const;
 
 /** Only a system admin grants SYSTEM_ADMIN or changes a member who holds it. */
 function requireRoleAuthority(access: Access, ...roles: (MemberRole | null | undefined)[]) {
@@ -27,17 +33,18 @@ const isActiveAdmin = (m: { role: MemberRole; state: MembershipState }) =>
 /**
  * Runs `change` on a member with the organization locked, refusing with
  * LastOrganizationAdminError when the member is an active ORGANIZATION_ADMIN, would
- * stop being one (`staysAdmin` false), and no other is left.
+ * stop being one (`staysAdmin` false), and no other is left. `change` gets the member
+ * as it was before (under the lock, so what the change replaces).
  */
 async function withAdminGuard<T>(
   memberId: string,
   organizationId: string,
   staysAdmin: (member: { role: MemberRole; state: MembershipState }) => boolean,
-  change: (tx: Prisma.TransactionClient) => Promise<T>,
+  change: (tx: Prisma.TransactionClient, before: Member) => Promise<T>,
 ): Promise<T> {
   return prisma.$transaction(async (tx) => {
     await tx.$queryRaw`SELECT id FROM organizations WHERE id = ${organizationId}::uuid FOR NO KEY UPDATE`;
-    const member = await tx.member.findUnique({ where: { id: memberId }, select: { role: true, state: true } });
+    const member = await tx.member.findUnique({ where: { id: memberId } });
     if (!member) throw new NotFoundError('Member');
     if (isActiveAdmin(member) && !staysAdmin(member)) {
       const others = await tx.member.count({
@@ -45,7 +52,7 @@ async function withAdminGuard<T>(
       });
       if (others === 0) throw new LastOrganizationAdminError();
     }
-    return change(tx);
+    return change(tx, member);
   });
 }
 
@@ -65,6 +72,7 @@ export interface AddMemberInput {
  * user you can see is added directly and is ACTIVE at once. By `email`, the user is
  * invited: created when no user has that email, and PENDING until they first sign in
  * (sign-in calls activatePendingMemberships); one who has signed in before is ACTIVE.
+ * Records the membership's CREATE, and the user's when the invitation created one.
  */
 export async function addMember(access: Access, input: AddMemberInput) {
   const issues = new Issues();
@@ -87,6 +95,7 @@ export async function addMember(access: Access, input: AddMemberInput) {
     return await prisma.$transaction(async (tx) => {
       const organization = await tx.organization.findUnique({ where: { id: organizationId! }, select: { id: true } });
       if (!organization) throw new NotFoundError('Organization');
+      const events: AuditInput[] = [];
       let memberUserId: string;
       let state: MembershipState = 'ACTIVE';
       if (userId) {
@@ -99,12 +108,30 @@ export async function addMember(access: Access, input: AddMemberInput) {
       } else {
         // Insert-if-missing without failing the transaction when another request
         // creates the same user at the same moment.
-        await tx.user.createMany({ data: [{ email: email! }], skipDuplicates: true });
-        const user = await tx.user.findUniqueOrThrow({ where: { email: email! }, select: { id: true, authSubject: true } });
+        const [created] = await tx.user.createManyAndReturn({ data: [{ email: email! }], skipDuplicates: true });
+        const user = created ?? (await tx.user.findUniqueOrThrow({ where: { email: email! } }));
+        if (created) {
+          events.push({
+            organizationId: null,
+            entityType: 'User',
+            entityId: created.id,
+            action: 'CREATE',
+            changes: changesOf(null, created, AUDITED_USER_FIELDS),
+          });
+        }
         memberUserId = user.id;
         if (user.authSubject === null) state = 'PENDING';
       }
-      return await tx.member.create({ data: { organizationId: organizationId!, userId: memberUserId, role, state } });
+      const member = await tx.member.create({ data: { organizationId: organizationId!, userId: memberUserId, role, state } });
+      events.push({
+        organizationId: member.organizationId,
+        entityType: 'Member',
+        entityId: member.id,
+        action: 'CREATE',
+        changes: changesOf(null, member, AUDITED),
+      });
+      await recordAudit(tx, access.viewer, events);
+      return member;
     });
   } catch (err) {
     if (uniqueViolation(err)) {
@@ -140,7 +167,19 @@ export async function updateMember(access: Access, input: UpdateMemberInput) {
     id!,
     organizationId,
     (m) => isActiveAdmin({ role: role ?? m.role, state: state ?? m.state }),
-    (tx) => tx.member.update({ where: { id: id! }, data: { role, state } }),
+    async (tx, before) => {
+      const after = await tx.member.update({ where: { id: id! }, data: { role, state } });
+      await recordAudit(tx, access.viewer, [
+        {
+          organizationId: after.organizationId,
+          entityType: 'Member',
+          entityId: after.id,
+          action: 'UPDATE',
+          changes: changesOf(before, after, AUDITED),
+        },
+      ]);
+      return after;
+    },
   );
 }
 
@@ -156,7 +195,18 @@ export async function removeMember(access: Access, input: { id: string }) {
     id!,
     organizationId,
     () => false,
-    (tx) => tx.member.delete({ where: { id: id! } }),
+    async (tx, before) => {
+      await tx.member.delete({ where: { id: id! } });
+      await recordAudit(tx, access.viewer, [
+        {
+          organizationId: before.organizationId,
+          entityType: 'Member',
+          entityId: before.id,
+          action: 'DELETE',
+          changes: changesOf(before, null, AUDITED),
+        },
+      ]);
+    },
   );
   return id!;
 }

@@ -1,10 +1,17 @@
 import type { Access, Viewer } from '../../context.ts';
 import { prisma } from '../../db.ts';
 import { ConflictError, forbidden, NotFoundError } from '../../errors.ts';
+import { changesOf, recordAudit } from '../audit/service.ts';
 import { isSystemAdmin, requireOrganizationAccess, requireSystemAdmin } from '../shared/authorize.ts';
 import { Issues, prismaErrorCode, uniqueViolation } from '../shared/validate.ts';
 
 // Organizations: rules and storage. No GraphQL here; resolvers call these.
+// Every change is recorded as an audit event in the transaction that makes it.
+
+/** The organization fields an audit event records. */
+const AUDITED = ['slug', 'name'] as const;
+/** The membership fields an audit event records (the organization is the event's own). */
+const AUDITED_MEMBER = ['userId', 'role', 'state'] as const;
 
 export interface CreateOrganizationInput {
   slug: string;
@@ -13,7 +20,10 @@ export interface CreateOrganizationInput {
 
 const slugTaken = (slug: string | undefined) => new ConflictError(['input.slug'], `The slug "${slug}" is taken.`);
 
-/** Creates an organization; the creating user becomes its active ORGANIZATION_ADMIN. */
+/**
+ * Creates an organization; the creating user becomes its active ORGANIZATION_ADMIN.
+ * Records both: the organization's CREATE and its first membership's.
+ */
 export async function createOrganization(viewer: Viewer, input: CreateOrganizationInput) {
   if (viewer.kind !== 'user') throw forbidden('Only a signed-in user can create an organization.');
   const issues = new Issues();
@@ -21,12 +31,28 @@ export async function createOrganization(viewer: Viewer, input: CreateOrganizati
   const name = issues.text('input.name', input.name, 200, { required: true });
   issues.throwIfAny();
   try {
-    return await prisma.organization.create({
-      data: {
-        slug: slug!,
-        name: name!,
-        members: { create: { userId: viewer.userId, role: 'ORGANIZATION_ADMIN', state: 'ACTIVE' } },
-      },
+    return await prisma.$transaction(async (tx) => {
+      const organization = await tx.organization.create({ data: { slug: slug!, name: name! } });
+      const member = await tx.member.create({
+        data: { organizationId: organization.id, userId: viewer.userId, role: 'ORGANIZATION_ADMIN', state: 'ACTIVE' },
+      });
+      await recordAudit(tx, viewer, [
+        {
+          organizationId: organization.id,
+          entityType: 'Organization',
+          entityId: organization.id,
+          action: 'CREATE',
+          changes: changesOf(null, organization, AUDITED),
+        },
+        {
+          organizationId: organization.id,
+          entityType: 'Member',
+          entityId: member.id,
+          action: 'CREATE',
+          changes: changesOf(null, member, AUDITED_MEMBER),
+        },
+      ]);
+      return organization;
     });
   } catch (err) {
     if (uniqueViolation(err)) throw slugTaken(slug);
@@ -52,9 +78,25 @@ export async function updateOrganization(access: Access, input: UpdateOrganizati
   await requireOrganizationAccess(access, id!, 'admin');
   issues.throwIfAny();
   try {
-    return await prisma.organization.update({
-      where: { id: id! },
-      data: { ...(slug !== undefined && { slug }), ...(name != null && { name }) },
+    return await prisma.$transaction(async (tx) => {
+      // Locked, so `before` is what this update replaces, even with another one racing it.
+      await tx.$queryRaw`SELECT id FROM organizations WHERE id = ${id}::uuid FOR NO KEY UPDATE`;
+      const before = await tx.organization.findUnique({ where: { id: id! } });
+      if (!before) throw new NotFoundError('Organization');
+      const after = await tx.organization.update({
+        where: { id: id! },
+        data: { ...(slug !== undefined && { slug }), ...(name != null && { name }) },
+      });
+      await recordAudit(tx, access.viewer, [
+        {
+          organizationId: after.id,
+          entityType: 'Organization',
+          entityId: after.id,
+          action: 'UPDATE',
+          changes: changesOf(before, after, AUDITED),
+        },
+      ]);
+      return after;
     });
   } catch (err) {
     if (uniqueViolation(err)) throw slugTaken(slug);
@@ -68,6 +110,8 @@ export async function updateOrganization(access: Access, input: UpdateOrganizati
  * Identifiers and identities go first: they refer to the organization's sources with
  * ON DELETE RESTRICT, which a single cascading delete could trip over. The organization
  * row is locked first so no new tenant row can be added while it is being removed.
+ * The organization's audit trail goes with it; its DELETE event is recorded without
+ * an organization, so that one survives.
  */
 export async function deleteOrganization(access: Access, input: { id: string }) {
   const issues = new Issues();
@@ -77,12 +121,22 @@ export async function deleteOrganization(access: Access, input: { id: string }) 
   access.assertTenant(id);
   requireSystemAdmin(access.viewer, 'delete an organization');
   const deleted = await prisma.$transaction(async (tx) => {
-    const locked = await tx.$queryRaw<{ id: string }[]>`
-      SELECT id FROM organizations WHERE id = ${id}::uuid FOR UPDATE`;
-    if (locked.length === 0) return false;
+    const locked = await tx.$queryRaw<{ id: string; slug: string; name: string }[]>`
+      SELECT id, slug, name FROM organizations WHERE id = ${id}::uuid FOR UPDATE`;
+    const before = locked[0];
+    if (!before) return false;
     await tx.identifier.deleteMany({ where: { organizationId: id } });
     await tx.identity.deleteMany({ where: { organizationId: id } });
     await tx.organization.delete({ where: { id } });
+    await recordAudit(tx, access.viewer, [
+      {
+        organizationId: null,
+        entityType: 'Organization',
+        entityId: id,
+        action: 'DELETE',
+        changes: changesOf(before, null, AUDITED),
+      },
+    ]);
     return true;
   });
   if (!deleted) throw new NotFoundError('Organization');

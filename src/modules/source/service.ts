@@ -1,11 +1,46 @@
 import type { Access } from '../../context.ts';
 import { prisma } from '../../db.ts';
 import { ConflictError, InUseError, NotFoundError } from '../../errors.ts';
-import type { SourceKind } from '../../generated/prisma/client.ts';
+import type { DiscoveryMethod, SourceKind } from '../../generated/prisma/client.ts';
+import { type AuditInput, changesOf, recordAudit } from '../audit/service.ts';
 import { requireOrganizationAccess, requireRowAccess } from '../shared/authorize.ts';
 import { Issues, prismaErrorCode, uniqueViolation } from '../shared/validate.ts';
 
 // Integration sources and identity providers: rules and storage. No GraphQL here.
+// Every change is recorded as an audit event in the transaction that makes it.
+
+/** The source fields an audit event records. */
+const AUDITED = ['kind', 'key', 'name'] as const;
+/** The fields recorded for identifiers and identities a cascading delete removes. */
+const AUDITED_IDENTIFIER = [
+  'userId',
+  'sourceId',
+  'identifierKey',
+  'identifierValue',
+  'discoveryMethod',
+  'confidenceScore',
+  'discoveryMetadata',
+] as const;
+const AUDITED_IDENTITY = [
+  'identifierKey',
+  'identityType',
+  'name',
+  'email',
+  'phoneNumber',
+  'projectId',
+  'sourceId',
+  'externalId',
+  'externalUsername',
+  'externalEmail',
+  'externalEmailVerified',
+  'externalDisplayName',
+  'userId',
+  'linkedBy',
+  'linkedAt',
+  'lastSyncedAt',
+] as const;
+type DeletedIdentifier = { id: string; discoveryMethod: DiscoveryMethod } & Record<(typeof AUDITED_IDENTIFIER)[number], unknown>;
+type DeletedIdentity = { id: string } & Record<(typeof AUDITED_IDENTITY)[number], unknown>;
 
 const keyTaken = (key: string | undefined) =>
   new ConflictError(['input.key'], `The organization already has a source with the key "${key}".`);
@@ -27,8 +62,20 @@ export async function createSource(access: Access, input: CreateSourceInput) {
   await requireOrganizationAccess(access, organizationId!, 'admin');
   issues.throwIfAny();
   try {
-    return await prisma.integrationSource.create({
-      data: { organizationId: organizationId!, kind: input.kind, key: key!, name: name! },
+    return await prisma.$transaction(async (tx) => {
+      const source = await tx.integrationSource.create({
+        data: { organizationId: organizationId!, kind: input.kind, key: key!, name: name! },
+      });
+      await recordAudit(tx, access.viewer, [
+        {
+          organizationId: source.organizationId,
+          entityType: 'IntegrationSource',
+          entityId: source.id,
+          action: 'CREATE',
+          changes: changesOf(null, source, AUDITED),
+        },
+      ]);
+      return source;
     });
   } catch (err) {
     if (uniqueViolation(err)) throw keyTaken(key);
@@ -65,9 +112,25 @@ export async function updateSource(access: Access, input: UpdateSourceInput) {
   await requireRowAccess(access, await organizationOfSource(id!), 'admin', 'IntegrationSource');
   issues.throwIfAny();
   try {
-    return await prisma.integrationSource.update({
-      where: { id: id! },
-      data: { ...(key !== undefined && { key }), ...(name != null && { name }) },
+    return await prisma.$transaction(async (tx) => {
+      // Locked, so `before` is what this update replaces, even with another one racing it.
+      await tx.$queryRaw`SELECT id FROM integration_sources WHERE id = ${id}::uuid FOR NO KEY UPDATE`;
+      const before = await tx.integrationSource.findUnique({ where: { id: id! } });
+      if (!before) throw new NotFoundError('IntegrationSource');
+      const after = await tx.integrationSource.update({
+        where: { id: id! },
+        data: { ...(key !== undefined && { key }), ...(name != null && { name }) },
+      });
+      await recordAudit(tx, access.viewer, [
+        {
+          organizationId: after.organizationId,
+          entityType: 'IntegrationSource',
+          entityId: after.id,
+          action: 'UPDATE',
+          changes: changesOf(before, after, AUDITED),
+        },
+      ]);
+      return after;
     });
   } catch (err) {
     if (uniqueViolation(err)) throw keyTaken(key);
@@ -81,34 +144,87 @@ export async function updateSource(access: Access, input: UpdateSourceInput) {
  * identities use it, refused with InUseError, unless `cascade` asks to delete them
  * too. The source row is locked first: an identifier or identity being added for it
  * at the same moment waits, then fails on the missing source, so nothing is orphaned
- * and nothing slips past the check.
+ * and nothing slips past the check. Records the source's DELETE and, with `cascade`,
+ * one for every identifier and identity it removed.
  */
 export async function deleteSource(access: Access, input: { id: string; cascade?: boolean | null }) {
   const issues = new Issues();
   const id = issues.id('input.id', input.id, 'IntegrationSource');
   issues.throwIfAny();
   const organizationId = await requireRowAccess(access, await organizationOfSource(id!), 'admin', 'IntegrationSource');
-  await prisma.$transaction(async (tx) => {
-    const locked = await tx.$queryRaw<{ id: string }[]>`
-      SELECT id FROM integration_sources WHERE id = ${id}::uuid FOR UPDATE`;
-    if (locked.length === 0) throw new NotFoundError('IntegrationSource');
-    const where = { organizationId, sourceId: id! };
-    if (input.cascade) {
-      await tx.identifier.deleteMany({ where });
-      await tx.identity.deleteMany({ where });
-    } else {
-      const [identifiers, identities] = await Promise.all([tx.identifier.count({ where }), tx.identity.count({ where })]);
-      if (identifiers + identities > 0) {
-        throw new InUseError(
-          'IntegrationSource',
-          [
-            { entity: 'Identifier', count: identifiers },
-            { entity: 'Identity', count: identities },
-          ].filter((r) => r.count > 0),
-        );
+  // A cascade records one event per removed row, about a millisecond each: the
+  // transaction gets time in proportion (counted before it, outside its connection).
+  const cascading = input.cascade
+    ? (await Promise.all([
+        prisma.identifier.count({ where: { organizationId, sourceId: id! } }),
+        prisma.identity.count({ where: { organizationId, sourceId: id! } }),
+      ]).then(([a, b]) => a + b))
+    : 0;
+  await prisma.$transaction(
+    async (tx) => {
+      const locked = await tx.$queryRaw<{ id: string; kind: SourceKind; key: string; name: string }[]>`
+        SELECT id, kind::text AS kind, key, name FROM integration_sources WHERE id = ${id}::uuid FOR UPDATE`;
+      const before = locked[0];
+      if (!before) throw new NotFoundError('IntegrationSource');
+      const where = { organizationId, sourceId: id! };
+      const events: AuditInput[] = [];
+      if (input.cascade) {
+        // Each removal is recorded with what it held, as the delete itself returns it.
+        const identifiers = await tx.$queryRaw<DeletedIdentifier[]>`
+          DELETE FROM identifiers WHERE organization_id = ${organizationId}::uuid AND source_id = ${id}::uuid
+          RETURNING id, user_id AS "userId", source_id AS "sourceId", identifier_key AS "identifierKey",
+            identifier_value AS "identifierValue", discovery_method::text AS "discoveryMethod",
+            confidence_score AS "confidenceScore", discovery_metadata AS "discoveryMetadata"`;
+        const identities = await tx.$queryRaw<DeletedIdentity[]>`
+          DELETE FROM identities WHERE organization_id = ${organizationId}::uuid AND source_id = ${id}::uuid
+          RETURNING id, identifier_key AS "identifierKey", identity_type::text AS "identityType", name, email,
+            phone_number AS "phoneNumber", project_id AS "projectId", source_id AS "sourceId",
+            external_id AS "externalId", external_username AS "externalUsername",
+            external_email AS "externalEmail", external_email_verified AS "externalEmailVerified",
+            external_display_name AS "externalDisplayName", user_id AS "userId", linked_by::text AS "linkedBy",
+            linked_at AS "linkedAt", last_synced_at AS "lastSyncedAt"`;
+        for (const r of identifiers) {
+          events.push({
+            organizationId,
+            entityType: 'Identifier',
+            entityId: r.id,
+            action: 'DELETE',
+            changes: changesOf(r, null, AUDITED_IDENTIFIER),
+            discoveryMethod: r.discoveryMethod,
+          });
+        }
+        for (const r of identities) {
+          events.push({
+            organizationId,
+            entityType: 'Identity',
+            entityId: r.id,
+            action: 'DELETE',
+            changes: changesOf(r, null, AUDITED_IDENTITY),
+          });
+        }
+      } else {
+        const [identifiers, identities] = await Promise.all([tx.identifier.count({ where }), tx.identity.count({ where })]);
+        if (identifiers + identities > 0) {
+          throw new InUseError(
+            'IntegrationSource',
+            [
+              { entity: 'Identifier', count: identifiers },
+              { entity: 'Identity', count: identities },
+            ].filter((r) => r.count > 0),
+          );
+        }
       }
-    }
-    await tx.integrationSource.delete({ where: { id: id! } });
-  });
+      await tx.integrationSource.delete({ where: { id: id! } });
+      events.push({
+        organizationId,
+        entityType: 'IntegrationSource',
+        entityId: before.id,
+        action: 'DELETE',
+        changes: changesOf(before, null, AUDITED),
+      });
+      await recordAudit(tx, access.viewer, events);
+    },
+    { maxWait: 10_000, timeout: 10_000 + 5 * cascading },
+  );
   return id!;
 }

@@ -1,10 +1,25 @@
 import type { Access } from '../../context.ts';
 import { prisma } from '../../db.ts';
 import { ConflictError, forbidden, NotFoundError } from '../../errors.ts';
+import { changesOf, recordAudit } from '../audit/service.ts';
 import { isSystemAdmin, requireSystemAdmin } from '../shared/authorize.ts';
 import { Issues, prismaErrorCode, uniqueViolation } from '../shared/validate.ts';
 
 // Users: rules and storage. No GraphQL here; resolvers call these.
+// Every change is recorded as an audit event in the transaction that makes it. A user
+// belongs to no organization, so those events carry none.
+
+/** The user fields an audit event records. */
+export const AUDITED_USER_FIELDS = [
+  'email',
+  'authSubject',
+  'givenName',
+  'familyName',
+  'nickname',
+  'name',
+  'picture',
+  'isSystemAdmin',
+] as const;
 
 /**
  * The filter for users the viewer may see: themself, and the members of every
@@ -70,7 +85,19 @@ export async function createUser(access: Access, input: CreateUserInput) {
   const data = profile(issues, input);
   issues.throwIfAny();
   try {
-    return await prisma.user.create({ data: { email: email!, authSubject, ...data } });
+    return await prisma.$transaction(async (tx) => {
+      const user = await tx.user.create({ data: { email: email!, authSubject, ...data } });
+      await recordAudit(tx, access.viewer, [
+        {
+          organizationId: null,
+          entityType: 'User',
+          entityId: user.id,
+          action: 'CREATE',
+          changes: changesOf(null, user, AUDITED_USER_FIELDS),
+        },
+      ]);
+      return user;
+    });
   } catch (err) {
     conflict(err);
   }
@@ -96,12 +123,28 @@ export async function updateUser(access: Access, input: UpdateUserInput) {
   if (!self && !isSystemAdmin(access.viewer)) throw forbidden('You can only change your own profile.');
   issues.throwIfAny();
   try {
-    return await prisma.user.update({
-      where: { id: id! },
-      data: {
-        ...(email != null && { email }),
-        ...Object.fromEntries(Object.entries(data).filter(([, v]) => v !== undefined)),
-      },
+    return await prisma.$transaction(async (tx) => {
+      // Locked, so `before` is what this update replaces, even with another one racing it.
+      await tx.$queryRaw`SELECT id FROM users WHERE id = ${id}::uuid FOR NO KEY UPDATE`;
+      const before = await tx.user.findUnique({ where: { id: id! } });
+      if (!before) throw new NotFoundError('User');
+      const after = await tx.user.update({
+        where: { id: id! },
+        data: {
+          ...(email != null && { email }),
+          ...Object.fromEntries(Object.entries(data).filter(([, v]) => v !== undefined)),
+        },
+      });
+      await recordAudit(tx, access.viewer, [
+        {
+          organizationId: null,
+          entityType: 'User',
+          entityId: after.id,
+          action: 'UPDATE',
+          changes: changesOf(before, after, AUDITED_USER_FIELDS),
+        },
+      ]);
+      return after;
     });
   } catch (err) {
     conflict(err);
