@@ -68,6 +68,8 @@ function next(): RequestSpec {
 
 const server = await startServer({
   DATABASE_URL: url,
+  // A database seeded before the latest migrations is brought up to date first.
+  MIGRATE_ON_START: 'true',
   JWT_SECRET: SECRET,
   RATE_LIMIT_PER_CREDENTIAL: '0',
   RATE_LIMIT_PER_ORGANIZATION: '0',
