@@ -1,10 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { afterAll, describe, expect, it } from 'vitest';
-import { globalId, TEST_JWT_SECRET, tokenFor } from './helpers/app.ts';
+import { globalId, tokenFor } from './helpers/app.ts';
+import { startServer } from './helpers/server-process.ts';
 
 // `npm start` as a user runs it: a real process on the embedded database in a data
 // folder, answering on a port, keeping its data across restarts. (*.embedded.test.ts
@@ -15,41 +15,8 @@ afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
-async function start(dataDir: string): Promise<{ child: ChildProcess; url: string; output: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    env: {
-      ...process.env,
-      NODE_ENV: 'development',
-      PORT: '0',
-      PGLITE_DATA_DIR: dataDir,
-      DATABASE_URL: '',
-      JWT_SECRET: TEST_JWT_SECRET,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no URL within 60 s:\n${out}`)), 60_000);
-    child.stdout!.on('data', () => {
-      const m = /(http:\/\/\S+\/graphql)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`exited with ${code}:\n${out}`)));
-  });
-  return { child, url, output: () => out };
-}
-
-async function stop(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => {
-    child.on('exit', (code) => resolve(code));
-    child.kill('SIGTERM');
-  });
-}
+// The same process `npm start` runs, on the embedded database in `dataDir`.
+const start = (dataDir: string) => startServer({ PGLITE_DATA_DIR: dataDir, LOG_LEVEL: 'info' });
 
 const post = (url: string, query: string, headers: Record<string, string> = {}) =>
   fetch(url, {
@@ -68,7 +35,7 @@ describe('npm start', () => {
     expect(await post(first.url, '{ __typename }')).toEqual({ data: { __typename: 'Query' } });
     const page = await fetch(first.url, { headers: { accept: 'text/html' } });
     expect(await page.text()).toContain('GraphiQL');
-    expect(await stop(first.child)).toBe(0);
+    expect(await first.stop()).toBe(0);
 
     // Data left in the folder while the server is down is served after a restart.
     const pglite = await PGlite.create(dataDir);
@@ -88,6 +55,6 @@ describe('npm start', () => {
       authorization: `Bearer ${await tokenFor('kept')}`,
     });
     expect(answer).toEqual({ data: { node: { slug: 'kept' } } });
-    expect(await stop(second.child)).toBe(0);
+    expect(await second.stop()).toBe(0);
   }, 120_000);
 });
