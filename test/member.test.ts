@@ -388,16 +388,16 @@ describe('updateMember', () => {
     expect(await prisma.member.findUniqueOrThrow({ where: { id: member.id } })).toEqual(member);
   });
 
-  it('answers FORBIDDEN to an ANALYST and to another organization\'s admin, the same as for a member that does not exist', async () => {
+  it('answers FORBIDDEN to an ANALYST of the organization, and NOT_FOUND to another organization\'s admin exactly as for a member that does not exist', async () => {
     const { organization, user: analyst } = await aTenantWithMember('ANALYST');
     const member = await aMember(organization.id, (await aUser()).id);
     const { user: otherAdmin } = await aTenantWithMember('ORGANIZATION_ADMIN');
-    for (const [user, id] of [
-      [analyst, member.id],
-      [otherAdmin, member.id],
-      [otherAdmin, randomUUID()],
+    for (const [user, id, code] of [
+      [analyst, member.id, 'FORBIDDEN'],
+      [otherAdmin, member.id, 'NOT_FOUND'],
+      [otherAdmin, randomUUID(), 'NOT_FOUND'],
     ] as const) {
-      expectErrorCode(await gql(UPDATE, { variables: { input: { id, role: 'ORGANIZATION_ADMIN' } }, asUser: user }), 'FORBIDDEN');
+      expectErrorCode(await gql(UPDATE, { variables: { input: { id, role: 'ORGANIZATION_ADMIN' } }, asUser: user }), code);
     }
     expect((await prisma.member.findUniqueOrThrow({ where: { id: member.id } })).role).toBe('ANALYST');
   });
@@ -462,16 +462,16 @@ describe('removeMember', () => {
     expect(await prisma.member.count({ where: { id: root.id } })).toBe(1);
   });
 
-  it('answers FORBIDDEN to an ANALYST and to another organization\'s admin, the same as for a member that does not exist', async () => {
+  it('answers FORBIDDEN to an ANALYST of the organization, and NOT_FOUND to another organization\'s admin exactly as for a member that does not exist', async () => {
     const { organization, user: analyst } = await aTenantWithMember('ANALYST');
     const member = await aMember(organization.id, (await aUser()).id);
     const { user: otherAdmin } = await aTenantWithMember('ORGANIZATION_ADMIN');
-    for (const [user, id] of [
-      [analyst, member.id],
-      [otherAdmin, member.id],
-      [otherAdmin, randomUUID()],
+    for (const [user, id, code] of [
+      [analyst, member.id, 'FORBIDDEN'],
+      [otherAdmin, member.id, 'NOT_FOUND'],
+      [otherAdmin, randomUUID(), 'NOT_FOUND'],
     ] as const) {
-      expectErrorCode(await gql(REMOVE, { variables: { input: { id } }, asUser: user }), 'FORBIDDEN');
+      expectErrorCode(await gql(REMOVE, { variables: { input: { id } }, asUser: user }), code);
     }
     expect(await prisma.member.count({ where: { id: member.id } })).toBe(1);
   });

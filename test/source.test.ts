@@ -225,16 +225,16 @@ describe('updateIntegrationSource', () => {
     expect((await prisma.integrationSource.findUniqueOrThrow({ where: { id: source.id } })).key).toBe('mine');
   });
 
-  it('answers FORBIDDEN to an ANALYST and to another organization\'s admin, the same as for a source that does not exist', async () => {
+  it('answers FORBIDDEN to an ANALYST of the organization, and NOT_FOUND to another organization\'s admin exactly as for a source that does not exist', async () => {
     const { organization, user: analyst } = await aTenantWithMember('ANALYST');
     const source = await aSource(organization.id, { name: 'Original' });
     const { user: otherAdmin } = await aTenantWithMember('ORGANIZATION_ADMIN');
-    for (const [user, id] of [
-      [analyst, source.id],
-      [otherAdmin, source.id],
-      [otherAdmin, randomUUID()],
+    for (const [user, id, code] of [
+      [analyst, source.id, 'FORBIDDEN'],
+      [otherAdmin, source.id, 'NOT_FOUND'],
+      [otherAdmin, randomUUID(), 'NOT_FOUND'],
     ] as const) {
-      expectErrorCode(await gql(UPDATE, { variables: { input: { id, name: 'Changed' } }, asUser: user }), 'FORBIDDEN');
+      expectErrorCode(await gql(UPDATE, { variables: { input: { id, name: 'Changed' } }, asUser: user }), code);
     }
     expect((await prisma.integrationSource.findUniqueOrThrow({ where: { id: source.id } })).name).toBe('Original');
   });
@@ -312,16 +312,16 @@ describe('deleteIntegrationSource', () => {
     expect(await prisma.identity.findMany({ select: { id: true } })).toEqual([{ id: unrelated.id }]);
   });
 
-  it('answers FORBIDDEN to an ANALYST and to another organization\'s admin, the same as for a source that does not exist', async () => {
+  it('answers FORBIDDEN to an ANALYST of the organization, and NOT_FOUND to another organization\'s admin exactly as for a source that does not exist', async () => {
     const { organization, user: analyst } = await aTenantWithMember('ANALYST');
     const source = await aSource(organization.id);
     const { user: otherAdmin } = await aTenantWithMember('ORGANIZATION_ADMIN');
-    for (const [user, id] of [
-      [analyst, source.id],
-      [otherAdmin, source.id],
-      [otherAdmin, randomUUID()],
+    for (const [user, id, code] of [
+      [analyst, source.id, 'FORBIDDEN'],
+      [otherAdmin, source.id, 'NOT_FOUND'],
+      [otherAdmin, randomUUID(), 'NOT_FOUND'],
     ] as const) {
-      expectErrorCode(await gql(DELETE, { variables: { input: { id, cascade: true } }, asUser: user }), 'FORBIDDEN');
+      expectErrorCode(await gql(DELETE, { variables: { input: { id, cascade: true } }, asUser: user }), code);
     }
     expect(await prisma.integrationSource.count()).toBe(1);
   });

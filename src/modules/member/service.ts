@@ -3,7 +3,8 @@ import { prisma } from '../../db.ts';
 import { ConflictError, forbidden, LastOrganizationAdminError, NotFoundError } from '../../errors.ts';
 import type { Member, MemberRole, MembershipState, Prisma } from '../../generated/prisma/client.ts';
 import { type AuditInput, changesOf, recordAudit } from '../audit/service.ts';
-import { isSystemAdmin, requireOrganizationAccess, requireRowAccess } from '../shared/authorize.ts';
+import { isSystemAdmin, requireOrganizationAccess } from '../shared/authorize.ts';
+import { requireRowIn } from '../shared/tenant.ts';
 import { Issues, uniqueViolation } from '../shared/validate.ts';
 import { AUDITED_USER_FIELDS, visibleUsersWhere } from '../user/service.ts';
 
@@ -158,7 +159,7 @@ export async function updateMember(access: Access, input: UpdateMemberInput) {
   issues.notNull('input.state', input.state);
   if (!id) issues.throwIfAny();
   const current = await organizationOfMember(id!);
-  const organizationId = await requireRowAccess(access, current?.organizationId ?? null, 'admin', 'Member');
+  const organizationId = await requireRowIn(access, current?.organizationId, 'admin', 'Member');
   requireRoleAuthority(access, current!.role, input.role);
   issues.throwIfAny();
   const role = input.role ?? undefined;
@@ -189,7 +190,7 @@ export async function removeMember(access: Access, input: { id: string }) {
   const id = issues.id('input.id', input.id, 'Member');
   issues.throwIfAny();
   const current = await organizationOfMember(id!);
-  const organizationId = await requireRowAccess(access, current?.organizationId ?? null, 'admin', 'Member');
+  const organizationId = await requireRowIn(access, current?.organizationId, 'admin', 'Member');
   requireRoleAuthority(access, current!.role);
   await withAdminGuard(
     id!,

@@ -16,26 +16,6 @@ export async function requireOrganizationAccess(access: Access, organizationId: 
   if (!(await access.can(organizationId, level))) throw forbidden();
 }
 
-/**
- * For an operation on a tenant row named by its own id (`organizationId` is the row's
- * organization, or null when no row has that id). A system admin learns that the row
- * does not exist (NotFoundError); anyone else gets FORBIDDEN either way, so ids of
- * other tenants reveal nothing.
- */
-export async function requireRowAccess(
-  access: Access,
-  organizationId: string | null,
-  level: AccessLevel,
-  entity: string,
-): Promise<string> {
-  if (organizationId === null) {
-    if (isSystemAdmin(access.viewer)) throw new NotFoundError(entity);
-    throw forbidden();
-  }
-  if (!(await access.can(organizationId, level))) throw forbidden();
-  return organizationId;
-}
-
 export function requireSystemAdmin(viewer: Viewer, what: string) {
   if (!isSystemAdmin(viewer)) throw forbidden(`Only a system admin can ${what}.`);
 }

@@ -3,7 +3,8 @@ import { prisma } from '../../db.ts';
 import { ConflictError, InUseError, NotFoundError } from '../../errors.ts';
 import type { DiscoveryMethod, SourceKind } from '../../generated/prisma/client.ts';
 import { type AuditInput, changesOf, recordAudit } from '../audit/service.ts';
-import { requireOrganizationAccess, requireRowAccess } from '../shared/authorize.ts';
+import { requireOrganizationAccess } from '../shared/authorize.ts';
+import { requireRowIn } from '../shared/tenant.ts';
 import { Issues, prismaErrorCode, uniqueViolation } from '../shared/validate.ts';
 
 // Integration sources and identity providers: rules and storage. No GraphQL here.
@@ -109,7 +110,7 @@ export async function updateSource(access: Access, input: UpdateSourceInput) {
   const key = issues.key('input.key', input.key ?? undefined);
   const name = issues.text('input.name', input.name, 200);
   if (!id) issues.throwIfAny();
-  await requireRowAccess(access, await organizationOfSource(id!), 'admin', 'IntegrationSource');
+  await requireRowIn(access, await organizationOfSource(id!), 'admin', 'IntegrationSource');
   issues.throwIfAny();
   try {
     return await prisma.$transaction(async (tx) => {
@@ -151,7 +152,7 @@ export async function deleteSource(access: Access, input: { id: string; cascade?
   const issues = new Issues();
   const id = issues.id('input.id', input.id, 'IntegrationSource');
   issues.throwIfAny();
-  const organizationId = await requireRowAccess(access, await organizationOfSource(id!), 'admin', 'IntegrationSource');
+  const organizationId = await requireRowIn(access, await organizationOfSource(id!), 'admin', 'IntegrationSource');
   // A cascade records one event per removed row, about a millisecond each: the
   // transaction gets time in proportion (counted before it, outside its connection).
   const cascading = input.cascade
