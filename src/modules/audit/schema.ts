@@ -12,6 +12,7 @@ import { totalCountField } from '../shared/connections.ts';
 import { isUuid, NO_ROW, tenantRowWhere } from '../shared/visibility.ts';
 import { SourceRef } from '../source/schema.ts';
 import { UserRef } from '../user/schema.ts';
+import { visibleUsersWhere } from '../user/service.ts';
 import { subscribeToChanges } from './bus.ts';
 
 const ActorTypeEnum = builder.enumType('ActorType', {
@@ -67,20 +68,7 @@ export const AuditEventRef = builder.prismaNode('AuditEvent', {
 function loadVisibleUser(ctx: Context, id: string) {
   return ctx
     .loader<string, Awaited<ReturnType<typeof prisma.user.findMany>>[number] | null>('audit:actor', async (ids) => {
-      const readable = await ctx.access.readableOrganizationIds();
-      const rows = await prisma.user.findMany({
-        where: {
-          id: { in: [...ids] },
-          ...(readable === 'all'
-            ? {}
-            : {
-                OR: [
-                  ...(ctx.viewer.kind === 'user' ? [{ id: ctx.viewer.userId }] : []),
-                  { memberships: { some: { organizationId: { in: readable } } } },
-                ],
-              }),
-        },
-      });
+      const rows = await prisma.user.findMany({ where: { id: { in: [...ids] }, ...(await visibleUsersWhere(ctx.access)) } });
       const byId = new Map(rows.map((r) => [r.id, r]));
       return ids.map((i) => byId.get(i) ?? null);
     })

@@ -8,6 +8,7 @@ import { MemberRef } from '../member/schema.ts';
 import { OrganizationRef } from '../organization/schema.ts';
 import { isUuid } from '../shared/visibility.ts';
 import { UserRef } from '../user/schema.ts';
+import { visibleUsersWhere } from '../user/service.ts';
 
 // Entities of the subgraph, keyed by `id` (the global id every client already has).
 // A gateway's `_entities` call resolves all representations of one type with one
@@ -46,20 +47,8 @@ federatedEntity(OrganizationRef, 'Organization', (ids, readable) =>
   }),
 );
 
-federatedEntity(UserRef, 'User', (ids, readable, ctx) =>
-  prisma.user.findMany({
-    where: {
-      id: { in: ids },
-      ...(readable === 'all'
-        ? {}
-        : {
-            OR: [
-              ...(ctx.viewer.kind === 'user' ? [{ id: ctx.viewer.userId }] : []),
-              { memberships: { some: { organizationId: { in: readable } } } },
-            ],
-          }),
-    },
-  }),
+federatedEntity(UserRef, 'User', async (ids, _readable, ctx) =>
+  prisma.user.findMany({ where: { id: { in: ids }, ...(await visibleUsersWhere(ctx.access)) } }),
 );
 
 /** Tenant rows: visible when their organization is readable. */
