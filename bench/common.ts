@@ -1,5 +1,3 @@
-import pg from 'pg';
-
 export function parseArgs(argv: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
@@ -12,13 +10,14 @@ export function parseArgs(argv: string[]): Record<string, string> {
   return out;
 }
 
-/** BENCH_DATABASE_URL, or database igs_bench on the local server (created when missing). */
-export async function benchDatabaseUrl(): Promise<string> {
-  if (process.env.BENCH_DATABASE_URL) return process.env.BENCH_DATABASE_URL;
-  const admin = new pg.Client({ connectionString: 'postgresql://postgres@127.0.0.1:5432/postgres' });
-  await admin.connect();
-  const exists = await admin.query("SELECT 1 FROM pg_database WHERE datname = 'igs_bench'");
-  if (exists.rowCount === 0) await admin.query('CREATE DATABASE igs_bench');
-  await admin.end();
-  return 'postgresql://postgres@127.0.0.1:5432/igs_bench';
+/**
+ * BENCH_DATABASE_URL, or database igs_bench of the benchmark's own PostgreSQL cluster
+ * (bench/postgres.ts: created and started when needed). `stop` stops the cluster again
+ * when this call started it.
+ */
+export async function benchDatabase(log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<{ url: string; stop(): void }> {
+  if (process.env.BENCH_DATABASE_URL) return { url: process.env.BENCH_DATABASE_URL, stop() {} };
+  const { ensureBenchPostgres } = await import('./postgres.ts');
+  const cluster = await ensureBenchPostgres(log);
+  return { url: cluster.url, stop: () => cluster.stop() };
 }

@@ -6,7 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import pg from 'pg';
 import { SignJWT } from 'jose';
 import { startServer } from '../test/helpers/server-process.ts';
-import { benchDatabaseUrl, parseArgs } from './common.ts';
+import { benchDatabase, parseArgs } from './common.ts';
 import { rssMiB, runLoad, summarize, type RequestSpec } from './load.ts';
 import { seed } from './seed.ts';
 
@@ -15,7 +15,8 @@ const durationMs = Number(args.duration ?? 300) * 1000;
 const connections = Number(args.connections ?? 16);
 const SECRET = 'bench-secret-bench-secret-bench-secret!!';
 
-const url = await benchDatabaseUrl();
+const database = await benchDatabase();
+const url = database.url;
 const client = new pg.Client({ connectionString: url });
 await client.connect();
 const seeded = await client.query('SELECT count(*)::int AS n FROM users').catch(() => ({ rows: [{ n: 0 }] }));
@@ -97,6 +98,7 @@ const cleanup = new pg.Client({ connectionString: url });
 await cleanup.connect();
 await cleanup.query(`DELETE FROM organizations WHERE slug LIKE 'soak-${process.pid}-%'`);
 await cleanup.end();
+database.stop();
 
 // Memory is judged after a one-minute warm-up: first and last minute averages.
 const warm = memory.filter((m) => m.atS >= Math.min(60, durationMs / 4000));

