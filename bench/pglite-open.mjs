@@ -1,0 +1,10 @@
+// The baseline of the cold start: PGlite alone opens a data folder and answers one
+// query. Prints the milliseconds it took inside the process; the benchmark times the
+// whole process from spawn to exit. Usage: node bench/pglite-open.mjs DIR
+import { PGlite } from '@electric-sql/pglite';
+
+const t0 = performance.now();
+const db = await PGlite.create(process.argv[2]);
+const { rows } = await db.query('SELECT count(*)::int AS n FROM users');
+console.log(JSON.stringify({ ms: performance.now() - t0, users: rows[0].n }));
+await db.close();

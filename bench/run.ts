@@ -1,0 +1,268 @@
+// The side-by-side benchmark: this server, PostGraphile v5 and the hand-written SQL
+// floor on one PostgreSQL, in one run.
+//   npm run bench                      full scale, the default run (about 12 minutes after seeding)
+//   npm run bench -- --quick           a small data set and short blocks (about 2 minutes)
+//   npm run bench -- --reps 5 --duration 10   the long run
+// Other flags: --scale N, --warmup S, --connections 1,8,32, --pool N,
+// --scenarios resolve,members50,..., --peers this,postgraphile,floor, --no-cold-start.
+// Results: bench/results/<time>.json and .md; the table and the targets are printed.
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isDeepStrictEqual } from 'node:util';
+import { loadConfig } from '../src/config.ts';
+import { openDatabase } from '../src/db.ts';
+import { parseArgs } from './common.ts';
+import { startJwks, verifyCostMicros } from './jwt.ts';
+import { clusterCpuMs, cpuMs, findWrk, rssMiB, runUndici, runWrk, Statements, type LoadNumbers } from './measure.ts';
+import { PEER_LABEL, PEERS_DIR, postgraphileInstalled, startPeer, startThisServer, type Peer, type PeerName } from './peers.ts';
+import { ensureBenchPostgres, postmasterPid } from './postgres.ts';
+import { evaluateTargets, markdownReport, type Block, type Report } from './report.ts';
+import { seed, seededScale } from './seed.ts';
+import { buildWorkload, concreteBody, normalise, type BenchRequest, type ScenarioName } from './workload.ts';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '..');
+const WORK = path.join(HERE, '.work');
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+const args = parseArgs(process.argv.slice(2));
+const quick = args.quick === 'true';
+const scale = Number(args.scale ?? (quick ? 0.01 : 1));
+const durationS = Number(args.duration ?? (quick ? 2 : 3));
+const warmupS = Number(args.warmup ?? (quick ? 1 : 2));
+const reps = Number(args.reps ?? (quick ? 1 : 3));
+const poolSize = Number(args.pool ?? 16);
+const levels = (args.connections ?? (quick ? '1,8' : '1,8,32')).split(',').map(Number);
+const allScenarios: ScenarioName[] = ['resolve', 'members50', 'members100', 'node', 'upsert', 'entities', 'mixed'];
+const scenarios = (args.scenarios?.split(',') as ScenarioName[] | undefined) ?? allScenarios;
+const peerNames = (args.peers?.split(',') as PeerName[] | undefined) ?? (['this', 'postgraphile', 'floor'] as PeerName[]);
+
+/** Which peers take part in a scenario, and at which connection counts. */
+const PLAN: Record<ScenarioName, { peers: PeerName[]; levels: number[] }> = {
+  resolve: { peers: ['this', 'postgraphile', 'floor'], levels },
+  members50: { peers: ['this', 'postgraphile', 'floor'], levels },
+  members100: { peers: ['this', 'postgraphile', 'floor'], levels },
+  node: { peers: ['this', 'postgraphile', 'floor'], levels },
+  upsert: { peers: ['this', 'floor'], levels: levels.filter((c) => c <= 8) },
+  entities: { peers: ['this', 'floor'], levels },
+  mixed: { peers: ['this', 'floor'], levels: levels.filter((c) => c > 1) },
+};
+
+const started = Date.now();
+const elapsed = () => `${Math.round((Date.now() - started) / 1000)} s`;
+
+// ---- set up --------------------------------------------------------------------------
+
+if (peerNames.includes('postgraphile') && !postgraphileInstalled()) {
+  log('Installing the peers (PostGraphile, Node.js 22) into bench/peers');
+  execFileSync('npm', ['ci', '--prefix', PEERS_DIR, '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'], { stdio: 'inherit' });
+}
+const cluster = await ensureBenchPostgres(log);
+const postmaster = postmasterPid()!;
+if ((await seededScale(cluster.url)) !== scale) {
+  log(`Seeding scale ${scale} (npm run bench:seed -- --scale ${scale})`);
+  await seed(cluster.url, scale);
+} else {
+  // A set seeded before the latest migrations is brought up to date.
+  const db = await openDatabase(loadConfig({ DATABASE_URL: cluster.url }), { migrate: true });
+  await db.close();
+  log(`Reusing the seeded data set (scale ${scale})`);
+}
+mkdirSync(WORK, { recursive: true });
+const jwt = await startJwks(WORK);
+const jose = await verifyCostMicros(jwt);
+log(`jose ES256 verify: ${jose.es256Micros} µs`);
+const workload = await buildWorkload(cluster.url, jwt, { samples: quick ? 2000 : 10_000, upsertOrganizations: quick ? 5 : 40 });
+
+// Request files for wrk: organization, token and body, one request a line.
+const requestDir = path.join(WORK, 'requests');
+rmSync(requestDir, { recursive: true, force: true });
+mkdirSync(requestDir, { recursive: true });
+const fileOf = (scenario: Exclude<ScenarioName, 'mixed'>, peer: PeerName) => path.join(requestDir, `${scenario}-${peer}.tsv`);
+for (const [scenario, byPeer] of Object.entries(workload.requests)) {
+  for (const [peer, list] of Object.entries(byPeer)) {
+    writeFileSync(fileOf(scenario as Exclude<ScenarioName, 'mixed'>, peer as PeerName), list!.map((r) => `${r.organizationId}\t${r.token}\t${r.body}\n`).join(''));
+  }
+}
+const loadFiles = (scenario: ScenarioName, peer: PeerName): [number, string][] =>
+  scenario === 'mixed'
+    ? [
+        [80, fileOf('resolve', peer)],
+        [15, fileOf('members50', peer)],
+        [5, fileOf('upsert', peer)],
+      ]
+    : [[1, fileOf(scenario, peer)]];
+
+const wrk = findWrk(log);
+const peerOptions = { databaseUrl: cluster.url, poolSize, jwt };
+const peers = new Map<PeerName, Peer>();
+for (const name of peerNames) {
+  log(`Starting ${PEER_LABEL[name]}`);
+  peers.set(name, await startPeer(name, peerOptions));
+}
+const statements = await Statements.open(cluster.url);
+
+async function send(peer: Peer, r: BenchRequest): Promise<unknown> {
+  const res = await fetch(peer.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${r.token}`, 'x-organization-id': r.organizationId },
+    body: concreteBody(r),
+  });
+  const text = await res.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { errors: [{ message: `HTTP ${res.status}: ${text.slice(0, 200)}` }] };
+  }
+}
+
+let exitCode = 0;
+try {
+  // ---- every peer's answers equal before anything is timed --------------------------
+  const checks: Report['checks'] = [];
+  for (const scenario of allScenarios.filter((s) => s !== 'mixed') as Exclude<ScenarioName, 'mixed'>[]) {
+    const byPeer = workload.requests[scenario];
+    const taking = [...peers.values()].filter((p) => byPeer[p.name]);
+    const count = scenario === 'upsert' ? 3 : 20;
+    let equal = 0;
+    for (let k = 0; k < count; k++) {
+      const answers = [];
+      for (const p of taking) answers.push({ peer: p.name, answer: normalise(scenario, p.name, await send(p, byPeer[p.name]![k % byPeer[p.name]!.length]!)) });
+      const first = answers[0]!.answer;
+      const bad = answers.find((a) => !isDeepStrictEqual(a.answer, first) || a.answer === null || (a.answer as { errors?: unknown }).errors);
+      if (bad) {
+        throw new Error(`Answers differ for ${scenario} #${k}:\n${answers.map((a) => `${a.peer}: ${JSON.stringify(a.answer).slice(0, 600)}`).join('\n')}`);
+      }
+      equal++;
+    }
+    checks.push({ scenario, peers: taking.map((p) => p.name), compared: equal });
+    log(`Answers equal: ${scenario} (${taking.map((p) => PEER_LABEL[p.name]).join(', ')}; ${equal} inputs)`);
+  }
+
+  // ---- measured blocks ------------------------------------------------------------------
+  const blocks: Block[] = [];
+  const plan = scenarios.flatMap((s) => PLAN[s].levels.map((c) => ({ scenario: s, connections: c, peers: PLAN[s].peers.filter((p) => peers.has(p)) })));
+  const totalBlocks = plan.reduce((n, p) => n + p.peers.length * reps, 0);
+  log(`${totalBlocks} blocks of ${durationS} s (warm-up ${warmupS} s, then 1 s), ${reps} repetition(s), peers alternated; load from ${wrk ? 'wrk' : 'undici'}`);
+  const load = (spec: Parameters<typeof runWrk>[1]): Promise<LoadNumbers> => (wrk ? runWrk(wrk, spec) : runUndici(spec));
+  for (const { scenario, connections, peers: taking } of plan) {
+    for (let rep = 1; rep <= reps; rep++) {
+      for (const name of taking) {
+        const peer = peers.get(name)!;
+        const spec = { url: peer.url, files: loadFiles(scenario, name), connections };
+        await load({ ...spec, durationS: rep === 1 ? warmupS : 1 });
+        await statements.reset();
+        const cpu0 = { peer: cpuMs(peer.pid), pg: clusterCpuMs(postmaster) };
+        const numbers = await load({ ...spec, durationS });
+        const cpu1 = { peer: cpuMs(peer.pid), pg: clusterCpuMs(postmaster) };
+        const sql = await statements.read();
+        const block: Block = {
+          scenario,
+          peer: name,
+          connections,
+          rep,
+          ...numbers,
+          statementsPerRequest: sql.calls / Math.max(1, numbers.requests),
+          peerCpuMsPerRequest: (cpu1.peer - cpu0.peer) / Math.max(1, numbers.requests),
+          pgCpuMsPerRequest: (cpu1.pg - cpu0.pg) / Math.max(1, numbers.requests),
+          rssMiB: rssMiB(peer.pid),
+          topStatements: sql.top,
+        };
+        blocks.push(block);
+        log(
+          `[${blocks.length}/${totalBlocks} ${elapsed()}] ${scenario} c=${connections} rep ${rep} ${PEER_LABEL[name]}: ${Math.round(block.rps)} req/s, p50 ${block.p50Ms.toFixed(2)} ms, ` +
+            `${block.statementsPerRequest.toFixed(2)} stmt/req, CPU ${block.peerCpuMsPerRequest.toFixed(2)}+${block.pgCpuMsPerRequest.toFixed(2)} ms/req${block.failures ? `, ${block.failures} FAILED` : ''}`,
+        );
+      }
+    }
+  }
+
+  // ---- cold start of the embedded database --------------------------------------------
+  let coldStart: Report['coldStart'] = null;
+  if (args['no-cold-start'] !== 'true' && peerNames.includes('this')) {
+    coldStart = await measureColdStart();
+    log(`Cold start: this server ${coldStart.serverMs} ms, PGlite alone ${coldStart.pgliteMs} ms`);
+  }
+
+  const report: Report = {
+    when: new Date().toISOString(),
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, postgres: execFileSync(path.join(process.env.PG_BIN_DIR ?? '/usr/lib/postgresql/15/bin', 'postgres'), ['--version']).toString().trim() },
+    settings: { scale, durationS, warmupS, reps, poolSize, levels, generator: wrk ? 'wrk' : 'undici', quick },
+    joseVerifyMicros: jose.es256Micros,
+    startMs: Object.fromEntries([...peers.values()].map((p) => [p.name, Math.round(p.startMs)])),
+    checks,
+    coldStart,
+    blocks,
+    targets: [],
+  };
+  report.targets = evaluateTargets(report);
+  const md = markdownReport(report);
+  const stamp = report.when.replace(/[:.]/g, '-');
+  mkdirSync(path.join(HERE, 'results'), { recursive: true });
+  writeFileSync(path.join(HERE, 'results', `${stamp}.json`), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(path.join(HERE, 'results', `${stamp}.md`), md);
+  writeFileSync(path.join(HERE, 'results', 'latest.md'), md);
+  console.log(`\n${md}`);
+  console.log(`Written to bench/results/${stamp}.json and .md (${elapsed()})`);
+} catch (err) {
+  exitCode = 1;
+  log(`\n${(err as Error).stack ?? err}`);
+} finally {
+  await statements.close().catch(() => {});
+  for (const p of peers.values()) await p.stop();
+  await jwt.close();
+  if (args['keep-postgres'] !== 'true') cluster.stop();
+}
+process.exit(exitCode);
+
+// ---- cold start ------------------------------------------------------------------------
+
+/** This server on the embedded database, spawn to first answered /ready (a query), against PGlite alone opening the folder and answering one. */
+async function measureColdStart(): Promise<NonNullable<Report['coldStart']>> {
+  const dir = path.join(WORK, 'pglite');
+  const embedded = (extra: Record<string, string> = {}) =>
+    startThisServer(peerOptions, { DATABASE_URL: '', PGLITE_DATA_DIR: dir, JWT_JWKS_URL: '', JWT_ISSUER: '', JWT_AUDIENCE: '', ...extra });
+  if (!existsSync(path.join(dir, 'PG_VERSION'))) {
+    // The first start creates and migrates the folder; it is not measured.
+    await (await embedded()).stop();
+  }
+  const server: number[] = [];
+  const pglite: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', PGLITE_DATA_DIR: dir, LOG_LEVEL: 'warn', SHUTDOWN_DRAIN_MS: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    const base = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`embedded server did not start:\n${out}`)), 60_000);
+      const look = () => {
+        const m = /(http:\/\/127\.0\.0\.1:\d+)\/graphql/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]!);
+        }
+      };
+      child.stdout.on('data', look);
+    });
+    for (;;) {
+      const ok = await fetch(`${base}/ready`).then((r) => r.status === 200, () => false);
+      if (ok) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    server.push(performance.now() - t0);
+    child.kill('SIGTERM');
+    await new Promise((r) => child.on('exit', r));
+    const t1 = performance.now();
+    execFileSync(process.execPath, [path.join(HERE, 'pglite-open.mjs'), dir], { cwd: ROOT, stdio: 'pipe' });
+    pglite.push(performance.now() - t1);
+  }
+  const median = (xs: number[]) => Math.round([...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!);
+  return { serverMs: median(server), pgliteMs: median(pglite), runs: 3 };
+}
