@@ -12,6 +12,7 @@ import { prisma } from './db.ts';
 import { ApiError, ErrorCode, forbidden, unauthenticated } from './errors.ts';
 import type PrismaTypes from './generated/pothos-types.ts';
 import { getDatamodel } from './generated/pothos-types.ts';
+import { redirectsOf } from './modules/user/tombstones.ts';
 
 // The one place plugins, scalars and builder options live; types are defined in
 // src/modules/*. Plugin order matters:
@@ -79,12 +80,39 @@ export const builder = new SchemaBuilder<{
     idFieldOptions: { description: 'Global id: opaque, stable, accepted by `node(id)`.' },
     nodeTypeOptions: { description: 'An object with a global id that `node(id)` can fetch again.' },
     nodeQueryOptions: {
-      description: 'Fetches any object by its global id; null when it does not exist or is not visible to you.',
+      description:
+        'Fetches any object by its global id; null when it does not exist or is not visible to you. The id of a merged user leads to the user it was merged into.',
       args: { id: { description: 'A global id, as returned in any `id` field.' } },
+      // The plugin's callback loads `args.id` whatever it is given, so a tombstone's id
+      // is swapped for its survivor's before the second load. Only a miss costs more.
+      resolve: async (_root, args, _ctx, _info, resolveNode) => {
+        const found = await resolveNode(args.id);
+        if (found || args.id.typename !== 'User') return found;
+        const survivor = (await redirectsOf([args.id.id])).get(args.id.id);
+        if (!survivor) return null;
+        args.id = { typename: 'User', id: survivor };
+        return resolveNode(args.id);
+      },
     },
     nodesQueryOptions: {
-      description: 'Fetches objects by global ids, in order; null for each that does not exist or is not visible to you.',
+      description:
+        'Fetches objects by global ids, in order; null for each that does not exist or is not visible to you. Ids of merged users lead to the users they were merged into.',
       args: { ids: { description: 'Global ids, as returned in `id` fields.' } },
+      resolve: async (_root, args, _ctx, _info, resolveNodes) => {
+        const all = args.ids;
+        const found = await resolveNodes(all);
+        const missing = all.flatMap((id, i) => (found[i] == null && id.typename === 'User' ? [i] : []));
+        if (!missing.length) return found;
+        const survivors = await redirectsOf(missing.map((i) => all[i]!.id));
+        const retry = missing.filter((i) => survivors.has(all[i]!.id));
+        if (!retry.length) return found;
+        args.ids = retry.map((i) => ({ typename: 'User', id: survivors.get(all[i]!.id)! }));
+        const again = await resolveNodes(args.ids);
+        args.ids = all;
+        const out = [...found];
+        retry.forEach((i, k) => (out[i] = again[k]));
+        return out;
+      },
     },
     // Connections (Relay cursor pagination) share these descriptions.
     pageInfoTypeOptions: { description: 'Where a page sits in the whole list, for fetching the next or previous one.' },

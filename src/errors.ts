@@ -120,3 +120,25 @@ export class InUseError extends DomainError {
     this.name = 'InUseError';
   }
 }
+
+/** One row a merge changed that has changed again since, so an unmerge would overwrite it. */
+export interface ChangedRow {
+  entity: string;
+  id: string;
+}
+
+/**
+ * An unmerge refused because rows the merge changed have changed since (code CONFLICT):
+ * restoring them would silently lose those later changes. Undo the later changes (or
+ * the later merge) first.
+ */
+export class MergeChangedError extends DomainError {
+  readonly code = ErrorCode.CONFLICT;
+  constructor(
+    readonly changed: ChangedRow[],
+    message = `Rows the merge changed have changed since: ${changed.map((c) => `${c.entity} ${c.id}`).join(', ')}. Undo those changes (or later merges) first.`,
+  ) {
+    super(message);
+    this.name = 'MergeChangedError';
+  }
+}

@@ -10,6 +10,7 @@ import './modules/identifier/schema.ts';
 import './modules/identity/schema.ts';
 import './modules/graph/schema.ts';
 import './modules/audit/schema.ts';
+import './modules/merge/schema.ts';
 import './modules/federation/entities.ts';
 
 // Importing a module registers its types, queries and mutations on the builder.

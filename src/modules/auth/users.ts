@@ -3,6 +3,7 @@ import { prisma } from '../../db.ts';
 import { logger } from '../../observability/logger.ts';
 import { activatePendingMemberships } from '../member/service.ts';
 import { uniqueViolation } from '../shared/validate.ts';
+import { survivorsOf } from '../user/tombstones.ts';
 
 // The User behind a verified token: found by its subject, or, on a first sign-in,
 // linked by verified email or created from the token's standard claims. Whether a
@@ -44,18 +45,31 @@ function verifiedEmail(claims: JWTPayload): string | null {
 }
 
 /**
+ * The user a sign-in acts as: the user itself, or for a merged user (a tombstone) the
+ * user it was merged into, so old tokens and accounts keep working after a merge.
+ */
+async function signedIn(user: SignedInUser & { mergedIntoId: string | null }): Promise<SignedInUser | null> {
+  if (!user.mergedIntoId) return { id: user.id, isSystemAdmin: user.isSystemAdmin };
+  const survivor = (await survivorsOf([user.id])).get(user.id);
+  return survivor ? prisma.user.findUnique({ where: { id: survivor }, select: SELECT }) : null;
+}
+
+/**
  * The user a verified token signs in, or null when there is none and none may be made
  * (provisioning off, no verified email, or the email belongs to a user who signs in
  * with another subject).
  */
 export async function userForToken(subject: string, claims: JWTPayload, provision: boolean): Promise<SignedInUser | null> {
-  const known = await prisma.user.findUnique({ where: { authSubject: subject }, select: SELECT });
-  if (known || !provision) return known;
+  const known = await prisma.user.findUnique({ where: { authSubject: subject }, select: { ...SELECT, mergedIntoId: true } });
+  if (known) return signedIn(known);
+  if (!provision) return null;
 
   const email = verifiedEmail(claims);
   if (!email) return null;
 
-  const byEmail = await prisma.user.findUnique({ where: { email }, select: { ...SELECT, authSubject: true } });
+  const byEmail = await prisma.user.findUnique({ where: { email }, select: { ...SELECT, authSubject: true, mergedIntoId: true } });
+  // A merged user's email signs in its survivor.
+  if (byEmail?.mergedIntoId) return signedIn(byEmail);
   if (byEmail) {
     // Created by a concurrent first request of the same subject.
     if (byEmail.authSubject === subject) return { id: byEmail.id, isSystemAdmin: byEmail.isSystemAdmin };

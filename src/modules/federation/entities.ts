@@ -9,6 +9,7 @@ import { OrganizationRef } from '../organization/schema.ts';
 import { isUuid } from '../shared/visibility.ts';
 import { UserRef } from '../user/schema.ts';
 import { visibleUsersWhere } from '../user/service.ts';
+import { redirectsOf } from '../user/tombstones.ts';
 
 // Entities of the subgraph, keyed by `id` (the global id every client already has).
 // A gateway's `_entities` call resolves all representations of one type with one
@@ -16,7 +17,8 @@ import { visibleUsersWhere } from '../user/service.ts';
 // `node(id)`: a representation of another tenant's object resolves to null.
 
 type Readable = string[] | 'all';
-type LoadMany<T> = (ids: string[], readable: Readable, ctx: Context) => Promise<(T & { id: string })[]>;
+/** The visible rows among `ids`, or a map from requested id to row (when an id leads to another row). */
+type LoadMany<T> = (ids: string[], readable: Readable, ctx: Context) => Promise<(T & { id: string })[] | Map<string, T>>;
 
 /** Declares `ref` an entity keyed by `id`; `loadMany` returns the visible rows among `ids`. */
 export function federatedEntity<T>(ref: Parameters<typeof builder.asEntity>[0], typename: string, loadMany: LoadMany<T>) {
@@ -33,7 +35,7 @@ export function federatedEntity<T>(ref: Parameters<typeof builder.asEntity>[0], 
       const loader = ctx.loader<string, T | null>(`entity:${typename}`, async (keys) => {
         const readable = await ctx.access.readableOrganizationIds();
         const rows = await loadMany([...keys], readable, ctx);
-        const byId = new Map(rows.map((r) => [r.id, r]));
+        const byId = rows instanceof Map ? rows : new Map(rows.map((r) => [r.id, r]));
         return keys.map((k) => byId.get(k) ?? null);
       });
       return loader.load(decoded.id.toLowerCase());
@@ -47,9 +49,21 @@ federatedEntity(OrganizationRef, 'Organization', (ids, readable) =>
   }),
 );
 
-federatedEntity(UserRef, 'User', async (ids, _readable, ctx) =>
-  prisma.user.findMany({ where: { id: { in: ids }, ...(await visibleUsersWhere(ctx.access)) } }),
-);
+// A merged user's reference resolves to the user it was merged into; only a miss costs more.
+federatedEntity(UserRef, 'User', async (ids, _readable, ctx) => {
+  const visible = await visibleUsersWhere(ctx.access);
+  const rows = await prisma.user.findMany({ where: { id: { in: ids }, mergedIntoId: null, ...visible } });
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const survivors = await redirectsOf(ids.filter((id) => !byId.has(id)));
+  if (survivors.size) {
+    const more = await prisma.user.findMany({ where: { id: { in: [...new Set(survivors.values())] }, ...visible } });
+    for (const [from, to] of survivors) {
+      const row = more.find((r) => r.id === to);
+      if (row) byId.set(from, row);
+    }
+  }
+  return byId;
+});
 
 /** Tenant rows: visible when their organization is readable. */
 const inReadable = (readable: Readable) => (readable === 'all' ? {} : { organizationId: { in: readable } });

@@ -1,5 +1,6 @@
 import { prisma } from '../../db.ts';
 import type { Identifier, Identity, User } from '../../generated/prisma/client.ts';
+import { survivorsOf } from '../user/tombstones.ts';
 
 // "Who is this?": any identifier a tenant knows a person by, to the person. Lookups of
 // one kind are answered together, so a batch of a thousand costs one statement per
@@ -38,7 +39,7 @@ export async function resolveKeys(organizationId: string, keys: readonly Resolve
   const externals = keys.flatMap((k, i) => (k.kind === 'external' ? [{ ...k, i }] : []));
   const identityKeys = [...new Set(keys.flatMap((k) => (k.kind === 'identityKey' ? [k.identityKey] : [])))];
 
-  const [identifierRows, emailUsers, identities, externalRows] = await Promise.all([
+  const [identifierRows, foundByEmail, identities, externalRows] = await Promise.all([
     identifierKeys.length
       ? prisma.$queryRaw<(Identifier & { ord: number })[]>`
           SELECT i.id, i.organization_id AS "organizationId", i.user_id AS "userId", i.source_id AS "sourceId",
@@ -53,7 +54,10 @@ export async function resolveKeys(organizationId: string, keys: readonly Resolve
                AND i.identifier_key = q.k AND i.identifier_value = q.v`
       : [],
     emails.length
-      ? prisma.user.findMany({ where: { email: { in: emails }, memberships: { some: { organizationId } } } })
+      ? prisma.user.findMany({
+          // Merged users too: their email leads to the user they were merged into.
+          where: { email: { in: emails }, OR: [{ memberships: { some: { organizationId } } }, { mergedIntoId: { not: null } }] },
+        })
       : [],
     emails.length || phones.length || identityKeys.length
       ? prisma.identity.findMany({
@@ -77,6 +81,20 @@ export async function resolveKeys(organizationId: string, keys: readonly Resolve
           JOIN identities d ON d.organization_id = ${organizationId}::uuid AND d.source_id = s.id AND d.external_id = q.ext`
       : [],
   ]);
+
+  let emailUsers: (User & { lookupEmail?: string })[] = foundByEmail;
+  const tombstones = emailUsers.filter((u) => u.mergedIntoId !== null);
+  if (tombstones.length) {
+    const survivors = await survivorsOf(tombstones.map((u) => u.id));
+    const found = await prisma.user.findMany({
+      where: { id: { in: [...new Set(survivors.values())] }, memberships: { some: { organizationId } } },
+    });
+    emailUsers = [
+      ...emailUsers.filter((u) => u.mergedIntoId === null),
+      // Under the merged user's email, so the lookup below finds the survivor.
+      ...tombstones.flatMap((t) => found.filter((u) => u.id === survivors.get(t.id)).map((u) => ({ ...u, lookupEmail: t.email }))),
+    ];
+  }
 
   // Identities found by provider account, loaded with the rest below.
   const externalIdentityIds = [...new Set(externalRows.map((r) => r.id))].filter((id) => !identities.some((d) => d.id === id));
@@ -110,7 +128,7 @@ export async function resolveKeys(organizationId: string, keys: readonly Resolve
         matched = (identifiersByOrd.get(i) ?? []).sort(byConfidence);
         break;
       case 'email':
-        emailUser = emailUsers.find((u) => u.email === key.email) ?? null;
+        emailUser = emailUsers.find((u) => (u.lookupEmail ?? u.email) === key.email) ?? null;
         identity = allIdentities.find((d) => d.email === key.email) ?? null;
         break;
       case 'phone':
@@ -126,7 +144,7 @@ export async function resolveKeys(organizationId: string, keys: readonly Resolve
     const candidates: User[] = [];
     const add = (id: string | null | undefined) => {
       const u = id ? userById.get(id) : undefined;
-      if (u && !candidates.includes(u)) candidates.push(u);
+      if (u && !candidates.some((c) => c.id === u.id)) candidates.push(u);
     };
     if (emailUser) candidates.push(emailUser);
     add(identity?.userId);

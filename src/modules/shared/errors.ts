@@ -118,7 +118,7 @@ export function mutationResult(
   name: string,
   dataField: string | { name: string; description: string },
   description: string,
-  extra: (typeof LastOrganizationAdminError | typeof InUseError)[] = [],
+  extra: (new (...args: never[]) => DomainError)[] = [],
 ) {
   return {
     types: [ValidationError, ConflictError, NotFoundError, ...extra],

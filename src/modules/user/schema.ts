@@ -3,6 +3,7 @@ import { prisma } from '../../db.ts';
 import { mutationResult } from '../shared/errors.ts';
 import { isUuid, NO_ROW } from '../shared/visibility.ts';
 import { createUser, updateUser, userLookup, visibleUsersWhere } from './service.ts';
+import { redirectsOf } from './tombstones.ts';
 
 export const UserRef = builder.prismaNode('User', {
   description: 'A person who can sign in, and whom identifiers and identities resolve to.',
@@ -10,7 +11,8 @@ export const UserRef = builder.prismaNode('User', {
   nullable: true,
   // Visible to the user themself, to system admins, and to readers of an organization
   // the user belongs to; null otherwise, exactly as for an id that does not exist.
-  findUnique: async (id, ctx) => (isUuid(id) ? { id, ...(await visibleUsersWhere(ctx.access)) } : NO_ROW),
+  // A tombstone (a merged user) never loads as itself: reads of its id lead to its survivor.
+  findUnique: async (id, ctx) => (isUuid(id) ? { id, mergedIntoId: null, ...(await visibleUsersWhere(ctx.access)) } : NO_ROW),
   fields: (t) => ({
     email: t.exposeString('email', { description: 'Sign-in email, lower-cased; unique.' }),
     givenName: t.exposeString('givenName', { nullable: true, description: 'Given (first) name.' }),
@@ -38,14 +40,22 @@ builder.queryFields((t) => ({
     type: UserRef,
     nullable: true,
     description:
-      'A user, by id or by email (give exactly one). Null unless it is you or a member of an organization you may read.',
+      'A user, by id or by email (give exactly one). Null unless it is you or a member of an organization you may read. A merged user\'s id or email leads to the user it was merged into.',
     authScopes: { authenticated: true },
     args: {
       id: t.arg.id({ required: false, description: 'Its global id (or UUID).' }),
       email: t.arg.string({ required: false, description: 'Its email, in any case.' }),
     },
-    resolve: async (query, _root, args, ctx) =>
-      prisma.user.findFirst({ ...query, where: { ...userLookup(args), ...(await visibleUsersWhere(ctx.access)) } }),
+    resolve: async (query, _root, args, ctx) => {
+      const lookup = userLookup(args);
+      const visible = await visibleUsersWhere(ctx.access);
+      const found = await prisma.user.findFirst({ ...query, where: { ...lookup, mergedIntoId: null, ...visible } });
+      if (found) return found;
+      // A merged user's id or email leads to the user it was merged into.
+      const tombstone = await prisma.user.findFirst({ where: { ...lookup, mergedIntoId: { not: null } }, select: { id: true } });
+      const survivor = tombstone && (await redirectsOf([tombstone.id])).get(tombstone.id);
+      return survivor ? prisma.user.findFirst({ ...query, where: { id: survivor, ...visible } }) : null;
+    },
   }),
 }));
 

@@ -1,0 +1,212 @@
+import { encodeGlobalID } from '@pothos/plugin-relay';
+import { builder } from '../../builder.ts';
+import { prisma } from '../../db.ts';
+import { LastOrganizationAdminError, MergeChangedError, type ChangedRow } from '../../errors.ts';
+import { IdentifierRef } from '../identifier/schema.ts';
+import { IdentityRef } from '../identity/schema.ts';
+import { MemberRef } from '../member/schema.ts';
+import { OrganizationRef } from '../organization/schema.ts';
+import { ErrorInterface, mutationResult } from '../shared/errors.ts';
+import { isUuid, NO_ROW } from '../shared/visibility.ts';
+import { UserRef } from '../user/schema.ts';
+import { visibleUsersWhere } from '../user/service.ts';
+import { type MergeConflict, type MergePlan, mergeUsers, previewMerge, unmergeUser } from './service.ts';
+
+export const MergeSideEnum = builder.enumType('MergeSide', {
+  description: 'Which user of a merge a value comes from.',
+  values: {
+    SURVIVOR: { description: 'The user that stays.' },
+    MERGED: { description: 'The user merged into the survivor (it stays as a tombstone).' },
+  },
+});
+
+const MergeConflictKindEnum = builder.enumType('MergeConflictKind', {
+  description: 'What two users of a merge disagree on.',
+  values: {
+    PROFILE: { description: 'A profile field with different values.' },
+    MEMBERSHIP: { description: 'Both are members of one organization, with different roles or states.' },
+    IDENTIFIER: { description: 'Both have an identifier with the same natural key (organization, source, key).' },
+  },
+});
+
+const MergeConflictRef = builder.objectRef<MergeConflict>('MergeConflict').implement({
+  description: 'One thing both users of a merge have, differently, and the side whose value survives.',
+  fields: (t) => ({
+    key: t.exposeString('key', {
+      description: 'Stable key of the conflict; name it in `choices` to pick its side (`profile:name`, `membership:<organization>`, `identifier:<organization>:<source>:<key>`).',
+    }),
+    kind: t.field({ type: MergeConflictKindEnum, description: 'What the conflict is about.', resolve: (c) => c.kind }),
+    organizationId: t.id({
+      nullable: true,
+      description: 'Global id of the organization, for memberships and identifiers.',
+      resolve: (c) => (c.organizationId ? encodeGlobalID('Organization', c.organizationId) : null),
+    }),
+    field: t.exposeString('field', { description: 'The profile field, `role` for memberships, or the identifier key.' }),
+    survivorValue: t.field({ type: 'JSON', nullable: true, description: "The survivor's value.", resolve: (c) => c.survivorValue }),
+    mergedValue: t.field({ type: 'JSON', nullable: true, description: "The merged user's value.", resolve: (c) => c.mergedValue }),
+    keep: t.field({ type: MergeSideEnum, description: 'The side whose value survives.', resolve: (c) => c.keep }),
+    chosen: t.exposeBoolean('chosen', { description: 'Whether `keep` is the caller\'s choice (false: the default rule\'s).' }),
+    rule: t.exposeString('rule', { description: 'The default rule for this kind of conflict, in words.' }),
+  }),
+});
+
+const MergeChoiceInput = builder.inputType('MergeChoiceInput', {
+  description: 'Which side of one conflict survives.',
+  fields: (t) => ({
+    key: t.string({ description: 'The `key` of a conflict, as `previewMergeUsers` lists it.' }),
+    keep: t.field({ type: MergeSideEnum, description: 'The side whose value survives.' }),
+  }),
+});
+
+const byIds = <T extends { id: string }>(rows: T[], ids: string[]) => ids.flatMap((id) => rows.filter((r) => r.id === id));
+
+const MergePreviewRef = builder.objectRef<MergePlan>('MergePreview').implement({
+  description: 'What a merge would do, computed by the same rules the merge runs; nothing is written.',
+  fields: (t) => ({
+    survivor: t.field({ type: UserRef, description: 'The user that would stay.', resolve: (p) => prisma.user.findUniqueOrThrow({ where: { id: p.survivorId } }) }),
+    merged: t.field({
+      type: UserRef,
+      description: 'The user that would be merged (and stay as a tombstone).',
+      resolve: (p) => prisma.user.findUniqueOrThrow({ where: { id: p.mergedId } }),
+    }),
+    organizations: t.field({
+      type: [OrganizationRef],
+      description: 'Every organization the merge touches; you must administer each.',
+      resolve: (p) => prisma.organization.findMany({ where: { id: { in: p.organizationIds } }, orderBy: { id: 'asc' } }),
+    }),
+    profileChanges: t.field({
+      type: 'JSONObject',
+      description: "The survivor's profile fields that would change, with their new values.",
+      resolve: (p) =>
+        Object.fromEntries(Object.entries(p.profile).map(([column, v]) => [column.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()), v])),
+    }),
+    movedMemberships: t.field({
+      type: [MemberRef],
+      description: "The merged user's memberships that would move to the survivor (organizations only they belong to).",
+      resolve: async (p) => byIds(await prisma.member.findMany({ where: { id: { in: p.members.moved } } }), p.members.moved),
+    }),
+    removedMemberships: t.field({
+      type: [MemberRef],
+      description: "The merged user's memberships that would go, because the survivor is a member there too.",
+      resolve: async (p) => byIds(await prisma.member.findMany({ where: { id: { in: p.members.deleted } } }), p.members.deleted),
+    }),
+    movedIdentifiers: t.field({
+      type: [IdentifierRef],
+      description: 'Identifiers of the merged user that would move to the survivor.',
+      resolve: async (p) => byIds(await prisma.identifier.findMany({ where: { id: { in: p.identifiers.moved } } }), p.identifiers.moved),
+    }),
+    removedIdentifiers: t.field({
+      type: [IdentifierRef],
+      description: 'Identifiers that would go: the losing side of each identifier conflict.',
+      resolve: async (p) => byIds(await prisma.identifier.findMany({ where: { id: { in: p.identifiers.deleted } } }), p.identifiers.deleted),
+    }),
+    relinkedIdentities: t.field({
+      type: [IdentityRef],
+      description: 'Identities linked to the merged user that would be linked to the survivor.',
+      resolve: async (p) => byIds(await prisma.identity.findMany({ where: { id: { in: p.identities.moved } } }), p.identities.moved),
+    }),
+    conflicts: t.field({ type: [MergeConflictRef], description: 'Every conflict, with the side that would survive.', resolve: (p) => p.conflicts }),
+  }),
+});
+
+export const UserMergeRef = builder.prismaNode('Merge', {
+  name: 'UserMerge',
+  description: 'A merge of one user into another: who, when, what was decided, and whether it was undone.',
+  id: { field: 'id' },
+  nullable: true,
+  // Visible to whoever can see the survivor.
+  findUnique: async (id, ctx) => (isUuid(id) ? { id, survivor: await visibleUsersWhere(ctx.access) } : NO_ROW),
+  fields: (t) => ({
+    survivor: t.relation('survivor', { description: 'The user that stayed.' }),
+    mergedUserId: t.id({
+      description: 'Global id of the merged user (a tombstone: reads of it lead to the survivor while the merge stands).',
+      resolve: (m) => encodeGlobalID('User', m.mergedId),
+    }),
+    organizationIds: t.idList({
+      description: 'Global ids of the organizations the merge touched.',
+      resolve: (m) => m.organizationIds.map((id) => encodeGlobalID('Organization', id)),
+    }),
+    conflicts: t.field({
+      type: [MergeConflictRef],
+      description: 'The conflicts of the merge and the side kept for each.',
+      resolve: (m) => m.decisions as unknown as MergeConflict[],
+    }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the merge committed.' }),
+    undoneAt: t.expose('undoneAt', { type: 'DateTime', nullable: true, description: 'When it was undone (unmergeUser); null while it stands.' }),
+  }),
+});
+
+builder.prismaObjectField('User', 'merges', (t) =>
+  t.relation('mergesAsSurvivor', {
+    description: 'The merges of other users into this one, newest first (undone ones included).',
+    query: { orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] },
+  }),
+);
+
+builder.objectType(MergeChangedError, {
+  name: 'MergeChangedError',
+  description:
+    'An unmerge would overwrite changes made since the merge (code CONFLICT); nothing was restored. Undo those changes, or later merges, first.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof MergeChangedError,
+  fields: (t) => ({
+    changedIds: t.idList({
+      description: 'Global ids of the rows that changed since the merge.',
+      resolve: (e) => e.changed.map((c: ChangedRow) => encodeGlobalID(c.entity, c.id)),
+    }),
+  }),
+});
+
+const choicesArg = { description: 'Sides chosen for conflicts, by key; the default rules decide the rest.' };
+
+builder.queryFields((t) => ({
+  previewMergeUsers: t.field({
+    type: MergePreviewRef,
+    description:
+      'What merging `mergedId` into `survivorId` would do, writing nothing: the rows that would move or go and every conflict with the side that would survive. Needs ORGANIZATION_ADMIN in every organization either user is in.',
+    authScopes: { authenticated: true },
+    args: {
+      survivorId: t.arg.id({ description: 'The user that stays: its global id (or UUID).' }),
+      mergedId: t.arg.id({ description: 'The user merged into it: its global id (or UUID).' }),
+      choices: t.arg({ type: [MergeChoiceInput], required: false, ...choicesArg }),
+    },
+    resolve: (_root, args, ctx) => previewMerge(ctx.access, args),
+  }),
+}));
+
+const MergeUsersInput = builder.inputType('MergeUsersInput', {
+  description: 'Two users to merge, and the sides chosen for their conflicts.',
+  fields: (t) => ({
+    survivorId: t.id({ description: 'The user that stays: its global id (or UUID).' }),
+    mergedId: t.id({ description: 'The user merged into it, which stays as a tombstone: its global id (or UUID).' }),
+    choices: t.field({ type: [MergeChoiceInput], required: false, ...choicesArg }),
+  }),
+});
+
+const UnmergeUserInput = builder.inputType('UnmergeUserInput', {
+  description: 'The merge to undo.',
+  fields: (t) => ({
+    mergeId: t.id({ description: 'The merge: its global id (`UserMerge`), as mergeUsers returned it.' }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  mergeUsers: t.field({
+    type: UserMergeRef,
+    description:
+      'Merges one user into another in one transaction: memberships, identifiers and identity links move to the survivor, conflicts are settled by your choices or the default rules, and the merged user stays as a tombstone whose id leads to the survivor. Needs ORGANIZATION_ADMIN in every organization either user is in; undo with unmergeUser.',
+    authScopes: { authenticated: true },
+    args: { input: t.arg({ type: MergeUsersInput, description: 'The users and choices.' }) },
+    errors: mutationResult('MergeUsers', 'merge', 'merging users', [LastOrganizationAdminError]),
+    resolve: async (_root, { input }, ctx) => (await mergeUsers(ctx.access, input)).merge,
+  }),
+  unmergeUser: t.field({
+    type: UserMergeRef,
+    description:
+      'Undoes a merge: every row it changed or removed is restored as it was before (same ids and values), recorded as UNMERGE events. Refused with MergeChangedError when any of those rows changed since.',
+    authScopes: { authenticated: true },
+    args: { input: t.arg({ type: UnmergeUserInput, description: 'The merge to undo.' }) },
+    errors: mutationResult('UnmergeUser', 'merge', 'undoing a merge', [MergeChangedError]),
+    resolve: (_root, { input }, ctx) => unmergeUser(ctx.access, input),
+  }),
+}));

@@ -1,0 +1,32 @@
+import { prisma } from '../../db.ts';
+import type { Prisma } from '../../generated/prisma/client.ts';
+
+// A merged user stays as a tombstone whose `mergedIntoId` points to the user it was
+// merged into. Every read of a tombstone's id leads to that survivor. A merge repoints
+// the tombstones of the merged user to its survivor, so chains have one step; the
+// lookup follows longer ones anyway.
+
+type Db = Pick<Prisma.TransactionClient, '$queryRaw'>;
+
+/**
+ * The user each id finally leads to (itself when it is not a tombstone), in one
+ * statement. Ids of users that do not exist are absent from the map.
+ */
+export async function survivorsOf(ids: readonly string[], db: Db = prisma): Promise<Map<string, string>> {
+  const unique = [...new Set(ids)];
+  if (!unique.length) return new Map();
+  const rows = await db.$queryRaw<{ start: string; id: string }[]>`
+    WITH RECURSIVE chain(start, id, next, depth) AS (
+      SELECT u.id, u.id, u.merged_into_id, 0 FROM users u WHERE u.id = ANY(${unique}::uuid[])
+      UNION ALL
+      SELECT c.start, u.id, u.merged_into_id, c.depth + 1 FROM chain c JOIN users u ON u.id = c.next WHERE c.depth < 32
+    )
+    SELECT start::text, id::text FROM chain WHERE next IS NULL`;
+  return new Map(rows.map((r) => [r.start, r.id]));
+}
+
+/** The survivors of tombstones among `ids` (ids of users that are not tombstones are absent). */
+export async function redirectsOf(ids: readonly string[], db: Db = prisma): Promise<Map<string, string>> {
+  const all = await survivorsOf(ids, db);
+  return new Map([...all].filter(([from, to]) => from !== to));
+}
