@@ -16,7 +16,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { loadConfig } from '../src/config.ts';
-import { Access, type Viewer } from '../src/context.ts';
+import { Access, ANONYMOUS, type Viewer } from '../src/context.ts';
 import { openDatabase, prisma, useDatabase } from '../src/db.ts';
 import { ConflictError, DomainError, NotFoundError, ValidationError } from '../src/errors.ts';
 import {
@@ -229,6 +229,8 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
     boundOrganizationId: organizationId,
   };
   await requireOrganizationAccess(new Access(viewer, organizationId), organizationId, 'write');
+  // The command runs with no credential of a user or an API key: its audit events name
+  // the system as their actor (passed as the anonymous viewer).
 
   const extension = path.extname(options.file).toLowerCase();
   if (extension !== '.ndjson' && extension !== '.jsonl' && extension !== '.csv') {
@@ -301,8 +303,8 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
     const write = (list: typeof good) => {
       const at = (i: number) => `line ${list[i]!.line}: `;
       return kind === 'identifier'
-        ? writeIdentifiers(organizationId, list.map((g) => g.row as IdentifierRow))
-        : writeIdentities(organizationId, list.map((g) => g.row as IdentityRow), at);
+        ? writeIdentifiers(organizationId, list.map((g) => g.row as IdentifierRow), ANONYMOUS)
+        : writeIdentities(organizationId, list.map((g) => g.row as IdentityRow), at, ANONYMOUS);
     };
     const count = (outcomes: { outcome: UpsertOutcome }[]) => {
       for (const o of outcomes) summary.counts[kind][o.outcome]++;

@@ -288,8 +288,10 @@ describe('upsertIdentities', () => {
     expect(result.data?.upsertIdentities.results[499]).toMatchObject({ outcome: 'CREATED', identity: { identifierKey: 'id_499', properties: [{ key: 'n' }] } });
     // The caller and its membership; the values other identities hold (no source and no
     // provider account here, so no lookup of either); the identities and the properties,
-    // in one transaction; the rows again with their users and properties for the selection.
-    expect(statements).toHaveLength(9);
+    // in one transaction (the rows they replace, locked for the audit events; the
+    // identities; the properties; the events); the rows again with their users and
+    // properties for the selection.
+    expect(statements).toHaveLength(11);
     expect(await prisma.identityProperty.count()).toBe(500);
   });
 

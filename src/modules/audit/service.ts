@@ -1,5 +1,5 @@
 import type { Viewer } from '../../context.ts';
-import type { Prisma } from '../../db.ts';
+import { Prisma } from '../../db.ts';
 import type { DiscoveryMethod } from '../../generated/prisma/client.ts';
 import { currentRequest } from '../../observability/request-context.ts';
 
@@ -48,46 +48,48 @@ function actor(viewer: Viewer) {
   return { actorType: 'SYSTEM' as const, actorUserId: null, actorApiKeyId: null };
 }
 
-const NOTIFY_IDS_PER_MESSAGE = 150; // keeps each NOTIFY payload well under PostgreSQL's 8,000 bytes
+/** Most event ids in one NOTIFY: keeps each payload well under PostgreSQL's 8,000 bytes. */
+export const NOTIFY_IDS_PER_MESSAGE = 150;
 
 /**
- * Records events inside the caller's transaction `tx` and queues their notification
- * (PostgreSQL delivers NOTIFY only when the transaction commits). Events that change
- * nothing are skipped. Two statements whatever the number of events, plus one NOTIFY
- * per 150 events.
+ * The SQL (a CTE body and a final SELECT) that notifies listeners of the audit events
+ * a CTE named `cte` inserted: one message per organization and 150 ids. PostgreSQL
+ * delivers the messages only when the transaction commits.
+ */
+export function notifyInserted(cte: string): Prisma.Sql {
+  return Prisma.sql`notified AS (
+      SELECT pg_notify(${CHANGES_CHANNEL}, json_build_object('o', organization_id, 'ids', json_agg(id))::text)
+      FROM (SELECT id, organization_id, (row_number() OVER (PARTITION BY organization_id) - 1) / ${NOTIFY_IDS_PER_MESSAGE} AS chunk
+            FROM ${Prisma.raw(cte)} WHERE organization_id IS NOT NULL) AS s
+      GROUP BY organization_id, chunk)`;
+}
+
+/**
+ * Records events inside the caller's transaction `tx` and queues their notification.
+ * Events that change nothing are skipped. One statement whatever the number of events.
  */
 export async function recordAudit(tx: Prisma.TransactionClient, viewer: Viewer, events: AuditInput[]): Promise<void> {
   const real = events.filter((e) => Object.keys(e.changes).length > 0 || e.action !== 'UPDATE');
   if (!real.length) return;
   const who = actor(viewer);
   const requestId = currentRequest()?.requestId ?? null;
-  const rows = await tx.auditEvent.createManyAndReturn({
-    data: real.map((e) => ({
-      ...who,
-      organizationId: e.organizationId,
-      entityType: e.entityType,
-      entityId: e.entityId,
-      action: e.action,
-      changes: e.changes as Prisma.InputJsonValue,
-      discoveryMethod: e.discoveryMethod ?? null,
-      requestId,
-    })),
-    select: { id: true, organizationId: true },
-  });
-  const byOrg = new Map<string, string[]>();
-  for (const r of rows) {
-    if (!r.organizationId) continue;
-    const list = byOrg.get(r.organizationId) ?? [];
-    list.push(r.id);
-    byOrg.set(r.organizationId, list);
-  }
-  const messages: string[] = [];
-  for (const [o, ids] of byOrg) {
-    for (let i = 0; i < ids.length; i += NOTIFY_IDS_PER_MESSAGE) {
-      messages.push(JSON.stringify({ o, ids: ids.slice(i, i + NOTIFY_IDS_PER_MESSAGE) }));
-    }
-  }
-  if (messages.length) {
-    await tx.$executeRaw`SELECT pg_notify(${CHANGES_CHANNEL}, m) FROM unnest(${messages}::text[]) AS m`;
-  }
+  const col = <T>(f: (e: AuditInput) => T) => real.map(f);
+  await tx.$queryRaw`
+    WITH recorded AS (
+      INSERT INTO audit_events (organization_id, actor_type, actor_user_id, actor_api_key_id, entity_type, entity_id,
+        action, changes, discovery_method, request_id)
+      SELECT t.organization_id, ${who.actorType}::"ActorType", ${who.actorUserId}::uuid, ${who.actorApiKeyId}::uuid,
+        t.entity_type, t.entity_id, t.action, t.changes, t.discovery_method::"DiscoveryMethod", ${requestId}
+      FROM unnest(${col((e) => e.organizationId)}::uuid[], ${col((e) => e.entityType)}::text[], ${col((e) => e.entityId)}::uuid[],
+        ${col((e) => e.action)}::text[], ${col((e) => JSON.stringify(e.changes))}::jsonb[], ${col((e) => e.discoveryMethod ?? null)}::text[])
+        AS t(organization_id, entity_type, entity_id, action, changes, discovery_method)
+      RETURNING id, organization_id
+    ),
+    ${notifyInserted('recorded')}
+    SELECT count(*)::int AS n FROM notified`;
+}
+
+/** The actor columns of an event `viewer` causes, for SQL that records events itself. */
+export function actorOf(viewer: Viewer) {
+  return { ...actor(viewer), requestId: currentRequest()?.requestId ?? null };
 }

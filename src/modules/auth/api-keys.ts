@@ -2,7 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Access, Viewer } from '../../context.ts';
 import { prisma } from '../../db.ts';
 import { forbidden, NotFoundError } from '../../errors.ts';
-import type { MemberRole } from '../../generated/prisma/client.ts';
+import type { ApiKey, MemberRole } from '../../generated/prisma/client.ts';
+import { type AuditInput, changesOf, recordAudit } from '../audit/service.ts';
 import { requireOrganizationAccess } from '../shared/authorize.ts';
 import { Issues, prismaErrorCode } from '../shared/validate.ts';
 
@@ -81,15 +82,19 @@ export async function createApiKey(access: Access, input: CreateApiKeyInput) {
   const { secret, prefix, secretHash } = generateApiKey();
   const viewer = access.viewer;
   try {
-    const apiKey = await prisma.apiKey.create({
-      data: {
-        organizationId: organizationId!,
-        name: name!,
-        role,
-        prefix,
-        secretHash,
-        createdById: viewer.kind === 'user' ? viewer.userId : null,
-      },
+    const apiKey = await prisma.$transaction(async (tx) => {
+      const created = await tx.apiKey.create({
+        data: {
+          organizationId: organizationId!,
+          name: name!,
+          role,
+          prefix,
+          secretHash,
+          createdById: viewer.kind === 'user' ? viewer.userId : null,
+        },
+      });
+      await recordAudit(tx, viewer, [apiKeyEvent('CREATE', null, created)]);
+      return created;
     });
     return { apiKey, secret };
   } catch (err) {
@@ -112,6 +117,26 @@ export async function revokeApiKey(access: Access, input: { id: string }) {
   // Outside the viewer's organizations a key is indistinguishable from no key.
   if (!key || !(await access.can(key.organizationId, 'read'))) throw new NotFoundError('ApiKey');
   if (!(await access.can(key.organizationId, 'admin'))) throw forbidden();
-  await prisma.apiKey.updateMany({ where: { id: id!, revokedAt: null }, data: { revokedAt: new Date() } });
-  return prisma.apiKey.findUniqueOrThrow({ where: { id: id! } });
+  return prisma.$transaction(async (tx) => {
+    const [before] = await tx.$queryRaw<Pick<ApiKey, 'name' | 'role' | 'prefix' | 'revokedAt'>[]>`
+      SELECT name, role, prefix, revoked_at AS "revokedAt" FROM api_keys WHERE id = ${id!}::uuid FOR UPDATE`;
+    if (!before) throw new NotFoundError('ApiKey');
+    if (before.revokedAt) return tx.apiKey.findUniqueOrThrow({ where: { id: id! } });
+    const revoked = await tx.apiKey.update({ where: { id: id! }, data: { revokedAt: new Date() } });
+    await recordAudit(tx, access.viewer, [apiKeyEvent('REVOKE', before, revoked)]);
+    return revoked;
+  });
+}
+
+/** The fields of a key its audit events record: never its secret or the secret's hash. */
+const AUDITED = ['name', 'role', 'prefix', 'revokedAt'] as const;
+
+function apiKeyEvent(action: string, before: Partial<ApiKey> | null, after: ApiKey): AuditInput {
+  return {
+    organizationId: after.organizationId,
+    entityType: 'ApiKey',
+    entityId: after.id,
+    action,
+    changes: changesOf(before, after, AUDITED),
+  };
 }

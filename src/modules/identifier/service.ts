@@ -1,4 +1,4 @@
-import type { Access } from '../../context.ts';
+import type { Access, Viewer } from '../../context.ts';
 import { Prisma, prisma } from '../../db.ts';
 import { ConflictError, NotFoundError, ValidationError, type DomainError } from '../../errors.ts';
 import type { DiscoveryMethod, Identifier } from '../../generated/prisma/client.ts';
@@ -16,6 +16,7 @@ import {
   type SourceRef,
   type UserRef,
 } from '../shared/inputs.ts';
+import { actorOf, type AuditInput, changesOf, notifyInserted, recordAudit } from '../audit/service.ts';
 import { requireOrganizationOf, requireRowIn } from '../shared/tenant.ts';
 import { Issues, prismaErrorCode, uniqueViolation } from '../shared/validate.ts';
 
@@ -216,40 +217,91 @@ const COLUMNS = Prisma.raw(`id, organization_id AS "organizationId", user_id AS 
   identifier_key AS "identifierKey", identifier_value AS "identifierValue", discovery_method AS "discoveryMethod",
   confidence_score AS "confidenceScore", discovery_metadata AS "discoveryMetadata",
   created_at AS "createdAt", updated_at AS "updatedAt"`);
+const RETURNED = Prisma.raw(`w.id, w."organizationId", w."userId", w."sourceId", w."identifierKey", w."identifierValue",
+  w."discoveryMethod", w."confidenceScore", w."discoveryMetadata", w."createdAt", w."updatedAt"`);
+
+/** The fields an identifier's audit events record, and their columns. */
+const AUDITED_FIELDS = [
+  ['userId', 'user_id'],
+  ['sourceId', 'source_id'],
+  ['identifierKey', 'identifier_key'],
+  ['identifierValue', 'identifier_value'],
+  ['discoveryMethod', 'discovery_method'],
+  ['confidenceScore', 'confidence_score'],
+  ['discoveryMetadata', 'discovery_metadata'],
+] as const;
+
+/** SQL: the changes between the rows `b` (before; null columns for a new row) and `w` (written), as audit JSON. */
+const CHANGES_SQL = Prisma.raw(`(SELECT coalesce(jsonb_object_agg(f.k, jsonb_build_object('before', f.b, 'after', f.a)), '{}'::jsonb)
+  FROM (VALUES ${AUDITED_FIELDS.map(([k, c]) => `('${k}', to_jsonb(b.${c}), to_jsonb(w.${c}))`).join(', ')}) AS f(k, b, a)
+  WHERE f.b IS DISTINCT FROM f.a)`);
 
 /**
  * Writes checked rows as one statement: INSERT ... ON CONFLICT on the natural key, so
  * all rows or none are written, and concurrent writers of one key meet in the unique
- * index instead of failing on it. A row whose values are all equal is not touched (its
- * updatedAt stays); those rows are read back by a second statement. A row deleted
- * between the two statements is written again.
+ * index instead of failing on it. The same statement records an audit event for each
+ * row created or changed (`actor` is who made the change) and notifies subscribers on
+ * commit: the rows as they were are locked and read first, in key order, so the event's
+ * "before" is the value the write replaced. A row whose values are all equal is not
+ * touched (its updatedAt stays, no event); those rows are read back by a second
+ * statement. A row deleted between the two statements is written again.
  */
-export async function writeIdentifiers(organizationId: string, rows: IdentifierRow[]): Promise<IdentifierUpsert[]> {
+export async function writeIdentifiers(organizationId: string, rows: IdentifierRow[], actor: Viewer): Promise<IdentifierUpsert[]> {
   const results = new Map<string, IdentifierUpsert>();
+  const who = actorOf(actor);
   // Rows go in key order, so writers of overlapping batches lock them in the same order.
   let pending = [...rows].sort((a, b) => compare(naturalKey(a.userId, a.sourceId, a.identifierKey), naturalKey(b.userId, b.sourceId, b.identifierKey)));
   for (let attempt = 0; pending.length && attempt < 3; attempt++) {
     const written = await retryOnDeadlock(() => prisma.$queryRaw<(Identifier & { created: boolean })[]>`
-      INSERT INTO identifiers AS i (organization_id, user_id, source_id, identifier_key, identifier_value,
-        discovery_method, confidence_score, discovery_metadata)
-      SELECT ${organizationId}::uuid, t.user_id, t.source_id, t.identifier_key, t.identifier_value,
-        t.discovery_method::"DiscoveryMethod", t.confidence_score, t.discovery_metadata
-      FROM unnest(
-        ${pending.map((r) => r.userId)}::uuid[], ${pending.map((r) => r.sourceId)}::uuid[],
-        ${pending.map((r) => r.identifierKey)}::text[], ${pending.map((r) => r.identifierValue)}::text[],
-        ${pending.map((r) => r.discoveryMethod)}::text[], ${pending.map((r) => r.confidenceScore)}::float8[],
-        ${pending.map((r) => (r.discoveryMetadata ? JSON.stringify(r.discoveryMetadata) : null))}::jsonb[]
-      ) AS t(user_id, source_id, identifier_key, identifier_value, discovery_method, confidence_score, discovery_metadata)
-      ON CONFLICT (organization_id, user_id, source_id, identifier_key) DO UPDATE SET
-        identifier_value = EXCLUDED.identifier_value,
-        discovery_method = EXCLUDED.discovery_method,
-        confidence_score = EXCLUDED.confidence_score,
-        discovery_metadata = EXCLUDED.discovery_metadata,
-        updated_at = CURRENT_TIMESTAMP
-      WHERE (i.identifier_value, i.discovery_method, i.confidence_score, i.discovery_metadata)
-        IS DISTINCT FROM (EXCLUDED.identifier_value, EXCLUDED.discovery_method, EXCLUDED.confidence_score, EXCLUDED.discovery_metadata)
-      RETURNING ${COLUMNS}, (xmax = 0) AS created`);
-    for (const { created, ...identifier } of written) {
+      WITH t AS (
+        SELECT * FROM unnest(
+          ${pending.map((r) => r.userId)}::uuid[], ${pending.map((r) => r.sourceId)}::uuid[],
+          ${pending.map((r) => r.identifierKey)}::text[], ${pending.map((r) => r.identifierValue)}::text[],
+          ${pending.map((r) => r.discoveryMethod)}::text[], ${pending.map((r) => r.confidenceScore)}::float8[],
+          ${pending.map((r) => (r.discoveryMetadata ? JSON.stringify(r.discoveryMetadata) : null))}::jsonb[]
+        ) WITH ORDINALITY AS t(user_id, source_id, identifier_key, identifier_value, discovery_method, confidence_score,
+          discovery_metadata, n)
+      ),
+      b AS (
+        SELECT i.id, i.user_id, i.source_id, i.identifier_key, i.identifier_value, i.discovery_method, i.confidence_score,
+          i.discovery_metadata
+        FROM identifiers i JOIN t ON i.user_id = t.user_id AND i.source_id = t.source_id AND i.identifier_key = t.identifier_key
+        WHERE i.organization_id = ${organizationId}::uuid
+        ORDER BY i.user_id, i.source_id, i.identifier_key COLLATE "C"
+        FOR UPDATE OF i
+      ),
+      w AS (
+        INSERT INTO identifiers AS i (organization_id, user_id, source_id, identifier_key, identifier_value,
+          discovery_method, confidence_score, discovery_metadata)
+        SELECT ${organizationId}::uuid, t.user_id, t.source_id, t.identifier_key, t.identifier_value,
+          t.discovery_method::"DiscoveryMethod", t.confidence_score, t.discovery_metadata
+        FROM t
+        -- Read (and lock) the rows as they were before anything is written.
+        WHERE (SELECT count(*) FROM b) >= 0
+        ORDER BY t.n
+        ON CONFLICT (organization_id, user_id, source_id, identifier_key) DO UPDATE SET
+          identifier_value = EXCLUDED.identifier_value,
+          discovery_method = EXCLUDED.discovery_method,
+          confidence_score = EXCLUDED.confidence_score,
+          discovery_metadata = EXCLUDED.discovery_metadata,
+          updated_at = CURRENT_TIMESTAMP
+        WHERE (i.identifier_value, i.discovery_method, i.confidence_score, i.discovery_metadata)
+          IS DISTINCT FROM (EXCLUDED.identifier_value, EXCLUDED.discovery_method, EXCLUDED.confidence_score, EXCLUDED.discovery_metadata)
+        RETURNING ${COLUMNS}, user_id, source_id, identifier_key, identifier_value, discovery_method, confidence_score,
+          discovery_metadata, (xmax = 0) AS created
+      ),
+      recorded AS (
+        INSERT INTO audit_events (organization_id, actor_type, actor_user_id, actor_api_key_id, entity_type, entity_id,
+          action, changes, discovery_method, request_id)
+        SELECT w."organizationId", ${who.actorType}::"ActorType", ${who.actorUserId}::uuid, ${who.actorApiKeyId}::uuid,
+          'Identifier', w.id, CASE WHEN w.created THEN 'CREATE' ELSE 'UPDATE' END, ${CHANGES_SQL}, w.discovery_method,
+          ${who.requestId}
+        FROM w LEFT JOIN b ON b.id = w.id
+        RETURNING id, organization_id
+      ),
+      ${notifyInserted('recorded')}
+      SELECT ${RETURNED}, w.created, (SELECT count(*) FROM notified) AS notified FROM w`);
+    for (const { created, notified: _n, ...identifier } of written as (Identifier & { created: boolean; notified: unknown })[]) {
       results.set(naturalKey(identifier.userId, identifier.sourceId, identifier.identifierKey), {
         identifier,
         created,
@@ -283,7 +335,7 @@ export async function upsertIdentifier(access: Access, input: UpsertIdentifierIn
   const organizationId = await requireOrganizationOf(access, new Issues(), 'input.organizationId', input.organizationId);
   const { rows, problems } = await prepareIdentifiers(organizationId, [input], () => 'input.');
   throwProblems(problems);
-  const [result] = await writeIdentifiers(organizationId, [rows[0]!]);
+  const [result] = await writeIdentifiers(organizationId, [rows[0]!], access.viewer);
   return result!;
 }
 
@@ -312,7 +364,7 @@ export async function upsertIdentifiers(access: Access, input: UpsertIdentifiers
   const organizationId = await bulkOrganization(access, input, MAX_BULK_ITEMS);
   const { rows, problems } = await prepareIdentifiers(organizationId, input.items, (i) => `input.items[${i}].`);
   throwProblems(problems);
-  return writeIdentifiers(organizationId, rows as IdentifierRow[]);
+  return writeIdentifiers(organizationId, rows as IdentifierRow[], access.viewer);
 }
 
 export interface UpdateIdentifierInput {
@@ -362,13 +414,20 @@ export async function updateIdentifier(access: Access, input: UpdateIdentifierIn
     JSON.stringify(next.discoveryMetadata) !== JSON.stringify(current.discoveryMetadata);
   if (!changed) return current;
   try {
-    return await prisma.identifier.update({
-      where: { id: current.id },
-      data: {
-        ...next,
-        confidenceScore: next.confidenceScore ?? null,
-        discoveryMetadata: next.discoveryMetadata === null ? Prisma.DbNull : (next.discoveryMetadata as Prisma.InputJsonObject),
-      },
+    return await prisma.$transaction(async (tx) => {
+      // The row as it is now, locked: the event's "before" is what this write replaces.
+      const [before] = await tx.$queryRaw<Identifier[]>`SELECT ${COLUMNS} FROM identifiers WHERE id = ${current.id}::uuid FOR UPDATE`;
+      if (!before) throw new NotFoundError('Identifier');
+      const updated = await tx.identifier.update({
+        where: { id: current.id },
+        data: {
+          ...next,
+          confidenceScore: next.confidenceScore ?? null,
+          discoveryMetadata: next.discoveryMetadata === null ? Prisma.DbNull : (next.discoveryMetadata as Prisma.InputJsonObject),
+        },
+      });
+      await recordAudit(tx, access.viewer, [identifierEvent('UPDATE', before, updated)]);
+      return updated;
     });
   } catch (err) {
     if (uniqueViolation(err)) {
@@ -379,6 +438,19 @@ export async function updateIdentifier(access: Access, input: UpdateIdentifierIn
   }
 }
 
+/** The audit event of a change to one identifier (`before` null: created; `after` null: deleted). */
+function identifierEvent(action: string, before: Identifier | null, after: Identifier | null): AuditInput {
+  const row = (after ?? before)!;
+  return {
+    organizationId: row.organizationId,
+    entityType: 'Identifier',
+    entityId: row.id,
+    action,
+    changes: changesOf(before, after, AUDITED_FIELDS.map(([field]) => field)),
+    discoveryMethod: row.discoveryMethod,
+  };
+}
+
 /** Deletes an identifier; returns its id. */
 export async function deleteIdentifier(access: Access, input: { id: string }): Promise<string> {
   const issues = new Issues();
@@ -386,11 +458,14 @@ export async function deleteIdentifier(access: Access, input: { id: string }): P
   issues.throwIfAny();
   const row = await prisma.identifier.findUnique({ where: { id: id! }, select: { organizationId: true } });
   const organizationId = await requireRowIn(access, row?.organizationId, 'write', 'Identifier');
-  const { count } = await prisma.identifier.deleteMany({ where: { id: id!, organizationId } });
-  if (count === 0) throw new NotFoundError('Identifier');
+  await prisma.$transaction(async (tx) => {
+    const [deleted] = await tx.$queryRaw<Identifier[]>`
+      DELETE FROM identifiers WHERE id = ${id!}::uuid AND organization_id = ${organizationId}::uuid RETURNING ${COLUMNS}`;
+    if (!deleted) throw new NotFoundError('Identifier');
+    await recordAudit(tx, access.viewer, [identifierEvent('DELETE', deleted, null)]);
+  });
   return id!;
 }
-
 /** Filters of `Organization.identifiers` and the other identifier lists. */
 export interface IdentifierFilter {
   organizationId?: string | null;

@@ -1,4 +1,4 @@
-import type { Access } from '../../context.ts';
+import type { Access, Viewer } from '../../context.ts';
 import { Prisma, prisma } from '../../db.ts';
 import { ConflictError, forbidden, NotFoundError, ValidationError } from '../../errors.ts';
 import type { Identity, IdentityType, LinkedBy, PropertyType } from '../../generated/prisma/client.ts';
@@ -27,6 +27,7 @@ import {
   type ReferencedSource,
   type SourceRef,
 } from '../shared/inputs.ts';
+import { type AuditInput, type Changes, changesOf, recordAudit } from '../audit/service.ts';
 import { organizationOf, requireOrganizationOf, requireRowIn } from '../shared/tenant.ts';
 import { Issues, prismaErrorCode, uniqueViolation } from '../shared/validate.ts';
 
@@ -413,14 +414,58 @@ function insertIdentities(tx: Prisma.TransactionClient, organizationId: string, 
     RETURNING ${COLUMNS}, (xmax = 0) AS created`;
 }
 
-/** Merges properties by key (one statement); returns the ids of identities whose properties changed. */
+/** The fields of an identity its audit events record (its properties are recorded as `properties.<key>`). */
+const AUDITED_FIELDS = [
+  'identifierKey', 'identityType', 'name', 'email', 'phoneNumber', 'projectId', 'sourceId', 'externalId',
+  'externalUsername', 'externalEmail', 'externalEmailVerified', 'externalDisplayName', 'lastSyncedAt', 'userId', 'linkedBy',
+] as const;
+
+type StoredProperty = { identityId: string; key: string; type: PropertyType; value: unknown };
+
+/** The audit changes of properties, by identity: `properties.<key>` with its type and value before and after. */
+function propertyChanges(before: StoredProperty[], after: StoredProperty[]): Map<string, Changes> {
+  const out = new Map<string, Changes>();
+  const old = new Map(before.map((p) => [`${p.identityId}|${p.key}`, p]));
+  const add = (identityId: string, key: string, b: StoredProperty | undefined, a: StoredProperty | undefined) => {
+    const changes = out.get(identityId) ?? {};
+    changes[`properties.${key}`] = { before: b ? { type: b.type, value: b.value } : null, after: a ? { type: a.type, value: a.value } : null };
+    out.set(identityId, changes);
+  };
+  for (const p of after) {
+    add(p.identityId, p.key, old.get(`${p.identityId}|${p.key}`), p);
+  }
+  return out;
+}
+
+/** The audit changes of properties removed from one identity. */
+function removedProperties(removed: StoredProperty[]): Changes {
+  return Object.fromEntries(removed.map((p) => [`properties.${p.key}`, { before: { type: p.type, value: p.value }, after: null }]));
+}
+
+/** The properties `entries` name, as they are now, locked until the transaction ends. */
+function lockProperties(tx: Prisma.TransactionClient, identityIds: string[], keys: string[]) {
+  return tx.$queryRaw<StoredProperty[]>`
+    SELECT p.identity_id AS "identityId", p.key, p.type, p.value FROM identity_properties p
+    JOIN unnest(${identityIds}::uuid[], ${keys}::text[]) AS t(identity_id, key) ON p.identity_id = t.identity_id AND p.key = t.key
+    ORDER BY p.identity_id, p.key COLLATE "C"
+    FOR UPDATE OF p`;
+}
+
+/**
+ * Merges properties by key; returns the changes, by identity id. The properties the
+ * entries replace are read (and locked) first, for the events: only those of `existing`
+ * identities, as one created in this transaction has none yet.
+ */
 async function mergeProperties(
   tx: Prisma.TransactionClient,
   organizationId: string,
   entries: { identityId: string; property: CheckedProperty }[],
-): Promise<Set<string>> {
-  if (!entries.length) return new Set();
-  const changed = await tx.$queryRaw<{ identityId: string }[]>`
+  existing: ReadonlySet<string>,
+): Promise<Map<string, Changes>> {
+  if (!entries.length) return new Map();
+  const replaced = entries.filter((e) => existing.has(e.identityId));
+  const before = replaced.length ? await lockProperties(tx, replaced.map((e) => e.identityId), replaced.map((e) => e.property.key)) : [];
+  const written = await tx.$queryRaw<StoredProperty[]>`
     INSERT INTO identity_properties AS p (organization_id, identity_id, key, type, value)
     SELECT ${organizationId}::uuid, t.identity_id, t.key, t.type::"PropertyType", t.value
     FROM unnest(${entries.map((e) => e.identityId)}::uuid[], ${entries.map((e) => e.property.key)}::text[],
@@ -428,8 +473,20 @@ async function mergeProperties(
       AS t(identity_id, key, type, value)
     ON CONFLICT (identity_id, key) DO UPDATE SET type = EXCLUDED.type, value = EXCLUDED.value, updated_at = CURRENT_TIMESTAMP
     WHERE (p.type, p.value) IS DISTINCT FROM (EXCLUDED.type, EXCLUDED.value)
-    RETURNING identity_id AS "identityId"`;
-  return new Set(changed.map((c) => c.identityId));
+    RETURNING identity_id AS "identityId", key, type, value`;
+  return propertyChanges(before, written);
+}
+
+/** The audit event of a change to one identity (`before` null: created; `after` null: deleted), with property changes. */
+function identityEvent(action: string, before: Identity | null, after: Identity | null, properties: Changes = {}): AuditInput {
+  const row = (after ?? before)!;
+  return {
+    organizationId: row.organizationId,
+    entityType: 'Identity',
+    entityId: row.id,
+    action,
+    changes: { ...changesOf(before, after, AUDITED_FIELDS), ...properties },
+  };
 }
 
 /**
@@ -442,6 +499,7 @@ export async function writeIdentities(
   organizationId: string,
   rows: IdentityRow[],
   pathOf: (index: number) => string,
+  actor: Viewer,
   options: { create?: boolean } = {},
 ): Promise<IdentityUpsert[]> {
   const create = options.create ?? false;
@@ -450,6 +508,14 @@ export async function writeIdentities(
   try {
     return await retryOnDeadlock(() => prisma.$transaction(
       async (tx) => {
+        // The rows as they are now, locked in key order: each event's "before" is what the write replaces.
+        const before = new Map(
+          (await tx.$queryRaw<Identity[]>`
+            SELECT ${COLUMNS} FROM identities
+            WHERE organization_id = ${organizationId}::uuid AND identifier_key = ANY(${ordered.map((r) => r.identifierKey)}::text[])
+            ORDER BY identifier_key COLLATE "C"
+            FOR UPDATE`).map((r) => [r.identifierKey, r]),
+        );
         const written = await insertIdentities(tx, organizationId, ordered, create);
         const byKey = new Map<string, IdentityUpsert>();
         for (const { created, ...identity } of written) {
@@ -475,8 +541,24 @@ export async function writeIdentities(
           rows
             .flatMap((r, i) => r.properties.map((property) => ({ identityId: results[i]!.identity.id, property })))
             .sort((a, b) => compare(a.identityId, b.identityId) || compare(a.property.key, b.property.key)),
+          new Set([...before.values()].map((r) => r.id)),
         );
-        return results.map((r) => (r!.outcome === 'UNCHANGED' && changed.has(r!.identity.id) ? { ...r!, outcome: 'UPDATED' as const } : r!));
+        const final = results.map((r) => (r!.outcome === 'UNCHANGED' && changed.has(r!.identity.id) ? { ...r!, outcome: 'UPDATED' as const } : r!));
+        await recordAudit(
+          tx,
+          actor,
+          final
+            .filter((r) => r.outcome !== 'UNCHANGED')
+            .map((r) =>
+              identityEvent(
+                r.outcome === 'CREATED' ? 'CREATE' : 'UPDATE',
+                r.outcome === 'CREATED' ? null : (before.get(r.identity.identifierKey) ?? null),
+                r.identity,
+                changed.get(r.identity.id),
+              ),
+            ),
+        );
+        return final;
       },
       { maxWait: 10_000, timeout: 60_000 },
     ));
@@ -496,7 +578,7 @@ export async function createIdentity(access: Access, input: CreateIdentityInput)
   const pathOf = () => 'input.';
   const { rows, problems } = await prepareIdentities(organizationId, [input], pathOf, { create: true });
   throwProblems(problems);
-  const [result] = await writeIdentities(organizationId, [rows[0]!], pathOf, { create: true });
+  const [result] = await writeIdentities(organizationId, [rows[0]!], pathOf, access.viewer, { create: true });
   return result!.identity;
 }
 
@@ -509,7 +591,7 @@ export async function upsertIdentity(access: Access, input: CreateIdentityInput)
   const pathOf = () => 'input.';
   const { rows, problems } = await prepareIdentities(organizationId, [input], pathOf);
   throwProblems(problems);
-  const [result] = await writeIdentities(organizationId, [rows[0]!], pathOf);
+  const [result] = await writeIdentities(organizationId, [rows[0]!], pathOf, access.viewer);
   return result!;
 }
 
@@ -519,7 +601,7 @@ export async function upsertIdentities(access: Access, input: UpsertIdentitiesIn
   const pathOf = (i: number) => `input.items[${i}].`;
   const { rows, problems } = await prepareIdentities(organizationId, input.items, pathOf);
   throwProblems(problems);
-  return writeIdentities(organizationId, rows as IdentityRow[], pathOf);
+  return writeIdentities(organizationId, rows as IdentityRow[], pathOf, access.viewer);
 }
 
 /** The identity with this id, for a change at `level`: NOT_FOUND unless the viewer may see it. */
@@ -530,6 +612,27 @@ async function identityFor(access: Access, rawId: string, path: string, level: '
   const row = await prisma.identity.findUnique({ where: { id: id! } });
   await requireRowIn(access, row?.organizationId, level, 'Identity');
   return row!;
+}
+
+/** The identity as it is now, locked until the transaction ends; NOT_FOUND when it is gone. */
+async function lockIdentity(tx: Prisma.TransactionClient, id: string): Promise<Identity> {
+  const [row] = await tx.$queryRaw<Identity[]>`SELECT ${COLUMNS} FROM identities WHERE id = ${id}::uuid FOR UPDATE`;
+  if (!row) throw new NotFoundError('Identity');
+  return row;
+}
+
+/** Runs `change` on the locked identity in a transaction and records its event (nothing when nothing changed). */
+function changeIdentity(
+  access: Access,
+  id: string,
+  change: (tx: Prisma.TransactionClient, before: Identity) => Promise<{ after: Identity | null; properties?: Changes }>,
+): Promise<Identity | null> {
+  return prisma.$transaction(async (tx) => {
+    const before = await lockIdentity(tx, id);
+    const { after, properties } = await change(tx, before);
+    await recordAudit(tx, access.viewer, [identityEvent(after ? 'UPDATE' : 'DELETE', before, after, properties)]);
+    return after;
+  });
 }
 
 function writeConflict(err: unknown, entity = 'Identity'): never {
@@ -603,7 +706,9 @@ export async function updateIdentity(access: Access, input: UpdateIdentityInput)
   );
   if (!Object.keys(data).length && !Object.keys(link).length) return current;
   try {
-    return await prisma.identity.update({ where: { id: current.id }, data: { ...data, ...link } });
+    return (await changeIdentity(access, current.id, async (tx) => ({
+      after: await tx.identity.update({ where: { id: current.id }, data: { ...data, ...link } }),
+    })))!;
   } catch (err) {
     writeConflict(err);
   }
@@ -612,8 +717,13 @@ export async function updateIdentity(access: Access, input: UpdateIdentityInput)
 /** Deletes an identity with its properties; returns its id. */
 export async function deleteIdentity(access: Access, input: { id: string }): Promise<string> {
   const current = await identityFor(access, input.id, 'input.id');
-  const { count } = await prisma.identity.deleteMany({ where: { id: current.id, organizationId: current.organizationId } });
-  if (count === 0) throw new NotFoundError('Identity');
+  await changeIdentity(access, current.id, async (tx) => {
+    // Its properties go with it (ON DELETE CASCADE): the event records them as removed.
+    const gone = await tx.$queryRaw<StoredProperty[]>`
+      SELECT identity_id AS "identityId", key, type, value FROM identity_properties WHERE identity_id = ${current.id}::uuid`;
+    await tx.identity.delete({ where: { id: current.id } });
+    return { after: null, properties: removedProperties(gone) };
+  });
   return current.id;
 }
 
@@ -627,8 +737,10 @@ export async function upsertIdentityProperties(
   const properties = checkProperties(issues, 'input.properties', input.properties);
   if (!input.properties.length) issues.add('input.properties', 'must not be empty');
   issues.throwIfAny();
-  await mergeProperties(prisma, current.organizationId, properties.map((property) => ({ identityId: current.id, property })));
-  return current;
+  return (await changeIdentity(access, current.id, async (tx, before) => ({
+    after: before,
+    properties: (await mergeProperties(tx, current.organizationId, properties.map((property) => ({ identityId: current.id, property })), new Set([current.id]))).get(current.id),
+  })))!;
 }
 
 /** Removes properties of an identity by key; keys it does not have are ignored. */
@@ -638,10 +750,15 @@ export async function deleteIdentityProperties(
 ): Promise<{ identity: Identity; deletedKeys: string[] }> {
   const current = await identityFor(access, input.identityId, 'input.identityId');
   if (!input.keys.length) throw ValidationError.field('input.keys', 'must not be empty');
-  const deleted = await prisma.$queryRaw<{ key: string }[]>`
-    DELETE FROM identity_properties WHERE identity_id = ${current.id}::uuid AND key = ANY(${input.keys}::text[])
-    RETURNING key`;
-  return { identity: current, deletedKeys: deleted.map((d) => d.key).sort() };
+  let deletedKeys: string[] = [];
+  const identity = await changeIdentity(access, current.id, async (tx, before) => {
+    const deleted = await tx.$queryRaw<StoredProperty[]>`
+      DELETE FROM identity_properties WHERE identity_id = ${current.id}::uuid AND key = ANY(${input.keys}::text[])
+      RETURNING identity_id AS "identityId", key, type, value`;
+    deletedKeys = deleted.map((d) => d.key).sort();
+    return { after: before, properties: removedProperties(deleted) };
+  });
+  return { identity: identity!, deletedKeys };
 }
 
 export interface LinkIdentityInput {
@@ -673,19 +790,21 @@ export async function linkIdentity(access: Access, input: LinkIdentityInput): Pr
     throw new ConflictError(['input.identityId'], 'The identity is linked to another user; unlink it first.');
   }
   if (current.userId === member.id && current.linkedBy === linkedBy) return current;
-  const { count } = await prisma.identity.updateMany({
-    where: { id: current.id, OR: [{ userId: null }, { userId: member.id }] },
-    data: { userId: member.id, linkedBy, linkedAt: new Date() },
-  });
-  if (count === 0) throw new ConflictError(['input.identityId'], 'The identity is linked to another user; unlink it first.');
-  return prisma.identity.findUniqueOrThrow({ where: { id: current.id } });
+  return (await changeIdentity(access, current.id, async (tx, before) => {
+    if (before.userId && before.userId !== member.id) {
+      throw new ConflictError(['input.identityId'], 'The identity is linked to another user; unlink it first.');
+    }
+    return { after: await tx.identity.update({ where: { id: current.id }, data: { userId: member.id, linkedBy, linkedAt: new Date() } }) };
+  }))!;
 }
 
 /** Removes an identity's link to its user (ORGANIZATION_ADMIN); nothing to do when it has none. */
 export async function unlinkIdentity(access: Access, input: { identityId: string }): Promise<Identity> {
   const current = await identityFor(access, input.identityId, 'input.identityId', 'admin');
   if (!current.userId) return current;
-  return prisma.identity.update({ where: { id: current.id }, data: { userId: null, linkedBy: null, linkedAt: null } });
+  return (await changeIdentity(access, current.id, async (tx) => ({
+    after: await tx.identity.update({ where: { id: current.id }, data: { userId: null, linkedBy: null, linkedAt: null } }),
+  })))!;
 }
 
 export interface CreateUserIdentityInput {
@@ -745,7 +864,7 @@ export async function createUserIdentity(access: Access, input: CreateUserIdenti
     throw forbidden("Only an ORGANIZATION_ADMIN can link an account unless the provider verified that its email is the user's.");
   }
   const linked: IdentityRow = { ...row, userId: member.id, linkedBy: auto ? 'AUTO' : (input.linkedBy ?? 'MANUAL') };
-  const [result] = await writeIdentities(organizationId, [linked], pathOf, { create: true });
+  const [result] = await writeIdentities(organizationId, [linked], pathOf, access.viewer, { create: true });
   return result!.identity;
 }
 
