@@ -4,6 +4,7 @@
 // server and its configuration are never touched.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -57,6 +58,20 @@ export function postmasterPid(): number | null {
   }
 }
 
+/** BENCH_PG_PORT when it is free (another worktree's cluster may hold it), else any free port. */
+async function choosePort(): Promise<number> {
+  const tryPort = (port: number) =>
+    new Promise<number | null>((resolve) => {
+      const srv = createServer();
+      srv.once('error', () => resolve(null));
+      srv.listen(port, '127.0.0.1', () => {
+        const chosen = (srv.address() as { port: number }).port;
+        srv.close(() => resolve(chosen));
+      });
+    });
+  return (await tryPort(BENCH_PG_PORT)) ?? (await tryPort(0))!;
+}
+
 export interface BenchPostgres {
   /** URL of the benchmark database. */
   url: string;
@@ -80,8 +95,9 @@ export async function ensureBenchPostgres(log: (line: string) => void = () => {}
   }
   let startedHere = false;
   if (!isRunning()) {
-    log(`Starting the benchmark's PostgreSQL on 127.0.0.1:${BENCH_PG_PORT}`);
-    const opts = [`-p ${BENCH_PG_PORT}`, `-k ${dataDir()}`, ...SETTINGS.map((s) => `-c ${s}`)].join(' ');
+    const port = await choosePort();
+    log(`Starting the benchmark's PostgreSQL on 127.0.0.1:${port}`);
+    const opts = [`-p ${port}`, `-k ${dataDir()}`, ...SETTINGS.map((s) => `-c ${s}`)].join(' ');
     pgCommand('pg_ctl', ['-D', dataDir(), '-o', opts, '-l', path.join(dataDir(), 'server.log'), '-w', '-t', '120', 'start'], { quiet: true });
     startedHere = true;
   }

@@ -4,7 +4,8 @@
 //   npm run bench -- --quick           a small data set and short blocks (about 2 minutes)
 //   npm run bench -- --reps 5 --duration 10   the long run
 // Other flags: --scale N, --warmup S, --connections 1,8,32, --pool N,
-// --scenarios resolve,members50,..., --peers this,postgraphile,floor, --no-cold-start.
+// --scenarios resolve,members50,..., --peers this,postgraphile,floor, --no-cold-start,
+// --keep-postgres (leave the benchmark cluster running).
 // Results: bench/results/<time>.json and .md; the table and the targets are printed.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
