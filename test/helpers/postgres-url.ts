@@ -4,3 +4,12 @@ export function testDatabaseUrl(name: string): string {
   url.pathname = `/${name}`;
   return url.toString();
 }
+
+/**
+ * The database of this test worker: one per worker of this run (the run's pid is the
+ * workers' parent), cloned from the run's template, so concurrent runs on one server
+ * never share data; the run drops them at its end.
+ */
+export function workerDatabaseName(template: string): string {
+  return `igs_run_${process.ppid}_w${process.env.VITEST_POOL_ID ?? '0'}_${template.slice('igs_template_'.length)}`;
+}

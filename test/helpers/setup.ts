@@ -4,7 +4,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, inject } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { type Database, openDatabase, useDatabase } from '../../src/db.ts';
-import { testDatabaseUrl } from './postgres-url.ts';
+import { testDatabaseUrl, workerDatabaseName } from './postgres-url.ts';
 import { recordQuery } from './sql-count.ts';
 
 // Runs before every test file: opens this worker's database and empties it before
@@ -15,9 +15,7 @@ let db: Database;
 
 async function openPostgres(): Promise<Database> {
   const template = inject('postgresTemplate');
-  // One database per worker of this run (the run's pid is the workers' parent), so
-  // concurrent runs on one server never share data; the run drops them at its end.
-  const name = `igs_run_${process.ppid}_w${process.env.VITEST_POOL_ID ?? '0'}_${template.slice('igs_template_'.length)}`;
+  const name = workerDatabaseName(template);
   const admin = new pg.Client({ connectionString: testDatabaseUrl('postgres') });
   await admin.connect();
   try {

@@ -45,3 +45,76 @@ export async function closeChangeBus(): Promise<void> {
   listeners.clear();
   if (l) await (await l)();
 }
+
+/**
+ * A stream of the rows `load` reads for each batch of events committed for
+ * `organizationId`, in commit order. It is listening when this resolves, so a change
+ * committed after that (for a subscription: after its response opened) is never
+ * missed; batches that arrive before the consumer reads are kept until it does.
+ * Returning or throwing into the stream stops listening.
+ */
+export async function openChangeStream<T>(
+  organizationId: string,
+  load: (eventIds: string[]) => Promise<T[]>,
+): Promise<AsyncIterableIterator<T>> {
+  const ready: T[] = [];
+  let waiting: { resolve: (r: IteratorResult<T>) => void; reject: (err: unknown) => void } | null = null;
+  let failure: unknown = null;
+  let closed = false;
+  // Loads run one after another, so rows come out in the order their commits were announced.
+  let chain = Promise.resolve();
+  const wake = () => {
+    if (!waiting) return;
+    const w = waiting;
+    if (ready.length) {
+      waiting = null;
+      w.resolve({ value: ready.shift()!, done: false });
+    } else if (failure !== null) {
+      waiting = null;
+      w.reject(failure);
+    } else if (closed) {
+      waiting = null;
+      w.resolve({ value: undefined, done: true });
+    }
+  };
+  const unsubscribe = await subscribeToChanges(organizationId, (ids) => {
+    chain = chain
+      .then(() => (closed ? [] : load(ids)))
+      .then((rows) => {
+        if (!closed) ready.push(...rows);
+      })
+      .catch((err: unknown) => {
+        failure ??= err;
+      })
+      .finally(wake);
+  });
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    ready.length = 0;
+    unsubscribe();
+    wake();
+  };
+  const stream: AsyncIterableIterator<T> = {
+    [Symbol.asyncIterator]: () => stream,
+    next() {
+      if (ready.length) return Promise.resolve({ value: ready.shift()!, done: false });
+      if (failure !== null) {
+        const err = failure;
+        close();
+        return Promise.reject(err);
+      }
+      if (closed) return Promise.resolve({ value: undefined, done: true });
+      return new Promise((resolve, reject) => (waiting = { resolve, reject }));
+    },
+    return() {
+      close();
+      return Promise.resolve({ value: undefined, done: true });
+    },
+    throw(err?: unknown) {
+      close();
+      return Promise.reject(err);
+    },
+  };
+  return stream;
+}

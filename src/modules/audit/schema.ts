@@ -1,5 +1,4 @@
 import { decodeGlobalID, encodeGlobalID } from '@pothos/plugin-relay';
-import { Repeater } from 'graphql-yoga';
 import { builder } from '../../builder.ts';
 import type { Context } from '../../context.ts';
 import { prisma } from '../../db.ts';
@@ -13,7 +12,7 @@ import { isUuid, NO_ROW, tenantRowWhere } from '../shared/visibility.ts';
 import { SourceRef } from '../source/schema.ts';
 import { UserRef } from '../user/schema.ts';
 import { visibleUsersWhere } from '../user/service.ts';
-import { subscribeToChanges } from './bus.ts';
+import { openChangeStream } from './bus.ts';
 
 const ActorTypeEnum = builder.enumType('ActorType', {
   description: 'Who made a change.',
@@ -174,20 +173,13 @@ builder.subscriptionField('identityGraphChanged', (t) =>
       if (id) ctx.access.assertTenant(id);
       return { orgRead: id ?? NO_ROW.id };
     },
+    // Listening starts before the subscription is answered, so the response opens only
+    // once every later commit is sure to arrive.
     subscribe: (_root, args) => {
       const organizationId = parseOrganizationId(args.organizationId)!;
-      return new Repeater<{ id: string }>(async (push, stop) => {
-        const unsubscribe = await subscribeToChanges(organizationId, (ids) => {
-          void prisma.auditEvent
-            .findMany({ where: { id: { in: ids }, organizationId }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] })
-            .then(async (rows) => {
-              for (const row of rows) await push(row);
-            })
-            .catch((err: unknown) => stop(err));
-        });
-        await stop;
-        unsubscribe();
-      });
+      return openChangeStream(organizationId, (ids) =>
+        prisma.auditEvent.findMany({ where: { id: { in: ids }, organizationId }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] }),
+      );
     },
     resolve: (event) => event as never,
   }),
