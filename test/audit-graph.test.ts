@@ -415,3 +415,26 @@ describe('API key history', () => {
     expect(everything).not.toContain(row.secretHash);
   });
 });
+
+describe('filters by actor', () => {
+  it('Organization.auditEvents narrows to one API key, one user or one kind of actor', async () => {
+    const { organization, analyst, person } = await aGraphTenant();
+    const { key, headers } = await anApiKeyWithSecret(organization.id);
+    const input = { organizationId: organization.id, userId: person.id, sourceKey: 'crm', discoveryMethod: 'MCP_TOOL' };
+    expectNoErrors(await gql(UPSERT_IDENTIFIER, { headers, variables: { input: { ...input, identifierKey: 'by-key', identifierValue: '1' } } }));
+    expectNoErrors(await gql(UPSERT_IDENTIFIER, { asUser: analyst, variables: { input: { ...input, identifierKey: 'by-user', identifierValue: '2' } } }));
+    const query = `query ($id: ID!, $filter: AuditEventFilter) {
+      node(id: $id) { ... on Organization { auditEvents(filter: $filter) { totalCount edges { node { actorType changes } } } } }
+    }`;
+    const keys = async (filter: Record<string, unknown>) => {
+      const r = await gql(query, { asUser: analyst, variables: { id: globalId('Organization', organization.id), filter } });
+      expectNoErrors(r);
+      return r.data?.node.auditEvents.edges.map((e: { node: { changes: any } }) => e.node.changes.identifierKey.after);
+    };
+    expect(await keys({ actorApiKeyId: globalId('ApiKey', key.id) })).toEqual(['by-key']);
+    expect(await keys({ actorType: 'API_KEY' })).toEqual(['by-key']);
+    expect(await keys({ actorUserId: globalId('User', analyst.id) })).toEqual(['by-user']);
+    expect(await keys({ actorType: 'USER', actorApiKeyId: globalId('ApiKey', key.id) })).toEqual([]);
+    expect(await keys({ actorApiKeyId: globalId('User', analyst.id) })).toEqual([]);
+  });
+});

@@ -78,6 +78,8 @@ const AuditEventFilter = builder.inputType('AuditEventFilter', {
   description: 'Narrows a list of audit events; every field given must match.',
   fields: (t) => ({
     actorUserId: t.id({ required: false, description: 'Only changes made by this user (global id).' }),
+    actorApiKeyId: t.id({ required: false, description: 'Only changes made with this API key (global id).' }),
+    actorType: t.field({ type: ActorTypeEnum, required: false, description: 'Only changes made by this kind of actor.' }),
     action: t.string({ required: false, description: 'Only this action, e.g. `UPDATE`.' }),
     entityType: t.string({ required: false, description: 'Only changes to objects of this type, e.g. `Identity`.' }),
     since: t.field({ type: 'DateTime', required: false, description: 'Only changes at or after this instant.' }),
@@ -85,21 +87,35 @@ const AuditEventFilter = builder.inputType('AuditEventFilter', {
   }),
 });
 
-type Filter = { actorUserId?: string | null; action?: string | null; entityType?: string | null; since?: Date | null; until?: Date | null };
+type Filter = {
+  actorUserId?: string | null;
+  actorApiKeyId?: string | null;
+  actorType?: 'USER' | 'API_KEY' | 'SYSTEM' | null;
+  action?: string | null;
+  entityType?: string | null;
+  since?: Date | null;
+  until?: Date | null;
+};
+
+/** The UUID a filter's id names (a global id of `typename`, or a UUID); an id of nothing matches nothing. */
+function filterId(value: string | null | undefined, typename: string): string | undefined {
+  if (!value) return undefined;
+  try {
+    const d = decodeGlobalID(value);
+    return d.typename === typename && isUuid(d.id) ? d.id : NO_ROW.id;
+  } catch {
+    return isUuid(value) ? value : NO_ROW.id;
+  }
+}
 
 function filterWhere(filter: Filter | null | undefined) {
   if (!filter) return {};
-  let actorUserId: string | undefined;
-  if (filter.actorUserId) {
-    try {
-      const d = decodeGlobalID(filter.actorUserId);
-      actorUserId = d.typename === 'User' && isUuid(d.id) ? d.id : NO_ROW.id;
-    } catch {
-      actorUserId = isUuid(filter.actorUserId) ? filter.actorUserId : NO_ROW.id;
-    }
-  }
+  const actorUserId = filterId(filter.actorUserId, 'User');
+  const actorApiKeyId = filterId(filter.actorApiKeyId, 'ApiKey');
   return {
     ...(actorUserId ? { actorUserId } : {}),
+    ...(actorApiKeyId ? { actorApiKeyId } : {}),
+    ...(filter.actorType ? { actorType: filter.actorType } : {}),
     ...(filter.action ? { action: filter.action } : {}),
     ...(filter.entityType ? { entityType: filter.entityType } : {}),
     ...(filter.since || filter.until
