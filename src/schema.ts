@@ -11,6 +11,7 @@ import './modules/identity/schema.ts';
 import './modules/graph/schema.ts';
 import './modules/audit/schema.ts';
 import './modules/merge/schema.ts';
+import './modules/suggestion/schema.ts';
 import './modules/federation/entities.ts';
 
 // Importing a module registers its types, queries and mutations on the builder.

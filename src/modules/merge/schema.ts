@@ -50,7 +50,7 @@ const MergeConflictRef = builder.objectRef<MergeConflict>('MergeConflict').imple
   }),
 });
 
-const MergeChoiceInput = builder.inputType('MergeChoiceInput', {
+export const MergeChoiceInput = builder.inputType('MergeChoiceInput', {
   description: 'Which side of one conflict survives.',
   fields: (t) => ({
     key: t.string({ description: 'The `key` of a conflict, as `previewMergeUsers` lists it.' }),

@@ -29,6 +29,11 @@ export const OrganizationRef = builder.prismaNode('Organization', {
       description: 'URL-safe unique name of the organization, e.g. `acme`.',
     }),
     name: t.exposeString('name', { description: 'Display name.' }),
+    autoApproveLinkConfidence: t.exposeFloat('autoApproveLinkConfidence', {
+      nullable: true,
+      description:
+        'Link suggestions created at or above this confidence (0 to 1) are approved at once; null: every suggestion waits for review. Suggestions the server makes itself always wait.',
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the organization was created.' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime', description: 'When the organization last changed.' }),
   }),
@@ -84,6 +89,10 @@ const UpdateOrganizationInput = builder.inputType('UpdateOrganizationInput', {
       description: 'New unique URL-safe name: lower-case letters, digits, `-` or `_`, up to 63 characters.',
     }),
     name: t.string({ required: false, description: 'New display name, up to 200 characters.' }),
+    autoApproveLinkConfidence: t.float({
+      required: false,
+      description: 'Approve link suggestions created at or above this confidence (0 to 1) at once; null turns it off.',
+    }),
   }),
 });
 
@@ -117,7 +126,7 @@ builder.mutationFields((t) => ({
   }),
   updateOrganization: t.field({
     type: OrganizationRef,
-    description: 'Renames an organization or changes its slug (ORGANIZATION_ADMIN of it).',
+    description: 'Renames an organization, changes its slug or its automatic approval of link suggestions (ORGANIZATION_ADMIN of it).',
     authScopes: (_root, { input }, ctx) => organizationScopes('orgAdmin', input.id, ctx),
     args: { input: t.arg({ type: UpdateOrganizationInput, description: 'The changes.' }) },
     errors: mutationResult('UpdateOrganization', 'organization', 'updating an organization'),

@@ -9,7 +9,7 @@ import { Issues, prismaErrorCode, uniqueViolation } from '../shared/validate.ts'
 // Every change is recorded as an audit event in the transaction that makes it.
 
 /** The organization fields an audit event records. */
-const AUDITED = ['slug', 'name'] as const;
+const AUDITED = ['slug', 'name', 'autoApproveLinkConfidence'] as const;
 /** The membership fields an audit event records (the organization is the event's own). */
 const AUDITED_MEMBER = ['userId', 'role', 'state'] as const;
 
@@ -64,9 +64,13 @@ export interface UpdateOrganizationInput {
   id: string;
   slug?: string | null;
   name?: string | null;
+  autoApproveLinkConfidence?: number | null;
 }
 
-/** Changes an organization's name or slug (ORGANIZATION_ADMIN); absent fields stay. */
+/**
+ * Changes an organization's name, slug or link-suggestion setting (ORGANIZATION_ADMIN);
+ * absent fields stay, a null threshold turns automatic approval off.
+ */
 export async function updateOrganization(access: Access, input: UpdateOrganizationInput) {
   const issues = new Issues();
   const id = issues.id('input.id', input.id, 'Organization');
@@ -74,6 +78,8 @@ export async function updateOrganization(access: Access, input: UpdateOrganizati
   issues.notNull('input.name', input.name);
   const slug = issues.key('input.slug', input.slug ?? undefined, 'slug');
   const name = issues.text('input.name', input.name, 200);
+  const threshold = input.autoApproveLinkConfidence;
+  if (threshold != null && !(threshold >= 0 && threshold <= 1)) issues.add('input.autoApproveLinkConfidence', 'must be a number from 0 to 1, or null');
   if (!id) issues.throwIfAny();
   await requireOrganizationAccess(access, id!, 'admin');
   issues.throwIfAny();
@@ -85,7 +91,11 @@ export async function updateOrganization(access: Access, input: UpdateOrganizati
       if (!before) throw new NotFoundError('Organization');
       const after = await tx.organization.update({
         where: { id: id! },
-        data: { ...(slug !== undefined && { slug }), ...(name != null && { name }) },
+        data: {
+          ...(slug !== undefined && { slug }),
+          ...(name != null && { name }),
+          ...(threshold !== undefined && { autoApproveLinkConfidence: threshold }),
+        },
       });
       await recordAudit(tx, access.viewer, [
         {
@@ -121,8 +131,8 @@ export async function deleteOrganization(access: Access, input: { id: string }) 
   access.assertTenant(id);
   requireSystemAdmin(access.viewer, 'delete an organization');
   const deleted = await prisma.$transaction(async (tx) => {
-    const locked = await tx.$queryRaw<{ id: string; slug: string; name: string }[]>`
-      SELECT id, slug, name FROM organizations WHERE id = ${id}::uuid FOR UPDATE`;
+    const locked = await tx.$queryRaw<{ id: string; slug: string; name: string; autoApproveLinkConfidence: number | null }[]>`
+      SELECT id, slug, name, auto_approve_link_confidence AS "autoApproveLinkConfidence" FROM organizations WHERE id = ${id}::uuid FOR UPDATE`;
     const before = locked[0];
     if (!before) return false;
     await tx.identifier.deleteMany({ where: { organizationId: id } });

@@ -1,0 +1,223 @@
+import { builder } from '../../builder.ts';
+import type { Context } from '../../context.ts';
+import { prisma } from '../../db.ts';
+import type { SuggestionState } from '../../generated/prisma/client.ts';
+import { organizationIdField } from '../identifier/schema.ts';
+import { IdentityRef } from '../identity/schema.ts';
+import { MergeChoiceInput, UserMergeRef } from '../merge/schema.ts';
+import { LastOrganizationAdminError } from '../../errors.ts';
+import { OLDEST_FIRST, totalCountField } from '../shared/connections.ts';
+import { mutationResult } from '../shared/errors.ts';
+import { scopesForOrganization } from '../shared/tenant.ts';
+import { tenantRowWhere } from '../shared/visibility.ts';
+import { UserRef } from '../user/schema.ts';
+import {
+  approveLinkSuggestion,
+  type Candidate,
+  candidateOf,
+  createLinkSuggestion,
+  type Evidence,
+  matchCandidates,
+  type Party,
+  rejectLinkSuggestion,
+  subjectOf,
+  suggestionsWhere,
+} from './service.ts';
+
+export const SuggestionStateEnum = builder.enumType('SuggestionState', {
+  description: 'Where a link suggestion stands.',
+  values: {
+    SUGGESTED: { description: 'Waiting for review.' },
+    APPROVED: { description: 'Approved: the users were merged, or the identity linked to the user.' },
+    REJECTED: { description: 'Rejected: the pair is never suggested again.' },
+  } satisfies Record<SuggestionState, unknown>,
+});
+
+const EvidenceKindEnum = builder.enumType('MatchEvidenceKind', {
+  description: 'What kind of value two objects share.',
+  values: {
+    IDENTIFIER_VALUE: { description: 'An identifier value.' },
+    EMAIL: { description: 'An email address (of a user, an identity, or an identifier holding one).' },
+    PHONE: { description: 'A phone number.' },
+  },
+});
+
+const MatchEvidenceRef = builder.objectRef<Evidence>('MatchEvidence').implement({
+  description: 'One value two objects share: where each has it, and how much it counts.',
+  fields: (t) => ({
+    kind: t.field({ type: EvidenceKindEnum, description: 'What kind of value it is.', resolve: (e) => e.kind }),
+    value: t.exposeString('value', { description: 'The shared value.' }),
+    subjectField: t.exposeString('subjectField', { description: 'Where the subject has it: an identifier key, `email`, `phoneNumber` or `externalEmail`.' }),
+    subjectSource: t.exposeString('subjectSource', { nullable: true, description: 'Key of the source of the subject\'s identifier, when it is one.' }),
+    subjectConfidence: t.exposeFloat('subjectConfidence', { nullable: true, description: "Confidence of the subject's identifier; null when unscored or not an identifier." }),
+    candidateField: t.exposeString('candidateField', { description: 'Where the candidate has it.' }),
+    candidateSource: t.exposeString('candidateSource', { nullable: true, description: "Key of the source of the candidate's identifier, when it is one." }),
+    candidateConfidence: t.exposeFloat('candidateConfidence', { nullable: true, description: "Confidence of the candidate's identifier; null when unscored or not an identifier." }),
+    weight: t.exposeFloat('weight', {
+      description: 'What the evidence adds to the score (0 to 1): 0.9 for an email or the same identifier key, 0.8 for a phone number, 0.5 for the same value under different keys, times both confidences.',
+    }),
+  }),
+});
+
+/** A user or an identity, by what the party names. */
+const LinkPartyRef = builder.unionType('LinkParty', {
+  description: 'One side of a link suggestion: a user or an identity.',
+  types: [UserRef, IdentityRef],
+  resolveType: (value) => ('email' in value && 'isSystemAdmin' in value ? 'User' : 'Identity'),
+});
+
+function loadParty(ctx: Context, party: Party) {
+  return ctx
+    .loader<string, unknown>(`suggestion:party`, async (keys) => {
+      const users = keys.filter((k) => k.startsWith('USER:')).map((k) => k.slice(5));
+      const identities = keys.filter((k) => k.startsWith('IDENTITY:')).map((k) => k.slice(9));
+      const [u, d] = await Promise.all([
+        users.length ? prisma.user.findMany({ where: { id: { in: users } } }) : [],
+        identities.length ? prisma.identity.findMany({ where: { id: { in: identities } } }) : [],
+      ]);
+      return keys.map((k) => [...u, ...d].find((r) => r.id === k.slice(k.indexOf(':') + 1)) ?? null);
+    })
+    .load(`${party.type}:${party.id}`) as Promise<never>;
+}
+
+export const LinkSuggestionRef = builder.prismaNode('LinkSuggestion', {
+  description:
+    'A suggestion that two objects of an organization are the same person: a user or identity and another user or identity, with confidence, evidence and a review state.',
+  id: { field: 'id' },
+  nullable: true,
+  findUnique: (id, ctx) => tenantRowWhere(id, ctx),
+  fields: (t) => ({
+    state: t.expose('state', { type: SuggestionStateEnum, description: 'Where it stands.' }),
+    confidence: t.exposeFloat('confidence', { nullable: true, description: 'How sure the suggester is, 0 to 1; null when unscored.' }),
+    evidence: t.expose('evidence', { type: 'JSON', description: 'Which values matched, from which sources, with which confidence.' }),
+    metadata: t.field({
+      type: 'JSONObject',
+      nullable: true,
+      description: 'What the suggester recorded with it (job, prompt, model...).',
+      resolve: (s) => s.metadata as Record<string, unknown> | null,
+    }),
+    createdBy: t.exposeString('createdBy', { description: '`SERVER` when a write created a shared value, otherwise what the suggester said (e.g. `LLM_DISCOVERY`).' }),
+    subject: t.field({ type: LinkPartyRef, nullable: true, description: 'What the suggestion was made for (null when it no longer exists).', resolve: (s, _a, ctx) => loadParty(ctx, subjectOf(s)) }),
+    candidate: t.field({ type: LinkPartyRef, nullable: true, description: 'What it is suggested to be the same as (null when it no longer exists).', resolve: (s, _a, ctx) => loadParty(ctx, candidateOf(s)) }),
+    decidedAt: t.expose('decidedAt', { type: 'DateTime', nullable: true, description: 'When it was approved or rejected.' }),
+    merge: t.field({
+      type: UserMergeRef,
+      nullable: true,
+      description: 'The merge an approved user pair performed.',
+      resolve: (s) => (s.mergeId ? prisma.merge.findUnique({ where: { id: s.mergeId } }) : null),
+    }),
+    organization: t.relation('organization', { description: 'The organization it belongs to.' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was first suggested.' }),
+  }),
+});
+
+builder.prismaObjectField('Organization', 'linkSuggestions', (t) =>
+  t.relatedConnection(
+    'linkSuggestions',
+    {
+      description: "The organization's link suggestions, oldest first, filtered by state and confidence. Null, with FORBIDDEN, when you may not read the organization.",
+      cursor: 'id',
+      nullable: true,
+      totalCount: true,
+      authScopes: (organization) => ({ orgRead: organization.id }),
+      args: {
+        state: t.arg({ type: SuggestionStateEnum, required: false, description: 'Only suggestions in this state.' }),
+        minConfidence: t.arg.float({ required: false, description: 'Only suggestions scored at least this (0 to 1); unscored ones are left out.' }),
+      },
+      query: (args) => ({ where: suggestionsWhere(args), orderBy: OLDEST_FIRST }),
+    },
+    { description: 'A page of link suggestions.', fields: totalCountField },
+    { description: 'A link suggestion in a page.' },
+  ),
+);
+
+const MatchCandidateRef = builder.objectRef<Candidate>('MatchCandidate').implement({
+  description: 'Another user or identity that shares values with the subject: perhaps the same person.',
+  fields: (t) => ({
+    user: t.field({ type: UserRef, nullable: true, description: 'The candidate, when it is a user.', resolve: (c) => c.user }),
+    identity: t.field({ type: IdentityRef, nullable: true, description: 'The candidate, when it is an identity.', resolve: (c) => c.identity }),
+    score: t.exposeFloat('score', { description: 'How likely the two are one person, 0 to 1: one minus the product of (1 - weight) over the evidence.' }),
+    evidence: t.field({ type: [MatchEvidenceRef], description: 'Every shared value, strongest first.', resolve: (c) => c.evidence }),
+    suggestion: t.field({
+      type: LinkSuggestionRef,
+      nullable: true,
+      description: 'The suggestion already recorded for this pair, if any (a rejected one means: not the same person).',
+      resolve: (c) => c.suggestion,
+    }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  matchCandidates: t.field({
+    type: [MatchCandidateRef],
+    description:
+      'Other users and identities of the organization that share an identifier value, an email or a phone number with a user or an identity, best first, each with its evidence and score. Give exactly one of userId or identityId.',
+    authScopes: { authenticated: true },
+    args: {
+      organizationId: t.arg.id({ required: false, description: 'The organization: its global id or UUID. Left out, the one X-Organization-ID names (or the identity\'s).' }),
+      userId: t.arg.id({ required: false, description: 'A member of the organization: its global id (or UUID).' }),
+      identityId: t.arg.id({ required: false, description: 'An identity: its global id (or UUID).' }),
+    },
+    resolve: (_root, args, ctx) => matchCandidates(ctx.access, args),
+  }),
+}));
+
+const CreateLinkSuggestionInput = builder.inputType('CreateLinkSuggestionInput', {
+  description: 'A suggestion that two objects are the same person.',
+  fields: (t) => ({
+    organizationId: organizationIdField(t),
+    subjectId: t.id({ description: 'Global id of a User (a member) or an Identity of the organization.' }),
+    candidateId: t.id({ description: 'Global id of another User or Identity of the organization (not two identities).' }),
+    confidence: t.float({ required: false, description: 'How sure the suggester is, 0 to 1.' }),
+    evidence: t.field({ type: ['JSON'], required: false, description: 'What the suggestion rests on (e.g. matchCandidates evidence), at most 16 KB as JSON.' }),
+    metadata: t.field({ type: 'JSONObject', required: false, description: 'Anything else to keep with it (job, model, prompt), at most 16 KB.' }),
+    createdBy: t.string({ required: false, description: 'Who suggests, e.g. `LLM_DISCOVERY` (up to 40 characters); `MANUAL` when left out.' }),
+  }),
+});
+
+const ApproveLinkSuggestionInput = builder.inputType('ApproveLinkSuggestionInput', {
+  description: 'A suggestion to approve, and how to merge when it pairs two users.',
+  fields: (t) => ({
+    id: t.id({ description: 'The suggestion: its global id.' }),
+    survivorId: t.id({ required: false, description: 'For two users: the one that stays (global id); the subject when left out.' }),
+    choices: t.field({
+      type: [MergeChoiceInput],
+      required: false,
+      description: 'For two users: the sides chosen for conflicts, as in mergeUsers.',
+    }),
+  }),
+});
+
+const RejectLinkSuggestionInput = builder.inputType('RejectLinkSuggestionInput', {
+  description: 'A suggestion to reject.',
+  fields: (t) => ({ id: t.id({ description: 'The suggestion: its global id.' }) }),
+});
+
+builder.mutationFields((t) => ({
+  createLinkSuggestion: t.field({
+    type: LinkSuggestionRef,
+    description:
+      'Suggests that two objects are the same person (write access, e.g. a discovery job). A pair suggested before is returned as it is: a rejected pair stays rejected. At or above the organization\'s autoApproveLinkConfidence it is approved at once.',
+    authScopes: (_root, { input }, ctx) => scopesForOrganization('orgWrite', input.organizationId, ctx.access),
+    args: { input: t.arg({ type: CreateLinkSuggestionInput, description: 'The suggestion.' }) },
+    errors: mutationResult('CreateLinkSuggestion', 'suggestion', 'suggesting a link'),
+    resolve: async (_root, { input }, ctx) => (await createLinkSuggestion(ctx.access, input)).suggestion,
+  }),
+  approveLinkSuggestion: t.field({
+    type: LinkSuggestionRef,
+    description:
+      'Approves a suggestion (ORGANIZATION_ADMIN): two users are merged (see mergeUsers), an identity is linked to the user (MANUAL). Only SUGGESTED ones can be approved.',
+    authScopes: { authenticated: true },
+    args: { input: t.arg({ type: ApproveLinkSuggestionInput, description: 'The suggestion and merge choices.' }) },
+    errors: mutationResult('ApproveLinkSuggestion', 'suggestion', 'approving a link suggestion', [LastOrganizationAdminError]),
+    resolve: (_root, { input }, ctx) => approveLinkSuggestion(ctx.access, input),
+  }),
+  rejectLinkSuggestion: t.field({
+    type: LinkSuggestionRef,
+    description: 'Rejects a suggestion (ORGANIZATION_ADMIN): the pair is never suggested again, by anyone.',
+    authScopes: { authenticated: true },
+    args: { input: t.arg({ type: RejectLinkSuggestionInput, description: 'The suggestion.' }) },
+    errors: mutationResult('RejectLinkSuggestion', 'suggestion', 'rejecting a link suggestion'),
+    resolve: (_root, { input }, ctx) => rejectLinkSuggestion(ctx.access, input),
+  }),
+}));

@@ -1,0 +1,274 @@
+import { describe, expect, it } from 'vitest';
+import { prisma } from '../src/db.ts';
+import { expectErrorCode, expectNoErrors, globalId, gql } from './helpers/app.ts';
+import { aMember, anIdentifier, anIdentity, anOrganization, aSource, aUser } from './helpers/factories.ts';
+import { withSqlLog } from './helpers/sql-count.ts';
+
+// Duplicates: candidates that share values, with their evidence and score, and link
+// suggestions through their life cycle (created, listed, approved or rejected, the
+// organization's automatic approval, a rejected pair staying rejected).
+
+const CANDIDATES = `query ($org: ID, $user: ID, $identity: ID) {
+  matchCandidates(organizationId: $org, userId: $user, identityId: $identity) {
+    user { id } identity { id } score
+    evidence { kind value subjectField subjectSource subjectConfidence candidateField candidateSource candidateConfidence weight }
+    suggestion { id state }
+  }
+}`;
+const CREATE = `mutation ($input: CreateLinkSuggestionInput!) {
+  createLinkSuggestion(input: $input) {
+    __typename
+    ... on CreateLinkSuggestionSuccess { suggestion { id state confidence createdBy merge { id } subject { __typename ... on User { id } ... on Identity { id } } candidate { __typename ... on User { id } ... on Identity { id } } } }
+    ... on Error { code message }
+  }
+}`;
+const APPROVE = `mutation ($input: ApproveLinkSuggestionInput!) {
+  approveLinkSuggestion(input: $input) {
+    __typename
+    ... on ApproveLinkSuggestionSuccess { suggestion { id state decidedAt merge { id survivor { id } mergedUserId } } }
+    ... on Error { code message }
+  }
+}`;
+const REJECT = `mutation ($input: RejectLinkSuggestionInput!) {
+  rejectLinkSuggestion(input: $input) { __typename ... on RejectLinkSuggestionSuccess { suggestion { id state } } ... on Error { code message } }
+}`;
+const LIST = `query ($org: ID!, $state: SuggestionState, $min: Float) {
+  organization(id: $org) { linkSuggestions(state: $state, minConfidence: $min, first: 50) { totalCount edges { node { id state confidence } } } }
+}`;
+const SET_THRESHOLD = `mutation ($input: UpdateOrganizationInput!) {
+  updateOrganization(input: $input) { __typename ... on UpdateOrganizationSuccess { organization { autoApproveLinkConfidence } } ... on Error { code } }
+}`;
+
+const uid = (id: string) => globalId('User', id);
+const did = (id: string) => globalId('Identity', id);
+
+async function tenant() {
+  const org = await anOrganization();
+  const admin = await aUser();
+  const analyst = await aUser();
+  await aMember(org.id, admin.id, { role: 'ORGANIZATION_ADMIN' });
+  await aMember(org.id, analyst.id, { role: 'ANALYST' });
+  const crm = await aSource(org.id, { key: 'crm' });
+  const chat = await aSource(org.id, { key: 'chat' });
+  return { org, admin, analyst, crm, chat };
+}
+
+describe('matchCandidates', () => {
+  it('finds users and identities sharing values with a user, with evidence and scores, best first', async () => {
+    const { org, admin, crm, chat } = await tenant();
+    const ada = await aUser({ email: 'ada@example.com' });
+    const twin = await aUser(); // same owner_id in another source, scored
+    const weak = await aUser(); // same value under another key
+    const other = await aUser(); // nothing shared
+    for (const u of [ada, twin, weak, other]) await aMember(org.id, u.id);
+    await anIdentifier(org.id, ada.id, crm.id, { identifierKey: 'owner_id', identifierValue: '005A', confidenceScore: 0.8 });
+    await anIdentifier(org.id, twin.id, chat.id, { identifierKey: 'owner_id', identifierValue: '005A', confidenceScore: 0.5 });
+    await anIdentifier(org.id, weak.id, chat.id, { identifierKey: 'employee_id', identifierValue: '005A' });
+    await anIdentifier(org.id, other.id, crm.id, { identifierKey: 'owner_id', identifierValue: '999' });
+    const identity = await anIdentity(org.id, { email: 'ada@example.com', phoneNumber: '+15555550100' });
+    await anIdentity(org.id, { email: 'ada-linked@example.com', userId: ada.id }); // her own: no candidate
+    // Another organization's identical values stay out.
+    const elsewhere = await anOrganization();
+    const stranger = await aUser();
+    await aMember(elsewhere.id, stranger.id);
+    const src = await aSource(elsewhere.id, { key: 'crm' });
+    await anIdentifier(elsewhere.id, stranger.id, src.id, { identifierKey: 'owner_id', identifierValue: '005A' });
+
+    const result = await gql(CANDIDATES, { asUser: admin, variables: { org: org.id, user: uid(ada.id) } });
+    expectNoErrors(result);
+    expect(result.data!.matchCandidates).toEqual([
+      {
+        user: null,
+        identity: { id: did(identity.id) },
+        score: 0.9,
+        evidence: [{
+          kind: 'EMAIL', value: 'ada@example.com', subjectField: 'email', subjectSource: null, subjectConfidence: null,
+          candidateField: 'email', candidateSource: null, candidateConfidence: null, weight: 0.9,
+        }],
+        suggestion: null,
+      },
+      {
+        user: { id: uid(weak.id) },
+        identity: null,
+        score: 0.4,
+        evidence: [{
+          kind: 'IDENTIFIER_VALUE', value: '005A', subjectField: 'owner_id', subjectSource: 'crm', subjectConfidence: 0.8,
+          candidateField: 'employee_id', candidateSource: 'chat', candidateConfidence: null, weight: 0.4,
+        }],
+        suggestion: null,
+      },
+      {
+        user: { id: uid(twin.id) },
+        identity: null,
+        score: 0.36,
+        evidence: [{
+          kind: 'IDENTIFIER_VALUE', value: '005A', subjectField: 'owner_id', subjectSource: 'crm', subjectConfidence: 0.8,
+          candidateField: 'owner_id', candidateSource: 'chat', candidateConfidence: 0.5, weight: 0.36,
+        }],
+        suggestion: null,
+      },
+    ]);
+  });
+
+  it('finds the users an identity may belong to, combining evidence; the cost does not grow with the matches', async () => {
+    const { org, admin, crm } = await tenant();
+    const identity = await anIdentity(org.id, { email: 'jean@example.com', phoneNumber: '+15555550111' });
+    const jean = await aUser({ email: 'jean@example.com' });
+    await aMember(org.id, jean.id);
+    await anIdentifier(org.id, jean.id, crm.id, { identifierKey: 'phone', identifierValue: '+15555550111' });
+    const run = () => gql(CANDIDATES, { asUser: admin, variables: { identity: did(identity.id) } });
+    const one = await withSqlLog(run);
+    expectNoErrors(one.result);
+    const [candidate] = one.result.data!.matchCandidates;
+    expect(candidate.user).toEqual({ id: uid(jean.id) });
+    expect(candidate.evidence.map((e: { kind: string; weight: number }) => [e.kind, e.weight])).toEqual([['EMAIL', 0.9], ['PHONE', 0.8]]);
+    expect(candidate.score).toBe(0.98);
+
+    for (let i = 0; i < 15; i++) {
+      const u = await aUser();
+      await aMember(org.id, u.id);
+      await anIdentifier(org.id, u.id, crm.id, { identifierKey: `phone${i}`, identifierValue: '+15555550111' });
+    }
+    const many = await withSqlLog(run);
+    expect(many.result.data!.matchCandidates).toHaveLength(16);
+    console.info(`matchCandidates: ${one.statements.length} SQL statements for 1 candidate, ${many.statements.length} for 16`);
+    expect(many.statements.length).toBe(one.statements.length);
+
+    // Linked to jean, the identity no longer has jean as a candidate.
+    await prisma.identity.update({ where: { id: identity.id }, data: { userId: jean.id, linkedBy: 'MANUAL' } });
+    const linked = await run();
+    expect(linked.data!.matchCandidates.map((c: { user: { id: string } }) => c.user.id)).not.toContain(uid(jean.id));
+  });
+
+  it('answers NOT_FOUND for a subject of an organization the viewer cannot read', async () => {
+    const { org } = await tenant();
+    const identity = await anIdentity(org.id, { email: 'x@example.com' });
+    const outsider = await aUser();
+    const theirs = await anOrganization();
+    await aMember(theirs.id, outsider.id, { role: 'ORGANIZATION_ADMIN' });
+    expectErrorCode(await gql(CANDIDATES, { asUser: outsider, variables: { identity: did(identity.id) } }), 'NOT_FOUND');
+  });
+});
+
+describe('link suggestions', () => {
+  it('go from SUGGESTED to REJECTED, and a rejected pair stays rejected whoever suggests it again', async () => {
+    const { org, admin, analyst } = await tenant();
+    const a = await aUser();
+    const b = await aUser();
+    await aMember(org.id, a.id);
+    await aMember(org.id, b.id);
+    const created = await gql(CREATE, {
+      asUser: analyst,
+      variables: { input: { organizationId: org.id, subjectId: uid(a.id), candidateId: uid(b.id), confidence: 0.7, createdBy: 'LLM_DISCOVERY', metadata: { job: 'nightly' } } },
+    });
+    expectNoErrors(created);
+    const s = created.data!.createLinkSuggestion.suggestion;
+    expect(s).toMatchObject({ state: 'SUGGESTED', confidence: 0.7, createdBy: 'LLM_DISCOVERY', subject: { id: uid(a.id) }, candidate: { id: uid(b.id) } });
+
+    // An analyst suggests; only an admin decides.
+    expectErrorCode(await gql(REJECT, { asUser: analyst, variables: { input: { id: s.id } } }), 'FORBIDDEN');
+    const rejected = await gql(REJECT, { asUser: admin, variables: { input: { id: s.id } } });
+    expect(rejected.data!.rejectLinkSuggestion.suggestion).toEqual({ id: s.id, state: 'REJECTED' });
+
+    // The same pair, the other way round and by the server's own rule, is the same row.
+    const again = await gql(CREATE, {
+      asUser: admin,
+      variables: { input: { organizationId: org.id, subjectId: uid(b.id), candidateId: uid(a.id), confidence: 0.99 } },
+    });
+    expect(again.data!.createLinkSuggestion.suggestion).toMatchObject({ id: s.id, state: 'REJECTED', confidence: 0.7 });
+    const approve = await gql(APPROVE, { asUser: admin, variables: { input: { id: s.id } } });
+    expectErrorCode(approve, 'CONFLICT');
+    expect(await prisma.user.count({ where: { mergedIntoId: { not: null } } })).toBe(0);
+    expect(await prisma.linkSuggestion.count()).toBe(1);
+
+    // Listed by state and confidence.
+    const list = await gql(LIST, { asUser: analyst, variables: { org: org.id, state: 'REJECTED' } });
+    expect(list.data!.organization.linkSuggestions).toEqual({ totalCount: 1, edges: [{ node: { id: s.id, state: 'REJECTED', confidence: 0.7 } }] });
+    const none = await gql(LIST, { asUser: analyst, variables: { org: org.id, min: 0.8 } });
+    expect(none.data!.organization.linkSuggestions.totalCount).toBe(0);
+  });
+
+  it('approving two users merges them (the subject survives) and unmerging puts the suggestion back', async () => {
+    const { org, admin } = await tenant();
+    const a = await aUser();
+    const b = await aUser();
+    await aMember(org.id, a.id);
+    await aMember(org.id, b.id);
+    const created = await gql(CREATE, { asUser: admin, variables: { input: { organizationId: org.id, subjectId: uid(a.id), candidateId: uid(b.id) } } });
+    const id = created.data!.createLinkSuggestion.suggestion.id;
+    const before = await prisma.linkSuggestion.findFirstOrThrow();
+    const approved = await gql(APPROVE, { asUser: admin, variables: { input: { id } } });
+    expectNoErrors(approved);
+    const s = approved.data!.approveLinkSuggestion.suggestion;
+    expect(s).toMatchObject({ state: 'APPROVED', decidedAt: expect.any(String), merge: { survivor: { id: uid(a.id) }, mergedUserId: uid(b.id) } });
+    expect((await prisma.user.findUniqueOrThrow({ where: { id: b.id } })).mergedIntoId).toBe(a.id);
+
+    const undone = await gql(`mutation ($id: ID!) { unmergeUser(input: { mergeId: $id }) { __typename } }`, { asUser: admin, variables: { id: s.merge.id } });
+    expect(undone.data!.unmergeUser.__typename).toBe('UnmergeUserSuccess');
+    expect(await prisma.linkSuggestion.findFirstOrThrow()).toEqual(before);
+  });
+
+  it('approving an identity and a user links them MANUAL; a second decision is a conflict', async () => {
+    const { org, admin } = await tenant();
+    const u = await aUser();
+    await aMember(org.id, u.id);
+    const identity = await anIdentity(org.id);
+    const created = await gql(CREATE, { asUser: admin, variables: { input: { organizationId: org.id, subjectId: did(identity.id), candidateId: uid(u.id), confidence: 0.4 } } });
+    expectNoErrors(created);
+    const id = created.data!.createLinkSuggestion.suggestion.id;
+    const approved = await gql(APPROVE, { asUser: admin, variables: { input: { id } } });
+    expect(approved.data!.approveLinkSuggestion.suggestion).toMatchObject({ state: 'APPROVED', merge: null });
+    expect(await prisma.identity.findUniqueOrThrow({ where: { id: identity.id } })).toMatchObject({ userId: u.id, linkedBy: 'MANUAL' });
+    expectErrorCode(await gql(REJECT, { asUser: admin, variables: { input: { id } } }), 'CONFLICT');
+    expect((await prisma.linkSuggestion.findFirstOrThrow()).state).toBe('APPROVED');
+  });
+
+  it('refuses pairs that cannot be linked, writing nothing', async () => {
+    const { org, admin } = await tenant();
+    const d1 = await anIdentity(org.id);
+    const d2 = await anIdentity(org.id);
+    const outsider = await aUser(); // not a member
+    expectErrorCode(await gql(CREATE, { asUser: admin, variables: { input: { organizationId: org.id, subjectId: did(d1.id), candidateId: did(d2.id) } } }), 'BAD_USER_INPUT');
+    expectErrorCode(await gql(CREATE, { asUser: admin, variables: { input: { organizationId: org.id, subjectId: did(d1.id), candidateId: uid(outsider.id) } } }), 'NOT_FOUND');
+    expectErrorCode(await gql(CREATE, { asUser: admin, variables: { input: { organizationId: org.id, subjectId: did(d1.id), candidateId: did(d1.id) } } }), 'BAD_USER_INPUT');
+    expect(await prisma.linkSuggestion.count()).toBe(0);
+  });
+
+  it('are approved at once at or above the organization\'s threshold, only there, and only an admin sets it', async () => {
+    const { org, admin, analyst } = await tenant();
+    const users = [];
+    for (let i = 0; i < 4; i++) {
+      const u = await aUser();
+      await aMember(org.id, u.id);
+      users.push(u);
+    }
+    const suggest = (s: string, c: string, confidence: number) =>
+      gql(CREATE, { asUser: analyst, variables: { input: { organizationId: org.id, subjectId: uid(s), candidateId: uid(c), confidence } } });
+
+    // Off by default.
+    expect((await suggest(users[0]!.id, users[1]!.id, 0.99)).data!.createLinkSuggestion.suggestion.state).toBe('SUGGESTED');
+    expectErrorCode(await gql(SET_THRESHOLD, { asUser: analyst, variables: { input: { id: org.id, autoApproveLinkConfidence: 0.9 } } }), 'FORBIDDEN');
+    expectErrorCode(await gql(SET_THRESHOLD, { asUser: admin, variables: { input: { id: org.id, autoApproveLinkConfidence: 1.5 } } }), 'BAD_USER_INPUT');
+    const set = await gql(SET_THRESHOLD, { asUser: admin, variables: { input: { id: org.id, autoApproveLinkConfidence: 0.9 } } });
+    expect(set.data!.updateOrganization.organization).toEqual({ autoApproveLinkConfidence: 0.9 });
+
+    const below = await suggest(users[2]!.id, users[3]!.id, 0.89);
+    expect(below.data!.createLinkSuggestion.suggestion).toMatchObject({ state: 'SUGGESTED', merge: null });
+    const at = await suggest(users[1]!.id, users[2]!.id, 0.9);
+    expect(at.data!.createLinkSuggestion.suggestion).toMatchObject({ state: 'APPROVED', merge: { id: expect.any(String) } });
+    expect((await prisma.user.findUniqueOrThrow({ where: { id: users[2]!.id } })).mergedIntoId).toBe(users[1]!.id);
+
+    // A user with data in another organization is not merged by this one's setting.
+    const other = await anOrganization();
+    await aMember(other.id, users[3]!.id);
+    const beyond = await suggest(users[0]!.id, users[3]!.id, 0.95);
+    expect(beyond.data!.createLinkSuggestion.suggestion).toMatchObject({ state: 'SUGGESTED', merge: null });
+    expect((await prisma.user.findUniqueOrThrow({ where: { id: users[3]!.id } })).mergedIntoId).toBeNull();
+
+    const off = await gql(SET_THRESHOLD, { asUser: admin, variables: { input: { id: org.id, autoApproveLinkConfidence: null } } });
+    expect(off.data!.updateOrganization.organization).toEqual({ autoApproveLinkConfidence: null });
+    const identity = await anIdentity(org.id);
+    expect((await gql(CREATE, { asUser: analyst, variables: { input: { organizationId: org.id, subjectId: did(identity.id), candidateId: uid(users[0]!.id), confidence: 1 } } }))
+      .data!.createLinkSuggestion.suggestion.state).toBe('SUGGESTED');
+  });
+});
