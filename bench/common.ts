@@ -15,9 +15,9 @@ export function parseArgs(argv: string[]): Record<string, string> {
  * (bench/postgres.ts: created and started when needed). `stop` stops the cluster again
  * when this call started it.
  */
-export async function benchDatabase(log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<{ url: string; stop(): void }> {
+export async function benchDatabase(log: (line: string) => void = (l) => process.stderr.write(`${l}\n`), database?: string): Promise<{ url: string; stop(): void }> {
   if (process.env.BENCH_DATABASE_URL) return { url: process.env.BENCH_DATABASE_URL, stop() {} };
   const { ensureBenchPostgres } = await import('./postgres.ts');
-  const cluster = await ensureBenchPostgres(log);
+  const cluster = await ensureBenchPostgres(log, database);
   return { url: cluster.url, stop: () => cluster.stop() };
 }

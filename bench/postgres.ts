@@ -13,6 +13,9 @@ export const BENCH_PG_DIR = process.env.BENCH_PG_DIR ?? path.join(path.dirname(f
 export const BENCH_PG_PORT = Number(process.env.BENCH_PG_PORT ?? 54329);
 export const BENCH_DATABASE = 'igs_bench';
 
+/** The database of one scale: igs_bench for the full scale, igs_bench_0_01 for 0.01 and so on, so a quick run keeps the full set. */
+export const databaseForScale = (scale: number) => (scale === 1 ? BENCH_DATABASE : `${BENCH_DATABASE}_${String(scale).replace(/\W/g, '_')}`);
+
 const SETTINGS = [
   'listen_addresses=127.0.0.1',
   'shared_preload_libraries=pg_stat_statements',
@@ -84,7 +87,7 @@ export interface BenchPostgres {
 }
 
 /** Creates the cluster when missing and starts it when stopped; then creates the database and extension. */
-export async function ensureBenchPostgres(log: (line: string) => void = () => {}): Promise<BenchPostgres> {
+export async function ensureBenchPostgres(log: (line: string) => void = () => {}, database = BENCH_DATABASE): Promise<BenchPostgres> {
   if (!existsSync(path.join(BIN, 'pg_ctl'))) throw new Error(`PostgreSQL binaries not found in ${BIN} (set PG_BIN_DIR).`);
   if (!existsSync(path.join(dataDir(), 'PG_VERSION'))) {
     log(`Creating the benchmark's PostgreSQL cluster in ${BENCH_PG_DIR}`);
@@ -103,12 +106,12 @@ export async function ensureBenchPostgres(log: (line: string) => void = () => {}
   }
   const port = Number(readFileSync(path.join(dataDir(), 'postmaster.pid'), 'utf8').split('\n')[3]);
   const adminUrl = `postgresql://postgres@127.0.0.1:${port}/postgres`;
-  const url = `postgresql://postgres@127.0.0.1:${port}/${BENCH_DATABASE}`;
+  const url = `postgresql://postgres@127.0.0.1:${port}/${database}`;
   const pg = (await import('pg')).default;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
-  const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [BENCH_DATABASE]);
-  if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${BENCH_DATABASE}`);
+  const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+  if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${database}`);
   await admin.end();
   const db = new pg.Client({ connectionString: url });
   await db.connect();

@@ -5,10 +5,11 @@
 //   npm run bench -- --reps 5 --duration 10   the long run
 // Other flags: --scale N, --warmup S, --connections 1,8,32, --pool N,
 // --scenarios resolve,members50,..., --peers this,postgraphile,floor, --no-cold-start,
-// --keep-postgres (leave the benchmark cluster running).
+// --keep-postgres (leave the benchmark cluster running), --update-readme (put the table
+// into README's Performance section).
 // Results: bench/results/<time>.json and .md; the table and the targets are printed.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +20,7 @@ import { parseArgs } from './common.ts';
 import { startJwks, verifyCostMicros } from './jwt.ts';
 import { clusterCpuMs, cpuMs, findWrk, rssMiB, runUndici, runWrk, Statements, type LoadNumbers } from './measure.ts';
 import { PEER_LABEL, PEERS_DIR, postgraphileInstalled, startPeer, startThisServer, type Peer, type PeerName } from './peers.ts';
-import { ensureBenchPostgres, postmasterPid } from './postgres.ts';
+import { databaseForScale, ensureBenchPostgres, postmasterPid } from './postgres.ts';
 import { evaluateTargets, markdownReport, type Block, type Report } from './report.ts';
 import { seed, seededScale } from './seed.ts';
 import { buildWorkload, concreteBody, normalise, type BenchRequest, type ScenarioName } from './workload.ts';
@@ -61,7 +62,7 @@ if (peerNames.includes('postgraphile') && !postgraphileInstalled()) {
   log('Installing the peers (PostGraphile, Node.js 22) into bench/peers');
   execFileSync('npm', ['ci', '--prefix', PEERS_DIR, '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'], { stdio: 'inherit' });
 }
-const cluster = await ensureBenchPostgres(log);
+const cluster = await ensureBenchPostgres(log, databaseForScale(scale));
 const postmaster = postmasterPid()!;
 if ((await seededScale(cluster.url)) !== scale) {
   log(`Seeding scale ${scale} (npm run bench:seed -- --scale ${scale})`);
@@ -143,6 +144,20 @@ try {
     log(`Answers equal: ${scenario} (${taking.map((p) => PEER_LABEL[p.name]).join(', ')}; ${equal} inputs)`);
   }
 
+  // ---- SQL statements per request, exactly: sequential requests between two reads ------
+  const statementCounts: Report['statementCounts'] = [];
+  for (const scenario of allScenarios.filter((s) => s !== 'mixed') as Exclude<ScenarioName, 'mixed'>[]) {
+    for (const p of [...peers.values()].filter((p) => workload.requests[scenario][p.name])) {
+      const list = workload.requests[scenario][p.name]!;
+      const n = scenario === 'upsert' ? 10 : 30;
+      await statements.reset();
+      for (let k = 0; k < n; k++) await send(p, list[(k * 7) % list.length]!);
+      const sql = await statements.read();
+      statementCounts.push({ scenario, peer: p.name, requests: n, perRequest: +(sql.calls / n).toFixed(2), top: sql.top });
+    }
+  }
+  log(`SQL statements per request: ${statementCounts.map((c) => `${c.scenario} ${PEER_LABEL[c.peer]} ${c.perRequest}`).join(', ')}`);
+
   // ---- measured blocks ------------------------------------------------------------------
   const blocks: Block[] = [];
   const plan = scenarios.flatMap((s) => PLAN[s].levels.map((c) => ({ scenario: s, connections: c, peers: PLAN[s].peers.filter((p) => peers.has(p)) })));
@@ -195,6 +210,7 @@ try {
     joseVerifyMicros: jose.es256Micros,
     startMs: Object.fromEntries([...peers.values()].map((p) => [p.name, Math.round(p.startMs)])),
     checks,
+    statementCounts,
     coldStart,
     blocks,
     targets: [],
@@ -206,6 +222,7 @@ try {
   writeFileSync(path.join(HERE, 'results', `${stamp}.json`), `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(path.join(HERE, 'results', `${stamp}.md`), md);
   writeFileSync(path.join(HERE, 'results', 'latest.md'), md);
+  if (args['update-readme'] === 'true') updateReadme(md);
   console.log(`\n${md}`);
   console.log(`Written to bench/results/${stamp}.json and .md (${elapsed()})`);
 } catch (err) {
@@ -218,6 +235,19 @@ try {
   if (args['keep-postgres'] !== 'true') cluster.stop();
 }
 process.exit(exitCode);
+
+/** Replaces the results between README's bench markers with this run's. */
+function updateReadme(md: string) {
+  const file = path.join(ROOT, 'README.md');
+  const text = readFileSync(file, 'utf8');
+  const start = '<!-- bench results: start -->';
+  const end = '<!-- bench results: end -->';
+  const a = text.indexOf(start);
+  const b = text.indexOf(end);
+  if (a < 0 || b < a) return log('README has no bench result markers: not updated');
+  writeFileSync(file, `${text.slice(0, a + start.length)}\n${md}${text.slice(b)}`);
+  log('README Performance section updated');
+}
 
 // ---- cold start ------------------------------------------------------------------------
 

@@ -6,7 +6,8 @@
 // Rows are generated inside PostgreSQL (generate_series), in chunks for the progress
 // bar; ids derive from md5 of the row number and timestamps from it too, so every run
 // of one scale yields the same data. Then VACUUM ANALYZE. Without --database-url (or
-// BENCH_DATABASE_URL) it loads database igs_bench of the benchmark's own cluster.
+// BENCH_DATABASE_URL) it loads database igs_bench (scale 1; igs_bench_0_01 for scale
+// 0.01 and so on) of the benchmark's own cluster.
 import pg from 'pg';
 import { loadConfig } from '../src/config.ts';
 import { openDatabase } from '../src/db.ts';
@@ -148,7 +149,8 @@ export async function seed(url: string, scale: number, opts: { quiet?: boolean }
 if (import.meta.url === `file://${process.argv[1]}`) {
   const args = parseArgs(process.argv.slice(2));
   const scale = Number(args.scale ?? '1');
-  const database = args['database-url'] ? { url: args['database-url'], stop() {} } : await benchDatabase();
+  const { databaseForScale } = await import('./postgres.ts');
+  const database = args['database-url'] ? { url: args['database-url'], stop() {} } : await benchDatabase(undefined, databaseForScale(scale));
   const started = performance.now();
   const counts = await seed(database.url, scale);
   console.log(`Seeded scale ${scale} in ${((performance.now() - started) / 1000).toFixed(1)} s:`, counts);
