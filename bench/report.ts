@@ -27,7 +27,7 @@ export interface Target {
 
 export interface Report {
   when: string;
-  machine: { cpus: number; cpuModel: string; memoryGiB: number; node: string; postgres: string };
+  machine: { loadAverage: number[]; cpus: number; cpuModel: string; memoryGiB: number; node: string; postgres: string };
   settings: { scale: number; durationS: number; warmupS: number; reps: number; poolSize: number; levels: number[]; generator: string; quick: boolean };
   joseVerifyMicros: number;
   startMs: Record<string, number>;
@@ -145,7 +145,7 @@ export function markdownReport(r: Report): string {
   lines.push(`#### Benchmark run of ${r.when}`);
   lines.push('');
   lines.push(
-    `${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memoryGiB} GiB; ${r.machine.postgres}; Node.js ${r.machine.node} (PostGraphile on Node.js 22). ` +
+    `${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memoryGiB} GiB (load average ${r.machine.loadAverage.join(' at the start, ')} at the end); ${r.machine.postgres}; Node.js ${r.machine.node} (PostGraphile on Node.js 22). ` +
       `Scale ${s.scale}; ${s.reps} repetition(s) of ${s.durationS} s per block after a ${s.warmupS} s warm-up, peers alternated; pool ${s.poolSize} connections per peer; load from ${s.generator}. ` +
       `Every peer verifies the same ES256 JWT with jose (${r.joseVerifyMicros} µs per verification here).`,
   );

@@ -6,11 +6,11 @@
 // Other flags: --scale N, --warmup S, --connections 1,8,32, --pool N,
 // --scenarios resolve,members50,..., --peers this,postgraphile,floor, --no-cold-start,
 // --keep-postgres (leave the benchmark cluster running), --update-readme (put the table
-// into README's Performance section).
+// into README's Performance section), --generator undici (load from bench/load.ts, not wrk).
 // Results: bench/results/<time>.json and .md; the table and the targets are printed.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
@@ -54,6 +54,7 @@ const PLAN: Record<ScenarioName, { peers: PeerName[]; levels: number[] }> = {
 };
 
 const started = Date.now();
+const loadAtStart = +loadavg()[0]!.toFixed(1);
 const elapsed = () => `${Math.round((Date.now() - started) / 1000)} s`;
 
 // ---- set up --------------------------------------------------------------------------
@@ -98,7 +99,7 @@ const loadFiles = (scenario: ScenarioName, peer: PeerName): [number, string][] =
       ]
     : [[1, fileOf(scenario, peer)]];
 
-const wrk = findWrk(log);
+const wrk = args.generator === 'undici' ? null : findWrk(log);
 const peerOptions = { databaseUrl: cluster.url, poolSize, jwt };
 const peers = new Map<PeerName, Peer>();
 for (const name of peerNames) {
@@ -205,7 +206,7 @@ try {
 
   const report: Report = {
     when: new Date().toISOString(),
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, postgres: execFileSync(path.join(process.env.PG_BIN_DIR ?? '/usr/lib/postgresql/15/bin', 'postgres'), ['--version']).toString().trim() },
+    machine: { loadAverage: [loadAtStart, +loadavg()[0]!.toFixed(1)], cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, postgres: execFileSync(path.join(process.env.PG_BIN_DIR ?? '/usr/lib/postgresql/15/bin', 'postgres'), ['--version']).toString().trim() },
     settings: { scale, durationS, warmupS, reps, poolSize, levels, generator: wrk ? 'wrk' : 'undici', quick },
     joseVerifyMicros: jose.es256Micros,
     startMs: Object.fromEntries([...peers.values()].map((p) => [p.name, Math.round(p.startMs)])),
