@@ -247,9 +247,9 @@ describe('upsertIdentifiers', () => {
     expect(result.data?.upsertIdentifiers).toMatchObject({ createdCount: 1000, updatedCount: 0, unchangedCount: 0 });
     expect(result.data?.upsertIdentifiers.results[999]).toMatchObject({ created: true, identifier: { identifierValue: 'v999' } });
     // Whatever the number of items: the caller and its membership, the members and the
-    // sources the items name, the upsert, then the written rows again with their users and
-    // sources for the selection.
-    expect(statements).toHaveLength(8);
+    // sources the items name, the upsert, the link suggestions for values other users
+    // share, then the written rows again with their users and sources for the selection.
+    expect(statements).toHaveLength(9);
     console.log(`upsertIdentifiers: 1,000 new identifiers in ${ms.toFixed(0)} ms, ${statements.length} SQL statements`);
 
     const mixed = [...items(person, 999), item(person, { identifierKey: 'key_999', identifierValue: 'changed' })];
@@ -257,7 +257,7 @@ describe('upsertIdentifiers', () => {
       gql(BULK, { variables: { input: { organizationId: organization.id, items: mixed } }, asUser: analyst }),
     );
     // One more: the rows the upsert left untouched are read back by their keys.
-    expect(second).toHaveLength(9);
+    expect(second).toHaveLength(10);
     expect(again.data?.upsertIdentifiers).toMatchObject({ createdCount: 0, updatedCount: 1, unchangedCount: 999 });
     expect(again.data?.upsertIdentifiers.results[999]).toMatchObject({ outcome: 'UPDATED', identifier: { identifierValue: 'changed' } });
     expect(await prisma.identifier.count()).toBe(1000);

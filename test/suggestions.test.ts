@@ -272,3 +272,68 @@ describe('link suggestions', () => {
       .data!.createLinkSuggestion.suggestion.state).toBe('SUGGESTED');
   });
 });
+
+describe('server-created suggestions', () => {
+  const UPSERT_MANY = `mutation ($input: UpsertIdentifiersInput!) {
+    upsertIdentifiers(input: $input) { __typename ... on UpsertIdentifiersSuccess { createdCount } ... on Error { code message } }
+  }`;
+
+  it('a bulk write giving a user values another user has suggests the pair once, in one statement for 1,000 items', async () => {
+    const { org, admin, analyst, crm } = await tenant();
+    const a = await aUser();
+    const b = await aUser();
+    const c = await aUser();
+    for (const u of [a, b, c]) await aMember(org.id, u.id);
+    await prisma.identifier.createMany({
+      data: Array.from({ length: 500 }, (_, i) => ({
+        organizationId: org.id, userId: a.id, sourceId: crm.id, identifierKey: `k${i}`, identifierValue: `v${i}`, discoveryMethod: 'MANUAL' as const, confidenceScore: 0.7,
+      })),
+    });
+    // c shares a value under another key only: not suggested.
+    await anIdentifier(org.id, c.id, crm.id, { identifierKey: 'other', identifierValue: 'v999' });
+    const items = (n: number, user: string, offset = 0) =>
+      Array.from({ length: n }, (_, i) => ({
+        userId: uid(user), sourceKey: 'chat', identifierKey: `k${i + offset}`, identifierValue: `v${i + offset}`, discoveryMethod: 'LLM_DISCOVERY', confidenceScore: 0.9,
+      }));
+
+    const small = await withSqlLog(() => gql(UPSERT_MANY, { asUser: analyst, variables: { input: { organizationId: org.id, items: items(10, c.id, 2000) } } }));
+    expect(small.result.data!.upsertIdentifiers.createdCount).toBe(10);
+    const big = await withSqlLog(() => gql(UPSERT_MANY, { asUser: analyst, variables: { input: { organizationId: org.id, items: items(1000, b.id) } } }));
+    expect(big.result.data!.upsertIdentifiers.createdCount).toBe(1000);
+    console.info(`upsertIdentifiers: ${small.statements.length} SQL statements for 10 items, ${big.statements.length} for 1,000 (suggestions included)`);
+    expect(big.statements.length).toBe(small.statements.length);
+    expect(big.statements.filter((s) => s.includes('INSERT INTO link_suggestions'))).toHaveLength(1);
+
+    const suggestions = await prisma.linkSuggestion.findMany();
+    expect(suggestions).toHaveLength(1);
+    const [s] = suggestions;
+    expect(s).toMatchObject({ organizationId: org.id, state: 'SUGGESTED', createdBy: 'SERVER', confidence: 0.7 });
+    expect([s!.aId, s!.bId].sort()).toEqual([a.id, b.id].sort());
+    expect(s!.subjectIsA).toBe(s!.aId === b.id); // the writer's user is the subject
+    expect(s!.evidence).toEqual([expect.objectContaining({ kind: 'IDENTIFIER_VALUE', subjectSource: 'chat', candidateSource: 'crm' })]);
+
+    // Rejected, the pair stays rejected however many more values they come to share.
+    const rejected = await gql(REJECT, { asUser: admin, variables: { input: { id: globalId('LinkSuggestion', s!.id) } } });
+    expect(rejected.data!.rejectLinkSuggestion.suggestion.state).toBe('REJECTED');
+    await gql(UPSERT_MANY, { asUser: analyst, variables: { input: { organizationId: org.id, items: items(5, a.id, 3000).map((x, i) => ({ ...x, identifierKey: `k${i}`, identifierValue: `v${i}`, sourceKey: 'chat' })) } } });
+    expect(await prisma.linkSuggestion.findMany()).toEqual([expect.objectContaining({ id: s!.id, state: 'REJECTED' })]);
+  });
+
+  it('updateIdentifier to a value another user has suggests the pair', async () => {
+    const { org, analyst, crm } = await tenant();
+    const a = await aUser();
+    const b = await aUser();
+    await aMember(org.id, a.id);
+    await aMember(org.id, b.id);
+    await anIdentifier(org.id, a.id, crm.id, { identifierKey: 'owner_id', identifierValue: '005A' });
+    const mine = await anIdentifier(org.id, b.id, crm.id, { identifierKey: 'owner_id', identifierValue: '005B', confidenceScore: 0.4 });
+    expect(await prisma.linkSuggestion.count()).toBe(0);
+    const result = await gql(`mutation ($input: UpdateIdentifierInput!) { updateIdentifier(input: $input) { __typename } }`, {
+      asUser: analyst,
+      variables: { input: { id: globalId('Identifier', mine.id), identifierValue: '005A' } },
+    });
+    expectNoErrors(result);
+    const list = await gql(LIST, { asUser: analyst, variables: { org: org.id, state: 'SUGGESTED' } });
+    expect(list.data!.organization.linkSuggestions.edges.map((e: { node: { confidence: number } }) => e.node.confidence)).toEqual([0.4]);
+  });
+});

@@ -17,6 +17,7 @@ import {
   type UserRef,
 } from '../shared/inputs.ts';
 import { actorOf, type AuditInput, changesOf, notifyInserted, recordAudit } from '../audit/service.ts';
+import { suggestSharedIdentifiers } from '../suggestion/service.ts';
 import { requireOrganizationOf, requireRowIn } from '../shared/tenant.ts';
 import { Issues, prismaErrorCode, uniqueViolation } from '../shared/validate.ts';
 
@@ -327,6 +328,9 @@ export async function writeIdentifiers(organizationId: string, rows: IdentifierR
     pending = unchanged.filter((r) => !results.has(naturalKey(r.userId, r.sourceId, r.identifierKey)));
   }
   if (pending.length) throw new Error('identifiers kept disappearing while being written');
+  // A value another user of the organization already has: suggest the two as duplicates.
+  const written = [...results.values()].filter((r) => r.outcome !== 'UNCHANGED').map((r) => r.identifier.id);
+  await suggestSharedIdentifiers(prisma, organizationId, written);
   return rows.map((r) => results.get(naturalKey(r.userId, r.sourceId, r.identifierKey))!);
 }
 
@@ -427,6 +431,7 @@ export async function updateIdentifier(access: Access, input: UpdateIdentifierIn
         },
       });
       await recordAudit(tx, access.viewer, [identifierEvent('UPDATE', before, updated)]);
+      await suggestSharedIdentifiers(tx, updated.organizationId, [updated.id]);
       return updated;
     });
   } catch (err) {
