@@ -154,13 +154,15 @@ export async function runWrk(wrk: string, spec: LoadSpec): Promise<LoadNumbers> 
   if (!line) throw new Error(`wrk failed (${code}): ${err || out}`);
   const r = JSON.parse(line[1]!) as { requests: number; durationUs: number; socketErrors: number; non2xx: number; failures: number; p50Us: number; p90Us: number; p99Us: number };
   const durationS = r.durationUs / 1e6;
+  // No request finished within the block: no latency to report (wrk would say 0).
+  const ms = (us: number) => (r.requests ? us / 1000 : NaN);
   return {
     requests: r.requests,
     durationS,
     rps: r.requests / durationS,
-    p50Ms: r.p50Us / 1000,
-    p90Ms: r.p90Us / 1000,
-    p99Ms: r.p99Us / 1000,
+    p50Ms: ms(r.p50Us),
+    p90Ms: ms(r.p90Us),
+    p99Ms: ms(r.p99Us),
     failures: r.failures + r.socketErrors,
     generator: 'wrk',
   };

@@ -31,7 +31,7 @@ export interface Report {
   settings: { scale: number; durationS: number; warmupS: number; reps: number; poolSize: number; levels: number[]; generator: string; quick: boolean };
   joseVerifyMicros: number;
   startMs: Record<string, number>;
-  checks: { scenario: string; peers: PeerName[]; compared: number }[];
+  checks: { scenario: string; peers: PeerName[]; compared: number; differing: number }[];
   /** Statements per request from sequential requests (exact; the blocks' figures include requests cut off at their end). */
   statementCounts: { scenario: ScenarioName; peer: PeerName; requests: number; perRequest: number; top: { calls: number; query: string }[] }[];
   coldStart: { serverMs: number; pgliteMs: number; runs: number } | null;
@@ -65,7 +65,8 @@ export interface Cell {
 export function cell(blocks: Block[], scenario: ScenarioName, peer: PeerName, connections: number, exact?: Report['statementCounts']): Cell | null {
   const bs = blocks.filter((b) => b.scenario === scenario && b.peer === peer && b.connections === connections);
   if (!bs.length) return null;
-  const m = (f: (b: Block) => number) => median(bs.map(f));
+  // JSON has null where a block had no finished request.
+  const m = (f: (b: Block) => number) => median(bs.map(f).filter((x) => typeof x === 'number' && Number.isFinite(x)));
   return {
     rps: m((b) => b.rps),
     rpsMin: Math.min(...bs.map((b) => b.rps)),
@@ -148,6 +149,13 @@ export function markdownReport(r: Report): string {
     `${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memoryGiB} GiB (load average ${r.machine.loadAverage.join(' at the start, ')} at the end); ${r.machine.postgres}; Node.js ${r.machine.node} (PostGraphile on Node.js 22). ` +
       `Scale ${s.scale}; ${s.reps} repetition(s) of ${s.durationS} s per block after a ${s.warmupS} s warm-up, peers alternated; pool ${s.poolSize} connections per peer; load from ${s.generator}. ` +
       `Every peer verifies the same ES256 JWT with jose (${r.joseVerifyMicros} µs per verification here).`,
+  );
+  const differing = r.checks.filter((c) => c.differing);
+  lines.push('');
+  lines.push(
+    differing.length
+      ? `**Answers differed between peers** in ${differing.map((c) => `${c.scenario} (${c.differing} of ${c.compared})`).join(', ')}: those rows compare different work.`
+      : `Answers checked equal across peers before timing: ${r.checks.map((c) => `${c.scenario} (${c.compared} inputs)`).join(', ')}.`,
   );
   lines.push('');
   lines.push('| scenario | conn. | peer | req/s (median, min–max) | p50 ms | p90 ms | p99 ms | SQL stmt/req | CPU ms/req (process + PostgreSQL) | RSS MiB |');
