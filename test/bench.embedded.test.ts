@@ -1,0 +1,132 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { buildSchema, parse, validate } from 'graphql';
+import { describe, expect, it } from 'vitest';
+import type { Block, Report } from '../bench/report.ts';
+import { evaluateTargets, markdownReport } from '../bench/report.ts';
+import { concreteBody, normalise } from '../bench/workload.ts';
+
+// The benchmark itself never runs in tests; these check what it relies on: its
+// operations are valid against the current schema, every peer's answer normalises to
+// one shape, and the targets are judged as the issue states them.
+
+const uuid = '0a791842-f52a-0acf-bb3a-783378c066b8';
+const gid = Buffer.from(`User:${uuid}`).toString('base64');
+
+describe('benchmark', () => {
+  it("this server's scenario operations are valid against schema.graphql", () => {
+    const schema = buildSchema(readFileSync('schema.graphql', 'utf8'));
+    const files = readdirSync('bench/operations').filter((f) => f.endsWith('.graphql'));
+    expect(files.sort()).toEqual(['entities.graphql', 'members.graphql', 'node.graphql', 'resolve.graphql', 'upsert.graphql']);
+    for (const f of files) {
+      expect(validate(schema, parse(readFileSync(`bench/operations/${f}`, 'utf8'))).map((e) => `${f}: ${e.message}`)).toEqual([]);
+    }
+  });
+
+  it('normalises the answers of this server and PostGraphile to one shape', () => {
+    const ours = {
+      data: {
+        resolve: {
+          user: {
+            id: gid,
+            email: 'user5@example.com',
+            name: 'User 5',
+            memberships: [{ role: 'ANALYST', organization: { name: 'Organization 6' } }],
+            identifiers: { edges: [{ node: { identifierKey: 'owner_id', identifierValue: '005', source: { key: 'salesforce' } } }] },
+          },
+        },
+      },
+    };
+    const theirs = {
+      data: {
+        allIntegrationSources: {
+          nodes: [
+            {
+              identifiersByOrganizationIdAndSourceId: {
+                nodes: [
+                  {
+                    userByUserId: {
+                      rowId: uuid,
+                      email: 'user5@example.com',
+                      name: 'User 5',
+                      membersByUserId: { nodes: [{ role: 'ANALYST', organizationByOrganizationId: { name: 'Organization 6' } }] },
+                      identifiersByUserId: { nodes: [{ identifierKey: 'owner_id', identifierValue: '005', integrationSourceByOrganizationIdAndSourceId: { key: 'salesforce' } }] },
+                    },
+                  },
+                ],
+              },
+            },
+          ],
+        },
+      },
+    };
+    expect(normalise('resolve', 'this', ours)).toEqual(normalise('resolve', 'postgraphile', theirs));
+    expect(normalise('resolve', 'this', ours)).toMatchObject({ id: uuid });
+    expect(normalise('node', 'this', { data: { node: { id: gid, email: 'a', name: 'b' } } })).toEqual(
+      normalise('node', 'postgraphile', { data: { node: { id: 'x', rowId: uuid, email: 'a', name: 'b' } } }),
+    );
+    expect(normalise('node', 'floor', { errors: [{ message: 'Forbidden' }] })).toEqual({ errors: ['Forbidden'] });
+  });
+
+  it('gives each upsert request fresh confidence scores', () => {
+    const r = { organizationId: uuid, token: 't', body: JSON.stringify({ variables: { items: [{ confidenceScore: '__CONFIDENCE__' }, { confidenceScore: '__CONFIDENCE__' }] } }) };
+    const score = JSON.parse(concreteBody(r, () => 0.5)).variables.items[0].confidenceScore;
+    expect(score).toBeCloseTo(0.5, 3);
+    expect(concreteBody({ ...r, body: '{"a":1}' })).toBe('{"a":1}');
+  });
+
+  it('judges the targets as ratios of one run', () => {
+    const block = (scenario: Block['scenario'], peer: Block['peer'], connections: number, rps: number, p50Ms: number): Block => ({
+      scenario,
+      peer,
+      connections,
+      rep: 1,
+      requests: rps,
+      durationS: 1,
+      rps,
+      p50Ms,
+      p90Ms: p50Ms,
+      p99Ms: p50Ms,
+      failures: 0,
+      generator: 'wrk',
+      statementsPerRequest: 1,
+      peerCpuMsPerRequest: 1,
+      pgCpuMsPerRequest: 1,
+      rssMiB: 100,
+      topStatements: [],
+    });
+    const blocks: Block[] = [];
+    for (const s of ['resolve', 'members50', 'members100'] as const) {
+      blocks.push(block(s, 'this', 32, 3000, 1), block(s, 'postgraphile', 32, 2000, 1), block(s, 'floor', 32, 5000, 1));
+      blocks.push(block(s, 'this', 1, 500, 1.5), block(s, 'floor', 1, 900, 1));
+    }
+    blocks.push(block('upsert', 'this', 1, 10, 30), block('upsert', 'floor', 1, 20, 20));
+    const report: Report = {
+      when: '2026-01-01T00:00:00Z',
+      machine: { loadAverage: [1, 1], cpus: 2, cpuModel: 'cpu', memoryGiB: 24, node: 'v20', postgres: '15' },
+      settings: { scale: 1, durationS: 1, warmupS: 1, reps: 1, poolSize: 16, levels: [1, 8, 32], generator: 'wrk', quick: false },
+      joseVerifyMicros: 100,
+      startMs: { this: 1000 },
+      checks: [],
+      statementCounts: [
+        { scenario: 'resolve', peer: 'this', requests: 10, perRequest: 3, top: [] },
+        { scenario: 'members50', peer: 'this', requests: 10, perRequest: 4, top: [] },
+        { scenario: 'members100', peer: 'this', requests: 10, perRequest: 5, top: [] },
+      ],
+      coldStart: { serverMs: 300, pgliteMs: 100, runs: 3 },
+      blocks,
+      targets: [],
+    };
+    const targets = evaluateTargets(report);
+    const byName = (part: string) => targets.filter((t) => t.name.includes(part));
+    expect(byName('throughput vs PostGraphile').map((t) => [t.ratio, t.met])).toEqual([[1.5, true], [1.5, true], [1.5, true]]);
+    expect(byName('throughput vs SQL floor').every((t) => t.ratio === 0.6 && t.met)).toBe(true);
+    expect(byName('p50 at 1 connection').every((t) => t.ratio === 1.5 && t.met)).toBe(true);
+    expect(byName('resolve: SQL statements')[0]).toMatchObject({ ratio: 3, met: true });
+    // 5 statements for a page of 100 against 4 for 50: over the limit, and not constant.
+    expect(byName('members: SQL statements')[0]).toMatchObject({ ratio: 5, met: false });
+    expect(byName('upsert')[0]).toMatchObject({ ratio: 1.5, met: true });
+    expect(byName('cold start')[0]).toMatchObject({ ratio: 3, met: false });
+    report.targets = targets;
+    expect(markdownReport(report)).toContain('| 2. members, page of 50 | 32 | PostGraphile | 2000 |');
+  });
+});
