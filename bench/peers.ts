@@ -89,7 +89,8 @@ export function startThisServer(o: PeerOptions, extraEnv: Record<string, string>
   return spawnPeer(
     'this',
     process.execPath,
-    ['--import', 'tsx', 'src/server.ts'],
+    // BENCH_NODE_ARGS adds Node.js flags to this server's process, e.g. `--cpu-prof --cpu-prof-dir=bench/.work/prof`.
+    [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'src/server.ts'],
     {
       NODE_ENV: 'production',
       HOST: '127.0.0.1',
