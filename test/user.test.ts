@@ -42,6 +42,20 @@ describe('user(id | email)', () => {
     expect(node.data?.node).toBeNull();
   });
 
+  it('answers null, not an error, for node and nodes of a User global id whose inner id is not a UUID', async () => {
+    const { user: viewer } = await aTenantWithMember('ORGANIZATION_ADMIN');
+    const bad = globalId('User', 'not-a-uuid');
+    const node = await gql(`query ($id: ID!) { node(id: $id) { id } }`, { variables: { id: bad }, asUser: viewer });
+    expectNoErrors(node);
+    expect(node.data?.node).toBeNull();
+    const nodes = await gql(`query ($ids: [ID!]!) { nodes(ids: $ids) { id } }`, {
+      variables: { ids: [bad, globalId('User', viewer.id)] },
+      asUser: viewer,
+    });
+    expectNoErrors(nodes);
+    expect(nodes.data?.nodes).toEqual([null, { id: globalId('User', viewer.id) }]);
+  });
+
   it('answers null for members of an organization where the viewer is only PENDING or SUSPENDED', async () => {
     const organization = await anOrganization();
     const colleague = await aUser();

@@ -1,5 +1,6 @@
 import { prisma } from '../../db.ts';
 import type { Prisma } from '../../generated/prisma/client.ts';
+import { isUuid } from '../shared/visibility.ts';
 
 // A merged user stays as a tombstone whose `mergedIntoId` points to the user it was
 // merged into. Every read of a tombstone's id leads to that survivor. A merge repoints
@@ -10,10 +11,11 @@ type Db = Pick<Prisma.TransactionClient, '$queryRaw'>;
 
 /**
  * The user each id finally leads to (itself when it is not a tombstone), in one
- * statement. Ids of users that do not exist are absent from the map.
+ * statement. Ids of users that do not exist, and ids that are not UUIDs, are absent from the map.
  */
 export async function survivorsOf(ids: readonly string[], db: Db = prisma): Promise<Map<string, string>> {
-  const unique = [...new Set(ids)];
+  // An id that is not a UUID names no user (and must not reach the uuid cast).
+  const unique = [...new Set(ids)].filter(isUuid);
   if (!unique.length) return new Map();
   const rows = await db.$queryRaw<{ start: string; id: string }[]>`
     WITH RECURSIVE chain(start, id, next, depth) AS (
