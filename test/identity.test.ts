@@ -241,7 +241,7 @@ describe('upsertIdentity', () => {
     );
     for (const r of results) expectNoErrors(r);
     const payloads = results.map((r) => r.data?.upsertIdentity);
-    expect(payloads.every((p) => p.__typename === 'UpsertIdentitySuccess')).toBe(true);
+    expect(payloads.filter((p) => p.__typename !== 'UpsertIdentitySuccess')).toEqual([]);
     expect(new Set(payloads.map((p) => p.identity.id)).size).toBe(1);
     expect(payloads.filter((p) => p.created)).toHaveLength(1);
     expect(await prisma.identity.count()).toBe(1);

@@ -505,70 +505,77 @@ export async function writeIdentities(
   const create = options.create ?? false;
   // Rows go in key order, so writers of overlapping batches lock them in the same order.
   const ordered = [...rows].sort((a, b) => compare(a.identifierKey, b.identifierKey));
-  try {
-    return await retryOnDeadlock(() => prisma.$transaction(
-      async (tx) => {
-        // The rows as they are now, locked in key order: each event's "before" is what the write replaces.
-        const before = new Map(
-          (await tx.$queryRaw<Identity[]>`
-            SELECT ${COLUMNS} FROM identities
-            WHERE organization_id = ${organizationId}::uuid AND identifier_key = ANY(${ordered.map((r) => r.identifierKey)}::text[])
-            ORDER BY identifier_key COLLATE "C"
-            FOR UPDATE`).map((r) => [r.identifierKey, r]),
-        );
-        const written = await insertIdentities(tx, organizationId, ordered, create);
-        const byKey = new Map<string, IdentityUpsert>();
-        for (const { created, ...identity } of written) {
-          byKey.set(identity.identifierKey, { identity, created, outcome: created ? 'CREATED' : 'UPDATED' });
-        }
-        const rest = rows.filter((r) => !byKey.has(r.identifierKey));
-        if (rest.length && create) {
-          const index = rows.indexOf(rest[0]!);
-          throw new ConflictError([`${pathOf(index)}identifierKey`], conflictMessage('identifierKey'));
-        }
-        if (rest.length) {
-          const unchanged = await tx.$queryRaw<Identity[]>`
-            SELECT ${COLUMNS} FROM identities
-            WHERE organization_id = ${organizationId}::uuid AND identifier_key = ANY(${rest.map((r) => r.identifierKey)}::text[])`;
-          for (const identity of unchanged) byKey.set(identity.identifierKey, { identity, created: false, outcome: 'UNCHANGED' });
-        }
-        const results = rows.map((r) => byKey.get(r.identifierKey));
-        // Deleted between the upsert and the read: the caller may simply try again.
-        if (results.some((r) => !r)) throw new ConflictError(['input'], 'An identity was deleted while it was being written; try again.');
-        const changed = await mergeProperties(
-          tx,
-          organizationId,
-          rows
-            .flatMap((r, i) => r.properties.map((property) => ({ identityId: results[i]!.identity.id, property })))
-            .sort((a, b) => compare(a.identityId, b.identityId) || compare(a.property.key, b.property.key)),
-          new Set([...before.values()].map((r) => r.id)),
-        );
-        const final = results.map((r) => (r!.outcome === 'UNCHANGED' && changed.has(r!.identity.id) ? { ...r!, outcome: 'UPDATED' as const } : r!));
-        await recordAudit(
-          tx,
-          actor,
-          final
-            .filter((r) => r.outcome !== 'UNCHANGED')
-            .map((r) =>
-              identityEvent(
-                r.outcome === 'CREATED' ? 'CREATE' : 'UPDATE',
-                r.outcome === 'CREATED' ? null : (before.get(r.identity.identifierKey) ?? null),
-                r.identity,
-                changed.get(r.identity.id),
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await retryOnDeadlock(() => prisma.$transaction(
+        async (tx) => {
+          // The rows as they are now, locked in key order: each event's "before" is what the write replaces.
+          const before = new Map(
+            (await tx.$queryRaw<Identity[]>`
+              SELECT ${COLUMNS} FROM identities
+              WHERE organization_id = ${organizationId}::uuid AND identifier_key = ANY(${ordered.map((r) => r.identifierKey)}::text[])
+              ORDER BY identifier_key COLLATE "C"
+              FOR UPDATE`).map((r) => [r.identifierKey, r]),
+          );
+          const written = await insertIdentities(tx, organizationId, ordered, create);
+          const byKey = new Map<string, IdentityUpsert>();
+          for (const { created, ...identity } of written) {
+            byKey.set(identity.identifierKey, { identity, created, outcome: created ? 'CREATED' : 'UPDATED' });
+          }
+          const rest = rows.filter((r) => !byKey.has(r.identifierKey));
+          if (rest.length && create) {
+            const index = rows.indexOf(rest[0]!);
+            throw new ConflictError([`${pathOf(index)}identifierKey`], conflictMessage('identifierKey'));
+          }
+          if (rest.length) {
+            const unchanged = await tx.$queryRaw<Identity[]>`
+              SELECT ${COLUMNS} FROM identities
+              WHERE organization_id = ${organizationId}::uuid AND identifier_key = ANY(${rest.map((r) => r.identifierKey)}::text[])`;
+            for (const identity of unchanged) byKey.set(identity.identifierKey, { identity, created: false, outcome: 'UNCHANGED' });
+          }
+          const results = rows.map((r) => byKey.get(r.identifierKey));
+          // Deleted between the upsert and the read: the caller may simply try again.
+          if (results.some((r) => !r)) throw new ConflictError(['input'], 'An identity was deleted while it was being written; try again.');
+          const changed = await mergeProperties(
+            tx,
+            organizationId,
+            rows
+              .flatMap((r, i) => r.properties.map((property) => ({ identityId: results[i]!.identity.id, property })))
+              .sort((a, b) => compare(a.identityId, b.identityId) || compare(a.property.key, b.property.key)),
+            new Set([...before.values()].map((r) => r.id)),
+          );
+          const final = results.map((r) => (r!.outcome === 'UNCHANGED' && changed.has(r!.identity.id) ? { ...r!, outcome: 'UPDATED' as const } : r!));
+          await recordAudit(
+            tx,
+            actor,
+            final
+              .filter((r) => r.outcome !== 'UNCHANGED')
+              .map((r) =>
+                identityEvent(
+                  r.outcome === 'CREATED' ? 'CREATE' : 'UPDATE',
+                  r.outcome === 'CREATED' ? null : (before.get(r.identity.identifierKey) ?? null),
+                  r.identity,
+                  changed.get(r.identity.id),
+                ),
               ),
-            ),
-        );
-        return final;
-      },
-      { maxWait: 10_000, timeout: 60_000 },
-    ));
-  } catch (err) {
-    const constraint = uniqueViolation(err)?.join(',');
-    if (constraint === undefined) throw err;
-    const problems = conflictsWith(await existingHolders(organizationId, rows), rows, pathOf, create);
-    if (problems.length) throw problems[0]!.error;
-    const field = fieldOfConstraint(constraint);
-    throw new ConflictError([`${pathOf(0)}${field}`], conflictMessage(field));
+          );
+          return final;
+        },
+        { maxWait: 10_000, timeout: 60_000 },
+      ));
+    } catch (err) {
+      const constraint = uniqueViolation(err)?.join(',');
+      if (constraint === undefined) throw err;
+      const problems = conflictsWith(await existingHolders(organizationId, rows), rows, pathOf, create);
+      if (problems.length) throw problems[0]!.error;
+      // No other identity holds the value: a concurrent writer of the same identity
+      // inserted it between this write's check of the key and its insert (PostgreSQL
+      // arbitrates ON CONFLICT on the key's index alone, and the email or phone index
+      // then refuses). That row is committed now, so writing again updates it.
+      if (attempt < 3) continue;
+      const field = fieldOfConstraint(constraint);
+      throw new ConflictError([`${pathOf(0)}${field}`], conflictMessage(field));
+    }
   }
 }
 
