@@ -177,7 +177,8 @@ try {
         await load({ ...spec, durationS: rep === 1 ? warmupS : 1 });
         await statements.reset();
         const cpu0 = { peer: cpuMs(peer.pid), pg: clusterCpuMs(postmaster) };
-        const numbers = await load({ ...spec, durationS });
+        // A bulk upsert takes long enough that its blocks run twice as long, for enough samples.
+        const numbers = await load({ ...spec, durationS: scenario === 'upsert' ? durationS * 2 : durationS });
         const cpu1 = { peer: cpuMs(peer.pid), pg: clusterCpuMs(postmaster) };
         const sql = await statements.read();
         const block: Block = {
