@@ -289,9 +289,9 @@ describe('upsertIdentities', () => {
     // The caller and its membership; the values other identities hold (no source and no
     // provider account here, so no lookup of either); the identities and the properties,
     // in one transaction (the rows they replace, locked for the audit events; the
-    // identities; the properties; the events); the rows again with their users and
-    // properties for the selection.
-    expect(statements).toHaveLength(11);
+    // identities; the properties; the events); the rows again, with their users and
+    // properties for the selection in the same statement.
+    expect(statements).toHaveLength(9);
     expect(await prisma.identityProperty.count()).toBe(500);
   });
 
@@ -524,10 +524,11 @@ describe('Organization.identities', () => {
       expect(result.data?.node.identities.edges).toHaveLength(n);
       counts.push(statements.length);
     }
-    // The caller, its memberships, the organization (with the count), its identities,
-    // their users (with their identity counts), their properties, and the membership
-    // behind the connection's orgRead scope.
-    expect(counts).toEqual([7, 7]);
+    // The caller, its memberships, the organization with the count, its identities,
+    // their users (with their identity counts) and their properties in one statement
+    // (relations load in their parent's), and the membership behind the connection's
+    // orgRead scope.
+    expect(counts).toEqual([4, 4]);
   });
 
   it("answers node(id) of another tenant's identity with null", async () => {
