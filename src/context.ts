@@ -2,7 +2,7 @@ import DataLoader from 'dataloader';
 import type { YogaInitialContext } from 'graphql-yoga';
 import { prisma } from './db.ts';
 import { tenantMismatch } from './errors.ts';
-import type { MemberRole } from './generated/prisma/client.ts';
+import type { MemberRole, MembershipState } from './generated/prisma/client.ts';
 
 /** Who is calling, verified once per request. Read-only; anonymous is explicit. */
 export type Viewer =
@@ -13,6 +13,11 @@ export type Viewer =
       readonly isSystemAdmin: boolean;
       /** Set when the token itself is bound to one organization. */
       readonly boundOrganizationId: string | null;
+      /**
+       * Memberships read with the credential in this request (null: not a member), by
+       * organization, so authorization need not read them again.
+       */
+      readonly knownMemberships?: ReadonlyMap<string, { role: MemberRole; state: MembershipState } | null>;
     }
   | {
       readonly kind: 'apiKey';
@@ -59,7 +64,7 @@ export interface Context {
 export class Access {
   /** The one organization this request may act in, or null when it is not narrowed to one. */
   readonly scopeOrganizationId: string | null;
-  private readonly memberships: DataLoader<string, { role: MemberRole; state: string } | null>;
+  private readonly memberships: DataLoader<string, { role: MemberRole; state: MembershipState } | null>;
   private active: Promise<Map<string, MemberRole> | 'all'> | undefined;
 
   constructor(
@@ -76,6 +81,7 @@ export class Access {
       const byOrg = new Map(rows.map((r) => [r.organizationId, r]));
       return organizationIds.map((id) => byOrg.get(id) ?? null);
     });
+    if (viewer.kind === 'user') for (const [id, member] of viewer.knownMemberships ?? []) this.memberships.prime(id, member);
   }
 
   /** The role the viewer holds in an organization, or null when it holds none (or is not ACTIVE). */
@@ -97,6 +103,8 @@ export class Access {
       if (v.kind === 'anonymous') return new Map();
       if (v.kind === 'apiKey') return new Map(scope === v.organizationId ? [[v.organizationId, v.role]] : []);
       if (v.isSystemAdmin) return scope ? new Map([[scope, 'SYSTEM_ADMIN' as const]]) : 'all';
+      const known = scope ? v.knownMemberships?.get(scope) : undefined;
+      if (known !== undefined) return new Map(known?.state === 'ACTIVE' ? [[scope!, known.role]] : []);
       const rows = await prisma.member.findMany({
         where: { userId: v.userId, state: 'ACTIVE', ...(scope ? { organizationId: scope } : {}) },
         select: { organizationId: true, role: true },

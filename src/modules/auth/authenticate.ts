@@ -62,7 +62,7 @@ export function createAuthenticator(settings: AuthSettings): Authenticator {
     return (await jwtVerify(token, jwks.getKey, { ...claimChecks, algorithms: settings.algorithms })).payload;
   }
 
-  async function viewerForToken(token: string): Promise<Viewer> {
+  async function viewerForToken(token: string, requestedOrganizationId: string | null): Promise<Viewer> {
     let claims: JWTPayload;
     try {
       claims = await verify(token);
@@ -79,13 +79,20 @@ export function createAuthenticator(settings: AuthSettings): Authenticator {
     if (typeof subject !== 'string' || subject.length === 0 || subject.length > 255) reject('bad sub');
     const bound = claims[settings.organizationClaim];
     if (bound !== undefined && (typeof bound !== 'string' || !UUID_RE.test(bound))) reject('bad organization claim');
-    const user = await userForToken(subject, claims, settings.provisionUsers);
+    const boundOrganizationId = typeof bound === 'string' ? bound.toLowerCase() : null;
+    // The organization the request acts in (a bound token's, else the header's): the
+    // membership there is read with the user, in one statement.
+    const organizationId = boundOrganizationId ?? requestedOrganizationId;
+    const user = await userForToken(subject, claims, settings.provisionUsers, organizationId);
     if (!user) reject('no user for this subject');
     return {
       kind: 'user',
       userId: user.id,
       isSystemAdmin: user.isSystemAdmin,
-      boundOrganizationId: typeof bound === 'string' ? bound.toLowerCase() : null,
+      boundOrganizationId,
+      ...(user.membership !== undefined && {
+        knownMemberships: new Map([[organizationId!, user.membership]]),
+      }),
     };
   }
 
@@ -104,7 +111,8 @@ export function createAuthenticator(settings: AuthSettings): Authenticator {
       return (await viewerForApiKey(credential)) ?? reject('unknown or revoked API key');
     }
     if (apiKeyHeader !== null) reject('X-API-Key is not an API key');
-    return viewerForToken(credential);
+    const tenant = request.headers.get('x-organization-id') ?? request.headers.get('x-tenant-id');
+    return viewerForToken(credential, tenant !== null && UUID_RE.test(tenant) ? tenant.toLowerCase() : null);
   }
 
   return {

@@ -1,5 +1,6 @@
 import type { JWTPayload } from 'jose';
 import { prisma } from '../../db.ts';
+import type { MemberRole, MembershipState } from '../../generated/prisma/client.ts';
 import { logger } from '../../observability/logger.ts';
 import { activatePendingMemberships } from '../member/service.ts';
 import { uniqueViolation } from '../shared/validate.ts';
@@ -16,9 +17,15 @@ import { survivorsOf } from '../user/tombstones.ts';
 export interface SignedInUser {
   id: string;
   isSystemAdmin: boolean;
+  /**
+   * The user's membership of the organization the request acts in, read in the same
+   * statement as the user (null: not a member); absent when not read.
+   */
+  membership?: { organizationId: string; role: MemberRole; state: MembershipState } | null;
 }
 
 const SELECT = { id: true, isSystemAdmin: true } as const;
+const MEMBERSHIP = { organizationId: true, role: true, state: true } as const;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 const text = (value: unknown, max: number): string | null => {
@@ -57,10 +64,29 @@ async function signedIn(user: SignedInUser & { mergedIntoId: string | null }): P
 /**
  * The user a verified token signs in, or null when there is none and none may be made
  * (provisioning off, no verified email, or the email belongs to a user who signs in
- * with another subject).
+ * with another subject). With `organizationId` (the organization the request acts in),
+ * a known user's membership there comes with it, in the same statement, so the
+ * request's authorization needs no statement of its own.
  */
-export async function userForToken(subject: string, claims: JWTPayload, provision: boolean): Promise<SignedInUser | null> {
-  const known = await prisma.user.findUnique({ where: { authSubject: subject }, select: { ...SELECT, mergedIntoId: true } });
+export async function userForToken(
+  subject: string,
+  claims: JWTPayload,
+  provision: boolean,
+  organizationId: string | null = null,
+): Promise<SignedInUser | null> {
+  const known = await prisma.user.findUnique({
+    where: { authSubject: subject },
+    select: {
+      ...SELECT,
+      mergedIntoId: true,
+      ...(organizationId && { memberships: { where: { organizationId }, select: MEMBERSHIP } }),
+    },
+  });
+  if (known && !known.mergedIntoId && organizationId) {
+    const { memberships, mergedIntoId: _, ...user } = known as typeof known & { memberships: NonNullable<SignedInUser['membership']>[] };
+    return { ...user, membership: memberships[0] ?? null };
+  }
+  // A merged user signs in its survivor, whose membership is read when needed.
   if (known) return signedIn(known);
   if (!provision) return null;
 
