@@ -1,10 +1,12 @@
 import { prisma } from '../../db.ts';
 import type { Identifier, Identity, User } from '../../generated/prisma/client.ts';
+import { isUuid } from '../shared/visibility.ts';
 import { survivorsOf } from '../user/tombstones.ts';
 
 // "Who is this?": any identifier a tenant knows a person by, to the person. Lookups of
 // one kind are answered together, so a batch of a thousand costs one statement per
-// kind of key present, plus one for the users found.
+// kind of key present, plus one for the users found. A few identifiers (one `resolve`)
+// come with their users, and what the operation selects of them, in one statement.
 
 export type ResolveKey =
   | { kind: 'identifier'; source: string; identifierKey: string; identifierValue: string }
@@ -24,6 +26,73 @@ export interface Resolution {
   matchedIdentifiers: Identifier[];
 }
 
+type IdentifierKey = Extract<ResolveKey, { kind: 'identifier' }> & { i: number };
+
+/**
+ * Up to this many identifier keys are looked up with their users in one statement; a
+ * larger batch joins the keys as an array instead (one statement for the identifiers,
+ * one more for the users), which stays fast for a thousand.
+ */
+const JOINED_LOOKUP_MAX_KEYS = 10;
+
+/**
+ * The identifiers matching `keys` (each with the index `ord` of the key it matches) and
+ * their users, loaded with `userQuery`.
+ */
+async function findIdentifiers(
+  organizationId: string,
+  keys: IdentifierKey[],
+  userQuery: object,
+): Promise<{ rows: { ord: number; row: Identifier }[]; users: User[] }> {
+  if (!keys.length) return { rows: [], users: [] };
+  if (keys.length <= JOINED_LOOKUP_MAX_KEYS) {
+    // A source is named by its key or its id.
+    const sourceIs = (source: string) => [{ key: source }, ...(isUuid(source) ? [{ id: source.toLowerCase() }] : [])];
+    const found = await prisma.identifier.findMany({
+      where: {
+        organizationId,
+        OR: keys.map((k) => ({
+          identifierKey: k.identifierKey,
+          identifierValue: k.identifierValue,
+          source: { organizationId, OR: sourceIs(k.source) },
+        })),
+      },
+      include: { source: { select: { key: true } }, user: Object.keys(userQuery).length ? userQuery : true },
+    });
+    const users = new Map<string, User>();
+    const rows = found.flatMap(({ source, user, ...row }) => {
+      users.set(user.id, user as User);
+      return keys
+        .filter(
+          (k) =>
+            k.identifierKey === row.identifierKey &&
+            k.identifierValue === row.identifierValue &&
+            (k.source === source.key || k.source.toLowerCase() === row.sourceId),
+        )
+        .map((k) => ({ ord: k.i, row: row as Identifier }));
+    });
+    return { rows, users: [...users.values()] };
+  }
+  const rows = await prisma.$queryRaw<(Identifier & { ord: number })[]>`
+    SELECT i.id, i.organization_id AS "organizationId", i.user_id AS "userId", i.source_id AS "sourceId",
+           i.identifier_key AS "identifierKey", i.identifier_value AS "identifierValue",
+           i.discovery_method::text AS "discoveryMethod", i.confidence_score AS "confidenceScore",
+           i.discovery_metadata AS "discoveryMetadata", i.created_at AS "createdAt", i.updated_at AS "updatedAt", q.ord
+    FROM unnest(${keys.map((k) => k.source)}::text[], ${keys.map((k) => k.identifierKey)}::text[],
+                ${keys.map((k) => k.identifierValue)}::text[], ${keys.map((k) => k.i)}::int[]) AS q(src, k, v, ord)
+    JOIN integration_sources s ON s.organization_id = ${organizationId}::uuid
+         AND (s.key = q.src OR s.id::text = lower(q.src))
+    JOIN identifiers i ON i.organization_id = ${organizationId}::uuid AND i.source_id = s.id
+         AND i.identifier_key = q.k AND i.identifier_value = q.v`;
+  return {
+    rows: rows.map(({ ord, ...row }) => ({
+      ord,
+      row: { ...row, confidenceScore: row.confidenceScore === null ? null : Number(row.confidenceScore) } as Identifier,
+    })),
+    users: [],
+  };
+}
+
 /** Best first: a higher confidence (unscored counts as certain), then the newest. */
 function byConfidence(a: Identifier, b: Identifier) {
   const ca = a.confidenceScore ?? 1;
@@ -31,33 +100,30 @@ function byConfidence(a: Identifier, b: Identifier) {
   return cb - ca || b.updatedAt.getTime() - a.updatedAt.getTime();
 }
 
-/** Resolves every key within `organizationId`; null where nothing matched. */
-export async function resolveKeys(organizationId: string, keys: readonly ResolveKey[]): Promise<(Resolution | null)[]> {
+/**
+ * Resolves every key within `organizationId`; null where nothing matched. `userQuery`
+ * (a Prisma include or select) is what to load with each user, so the relations an
+ * operation selects beneath the users come in the statement that finds them.
+ */
+export async function resolveKeys(
+  organizationId: string,
+  keys: readonly ResolveKey[],
+  userQuery: object = {},
+): Promise<(Resolution | null)[]> {
   const identifierKeys = keys.flatMap((k, i) => (k.kind === 'identifier' ? [{ ...k, i }] : []));
   const emails = [...new Set(keys.flatMap((k) => (k.kind === 'email' ? [k.email] : [])))];
   const phones = [...new Set(keys.flatMap((k) => (k.kind === 'phone' ? [k.phoneNumber] : [])))];
   const externals = keys.flatMap((k, i) => (k.kind === 'external' ? [{ ...k, i }] : []));
   const identityKeys = [...new Set(keys.flatMap((k) => (k.kind === 'identityKey' ? [k.identityKey] : [])))];
 
-  const [identifierRows, foundByEmail, identities, externalRows] = await Promise.all([
-    identifierKeys.length
-      ? prisma.$queryRaw<(Identifier & { ord: number })[]>`
-          SELECT i.id, i.organization_id AS "organizationId", i.user_id AS "userId", i.source_id AS "sourceId",
-                 i.identifier_key AS "identifierKey", i.identifier_value AS "identifierValue",
-                 i.discovery_method::text AS "discoveryMethod", i.confidence_score AS "confidenceScore",
-                 i.discovery_metadata AS "discoveryMetadata", i.created_at AS "createdAt", i.updated_at AS "updatedAt", q.ord
-          FROM unnest(${identifierKeys.map((k) => k.source)}::text[], ${identifierKeys.map((k) => k.identifierKey)}::text[],
-                      ${identifierKeys.map((k) => k.identifierValue)}::text[], ${identifierKeys.map((k) => k.i)}::int[]) AS q(src, k, v, ord)
-          JOIN integration_sources s ON s.organization_id = ${organizationId}::uuid
-               AND (s.key = q.src OR s.id::text = lower(q.src))
-          JOIN identifiers i ON i.organization_id = ${organizationId}::uuid AND i.source_id = s.id
-               AND i.identifier_key = q.k AND i.identifier_value = q.v`
-      : [],
+  const [{ rows: identifierRows, users: identifierUsers }, foundByEmail, identities, externalRows] = await Promise.all([
+    findIdentifiers(organizationId, identifierKeys, userQuery),
     emails.length
-      ? prisma.user.findMany({
+      ? (prisma.user.findMany({
+          ...userQuery,
           // Merged users too: their email leads to the user they were merged into.
           where: { email: { in: emails }, OR: [{ memberships: { some: { organizationId } } }, { mergedIntoId: { not: null } }] },
-        })
+        }) as Promise<User[]>)
       : [],
     emails.length || phones.length || identityKeys.length
       ? prisma.identity.findMany({
@@ -86,9 +152,10 @@ export async function resolveKeys(organizationId: string, keys: readonly Resolve
   const tombstones = emailUsers.filter((u) => u.mergedIntoId !== null);
   if (tombstones.length) {
     const survivors = await survivorsOf(tombstones.map((u) => u.id));
-    const found = await prisma.user.findMany({
+    const found = (await prisma.user.findMany({
+      ...userQuery,
       where: { id: { in: [...new Set(survivors.values())] }, memberships: { some: { organizationId } } },
-    });
+    })) as User[];
     emailUsers = [
       ...emailUsers.filter((u) => u.mergedIntoId === null),
       // Under the merged user's email, so the lookup below finds the survivor.
@@ -105,16 +172,16 @@ export async function resolveKeys(organizationId: string, keys: readonly Resolve
   const identityById = new Map(allIdentities.map((d) => [d.id, d]));
 
   const userIds = new Set<string>();
-  for (const r of identifierRows) userIds.add(r.userId);
+  for (const r of identifierRows) userIds.add(r.row.userId);
   for (const d of allIdentities) if (d.userId) userIds.add(d.userId);
-  for (const u of emailUsers) userIds.delete(u.id);
-  const users = userIds.size ? await prisma.user.findMany({ where: { id: { in: [...userIds] } } }) : [];
-  const userById = new Map([...users, ...emailUsers].map((u) => [u.id, u]));
+  for (const u of [...emailUsers, ...identifierUsers]) userIds.delete(u.id);
+  const users = userIds.size ? ((await prisma.user.findMany({ ...userQuery, where: { id: { in: [...userIds] } } })) as User[]) : [];
+  const userById = new Map([...users, ...emailUsers, ...identifierUsers].map((u) => [u.id, u]));
 
   const identifiersByOrd = new Map<number, Identifier[]>();
-  for (const { ord, ...row } of identifierRows) {
+  for (const { ord, row } of identifierRows) {
     const list = identifiersByOrd.get(ord) ?? [];
-    list.push({ ...row, confidenceScore: row.confidenceScore === null ? null : Number(row.confidenceScore) } as Identifier);
+    list.push(row);
     identifiersByOrd.set(ord, list);
   }
   const externalByOrd = new Map(externalRows.map((r) => [r.ord, r.id]));

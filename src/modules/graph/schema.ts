@@ -1,4 +1,6 @@
+import { queryFromInfo } from '@pothos/plugin-prisma';
 import { decodeGlobalID, encodeGlobalID } from '@pothos/plugin-relay';
+import type { GraphQLResolveInfo } from 'graphql';
 import { builder } from '../../builder.ts';
 import type { Context } from '../../context.ts';
 import { prisma } from '../../db.ts';
@@ -110,11 +112,19 @@ async function organizationFor(ctx: Context, organizationId: string | null | und
   return id!;
 }
 
-/** Lookups of one request are batched: aliased `resolve` fields cost what one `resolveMany` does. */
-function resolver(ctx: Context, organizationId: string) {
-  return ctx.loader<ResolveKey, Resolution | null>(`resolve:${organizationId}`, (keys) => resolveKeys(organizationId, keys), {
-    cacheKeyFn: ((k: ResolveKey) => JSON.stringify(k)) as never,
-  });
+/**
+ * Lookups of one request are batched: aliased `resolve` fields cost what one
+ * `resolveMany` does (those that select the same fields of the user). The user is
+ * loaded with what the operation selects beneath `user` (memberships, identifiers...),
+ * in the statement that finds it.
+ */
+function resolver(ctx: Context, info: GraphQLResolveInfo, organizationId: string) {
+  const userQuery = queryFromInfo({ context: ctx, info, typeName: 'User', path: ['user'] }) as object;
+  return ctx.loader<ResolveKey, Resolution | null>(
+    `resolve:${organizationId}:${JSON.stringify(userQuery)}`,
+    (keys) => resolveKeys(organizationId, keys, userQuery),
+    { cacheKeyFn: ((k: ResolveKey) => JSON.stringify(k)) as never },
+  );
 }
 
 const ORGANIZATION_ARG = {
@@ -133,10 +143,10 @@ builder.queryFields((t) => ({
       organizationId: t.arg.id(ORGANIZATION_ARG),
       input: t.arg({ type: ResolveInput, description: 'What the person is known by.' }),
     },
-    resolve: async (_root, args, ctx) => {
+    resolve: async (_root, args, ctx, info) => {
       const organizationId = await organizationFor(ctx, args.organizationId);
       const [key] = toKeys([args.input], 'input');
-      return resolver(ctx, organizationId).load(key!);
+      return resolver(ctx, info, organizationId).load(key!);
     },
   }),
   resolveMany: t.field({
@@ -148,7 +158,7 @@ builder.queryFields((t) => ({
       organizationId: t.arg.id(ORGANIZATION_ARG),
       inputs: t.arg({ type: [ResolveInput], description: `What each person is known by; at most ${MAX_RESOLVE_MANY}.` }),
     },
-    resolve: async (_root, args, ctx) => {
+    resolve: async (_root, args, ctx, info) => {
       if (args.inputs.length > MAX_RESOLVE_MANY) {
         const issues = new Issues();
         issues.add('inputs', `must hold at most ${MAX_RESOLVE_MANY} items`);
@@ -156,7 +166,7 @@ builder.queryFields((t) => ({
       }
       const organizationId = await organizationFor(ctx, args.organizationId);
       const keys = toKeys(args.inputs, 'inputs');
-      return resolver(ctx, organizationId).loadMany(keys) as Promise<(Resolution | null)[]>;
+      return resolver(ctx, info, organizationId).loadMany(keys) as Promise<(Resolution | null)[]>;
     },
   }),
 }));

@@ -1,0 +1,127 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { expectNoErrors, globalId, gql, tokenFor, type GqlOptions } from './helpers/app.ts';
+import { prisma } from '../src/db.ts';
+import { anApiKey, aSource, aTenantWithMember } from './helpers/factories.ts';
+import { withSqlLog } from './helpers/sql-count.ts';
+
+// Every SQL statement a request of each benchmark scenario sends, authentication and
+// authorization included, for both kinds of credential, pinned so a regression fails
+// here: resolve one identifier, an organization's members page (whatever its size),
+// node(id) and _entities in 2 each. The benchmark measures the time they take.
+
+const RESOLVE = `query ($value: String!) {
+  resolve(input: { identifier: { source: "salesforce", identifierKey: "owner_id", identifierValue: $value } }) {
+    user {
+      id email name
+      memberships { role state organization { id name } }
+      identifiers(first: 50) { edges { node { id identifierKey identifierValue confidenceScore source { key } } } }
+    }
+  }
+}`;
+
+const MEMBERS = `query ($org: ID!, $first: Int!) {
+  organization(id: $org) {
+    id name
+    members(first: $first) {
+      edges { cursor node { id role user { id email name identifiers(first: 20) { edges { node { id identifierKey identifierValue } } } } } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}`;
+
+const NODE = `query ($id: ID!) { node(id: $id) { id ... on User { email name } } }`;
+
+const ENTITIES = `query ($reps: [_Any!]!) { _entities(representations: $reps) { ... on User { id email name } } }`;
+
+/** An organization of 120 members with two identifiers each, and both kinds of credential. */
+async function world() {
+  const { organization, user: analyst } = await aTenantWithMember('ANALYST');
+  const salesforce = await aSource(organization.id, { key: 'salesforce' });
+  const other = await aTenantWithMember('ANALYST');
+  const tag = randomUUID().slice(0, 8);
+  await prisma.user.createMany({ data: Array.from({ length: 120 }, (_, i) => ({ email: `s-${tag}-${String(i).padStart(3, '0')}@example.com` })) });
+  const people = await prisma.user.findMany({ where: { email: { startsWith: `s-${tag}-` } }, orderBy: { email: 'asc' }, select: { id: true, email: true } });
+  await prisma.member.createMany({ data: people.map((p) => ({ organizationId: organization.id, userId: p.id, state: 'ACTIVE' as const })) });
+  // Some are members of another organization too, which the requests must not show.
+  await prisma.member.createMany({ data: people.slice(0, 3).map((p) => ({ organizationId: other.organization.id, userId: p.id, state: 'ACTIVE' as const })) });
+  await prisma.identifier.createMany({
+    data: people.flatMap((p) =>
+      ['owner_id', 'employee_id'].map((identifierKey) => ({
+        organizationId: organization.id,
+        userId: p.id,
+        sourceId: salesforce.id,
+        identifierKey,
+        identifierValue: `${identifierKey}-${p.id}`,
+        discoveryMethod: 'MANUAL' as const,
+      })),
+    ),
+  });
+  const secret = `igk_${randomBytes(32).toString('base64url')}`;
+  await anApiKey(organization.id, createHash('sha256').update(secret).digest('hex'));
+  const credentials: [string, GqlOptions][] = [
+    ['a bearer token', { token: await tokenFor(analyst.authSubject!), organizationId: organization.id }],
+    ['an API key', { headers: { 'x-api-key': secret }, organizationId: organization.id }],
+  ];
+  // The first use of a key records lastUsedAt (then at most once a minute): not counted.
+  await gql('{ __typename }', credentials[1]![1]);
+  return { organization, people, credentials };
+}
+
+async function statementsOf(query: string, variables: Record<string, unknown>, options: GqlOptions) {
+  const { result, statements } = await withSqlLog(() => gql(query, { ...options, variables }));
+  expectNoErrors(result);
+  return { data: result.data!, statements: statements.length };
+}
+
+describe('SQL statements per request of the benchmark scenarios, authentication included', () => {
+  it('resolves an identifier to the user with memberships and identifiers in 2 statements', async () => {
+    const { people, credentials } = await world();
+    for (const [, options] of credentials) {
+      const person = people[1]!; // also a member of the other organization
+      const { data, statements } = await statementsOf(RESOLVE, { value: `owner_id-${person.id}` }, options);
+      expect(data.resolve.user.email).toBe(person.email);
+      // Only the memberships of the organization the request acts in are visible.
+      expect(data.resolve.user.memberships).toHaveLength(1);
+      expect(data.resolve.user.identifiers.edges).toHaveLength(2);
+      // The credential (with the membership in the request's organization), then the
+      // matching identifiers with their users, memberships and identifiers.
+      expect(statements).toBe(2);
+    }
+  });
+
+  it('loads a members page of 50 or of 100 with users and their identifiers in 2 statements', async () => {
+    const { organization, credentials } = await world();
+    for (const [, options] of credentials) {
+      const fifty = await statementsOf(MEMBERS, { org: organization.id, first: 50 }, options);
+      const hundred = await statementsOf(MEMBERS, { org: organization.id, first: 100 }, options);
+      expect(fifty.data.organization.members.edges).toHaveLength(50);
+      expect(hundred.data.organization.members.edges).toHaveLength(100);
+      expect(hundred.data.organization.members.edges[99].node.user.identifiers.edges).toHaveLength(2);
+      expect(hundred.statements).toBe(fifty.statements);
+      // The credential, then the organization with the page, users and identifiers.
+      expect(hundred.statements).toBe(2);
+    }
+  });
+
+  it('answers node(id) for a user in 2 statements', async () => {
+    const { people, credentials } = await world();
+    for (const [, options] of credentials) {
+      const { data, statements } = await statementsOf(NODE, { id: globalId('User', people[7]!.id) }, options);
+      expect(data.node.email).toBe(people[7]!.email);
+      expect(statements).toBe(2);
+    }
+  });
+
+  it('answers _entities for 10 or 100 User representations in 2 statements', async () => {
+    const { people, credentials } = await world();
+    const reps = (n: number) => people.slice(0, n).map((p) => ({ __typename: 'User', id: globalId('User', p.id) }));
+    for (const [, options] of credentials) {
+      const ten = await statementsOf(ENTITIES, { reps: reps(10) }, options);
+      const hundred = await statementsOf(ENTITIES, { reps: reps(100) }, options);
+      expect(hundred.data._entities.map((e: { email: string }) => e.email)).toEqual(people.slice(0, 100).map((p) => p.email));
+      expect(hundred.statements).toBe(ten.statements);
+      expect(hundred.statements).toBe(2);
+    }
+  });
+});
