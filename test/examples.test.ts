@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OrganizationMembersDocument, UpsertIdentifierDocument, WhoIsThisDocument } from '../src/client/graphql.ts';
+import { DuplicateCandidatesDocument, OrganizationMembersDocument, UpsertIdentifierDocument, WhoIsThisDocument } from '../src/client/graphql.ts';
 import { expectNoErrors, gql } from './helpers/app.ts';
 import { aMember, aSource, aTenantWithMember, aUser } from './helpers/factories.ts';
 
@@ -34,5 +34,18 @@ describe('the example operations', () => {
     const members = await gql(OrganizationMembersDocument, { ...as, variables: { slug: organization.slug, search: 'ada' } });
     expectNoErrors(members);
     expect(members.data!.organization?.members?.edges.map((e) => e.node.user.email)).toEqual([ada.email]);
+
+    // Someone else recorded with the same owner_id is a candidate duplicate of Ada.
+    const twin = await aUser({ email: 'ada.twin@example.com' });
+    await aMember(organization.id, twin.id);
+    await gql(UpsertIdentifierDocument, {
+      ...as,
+      variables: { input: { userEmail: twin.email, sourceKey: 'salesforce', identifierKey: 'owner_id', identifierValue: '005XYZ', discoveryMethod: 'LLM_DISCOVERY' } },
+    });
+    const duplicates = await gql(DuplicateCandidatesDocument, { ...as, variables: { userId: ada.id } });
+    expectNoErrors(duplicates);
+    expect(duplicates.data!.matchCandidates).toEqual([
+      expect.objectContaining({ score: 0.72, user: expect.objectContaining({ email: twin.email }), suggestion: expect.objectContaining({ state: 'SUGGESTED' }) }),
+    ]);
   });
 });

@@ -393,6 +393,22 @@ describe('a merged user is a tombstone that leads to its survivor', () => {
     ]);
   });
 
+  it('graph and explainLink start from the survivor; the survivor lists its merges', async () => {
+    const d = await mergedPair();
+    const result = await gql(
+      `query ($org: ID!, $b: ID!, $slack: ID!) {
+        graph(organizationId: $org, from: $b) { nodes { id } }
+        explainLink(organizationId: $org, a: $b, b: $slack) { length }
+        user(id: $b) { id merges { mergedUserId undoneAt survivor { id } } }
+      }`,
+      { asUser: d.admin, variables: { org: d.org1.id, b: uid(d.b.id), slack: globalId('Identifier', d.aSlack.id) } },
+    );
+    expectNoErrors(result);
+    expect(result.data!.graph.nodes[0]).toEqual({ id: uid(d.a.id) });
+    expect(result.data!.explainLink).toEqual({ length: 1 });
+    expect(result.data!.user).toEqual({ id: uid(d.a.id), merges: [{ mergedUserId: uid(d.b.id), undoneAt: null, survivor: { id: uid(d.a.id) } }] });
+  });
+
   it('federation references of the merged user resolve to the survivor', async () => {
     const d = await mergedPair();
     const result = await gql(

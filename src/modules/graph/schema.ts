@@ -11,6 +11,7 @@ import { phoneNumber } from '../shared/inputs.ts';
 import { organizationOf } from '../shared/tenant.ts';
 import { Issues } from '../shared/validate.ts';
 import { UserRef } from '../user/schema.ts';
+import { redirectsOf } from '../user/tombstones.ts';
 import { isUuid } from '../shared/visibility.ts';
 import { resolveKeys, type Resolution, type ResolveKey } from './resolve.ts';
 import { shortestPath, walk, type Graph, type GraphEdge, type GraphNode, type GraphNodeType } from './traverse.ts';
@@ -256,7 +257,11 @@ async function startOf(organizationId: string, globalId: string, path: string) {
   }
   const { typename, id } = decoded!;
   if (typename === 'User') {
-    const u = await prisma.user.findFirst({ where: { id, memberships: { some: { organizationId } } } });
+    const inOrganization = (userId: string) => prisma.user.findFirst({ where: { id: userId, memberships: { some: { organizationId } } } });
+    // A merged user's id starts from the user it was merged into; only a miss costs more.
+    let u = await inOrganization(id);
+    const survivor = u ? undefined : (await redirectsOf([id])).get(id);
+    if (survivor) u = await inOrganization(survivor);
     return u ? { type: 'USER' as const, id: u.id, label: u.name ?? u.email } : null;
   }
   if (typename === 'Identity') {
