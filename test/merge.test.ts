@@ -360,10 +360,21 @@ describe('a merged user is a tombstone that leads to its survivor', () => {
     expect(byId.data!.user).toEqual({ id: uid(d.a.id) });
     const byEmail = await gql(`{ user(email: "Ada.Lovelace@example.com") { id } }`, { asUser: d.admin });
     expect(byEmail.data!.user).toEqual({ id: uid(d.a.id) });
+    const malformed = await gql(`query ($id: ID!) { node(id: $id) { id } }`, { asUser: d.admin, variables: { id: globalId('User', 'not-a-uuid') } });
+    expect(malformed).toMatchObject({ data: { node: null } });
+    expect(malformed.errors).toBeUndefined();
+    const merge = await prisma.merge.findFirstOrThrow();
+    const mergeNode = await gql(`query ($id: ID!) { node(id: $id) { ... on UserMerge { mergedUserId survivor { id } } } }`, {
+      asUser: d.admin,
+      variables: { id: globalId('UserMerge', merge.id) },
+    });
+    expect(mergeNode.data!.node).toEqual({ mergedUserId: uid(d.b.id), survivor: { id: uid(d.a.id) } });
     // Still invisible to a stranger, tombstone or not.
     const stranger = await aUser();
     const hidden = await gql(`query ($id: ID!) { node(id: $id) { id } }`, { asUser: stranger, variables: { id: uid(d.b.id) } });
     expect(hidden.data!.node).toBeNull();
+    const hiddenMerge = await gql(`query ($id: ID!) { node(id: $id) { id } }`, { asUser: stranger, variables: { id: globalId('UserMerge', merge.id) } });
+    expect(hiddenMerge.data!.node).toBeNull();
     // Tombstones are listed nowhere: the organization's members are the survivor's.
     const members = await gql(`query ($id: ID!) { organization(id: $id) { members(first: 50) { totalCount edges { node { user { id } } } } } }`, {
       asUser: d.admin,

@@ -140,13 +140,14 @@ describe('matchCandidates', () => {
     expect(linked.data!.matchCandidates.map((c: { user: { id: string } }) => c.user.id)).not.toContain(uid(jean.id));
   });
 
-  it('answers NOT_FOUND for a subject of an organization the viewer cannot read', async () => {
-    const { org } = await tenant();
+  it('answers NOT_FOUND for an identity of an organization the viewer cannot read, FORBIDDEN for the organization', async () => {
+    const { org, analyst } = await tenant();
     const identity = await anIdentity(org.id, { email: 'x@example.com' });
     const outsider = await aUser();
     const theirs = await anOrganization();
     await aMember(theirs.id, outsider.id, { role: 'ORGANIZATION_ADMIN' });
     expectErrorCode(await gql(CANDIDATES, { asUser: outsider, variables: { identity: did(identity.id) } }), 'NOT_FOUND');
+    expectErrorCode(await gql(CANDIDATES, { asUser: outsider, variables: { org: org.id, user: uid(analyst.id) } }), 'FORBIDDEN');
   });
 });
 

@@ -254,17 +254,17 @@ export async function mergeParties(
   issues.throwIfAny();
   const finals = await survivorsOf([survivorRaw!, mergedId!]);
   const survivorId = finals.get(survivorRaw!);
+  const merged = finals.get(mergedId!);
+  // Visibility is decided on where the ids lead, as reads of them do.
   const visible = await prisma.user.findMany({
-    where: { id: { in: [survivorId ?? survivorRaw!, mergedId!] }, ...(await visibleUsersWhere(access)) },
+    where: { id: { in: [survivorId, merged].filter((id): id is string => !!id) }, ...(await visibleUsersWhere(access)) },
     select: { id: true },
   });
-  const merged = finals.get(mergedId!);
   if (!survivorId || !visible.some((u) => u.id === survivorId)) throw new NotFoundError('User', `${paths.survivorId}: no such user.`);
-  if (!merged) throw new NotFoundError('User', `${paths.mergedId}: no such user.`);
+  if (!merged || !visible.some((u) => u.id === merged)) throw new NotFoundError('User', `${paths.mergedId}: no such user.`);
   if (merged !== mergedId || survivorId === mergedId) {
     throw new ConflictError([paths.mergedId], 'This user was merged already (into the user its id now leads to).');
   }
-  if (!visible.some((u) => u.id === mergedId)) throw new NotFoundError('User', `${paths.mergedId}: no such user.`);
   return { survivorId, mergedId: mergedId!, adminOrganizations: await access.organizationIdsWith('admin') };
 }
 

@@ -4,6 +4,7 @@ import { ApiError, ConflictError, DomainError, NotFoundError, ValidationError } 
 import type { Identity, LinkSuggestion, PartyType, User } from '../../generated/prisma/client.ts';
 import { recordAudit } from '../audit/service.ts';
 import { jsonObject, score } from '../shared/inputs.ts';
+import { requireOrganizationAccess } from '../shared/authorize.ts';
 import { requireOrganizationOf, requireRowIn } from '../shared/tenant.ts';
 import { Issues, parseId } from '../shared/validate.ts';
 import { type MergeChoice, mergeParties, runMerge } from '../merge/service.ts';
@@ -111,7 +112,11 @@ export async function matchCandidates(access: Access, args: { organizationId?: s
     issues.add('organizationId', 'is required unless the X-Organization-ID header names the organization');
     issues.throwIfAnyInRead();
   }
-  if (!(await access.can(organizationId!, 'read'))) throw new NotFoundError(identityId ? 'Identity' : 'Organization');
+  if (identityId) {
+    if (!(await access.can(organizationId!, 'read'))) throw new NotFoundError('Identity');
+  } else {
+    await requireOrganizationAccess(access, organizationId!, 'read');
+  }
   if (userId) {
     const member = await prisma.member.findUnique({ where: { organizationId_userId: { organizationId: organizationId!, userId } }, select: { id: true } });
     if (!member) throw new NotFoundError('User');

@@ -14,8 +14,8 @@ type Db = Pick<Prisma.TransactionClient, '$queryRaw'>;
  * statement. Ids of users that do not exist, and ids that are not UUIDs, are absent from the map.
  */
 export async function survivorsOf(ids: readonly string[], db: Db = prisma): Promise<Map<string, string>> {
-  // An id that is not a UUID names no user (and must not reach the uuid cast).
-  const unique = [...new Set(ids)].filter(isUuid);
+  // An id that is no UUID names no user (and must not reach the database as one).
+  const unique = [...new Set(ids.filter(isUuid).map((id) => id.toLowerCase()))];
   if (!unique.length) return new Map();
   const rows = await db.$queryRaw<{ start: string; id: string }[]>`
     WITH RECURSIVE chain(start, id, next, depth) AS (
@@ -24,7 +24,9 @@ export async function survivorsOf(ids: readonly string[], db: Db = prisma): Prom
       SELECT c.start, u.id, u.merged_into_id, c.depth + 1 FROM chain c JOIN users u ON u.id = c.next WHERE c.depth < 32
     )
     SELECT start::text, id::text FROM chain WHERE next IS NULL`;
-  return new Map(rows.map((r) => [r.start, r.id]));
+  const found = new Map(rows.map((r) => [r.start, r.id]));
+  // Keyed by the ids as given.
+  return new Map(ids.flatMap((id) => (found.has(id.toLowerCase()) ? [[id, found.get(id.toLowerCase())!] as const] : [])));
 }
 
 /** The survivors of tombstones among `ids` (ids of users that are not tombstones are absent). */
