@@ -294,6 +294,24 @@ describe('mergeUsers and unmergeUser', () => {
     expect(await dump()).toEqual(afterChange);
   });
 
+  it('an unmerge racing a merge into the same survivor: both run, one after the other, nothing is lost', async () => {
+    const d = await richDuplicates();
+    const first = await gql(MERGE, { asUser: d.admin, variables: { input: { survivorId: d.a.id, mergedId: d.b.id } } });
+    const mergeId = first.data!.mergeUsers.merge.id;
+    const third = await aUser();
+    await aMember(d.org1.id, third.id);
+    const thirdId = await anIdentifier(d.org1.id, third.id, d.crm.id, { identifierKey: 'third_key' });
+    const [undo, merge] = await Promise.all([
+      gql(UNMERGE, { asUser: d.admin, variables: { input: { mergeId } } }),
+      gql(MERGE, { asUser: d.admin, variables: { input: { survivorId: d.a.id, mergedId: third.id } } }),
+    ]);
+    expect(undo.data!.unmergeUser.__typename).toBe('UnmergeUserSuccess');
+    expect(merge.data!.mergeUsers.__typename).toBe('MergeUsersSuccess');
+    expect((await prisma.user.findUniqueOrThrow({ where: { id: d.b.id } })).mergedIntoId).toBeNull();
+    expect((await prisma.identifier.findUniqueOrThrow({ where: { id: d.bOwner.id } })).userId).toBe(d.b.id);
+    expect((await prisma.identifier.findUniqueOrThrow({ where: { id: thirdId.id } })).userId).toBe(d.a.id);
+  });
+
   it('two merges of the same pair at once: one wins, the other is refused, nothing is lost', async () => {
     const d = await richDuplicates();
     const results = await Promise.all([
@@ -308,8 +326,9 @@ describe('mergeUsers and unmergeUser', () => {
     expect(await prisma.identifier.count({ where: { userId: { in: [d.a.id, d.b.id] } } })).toBe(4);
   });
 
-  it('a merge costs the same number of statements for 4 moved rows or 120', async () => {
+  it('a merge and its unmerge cost the same number of statements for 4 moved rows or 120', async () => {
     const counts: number[] = [];
+    const undoCounts: number[] = [];
     for (const n of [1, 30]) {
       const org = await anOrganization();
       const sys = await aUser({ isSystemAdmin: true });
@@ -324,16 +343,26 @@ describe('mergeUsers and unmergeUser', () => {
         await anIdentifier(org.id, b.id, src.id, { identifierKey: `only-b-${i}` });
         await anIdentity(org.id, { userId: b.id });
       }
+      const started = performance.now();
       const { result, statements } = await withSqlLog(() =>
         gql(MERGE, { asUser: sys, variables: { input: { survivorId: a.id, mergedId: b.id } } }),
       );
+      const mergeMs = performance.now() - started;
       expectNoErrors(result);
       expect(result.data!.mergeUsers.__typename).toBe('MergeUsersSuccess');
       counts.push(statements.length);
+      const undoStarted = performance.now();
+      const undo = await withSqlLog(() => gql(UNMERGE, { asUser: sys, variables: { input: { mergeId: result.data!.mergeUsers.merge.id } } }));
+      const undoMs = performance.now() - undoStarted;
+      expect(undo.result.data!.unmergeUser.__typename).toBe('UnmergeUserSuccess');
+      undoCounts.push(undo.statements.length);
+      console.info(`n=${n}: mergeUsers ${mergeMs.toFixed(0)} ms, unmergeUser ${undoMs.toFixed(0)} ms`);
     }
-    console.info(`mergeUsers: ${counts[0]} SQL statements with 4 moved rows, ${counts[1]} with 120`);
+    console.info(`mergeUsers: ${counts[0]} SQL statements with 4 moved rows, ${counts[1]} with 120; unmergeUser: ${undoCounts[0]} and ${undoCounts[1]}`);
     expect(counts[1]).toBe(counts[0]);
     expect(counts[0]).toBeLessThanOrEqual(30);
+    expect(undoCounts[1]).toBe(undoCounts[0]);
+    expect(undoCounts[0]).toBeLessThanOrEqual(30);
   });
 });
 

@@ -165,6 +165,8 @@ describe('link suggestions', () => {
     expectNoErrors(created);
     const s = created.data!.createLinkSuggestion.suggestion;
     expect(s).toMatchObject({ state: 'SUGGESTED', confidence: 0.7, createdBy: 'LLM_DISCOVERY', subject: { id: uid(a.id) }, candidate: { id: uid(b.id) } });
+    const createdEvents = await prisma.auditEvent.findMany({ where: { entityType: 'LinkSuggestion' } });
+    expect(createdEvents.map((e) => [e.action, e.organizationId, e.actorUserId])).toEqual([['CREATE', org.id, analyst.id]]);
 
     // An analyst suggests; only an admin decides.
     expectErrorCode(await gql(REJECT, { asUser: analyst, variables: { input: { id: s.id } } }), 'FORBIDDEN');
@@ -181,6 +183,8 @@ describe('link suggestions', () => {
     expectErrorCode(approve, 'CONFLICT');
     expect(await prisma.user.count({ where: { mergedIntoId: { not: null } } })).toBe(0);
     expect(await prisma.linkSuggestion.count()).toBe(1);
+    const decisions = await prisma.auditEvent.findMany({ where: { entityType: 'LinkSuggestion', action: 'UPDATE' } });
+    expect(decisions.map((e) => [e.actorUserId, e.changes])).toEqual([[admin.id, { state: { before: 'SUGGESTED', after: 'REJECTED' } }]]);
 
     // Listed by state and confidence.
     const list = await gql(LIST, { asUser: analyst, variables: { org: org.id, state: 'REJECTED' } });

@@ -256,16 +256,33 @@ export async function createLinkSuggestion(access: Access, input: CreateLinkSugg
   issues.throwIfAny();
   await requireParties(organizationId, [subject!, candidate!], ['input.subjectId', 'input.candidateId']);
   const pair = normalisedPair(subject!, candidate!);
-  const [created] = await prisma.linkSuggestion.createManyAndReturn({
-    data: [{
-      organizationId,
-      ...pair,
-      confidence: confidence ?? null,
-      evidence: evidence as Prisma.InputJsonArray,
-      metadata: metadata === null ? Prisma.DbNull : (metadata as Prisma.InputJsonObject),
-      createdBy,
-    }],
-    skipDuplicates: true,
+  const created = await prisma.$transaction(async (tx) => {
+    const [row] = await tx.linkSuggestion.createManyAndReturn({
+      data: [{
+        organizationId,
+        ...pair,
+        confidence: confidence ?? null,
+        evidence: evidence as Prisma.InputJsonArray,
+        metadata: metadata === null ? Prisma.DbNull : (metadata as Prisma.InputJsonObject),
+        createdBy,
+      }],
+      skipDuplicates: true,
+    });
+    if (row) {
+      await recordAudit(tx, access.viewer, [{
+        organizationId,
+        entityType: 'LinkSuggestion',
+        entityId: row.id,
+        action: 'CREATE',
+        changes: {
+          subject: { before: null, after: `${subject!.type}:${subject!.id}` },
+          candidate: { before: null, after: `${candidate!.type}:${candidate!.id}` },
+          confidence: { before: null, after: row.confidence },
+          createdBy: { before: null, after: createdBy },
+        },
+      }]);
+    }
+    return row;
   });
   if (!created) {
     const { subjectIsA: _s, ...key } = pair;
