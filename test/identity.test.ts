@@ -289,9 +289,10 @@ describe('upsertIdentities', () => {
     // The caller and its membership; the values other identities hold (no source and no
     // provider account here, so no lookup of either); the identities and the properties,
     // in one transaction (the rows they replace, locked for the audit events; the
-    // identities; the properties; the events); the rows again, with their users and
-    // properties for the selection in the same statement.
-    expect(statements).toHaveLength(9);
+    // identities; the properties; the events; the link suggestions their emails and
+    // phone numbers call for); the rows again, with their users and properties for the
+    // selection in the same statement.
+    expect(statements).toHaveLength(10);
     expect(await prisma.identityProperty.count()).toBe(500);
   });
 

@@ -341,4 +341,72 @@ describe('server-created suggestions', () => {
     const list = await gql(LIST, { asUser: analyst, variables: { org: org.id, state: 'SUGGESTED' } });
     expect(list.data!.organization.linkSuggestions.edges.map((e: { node: { confidence: number } }) => e.node.confidence)).toEqual([0.4]);
   });
+
+  it('an identity write whose email, unverified account email or phone number a member has suggests the identity as theirs', async () => {
+    const { org, analyst, crm } = await tenant();
+    const okta = await aSource(org.id, { key: 'okta', kind: 'IDENTITY_PROVIDER' });
+    const ada = await aUser({ email: 'ada@example.com' });
+    const bob = await aUser();
+    const eve = await aUser({ email: 'eve@example.com' });
+    await aMember(org.id, ada.id);
+    await aMember(org.id, bob.id);
+    await anIdentifier(org.id, bob.id, crm.id, { identifierKey: 'mobile', identifierValue: '+15555550123', confidenceScore: 0.5 });
+    const BULK = `mutation ($input: UpsertIdentitiesInput!) {
+      upsertIdentities(input: $input) { __typename ... on UpsertIdentitiesSuccess { results { identity { id identifierKey user { id } } } } ... on Error { code } }
+    }`;
+    const items = [
+      // Its email is Ada's: suggested as Ada's.
+      { identifierKey: 'by-email', identityType: 'USER', name: 'A', email: 'ADA@example.com' },
+      // An account whose email the provider did not verify: never linked, but suggested.
+      { identifierKey: 'by-account', identityType: 'USER', name: 'B', sourceKey: 'okta', externalId: '00u1', externalEmail: 'ada@example.com' },
+      // Its phone number is one of Bob's identifier values.
+      { identifierKey: 'by-phone', identityType: 'USER', name: 'C', phoneNumber: '+1 555 555 0123' },
+      // Verified: linked to Ada at once (AUTO), so nothing to suggest.
+      { identifierKey: 'linked', identityType: 'USER', name: 'D', sourceKey: 'okta', externalId: '00u2', externalEmail: 'ada@example.com', externalEmailVerified: true },
+      // Eve is no member of this organization: nothing.
+      { identifierKey: 'outsider', identityType: 'USER', name: 'E', email: 'eve@example.com' },
+    ];
+    const written = await withSqlLog(() => gql(BULK, { asUser: analyst, variables: { input: { organizationId: org.id, items } } }));
+    expectNoErrors(written.result);
+    expect(written.statements.filter((q) => q.includes('INSERT INTO link_suggestions'))).toHaveLength(1);
+    const ids = Object.fromEntries(
+      written.result.data!.upsertIdentities.results.map((r: { identity: { id: string; identifierKey: string } }) => [r.identity.identifierKey, r.identity.id]),
+    );
+    const rows = await prisma.linkSuggestion.findMany({ orderBy: { confidence: 'desc' } });
+    const pairs = rows.map((r) => [globalId('Identity', r.aId), r.bId, r.aType, r.bType, r.subjectIsA, r.createdBy, r.state, r.confidence]);
+    expect(pairs).toEqual(
+      expect.arrayContaining([
+        [ids['by-email'], ada.id, 'IDENTITY', 'USER', true, 'SERVER', 'SUGGESTED', 0.9],
+        [ids['by-account'], ada.id, 'IDENTITY', 'USER', true, 'SERVER', 'SUGGESTED', 0.9],
+        [ids['by-phone'], bob.id, 'IDENTITY', 'USER', true, 'SERVER', 'SUGGESTED', 0.4],
+      ]),
+    );
+    expect(rows).toHaveLength(3);
+    expect(rows.find((r) => globalId('Identity', r.aId) === ids['by-account'])!.evidence).toEqual([
+      expect.objectContaining({ kind: 'EMAIL', value: 'ada@example.com', subjectField: 'externalEmail', candidateField: 'email' }),
+    ]);
+    expect(rows.find((r) => r.bId === bob.id)!.evidence).toEqual([
+      expect.objectContaining({ kind: 'PHONE', value: '+15555550123', subjectField: 'phoneNumber', candidateField: 'mobile', candidateSource: 'crm' }),
+    ]);
+    expect(ids.linked).toBeDefined();
+
+    // Rejected stays rejected when the identity is written again; an update that gives
+    // another identity Bob's email suggests that one.
+    await prisma.linkSuggestion.updateMany({ data: { state: 'REJECTED', decidedAt: new Date() } });
+    await gql(BULK, { asUser: analyst, variables: { input: { organizationId: org.id, items: [{ ...items[0], name: 'A again' }] } } });
+    const other = await anIdentity(org.id, { identifierKey: 'later' });
+    const update = await gql(`mutation ($input: UpdateIdentityInput!) { updateIdentity(input: $input) { __typename } }`, {
+      asUser: analyst,
+      variables: { input: { id: did(other.id), externalEmail: null, email: null, name: 'Later' } },
+    });
+    expectNoErrors(update);
+    expect(await prisma.linkSuggestion.count()).toBe(3);
+    await gql(`mutation ($input: UpdateIdentityInput!) { updateIdentity(input: $input) { __typename } }`, {
+      asUser: analyst,
+      variables: { input: { id: did(other.id), email: bob.email } },
+    });
+    expect(await prisma.linkSuggestion.findMany({ where: { state: 'SUGGESTED' } })).toEqual([
+      expect.objectContaining({ aId: other.id, bId: bob.id, createdBy: 'SERVER' }),
+    ]);
+  });
 });

@@ -28,6 +28,7 @@ import {
   type SourceRef,
 } from '../shared/inputs.ts';
 import { type AuditInput, type Changes, changesOf, recordAudit } from '../audit/service.ts';
+import { suggestIdentityOwners } from '../suggestion/service.ts';
 import { organizationOf, requireOrganizationOf, requireRowIn } from '../shared/tenant.ts';
 import { Issues, prismaErrorCode, uniqueViolation } from '../shared/validate.ts';
 
@@ -559,6 +560,8 @@ export async function writeIdentities(
                 ),
               ),
           );
+          // A member this identity's email or phone number points to: suggest the pair.
+          await suggestIdentityOwners(tx, organizationId, final.filter((r) => r.outcome !== 'UNCHANGED').map((r) => r.identity.id));
           return final;
         },
         { maxWait: 10_000, timeout: 60_000 },
@@ -713,9 +716,11 @@ export async function updateIdentity(access: Access, input: UpdateIdentityInput)
   );
   if (!Object.keys(data).length && !Object.keys(link).length) return current;
   try {
-    return (await changeIdentity(access, current.id, async (tx) => ({
-      after: await tx.identity.update({ where: { id: current.id }, data: { ...data, ...link } }),
-    })))!;
+    return (await changeIdentity(access, current.id, async (tx) => {
+      const after = await tx.identity.update({ where: { id: current.id }, data: { ...data, ...link } });
+      await suggestIdentityOwners(tx, after.organizationId, [after.id]);
+      return { after };
+    }))!;
   } catch (err) {
     writeConflict(err);
   }

@@ -481,3 +481,46 @@ export async function suggestSharedIdentifiers(db: Pick<Prisma.TransactionClient
       LEAST(COALESCE(w.confidence_score, 1), COALESCE(o.confidence_score, 1)) DESC
     ON CONFLICT (organization_id, a_type, a_id, b_type, b_id) DO NOTHING`;
 }
+
+/**
+ * Server-created suggestions for identities just written: an identity whose email,
+ * account email (one the provider did not verify, or the server would have linked it)
+ * or phone number is the email of a member of the organization, or the value of a
+ * member's identifier, is suggested as that member's, unless it is linked to them
+ * already. Emails and E.164 numbers are distinctive, so any identifier key counts.
+ * Evidence as matchCandidates gives it; the confidence is its weight (0.9 for an email,
+ * 0.8 for a phone number) times the identifier's confidence. One statement for the
+ * batch; a pair suggested before (rejected ones included) is left as it is.
+ */
+export async function suggestIdentityOwners(db: Pick<Prisma.TransactionClient, '$executeRaw'>, organizationId: string, identityIds: string[]) {
+  if (!identityIds.length) return 0;
+  return db.$executeRaw`
+    WITH v AS (
+      SELECT d.id, d.user_id, x.kind, x.field, x.value
+      FROM identities d
+      CROSS JOIN LATERAL (VALUES ('EMAIL', 'email', d.email), ('EMAIL', 'externalEmail', d.external_email),
+        ('PHONE', 'phoneNumber', d.phone_number)) AS x(kind, field, value)
+      WHERE d.organization_id = ${organizationId}::uuid AND d.id = ANY(${identityIds}::uuid[]) AND x.value IS NOT NULL
+    ),
+    matched AS (
+      SELECT v.id, u.id AS user_id, v.kind, v.field, v.value, 'email' AS c_field, NULL::text AS c_source, NULL::float8 AS c_conf
+      FROM v JOIN users u ON u.email = v.value AND u.merged_into_id IS NULL
+      JOIN members m ON m.user_id = u.id AND m.organization_id = ${organizationId}::uuid
+      WHERE v.kind = 'EMAIL' AND u.id IS DISTINCT FROM v.user_id
+      UNION ALL
+      SELECT v.id, i.user_id, v.kind, v.field, v.value, i.identifier_key, s.key, i.confidence_score
+      FROM v JOIN identifiers i ON i.organization_id = ${organizationId}::uuid AND i.identifier_value = v.value
+      JOIN integration_sources s ON s.id = i.source_id
+      WHERE i.user_id IS DISTINCT FROM v.user_id
+    )
+    INSERT INTO link_suggestions (organization_id, a_type, a_id, b_type, b_id, subject_is_a, confidence, evidence, created_by)
+    SELECT ${organizationId}::uuid, 'IDENTITY', m.id, 'USER', m.user_id, true,
+      max(CASE m.kind WHEN 'EMAIL' THEN 0.9 ELSE 0.8 END * COALESCE(m.c_conf, 1)),
+      jsonb_agg(jsonb_build_object('kind', m.kind, 'value', m.value, 'subjectField', m.field, 'subjectSource', NULL,
+        'subjectConfidence', NULL, 'candidateField', m.c_field, 'candidateSource', m.c_source, 'candidateConfidence', m.c_conf)
+        ORDER BY m.field, m.c_field, m.c_source),
+      'SERVER'
+    FROM matched m
+    GROUP BY m.id, m.user_id
+    ON CONFLICT (organization_id, a_type, a_id, b_type, b_id) DO NOTHING`;
+}
