@@ -459,6 +459,40 @@ describe('a merged user is a tombstone that leads to its survivor', () => {
     expect(result.data!._entities).toEqual([{ id: uid(d.a.id) }, { id: uid(d.bystander.id) }]);
   });
 
+  it('writes naming the merged user by id or email, or a user merged into it, land on the survivor', async () => {
+    const d = await mergedPair();
+    const UPSERT = `mutation ($input: UpsertIdentifiersInput!) {
+      upsertIdentifiers(input: $input) { __typename ... on UpsertIdentifiersSuccess { results { identifier { identifierKey user { id } } } } }
+    }`;
+    const item = (ref: Record<string, string>, identifierKey: string) => ({ ...ref, sourceKey: 'crm', identifierKey, identifierValue: 'x', discoveryMethod: 'MCP_TOOL' });
+    const result = await gql(UPSERT, {
+      asUser: d.admin,
+      variables: {
+        input: {
+          organizationId: d.org1.id,
+          items: [item({ userId: d.b.id }, 'by_id'), item({ userEmail: 'Ada.Lovelace@example.com' }, 'by_email'), item({ userId: d.c.id }, 'chained')],
+        },
+      },
+    });
+    expectNoErrors(result);
+    expect(result.data!.upsertIdentifiers.results.map((r: { identifier: { identifierKey: string; user: { id: string } } }) => [r.identifier.identifierKey, r.identifier.user.id])).toEqual([
+      ['by_id', uid(d.a.id)],
+      ['by_email', uid(d.a.id)],
+      ['chained', uid(d.a.id)],
+    ]);
+    // A user merged into someone who is no member of the organization names nobody there.
+    const stranger = await aUser();
+    const org3 = await anOrganization();
+    await aMember(org3.id, d.admin.id, { role: 'ORGANIZATION_ADMIN' });
+    await aSource(org3.id, { key: 'crm' });
+    await prisma.user.update({ where: { id: stranger.id }, data: { mergedIntoId: d.a.id } });
+    const elsewhere = await gql(UPSERT, {
+      asUser: d.admin,
+      variables: { input: { organizationId: org3.id, items: [item({ userId: stranger.id }, 'k')] } },
+    });
+    expect(elsewhere.data!.upsertIdentifiers.__typename).toBe('NotFoundError');
+  });
+
   it('signing in with the merged user\'s subject acts as the survivor', async () => {
     const d = await mergedPair();
     const result = await gql(`{ viewer { id email } }`, { token: await tokenFor('auth|ada2') });

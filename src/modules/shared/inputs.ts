@@ -186,7 +186,8 @@ export interface ReferencedUser {
 
 /**
  * The users `refs` name that are members of the organization (in any state), in one
- * query, by userRefKey. Anyone else is absent, exactly like a user that does not exist.
+ * query, by userRefKey; a merged user's id or email names the user it was merged into.
+ * Anyone else is absent, exactly like a user that does not exist.
  */
 export async function loadMembers(organizationId: string, refs: UserRef[]): Promise<Map<string, ReferencedUser>> {
   const ids = [...new Set(refs.flatMap((r) => (r.id ? [r.id] : [])))];
@@ -201,5 +202,24 @@ export async function loadMembers(organizationId: string, refs: UserRef[]): Prom
     found.set(`id:${row.id}`, row);
     found.set(`email:${row.email}`, row);
   }
+  // A merged user's id or email (a client that kept it from before the merge) stands for
+  // the user it was merged into, as reads of it do. Only a miss costs this statement.
+  const missingIds = ids.filter((id) => !found.has(`id:${id}`));
+  const missingEmails = emails.filter((e) => !found.has(`email:${e}`));
+  if (!missingIds.length && !missingEmails.length) return found;
+  const survivors = await prisma.$queryRaw<{ ref: string; id: string; email: string }[]>`
+    WITH RECURSIVE chain(ref, next, depth) AS (
+      SELECT 'id:' || u.id, u.merged_into_id, 0 FROM users u
+      WHERE u.merged_into_id IS NOT NULL AND u.id = ANY(${missingIds}::uuid[])
+      UNION ALL
+      SELECT 'email:' || u.email, u.merged_into_id, 0 FROM users u
+      WHERE u.merged_into_id IS NOT NULL AND u.email = ANY(${missingEmails}::text[])
+      UNION ALL
+      SELECT c.ref, u.merged_into_id, c.depth + 1 FROM chain c JOIN users u ON u.id = c.next
+      WHERE u.merged_into_id IS NOT NULL AND c.depth < 32
+    )
+    SELECT c.ref, u.id, u.email FROM chain c JOIN users u ON u.id = c.next AND u.merged_into_id IS NULL
+    JOIN members m ON m.user_id = u.id AND m.organization_id = ${organizationId}::uuid`;
+  for (const { ref, ...user } of survivors) found.set(ref, user);
   return found;
 }
