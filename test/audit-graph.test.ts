@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runImport } from '../scripts/import.ts';
 import { prisma } from '../src/db.ts';
+import { openChangeStream } from '../src/modules/audit/bus.ts';
 import { expectNoErrors, globalId, gql } from './helpers/app.ts';
 import { anApiKey, anIdentifier, anIdentity, aSource, aTenantWithMember, aUser, aMember } from './helpers/factories.ts';
 import { withSqlLog } from './helpers/sql-count.ts';
@@ -436,5 +437,27 @@ describe('filters by actor', () => {
     expect(await keys({ actorUserId: globalId('User', analyst.id) })).toEqual(['by-user']);
     expect(await keys({ actorType: 'USER', actorApiKeyId: globalId('ApiKey', key.id) })).toEqual([]);
     expect(await keys({ actorApiKeyId: globalId('User', analyst.id) })).toEqual([]);
+  });
+});
+
+describe('change streams', () => {
+  it('end with an error instead of holding more events than the cap for a subscriber that does not read', async () => {
+    const { organization, analyst, person } = await aGraphTenant();
+    let delivered = 0;
+    const stream = await openChangeStream(organization.id, async (ids) => ((delivered += ids.length), ids), 2);
+    try {
+      const input = { organizationId: organization.id, userId: person.id, sourceKey: 'crm', discoveryMethod: 'MANUAL', identifierValue: 'v' };
+      for (const identifierKey of ['a', 'b', 'c']) {
+        expectNoErrors(await gql(UPSERT_IDENTIFIER, { asUser: analyst, variables: { input: { ...input, identifierKey } } }));
+      }
+      // Nothing read yet: once the third event is delivered, the buffer of two overflows.
+      for (let i = 0; i < 100 && delivered < 3; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(delivered).toBe(3);
+      await new Promise((r) => setTimeout(r, 10));
+      await expect(stream.next()).rejects.toThrow(/More than 2 changes waited/);
+      expect(await stream.next()).toEqual({ value: undefined, done: true });
+    } finally {
+      await stream.return?.();
+    }
   });
 });

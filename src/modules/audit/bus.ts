@@ -47,6 +47,13 @@ export async function closeChangeBus(): Promise<void> {
 }
 
 /**
+ * Most events kept for a subscriber that does not read them: beyond it the stream ends
+ * with an error (the client catches up from Organization.auditEvents and subscribes
+ * again), so a stalled client cannot make the process hold every later event.
+ */
+export const MAX_BUFFERED_EVENTS = 10_000;
+
+/**
  * A stream of the rows `load` reads for each batch of events committed for
  * `organizationId`, in commit order. It is listening when this resolves, so a change
  * committed after that (for a subscription: after its response opened) is never
@@ -56,6 +63,7 @@ export async function closeChangeBus(): Promise<void> {
 export async function openChangeStream<T>(
   organizationId: string,
   load: (eventIds: string[]) => Promise<T[]>,
+  maxBuffered = MAX_BUFFERED_EVENTS,
 ): Promise<AsyncIterableIterator<T>> {
   const ready: T[] = [];
   let waiting: { resolve: (r: IteratorResult<T>) => void; reject: (err: unknown) => void } | null = null;
@@ -70,8 +78,12 @@ export async function openChangeStream<T>(
       waiting = null;
       w.resolve({ value: ready.shift()!, done: false });
     } else if (failure !== null) {
+      // Reported once; the stream is over after that.
+      const err = failure;
+      failure = null;
       waiting = null;
-      w.reject(failure);
+      close();
+      w.reject(err);
     } else if (closed) {
       waiting = null;
       w.resolve({ value: undefined, done: true });
@@ -81,7 +93,12 @@ export async function openChangeStream<T>(
     chain = chain
       .then(() => (closed ? [] : load(ids)))
       .then((rows) => {
-        if (!closed) ready.push(...rows);
+        if (closed) return;
+        ready.push(...rows);
+        if (ready.length > maxBuffered) {
+          ready.length = 0;
+          failure ??= new Error(`More than ${maxBuffered} changes waited for this subscriber; subscribe again.`);
+        }
       })
       .catch((err: unknown) => {
         failure ??= err;
@@ -101,6 +118,7 @@ export async function openChangeStream<T>(
       if (ready.length) return Promise.resolve({ value: ready.shift()!, done: false });
       if (failure !== null) {
         const err = failure;
+        failure = null;
         close();
         return Promise.reject(err);
       }
