@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runImport } from '../scripts/import.ts';
 import { prisma } from '../src/db.ts';
+import { eventsDuring } from './helpers/audit.ts';
 import { openChangeStream } from '../src/modules/audit/bus.ts';
 import { expectNoErrors, globalId, gql } from './helpers/app.ts';
 import { anApiKey, anIdentifier, anIdentity, aSource, aTenantWithMember, aUser, aMember } from './helpers/factories.ts';
@@ -14,14 +15,6 @@ import { withSqlLog } from './helpers/sql-count.ts';
 // and links) and API keys record an event per changed object in the transaction of the
 // change, with only the changed fields; writes that change nothing and writes that fail
 // record nothing.
-
-/** The audit events written while `fn` runs, oldest first. */
-async function eventsDuring<T>(fn: () => Promise<T>) {
-  const known = new Set((await prisma.auditEvent.findMany({ select: { id: true } })).map((e) => e.id));
-  const result = await fn();
-  const rows = await prisma.auditEvent.findMany({ orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
-  return { result, events: rows.filter((e) => !known.has(e.id)) };
-}
 
 async function anApiKeyWithSecret(organizationId: string) {
   const secret = `igk_${randomBytes(32).toString('base64url')}`;

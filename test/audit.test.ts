@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { prisma } from '../src/db.ts';
+import { eventsDuring } from './helpers/audit.ts';
 import { closeChangeBus } from '../src/modules/audit/bus.ts';
 import { expectErrorCode, expectNoErrors, type GqlResult, globalId, gql, tokenFor } from './helpers/app.ts';
 import { nextResults, sseEvents, subscribeToGraphChanges } from './helpers/sse.ts';
@@ -24,14 +25,6 @@ import {
 afterAll(async () => {
   await closeChangeBus();
 });
-
-/** The audit events written while `fn` runs, oldest first. */
-async function eventsDuring<T>(fn: () => Promise<T>) {
-  const known = new Set((await prisma.auditEvent.findMany({ select: { id: true } })).map((e) => e.id));
-  const result = await fn();
-  const rows = await prisma.auditEvent.findMany({ orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
-  return { result, events: rows.filter((e) => !known.has(e.id)) };
-}
 
 const userActor = (userId: string) => ({ actorType: 'USER', actorUserId: userId, actorApiKeyId: null });
 
