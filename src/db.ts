@@ -18,6 +18,8 @@ export interface Database {
   prisma: PrismaClient;
   /** A raw query outside Prisma, for health checks and tooling. */
   query: RawQuery;
+  /** Runs a prepared statement of the hot read paths (see `sql`). */
+  run<T>(statement: Statement, values: readonly unknown[]): Promise<T[]>;
   /** Migrations applied while opening. */
   appliedMigrations: string[];
   /** Where the data lives, without credentials. */
@@ -38,6 +40,26 @@ export interface OpenOptions {
   onQuery?: (sql: string) => void;
   /** Open this PGlite instance instead of one on the configured data folder. */
   pglite?: PGlite;
+}
+
+/**
+ * A statement of a hot read path, sent without Prisma: on PostgreSQL it is prepared
+ * once per connection under its name and then only bound and executed. Its text must
+ * be constant (values go in parameters), as the name stands for it.
+ */
+export interface Statement {
+  readonly name: string;
+  readonly text: string;
+}
+
+const statementNames = new Map<string, string>();
+
+/** Declares a statement; two texts may not share a name. */
+export function statement(name: string, text: string): Statement {
+  const known = statementNames.get(name);
+  if (known !== undefined && known !== text) throw new Error(`Two statements are named ${name}`);
+  statementNames.set(name, text);
+  return { name, text };
 }
 
 function redact(url: string): string {
@@ -122,6 +144,10 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
       kind: 'postgres',
       prisma,
       query,
+      async run<T>(s: Statement, values: readonly unknown[]) {
+        options.onQuery?.(s.text);
+        return (await pool.query<T & pg.QueryResultRow>({ name: s.name, text: s.text, values: values as unknown[] })).rows;
+      },
       appliedMigrations: applied,
       describe: redact(config.databaseUrl),
       listen: (channel, onPayload) => listenOnPostgres(url, channel, onPayload),
@@ -147,6 +173,10 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
     kind: 'embedded',
     prisma,
     query,
+    async run<T>(s: Statement, values: readonly unknown[]) {
+      options.onQuery?.(s.text);
+      return (await instance.query<T>(s.text, values as unknown[])).rows;
+    },
     appliedMigrations: applied,
     describe: options.pglite ? 'embedded database (in memory)' : `embedded database in ${config.pgliteDataDir}`,
     async listen(channel, onPayload) {
@@ -171,4 +201,9 @@ export let database: Database | undefined;
 export function useDatabase(db: Database): void {
   database = db;
   prisma = db.prisma;
+}
+
+/** Runs a statement on the process's database. */
+export function sql<T>(s: Statement, values: readonly unknown[]): Promise<T[]> {
+  return database!.run<T>(s, values);
 }

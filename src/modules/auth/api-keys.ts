@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Access, Viewer } from '../../context.ts';
-import { prisma } from '../../db.ts';
+import { prisma, sql, statement } from '../../db.ts';
 import { forbidden, NotFoundError } from '../../errors.ts';
 import type { ApiKey, MemberRole } from '../../generated/prisma/client.ts';
 import { type AuditInput, changesOf, recordAudit } from '../audit/service.ts';
@@ -31,16 +31,29 @@ export function generateApiKey() {
   return { secret, prefix: secret.slice(0, DISPLAY_PREFIX_LENGTH), secretHash: hashApiKey(secret) };
 }
 
+interface ApiKeyRow {
+  id: string;
+  organizationId: string;
+  role: MemberRole;
+  revoked: boolean;
+  lastUsedMs: number | null;
+}
+
+// Every request with an API key runs this.
+const API_KEY_BY_HASH = statement(
+  'api_key_by_hash',
+  `SELECT id, organization_id AS "organizationId", role::text AS role, revoked_at IS NOT NULL AS revoked,
+          (extract(epoch FROM last_used_at) * 1000)::float8 AS "lastUsedMs"
+   FROM api_keys WHERE secret_hash = $1`,
+);
+
 /** The viewer an API key signs in, or null for a malformed, unknown or revoked key. */
 export async function viewerForApiKey(key: string): Promise<Viewer | null> {
   if (!API_KEY.test(key)) return null;
-  const row = await prisma.apiKey.findUnique({
-    where: { secretHash: hashApiKey(key) },
-    select: { id: true, organizationId: true, role: true, revokedAt: true, lastUsedAt: true },
-  });
-  if (!row || row.revokedAt) return null;
+  const [row] = await sql<ApiKeyRow>(API_KEY_BY_HASH, [hashApiKey(key)]);
+  if (!row || row.revoked) return null;
   const now = Date.now();
-  if (!row.lastUsedAt || now - row.lastUsedAt.getTime() >= LAST_USED_RESOLUTION_MS) {
+  if (row.lastUsedMs === null || now - row.lastUsedMs >= LAST_USED_RESOLUTION_MS) {
     await prisma.apiKey.updateMany({ where: { id: row.id, revokedAt: null }, data: { lastUsedAt: new Date(now) } });
   }
   return {

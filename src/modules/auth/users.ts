@@ -1,5 +1,5 @@
 import type { JWTPayload } from 'jose';
-import { prisma } from '../../db.ts';
+import { prisma, sql, statement } from '../../db.ts';
 import type { MemberRole, MembershipState } from '../../generated/prisma/client.ts';
 import { logger } from '../../observability/logger.ts';
 import { activatePendingMemberships } from '../member/service.ts';
@@ -25,7 +25,6 @@ export interface SignedInUser {
 }
 
 const SELECT = { id: true, isSystemAdmin: true } as const;
-const MEMBERSHIP = { organizationId: true, role: true, state: true } as const;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 const text = (value: unknown, max: number): string | null => {
@@ -42,6 +41,23 @@ function pictureUrl(value: unknown): string | null {
     return null;
   }
 }
+
+interface UserRow {
+  id: string;
+  isSystemAdmin: boolean;
+  mergedIntoId: string | null;
+  role: MemberRole | null;
+  state: MembershipState | null;
+}
+
+// Every authenticated request runs this: the user of a subject, with the membership
+// of the organization the request acts in ($2, or null).
+const USER_BY_SUBJECT = statement(
+  'user_by_subject',
+  `SELECT u.id, u.is_system_admin AS "isSystemAdmin", u.merged_into_id AS "mergedIntoId", m.role::text AS role, m.state::text AS state
+   FROM users u LEFT JOIN members m ON m.user_id = u.id AND m.organization_id = $2::uuid
+   WHERE u.auth_subject = $1`,
+);
 
 /** The email of the claims when the identity provider says it verified it; null otherwise. */
 function verifiedEmail(claims: JWTPayload): string | null {
@@ -74,17 +90,10 @@ export async function userForToken(
   provision: boolean,
   organizationId: string | null = null,
 ): Promise<SignedInUser | null> {
-  const known = await prisma.user.findUnique({
-    where: { authSubject: subject },
-    select: {
-      ...SELECT,
-      mergedIntoId: true,
-      ...(organizationId && { memberships: { where: { organizationId }, select: MEMBERSHIP } }),
-    },
-  });
+  const [known] = await sql<UserRow>(USER_BY_SUBJECT, [subject, organizationId]);
   if (known && !known.mergedIntoId && organizationId) {
-    const { memberships, mergedIntoId: _, ...user } = known as typeof known & { memberships: NonNullable<SignedInUser['membership']>[] };
-    return { ...user, membership: memberships[0] ?? null };
+    const membership = known.role && known.state ? { organizationId, role: known.role, state: known.state } : null;
+    return { id: known.id, isSystemAdmin: known.isSystemAdmin, membership };
   }
   // A merged user signs in its survivor, whose membership is read when needed.
   if (known) return signedIn(known);

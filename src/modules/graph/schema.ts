@@ -13,6 +13,7 @@ import { Issues } from '../shared/validate.ts';
 import { UserRef } from '../user/schema.ts';
 import { redirectsOf } from '../user/tombstones.ts';
 import { isUuid } from '../shared/visibility.ts';
+import { prebuiltResolution } from '../shared/prebuilt.ts';
 import { resolveKeys, type Resolution, type ResolveKey } from './resolve.ts';
 import { shortestPath, walk, type Graph, type GraphEdge, type GraphNode, type GraphNodeType } from './traverse.ts';
 
@@ -147,6 +148,12 @@ builder.queryFields((t) => ({
     resolve: async (_root, args, ctx, info) => {
       const organizationId = await organizationFor(ctx, args.organizationId);
       const [key] = toKeys([args.input], 'input');
+      // The common case, one identifier and its user, is built in one statement;
+      // aliased lookups in one operation stay batched below.
+      if (key!.kind === 'identifier' && info.operation.selectionSet.selections.length === 1) {
+        const prebuilt = await prebuiltResolution(ctx, info, organizationId, key!);
+        if (prebuilt !== undefined) return prebuilt as Resolution | null;
+      }
       return resolver(ctx, info, organizationId).load(key!);
     },
   }),

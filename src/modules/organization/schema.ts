@@ -1,6 +1,9 @@
+import { queryFromInfo } from '@pothos/plugin-prisma';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../../builder.ts';
 import { prisma } from '../../db.ts';
+import type { Organization } from '../../generated/prisma/client.ts';
+import { prebuiltOrganization } from '../shared/prebuilt.ts';
 import { OLDEST_FIRST, totalCountField } from '../shared/connections.ts';
 import { mutationResult } from '../shared/errors.ts';
 import { parseId } from '../shared/validate.ts';
@@ -40,7 +43,7 @@ export const OrganizationRef = builder.prismaNode('Organization', {
 });
 
 builder.queryFields((t) => ({
-  organization: t.prismaField({
+  organization: t.field({
     type: OrganizationRef,
     nullable: true,
     description:
@@ -50,9 +53,13 @@ builder.queryFields((t) => ({
       id: t.arg.id({ required: false, description: 'Its global id (or UUID).' }),
       slug: t.arg.string({ required: false, description: 'Its slug.' }),
     },
-    resolve: async (query, _root, args, ctx) => {
+    resolve: async (_root, args, ctx, info) => {
       const id = await organizationIdForRead(ctx.access, args);
-      return id === null ? null : prisma.organization.findUnique({ ...query, where: { id } });
+      if (id === null) return null;
+      // Common selections (a page of members with their users) are built in one statement.
+      const prebuilt = await prebuiltOrganization(ctx, info, id);
+      if (prebuilt !== undefined) return prebuilt as Organization | null;
+      return prisma.organization.findUnique({ ...queryFromInfo({ context: ctx, info }), where: { id } });
     },
   }),
   organizations: t.prismaConnection(

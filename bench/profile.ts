@@ -1,0 +1,69 @@
+// Profiles this server on one scenario of the benchmark, without the peers: sends the
+// scenario's requests one after another and prints the process's and PostgreSQL's CPU
+// per request and each SQL statement's mean execution time. With --cpu-prof a V8 CPU
+// profile of the server is written to bench/.work/prof (open it in Chrome's DevTools).
+//   npm run bench:profile -- --scenario resolve [--requests 2000] [--cpu-prof]
+// Uses the benchmark's PostgreSQL cluster and data (scale 1 unless --scale is given;
+// seed first with `npm run bench:seed`).
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { parseArgs } from './common.ts';
+import { startJwks } from './jwt.ts';
+import { clusterCpuMs, cpuMs } from './measure.ts';
+import { startThisServer } from './peers.ts';
+import { databaseForScale, ensureBenchPostgres, postmasterPid } from './postgres.ts';
+import { buildWorkload, concreteBody, type ScenarioName } from './workload.ts';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const args = parseArgs(process.argv.slice(2));
+const scenario = (args.scenario ?? 'resolve') as Exclude<ScenarioName, 'mixed'>;
+const total = Number(args.requests ?? 2000);
+const scale = Number(args.scale ?? 1);
+const WORK = path.join(HERE, '.work');
+mkdirSync(WORK, { recursive: true });
+
+const cluster = await ensureBenchPostgres((l) => console.error(l), databaseForScale(scale));
+const jwt = await startJwks(WORK);
+const workload = await buildWorkload(cluster.url, jwt, { samples: 2000, upsertOrganizations: 5 });
+const requests = workload.requests[scenario].this!;
+if (args['cpu-prof'] === 'true') process.env.BENCH_NODE_ARGS = `--cpu-prof --cpu-prof-dir=${path.join(WORK, 'prof')}`;
+const server = await startThisServer({ databaseUrl: cluster.url, poolSize: 16, jwt });
+const admin = new pg.Client({ connectionString: cluster.url });
+await admin.connect();
+
+const send = async (i: number) => {
+  const r = requests[i % requests.length]!;
+  const res = await fetch(server.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${r.token}`, 'x-organization-id': r.organizationId },
+    body: concreteBody(r),
+  });
+  const text = await res.text();
+  if (res.status !== 200 || text.includes('"errors"')) throw new Error(`${res.status} ${text.slice(0, 500)}`);
+};
+
+try {
+  for (let i = 0; i < Math.min(200, total); i++) await send(i); // warm-up
+  await admin.query('SELECT pg_stat_statements_reset()');
+  const pgPid = postmasterPid();
+  const [p0, c0, t0] = [cpuMs(server.pid), pgPid ? clusterCpuMs(pgPid) : 0, performance.now()];
+  for (let i = 0; i < total; i++) await send(i);
+  const [p1, c1, t1] = [cpuMs(server.pid), pgPid ? clusterCpuMs(pgPid) : 0, performance.now()];
+  console.log(`${scenario}: ${total} requests, one at a time`);
+  console.log(`  wall ${((t1 - t0) / total).toFixed(2)} ms/req, process CPU ${((p1 - p0) / total).toFixed(2)} ms/req, PostgreSQL CPU ${((c1 - c0) / total).toFixed(2)} ms/req`);
+  const stats = await admin.query<{ calls: string; mean: number; query: string }>(
+    `SELECT calls, mean_exec_time AS mean, query FROM pg_stat_statements
+     WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query NOT ILIKE '%pg_stat_statements%'
+     ORDER BY total_exec_time DESC LIMIT 10`,
+  );
+  for (const s of stats.rows) {
+    console.log(`  ${(Number(s.calls) / total).toFixed(2)}/req  ${s.mean.toFixed(3)} ms  ${s.query.replace(/\s+/g, ' ').slice(0, 140)}`);
+  }
+} finally {
+  await admin.end();
+  await server.stop();
+  await jwt.close();
+  await cluster.stop();
+}

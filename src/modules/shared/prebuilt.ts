@@ -1,0 +1,447 @@
+import { createHash } from 'node:crypto';
+import {
+  defaultFieldResolver,
+  getArgumentValues,
+  isAbstractType,
+  isObjectType,
+  Kind,
+  type FieldNode,
+  type GraphQLField,
+  type GraphQLFieldResolver,
+  type GraphQLObjectType,
+  type GraphQLResolveInfo,
+  type GraphQLSchema,
+  type SelectionSetNode,
+} from 'graphql';
+import type { Context } from '../../context.ts';
+import { sql, statement, type Statement } from '../../db.ts';
+import { logger } from '../../observability/logger.ts';
+
+// Answers built in SQL. The hottest reads (`resolve` of one identifier, a page of an
+// organization's members) select the same few types again and again: users, their
+// memberships and identifiers, organizations and sources. For such a selection this
+// module writes one statement that builds the answer of the whole subtree as JSON in
+// PostgreSQL, only with the fields the operation selects, under their response names;
+// the objects it returns carry the PREBUILT mark, and every resolver of the schema
+// answers a marked parent with the value already there (see `answerPrebuilt`).
+//
+// The rules each field applies elsewhere (which memberships and identifiers a viewer
+// may see, the order, page sizes, authorization of connections) are written into the
+// SQL below. A selection with anything this module does not know (another field, an
+// argument other than `first`, cursors, directives) is not planned: the caller then
+// takes the general path, which answers every operation.
+
+/** The mark of an object whose fields were all computed in SQL. */
+export const PREBUILT = '$prebuilt';
+
+class Unplannable extends Error {}
+const READABLE = Symbol('readable organizations');
+const unplannable = (reason: string): never => {
+  throw new Unplannable(reason);
+};
+
+/** What the SQL of a plan depends on besides the selection, as parameters. */
+export interface PlanScope {
+  /** Organizations the viewer may read ('all' for an unscoped system admin); read only when a plan needs it. */
+  readable: () => Promise<string[] | 'all'>;
+  /** The signed-in user (who always sees their own memberships), if any. */
+  viewerUserId: string | null;
+  /** The organization at the root of the plan when the viewer may read it (its connections can be planned). */
+  readableRootOrganizationId?: string;
+}
+
+let planning = true;
+
+/** Turns planning off (every read takes the general path) or on; tests compare the two. */
+export function setPlannedReads(enabled: boolean): void {
+  planning = enabled;
+}
+
+const DEFAULT_PAGE = 20;
+const MAX_PAGE = 100;
+
+class Builder {
+  readonly params: unknown[] = [];
+  private aliases = 0;
+  private readableParam: string | undefined;
+  private viewerParam: string | undefined;
+
+  constructor(
+    readonly info: GraphQLResolveInfo,
+    readonly scope: PlanScope,
+  ) {}
+
+  param(value: unknown, cast: string): string {
+    this.params.push(value);
+    return `$${this.params.length}::${cast}`;
+  }
+
+  alias(prefix: string): string {
+    return `${prefix}${++this.aliases}`;
+  }
+
+  /** SQL true when `column` is an organization the viewer may read (the list is filled in by `plan`). */
+  readable(column: string): string {
+    this.readableParam ??= this.param(READABLE, 'uuid[]');
+    return `(${this.readableParam} IS NULL OR ${column} = ANY(${this.readableParam}))`;
+  }
+
+  viewer(): string {
+    this.viewerParam ??= this.param(this.scope.viewerUserId, 'uuid');
+    return this.viewerParam;
+  }
+
+  /** The fields selected on `type`, by response name, as graphql-js collects them (fragments merged). */
+  collect(type: GraphQLObjectType, nodes: readonly FieldNode[]): Map<string, FieldNode[]> {
+    const fields = new Map<string, FieldNode[]>();
+    const schema = this.info.schema;
+    const visit = (set: SelectionSetNode | undefined) => {
+      for (const s of set?.selections ?? []) {
+        if (s.directives?.length) unplannable('a directive');
+        if (s.kind === Kind.FIELD) {
+          const key = s.alias?.value ?? s.name.value;
+          fields.set(key, [...(fields.get(key) ?? []), s]);
+          continue;
+        }
+        const fragment = s.kind === Kind.INLINE_FRAGMENT ? s : this.info.fragments[s.name.value];
+        if (!fragment) unplannable('an unknown fragment');
+        const condition = fragment!.typeCondition?.name.value;
+        if (condition && condition !== type.name) {
+          const other = schema.getType(condition);
+          if (!other || !isAbstractType(other) || !schema.isSubType(other, type)) continue;
+        }
+        visit(fragment!.selectionSet);
+      }
+    };
+    for (const node of nodes) visit(node.selectionSet);
+    return fields;
+  }
+
+  /** The arguments of a field, with variables applied; only those named in `allowed` may be given. */
+  args(type: GraphQLObjectType, nodes: FieldNode[], allowed: string[]): Record<string, unknown> {
+    const node = nodes[0]!;
+    const def = type.getFields()[node.name.value] as GraphQLField<unknown, unknown>;
+    for (const n of nodes) {
+      if ((n.arguments ?? []).some((a) => !allowed.includes(a.name.value))) unplannable(`an argument of ${n.name.value}`);
+      if (n !== node && JSON.stringify(n.arguments) !== JSON.stringify(node.arguments)) unplannable('a field selected twice with different arguments');
+    }
+    return getArgumentValues(def, node, this.info.variableValues);
+  }
+
+  /** The object type a field of `type` returns. */
+  fieldType(type: GraphQLObjectType, name: string): GraphQLObjectType {
+    let t = type.getFields()[name]!.type;
+    while ('ofType' in t) t = t.ofType;
+    return isObjectType(t) ? t : unplannable(`${type.name}.${name} is not an object`);
+  }
+
+  /** json_build_object of `pairs` with the PREBUILT mark; at most 49 fields. */
+  object(pairs: [string, string][]): string {
+    if (pairs.length > 49) unplannable('too many fields');
+    return `json_build_object('${PREBUILT}', true${pairs.map(([k, v]) => `, ${literal(k)}, ${v}`).join('')})`;
+  }
+}
+
+const literal = (s: string) => `'${s.replace(/'/g, "''")}'`;
+const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+// Global ids are base64 of `Type:uuid`: under 57 bytes, so PostgreSQL's encoding has no line breaks.
+const globalId = (typename: string, column: string) => `encode(convert_to('${typename}:' || ${column}::text, 'UTF8'), 'base64')`;
+
+type FieldSql = (b: Builder, alias: string, nodes: FieldNode[], type: GraphQLObjectType) => string;
+
+interface TableSpec {
+  table: string;
+  prefix: string;
+  fields: Record<string, FieldSql>;
+}
+
+const column =
+  (name: string): FieldSql =>
+  (_b, a) =>
+    `${a}.${name}`;
+const timestamp =
+  (name: string): FieldSql =>
+  (_b, a) =>
+    iso(`${a}.${name}`);
+const id =
+  (typename: string): FieldSql =>
+  (_b, a) =>
+    globalId(typename, `${a}.id`);
+
+/** The object of `spec` for the row `alias`, with the fields `nodes` select. */
+function objectSql(b: Builder, spec: TableSpec, type: GraphQLObjectType, alias: string, nodes: readonly FieldNode[]): string {
+  const pairs: [string, string][] = [];
+  for (const [key, fieldNodes] of b.collect(type, nodes)) {
+    const name = fieldNodes[0]!.name.value;
+    if (name === '__typename') {
+      pairs.push([key, literal(type.name)]);
+      continue;
+    }
+    const field = spec.fields[name] ?? unplannable(`${type.name}.${name}`);
+    if (!fieldNodes.some((n) => n.arguments?.length) || name === 'identifiers' || name === 'members') {
+      pairs.push([key, field(b, alias, fieldNodes, type)]);
+    } else unplannable(`arguments of ${type.name}.${name}`);
+  }
+  return b.object(pairs);
+}
+
+/** One related row as an object: `SELECT <object> FROM table WHERE <where>`. */
+function relatedObject(spec: () => TableSpec, where: (inner: string, outer: string) => string): FieldSql {
+  return (b, outer, nodes, parent) => {
+    const s = spec();
+    const inner = b.alias(s.prefix);
+    const type = b.fieldType(parent, nodes[0]!.name.value);
+    return `(SELECT ${objectSql(b, s, type, inner, nodes)} FROM ${s.table} ${inner} WHERE ${where(inner, outer)})`;
+  };
+}
+
+/**
+ * A Relay connection, oldest first, of which only `first`, `edges { node }` and
+ * `totalCount` are planned (`cursor` and `pageInfo` take the general path).
+ */
+function connection(spec: () => TableSpec, where: (b: Builder, inner: string, outer: string) => string): FieldSql {
+  return (b, outer, nodes, parent) => {
+    const { first } = b.args(parent, nodes, ['first']) as { first?: number | null };
+    if (first != null && (!Number.isInteger(first) || first < 1 || first > MAX_PAGE)) unplannable(`first: ${first}`);
+    const s = spec();
+    const connectionType = b.fieldType(parent, nodes[0]!.name.value);
+    const pairs: [string, string][] = [];
+    for (const [key, fieldNodes] of b.collect(connectionType, nodes)) {
+      const name = fieldNodes[0]!.name.value;
+      if (name === '__typename') pairs.push([key, literal(connectionType.name)]);
+      else if (name === 'totalCount') {
+        const inner = b.alias(s.prefix);
+        pairs.push([key, `(SELECT count(*) FROM ${s.table} ${inner} WHERE ${where(b, inner, outer)})`]);
+      } else if (name === 'edges') {
+        const edgeType = b.fieldType(connectionType, 'edges');
+        const inner = b.alias(s.prefix);
+        const edge: [string, string][] = [];
+        for (const [edgeKey, edgeNodes] of b.collect(edgeType, fieldNodes)) {
+          const edgeField = edgeNodes[0]!.name.value;
+          if (edgeField === '__typename') edge.push([edgeKey, literal(edgeType.name)]);
+          else if (edgeField === 'node') edge.push([edgeKey, objectSql(b, s, b.fieldType(edgeType, 'node'), inner, edgeNodes)]);
+          else unplannable(`${edgeType.name}.${edgeField}`);
+        }
+        const page = b.param(first ?? DEFAULT_PAGE, 'int');
+        pairs.push([
+          key,
+          `(SELECT coalesce(json_agg(${b.object(edge)} ORDER BY ${inner}.created_at, ${inner}.id), '[]'::json)
+            FROM (SELECT * FROM ${s.table} ${inner} WHERE ${where(b, inner, outer)} ORDER BY ${inner}.created_at, ${inner}.id LIMIT ${page}) ${inner})`,
+        ]);
+      } else unplannable(`${connectionType.name}.${name}`);
+    }
+    return b.object(pairs);
+  };
+}
+
+const ORGANIZATION: TableSpec = {
+  table: 'organizations',
+  prefix: 'o',
+  fields: {
+    id: id('Organization'),
+    slug: column('slug'),
+    name: column('name'),
+    autoApproveLinkConfidence: column('auto_approve_link_confidence'),
+    createdAt: timestamp('created_at'),
+    updatedAt: timestamp('updated_at'),
+    // Connections of an organization are planned only at the root, where the viewer's
+    // right to read it was checked (their authScopes: orgRead).
+    members: (b, a, nodes, type) => {
+      if (!b.scope.readableRootOrganizationId || a !== 'o0') unplannable('members below the root');
+      return connection(() => MEMBER, (_b, inner, outer) => `${inner}.organization_id = ${outer}.id`)(b, a, nodes, type);
+    },
+  },
+};
+
+const SOURCE: TableSpec = {
+  table: 'integration_sources',
+  prefix: 's',
+  fields: {
+    id: id('IntegrationSource'),
+    kind: column('kind'),
+    key: column('key'),
+    name: column('name'),
+    createdAt: timestamp('created_at'),
+    updatedAt: timestamp('updated_at'),
+  },
+};
+
+const IDENTIFIER: TableSpec = {
+  table: 'identifiers',
+  prefix: 'i',
+  fields: {
+    id: id('Identifier'),
+    identifierKey: column('identifier_key'),
+    identifierValue: column('identifier_value'),
+    discoveryMethod: column('discovery_method'),
+    confidenceScore: column('confidence_score'),
+    discoveryMetadata: (_b, a) => `${a}.discovery_metadata::json`,
+    createdAt: timestamp('created_at'),
+    updatedAt: timestamp('updated_at'),
+    source: relatedObject(() => SOURCE, (inner, outer) => `${inner}.id = ${outer}.source_id`),
+    user: relatedObject(() => USER, (inner, outer) => `${inner}.id = ${outer}.user_id`),
+  },
+};
+
+const MEMBER: TableSpec = {
+  table: 'members',
+  prefix: 'm',
+  fields: {
+    id: id('Member'),
+    role: column('role'),
+    state: column('state'),
+    createdAt: timestamp('created_at'),
+    updatedAt: timestamp('updated_at'),
+    organization: relatedObject(() => ORGANIZATION, (inner, outer) => `${inner}.id = ${outer}.organization_id`),
+    user: relatedObject(() => USER, (inner, outer) => `${inner}.id = ${outer}.user_id`),
+  },
+};
+
+const USER: TableSpec = {
+  table: 'users',
+  prefix: 'u',
+  fields: {
+    id: id('User'),
+    email: column('email'),
+    givenName: column('given_name'),
+    familyName: column('family_name'),
+    nickname: column('nickname'),
+    name: column('name'),
+    picture: column('picture'),
+    isSystemAdmin: column('is_system_admin'),
+    createdAt: timestamp('created_at'),
+    updatedAt: timestamp('updated_at'),
+    // All of them for yourself, otherwise those in organizations you may read; oldest first.
+    memberships: (b, a, nodes, parent) => {
+      const m = b.alias('m');
+      const type = b.fieldType(parent, 'memberships');
+      return `(SELECT coalesce(json_agg(${objectSql(b, MEMBER, type, m, nodes)} ORDER BY ${m}.created_at, ${m}.id), '[]'::json)
+        FROM members ${m} WHERE ${m}.user_id = ${a}.id AND (${a}.id = ${b.viewer()} OR ${b.readable(`${m}.organization_id`)}))`;
+    },
+    // Identifiers in the organizations you may read.
+    identifiers: connection(
+      () => IDENTIFIER,
+      (b, inner, outer) => `${inner}.user_id = ${outer}.id AND ${b.readable(`${inner}.organization_id`)}`,
+    ),
+  },
+};
+
+// ---- statements ---------------------------------------------------------------------
+
+/** Prepared statements are kept for this many distinct plans; more run unprepared. */
+const MAX_NAMED = 200;
+const named = new Map<string, Statement>();
+
+function statementFor(text: string): Statement {
+  let s = named.get(text);
+  if (!s) {
+    const name = `plan_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
+    s = named.size < MAX_NAMED ? statement(name, text) : { name: '', text };
+    if (s.name) named.set(text, s);
+  }
+  return s;
+}
+
+async function runPlan(text: string, params: unknown[]): Promise<unknown> {
+  const rows = await sql<{ data: string | null }>(statementFor(text), params);
+  const data = rows[0]?.data;
+  return data == null ? null : JSON.parse(data);
+}
+
+/**
+ * Plans the subtree under the field being resolved and runs it: its JSON answer, or
+ * undefined when it cannot be planned.
+ */
+async function planAndRun(info: GraphQLResolveInfo, scope: PlanScope, build: (b: Builder) => string): Promise<unknown> {
+  if (!planning) return undefined;
+  const b = new Builder(info, scope);
+  let text: string;
+  try {
+    text = build(b);
+  } catch (err) {
+    if (err instanceof Unplannable) {
+      logger.debug({ reason: err.message }, 'read not planned');
+      return undefined;
+    }
+    throw err;
+  }
+  const i = b.params.indexOf(READABLE);
+  if (i >= 0) {
+    const readable = await scope.readable();
+    b.params[i] = readable === 'all' ? null : readable;
+  }
+  return runPlan(text, b.params);
+}
+
+function scopeOf(ctx: Context): PlanScope {
+  return {
+    readable: () => ctx.access.readableOrganizationIds(),
+    viewerUserId: ctx.viewer.kind === 'user' ? ctx.viewer.userId : null,
+  };
+}
+
+/**
+ * `organization(id)` built in SQL: the organization and what is selected of it,
+ * members included. The caller has checked that the viewer may read it. Undefined
+ * when the selection cannot be planned.
+ */
+export async function prebuiltOrganization(ctx: Context, info: GraphQLResolveInfo, organizationId: string): Promise<unknown> {
+  const scope = { ...scopeOf(ctx), readableRootOrganizationId: organizationId };
+  const type = info.schema.getType('Organization') as GraphQLObjectType;
+  return planAndRun(info, scope, (b) => {
+    const where = b.param(organizationId, 'uuid');
+    return `SELECT (${objectSql(b, ORGANIZATION, type, 'o0', info.fieldNodes)})::text AS data FROM organizations o0 WHERE o0.id = ${where}`;
+  });
+}
+
+/**
+ * `resolve` of one identifier built in SQL, when the operation selects only `user`
+ * (and `__typename`) of the resolution: the user of the best match (highest
+ * confidence, unscored counting as certain, then the newest), or null. Undefined when
+ * the selection cannot be planned.
+ */
+export async function prebuiltResolution(
+  ctx: Context,
+  info: GraphQLResolveInfo,
+  organizationId: string,
+  key: { source: string; identifierKey: string; identifierValue: string },
+): Promise<unknown> {
+  const resolution = info.schema.getType('Resolution') as GraphQLObjectType;
+  return planAndRun(info, scopeOf(ctx), (b) => {
+    const pairs: [string, string][] = [];
+    for (const [k, nodes] of b.collect(resolution, info.fieldNodes)) {
+      const name = nodes[0]!.name.value;
+      if (name === '__typename') pairs.push([k, literal('Resolution')]);
+      else if (name === 'user') pairs.push([k, objectSql(b, USER, b.fieldType(resolution, 'user'), 'u0', nodes)]);
+      else unplannable(`Resolution.${name}`);
+    }
+    const org = b.param(organizationId, 'uuid');
+    const source = b.param(key.source, 'text');
+    return `SELECT (${b.object(pairs)})::text AS data
+      FROM (SELECT i.user_id FROM identifiers i JOIN integration_sources s ON s.id = i.source_id AND s.organization_id = ${org}
+            WHERE i.organization_id = ${org} AND (s.key = ${source} OR s.id::text = lower(${source}))
+              AND i.identifier_key = ${b.param(key.identifierKey, 'text')} AND i.identifier_value = ${b.param(key.identifierValue, 'text')}
+            ORDER BY coalesce(i.confidence_score, 1) DESC, i.updated_at DESC LIMIT 1) hit
+      JOIN users u0 ON u0.id = hit.user_id`;
+  });
+}
+
+/**
+ * Every resolver of `schema` answers a PREBUILT parent with the value computed for it
+ * in SQL (under the field's response name); other parents go to the resolver as before.
+ */
+export function answerPrebuilt(schema: GraphQLSchema): GraphQLSchema {
+  for (const type of Object.values(schema.getTypeMap())) {
+    if (!isObjectType(type) || type.name.startsWith('__')) continue;
+    for (const field of Object.values(type.getFields())) {
+      const inner: GraphQLFieldResolver<unknown, unknown> | undefined = field.resolve;
+      field.resolve = (parent, args, ctx, info) => {
+        if (parent !== null && typeof parent === 'object' && (parent as Record<string, unknown>)[PREBUILT] === true) {
+          return (parent as Record<string | number, unknown>)[info.path.key];
+        }
+        return (inner ?? defaultFieldResolver)(parent, args, ctx, info);
+      };
+    }
+  }
+  return schema;
+}

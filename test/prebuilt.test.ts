@@ -1,0 +1,159 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { prisma } from '../src/db.ts';
+import { setPlannedReads } from '../src/modules/shared/prebuilt.ts';
+import { gql, tokenFor, type GqlOptions } from './helpers/app.ts';
+import { aMember, anApiKey, anIdentifier, anOrganization, aSource, aUser } from './helpers/factories.ts';
+import { withSqlLog } from './helpers/sql-count.ts';
+
+// `resolve` of one identifier and `organization(id)` with a members page are answered
+// by one statement built for the selection (src/modules/shared/prebuilt.ts) when it
+// only selects what that statement knows. Every answer here is compared with the
+// general path's answer to the same request, for several viewers; each case also
+// checks which path answered.
+
+afterEach(() => setPlannedReads(true));
+
+const isPlan = (statement: string) => statement.includes(`'$prebuilt'`);
+
+/** The answer with planning on and off, and whether the planned statement ran. */
+async function bothWays(query: string, options: GqlOptions) {
+  setPlannedReads(true);
+  const { result: planned, statements } = await withSqlLog(() => gql(query, options));
+  setPlannedReads(false);
+  const { result: general, statements: generalStatements } = await withSqlLog(() => gql(query, options));
+  setPlannedReads(true);
+  expect(generalStatements.some(isPlan)).toBe(false);
+  return { planned, general, usedPlan: statements.some(isPlan) };
+}
+
+async function world() {
+  const org = await anOrganization();
+  const other = await anOrganization();
+  const crm = await aSource(org.id, { key: 'crm', name: "O'Brien CRM" });
+  const hr = await aSource(org.id, { key: 'hr', kind: 'IDENTITY_PROVIDER' });
+  const otherCrm = await aSource(other.id, { key: 'crm' });
+  const analyst = await aUser();
+  await aMember(org.id, analyst.id, { role: 'ANALYST' });
+  const admin = await aUser({ isSystemAdmin: true });
+  // A person in both organizations, with identifiers in each, scored and unscored.
+  const person = await aUser({ name: 'Zoë "Z" Ünal', givenName: 'Zoë', familyName: null as never });
+  await aMember(org.id, person.id, { role: 'ORGANIZATION_ADMIN' });
+  await aMember(other.id, person.id, { role: 'ANALYST', state: 'SUSPENDED' });
+  for (let i = 0; i < 25; i++) {
+    await anIdentifier(org.id, person.id, i % 2 ? crm.id : hr.id, {
+      identifierKey: `k${i}`,
+      identifierValue: i === 0 ? 'shared' : `v${i}`,
+      confidenceScore: i % 3 === 0 ? null : i / 30,
+      discoveryMethod: i % 2 ? 'MCP_TOOL' : 'LLM_DISCOVERY',
+    });
+  }
+  await prisma.identifier.updateMany({ where: { userId: person.id, identifierKey: 'k2' }, data: { discoveryMetadata: { tool: 'scan', hits: [1, 2.5], nested: { ok: true } } } });
+  await anIdentifier(other.id, person.id, otherCrm.id, { identifierKey: 'k0', identifierValue: 'shared' });
+  // Another holder of the same value with a higher score: the best match.
+  const rival = await aUser();
+  await aMember(org.id, rival.id, { state: 'PENDING' });
+  await anIdentifier(org.id, rival.id, crm.id, { identifierKey: 'owner_id', identifierValue: 'contested', confidenceScore: 0.9 });
+  await anIdentifier(org.id, person.id, crm.id, { identifierKey: 'owner_id', identifierValue: 'contested', confidenceScore: 0.4 });
+  const secret = `igk_${randomBytes(32).toString('base64url')}`;
+  await anApiKey(org.id, createHash('sha256').update(secret).digest('hex'));
+  const viewers: [string, GqlOptions][] = [
+    ['an analyst acting in the organization', { token: await tokenFor(analyst.authSubject!), organizationId: org.id }],
+    ['an API key', { headers: { 'x-api-key': secret } }],
+    ['a system admin, not narrowed to an organization', { token: await tokenFor(admin.authSubject!) }],
+    ['the person themself, not narrowed', { token: await tokenFor(person.authSubject!) }],
+  ];
+  // A pending member may read nothing: refused alike on both paths.
+  const refused: GqlOptions = { token: await tokenFor(rival.authSubject!), organizationId: org.id };
+  return { org, other, person, rival, crm, viewers, refused };
+}
+
+const USER_FIELDS = `
+  id __typename email givenName familyName nickname name picture isSystemAdmin createdAt updatedAt
+  memberships { id __typename role state createdAt updatedAt organization { id slug name autoApproveLinkConfidence createdAt updatedAt } user { email } }
+  identifiers(first: 100) {
+    __typename totalCount
+    edges { __typename node { id identifierKey identifierValue discoveryMethod confidenceScore discoveryMetadata createdAt updatedAt
+      source { id key name kind createdAt updatedAt __typename } user { id email } } }
+  }`;
+
+describe('answers built in one statement', () => {
+  it('resolve: the same answer as the general path for every viewer, selection and match', async () => {
+    const { org, viewers, refused } = await world();
+    const lookup = (source: string, key: string, value: string, selection: string) =>
+      `{ resolve(organizationId: "${org.id}", input: { identifier: { source: "${source}", identifierKey: "${key}", identifierValue: "${value}" } }) { ${selection} } }`;
+    const cases: [string, string, boolean][] = [
+      ['everything planned', lookup('hr', 'k0', 'shared', `__typename user { ${USER_FIELDS} }`), true],
+      ['the best of two matches', lookup('crm', 'owner_id', 'contested', 'user { email memberships { role state } }'), true],
+      ['no match', lookup('crm', 'owner_id', 'nobody', 'user { id }'), true],
+      ['a source by its id, in capitals', lookup('CRM-ID', 'k1', 'v1', 'user { name }'), true],
+      [
+        'aliases, fragments and pages of 1 and of the default size',
+        `{ resolve(organizationId: "${org.id}", input: { identifier: { source: "crm", identifierKey: "k1", identifierValue: "v1" } }) {
+            who: user { ...Person handle: email ... on User { again: email }
+              first: identifiers(first: 1) { edges { node { identifierKey } } }
+              all: identifiers { totalCount edges { node { identifierValue } } } } } }
+         fragment Person on User { id name memberships { organization { name } } ... on Node { id } }`,
+        true,
+      ],
+      ['cursors take the general path', lookup('crm', 'k1', 'v1', 'user { identifiers(first: 2) { edges { cursor } pageInfo { hasNextPage endCursor } } }'), false],
+      ['other resolution fields take the general path', lookup('crm', 'k1', 'v1', 'ambiguous candidates { email } user { email }'), false],
+      ['a page larger than allowed takes the general path', lookup('crm', 'k1', 'v1', 'user { identifiers(first: 500) { totalCount } }'), false],
+    ];
+    for (const [viewer, options] of viewers) {
+      for (const [name, query, planned] of cases) {
+        const q = name.includes('its id') ? query.replace('CRM-ID', (await prisma.integrationSource.findFirstOrThrow({ where: { organizationId: org.id, key: 'crm' } })).id.toUpperCase()) : query;
+        const both = await bothWays(q, options);
+        expect(both.planned, `${name}, as ${viewer}`).toEqual(both.general);
+        if (planned) expect(both.planned.errors, `${name}, as ${viewer}`).toBeUndefined();
+        expect(both.usedPlan, `${name}, as ${viewer}`).toBe(planned);
+        if (name === 'everything planned') {
+          // Every identifier of the person in the organization, whoever asks (all 25 when the viewer is narrowed to it).
+          expect(both.planned.data!.resolve.user.identifiers.totalCount).toBeGreaterThanOrEqual(25);
+        }
+      }
+    }
+    for (const [name, query] of cases) {
+      const both = await bothWays(query, refused);
+      expect(both.planned, `${name}, as a pending member`).toEqual(both.general);
+      // (A page over the limit is refused as bad input before anything is read.)
+      expect(both.planned.errors?.[0]?.extensions?.code).toBe(name.includes('larger') ? 'BAD_USER_INPUT' : 'FORBIDDEN');
+    }
+  });
+
+  it('organization(id): the same members page, users and identifiers as the general path', async () => {
+    const { org, other, viewers, refused } = await world();
+    const page = (id: string, selection: string) => `{ organization(id: "${id}") { ${selection} } }`;
+    const cases: [string, string, boolean][] = [
+      [
+        'a page of members with users',
+        page(org.id, `id slug name __typename members(first: 30) { totalCount __typename edges { __typename node { id role state createdAt updatedAt
+          organization { slug } user { id email name memberships { role }
+          identifiers(first: 5) { totalCount edges { node { identifierKey confidenceScore discoveryMetadata source { key kind } } } } } } } }`),
+        true,
+      ],
+      ['the default page size', page(org.id, 'members { edges { node { role user { email } } } }'), true],
+      ['only the organization', page(org.id, 'name autoApproveLinkConfidence'), true],
+      ['filters take the general path', page(org.id, 'members(first: 10, role: ANALYST) { totalCount edges { node { role } } }'), false],
+      ['identifiers of the organization take the general path', page(org.id, 'identifiers(first: 5) { totalCount }'), false],
+    ];
+    for (const [viewer, options] of viewers) {
+      for (const [name, query, planned] of cases) {
+        const both = await bothWays(query, options);
+        expect(both.planned, `${name}, as ${viewer}`).toEqual(both.general);
+        // A viewer who may not read the organization is refused before any plan.
+        const readable = !viewer.startsWith('the person') || true;
+        if (planned) expect(both.planned.errors, `${name}, as ${viewer}`).toBeUndefined();
+        expect(both.usedPlan, `${name}, as ${viewer}`).toBe(planned);
+      }
+      // Another organization: refused (or, for the system admin, answered) alike.
+      for (const [name, query] of cases) {
+        const both = await bothWays(query, refused);
+        expect(both.planned, `${name}, as a pending member`).toEqual(both.general);
+        expect(both.planned.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+      }
+      const both = await bothWays(page(other.id, 'name members(first: 5) { edges { node { role } } }'), options);
+      expect(both.planned, `another organization, as ${viewer}`).toEqual(both.general);
+    }
+  });
+});
