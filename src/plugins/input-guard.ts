@@ -24,20 +24,30 @@ function findNul(value: unknown, path: string): string | null {
   return null;
 }
 
+// Documents come from the parse cache, so each one is searched once.
+const inlineCache = new WeakMap<DocumentNode, string | null>();
+
+/** Where an inline string of the document holds U+0000, or null. */
+function inlineNul(document: DocumentNode): string | null {
+  const known = inlineCache.get(document);
+  if (known !== undefined) return known;
+  let where: string | null = null;
+  visit(document, {
+    StringValue(node) {
+      if (!where && node.value.includes('\u0000')) where = 'an inline string';
+    },
+    Argument(node) {
+      if (!where && node.value.kind === Kind.STRING && node.value.value.includes('\u0000')) where = node.name.value;
+    },
+  });
+  inlineCache.set(document, where);
+  return where;
+}
+
 export function useInputGuard(): Plugin {
   return {
     onExecute({ args, setResultAndStopExecution }) {
-      let where = findNul(args.variableValues ?? {}, '$');
-      if (!where) {
-        visit(args.document as DocumentNode, {
-          StringValue(node) {
-            if (!where && node.value.includes('\u0000')) where = 'an inline string';
-          },
-          Argument(node) {
-            if (!where && node.value.kind === Kind.STRING && node.value.value.includes('\u0000')) where = node.name.value;
-          },
-        });
-      }
+      const where = findNul(args.variableValues ?? {}, '$') ?? inlineNul(args.document as DocumentNode);
       if (where) {
         setResultAndStopExecution({
           errors: [

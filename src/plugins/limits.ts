@@ -1,5 +1,5 @@
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
-import { GraphQLError, Kind, type ASTVisitor, type ValidationContext } from 'graphql';
+import { GraphQLError, Kind, type ASTVisitor, type DocumentNode, type ValidationContext } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { ErrorCode } from '../errors.ts';
 
@@ -50,6 +50,31 @@ function checkPageSizeVariables(max: number, variables: Record<string, unknown> 
   return null;
 }
 
+// Documents come from the parse cache, so each one is walked once.
+const pageSizeVariableCache = new WeakMap<DocumentNode, Set<string>>();
+
+/** The variables an operation passes as `first` or `last`. */
+function pageSizeVariables(document: DocumentNode): Set<string> {
+  let names = pageSizeVariableCache.get(document);
+  if (names) return names;
+  names = new Set<string>();
+  const found = names;
+  const visit = (node: unknown): void => {
+    if (!node || typeof node !== 'object') return;
+    const n = node as { kind?: string; name?: { value: string }; value?: { kind: string; name?: { value: string } } };
+    if (n.kind === Kind.ARGUMENT && (n.name?.value === 'first' || n.name?.value === 'last') && n.value?.kind === Kind.VARIABLE) {
+      found.add(n.value.name!.value);
+    }
+    for (const child of Object.values(node)) {
+      if (Array.isArray(child)) child.forEach(visit);
+      else if (child && typeof child === 'object' && 'kind' in child) visit(child);
+    }
+  };
+  for (const def of document.definitions) if (def.kind === Kind.OPERATION_DEFINITION) visit(def);
+  pageSizeVariableCache.set(document, names);
+  return names;
+}
+
 export function useQueryLimits(limits: QueryLimits): Plugin[] {
   const reject = (_ctx: unknown, error: GraphQLError) => {
     (error as { extensions: Record<string, unknown> }).extensions = { ...error.extensions, code: ErrorCode.BAD_USER_INPUT };
@@ -69,22 +94,7 @@ export function useQueryLimits(limits: QueryLimits): Plugin[] {
         addValidationRule(pageSizeRule(limits.maxPageSize));
       },
       onExecute: ({ args, setResultAndStopExecution }) => {
-        const names = new Set<string>();
-        for (const def of args.document.definitions) {
-          if (def.kind !== Kind.OPERATION_DEFINITION) continue;
-          const visit = (node: unknown): void => {
-            if (!node || typeof node !== 'object') return;
-            const n = node as { kind?: string; name?: { value: string }; value?: { kind: string; name?: { value: string } } };
-            if (n.kind === Kind.ARGUMENT && (n.name?.value === 'first' || n.name?.value === 'last') && n.value?.kind === Kind.VARIABLE) {
-              names.add(n.value.name!.value);
-            }
-            for (const child of Object.values(node)) {
-              if (Array.isArray(child)) child.forEach(visit);
-              else if (child && typeof child === 'object' && 'kind' in child) visit(child);
-            }
-          };
-          visit(def);
-        }
+        const names = pageSizeVariables(args.document);
         const error = checkPageSizeVariables(limits.maxPageSize, args.variableValues as Record<string, unknown>, names);
         if (error) setResultAndStopExecution({ errors: [error] });
       },
