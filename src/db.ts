@@ -135,6 +135,18 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
     // the pool; the pool drops it and reconnects on demand. Unhandled, it would end
     // the process.
     pool.on('error', (err) => logger.warn(errorFields(err), 'idle database connection lost'));
+    // The prepared statements of hot reads run on connections of their own that plan
+    // each statement once (a generic plan): left to choose, PostgreSQL plans these
+    // statements again on every execution, which costs more than running them. Prisma's
+    // statements keep the default choice on the main pool. Connections open on demand.
+    const readPool = new pg.Pool({
+      connectionString: config.databaseUrl,
+      max: config.databasePoolSize,
+      connectionTimeoutMillis: config.databasePoolTimeoutMs,
+      options: '-c plan_cache_mode=force_generic_plan',
+      ...(config.statementTimeoutMs > 0 ? { statement_timeout: config.statementTimeoutMs } : {}),
+    });
+    readPool.on('error', (err) => logger.warn(errorFields(err), 'idle database connection lost'));
     const factory = new PrismaPg(pool);
     const query: RawQuery = async (sql) => (await pool.query(sql)).rows;
     const applied = options.migrate ? await applyMigrations(factory, query) : [];
@@ -146,14 +158,14 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
       query,
       async run<T>(s: Statement, values: readonly unknown[]) {
         options.onQuery?.(s.text);
-        return (await pool.query<T & pg.QueryResultRow>({ name: s.name, text: s.text, values: values as unknown[] })).rows;
+        return (await readPool.query<T & pg.QueryResultRow>({ name: s.name, text: s.text, values: values as unknown[] })).rows;
       },
       appliedMigrations: applied,
       describe: redact(config.databaseUrl),
       listen: (channel, onPayload) => listenOnPostgres(url, channel, onPayload),
       async close() {
         await prisma.$disconnect();
-        await pool.end();
+        await Promise.all([pool.end(), readPool.end()]);
       },
     };
   }

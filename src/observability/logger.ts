@@ -64,11 +64,11 @@ export function errorFields(err: unknown): Record<string, unknown> {
   };
 }
 
-/** Yoga's own log calls, into the same structured log, scrubbed. */
+/** Yoga's own log calls, into the same structured log, scrubbed (only when the level is on). */
 export const yogaLogger = {
-  debug: (...args: unknown[]) => logger.debug(scrub(args.map(String).join(' '))),
-  info: (...args: unknown[]) => logger.info(scrub(args.map(String).join(' '))),
-  warn: (...args: unknown[]) => logger.warn(scrub(args.map(String).join(' '))),
+  debug: (...args: unknown[]) => logger.isLevelEnabled('debug') && logger.debug(scrub(args.map(String).join(' '))),
+  info: (...args: unknown[]) => logger.isLevelEnabled('info') && logger.info(scrub(args.map(String).join(' '))),
+  warn: (...args: unknown[]) => logger.isLevelEnabled('warn') && logger.warn(scrub(args.map(String).join(' '))),
   // Unexpected errors are logged once, with their request id, by the error masking.
-  error: (...args: unknown[]) => logger.debug(scrub(args.map(String).join(' '))),
+  error: (...args: unknown[]) => logger.isLevelEnabled('debug') && logger.debug(scrub(args.map(String).join(' '))),
 };
