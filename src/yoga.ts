@@ -16,6 +16,7 @@ import { maskError, useStableErrorCodes } from './plugins/errors.ts';
 import { useInputGuard } from './plugins/input-guard.ts';
 import { useQueryLimits } from './plugins/limits.ts';
 import { useMetrics } from './plugins/metrics.ts';
+import { usePlannedOperations } from './plugins/planned-operations.ts';
 import { MemoryCounterStore, useRateLimit, type CounterStore } from './plugins/rate-limit.ts';
 import { useRequestLog } from './plugins/request-log.ts';
 import { useSubgraphGuard } from './plugins/subgraph-guard.ts';
@@ -101,6 +102,8 @@ export function createApp({
       useStableErrorCodes(),
       useRateLimit(config.rateLimits, counters),
       ...useMetrics(),
+      // Last of the execution hooks: every check above applies before it answers.
+      usePlannedOperations(),
       useReadinessCheck({
         endpoint: '/ready',
         check: async () => {

@@ -13,7 +13,7 @@ import { Issues } from '../shared/validate.ts';
 import { UserRef } from '../user/schema.ts';
 import { redirectsOf } from '../user/tombstones.ts';
 import { isUuid } from '../shared/visibility.ts';
-import { prebuiltResolution } from '../shared/prebuilt.ts';
+import { prebuiltResolution, rootPlanners } from '../shared/prebuilt.ts';
 import { resolveKeys, type Resolution, type ResolveKey } from './resolve.ts';
 import { shortestPath, walk, type Graph, type GraphEdge, type GraphNode, type GraphNodeType } from './traverse.ts';
 
@@ -129,6 +129,15 @@ function resolver(ctx: Context, info: GraphQLResolveInfo, organizationId: string
   );
 }
 
+// A whole operation of one `resolve` of an identifier, the most common, is answered by
+// one statement: the resolver's checks, then the plan (plugins/planned-operations.ts).
+// Lookups among other fields stay batched by the resolver.
+rootPlanners.set('resolve', async (ctx, info, args) => {
+  const organizationId = await organizationFor(ctx, args.organizationId as string | null | undefined);
+  const [key] = toKeys([args.input as ResolveInputShape], 'input');
+  return key!.kind === 'identifier' ? prebuiltResolution(ctx, info, organizationId, key!, false) : undefined;
+});
+
 const ORGANIZATION_ARG = {
   required: false,
   description: 'The organization to look in: its global id or UUID. Left out, the one X-Organization-ID names.',
@@ -148,12 +157,6 @@ builder.queryFields((t) => ({
     resolve: async (_root, args, ctx, info) => {
       const organizationId = await organizationFor(ctx, args.organizationId);
       const [key] = toKeys([args.input], 'input');
-      // The common case, one identifier and its user, is built in one statement;
-      // aliased lookups in one operation stay batched below.
-      if (key!.kind === 'identifier' && info.operation.selectionSet.selections.length === 1) {
-        const prebuilt = await prebuiltResolution(ctx, info, organizationId, key!);
-        if (prebuilt !== undefined) return prebuilt as Resolution | null;
-      }
       return resolver(ctx, info, organizationId).load(key!);
     },
   }),

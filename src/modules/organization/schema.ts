@@ -3,7 +3,7 @@ import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../../builder.ts';
 import { prisma } from '../../db.ts';
 import type { Organization } from '../../generated/prisma/client.ts';
-import { prebuiltOrganization } from '../shared/prebuilt.ts';
+import { prebuiltOrganization, rootPlanners } from '../shared/prebuilt.ts';
 import { OLDEST_FIRST, totalCountField } from '../shared/connections.ts';
 import { mutationResult } from '../shared/errors.ts';
 import { parseId } from '../shared/validate.ts';
@@ -40,6 +40,13 @@ export const OrganizationRef = builder.prismaNode('Organization', {
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the organization was created.' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime', description: 'When the organization last changed.' }),
   }),
+});
+
+// A whole operation of one `organization`: the resolver's checks, then the planned
+// statement (plugins/planned-operations.ts).
+rootPlanners.set('organization', async (ctx, info, args) => {
+  const id = await organizationIdForRead(ctx.access, args as { id?: string | null; slug?: string | null });
+  return id === null ? null : prebuiltOrganization(ctx, info, id, false);
 });
 
 builder.queryFields((t) => ({

@@ -40,6 +40,9 @@ const unplannable = (reason: string): never => {
   throw new Unplannable(reason);
 };
 
+/** What a plan reads of the operation: GraphQLResolveInfo's, or the same parts of a whole operation. */
+export type PlanInfo = Pick<GraphQLResolveInfo, 'schema' | 'fragments' | 'variableValues' | 'fieldNodes'>;
+
 /** What the SQL of a plan depends on besides the selection, as parameters. */
 export interface PlanScope {
   /** Organizations the viewer may read ('all' for an unscoped system admin); read only when a plan needs it. */
@@ -48,6 +51,11 @@ export interface PlanScope {
   viewerUserId: string | null;
   /** The organization at the root of the plan when the viewer may read it (its connections can be planned). */
   readableRootOrganizationId?: string;
+  /**
+   * Whether objects carry the PREBUILT mark, for resolvers to answer from (true), or
+   * are the final answer of a whole operation (false).
+   */
+  mark: boolean;
 }
 
 let planning = true;
@@ -67,7 +75,7 @@ class Builder {
   private viewerParam: string | undefined;
 
   constructor(
-    readonly info: GraphQLResolveInfo,
+    readonly info: PlanInfo,
     readonly scope: PlanScope,
   ) {}
 
@@ -135,10 +143,11 @@ class Builder {
     return isObjectType(t) ? t : unplannable(`${type.name}.${name} is not an object`);
   }
 
-  /** json_build_object of `pairs` with the PREBUILT mark; at most 49 fields. */
+  /** json_build_object of `pairs`, with the PREBUILT mark when asked; at most 49 fields. */
   object(pairs: [string, string][]): string {
     if (pairs.length > 49) unplannable('too many fields');
-    return `json_build_object('${PREBUILT}', true${pairs.map(([k, v]) => `, ${literal(k)}, ${v}`).join('')})`;
+    const all = this.scope.mark ? [[literal(PREBUILT), 'true'], ...pairs.map(([k, v]) => [literal(k), v])] : pairs.map(([k, v]) => [literal(k), v]);
+    return `json_build_object(${all.map(([k, v]) => `${k}, ${v}`).join(', ')})`;
   }
 }
 
@@ -352,7 +361,7 @@ async function runPlan(text: string, params: unknown[]): Promise<unknown> {
  * Plans the subtree under the field being resolved and runs it: its JSON answer, or
  * undefined when it cannot be planned.
  */
-async function planAndRun(info: GraphQLResolveInfo, scope: PlanScope, build: (b: Builder) => string): Promise<unknown> {
+async function planAndRun(info: PlanInfo, scope: PlanScope, build: (b: Builder) => string): Promise<unknown> {
   if (!planning) return undefined;
   const b = new Builder(info, scope);
   let text: string;
@@ -373,10 +382,11 @@ async function planAndRun(info: GraphQLResolveInfo, scope: PlanScope, build: (b:
   return runPlan(text, b.params);
 }
 
-function scopeOf(ctx: Context): PlanScope {
+function scopeOf(ctx: Context, mark: boolean): PlanScope {
   return {
     readable: () => ctx.access.readableOrganizationIds(),
     viewerUserId: ctx.viewer.kind === 'user' ? ctx.viewer.userId : null,
+    mark,
   };
 }
 
@@ -385,8 +395,8 @@ function scopeOf(ctx: Context): PlanScope {
  * members included. The caller has checked that the viewer may read it. Undefined
  * when the selection cannot be planned.
  */
-export async function prebuiltOrganization(ctx: Context, info: GraphQLResolveInfo, organizationId: string): Promise<unknown> {
-  const scope = { ...scopeOf(ctx), readableRootOrganizationId: organizationId };
+export async function prebuiltOrganization(ctx: Context, info: PlanInfo, organizationId: string, mark = true): Promise<unknown> {
+  const scope = { ...scopeOf(ctx, mark), readableRootOrganizationId: organizationId };
   const type = info.schema.getType('Organization') as GraphQLObjectType;
   return planAndRun(info, scope, (b) => {
     const where = b.param(organizationId, 'uuid');
@@ -395,19 +405,20 @@ export async function prebuiltOrganization(ctx: Context, info: GraphQLResolveInf
 }
 
 /**
- * `resolve` of one identifier built in SQL, when the operation selects only `user`
- * (and `__typename`) of the resolution: the user of the best match (highest
+ * `resolve` of one identifier built in SQL, when it selects only `user` (and
+ * `__typename`) of the resolution: the user of the best match (highest
  * confidence, unscored counting as certain, then the newest), or null. Undefined when
  * the selection cannot be planned.
  */
 export async function prebuiltResolution(
   ctx: Context,
-  info: GraphQLResolveInfo,
+  info: PlanInfo,
   organizationId: string,
   key: { source: string; identifierKey: string; identifierValue: string },
+  mark: boolean,
 ): Promise<unknown> {
   const resolution = info.schema.getType('Resolution') as GraphQLObjectType;
-  return planAndRun(info, scopeOf(ctx), (b) => {
+  return planAndRun(info, scopeOf(ctx, mark), (b) => {
     const pairs: [string, string][] = [];
     for (const [k, nodes] of b.collect(resolution, info.fieldNodes)) {
       const name = nodes[0]!.name.value;
@@ -425,6 +436,14 @@ export async function prebuiltResolution(
       JOIN users u0 ON u0.id = hit.user_id`;
   });
 }
+
+/**
+ * Root query fields that can answer a whole operation from one statement: given the
+ * field's arguments, the answer of the field, or undefined when it cannot be planned.
+ * They check the arguments and the viewer's access exactly as the field's resolver.
+ */
+export type RootPlanner = (ctx: Context, info: PlanInfo, args: Record<string, unknown>) => Promise<unknown>;
+export const rootPlanners = new Map<string, RootPlanner>();
 
 /**
  * Every resolver of `schema` answers a PREBUILT parent with the value computed for it
