@@ -1,5 +1,5 @@
 import { generateKeyPair, exportSPKI } from 'jose';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../src/config.ts';
 import { prisma } from '../src/db.ts';
 import { app, appWith, expectErrorCode, expectNoErrors, globalId, gql, TEST_JWT_SECRET } from './helpers/app.ts';
@@ -151,6 +151,23 @@ describe('HS256 bearer tokens', () => {
     expectRejectedCredential(await gql(VIEWER, { token }));
     const lenient = appWith({ JWT_CLOCK_TOLERANCE_SECONDS: '60' });
     expect((await gql(VIEWER, { token, app: lenient })).data?.viewer?.email).toBe(user.email);
+  });
+
+  it('keeps accepting a verified token only until its exp', async () => {
+    const { user } = await anAdminAndAWrite();
+    const token = await aToken(HS, {}, { subject: user.authSubject!, expiresIn: 30 });
+    const exp = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).exp as number;
+    // Verified once, then taken from the verified tokens on the next request.
+    expect((await gql(VIEWER, { token })).data?.viewer?.email).toBe(user.email);
+    expect((await gql(VIEWER, { token })).data?.viewer?.email).toBe(user.email);
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      // Past exp and the clock tolerance: refused, although it was accepted before.
+      vi.setSystemTime((exp + 60) * 1000);
+      expectRejectedCredential(await gql(VIEWER, { token }));
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('checks issuer and audience when they are configured', async () => {

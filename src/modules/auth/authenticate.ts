@@ -23,6 +23,9 @@ const BEARER = /^Bearer +(\S+) *$/i;
 
 class Rejected extends Error {}
 
+const VERIFIED_TTL_MS = 60_000;
+const VERIFIED_MAX = 10_000;
+
 function reject(reason: string): never {
   throw new Rejected(reason);
 }
@@ -43,8 +46,29 @@ export function createAuthenticator(settings: AuthSettings): Authenticator {
     requiredClaims: ['exp', 'sub'],
   };
 
+  // Verified tokens, so a client's next requests skip the signature check (an ES256
+  // verification costs about as much CPU as the rest of a small request). Only the
+  // very same token string finds an entry; it lives at most VERIFIED_TTL_MS, never
+  // past the token's `exp`, and only while the key set it was verified with is the
+  // current one (a rotation that withdraws a key refuses its tokens at once).
+  const verified = new Map<string, { claims: JWTPayload; until: number; generation: number }>();
+  const generation = () => jwks?.generation ?? 0;
+
   /** The verified claims of a JWT; throws for anything short of a valid token. */
   async function verify(token: string): Promise<JWTPayload> {
+    const now = Date.now();
+    const hit = verified.get(token);
+    if (hit && hit.until > now && hit.generation === generation()) return hit.claims;
+    if (hit) verified.delete(token);
+    const claims = await verifySignature(token);
+    if (typeof claims.exp === 'number' && claims.exp * 1000 > now) {
+      if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value!);
+      verified.set(token, { claims, until: Math.min(claims.exp * 1000, now + VERIFIED_TTL_MS), generation: generation() });
+    }
+    return claims;
+  }
+
+  async function verifySignature(token: string): Promise<JWTPayload> {
     if (!JWT_SHAPE.test(token)) reject('not a compact JWS');
     let alg: string | undefined;
     try {

@@ -29,6 +29,8 @@ export class RemoteJwks {
   private fetchedAt = 0;
   private attemptedAt = Number.NEGATIVE_INFINITY;
   private pending: Promise<void> | undefined;
+  /** Counts the key sets fetched: verifications made with an older set are not reused. */
+  generation = 0;
 
   constructor(
     readonly url: URL,
@@ -91,5 +93,6 @@ export class RemoteJwks {
     if (!Array.isArray(keys)) throw new JwksUnavailableError('the JWKS has no "keys" array');
     this.keys = createLocalJWKSet(body as JSONWebKeySet);
     this.fetchedAt = Date.now();
+    this.generation++;
   }
 }
