@@ -89,8 +89,9 @@ export function startThisServer(o: PeerOptions, extraEnv: Record<string, string>
   return spawnPeer(
     'this',
     process.execPath,
-    // BENCH_NODE_ARGS adds Node.js flags to this server's process, e.g. `--cpu-prof --cpu-prof-dir=bench/.work/prof`.
-    [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'src/server.ts'],
+    // As `npm start` runs it (from its bundle). BENCH_NODE_ARGS adds Node.js flags to
+    // this server's process, e.g. `--cpu-prof --cpu-prof-dir=bench/.work/prof`.
+    [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), 'scripts/start.mjs'],
     {
       NODE_ENV: 'production',
       HOST: '127.0.0.1',

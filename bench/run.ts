@@ -270,7 +270,7 @@ async function measureColdStart(): Promise<NonNullable<Report['coldStart']>> {
   const pglite: number[] = [];
   for (let i = 0; i < 3; i++) {
     const t0 = performance.now();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    const child = spawn(process.execPath, ['scripts/start.mjs'], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', PGLITE_DATA_DIR: dir, LOG_LEVEL: 'warn', SHUTDOWN_DRAIN_MS: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],

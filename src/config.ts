@@ -138,6 +138,11 @@ function authSettings(env: Env, nodeEnv: string): AuthSettings {
   };
 }
 
+/** Whether OpenTelemetry tracing is on: when an OTLP endpoint is configured (observability/tracing.ts). */
+export function tracingEnabled(env: Env = process.env): boolean {
+  return !!(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = env.NODE_ENV ?? 'development';
   if (!['development', 'production', 'test'].includes(nodeEnv)) {

@@ -1,17 +1,21 @@
 import { createServer } from 'node:http';
-import { loadConfig } from './config.ts';
+import { loadConfig, tracingEnabled } from './config.ts';
 import { createLogger, setLogger } from './observability/logger.ts';
 import { openDatabase, useDatabase } from './db.ts';
 import { announceDevServer, developmentSecret, DEV_GRANT_PATH, devGrantHandler } from './modules/auth/dev.ts';
-import { startTracing, tracingEnabled } from './observability/tracing.ts';
-import { createApp } from './yoga.ts';
 
 // Listens, and shuts down cleanly. Everything else is built in yoga.ts.
 
 let config = loadConfig();
 setLogger(createLogger(config.logLevel));
 const started = performance.now();
-const db = await openDatabase(config, { migrate: config.migrateOnStart });
+// The database opens (and the embedded one loads its files) while the schema and the
+// server's plugins load: a cold start waits for the slower of the two, not for both.
+const [db, { createApp }, { createCounterStore }] = await Promise.all([
+  openDatabase(config, { migrate: config.migrateOnStart }),
+  import('./yoga.ts'),
+  import('./plugins/rate-limit.ts'),
+]);
 useDatabase(db);
 for (const name of db.appliedMigrations) console.log(`Applied migration ${name}`);
 
@@ -33,8 +37,10 @@ if (config.env === 'production' && !config.auth.jwksUrl) {
 }
 
 let accepting = true;
-const tracing = tracingEnabled() ? startTracing() : undefined;
-const app = createApp({ config, isAccepting: () => accepting, tracing: tracing?.plugin });
+const tracing = tracingEnabled() ? (await import('./observability/tracing.ts')).startTracing() : undefined;
+// Rate-limit counters: shared through Redis when REDIS_URL is set, else in this process.
+const counters = createCounterStore(config.rateLimits);
+const app = createApp({ config, isAccepting: () => accepting, tracing: tracing?.plugin, counters });
 const grant = dev ? devGrantHandler(() => db.prisma, dev.secret) : null;
 const server = createServer((req, res) => (grant && req.url === DEV_GRANT_PATH ? grant(req, res) : app(req, res)));
 let unannounce: (() => Promise<void>) | undefined;
@@ -79,6 +85,7 @@ async function shutdown(signal: string) {
   clearInterval(idle);
   await unannounce?.();
   await db.close();
+  await counters.close();
   await tracing?.shutdown();
   process.exit(0);
 }

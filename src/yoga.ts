@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from './config.ts';
 import { createContext, type Context } from './context.ts';
 import { database } from './db.ts';
+import { PROJECT_ROOT } from './paths.ts';
 import { ApiError, ErrorCode, forbidden } from './errors.ts';
 import { yogaLogger } from './observability/logger.ts';
 import { currentRequest } from './observability/request-context.ts';
@@ -32,7 +34,7 @@ const EXAMPLE_QUERY = `# Welcome to the identity graph.
 #   npm run token -- --email you@example.com --org my-org
 # prints both, ready to paste there. Then pick an operation with the run button.
 
-${readFileSync(new URL('../examples/operations.graphql', import.meta.url), 'utf8').replace(/^(#[^\n]*\n)+\n/, '')}`;
+${readFileSync(path.join(PROJECT_ROOT, 'examples', 'operations.graphql'), 'utf8').replace(/^(#[^\n]*\n)+\n/, '')}`;
 
 export interface AppOptions {
   config: Config;

@@ -1,12 +1,12 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   bindMigrationAwareSqlAdapterFactory,
   type SqlMigrationAwareDriverAdapterFactory,
 } from '@prisma/driver-adapter-utils';
 import type * as Engine from '@prisma/schema-engine-wasm';
+import { PROJECT_ROOT } from '../paths.ts';
 
 // Prisma's migration engine, compiled to WebAssembly, driven over a driver adapter:
 // the native engine binary is not needed (and cannot be downloaded everywhere).
@@ -15,7 +15,7 @@ import type * as Engine from '@prisma/schema-engine-wasm';
 // only allows behind --experimental-wasm-modules. Instantiating it here from its
 // JavaScript glue keeps every entry point (server, scripts, tests) free of that flag.
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const ROOT = PROJECT_ROOT;
 export const MIGRATIONS_DIR = path.join(ROOT, 'prisma/migrations');
 export const SCHEMA_PATH = path.join(ROOT, 'prisma/schema.prisma');
 

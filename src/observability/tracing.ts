@@ -11,15 +11,13 @@ import type { Plugin } from 'graphql-yoga';
 // OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_TRACES_ENDPOINT variables): a span
 // per GraphQL operation and phase (envelop plugin) with Prisma's spans for each query
 // beneath it. Variables and results are never recorded: they hold personal data.
+// The server imports this module only when tracing is on (see tracingEnabled in
+// config.ts), so a server without it loads none of OpenTelemetry.
 
 export interface Tracing {
   provider: NodeTracerProvider;
   plugin: Plugin;
   shutdown(): Promise<void>;
-}
-
-export function tracingEnabled(env = process.env): boolean {
-  return !!(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
 }
 
 /** Sets up tracing into `exporter` (the OTLP exporter by default). */

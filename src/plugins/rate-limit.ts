@@ -1,6 +1,7 @@
 import { Kind, type DocumentNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { Redis } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis } from 'ioredis';
 import type { Context } from '../context.ts';
 import { ApiError, ErrorCode } from '../errors.ts';
 import { errorFields, logger } from '../observability/logger.ts';
@@ -61,7 +62,9 @@ export class RedisCounterStore implements CounterStore {
   private readonly redis: Redis;
 
   constructor(url: string) {
-    this.redis = new Redis(url, { maxRetriesPerRequest: 1, connectTimeout: 2000, commandTimeout: 1000 });
+    // Loaded only when a Redis store is configured.
+    const { Redis: Client } = createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
+    this.redis = new Client(url, { maxRetriesPerRequest: 1, connectTimeout: 2000, commandTimeout: 1000 });
     this.redis.on('error', (err) => logger.warn(errorFields(err), 'rate limit store error'));
   }
 

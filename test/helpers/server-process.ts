@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { TEST_JWT_SECRET } from './app.ts';
 
-// The server as a real process (`npm start` runs the same entry point), listening on a
-// free loopback port.
+// The server as a real process, started as `npm start` starts it (from its bundle),
+// listening on a free loopback port.
 
 export interface ServerProcess {
   child: ChildProcess;
@@ -13,7 +13,7 @@ export interface ServerProcess {
 }
 
 export async function startServer(env: Record<string, string>): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, ['scripts/start.mjs'], {
     env: {
       ...process.env,
       NODE_ENV: 'development',
