@@ -35,7 +35,6 @@ import { logger } from '../../observability/logger.ts';
 export const PREBUILT = '$prebuilt';
 
 class Unplannable extends Error {}
-const READABLE = Symbol('readable organizations');
 const unplannable = (reason: string): never => {
   throw new Unplannable(reason);
 };
@@ -72,11 +71,15 @@ class Builder {
   readonly params: unknown[] = [];
   private aliases = 0;
   private readableParam: string | undefined;
+  /** Whether the plan filters by the organizations the viewer may read. */
+  usesReadable = false;
   private viewerParam: string | undefined;
 
   constructor(
     readonly info: PlanInfo,
     readonly scope: PlanScope,
+    /** The organizations the viewer may read, once known (a first pass finds out whether they are needed). */
+    readonly readableIds: string[] | 'all' = [],
   ) {}
 
   param(value: unknown, cast: string): string {
@@ -88,10 +91,15 @@ class Builder {
     return `${prefix}${++this.aliases}`;
   }
 
-  /** SQL true when `column` is an organization the viewer may read (the list is filled in by `plan`). */
+  /**
+   * SQL true when `column` is an organization the viewer may read: a condition an
+   * index can use (one statement text for all, another for a list).
+   */
   readable(column: string): string {
-    this.readableParam ??= this.param(READABLE, 'uuid[]');
-    return `(${this.readableParam} IS NULL OR ${column} = ANY(${this.readableParam}))`;
+    this.usesReadable = true;
+    if (this.readableIds === 'all') return 'true';
+    this.readableParam ??= this.param(this.readableIds, 'uuid[]');
+    return `${column} = ANY(${this.readableParam})`;
   }
 
   viewer(): string {
@@ -363,7 +371,7 @@ async function runPlan(text: string, params: unknown[]): Promise<unknown> {
  */
 async function planAndRun(info: PlanInfo, scope: PlanScope, build: (b: Builder) => string): Promise<unknown> {
   if (!planning) return undefined;
-  const b = new Builder(info, scope);
+  let b = new Builder(info, scope);
   let text: string;
   try {
     text = build(b);
@@ -374,10 +382,11 @@ async function planAndRun(info: PlanInfo, scope: PlanScope, build: (b: Builder) 
     }
     throw err;
   }
-  const i = b.params.indexOf(READABLE);
-  if (i >= 0) {
-    const readable = await scope.readable();
-    b.params[i] = readable === 'all' ? null : readable;
+  // Read the viewer's organizations only when the selection filters by them (with a
+  // token narrowed to an organization they come with the credential, at no cost).
+  if (b.usesReadable) {
+    b = new Builder(info, scope, await scope.readable());
+    text = build(b);
   }
   return runPlan(text, b.params);
 }
