@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { prisma } from '../src/db.ts';
 import { setPlannedReads } from '../src/modules/shared/prebuilt.ts';
-import { gql, tokenFor, type GqlOptions } from './helpers/app.ts';
+import { globalId, gql, tokenFor, type GqlOptions } from './helpers/app.ts';
 import { aMember, anApiKey, anIdentifier, anOrganization, aSource, aUser } from './helpers/factories.ts';
 import { withSqlLog } from './helpers/sql-count.ts';
 
@@ -119,6 +119,34 @@ describe('answers built in one statement', () => {
       // (A page over the limit is refused as bad input before anything is read.)
       expect(both.planned.errors?.[0]?.extensions?.code).toBe(name.includes('larger') ? 'BAD_USER_INPUT' : 'FORBIDDEN');
     }
+  });
+
+  it('node(id) of a user: the same answer as the general path, visible or not', async () => {
+    const { org, person, rival, viewers, refused } = await world();
+    const outsider = await aUser();
+    const node = (id: string, selection: string) => `{ node(id: "${id}") { ${selection} } }`;
+    const cases: [string, string, boolean][] = [
+      ['a member', node(globalId('User', person.id), `id __typename ... on User { ${USER_FIELDS} }`), true],
+      ['a pending member', node(globalId('User', rival.id), 'id ... on User { email name }'), true],
+      // Planned, not found (or found, by a system admin); a miss is answered by the general path.
+      ['a user of no organization', node(globalId('User', outsider.id), 'id ... on User { email }'), true],
+      ['another type: the general path', node(globalId('Organization', org.id), 'id ... on Organization { name }'), false],
+      ['not a global id', node('nonsense', 'id'), false],
+    ];
+    for (const [viewer, options] of viewers) {
+      for (const [name, query, planned] of cases) {
+        const both = await bothWays(query, options);
+        expect(both.planned, `${name}, as ${viewer}`).toEqual(both.general);
+        expect(both.usedPlan, `${name}, as ${viewer}`).toBe(planned);
+        if (name === 'a user of no organization') {
+          expect(both.planned.data?.node, `${name}, as ${viewer}`).toEqual(viewer.startsWith('a system admin') ? expect.anything() : null);
+        }
+      }
+    }
+    // Refused before anything runs, alike.
+    const both = await bothWays(cases[0]![1], refused);
+    expect(both.planned).toEqual(both.general);
+    expect(both.planned.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
   });
 
   it('organization(id): the same members page, users and identifiers as the general path', async () => {

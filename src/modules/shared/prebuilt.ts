@@ -414,6 +414,22 @@ export async function prebuiltOrganization(ctx: Context, info: PlanInfo, organiz
 }
 
 /**
+ * A user visible to the viewer (themself, or a member of an organization the viewer
+ * may read; anyone for a system admin) and not merged away, built in SQL; null when
+ * there is none such, undefined when the selection cannot be planned.
+ */
+export async function prebuiltUser(ctx: Context, info: PlanInfo, userId: string, mark: boolean): Promise<unknown> {
+  const type = info.schema.getType('User') as GraphQLObjectType;
+  return planAndRun(info, scopeOf(ctx, mark), (b) => {
+    const object = objectSql(b, USER, type, 'u0', info.fieldNodes);
+    const m = b.alias('m');
+    return `SELECT (${object})::text AS data FROM users u0
+      WHERE u0.id = ${b.param(userId, 'uuid')} AND u0.merged_into_id IS NULL
+        AND (u0.id = ${b.viewer()} OR EXISTS (SELECT 1 FROM members ${m} WHERE ${m}.user_id = u0.id AND ${b.readable(`${m}.organization_id`)}))`;
+  });
+}
+
+/**
  * `resolve` of one identifier built in SQL, when it selects only `user` (and
  * `__typename`) of the resolution: the user of the best match (highest
  * confidence, unscored counting as certain, then the newest), or null. Undefined when
