@@ -14,7 +14,7 @@ import { withSqlLog } from './helpers/sql-count.ts';
 
 afterEach(() => setPlannedReads(true));
 
-const isPlan = (statement: string) => statement.startsWith('SELECT (json_build_object(');
+const isPlan = (statement: string) => /^SELECT (\(json_build_object\(|json_agg\()/.test(statement);
 
 /** The answer with planning on and off, and whether the planned statement ran. */
 async function bothWays(query: string, options: GqlOptions) {
@@ -147,6 +147,27 @@ describe('answers built in one statement', () => {
     const both = await bothWays(cases[0]![1], refused);
     expect(both.planned).toEqual(both.general);
     expect(both.planned.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+  });
+
+  it('_entities of users: the same answer as the general path', async () => {
+    const { org, person, rival, viewers } = await world();
+    const outsider = await aUser();
+    const entities = (reps: { __typename: string; id: string }[], selection: string) =>
+      `{ _entities(representations: ${JSON.stringify(reps).replace(/"(__typename|id)":/g, '$1:')}) { ${selection} } }`;
+    const user = (id: string) => ({ __typename: 'User', id: globalId('User', id) });
+    const cases: [string, string, boolean][] = [
+      ['visible users, in order, twice over', entities([user(rival.id), user(person.id), user(rival.id)], `__typename ... on User { id email name memberships { role } }`), true],
+      ['one not visible (planned, answered on the general path)', entities([user(person.id), user(outsider.id)], '... on User { email }'), true],
+      ['another type: the general path', entities([user(person.id), { __typename: 'Organization', id: globalId('Organization', org.id) }], '... on User { email } ... on Organization { name }'), false],
+    ];
+    for (const [viewer, options] of viewers) {
+      for (const [name, query, planned] of cases) {
+        const both = await bothWays(query, options);
+        expect(both.planned, `${name}, as ${viewer}`).toEqual(both.general);
+        expect(both.planned.errors, `${name}, as ${viewer}`).toBeUndefined();
+        expect(both.usedPlan, `${name}, as ${viewer}`).toBe(planned);
+      }
+    }
   });
 
   it('organization(id): the same members page, users and identifiers as the general path', async () => {

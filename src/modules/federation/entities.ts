@@ -6,6 +6,7 @@ import { IdentifierRef } from '../identifier/schema.ts';
 import { IdentityRef } from '../identity/schema.ts';
 import { MemberRef } from '../member/schema.ts';
 import { OrganizationRef } from '../organization/schema.ts';
+import { prebuiltUsers, rootPlanners } from '../shared/prebuilt.ts';
 import { isUuid } from '../shared/visibility.ts';
 import { UserRef } from '../user/schema.ts';
 import { visibleUsersWhere } from '../user/service.ts';
@@ -63,6 +64,25 @@ federatedEntity(UserRef, 'User', async (ids, _readable, ctx) => {
     }
   }
   return byId;
+});
+
+// A gateway's `_entities` call for users only (the common one) is answered by one
+// statement (plugins/planned-operations.ts) when every user is visible; anything else
+// (other types, misses, merged users) takes the general path.
+rootPlanners.set('_entities', async (ctx, info, args) => {
+  const ids: string[] = [];
+  for (const representation of (args.representations ?? []) as { __typename?: unknown; id?: unknown }[]) {
+    if (representation?.__typename !== 'User' || typeof representation.id !== 'string') return undefined;
+    let decoded: { typename: string; id: string };
+    try {
+      decoded = decodeGlobalID(representation.id);
+    } catch {
+      return undefined;
+    }
+    if (decoded.typename !== 'User' || !isUuid(decoded.id)) return undefined;
+    ids.push(decoded.id.toLowerCase());
+  }
+  return ids.length ? prebuiltUsers(ctx, info, ids, false) : undefined;
 });
 
 /** Tenant rows: visible when their organization is readable. */

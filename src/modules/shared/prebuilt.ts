@@ -430,6 +430,24 @@ export async function prebuiltUser(ctx: Context, info: PlanInfo, userId: string,
 }
 
 /**
+ * Users by id, in order, built in SQL under the visibility rule of `prebuiltUser`:
+ * the list, or undefined when the selection cannot be planned or any id finds no
+ * visible user (the general path then follows merged users to their survivors).
+ */
+export async function prebuiltUsers(ctx: Context, info: PlanInfo, userIds: string[], mark: boolean): Promise<unknown> {
+  const type = info.schema.getType('User') as GraphQLObjectType;
+  const list = await planAndRun(info, scopeOf(ctx, mark), (b) => {
+    const object = objectSql(b, USER, type, 'u0', info.fieldNodes);
+    const m = b.alias('m');
+    return `SELECT json_agg(CASE WHEN u0.id IS NULL THEN NULL ELSE ${object} END ORDER BY r.n)::text AS data
+      FROM unnest(${b.param(userIds, 'uuid[]')}) WITH ORDINALITY AS r(id, n)
+      LEFT JOIN users u0 ON u0.id = r.id AND u0.merged_into_id IS NULL
+        AND (u0.id = ${b.viewer()} OR EXISTS (SELECT 1 FROM members ${m} WHERE ${m}.user_id = u0.id AND ${b.readable(`${m}.organization_id`)}))`;
+  });
+  return Array.isArray(list) && list.every((u) => u !== null) ? list : undefined;
+}
+
+/**
  * `resolve` of one identifier built in SQL, when it selects only `user` (and
  * `__typename`) of the resolution: the user of the best match (highest
  * confidence, unscored counting as certain, then the newest), or null. Undefined when
