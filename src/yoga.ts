@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { createYoga, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from './config.ts';
 import { createContext, type Context } from './context.ts';
 import { database } from './db.ts';
@@ -17,6 +17,7 @@ import { useCsrfPrevention } from './plugins/csrf.ts';
 import { maskError, useStableErrorCodes } from './plugins/errors.ts';
 import { useInputGuard } from './plugins/input-guard.ts';
 import { useQueryLimits } from './plugins/limits.ts';
+import { useReadiness } from './plugins/readiness.ts';
 import { useMetrics } from './plugins/metrics.ts';
 import { usePlannedOperations } from './plugins/planned-operations.ts';
 import { MemoryCounterStore, useRateLimit, type CounterStore } from './plugins/rate-limit.ts';
@@ -106,13 +107,10 @@ export function createApp({
       ...useMetrics(),
       // Last of the execution hooks: every check above applies before it answers.
       usePlannedOperations(),
-      useReadinessCheck({
-        endpoint: '/ready',
-        check: async () => {
-          if (!isAccepting() || !database) return false;
-          await database.query('SELECT 1');
-          return true;
-        },
+      useReadiness('/ready', async () => {
+        if (!isAccepting() || !database) return false;
+        await database.query('SELECT 1');
+        return true;
       }),
     ],
   });
