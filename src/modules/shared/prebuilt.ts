@@ -18,18 +18,21 @@ import { sql, statement, type Statement } from '../../db.ts';
 import { logger } from '../../observability/logger.ts';
 
 // Answers built in SQL. The hottest reads (`resolve` of one identifier, a page of an
-// organization's members) select the same few types again and again: users, their
-// memberships and identifiers, organizations and sources. For such a selection this
-// module writes one statement that builds the answer of the whole subtree as JSON in
-// PostgreSQL, only with the fields the operation selects, under their response names;
-// the objects it returns carry the PREBUILT mark, and every resolver of the schema
+// organization's members, `node(id)` and `_entities` of users) select the same few
+// types again and again: users, their memberships and identifiers, organizations and
+// sources. For such a selection this module writes one statement that builds the
+// answer of the whole subtree as JSON in PostgreSQL, only with the fields the operation
+// selects, under their response names. When the operation is nothing but that field,
+// the JSON is its answer (plugins/planned-operations.ts, through `rootPlanners`);
+// otherwise the objects carry the PREBUILT mark, and every resolver of the schema
 // answers a marked parent with the value already there (see `answerPrebuilt`).
 //
 // The rules each field applies elsewhere (which memberships and identifiers a viewer
 // may see, the order, page sizes, authorization of connections) are written into the
 // SQL below. A selection with anything this module does not know (another field, an
 // argument other than `first`, cursors, directives) is not planned: the caller then
-// takes the general path, which answers every operation.
+// takes the general path, which answers every operation. test/prebuilt.test.ts
+// compares the two paths.
 
 /** The mark of an object whose fields were all computed in SQL. */
 export const PREBUILT = '$prebuilt';
