@@ -21,7 +21,8 @@ function newestSource() {
   return newest;
 }
 
-if (!existsSync(OUT) || statSync(OUT).mtimeMs < newestSource()) {
+/** Compiles src/ into dist/. */
+async function bundle() {
   const { build } = await import('esbuild');
   const result = await build({
     entryPoints: { server: path.join(ROOT, 'src', 'server.ts') },
@@ -50,5 +51,22 @@ if (!existsSync(OUT) || statSync(OUT).mtimeMs < newestSource()) {
   renames.sort(([, a], [, b]) => last(a) - last(b)).forEach(([from, to]) => renameSync(from, to));
 }
 
-process.setSourceMapsEnabled(true);
-await import(pathToFileURL(OUT).href);
+let fresh = existsSync(OUT) && statSync(OUT).mtimeMs >= newestSource();
+if (!fresh) {
+  try {
+    await bundle();
+    fresh = true;
+  } catch (err) {
+    // A read-only install, say: run the sources through tsx instead (a slower start).
+    console.warn(`Could not write the bundle in ${path.relative(ROOT, DIST)}/ (${err.message}); starting from the TypeScript sources.`);
+  }
+}
+
+if (!fresh) {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import(pathToFileURL(path.join(ROOT, 'src', 'server.ts')).href);
+} else {
+  process.setSourceMapsEnabled(true);
+  await import(pathToFileURL(OUT).href);
+}
