@@ -13,16 +13,12 @@ import './modules/audit/schema.ts';
 import './modules/merge/schema.ts';
 import './modules/suggestion/schema.ts';
 import './modules/federation/entities.ts';
-import { answerPrebuilt } from './modules/shared/prebuilt.ts';
 
 // Importing a module registers its types, queries and mutations on the builder.
 // The schema is an Apollo Federation v2 subgraph; standalone clients see an ordinary
 // schema plus `_service` and `_entities`.
-// Resolvers answer objects built in SQL (modules/shared/prebuilt.ts) from the values there.
-export const schema = answerPrebuilt(
-  builder.toSubGraphSchema({
-    linkUrl: 'https://specs.apollo.dev/federation/v2.6',
-    federationDirectives: ['@key', '@shareable'],
-  }),
-);
+export const schema = builder.toSubGraphSchema({
+  linkUrl: 'https://specs.apollo.dev/federation/v2.6',
+  federationDirectives: ['@key', '@shareable'],
+});
 export const sortedSchema = () => lexicographicSortSchema(schema);

@@ -82,7 +82,7 @@ rootPlanners.set('_entities', async (ctx, info, args) => {
     if (decoded.typename !== 'User' || !isUuid(decoded.id)) return undefined;
     ids.push(decoded.id.toLowerCase());
   }
-  return ids.length ? prebuiltUsers(ctx, info, ids, false) : undefined;
+  return ids.length ? prebuiltUsers(ctx, info, ids) : undefined;
 });
 
 /** Tenant rows: visible when their organization is readable. */

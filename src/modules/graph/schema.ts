@@ -135,7 +135,7 @@ function resolver(ctx: Context, info: GraphQLResolveInfo, organizationId: string
 rootPlanners.set('resolve', async (ctx, info, args) => {
   const organizationId = await organizationFor(ctx, args.organizationId as string | null | undefined);
   const [key] = toKeys([args.input as ResolveInputShape], 'input');
-  return key!.kind === 'identifier' ? prebuiltResolution(ctx, info, organizationId, key!, false) : undefined;
+  return key!.kind === 'identifier' ? prebuiltResolution(ctx, info, organizationId, key!) : undefined;
 });
 
 const ORGANIZATION_ARG = {

@@ -1,8 +1,6 @@
-import { queryFromInfo } from '@pothos/plugin-prisma';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../../builder.ts';
 import { prisma } from '../../db.ts';
-import type { Organization } from '../../generated/prisma/client.ts';
 import { prebuiltOrganization, rootPlanners } from '../shared/prebuilt.ts';
 import { OLDEST_FIRST, totalCountField } from '../shared/connections.ts';
 import { mutationResult } from '../shared/errors.ts';
@@ -46,11 +44,11 @@ export const OrganizationRef = builder.prismaNode('Organization', {
 // statement (plugins/planned-operations.ts).
 rootPlanners.set('organization', async (ctx, info, args) => {
   const id = await organizationIdForRead(ctx.access, args as { id?: string | null; slug?: string | null });
-  return id === null ? null : prebuiltOrganization(ctx, info, id, false);
+  return id === null ? null : prebuiltOrganization(ctx, info, id);
 });
 
 builder.queryFields((t) => ({
-  organization: t.field({
+  organization: t.prismaField({
     type: OrganizationRef,
     nullable: true,
     description:
@@ -60,13 +58,9 @@ builder.queryFields((t) => ({
       id: t.arg.id({ required: false, description: 'Its global id (or UUID).' }),
       slug: t.arg.string({ required: false, description: 'Its slug.' }),
     },
-    resolve: async (_root, args, ctx, info) => {
+    resolve: async (query, _root, args, ctx) => {
       const id = await organizationIdForRead(ctx.access, args);
-      if (id === null) return null;
-      // Common selections (a page of members with their users) are built in one statement.
-      const prebuilt = await prebuiltOrganization(ctx, info, id);
-      if (prebuilt !== undefined) return prebuilt as Organization | null;
-      return prisma.organization.findUnique({ ...queryFromInfo({ context: ctx, info }), where: { id } });
+      return id === null ? null : prisma.organization.findUnique({ ...query, where: { id } });
     },
   }),
   organizations: t.prismaConnection(

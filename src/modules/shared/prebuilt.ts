@@ -1,16 +1,14 @@
 import { createHash } from 'node:crypto';
 import {
-  defaultFieldResolver,
   getArgumentValues,
   isAbstractType,
   isObjectType,
   Kind,
+  print,
   type FieldNode,
   type GraphQLField,
-  type GraphQLFieldResolver,
   type GraphQLObjectType,
   type GraphQLResolveInfo,
-  type GraphQLSchema,
   type SelectionSetNode,
 } from 'graphql';
 import type { Context } from '../../context.ts';
@@ -23,9 +21,7 @@ import { logger } from '../../observability/logger.ts';
 // sources. For such a selection this module writes one statement that builds the
 // answer of the whole subtree as JSON in PostgreSQL, only with the fields the operation
 // selects, under their response names. When the operation is nothing but that field,
-// the JSON is its answer (plugins/planned-operations.ts, through `rootPlanners`);
-// otherwise the objects carry the PREBUILT mark, and every resolver of the schema
-// answers a marked parent with the value already there (see `answerPrebuilt`).
+// the JSON is its answer (plugins/planned-operations.ts, through `rootPlanners`).
 //
 // The rules each field applies elsewhere (which memberships and identifiers a viewer
 // may see, the order, page sizes, authorization of connections) are written into the
@@ -33,9 +29,6 @@ import { logger } from '../../observability/logger.ts';
 // argument other than `first`, cursors, directives) is not planned: the caller then
 // takes the general path, which answers every operation. test/prebuilt.test.ts
 // compares the two paths.
-
-/** The mark of an object whose fields were all computed in SQL. */
-export const PREBUILT = '$prebuilt';
 
 class Unplannable extends Error {}
 const unplannable = (reason: string): never => {
@@ -53,11 +46,6 @@ export interface PlanScope {
   viewerUserId: string | null;
   /** The organization at the root of the plan when the viewer may read it (its connections can be planned). */
   readableRootOrganizationId?: string;
-  /**
-   * Whether objects carry the PREBUILT mark, for resolvers to answer from (true), or
-   * are the final answer of a whole operation (false).
-   */
-  mark: boolean;
 }
 
 let planning = true;
@@ -67,6 +55,8 @@ export function setPlannedReads(enabled: boolean): void {
   planning = enabled;
 }
 
+/** The alias of the row at the root of every plan. */
+const ROOT = 'r0';
 const DEFAULT_PAGE = 20;
 const MAX_PAGE = 100;
 
@@ -142,7 +132,9 @@ class Builder {
     const def = type.getFields()[node.name.value] as GraphQLField<unknown, unknown>;
     for (const n of nodes) {
       if ((n.arguments ?? []).some((a) => !allowed.includes(a.name.value))) unplannable(`an argument of ${n.name.value}`);
-      if (n !== node && JSON.stringify(n.arguments) !== JSON.stringify(node.arguments)) unplannable('a field selected twice with different arguments');
+      if (n !== node && (n.arguments ?? []).map(print).join() !== (node.arguments ?? []).map(print).join()) {
+        unplannable('a field selected twice with different arguments');
+      }
     }
     return getArgumentValues(def, node, this.info.variableValues);
   }
@@ -154,11 +146,10 @@ class Builder {
     return isObjectType(t) ? t : unplannable(`${type.name}.${name} is not an object`);
   }
 
-  /** json_build_object of `pairs`, with the PREBUILT mark when asked; at most 49 fields. */
+  /** json_build_object of `pairs` (response name, SQL); at most 50 fields. */
   object(pairs: [string, string][]): string {
-    if (pairs.length > 49) unplannable('too many fields');
-    const all = this.scope.mark ? [[literal(PREBUILT), 'true'], ...pairs.map(([k, v]) => [literal(k), v])] : pairs.map(([k, v]) => [literal(k), v]);
-    return `json_build_object(${all.map(([k, v]) => `${k}, ${v}`).join(', ')})`;
+    if (pairs.length > 50) unplannable('too many fields');
+    return `json_build_object(${pairs.map(([k, v]) => `${literal(k)}, ${v}`).join(', ')})`;
   }
 }
 
@@ -168,6 +159,9 @@ const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-
 const globalId = (typename: string, column: string) => `encode(convert_to('${typename}:' || ${column}::text, 'UTF8'), 'base64')`;
 
 type FieldSql = (b: Builder, alias: string, nodes: FieldNode[], type: GraphQLObjectType) => string;
+
+/** Fields that read their own arguments (connections); every other field is planned only without any. */
+const TAKES_ARGUMENTS = new WeakSet<FieldSql>();
 
 interface TableSpec {
   table: string;
@@ -198,29 +192,35 @@ function objectSql(b: Builder, spec: TableSpec, type: GraphQLObjectType, alias: 
       continue;
     }
     const field = spec.fields[name] ?? unplannable(`${type.name}.${name}`);
-    if (!fieldNodes.some((n) => n.arguments?.length) || name === 'identifiers' || name === 'members') {
-      pairs.push([key, field(b, alias, fieldNodes, type)]);
-    } else unplannable(`arguments of ${type.name}.${name}`);
+    if (!TAKES_ARGUMENTS.has(field) && fieldNodes.some((n) => n.arguments?.length)) unplannable(`arguments of ${type.name}.${name}`);
+    pairs.push([key, field(b, alias, fieldNodes, type)]);
   }
   return b.object(pairs);
 }
 
-/** One related row as an object: `SELECT <object> FROM table WHERE <where>`. */
-function relatedObject(spec: () => TableSpec, where: (inner: string, outer: string) => string): FieldSql {
+/** The row of `spec` that the parent's column `foreignKey` names, as an object. */
+function belongsTo(spec: () => TableSpec, foreignKey: string): FieldSql {
   return (b, outer, nodes, parent) => {
     const s = spec();
     const inner = b.alias(s.prefix);
     const type = b.fieldType(parent, nodes[0]!.name.value);
-    return `(SELECT ${objectSql(b, s, type, inner, nodes)} FROM ${s.table} ${inner} WHERE ${where(inner, outer)})`;
+    return `(SELECT ${objectSql(b, s, type, inner, nodes)} FROM ${s.table} ${inner} WHERE ${inner}.id = ${outer}.${foreignKey})`;
   };
 }
 
 /**
  * A Relay connection, oldest first, of which only `first`, `edges { node }` and
- * `totalCount` are planned (`cursor` and `pageInfo` take the general path).
+ * `totalCount` are planned (`cursor` and `pageInfo` take the general path). With
+ * `rootOnly`, only on the object at the root of the plan, whose authorization the
+ * caller checked.
  */
-function connection(spec: () => TableSpec, where: (b: Builder, inner: string, outer: string) => string): FieldSql {
-  return (b, outer, nodes, parent) => {
+function connection(
+  spec: () => TableSpec,
+  where: (b: Builder, inner: string, outer: string) => string,
+  { rootOnly = false } = {},
+): FieldSql {
+  const field: FieldSql = (b, outer, nodes, parent) => {
+    if (rootOnly && (!b.scope.readableRootOrganizationId || outer !== ROOT)) unplannable(`${parent.name}.${nodes[0]!.name.value} below the root`);
     const { first } = b.args(parent, nodes, ['first']) as { first?: number | null };
     if (first != null && (!Number.isInteger(first) || first < 1 || first > MAX_PAGE)) unplannable(`first: ${first}`);
     const s = spec();
@@ -252,6 +252,8 @@ function connection(spec: () => TableSpec, where: (b: Builder, inner: string, ou
     }
     return b.object(pairs);
   };
+  TAKES_ARGUMENTS.add(field);
+  return field;
 }
 
 const ORGANIZATION: TableSpec = {
@@ -266,10 +268,7 @@ const ORGANIZATION: TableSpec = {
     updatedAt: timestamp('updated_at'),
     // Connections of an organization are planned only at the root, where the viewer's
     // right to read it was checked (their authScopes: orgRead).
-    members: (b, a, nodes, type) => {
-      if (!b.scope.readableRootOrganizationId || a !== 'o0') unplannable('members below the root');
-      return connection(() => MEMBER, (_b, inner, outer) => `${inner}.organization_id = ${outer}.id`)(b, a, nodes, type);
-    },
+    members: connection(() => MEMBER, (_b, inner, outer) => `${inner}.organization_id = ${outer}.id`, { rootOnly: true }),
   },
 };
 
@@ -298,8 +297,8 @@ const IDENTIFIER: TableSpec = {
     discoveryMetadata: (_b, a) => `${a}.discovery_metadata::json`,
     createdAt: timestamp('created_at'),
     updatedAt: timestamp('updated_at'),
-    source: relatedObject(() => SOURCE, (inner, outer) => `${inner}.id = ${outer}.source_id`),
-    user: relatedObject(() => USER, (inner, outer) => `${inner}.id = ${outer}.user_id`),
+    source: belongsTo(() => SOURCE, 'source_id'),
+    user: belongsTo(() => USER, 'user_id'),
   },
 };
 
@@ -312,8 +311,8 @@ const MEMBER: TableSpec = {
     state: column('state'),
     createdAt: timestamp('created_at'),
     updatedAt: timestamp('updated_at'),
-    organization: relatedObject(() => ORGANIZATION, (inner, outer) => `${inner}.id = ${outer}.organization_id`),
-    user: relatedObject(() => USER, (inner, outer) => `${inner}.id = ${outer}.user_id`),
+    organization: belongsTo(() => ORGANIZATION, 'organization_id'),
+    user: belongsTo(() => USER, 'user_id'),
   },
 };
 
@@ -394,11 +393,10 @@ async function planAndRun(info: PlanInfo, scope: PlanScope, build: (b: Builder) 
   return runPlan(text, b.params);
 }
 
-function scopeOf(ctx: Context, mark: boolean): PlanScope {
+function scopeOf(ctx: Context): PlanScope {
   return {
     readable: () => ctx.access.readableOrganizationIds(),
     viewerUserId: ctx.viewer.kind === 'user' ? ctx.viewer.userId : null,
-    mark,
   };
 }
 
@@ -407,45 +405,49 @@ function scopeOf(ctx: Context, mark: boolean): PlanScope {
  * members included. The caller has checked that the viewer may read it. Undefined
  * when the selection cannot be planned.
  */
-export async function prebuiltOrganization(ctx: Context, info: PlanInfo, organizationId: string, mark = true): Promise<unknown> {
-  const scope = { ...scopeOf(ctx, mark), readableRootOrganizationId: organizationId };
+export async function prebuiltOrganization(ctx: Context, info: PlanInfo, organizationId: string): Promise<unknown> {
+  const scope = { ...scopeOf(ctx), readableRootOrganizationId: organizationId };
   const type = info.schema.getType('Organization') as GraphQLObjectType;
   return planAndRun(info, scope, (b) => {
     const where = b.param(organizationId, 'uuid');
-    return `SELECT (${objectSql(b, ORGANIZATION, type, 'o0', info.fieldNodes)})::text AS data FROM organizations o0 WHERE o0.id = ${where}`;
+    return `SELECT (${objectSql(b, ORGANIZATION, type, ROOT, info.fieldNodes)})::text AS data FROM organizations ${ROOT} WHERE ${ROOT}.id = ${where}`;
   });
 }
 
 /**
- * A user visible to the viewer (themself, or a member of an organization the viewer
- * may read; anyone for a system admin) and not merged away, built in SQL; null when
- * there is none such, undefined when the selection cannot be planned.
+ * SQL true when the user `alias` is visible to the viewer (themself, or a member of an
+ * organization the viewer may read; anyone for a system admin) and not merged away.
  */
-export async function prebuiltUser(ctx: Context, info: PlanInfo, userId: string, mark: boolean): Promise<unknown> {
+function visibleUser(b: Builder, alias: string): string {
+  const m = b.alias('m');
+  return `${alias}.merged_into_id IS NULL
+    AND (${alias}.id = ${b.viewer()} OR EXISTS (SELECT 1 FROM members ${m} WHERE ${m}.user_id = ${alias}.id AND ${b.readable(`${m}.organization_id`)}))`;
+}
+
+/**
+ * A visible user (see `visibleUser`) built in SQL; null when there is none such,
+ * undefined when the selection cannot be planned.
+ */
+export async function prebuiltUser(ctx: Context, info: PlanInfo, userId: string): Promise<unknown> {
   const type = info.schema.getType('User') as GraphQLObjectType;
-  return planAndRun(info, scopeOf(ctx, mark), (b) => {
-    const object = objectSql(b, USER, type, 'u0', info.fieldNodes);
-    const m = b.alias('m');
-    return `SELECT (${object})::text AS data FROM users u0
-      WHERE u0.id = ${b.param(userId, 'uuid')} AND u0.merged_into_id IS NULL
-        AND (u0.id = ${b.viewer()} OR EXISTS (SELECT 1 FROM members ${m} WHERE ${m}.user_id = u0.id AND ${b.readable(`${m}.organization_id`)}))`;
+  return planAndRun(info, scopeOf(ctx), (b) => {
+    const object = objectSql(b, USER, type, ROOT, info.fieldNodes);
+    return `SELECT (${object})::text AS data FROM users ${ROOT} WHERE ${ROOT}.id = ${b.param(userId, 'uuid')} AND ${visibleUser(b, ROOT)}`;
   });
 }
 
 /**
- * Users by id, in order, built in SQL under the visibility rule of `prebuiltUser`:
+ * Users by id, in order, built in SQL under the visibility rule of `visibleUser`:
  * the list, or undefined when the selection cannot be planned or any id finds no
  * visible user (the general path then follows merged users to their survivors).
  */
-export async function prebuiltUsers(ctx: Context, info: PlanInfo, userIds: string[], mark: boolean): Promise<unknown> {
+export async function prebuiltUsers(ctx: Context, info: PlanInfo, userIds: string[]): Promise<unknown> {
   const type = info.schema.getType('User') as GraphQLObjectType;
-  const list = await planAndRun(info, scopeOf(ctx, mark), (b) => {
-    const object = objectSql(b, USER, type, 'u0', info.fieldNodes);
-    const m = b.alias('m');
-    return `SELECT json_agg(CASE WHEN u0.id IS NULL THEN NULL ELSE ${object} END ORDER BY r.n)::text AS data
+  const list = await planAndRun(info, scopeOf(ctx), (b) => {
+    const object = objectSql(b, USER, type, ROOT, info.fieldNodes);
+    return `SELECT json_agg(CASE WHEN ${ROOT}.id IS NULL THEN NULL ELSE ${object} END ORDER BY r.n)::text AS data
       FROM unnest(${b.param(userIds, 'uuid[]')}) WITH ORDINALITY AS r(id, n)
-      LEFT JOIN users u0 ON u0.id = r.id AND u0.merged_into_id IS NULL
-        AND (u0.id = ${b.viewer()} OR EXISTS (SELECT 1 FROM members ${m} WHERE ${m}.user_id = u0.id AND ${b.readable(`${m}.organization_id`)}))`;
+      LEFT JOIN users ${ROOT} ON ${ROOT}.id = r.id AND ${visibleUser(b, ROOT)}`;
   });
   return Array.isArray(list) && list.every((u) => u !== null) ? list : undefined;
 }
@@ -461,15 +463,14 @@ export async function prebuiltResolution(
   info: PlanInfo,
   organizationId: string,
   key: { source: string; identifierKey: string; identifierValue: string },
-  mark: boolean,
 ): Promise<unknown> {
   const resolution = info.schema.getType('Resolution') as GraphQLObjectType;
-  return planAndRun(info, scopeOf(ctx, mark), (b) => {
+  return planAndRun(info, scopeOf(ctx), (b) => {
     const pairs: [string, string][] = [];
     for (const [k, nodes] of b.collect(resolution, info.fieldNodes)) {
       const name = nodes[0]!.name.value;
       if (name === '__typename') pairs.push([k, literal('Resolution')]);
-      else if (name === 'user') pairs.push([k, objectSql(b, USER, b.fieldType(resolution, 'user'), 'u0', nodes)]);
+      else if (name === 'user') pairs.push([k, objectSql(b, USER, b.fieldType(resolution, 'user'), ROOT, nodes)]);
       else unplannable(`Resolution.${name}`);
     }
     const org = b.param(organizationId, 'uuid');
@@ -479,7 +480,7 @@ export async function prebuiltResolution(
             WHERE i.organization_id = ${org} AND (s.key = ${source} OR s.id::text = lower(${source}))
               AND i.identifier_key = ${b.param(key.identifierKey, 'text')} AND i.identifier_value = ${b.param(key.identifierValue, 'text')}
             ORDER BY coalesce(i.confidence_score, 1) DESC, i.updated_at DESC LIMIT 1) hit
-      JOIN users u0 ON u0.id = hit.user_id`;
+      JOIN users ${ROOT} ON ${ROOT}.id = hit.user_id`;
   });
 }
 
@@ -490,23 +491,3 @@ export async function prebuiltResolution(
  */
 export type RootPlanner = (ctx: Context, info: PlanInfo, args: Record<string, unknown>) => Promise<unknown>;
 export const rootPlanners = new Map<string, RootPlanner>();
-
-/**
- * Every resolver of `schema` answers a PREBUILT parent with the value computed for it
- * in SQL (under the field's response name); other parents go to the resolver as before.
- */
-export function answerPrebuilt(schema: GraphQLSchema): GraphQLSchema {
-  for (const type of Object.values(schema.getTypeMap())) {
-    if (!isObjectType(type) || type.name.startsWith('__')) continue;
-    for (const field of Object.values(type.getFields())) {
-      const inner: GraphQLFieldResolver<unknown, unknown> | undefined = field.resolve;
-      field.resolve = (parent, args, ctx, info) => {
-        if (parent !== null && typeof parent === 'object' && (parent as Record<string, unknown>)[PREBUILT] === true) {
-          return (parent as Record<string | number, unknown>)[info.path.key];
-        }
-        return (inner ?? defaultFieldResolver)(parent, args, ctx, info);
-      };
-    }
-  }
-  return schema;
-}

@@ -41,7 +41,7 @@ rootPlanners.set('node', async (ctx, info, args) => {
     return undefined;
   }
   if (decoded.typename !== 'User' || !isUuid(decoded.id)) return undefined;
-  return (await prebuiltUser(ctx, info, decoded.id.toLowerCase(), false)) ?? undefined;
+  return (await prebuiltUser(ctx, info, decoded.id.toLowerCase())) ?? undefined;
 });
 
 builder.queryFields((t) => ({
