@@ -70,6 +70,8 @@ export function createApp({
     maskedErrors: { maskError },
     logging: yogaLogger,
     batching: config.batchLimit > 0 ? { limit: config.batchLimit } : false,
+    // useBodyLimit below limits every body (BODY_LIMIT_BYTES).
+    maxRequestBodySize: false,
     context: async ({ request }) => {
       const tenant = request.headers.get('x-organization-id') ?? request.headers.get('x-tenant-id');
       if (tenant !== null && !UUID.test(tenant)) {

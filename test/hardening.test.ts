@@ -85,6 +85,39 @@ describe('the HTTP layer', () => {
     expect((await post(small, JSON.stringify({ query: '{ __typename }' }))).status).toBe(200);
   });
 
+  it('counts a body sent without Content-Length, of any type, and refuses it past the limit', async () => {
+    const small = appWith({ BODY_LIMIT_BYTES: '2048' });
+    const streamed = (text: string, type: string) => {
+      const bytes = new TextEncoder().encode(text);
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (let i = 0; i < bytes.length; i += 512) controller.enqueue(bytes.slice(i, i + 512));
+          controller.close();
+        },
+      });
+      return small.fetch('http://localhost/graphql', {
+        method: 'POST',
+        headers: { 'content-type': type, accept: 'application/json', 'x-graphql-csrf': '1' },
+        body,
+        duplex: 'half',
+      } as RequestInit);
+    };
+    const query = '{ __typename }';
+    const pad = 'x'.repeat(4096);
+    for (const [type, text] of [
+      ['application/json', JSON.stringify({ query, variables: { pad } })],
+      ['application/x-www-form-urlencoded', `query=${encodeURIComponent(query)}&pad=${pad}`],
+    ] as const) {
+      const res = await streamed(text, type);
+      expect(res.status, type).toBe(413);
+      expect((await res.json()).errors[0].extensions.code).toBe('BAD_USER_INPUT');
+    }
+    const form = await streamed(`query=${encodeURIComponent(query)}`, 'application/x-www-form-urlencoded');
+    expect(await form.json()).toEqual({ data: { __typename: 'Query' } });
+    const json = await streamed(JSON.stringify({ query }), 'application/json');
+    expect(await json.json()).toEqual({ data: { __typename: 'Query' } });
+  });
+
   it('refuses batched requests unless batching is enabled, then caps the batch', async () => {
     const batch = (n: number) => JSON.stringify(Array.from({ length: n }, () => ({ query: '{ __typename }' })));
     expect((await post(app, batch(2))).status).not.toBe(200);
