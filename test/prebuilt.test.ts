@@ -35,6 +35,10 @@ async function world() {
   const otherCrm = await aSource(other.id, { key: 'crm' });
   const analyst = await aUser();
   await aMember(org.id, analyst.id, { role: 'ANALYST' });
+  // Reads both organizations (the statement's list form, not the single one).
+  const auditor = await aUser();
+  await aMember(org.id, auditor.id, { role: 'ANALYST' });
+  await aMember(other.id, auditor.id, { role: 'ANALYST' });
   const admin = await aUser({ isSystemAdmin: true });
   // A person in both organizations, with identifiers in each, scored and unscored.
   const person = await aUser({ name: 'Zoë "Z" Ünal', givenName: 'Zoë', familyName: null as never });
@@ -62,6 +66,7 @@ async function world() {
     ['an API key', { headers: { 'x-api-key': secret } }],
     ['a system admin, not narrowed to an organization', { token: await tokenFor(admin.authSubject!) }],
     ['the person themself, not narrowed', { token: await tokenFor(person.authSubject!) }],
+    ['an analyst of both organizations, not narrowed', { token: await tokenFor(auditor.authSubject!) }],
   ];
   // A pending member may read nothing: refused alike on both paths.
   const refused: GqlOptions = { token: await tokenFor(rival.authSubject!), organizationId: org.id };

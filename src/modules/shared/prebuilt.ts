@@ -86,11 +86,19 @@ class Builder {
 
   /**
    * SQL true when `column` is an organization the viewer may read: a condition an
-   * index can use (one statement text for all, another for a list).
+   * index can use, with one statement text for all organizations, one for a single
+   * organization (the usual case: a request acting in one) and one for a list. The
+   * single one is an equality: under a generic plan PostgreSQL does not lead a
+   * composite index with `= ANY($n)` of unknown length, and a page of 50 members with
+   * their identifiers took 5.5 ms instead of 2.9.
    */
   readable(column: string): string {
     this.usesReadable = true;
     if (this.readableIds === 'all') return 'true';
+    if (this.readableIds.length === 1) {
+      this.readableParam ??= this.param(this.readableIds[0], 'uuid');
+      return `${column} = ${this.readableParam}`;
+    }
     this.readableParam ??= this.param(this.readableIds, 'uuid[]');
     return `${column} = ANY(${this.readableParam})`;
   }
