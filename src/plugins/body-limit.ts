@@ -44,7 +44,7 @@ export function useBodyLimit(limit: number): Plugin {
       if (!type.includes('json')) {
         setRequestParser(async (req) => {
           const bytes = await readLimited(req.body!, limit);
-          return requestParser(new fetchAPI.Request(req.url, { method: req.method, headers: req.headers, body: bytes }));
+          return requestParser(new fetchAPI.Request(req.url, { method: req.method, headers: req.headers, body: new Uint8Array(bytes) }));
         });
         return;
       }
