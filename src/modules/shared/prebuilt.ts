@@ -375,13 +375,20 @@ async function runPlan(text: string, params: unknown[]): Promise<unknown> {
   return data == null ? null : JSON.parse(data);
 }
 
+/** Root field nodes (of cached documents) whose plan filtered by the viewer's organizations. */
+const filtersByReadable = new WeakMap<FieldNode, true>();
+
 /**
  * Plans the subtree under the field being resolved and runs it: its JSON answer, or
  * undefined when it cannot be planned.
  */
 async function planAndRun(info: PlanInfo, scope: PlanScope, build: (b: Builder) => string): Promise<unknown> {
   if (!planning) return undefined;
-  let b = new Builder(info, scope);
+  // A selection that filtered by the viewer's organizations before is built once, with
+  // them; any other is built first without them, and again only if it turns out to.
+  const node = info.fieldNodes[0]!;
+  const filtered = filtersByReadable.get(node) === true;
+  let b = new Builder(info, scope, filtered ? await scope.readable() : []);
   let text: string;
   try {
     text = build(b);
@@ -394,7 +401,8 @@ async function planAndRun(info: PlanInfo, scope: PlanScope, build: (b: Builder) 
   }
   // Read the viewer's organizations only when the selection filters by them (with a
   // token narrowed to an organization they come with the credential, at no cost).
-  if (b.usesReadable) {
+  if (b.usesReadable && !filtered) {
+    filtersByReadable.set(node, true);
     b = new Builder(info, scope, await scope.readable());
     text = build(b);
   }
