@@ -12,6 +12,7 @@ import { ApiError, ErrorCode, forbidden } from './errors.ts';
 import { yogaLogger } from './observability/logger.ts';
 import { currentRequest } from './observability/request-context.ts';
 import { createAuthenticator, type Authenticator } from './modules/auth/authenticate.ts';
+import { looksLikeApiKey } from './modules/auth/api-keys.ts';
 import { useBodyLimit } from './plugins/body-limit.ts';
 import { useCsrfPrevention } from './plugins/csrf.ts';
 import { maskError, useStableErrorCodes } from './plugins/errors.ts';
@@ -19,13 +20,21 @@ import { useInputGuard } from './plugins/input-guard.ts';
 import { useQueryLimits } from './plugins/limits.ts';
 import { useReadiness } from './plugins/readiness.ts';
 import { useMetrics } from './plugins/metrics.ts';
-import { usePlannedOperations } from './plugins/planned-operations.ts';
+import { speculate, usePlannedOperations } from './plugins/planned-operations.ts';
 import { MemoryCounterStore, useRateLimit, type CounterStore } from './plugins/rate-limit.ts';
 import { useRequestLog } from './plugins/request-log.ts';
 import { useSubgraphGuard } from './plugins/subgraph-guard.ts';
 import { schema } from './schema.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Whether the request's credential is a bearer token (not an API key): the only kind a planned read runs with. */
+function isBearerToken(request: Request): boolean {
+  const authorization = request.headers.get('authorization');
+  if (!authorization || request.headers.has('x-api-key')) return false;
+  const token = /^Bearer +(\S+) *$/i.exec(authorization)?.[1];
+  return !!token && !looksLikeApiKey(token);
+}
 
 // GraphiQL opens with the example operations of examples/operations.graphql (the
 // "who is this?" resolve first), under a note on the headers to set.
@@ -72,28 +81,37 @@ export function createApp({
     batching: config.batchLimit > 0 ? { limit: config.batchLimit } : false,
     // useBodyLimit below limits every body (BODY_LIMIT_BYTES).
     maxRequestBodySize: false,
-    context: async ({ request }) => {
+    context: async ({ request, params }) => {
       const tenant = request.headers.get('x-organization-id') ?? request.headers.get('x-tenant-id');
       if (tenant !== null && !UUID.test(tenant)) {
         throw new ApiError(ErrorCode.BAD_USER_INPUT, 'X-Organization-ID must be a UUID.', {
           details: [{ path: 'X-Organization-ID', message: 'not a UUID' }],
         });
       }
-      const viewer = await authenticator.authenticate(request);
-      const ctx = createContext({
-        viewer,
-        requestedOrganizationId: tenant?.toLowerCase() ?? null,
-        requestId: currentRequest()?.requestId ?? randomUUID(),
-      });
-      // A request that names its organization acts only there: a credential bound to
-      // another one is TENANT_MISMATCH; a viewer who may not read it is FORBIDDEN,
-      // whether or not it exists. Anonymous requests are refused by the schema.
-      const organizationId = ctx.requestedOrganizationId;
-      if (organizationId && viewer.kind !== 'anonymous') {
-        ctx.access.assertTenant(organizationId);
-        if (!(await ctx.access.can(organizationId, 'read'))) throw forbidden();
+      const requestedOrganizationId = tenant?.toLowerCase() ?? null;
+      const requestId = currentRequest()?.requestId ?? randomUUID();
+      // A planned read may run in the bearer token's user lookup (plugins/planned-operations.ts).
+      const speculation =
+        requestedOrganizationId && isBearerToken(request) ? await speculate(schema, request, params, requestedOrganizationId, requestId) : null;
+      let ctx: Context | null = null;
+      try {
+        const viewer = await authenticator.authenticate(request, speculation?.read);
+        ctx = createContext({ viewer, requestedOrganizationId, requestId });
+        // A request that names its organization acts only there: a credential bound to
+        // another one is TENANT_MISMATCH; a viewer who may not read it is FORBIDDEN,
+        // whether or not it exists. Anonymous requests are refused by the schema.
+        const organizationId = ctx.requestedOrganizationId;
+        if (organizationId && viewer.kind !== 'anonymous') {
+          ctx.access.assertTenant(organizationId);
+          if (!(await ctx.access.can(organizationId, 'read'))) throw forbidden();
+        }
+        return ctx;
+      } catch (err) {
+        ctx = null;
+        throw err;
+      } finally {
+        speculation?.settle(ctx);
       }
-      return ctx;
     },
     plugins: [
       ...(tracing ? [tracing] : []),

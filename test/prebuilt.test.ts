@@ -14,7 +14,8 @@ import { withSqlLog } from './helpers/sql-count.ts';
 
 afterEach(() => setPlannedReads(true));
 
-const isPlan = (statement: string) => /^SELECT (\(json_build_object\(|json_agg\()/.test(statement);
+// A plan runs on its own, or inside the bearer token's user lookup (`WITH cred AS …`).
+const isPlan = (statement: string) => /^(SELECT (\(json_build_object\(|json_agg\()|WITH cred AS)/.test(statement);
 
 /** The answer with planning on and off, and whether the planned statement ran. */
 async function bothWays(query: string, options: GqlOptions) {
@@ -65,6 +66,7 @@ async function world() {
     ['an analyst acting in the organization', { token: await tokenFor(analyst.authSubject!), organizationId: org.id }],
     ['an API key', { headers: { 'x-api-key': secret } }],
     ['a system admin, not narrowed to an organization', { token: await tokenFor(admin.authSubject!) }],
+    ['a system admin acting in the organization', { token: await tokenFor(admin.authSubject!), organizationId: org.id }],
     ['the person themself, not narrowed', { token: await tokenFor(person.authSubject!) }],
     ['an analyst of both organizations, not narrowed', { token: await tokenFor(auditor.authSubject!) }],
   ];
@@ -150,7 +152,7 @@ describe('answers built in one statement', () => {
         expect(both.planned, `${name}, as ${viewer}`).toEqual(both.general);
         expect(both.usedPlan, `${name}, as ${viewer}`).toBe(planned);
         if (name === 'a user of no organization') {
-          expect(both.planned.data?.node, `${name}, as ${viewer}`).toEqual(viewer.startsWith('a system admin') ? expect.anything() : null);
+          expect(both.planned.data?.node, `${name}, as ${viewer}`).toEqual(viewer.startsWith('a system admin, not narrowed') ? expect.anything() : null);
         }
       }
     }
@@ -217,5 +219,38 @@ describe('answers built in one statement', () => {
       const both = await bothWays(page(other.id, 'name members(first: 5) { edges { node { role } } }'), options);
       expect(both.planned, `another organization, as ${viewer}`).toEqual(both.general);
     }
+  });
+  it('with a bearer token acting in the organization, run inside the user lookup: one statement, used only for a viewer who may read', async () => {
+    const { org, person, crm, viewers, refused } = await world();
+    const analyst = viewers[0]![1];
+    const resolve = `{ resolve(input: { identifier: { source: "crm", identifierKey: "k1", identifierValue: "v1" } }) { user { email memberships { role } identifiers { totalCount } } } }`;
+    const members = `{ organization(id: "${org.id}") { name members(first: 5) { totalCount edges { node { role user { email } } } } } }`;
+    const miss = `{ resolve(input: { identifier: { source: "crm", identifierKey: "k1", identifierValue: "nobody" } }) { user { email } } }`;
+    for (const query of [resolve, members, miss]) {
+      const both = await bothWays(query, analyst);
+      expect(both.planned).toEqual(both.general);
+      expect(both.planned.errors).toBeUndefined();
+      const { statements } = await withSqlLog(() => gql(query, analyst));
+      expect(statements).toHaveLength(1);
+      expect(statements[0]).toMatch(/^WITH cred AS/);
+    }
+    // A pending member's lookup carries the plan but its answer is not used: refused.
+    const pending = await withSqlLog(() => gql(resolve, refused));
+    expect(pending.result.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(pending.result.data ?? null).toBeNull();
+    // A suspended member, likewise.
+    const suspended = await aUser();
+    await aMember(org.id, suspended.id, { state: 'SUSPENDED' });
+    const asSuspended = await gql(resolve, { token: await tokenFor(suspended.authSubject!), organizationId: org.id });
+    expect(asSuspended.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    // A merged user's token acts as the user it was merged into: the plan written for
+    // the token's own user is not used, the general path answers for the survivor.
+    const merged = await aUser();
+    await prisma.user.update({ where: { id: merged.id }, data: { mergedIntoId: person.id } });
+    const asMerged: GqlOptions = { token: await tokenFor(merged.authSubject!), organizationId: org.id };
+    const both = await bothWays(`{ resolve(input: { identifier: { source: "${crm.key}", identifierKey: "k1", identifierValue: "v1" } }) { user { email memberships { role } } } }`, asMerged);
+    expect(both.planned).toEqual(both.general);
+    expect(both.planned.data?.resolve?.user?.email).toBe(person.email);
+    expect(both.planned.data?.resolve?.user?.memberships).toHaveLength(2);
   });
 });

@@ -6,7 +6,7 @@ import { logger } from '../../observability/logger.ts';
 import { UUID_RE } from '../shared/visibility.ts';
 import { looksLikeApiKey, viewerForApiKey } from './api-keys.ts';
 import { JwksUnavailableError, RemoteJwks } from './jwks.ts';
-import { userForToken } from './users.ts';
+import { userForToken, type CredentialRead } from './users.ts';
 
 // Turns a request's credential into a Viewer, once per request. The credential is an
 // `Authorization: Bearer` JWT, or an organization API key (in `X-API-Key`, or as the
@@ -15,7 +15,8 @@ import { userForToken } from './users.ts';
 // reason goes to the debug log only.
 
 export interface Authenticator {
-  authenticate(request: Request): Promise<Viewer>;
+  /** With `read`, a planned read for the organization X-Organization-ID names may run with a bearer token's user lookup. */
+  authenticate(request: Request, read?: CredentialRead): Promise<Viewer>;
 }
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
@@ -86,7 +87,7 @@ export function createAuthenticator(settings: AuthSettings): Authenticator {
     return (await jwtVerify(token, jwks.getKey, { ...claimChecks, algorithms: settings.algorithms })).payload;
   }
 
-  async function viewerForToken(token: string, requestedOrganizationId: string | null): Promise<Viewer> {
+  async function viewerForToken(token: string, requestedOrganizationId: string | null, read?: CredentialRead): Promise<Viewer> {
     let claims: JWTPayload;
     try {
       claims = await verify(token);
@@ -107,7 +108,7 @@ export function createAuthenticator(settings: AuthSettings): Authenticator {
     // The organization the request acts in (a bound token's, else the header's): the
     // membership there is read with the user, in one statement.
     const organizationId = boundOrganizationId ?? requestedOrganizationId;
-    const user = await userForToken(subject, claims, settings.provisionUsers, organizationId);
+    const user = await userForToken(subject, claims, settings.provisionUsers, organizationId, boundOrganizationId ? undefined : read);
     if (!user) reject('no user for this subject');
     return {
       kind: 'user',
@@ -120,7 +121,7 @@ export function createAuthenticator(settings: AuthSettings): Authenticator {
     };
   }
 
-  async function authenticate(request: Request): Promise<Viewer> {
+  async function authenticate(request: Request, read?: CredentialRead): Promise<Viewer> {
     const authorization = request.headers.get('authorization');
     const apiKeyHeader = request.headers.get('x-api-key');
     if (authorization === null && apiKeyHeader === null) return ANONYMOUS;
@@ -136,13 +137,13 @@ export function createAuthenticator(settings: AuthSettings): Authenticator {
     }
     if (apiKeyHeader !== null) reject('X-API-Key is not an API key');
     const tenant = request.headers.get('x-organization-id') ?? request.headers.get('x-tenant-id');
-    return viewerForToken(credential, tenant !== null && UUID_RE.test(tenant) ? tenant.toLowerCase() : null);
+    return viewerForToken(credential, tenant !== null && UUID_RE.test(tenant) ? tenant.toLowerCase() : null, read);
   }
 
   return {
-    async authenticate(request) {
+    async authenticate(request, read) {
       try {
-        return await authenticate(request);
+        return await authenticate(request, read);
       } catch (err) {
         if (err instanceof Rejected || err instanceof errors.JOSEError) {
           logger.debug({ reason: err instanceof Rejected ? err.message : err.code }, 'credential rejected');

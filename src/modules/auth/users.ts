@@ -3,6 +3,7 @@ import { prisma, sql, statement } from '../../db.ts';
 import type { MemberRole, MembershipState } from '../../generated/prisma/client.ts';
 import { logger } from '../../observability/logger.ts';
 import { activatePendingMemberships } from '../member/service.ts';
+import { statementFor } from '../shared/prebuilt.ts';
 import { uniqueViolation } from '../shared/validate.ts';
 import { survivorsOf } from '../user/tombstones.ts';
 
@@ -59,6 +60,40 @@ const USER_BY_SUBJECT = statement(
    WHERE u.auth_subject = $1`,
 );
 
+/**
+ * A planned read (plugins/planned-operations.ts) to answer in the credential's own
+ * statement: its SQL names the viewer `cred.id` and numbers its parameters from $3.
+ */
+export interface CredentialRead {
+  text: string;
+  params: unknown[];
+  /** Gets the plan's JSON text (null: no row) and the user it was read for, or undefined when it did not run. */
+  done(result: { data: string | null; userId: string } | undefined): void;
+}
+
+/**
+ * The user of a subject with their membership of `organizationId`, and in the same
+ * statement `read`, run only when that membership may read the organization (or the
+ * user is a system admin) and the user is not merged away. Whether the answer is used
+ * is still decided by the request's authorization afterwards; this only spares the
+ * work when it plainly cannot be. A failing plan falls back to the lookup alone.
+ */
+async function userWithRead(subject: string, organizationId: string, read: CredentialRead): Promise<UserRow[]> {
+  const reads = `cred."mergedIntoId" IS NULL AND (cred."isSystemAdmin" OR cred.state = 'ACTIVE')`;
+  const text = `WITH cred AS (${USER_BY_SUBJECT.text})
+    SELECT cred.*, ${reads} AS computed, CASE WHEN ${reads} THEN (SELECT p.data FROM (${read.text}) p) END AS planned FROM cred`;
+  try {
+    const rows = await sql<UserRow & { computed: boolean; planned: string | null }>(statementFor(text), [subject, organizationId, ...read.params]);
+    const row = rows[0];
+    read.done(row?.computed ? { data: row.planned, userId: row.id } : undefined);
+    return rows;
+  } catch (err) {
+    logger.warn({ error: (err as Error).message }, 'planned read with the credential failed; reading the credential alone');
+    read.done(undefined);
+    return sql<UserRow>(USER_BY_SUBJECT, [subject, organizationId]);
+  }
+}
+
 /** The email of the claims when the identity provider says it verified it; null otherwise. */
 function verifiedEmail(claims: JWTPayload): string | null {
   const verified = claims.email_verified === true || claims.email_verified === 'true';
@@ -82,15 +117,16 @@ async function signedIn(user: SignedInUser & { mergedIntoId: string | null }): P
  * (provisioning off, no verified email, or the email belongs to a user who signs in
  * with another subject). With `organizationId` (the organization the request acts in),
  * a known user's membership there comes with it, in the same statement, so the
- * request's authorization needs no statement of its own.
+ * request's authorization needs no statement of its own; so may a planned read.
  */
 export async function userForToken(
   subject: string,
   claims: JWTPayload,
   provision: boolean,
   organizationId: string | null = null,
+  read?: CredentialRead,
 ): Promise<SignedInUser | null> {
-  const [known] = await sql<UserRow>(USER_BY_SUBJECT, [subject, organizationId]);
+  const [known] = read && organizationId ? await userWithRead(subject, organizationId, read) : await sql<UserRow>(USER_BY_SUBJECT, [subject, organizationId]);
   if (known && !known.mergedIntoId && organizationId) {
     const membership = known.role && known.state ? { organizationId, role: known.role, state: known.state } : null;
     return { id: known.id, isSystemAdmin: known.isSystemAdmin, membership };

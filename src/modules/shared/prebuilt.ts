@@ -46,6 +46,21 @@ export interface PlanScope {
   viewerUserId: string | null;
   /** The organization at the root of the plan when the viewer may read it (its connections can be planned). */
   readableRootOrganizationId?: string;
+  /** Set when the plan is to run inside the credential's statement (see PlanCapture). */
+  capture?: PlanCapture;
+}
+
+/**
+ * A plan written to run inside another statement, the one that reads the credential
+ * (modules/auth/users.ts): the viewer's id is that statement's SQL `viewerSql`, and
+ * the plan's parameters follow that statement's own `paramOffset` ones. `run` gets
+ * the plan's text and parameters instead of running them, and answers with the
+ * plan's JSON once the outer statement has run.
+ */
+export interface PlanCapture {
+  viewerSql: string;
+  paramOffset: number;
+  run(text: string, params: unknown[]): Promise<unknown>;
 }
 
 let planning = true;
@@ -77,7 +92,7 @@ class Builder {
 
   param(value: unknown, cast: string): string {
     this.params.push(value);
-    return `$${this.params.length}::${cast}`;
+    return `$${this.params.length + (this.scope.capture?.paramOffset ?? 0)}::${cast}`;
   }
 
   alias(prefix: string): string {
@@ -104,6 +119,7 @@ class Builder {
   }
 
   viewer(): string {
+    if (this.scope.capture) return this.scope.capture.viewerSql;
     this.viewerParam ??= this.param(this.scope.viewerUserId, 'uuid');
     return this.viewerParam;
   }
@@ -359,7 +375,7 @@ const USER: TableSpec = {
 const MAX_NAMED = 200;
 const named = new Map<string, Statement>();
 
-function statementFor(text: string): Statement {
+export function statementFor(text: string): Statement {
   let s = named.get(text);
   if (!s) {
     const name = `plan_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
@@ -406,13 +422,14 @@ async function planAndRun(info: PlanInfo, scope: PlanScope, build: (b: Builder) 
     b = new Builder(info, scope, await scope.readable());
     text = build(b);
   }
-  return runPlan(text, b.params);
+  return scope.capture ? scope.capture.run(text, b.params) : runPlan(text, b.params);
 }
 
 function scopeOf(ctx: Context): PlanScope {
   return {
     readable: () => ctx.access.readableOrganizationIds(),
     viewerUserId: ctx.viewer.kind === 'user' ? ctx.viewer.userId : null,
+    ...(ctx.planCapture && { capture: ctx.planCapture }),
   };
 }
 
