@@ -11,8 +11,7 @@ import { PROJECT_ROOT } from './paths.ts';
 import { ApiError, ErrorCode, forbidden } from './errors.ts';
 import { yogaLogger } from './observability/logger.ts';
 import { currentRequest } from './observability/request-context.ts';
-import { createAuthenticator, type Authenticator } from './modules/auth/authenticate.ts';
-import { looksLikeApiKey } from './modules/auth/api-keys.ts';
+import { createAuthenticator, isBearerToken, type Authenticator } from './modules/auth/authenticate.ts';
 import { useBodyLimit } from './plugins/body-limit.ts';
 import { useCsrfPrevention } from './plugins/csrf.ts';
 import { maskError, useStableErrorCodes } from './plugins/errors.ts';
@@ -27,14 +26,6 @@ import { useSubgraphGuard } from './plugins/subgraph-guard.ts';
 import { schema } from './schema.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** Whether the request's credential is a bearer token (not an API key): the only kind a planned read runs with. */
-function isBearerToken(request: Request): boolean {
-  const authorization = request.headers.get('authorization');
-  if (!authorization || request.headers.has('x-api-key')) return false;
-  const token = /^Bearer +(\S+) *$/i.exec(authorization)?.[1];
-  return !!token && !looksLikeApiKey(token);
-}
 
 // GraphiQL opens with the example operations of examples/operations.graphql (the
 // "who is this?" resolve first), under a note on the headers to set.

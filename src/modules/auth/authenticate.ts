@@ -22,6 +22,14 @@ export interface Authenticator {
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 const BEARER = /^Bearer +(\S+) *$/i;
 
+/** Whether the request's credential is a bearer token (a JWT, not an API key given as one); its validity is not checked here. */
+export function isBearerToken(request: Request): boolean {
+  const authorization = request.headers.get('authorization');
+  if (!authorization || request.headers.has('x-api-key')) return false;
+  const token = BEARER.exec(authorization)?.[1];
+  return !!token && !looksLikeApiKey(token);
+}
+
 class Rejected extends Error {}
 
 const VERIFIED_TTL_MS = 60_000;
