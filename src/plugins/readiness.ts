@@ -1,7 +1,7 @@
 import type { Plugin } from 'graphql-yoga';
 
 /**
- * GET `endpoint`: 200 while `check` resolves true, 503 (with the error's message, if
+ * `endpoint` (any method): 200 while `check` resolves true, 503 (with the error's message, if
  * it throws) otherwise. Other requests pay one string comparison (Yoga's own readiness
  * plugin matches every request against a URL pattern, a measurable share of a small
  * request's CPU).

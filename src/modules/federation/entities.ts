@@ -1,4 +1,3 @@
-import { decodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../../builder.ts';
 import type { Context } from '../../context.ts';
 import { prisma } from '../../db.ts';
@@ -7,7 +6,7 @@ import { IdentityRef } from '../identity/schema.ts';
 import { MemberRef } from '../member/schema.ts';
 import { OrganizationRef } from '../organization/schema.ts';
 import { prebuiltUsers, rootPlanners } from '../shared/prebuilt.ts';
-import { isUuid } from '../shared/visibility.ts';
+import { parseGlobalId } from '../shared/validate.ts';
 import { UserRef } from '../user/schema.ts';
 import { visibleUsersWhere } from '../user/service.ts';
 import { redirectsOf } from '../user/tombstones.ts';
@@ -26,20 +25,15 @@ export function federatedEntity<T>(ref: Parameters<typeof builder.asEntity>[0], 
   builder.asEntity(ref as never, {
     key: builder.selection<{ id: string }>('id'),
     resolveReference: async ({ id }: { id: string }, ctx: Context) => {
-      let decoded: { typename: string; id: string };
-      try {
-        decoded = decodeGlobalID(id);
-      } catch {
-        return null;
-      }
-      if (decoded.typename !== typename || !isUuid(decoded.id)) return null;
+      const uuid = parseGlobalId(id, typename);
+      if (uuid === null) return null;
       const loader = ctx.loader<string, T | null>(`entity:${typename}`, async (keys) => {
         const readable = await ctx.access.readableOrganizationIds();
         const rows = await loadMany([...keys], readable, ctx);
         const byId = rows instanceof Map ? rows : new Map(rows.map((r) => [r.id, r]));
         return keys.map((k) => byId.get(k) ?? null);
       });
-      return loader.load(decoded.id.toLowerCase());
+      return loader.load(uuid);
     },
   } as never);
 }
@@ -73,14 +67,9 @@ rootPlanners.set('_entities', async (ctx, info, args) => {
   const ids: string[] = [];
   for (const representation of (args.representations ?? []) as { __typename?: unknown; id?: unknown }[]) {
     if (representation?.__typename !== 'User' || typeof representation.id !== 'string') return undefined;
-    let decoded: { typename: string; id: string };
-    try {
-      decoded = decodeGlobalID(representation.id);
-    } catch {
-      return undefined;
-    }
-    if (decoded.typename !== 'User' || !isUuid(decoded.id)) return undefined;
-    ids.push(decoded.id.toLowerCase());
+    const id = parseGlobalId(representation.id, 'User');
+    if (id === null) return undefined;
+    ids.push(id);
   }
   return ids.length ? prebuiltUsers(ctx, info, ids) : undefined;
 });

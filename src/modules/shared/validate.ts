@@ -89,15 +89,19 @@ export class Issues {
   }
 }
 
-/** The UUID behind a global id of `typename`, or a bare UUID; null when it is neither. */
-export function parseId(value: string, typename: string): string | null {
-  if (UUID_RE.test(value)) return value.toLowerCase();
+/** The UUID behind a global id of `typename` (a bare UUID is not one); null otherwise. */
+export function parseGlobalId(value: string, typename: string): string | null {
   try {
     const decoded = decodeGlobalID(value);
     return decoded.typename === typename && UUID_RE.test(decoded.id) ? decoded.id.toLowerCase() : null;
   } catch {
     return null;
   }
+}
+
+/** The UUID behind a global id of `typename`, or a bare UUID; null when it is neither. */
+export function parseId(value: string, typename: string): string | null {
+  return UUID_RE.test(value) ? value.toLowerCase() : parseGlobalId(value, typename);
 }
 
 /** The Prisma error code of a failed query (P2003 foreign key, P2025 record not found...), if any. */

@@ -1,8 +1,8 @@
 import { builder } from '../../builder.ts';
 import { prisma } from '../../db.ts';
 import { mutationResult } from '../shared/errors.ts';
-import { decodeGlobalID } from '@pothos/plugin-relay';
 import { prebuiltUser, rootPlanners } from '../shared/prebuilt.ts';
+import { parseGlobalId } from '../shared/validate.ts';
 import { isUuid, NO_ROW } from '../shared/visibility.ts';
 import { createUser, updateUser, userLookup, visibleUsersWhere } from './service.ts';
 import { redirectsOf } from './tombstones.ts';
@@ -34,14 +34,8 @@ export const UserRef = builder.prismaNode('User', {
 // (plugins/planned-operations.ts). Any other id, and a user not found (a merged user's
 // id leads to its survivor there), take the general path.
 rootPlanners.set('node', async (ctx, info, args) => {
-  let decoded: { typename: string; id: string };
-  try {
-    decoded = decodeGlobalID(String(args.id));
-  } catch {
-    return undefined;
-  }
-  if (decoded.typename !== 'User' || !isUuid(decoded.id)) return undefined;
-  return (await prebuiltUser(ctx, info, decoded.id.toLowerCase())) ?? undefined;
+  const id = parseGlobalId(String(args.id), 'User');
+  return id === null ? undefined : ((await prebuiltUser(ctx, info, id)) ?? undefined);
 });
 
 builder.queryFields((t) => ({
