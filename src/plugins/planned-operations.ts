@@ -4,6 +4,7 @@ import {
   getVariableValues,
   Kind,
   type DocumentNode,
+  type ExecutionResult,
   type FieldNode,
   type FragmentDefinitionNode,
   type GraphQLSchema,
@@ -11,7 +12,7 @@ import {
 import type { GraphQLParams, Plugin } from 'graphql-yoga';
 import { createContext, type Access, type Context, type Viewer } from '../context.ts';
 import type { CredentialRead } from '../modules/auth/users.ts';
-import { rootPlanners, type PlanInfo } from '../modules/shared/prebuilt.ts';
+import { JsonText, rootPlanners, type PlanInfo, type PlanRow } from '../modules/shared/prebuilt.ts';
 
 // Operations answered by one statement, without executing resolvers: a query whose
 // only field is a root field with a planner (modules/shared/prebuilt.ts) and whose
@@ -107,9 +108,9 @@ export async function speculate(
   let captured: { text: string; params: unknown[] } | undefined;
   let noteCaptured!: () => void;
   const capturedNow = new Promise<void>((resolve) => (noteCaptured = resolve));
-  let deliver!: (answer: unknown) => void;
+  let deliver!: (row: PlanRow | null) => void;
   let refuse!: (reason: Error) => void;
-  const answer = new Promise<unknown>((resolve, reject) => ((deliver = resolve), (refuse = reject)));
+  const answer = new Promise<PlanRow | null>((resolve, reject) => ((deliver = resolve), (refuse = reject)));
   answer.catch(() => {});
   const provisional = createContext({ viewer: expectedViewer(organizationId), requestedOrganizationId: organizationId, requestId });
   provisional.planCapture = {
@@ -125,7 +126,7 @@ export async function speculate(
   const planned = plan(schema, root, provisional, params.variables as Record<string, unknown> | undefined);
   await Promise.race([capturedNow, planned]);
   if (!captured) return null;
-  let read: { data: string | null; userId: string } | undefined;
+  let read: { row: PlanRow | null; userId: string } | undefined;
   return {
     read: { ...captured, done: (result) => void (read = result) },
     settle(ctx) {
@@ -133,13 +134,30 @@ export async function speculate(
       // The plan assumed this user, acting in this organization, allowed to read it: the
       // context factory refuses (ctx null) a request whose viewer may not read it.
       if (ctx && read && viewer?.kind === 'user' && viewer.userId === read.userId && !viewer.boundOrganizationId && ctx.requestedOrganizationId === organizationId) {
-        deliver(read.data == null ? null : JSON.parse(read.data));
+        deliver(read.row);
         answered.set(ctx.access, { document, operationName: params.operationName, answer: planned });
       } else {
         refuse(new Error('read with the credential not used'));
       }
     },
   };
+}
+
+// The JSON text of a planned answer goes into the response as it is: Yoga serializes a
+// result with its `stringify` when it has one. For a page of 100 members (61 kB) that
+// spares a JSON.parse and a JSON.stringify of the answer, 0.37 ms. Any other
+// serialization (a batch, a result another plugin replaced) gets JsonText's value.
+const PLACEHOLDER = '\u0000planned answer\u0000';
+const MARK = JSON.stringify(PLACEHOLDER);
+
+function stringify(result: ExecutionResult): string {
+  const data = result.data;
+  const keys = data ? Object.keys(data) : [];
+  const answer = keys.length === 1 ? data![keys[0]!] : undefined;
+  if (!(answer instanceof JsonText)) return JSON.stringify(result);
+  const text = JSON.stringify({ ...result, data: { [keys[0]!]: PLACEHOLDER } });
+  const at = text.indexOf(MARK);
+  return text.slice(0, at) + answer.text + text.slice(at + MARK.length);
 }
 
 export function usePlannedOperations(): Plugin {
@@ -158,7 +176,7 @@ export function usePlannedOperations(): Plugin {
       let answer = early && early.document === args.document && (early.operationName ?? null) === (args.operationName ?? null) ? await early.answer : undefined;
       if (answer === undefined) answer = await plan(args.schema, root, ctx, args.variableValues as Record<string, unknown> | undefined);
       const field = root.field;
-      if (answer !== undefined) setResultAndStopExecution({ data: { [field.alias?.value ?? field.name.value]: answer } });
+      if (answer !== undefined) setResultAndStopExecution({ data: { [field.alias?.value ?? field.name.value]: answer }, stringify } as ExecutionResult);
     },
   };
 }

@@ -3,7 +3,7 @@ import { prisma, sql, statement } from '../../db.ts';
 import type { MemberRole, MembershipState } from '../../generated/prisma/client.ts';
 import { logger } from '../../observability/logger.ts';
 import { activatePendingMemberships } from '../member/service.ts';
-import { statementFor } from '../shared/prebuilt.ts';
+import { statementFor, type PlanRow } from '../shared/prebuilt.ts';
 import { uniqueViolation } from '../shared/validate.ts';
 import { survivorsOf } from '../user/tombstones.ts';
 
@@ -67,8 +67,8 @@ const USER_BY_SUBJECT = statement(
 export interface CredentialRead {
   text: string;
   params: unknown[];
-  /** Gets the plan's JSON text (null: no row) and the user it was read for, or undefined when it did not run. */
-  done(result: { data: string | null; userId: string } | undefined): void;
+  /** Gets the plan's row (null: none) and the user it was read for, or undefined when it did not run. */
+  done(result: { row: PlanRow | null; userId: string } | undefined): void;
 }
 
 /**
@@ -80,12 +80,13 @@ export interface CredentialRead {
  */
 async function userWithRead(subject: string, organizationId: string, read: CredentialRead): Promise<UserRow[]> {
   const reads = `cred."mergedIntoId" IS NULL AND (cred."isSystemAdmin" OR cred.state = 'ACTIVE')`;
+  // The plan's columns (found, c0, c1, …) follow the user's; it runs only when `reads`.
   const text = `WITH cred AS (${USER_BY_SUBJECT.text})
-    SELECT cred.*, ${reads} AS computed, CASE WHEN ${reads} THEN (SELECT p.data FROM (${read.text}) p) END AS planned FROM cred`;
+    SELECT cred.*, ${reads} AS computed, p.* FROM cred LEFT JOIN LATERAL (SELECT * FROM (${read.text}) p0 WHERE ${reads}) p ON true`;
   try {
-    const rows = await sql<UserRow & { computed: boolean; planned: string | null }>(statementFor(text), [subject, organizationId, ...read.params]);
+    const rows = await sql<UserRow & PlanRow & { computed: boolean }>(statementFor(text), [subject, organizationId, ...read.params]);
     const row = rows[0];
-    read.done(row?.computed ? { data: row.planned, userId: row.id } : undefined);
+    read.done(row?.computed ? { row: row.found ? row : null, userId: row.id } : undefined);
     return rows;
   } catch (err) {
     logger.warn({ error: (err as Error).message }, 'planned read with the credential failed; reading the credential alone');
