@@ -19,9 +19,10 @@ import { logger } from '../../observability/logger.ts';
 // organization's members, `node(id)` and `_entities` of users) select the same few
 // types again and again: users, their memberships and identifiers, organizations and
 // sources. For such a selection this module writes one statement that builds the
-// answer of the whole subtree as JSON in PostgreSQL, only with the fields the operation
-// selects, under their response names. When the operation is nothing but that field,
-// the JSON is its answer (plugins/planned-operations.ts, through `rootPlanners`).
+// answer of the whole subtree as JSON in PostgreSQL (the parts of it, joined here: see
+// `Value`), only with the fields the operation selects, under their response names.
+// When the operation is nothing but that field, the JSON is its answer
+// (plugins/planned-operations.ts, through `rootPlanners`).
 //
 // The rules each field applies elsewhere (which memberships and identifiers a viewer
 // may see, the order, page sizes, authorization of connections) are written into the
