@@ -84,10 +84,11 @@ export function createApp({
       // A planned read may run in the bearer token's user lookup (plugins/planned-operations.ts).
       const speculation =
         requestedOrganizationId && isBearerToken(request) ? await speculate(schema, request, params, requestedOrganizationId, requestId) : null;
-      let ctx: Context | null = null;
+      // The request's context once it is authorized; null when it is refused.
+      let authorized: Context | null = null;
       try {
         const viewer = await authenticator.authenticate(request, speculation?.read);
-        ctx = createContext({ viewer, requestedOrganizationId, requestId });
+        const ctx = createContext({ viewer, requestedOrganizationId, requestId });
         // A request that names its organization acts only there: a credential bound to
         // another one is TENANT_MISMATCH; a viewer who may not read it is FORBIDDEN,
         // whether or not it exists. Anonymous requests are refused by the schema.
@@ -96,12 +97,9 @@ export function createApp({
           ctx.access.assertTenant(organizationId);
           if (!(await ctx.access.can(organizationId, 'read'))) throw forbidden();
         }
-        return ctx;
-      } catch (err) {
-        ctx = null;
-        throw err;
+        return (authorized = ctx);
       } finally {
-        speculation?.settle(ctx);
+        speculation?.settle(authorized);
       }
     },
     plugins: [
