@@ -3,6 +3,10 @@ import { prisma } from '../src/db.ts';
 import { expectErrorCode, expectNoErrors, globalId, gql } from './helpers/app.ts';
 import { aMember, anIdentifier, anOrganization, aSource, aTenantWithMember, aUser } from './helpers/factories.ts';
 import { withSqlLog } from './helpers/sql-count.ts';
+import type { GraphQLObjectType, GraphQLResolveInfo } from 'graphql';
+import { Access, ANONYMOUS, createContext } from '../src/context.ts';
+import { upsertIdentifiers, type IdentifierItemInput } from '../src/modules/identifier/service.ts';
+import { schema } from '../src/schema.ts';
 
 const UPSERT = `mutation ($input: UpsertIdentifierInput!) {
   upsertIdentifier(input: $input) {
@@ -262,6 +266,68 @@ describe('upsertIdentifiers', () => {
     expect(again.data?.upsertIdentifiers).toMatchObject({ createdCount: 0, updatedCount: 1, unchangedCount: 999 });
     expect(again.data?.upsertIdentifiers.results[999]).toMatchObject({ outcome: 'UPDATED', identifier: { identifierValue: 'changed' } });
     expect(await prisma.identifier.count()).toBe(1000);
+  });
+
+  it('answers counts and outcomes from ids and keys alone, and the identifiers in full wherever a fragment asks for them', async () => {
+    const { organization, analyst, person } = await aTenant();
+    const COUNTS = `mutation ($input: UpsertIdentifiersInput!) {
+      upsertIdentifiers(input: $input) {
+        ... on UpsertIdentifiersSuccess { createdCount updatedCount unchangedCount results { created outcome } }
+      }
+    }`;
+    const first = await withSqlLog(() =>
+      gql(COUNTS, { variables: { input: { organizationId: organization.id, items: items(person, 20) } }, asUser: analyst }),
+    );
+    expectNoErrors(first.result);
+    expect(first.result.data?.upsertIdentifiers).toMatchObject({ createdCount: 20, updatedCount: 0, unchangedCount: 0 });
+    expect(first.result.data?.upsertIdentifiers.results[19]).toEqual({ created: true, outcome: 'CREATED' });
+    const write = first.statements.find((s) => /INSERT INTO identifiers/.test(s))!;
+    // The statement's answer (its final SELECT) has ids and keys, not the values.
+    const answer = write.match(/SELECT ((?:(?!SELECT)[^])*), w\.created, \(SELECT count\(\*\) FROM notified\)/)?.[1];
+    expect(answer).toBe('w.id, w."userId", w."sourceId", w."identifierKey"');
+    // The same statements as with the identifiers shown, less the reload of the rows for the selection.
+    expect(first.statements).toHaveLength(6);
+
+    const mixed = [...items(person, 19), item(person, { identifierKey: 'key_19', identifierValue: 'changed' })];
+    const second = await withSqlLog(() =>
+      gql(COUNTS, { variables: { input: { organizationId: organization.id, items: mixed } }, asUser: analyst }),
+    );
+    expect(second.result.data?.upsertIdentifiers).toMatchObject({ createdCount: 0, updatedCount: 1, unchangedCount: 19 });
+    expect(second.result.data?.upsertIdentifiers.results.map((r: { outcome: string }) => r.outcome)).toEqual([
+      ...Array(19).fill('UNCHANGED'),
+      'UPDATED',
+    ]);
+    const reread = second.statements.find((s) => /^\s*SELECT/.test(s) && /FROM identifiers/.test(s) && /unnest/.test(s))!;
+    expect(reread).not.toMatch(/identifier_value/);
+
+    // Asked for through a named fragment inside an inline one: every value, as written.
+    const FRAGMENT = `mutation ($input: UpsertIdentifiersInput!) {
+      upsertIdentifiers(input: $input) { ... on UpsertIdentifiersSuccess { ...Shown } }
+    }
+    fragment Shown on UpsertIdentifiersSuccess { results { outcome ... on IdentifierUpsert { identifier { identifierValue confidenceScore } } } }`;
+    const third = await gql(FRAGMENT, {
+      variables: { input: { organizationId: organization.id, items: [item(person, { identifierKey: 'key_0', identifierValue: 'v0', confidenceScore: 0.25 })] } },
+      asUser: analyst,
+    });
+    expectNoErrors(third);
+    expect(third.data?.upsertIdentifiers.results).toEqual([{ outcome: 'UPDATED', identifier: { identifierValue: 'v0', confidenceScore: 0.25 } }]);
+  });
+
+  it("loads an identifier a keys-only answer holds if it is shown all the same, from the viewer's write", async () => {
+    const { organization, analyst, person } = await aTenant();
+    const written = await upsertIdentifiers(
+      new Access({ kind: 'user', userId: analyst.id, isSystemAdmin: false, boundOrganizationId: null }, organization.id),
+      { organizationId: organization.id, items: items(person, 2) as IdentifierItemInput[] },
+      'keys',
+    );
+    expect(Object.keys(written[0]!.identifier).sort()).toEqual(['id', 'identifierKey', 'sourceId', 'userId']);
+    const field = (schema.getType('IdentifierUpsert') as GraphQLObjectType).getFields().identifier!;
+    const ctx = createContext({ viewer: ANONYMOUS, requestedOrganizationId: null, requestId: 'test' });
+    const { statements, result: shown } = await withSqlLog(() =>
+      Promise.all(written.map((w) => field.resolve!(w, {}, ctx, {} as GraphQLResolveInfo))),
+    );
+    expect((shown as { identifierValue: string }[]).map((i) => i.identifierValue)).toEqual(['v0', 'v1']);
+    expect(statements).toHaveLength(1);
   });
 
   it('writes nothing when any item is invalid, naming each invalid item', async () => {

@@ -16,9 +16,11 @@ import {
   updateIdentifier,
   upsertIdentifier,
   upsertIdentifiers,
+  type IdentifierKeys,
   type IdentifierUpsert,
   type UpsertOutcome,
 } from './service.ts';
+import { selectsPath } from '../shared/selection.ts';
 
 export type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
 export type InputFieldBuilder = PothosSchemaTypes.InputFieldBuilder<Types, 'InputObject'>;
@@ -224,10 +226,23 @@ const DeleteIdentifierInput = builder.inputType('DeleteIdentifierInput', {
   fields: (t) => ({ id: t.id({ description: 'The identifier: its global id (or UUID).' }) }),
 });
 
-const IdentifierUpsertRef = builder.objectRef<IdentifierUpsert>('IdentifierUpsert').implement({
+const IdentifierUpsertRef = builder.objectRef<IdentifierUpsert<IdentifierKeys>>('IdentifierUpsert').implement({
   description: 'What an upsert did to one identifier.',
   fields: (t) => ({
-    identifier: t.field({ type: IdentifierRef, nullable: false, description: 'The identifier as it is now.', resolve: (r) => r.identifier }),
+    identifier: t.field({
+      type: IdentifierRef,
+      nullable: false,
+      description: 'The identifier as it is now.',
+      // A write whose response shows no identifier answers with keys alone; should one
+      // be asked for anyway, its row is loaded (all such rows in one query).
+      resolve: (r, _args, ctx) =>
+        'identifierValue' in r.identifier
+          ? (r.identifier as Identifier)
+          : ctx.loader<string, Identifier>('identifier:written', async (ids) => {
+              const rows = new Map((await prisma.identifier.findMany({ where: { id: { in: [...ids] } } })).map((i) => [i.id, i]));
+              return ids.map((id) => rows.get(id) ?? new Error(`identifier ${id} is gone`));
+            }).load(r.identifier.id),
+    }),
     created: t.exposeBoolean('created', { description: 'Whether the identifier was created by this call.' }),
     outcome: t.expose('outcome', { type: UpsertOutcomeEnum, description: 'Created, updated or found unchanged.' }),
   }),
@@ -322,6 +337,10 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: UpsertIdentifiersInput, description: 'The identifiers.' }) },
     errors: bulkUpsertResult('UpsertIdentifiers', 'identifiers'),
     resolve: async (_root, { input }, ctx, info) => {
+      // Only counts or outcomes shown: the write answers with ids and keys alone.
+      if (!selectsPath(info, ['results', 'identifier'])) {
+        return upsertIdentifiers(ctx.access, input, 'keys');
+      }
       const results = await upsertIdentifiers(ctx.access, input);
       const rows = await withRelations(results.map((r) => r.identifier), ctx, info, 'Identifier', ['identifier'], (query, ids) =>
         prisma.identifier.findMany({ ...query, where: { id: { in: ids } } }),
