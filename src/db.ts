@@ -149,7 +149,7 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
     readPool.on('error', (err) => logger.warn(errorFields(err), 'idle database connection lost'));
     const factory = new PrismaPg(pool);
     const query: RawQuery = async (sql) => (await pool.query(sql)).rows;
-    const applied = options.migrate ? await applyMigrations(factory, query) : [];
+    const applied = options.migrate ? await applyMigrations({ factory, query, runScript: (script) => pool.query(script) }) : [];
     const prisma = client(factory, options.onQuery);
     const url = config.databaseUrl;
     return {
@@ -179,7 +179,7 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
   const factory = new PrismaPGlite(instance);
   const query: RawQuery = async (sql) => (await instance.query<Record<string, unknown>>(sql)).rows;
   // The embedded database is private to this process, so it always migrates itself.
-  const applied = await applyMigrations(factory, query);
+  const applied = await applyMigrations({ factory, query, runScript: (script) => instance.exec(script) });
   const prisma = client(factory, options.onQuery);
   return {
     kind: 'embedded',

@@ -23,6 +23,7 @@ async function emptyDatabase() {
     return {
       factory: new PrismaPg(pool),
       query: (async (sql) => (await pool.query(sql)).rows) as RawQuery,
+      runScript: (script: string) => pool.query(script),
       async drop() {
         await pool.end();
         await admin.query(`DROP DATABASE "${name}"`);
@@ -34,6 +35,7 @@ async function emptyDatabase() {
   return {
     factory: new PrismaPGlite(pglite),
     query: (async (sql) => (await pglite.query<Record<string, unknown>>(sql)).rows) as RawQuery,
+    runScript: (script: string) => pglite.exec(script),
     drop: () => pglite.close(),
   };
 }
@@ -49,9 +51,9 @@ describe('migrations', () => {
     try {
       const all = (await readMigrations()).migrationDirectories.map((m) => m.path);
       expect(await pendingMigrations(db.query)).toEqual(all);
-      expect(await applyMigrations(db.factory, db.query)).toEqual(all);
+      expect(await applyMigrations(db)).toEqual(all);
       expect(await pendingMigrations(db.query)).toEqual([]);
-      expect(await applyMigrations(db.factory, db.query)).toEqual([]);
+      expect(await applyMigrations(db)).toEqual([]);
       const tables = await db.query(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY 1",
       );
@@ -69,11 +71,43 @@ describe('migrations', () => {
     await cp(MIGRATIONS_DIR, dir, { recursive: true });
     const db = await emptyDatabase();
     try {
-      await applyMigrations(db.factory, db.query, dir);
+      await applyMigrations(db, dir);
       await mkdir(path.join(dir, '29990101000000_extra'));
       await writeFile(path.join(dir, '29990101000000_extra', 'migration.sql'), 'CREATE TABLE "extra" ("id" INT PRIMARY KEY);');
-      expect(await applyMigrations(db.factory, db.query, dir)).toEqual(['29990101000000_extra']);
+      expect(await applyMigrations(db, dir)).toEqual(['29990101000000_extra']);
       expect(await db.query('SELECT count(*)::int AS n FROM "extra"')).toEqual([{ n: 0 }]);
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('apply a migration with a function body whole, and none of a migration that fails part way', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'igs-migrations-'));
+    tmpDirs.push(dir);
+    await cp(MIGRATIONS_DIR, dir, { recursive: true });
+    const db = await emptyDatabase();
+    try {
+      await applyMigrations(db, dir);
+      const add = async (name: string, sql: string) => {
+        await mkdir(path.join(dir, name));
+        await writeFile(path.join(dir, name, 'migration.sql'), sql);
+      };
+      await add(
+        '29990101000000_function',
+        `CREATE FUNCTION "twice"(n int) RETURNS int LANGUAGE plpgsql AS $$
+         BEGIN
+           n := n * 2;
+           RETURN n;
+         END;
+         $$;
+         CREATE TABLE "after_function" ("id" INT PRIMARY KEY);`,
+      );
+      expect(await applyMigrations(db, dir)).toEqual(['29990101000000_function']);
+      expect(await db.query('SELECT "twice"(21) AS n')).toEqual([{ n: 42 }]);
+
+      await add('29990102000000_broken', 'CREATE TABLE "half" ("id" INT PRIMARY KEY); SELECT no_such_function();');
+      await expect(applyMigrations(db, dir)).rejects.toThrow(/no_such_function/);
+      expect(await db.query("SELECT to_regclass('half') IS NULL AS gone")).toEqual([{ gone: true }]);
     } finally {
       await db.drop();
     }
@@ -82,7 +116,7 @@ describe('migrations', () => {
   it('enforce the CHECK constraints the schema cannot express', async () => {
     const db = await emptyDatabase();
     try {
-      await applyMigrations(db.factory, db.query);
+      await applyMigrations(db);
       await expect(db.query("INSERT INTO users (email) VALUES ('Upper@Example.com')")).rejects.toThrow(/users_email_lower_case/);
       const [org] = await db.query("INSERT INTO organizations (slug, name) VALUES ('a', 'A') RETURNING id");
       const [user] = await db.query("INSERT INTO users (email) VALUES ('a@example.com') RETURNING id");

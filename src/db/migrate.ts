@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
+import { DriverAdapterError, type SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import { PGlite } from '@electric-sql/pglite';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import {
@@ -36,18 +36,64 @@ export async function pendingMigrations(query: RawQuery, dir = MIGRATIONS_DIR): 
   return wanted.filter((name) => !applied.has(name));
 }
 
+/** A database to migrate. */
+export interface MigrationTarget {
+  /** The driver adapter Prisma's migration engine works through. */
+  factory: SqlMigrationAwareDriverAdapterFactory;
+  /** A query for the bookkeeping (which migrations are applied). */
+  query: RawQuery;
+  /**
+   * Runs a script of many statements sent at once (PostgreSQL's simple query protocol:
+   * one implicit transaction, so a script that fails leaves nothing half applied).
+   */
+  runScript(script: string): Promise<unknown>;
+}
+
+/**
+ * The target's factory, with every migration script run by the target's `runScript`.
+ * The adapters' own would not do: node-postgres's cuts a script at each semicolon,
+ * which cuts a function body apart, and PGlite's does not wait for its script, so a
+ * migration that fails would be recorded as applied. Errors reach the engine as an
+ * adapter's own would.
+ */
+function runningScriptsWhole({ factory, runScript }: MigrationTarget): SqlMigrationAwareDriverAdapterFactory {
+  const executeScript = async (script: string) => {
+    try {
+      await runScript(script);
+    } catch (err) {
+      const e = err as { code?: unknown; severity?: string; message: string; detail?: string; column?: string; hint?: string };
+      if (typeof e.code !== 'string') throw err;
+      throw new DriverAdapterError({
+        kind: 'postgres',
+        code: e.code,
+        severity: e.severity ?? 'ERROR',
+        message: e.message,
+        detail: e.detail,
+        column: e.column,
+        hint: e.hint,
+      });
+    }
+  };
+  // Methods are bound to the wrapped object, whose private state a proxy does not have.
+  const wrap = <T extends object>(target: T, replace: Record<string | symbol, unknown>): T =>
+    new Proxy(target, {
+      get(t, prop) {
+        if (prop in replace) return replace[prop];
+        const value = Reflect.get(t, prop) as unknown;
+        return typeof value === 'function' ? value.bind(t) : value;
+      },
+    });
+  return wrap(factory, { connect: async () => wrap(await factory.connect(), { executeScript }) });
+}
+
 /**
  * Applies pending migrations through Prisma's migration engine: the same engine,
  * the same `_prisma_migrations` bookkeeping and the same checks (edited or failed
  * migrations are refused) as `prisma migrate deploy`.
  */
-export async function applyMigrations(
-  factory: SqlMigrationAwareDriverAdapterFactory,
-  query: RawQuery,
-  dir = MIGRATIONS_DIR,
-): Promise<string[]> {
-  if ((await pendingMigrations(query, dir)).length === 0) return [];
-  const engine = await openSchemaEngine(factory);
+export async function applyMigrations(target: MigrationTarget, dir = MIGRATIONS_DIR): Promise<string[]> {
+  if ((await pendingMigrations(target.query, dir)).length === 0) return [];
+  const engine = await openSchemaEngine(runningScriptsWhole(target));
   try {
     const { appliedMigrationNames } = await engine.applyMigrations({
       migrationsList: await readMigrations(dir),
