@@ -157,6 +157,27 @@ describe('organizations', () => {
     // The organization's own trail went with it; only the DELETE is left.
     expect(await prisma.auditEvent.findMany({ select: { id: true } })).toEqual([{ id: events[0]!.id }]);
   });
+
+  it("deleting organizations by any statement takes their trails with them, and leaves other organizations' and none's", async () => {
+    const tenants = await Promise.all([1, 2, 3].map(() => aTenantWithMember('ORGANIZATION_ADMIN')));
+    for (const { organization, user } of tenants) {
+      await gql(UPDATE_ORGANIZATION, {
+        asUser: user,
+        variables: { input: { id: globalId('Organization', organization.id), name: `Renamed ${organization.slug}` } },
+      });
+    }
+    const orgless = await prisma.auditEvent.create({
+      data: { organizationId: null, actorType: 'SYSTEM', entityType: 'User', entityId: tenants[0]!.user.id, action: 'CREATE', changes: {} },
+    });
+    const [gone1, gone2, kept] = tenants.map((t) => t.organization.id);
+    expect(await prisma.auditEvent.count({ where: { organizationId: { in: [gone1!, gone2!] } } })).toBe(2);
+    // Two organizations in one statement, outside the server's own deletion.
+    await prisma.$executeRaw`DELETE FROM organizations WHERE id IN (${gone1}::uuid, ${gone2}::uuid)`;
+    const left = await prisma.auditEvent.findMany({ select: { id: true, organizationId: true } });
+    expect(left.filter((e) => e.organizationId === gone1 || e.organizationId === gone2)).toEqual([]);
+    expect(left.filter((e) => e.organizationId === kept)).toHaveLength(1);
+    expect(left.some((e) => e.id === orgless.id)).toBe(true);
+  });
 });
 
 describe('users', () => {

@@ -127,12 +127,14 @@ function filterWhere(filter: Filter | null | undefined) {
 const NEWEST_FIRST = [{ createdAt: 'desc' as const }, { id: 'desc' as const }];
 
 builder.prismaObjectField(OrganizationRef, 'auditEvents', (t) =>
-  t.relatedConnection('auditEvents', {
+  t.prismaConnection({
+    type: AuditEventRef,
     description: "The organization's audit trail, newest first.",
     cursor: 'id',
-    totalCount: true,
+    totalCount: (organization, { filter }) => prisma.auditEvent.count({ where: { organizationId: organization.id, ...filterWhere(filter) } }),
     args: { filter: t.arg({ type: AuditEventFilter, required: false, description: 'Which events.' }) },
-    query: ({ filter }) => ({ where: filterWhere(filter), orderBy: NEWEST_FIRST }),
+    resolve: (query, organization, { filter }) =>
+      prisma.auditEvent.findMany({ ...query, where: { organizationId: organization.id, ...filterWhere(filter) }, orderBy: NEWEST_FIRST }),
   }, { description: 'A page of audit events.', fields: totalCountField }, { description: 'An audit event in a page.' }),
 );
 
