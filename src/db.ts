@@ -121,6 +121,25 @@ async function listenOnPostgres(
   };
 }
 
+/**
+ * Applies pending migrations to PostgreSQL on connections of their own, without the
+ * statement timeout that bounds requests: a migration script is one statement to it,
+ * and building an index on a large table may well take longer.
+ */
+async function migratePostgres(url: string): Promise<string[]> {
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  pool.on('error', (err) => logger.warn(errorFields(err), 'migration connection lost'));
+  try {
+    return await applyMigrations({
+      factory: new PrismaPg(pool),
+      query: async (sql) => (await pool.query(sql)).rows,
+      runScript: (script) => pool.query(script),
+    });
+  } finally {
+    await pool.end();
+  }
+}
+
 export async function openDatabase(config: Config, options: OpenOptions = {}): Promise<Database> {
   if (config.databaseUrl) {
     const pool = new pg.Pool({
@@ -149,7 +168,7 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
     readPool.on('error', (err) => logger.warn(errorFields(err), 'idle database connection lost'));
     const factory = new PrismaPg(pool);
     const query: RawQuery = async (sql) => (await pool.query(sql)).rows;
-    const applied = options.migrate ? await applyMigrations({ factory, query, runScript: (script) => pool.query(script) }) : [];
+    const applied = options.migrate ? await migratePostgres(config.databaseUrl) : [];
     const prisma = client(factory, options.onQuery);
     const url = config.databaseUrl;
     return {
