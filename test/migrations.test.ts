@@ -9,8 +9,6 @@ import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { afterAll, describe, expect, it } from 'vitest';
 import { applyMigrations, pendingMigrations, type RawQuery } from '../src/db/migrate.ts';
 import { MIGRATIONS_DIR, readMigrations } from '../src/db/schema-engine.ts';
-import { loadConfig } from '../src/config.ts';
-import { openDatabase } from '../src/db.ts';
 import { testDatabaseUrl } from './helpers/postgres-url.ts';
 import { TEST_DATABASE } from './helpers/setup.ts';
 
@@ -137,25 +135,3 @@ describe('migrations', () => {
   });
 });
 
-
-describe.runIf(TEST_DATABASE === 'postgres')('migrating on start', () => {
-  it('applies scripts that run longer than the statement timeout, which still bounds every other query', async () => {
-    const name = `igs_mig_${randomUUID().slice(0, 8)}`;
-    const admin = new pg.Client({ connectionString: testDatabaseUrl('postgres') });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE "${name}"`);
-    try {
-      // 1 ms: the first migration alone takes far longer as one script.
-      const db = await openDatabase(loadConfig({ DATABASE_URL: testDatabaseUrl(name), STATEMENT_TIMEOUT_MS: '1' }), { migrate: true });
-      try {
-        expect(db.appliedMigrations).toEqual((await readMigrations()).migrationDirectories.map((d) => d.path));
-        await expect(db.query('SELECT pg_sleep(0.2)')).rejects.toThrow(/statement timeout/);
-      } finally {
-        await db.close();
-      }
-    } finally {
-      await admin.query(`DROP DATABASE "${name}" WITH (FORCE)`);
-      await admin.end();
-    }
-  });
-});
