@@ -45,6 +45,23 @@ afterAll(async () => {
   for (const d of tmpDirs) await rm(d, { recursive: true, force: true });
 });
 
+/**
+ * An empty database migrated from a copy of prisma/migrations in a folder of its own,
+ * and a way to add a migration to that copy.
+ */
+async function migratedCopy() {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'igs-migrations-'));
+  tmpDirs.push(dir);
+  await cp(MIGRATIONS_DIR, dir, { recursive: true });
+  const db = await emptyDatabase();
+  await applyMigrations(db, dir);
+  const add = async (name: string, sql: string) => {
+    await mkdir(path.join(dir, name));
+    await writeFile(path.join(dir, name, 'migration.sql'), sql);
+  };
+  return { db, dir, add };
+}
+
 describe('migrations', () => {
   it('apply every migration to an empty database, then nothing on a second run', async () => {
     const db = await emptyDatabase();
@@ -66,14 +83,9 @@ describe('migrations', () => {
   });
 
   it('apply a new migration added after the first run, and only that one', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'igs-migrations-'));
-    tmpDirs.push(dir);
-    await cp(MIGRATIONS_DIR, dir, { recursive: true });
-    const db = await emptyDatabase();
+    const { db, dir, add } = await migratedCopy();
     try {
-      await applyMigrations(db, dir);
-      await mkdir(path.join(dir, '29990101000000_extra'));
-      await writeFile(path.join(dir, '29990101000000_extra', 'migration.sql'), 'CREATE TABLE "extra" ("id" INT PRIMARY KEY);');
+      await add('29990101000000_extra', 'CREATE TABLE "extra" ("id" INT PRIMARY KEY);');
       expect(await applyMigrations(db, dir)).toEqual(['29990101000000_extra']);
       expect(await db.query('SELECT count(*)::int AS n FROM "extra"')).toEqual([{ n: 0 }]);
     } finally {
@@ -82,16 +94,8 @@ describe('migrations', () => {
   });
 
   it('apply a migration with a function body whole, and none of a migration that fails part way', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'igs-migrations-'));
-    tmpDirs.push(dir);
-    await cp(MIGRATIONS_DIR, dir, { recursive: true });
-    const db = await emptyDatabase();
+    const { db, dir, add } = await migratedCopy();
     try {
-      await applyMigrations(db, dir);
-      const add = async (name: string, sql: string) => {
-        await mkdir(path.join(dir, name));
-        await writeFile(path.join(dir, name, 'migration.sql'), sql);
-      };
       await add(
         '29990101000000_function',
         `CREATE FUNCTION "twice"(n int) RETURNS int LANGUAGE plpgsql AS $$
