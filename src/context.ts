@@ -70,6 +70,8 @@ export interface Context {
 export class Access {
   /** The one organization this request may act in, or null when it is not narrowed to one. */
   readonly scopeOrganizationId: string | null;
+  /** What narrowed the request: its credential, or its X-Organization-ID header. */
+  private readonly scopedBy: 'credential' | 'header';
   private readonly memberships: DataLoader<string, { role: MemberRole; state: MembershipState } | null>;
   private active: Promise<Map<string, MemberRole> | 'all'> | undefined;
 
@@ -77,7 +79,9 @@ export class Access {
     readonly viewer: Viewer,
     requestedOrganizationId: string | null = null,
   ) {
-    this.scopeOrganizationId = (viewer.kind === 'anonymous' ? null : viewer.boundOrganizationId) ?? requestedOrganizationId;
+    const bound = viewer.kind === 'anonymous' ? null : viewer.boundOrganizationId;
+    this.scopeOrganizationId = bound ?? requestedOrganizationId;
+    this.scopedBy = bound ? 'credential' : 'header';
     this.memberships = new DataLoader(async (organizationIds) => {
       if (viewer.kind !== 'user') return organizationIds.map(() => null);
       const rows = await prisma.member.findMany({
@@ -148,7 +152,7 @@ export class Access {
    */
   assertTenant(organizationId: string): void {
     if (this.viewer.kind !== 'anonymous' && this.scopeOrganizationId && this.scopeOrganizationId !== organizationId) {
-      throw tenantMismatch();
+      throw tenantMismatch(this.scopedBy);
     }
   }
 

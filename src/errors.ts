@@ -24,6 +24,24 @@ const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   SERVICE_UNAVAILABLE: 503,
 };
 
+// A refusal decided before execution (in the request's context) answers for the whole
+// request, so it also carries the HTTP status GraphQL over HTTP gives it; the same code
+// raised by one field stays a field error of a 200 answer.
+const REQUEST_STATUS: Partial<Record<ErrorCode, number>> = {
+  ...HTTP_STATUS,
+  BAD_USER_INPUT: 400,
+  FORBIDDEN: 403,
+  TENANT_MISMATCH: 403,
+};
+
+/** `error` as the refusal of a whole request: with its HTTP status when it has a code. */
+export function refusingRequest(error: unknown): unknown {
+  if (!(error instanceof ApiError)) return error;
+  const status = REQUEST_STATUS[error.extensions.code as ErrorCode];
+  if (status) (error as { extensions: Record<string, unknown> }).extensions = { ...error.extensions, http: { status } };
+  return error;
+}
+
 /** Errors that end an operation: authentication, authorization, limits, outages. */
 export class ApiError extends GraphQLError {
   constructor(code: ErrorCode, message: string, extra: Record<string, unknown> = {}) {
@@ -37,11 +55,15 @@ export class ApiError extends GraphQLError {
 export const unauthenticated = () =>
   new ApiError(ErrorCode.UNAUTHENTICATED, 'Authentication is required: send a valid bearer token or API key.');
 export const forbidden = (message = 'You are not allowed to do this.') => new ApiError(ErrorCode.FORBIDDEN, message);
-export const tenantMismatch = () =>
-  new ApiError(
-    ErrorCode.TENANT_MISMATCH,
-    'The credential belongs to a different organization than the one this request names.',
-  );
+const TENANT_MISMATCH_MESSAGES = {
+  credential: 'The credential belongs to a different organization than the one this request names.',
+  header: 'The X-Organization-ID header names a different organization than the one this operation names.',
+  headers: 'X-Organization-ID and X-Tenant-ID name different organizations; send one, or the same in both.',
+};
+
+/** Two parts of a request name different organizations: which two, in the message. */
+export const tenantMismatch = (clash: keyof typeof TENANT_MISMATCH_MESSAGES = 'credential') =>
+  new ApiError(ErrorCode.TENANT_MISMATCH, TENANT_MISMATCH_MESSAGES[clash]);
 
 /** One offending input field: its path from the argument root, and why. */
 export interface FieldIssue {

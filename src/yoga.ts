@@ -3,15 +3,16 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, type GraphQLParams, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from './config.ts';
 import { createContext, type Context } from './context.ts';
 import { database } from './db.ts';
 import { PROJECT_ROOT } from './paths.ts';
-import { ApiError, ErrorCode, forbidden } from './errors.ts';
+import { forbidden, refusingRequest } from './errors.ts';
 import { yogaLogger } from './observability/logger.ts';
 import { currentRequest } from './observability/request-context.ts';
 import { createAuthenticator, isBearerToken, type Authenticator } from './modules/auth/authenticate.ts';
+import { requestedOrganizationId as organizationNamedBy } from './modules/auth/tenant-header.ts';
 import { useBodyLimit } from './plugins/body-limit.ts';
 import { useCsrfPrevention } from './plugins/csrf.ts';
 import { maskError, useStableErrorCodes } from './plugins/errors.ts';
@@ -25,7 +26,6 @@ import { useRequestLog } from './plugins/request-log.ts';
 import { useSubgraphGuard } from './plugins/subgraph-guard.ts';
 import { schema } from './schema.ts';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 // GraphiQL opens with the example operations of examples/operations.graphql (the
 // "who is this?" resolve first), under a note on the headers to set.
@@ -59,6 +59,31 @@ export function createApp({
   tracing,
   counters = new MemoryCounterStore(),
 }: AppOptions): App {
+  async function requestContext(request: Request, params: GraphQLParams): Promise<Context> {
+    const requestedOrganizationId = organizationNamedBy(request.headers);
+    const requestId = currentRequest()?.requestId ?? randomUUID();
+    // A planned read may run in the bearer token's user lookup (plugins/planned-operations.ts).
+    const speculation =
+      requestedOrganizationId && isBearerToken(request) ? await speculate(schema, request, params, requestedOrganizationId, requestId) : null;
+    // The request's context once it is authorized; null when it is refused.
+    let authorized: Context | null = null;
+    try {
+      const viewer = await authenticator.authenticate(request, speculation?.read);
+      const ctx = createContext({ viewer, requestedOrganizationId, requestId });
+      // A request that names its organization acts only there: a credential bound to
+      // another one is TENANT_MISMATCH; a viewer who may not read it is FORBIDDEN,
+      // whether or not it exists. Anonymous requests are refused by the schema.
+      const organizationId = ctx.requestedOrganizationId;
+      if (organizationId && viewer.kind !== 'anonymous') {
+        ctx.access.assertTenant(organizationId);
+        if (!(await ctx.access.can(organizationId, 'read'))) throw forbidden();
+      }
+      return (authorized = ctx);
+    } finally {
+      speculation?.settle(authorized);
+    }
+  }
+
   return createYoga<Record<string, never>, Context>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -72,36 +97,11 @@ export function createApp({
     batching: config.batchLimit > 0 ? { limit: config.batchLimit } : false,
     // useBodyLimit below limits every body (BODY_LIMIT_BYTES).
     maxRequestBodySize: false,
-    context: async ({ request, params }) => {
-      const tenant = request.headers.get('x-organization-id') ?? request.headers.get('x-tenant-id');
-      if (tenant !== null && !UUID.test(tenant)) {
-        throw new ApiError(ErrorCode.BAD_USER_INPUT, 'X-Organization-ID must be a UUID.', {
-          details: [{ path: 'X-Organization-ID', message: 'not a UUID' }],
-        });
-      }
-      const requestedOrganizationId = tenant?.toLowerCase() ?? null;
-      const requestId = currentRequest()?.requestId ?? randomUUID();
-      // A planned read may run in the bearer token's user lookup (plugins/planned-operations.ts).
-      const speculation =
-        requestedOrganizationId && isBearerToken(request) ? await speculate(schema, request, params, requestedOrganizationId, requestId) : null;
-      // The request's context once it is authorized; null when it is refused.
-      let authorized: Context | null = null;
-      try {
-        const viewer = await authenticator.authenticate(request, speculation?.read);
-        const ctx = createContext({ viewer, requestedOrganizationId, requestId });
-        // A request that names its organization acts only there: a credential bound to
-        // another one is TENANT_MISMATCH; a viewer who may not read it is FORBIDDEN,
-        // whether or not it exists. Anonymous requests are refused by the schema.
-        const organizationId = ctx.requestedOrganizationId;
-        if (organizationId && viewer.kind !== 'anonymous') {
-          ctx.access.assertTenant(organizationId);
-          if (!(await ctx.access.can(organizationId, 'read'))) throw forbidden();
-        }
-        return (authorized = ctx);
-      } finally {
-        speculation?.settle(authorized);
-      }
-    },
+    // Whatever refuses the request here answers for all of it, with its HTTP status.
+    context: ({ request, params }) =>
+      requestContext(request, params).catch((error: unknown) => {
+        throw refusingRequest(error);
+      }),
     plugins: [
       ...(tracing ? [tracing] : []),
       useRequestLog(),

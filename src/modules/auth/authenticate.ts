@@ -4,6 +4,7 @@ import { ANONYMOUS, type Viewer } from '../../context.ts';
 import { ApiError, ErrorCode, unauthenticated } from '../../errors.ts';
 import { logger } from '../../observability/logger.ts';
 import { UUID_RE } from '../shared/visibility.ts';
+import { requestedOrganizationId } from './tenant-header.ts';
 import { looksLikeApiKey, viewerForApiKey } from './api-keys.ts';
 import { JwksUnavailableError, RemoteJwks } from './jwks.ts';
 import { userForToken, type CredentialRead } from './users.ts';
@@ -144,8 +145,7 @@ export function createAuthenticator(settings: AuthSettings): Authenticator {
       return (await viewerForApiKey(credential)) ?? reject('unknown or revoked API key');
     }
     if (apiKeyHeader !== null) reject('X-API-Key is not an API key');
-    const tenant = request.headers.get('x-organization-id') ?? request.headers.get('x-tenant-id');
-    return viewerForToken(credential, tenant !== null && UUID_RE.test(tenant) ? tenant.toLowerCase() : null, read);
+    return viewerForToken(credential, requestedOrganizationId(request.headers), read);
   }
 
   return {
