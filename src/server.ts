@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import { loadConfig, tracingEnabled } from './config.ts';
 import { createLogger, setLogger } from './observability/logger.ts';
 import { openDatabase, useDatabase } from './db.ts';
+import { pendingMigrations } from './db/migrate.ts';
 import { announceDevServer, developmentSecret, DEV_GRANT_PATH, devGrantHandler } from './modules/auth/dev.ts';
 
 // Listens, and shuts down cleanly. Everything else is built in yoga.ts.
@@ -18,6 +19,7 @@ const [db, { createApp }, { createCounterStore }] = await Promise.all([
 ]);
 useDatabase(db);
 for (const name of db.appliedMigrations) console.log(`Applied migration ${name}`);
+await refuseUnmigrated();
 
 // Development signs tokens with an HS256 secret: JWT_SECRET, or one generated into
 // the data folder, which `npm run token` reads too.
@@ -61,6 +63,22 @@ server.listen(config.port, config.host, () => {
   }
   console.log(`GraphQL${config.env === 'production' ? '' : ' and GraphiQL'}: http://${host}:${port}/graphql`);
 });
+
+/**
+ * A PostgreSQL database that lacks migrations would fail every request: say so and
+ * exit instead of starting. One that cannot be reached yet is left to /ready.
+ */
+async function refuseUnmigrated() {
+  if (db.kind !== 'postgres' || config.migrateOnStart) return;
+  const pending = await pendingMigrations(db.query).catch(() => []);
+  if (pending.length === 0) return;
+  console.error(
+    `The database ${db.describe} lacks ${pending.length} migration(s): ${pending.join(', ')}.\n` +
+      'Run `npm run db:migrate` with the same DATABASE_URL (or start with MIGRATE_ON_START=true), then start again.',
+  );
+  await db.close();
+  process.exit(1);
+}
 
 async function shutdown(signal: string) {
   if (!accepting) return;
