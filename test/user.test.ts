@@ -243,3 +243,43 @@ describe('updateUser', () => {
     expectErrorCode(await gql(UPDATE, { variables: { input: { id: user.id, givenName: 'X' } } }), 'UNAUTHENTICATED');
   });
 });
+
+describe('User.authSubject', () => {
+  const SUBJECT = `query ($id: ID!) { node(id: $id) { ... on User { authSubject } } viewer { authSubject } }`;
+
+  it('shows the subject to the user and to admins of their organizations, and null to analysts there', async () => {
+    const { organization, user: admin } = await aTenantWithMember('ORGANIZATION_ADMIN');
+    const analyst = await aUser();
+    await aMember(organization.id, analyst.id, { role: 'ANALYST' });
+    const invited = await aUser();
+    await aMember(organization.id, invited.id, { state: 'PENDING' });
+    const id = (u: { id: string }) => ({ id: globalId('User', u.id) });
+
+    const own = await gql(SUBJECT, { variables: id(analyst), asUser: analyst });
+    expectNoErrors(own);
+    expect(own.data).toEqual({ node: { authSubject: analyst.authSubject }, viewer: { authSubject: analyst.authSubject } });
+    for (const organizationId of [undefined, organization.id]) {
+      const byAdmin = await gql(SUBJECT, { variables: id(analyst), asUser: admin, organizationId });
+      expect(byAdmin.data?.node).toEqual({ authSubject: analyst.authSubject });
+      const pending = await gql(SUBJECT, { variables: id(invited), asUser: admin, organizationId });
+      expect(pending.data?.node).toEqual({ authSubject: invited.authSubject });
+      const byAnalyst = await gql(SUBJECT, { variables: id(admin), asUser: analyst, organizationId });
+      expectNoErrors(byAnalyst);
+      expect(byAnalyst.data?.node).toEqual({ authSubject: null });
+    }
+  });
+
+  it('is hidden from an admin acting in another organization, and shown to a system admin', async () => {
+    const { organization, user: member } = await aTenantWithMember('ANALYST');
+    const { organization: other, user: otherAdmin } = await aTenantWithMember('ORGANIZATION_ADMIN');
+    // An admin of the other organization who is only an analyst where the member is.
+    await aMember(organization.id, otherAdmin.id, { role: 'ANALYST' });
+    const viaOther = await gql(SUBJECT, { variables: { id: globalId('User', member.id) }, asUser: otherAdmin });
+    expect(viaOther.data?.node).toEqual({ authSubject: null });
+    const scoped = await gql(SUBJECT, { variables: { id: globalId('User', member.id) }, asUser: otherAdmin, organizationId: other.id });
+    expect(scoped.data?.node).toBeNull();
+    const root = await aUser({ isSystemAdmin: true });
+    const bySystemAdmin = await gql(SUBJECT, { variables: { id: globalId('User', member.id) }, asUser: root });
+    expect(bySystemAdmin.data?.node).toEqual({ authSubject: member.authSubject });
+  });
+});

@@ -4,7 +4,7 @@ import { mutationResult } from '../shared/errors.ts';
 import { prebuiltUser, rootPlanners } from '../shared/prebuilt.ts';
 import { parseGlobalId } from '../shared/validate.ts';
 import { isUuid, NO_ROW } from '../shared/visibility.ts';
-import { createUser, updateUser, userLookup, visibleUsersWhere } from './service.ts';
+import { createUser, mayReadAuthSubject, membersAmong, updateUser, userLookup, visibleUsersWhere } from './service.ts';
 import { redirectsOf } from './tombstones.ts';
 
 export const UserRef = builder.prismaNode('User', {
@@ -22,6 +22,21 @@ export const UserRef = builder.prismaNode('User', {
     nickname: t.exposeString('nickname', { nullable: true, description: 'Casual name.' }),
     name: t.exposeString('name', { nullable: true, description: 'Full display name.' }),
     picture: t.exposeString('picture', { nullable: true, description: 'URL of a profile picture.' }),
+    authSubject: t.string({
+      nullable: true,
+      description:
+        "The `sub` claim of the user's sign-in tokens: who the identity provider says they are. Shown to the user and to admins of an organization the user belongs to; null to anyone else, and while the user has not signed in.",
+      resolve: async (user, _args, ctx) => {
+        const adminsUsers = (administered: readonly string[], userId: string) =>
+          ctx
+            .loader<string, boolean>(`user.authSubject:${administered.join(',')}`, async (ids) => {
+              const members = await membersAmong(administered, ids);
+              return ids.map((id) => members.has(id));
+            })
+            .load(userId);
+        return (await mayReadAuthSubject(ctx.access, user.id, adminsUsers)) ? user.authSubject : null;
+      },
+    }),
     isSystemAdmin: t.exposeBoolean('isSystemAdmin', {
       description: 'Whether the user administers the whole service (set in the database, never from a token).',
     }),

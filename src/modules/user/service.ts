@@ -32,6 +32,33 @@ export async function visibleUsersWhere(access: Access) {
   return { OR: [...self, { memberships: { some: { organizationId: { in: readable } } } }] };
 }
 
+/**
+ * Whether the viewer may read a user's `authSubject` (who the identity provider says
+ * they are): the user themself, and admins of an organization the user belongs to.
+ * `adminsUsers` answers, for a user, whether any of those organizations is one of
+ * `administered` (a per-request loader batches it).
+ */
+export async function mayReadAuthSubject(
+  access: Access,
+  userId: string,
+  adminsUsers: (administered: readonly string[], userId: string) => Promise<boolean>,
+): Promise<boolean> {
+  if (access.viewer.kind === 'user' && access.viewer.userId === userId) return true;
+  const administered = await access.organizationIdsWith('admin');
+  if (administered === 'all') return true;
+  return administered.length > 0 && adminsUsers(administered, userId);
+}
+
+/** Of `userIds`, which are members (in any state) of one of `organizationIds`: one query. */
+export async function membersAmong(organizationIds: readonly string[], userIds: readonly string[]): Promise<Set<string>> {
+  const rows = await prisma.member.findMany({
+    where: { organizationId: { in: [...organizationIds] }, userId: { in: [...userIds] } },
+    select: { userId: true },
+    distinct: ['userId'],
+  });
+  return new Set(rows.map((r) => r.userId));
+}
+
 /** The where of a user lookup by id or email (give exactly one), for reads. */
 export function userLookup(args: { id?: string | null; email?: string | null }) {
   const issues = new Issues();
