@@ -52,7 +52,9 @@ export interface AuthSettings {
   audience: string[] | undefined;
   /** Algorithms accepted for keys from the JWKS; never HS* or none. */
   algorithms: string[];
-  /** Leeway for `exp` and `nbf`, in seconds. */
+  /** Accepted `typ` headers (normalized: lower case, no `application/`), when set; a token without one is refused. */
+  types: string[] | undefined;
+  /** Leeway for `exp`, `nbf` and `iat`, in seconds. */
   clockToleranceSeconds: number;
   /** Longest bearer credential accepted, checked before it is parsed. */
   maxTokenLength: number;
@@ -94,6 +96,11 @@ function list(env: Env, name: string): string[] | undefined {
   return items?.length ? items : undefined;
 }
 
+/** A JWT `typ` header as compared: case-insensitive, `application/` left out (RFC 7515, 4.1.9). */
+export function normalizeTyp(typ: string): string {
+  return typ.toLowerCase().replace(/^application\//, '');
+}
+
 function authSettings(env: Env, nodeEnv: string): AuthSettings {
   const jwtSecret = env.JWT_SECRET || undefined;
   const jwksUrl = env.JWT_JWKS_URL || undefined;
@@ -128,6 +135,7 @@ function authSettings(env: Env, nodeEnv: string): AuthSettings {
     issuer,
     audience,
     algorithms,
+    types: list(env, 'JWT_TYPES')?.map(normalizeTyp),
     clockToleranceSeconds: int(env, 'JWT_CLOCK_TOLERANCE_SECONDS', 5, 0),
     maxTokenLength: int(env, 'JWT_MAX_TOKEN_LENGTH', 8192, 256),
     jwksTimeoutMs: int(env, 'JWT_JWKS_TIMEOUT_MS', 5000, 100),

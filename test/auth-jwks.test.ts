@@ -39,6 +39,21 @@ describe('tokens verified with a JWKS', () => {
     expect(jwks.fetches).toBe(1);
   });
 
+  it('requires a typ of JWT_TYPES when it is set, and any typ otherwise', async () => {
+    const key = await aSigningKey('ES256');
+    const { app } = await aProvider([key], { JWT_TYPES: 'at+jwt' });
+    const { app: open } = await aProvider([key]);
+    const user = await aUser();
+    const withTyp = (typ?: string) => aToken(key, {}, { ...claimsFor(user.authSubject!), header: typ === undefined ? {} : { typ } });
+    for (const typ of ['at+jwt', 'application/AT+JWT']) {
+      expect((await gql(VIEWER, { token: await withTyp(typ), app })).data?.viewer?.email, typ).toBe(user.email);
+    }
+    for (const typ of ['JWT', 'id+jwt', undefined]) {
+      expectRejectedCredential(await gql(VIEWER, { token: await withTyp(typ), app }), String(typ));
+      expect((await gql(VIEWER, { token: await withTyp(typ), app: open })).data?.viewer?.email, String(typ)).toBe(user.email);
+    }
+  });
+
   it('follows a key rotation with one refetch, then refuses tokens of the retired key', async () => {
     const old = await aSigningKey('RS256');
     const { jwks, app } = await aProvider([old], { JWT_JWKS_COOLDOWN_MS: '0' });

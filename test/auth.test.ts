@@ -153,6 +153,17 @@ describe('HS256 bearer tokens', () => {
     expect((await gql(VIEWER, { token, app: lenient })).data?.viewer?.email).toBe(user.email);
   });
 
+  it('refuses a token issued in the future beyond the clock tolerance', async () => {
+    const { user } = await anAdminAndAWrite();
+    const sub = user.authSubject!;
+    expectRejectedCredential(await gql(VIEWER, { token: await aToken(HS, {}, { subject: sub, issuedIn: 60 }) }));
+    // Within the tolerance (a clock a little ahead) it is accepted, and the tolerance is the configured one.
+    expectNoErrors(await gql(VIEWER, { token: await aToken(HS, {}, { subject: sub, issuedIn: 3 }) }));
+    const lenient = appWith({ JWT_CLOCK_TOLERANCE_SECONDS: '120' });
+    const ahead = await aToken(HS, {}, { subject: sub, issuedIn: 60 });
+    expect((await gql(VIEWER, { token: ahead, app: lenient })).data?.viewer?.email).toBe(user.email);
+  });
+
   it('keeps accepting a verified token only until its exp', async () => {
     const { user } = await anAdminAndAWrite();
     const token = await aToken(HS, {}, { subject: user.authSubject!, expiresIn: 30 });
@@ -320,5 +331,10 @@ describe('auth settings', () => {
   it('defaults to RS256, ES256 and EdDSA with a 5 s clock tolerance', () => {
     const { auth } = loadConfig({ NODE_ENV: 'production', JWT_JWKS_URL: 'https://id.example.com/jwks', JWT_ISSUER: 'i', JWT_AUDIENCE: 'a,b' });
     expect(auth).toMatchObject({ algorithms: ['RS256', 'ES256', 'EdDSA'], clockToleranceSeconds: 5, audience: ['a', 'b'], provisionUsers: true });
+    expect(auth.types).toBeUndefined();
+  });
+
+  it('reads JWT_TYPES as a list of typ values compared without case or application/', () => {
+    expect(loadConfig({ NODE_ENV: 'test', JWT_TYPES: 'at+jwt, application/JWT' }).auth.types).toEqual(['at+jwt', 'jwt']);
   });
 });

@@ -30,6 +30,8 @@ export interface TokenOptions {
   audience?: string;
   /** Seconds from now; negative for an expired token; null for no `exp` at all. */
   expiresIn?: number | null;
+  /** Seconds from now for `iat` (positive: issued in the future); now when absent. */
+  issuedIn?: number;
   header?: Record<string, unknown>;
 }
 
@@ -40,7 +42,9 @@ export async function aToken(
   options: TokenOptions = {},
 ): Promise<string> {
   const header = 'kid' in key ? { alg: key.alg, kid: key.kid } : { alg: 'HS256' };
-  let jwt = new SignJWT(claims).setProtectedHeader({ ...header, ...options.header } as { alg: string }).setIssuedAt();
+  let jwt = new SignJWT(claims).setProtectedHeader({ ...header, ...options.header } as { alg: string }).setIssuedAt(
+    options.issuedIn === undefined ? undefined : Math.floor(Date.now() / 1000) + options.issuedIn,
+  );
   if (options.subject) jwt = jwt.setSubject(options.subject);
   if (options.issuer) jwt = jwt.setIssuer(options.issuer);
   if (options.audience) jwt = jwt.setAudience(options.audience);

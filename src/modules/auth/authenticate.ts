@@ -1,5 +1,5 @@
 import { decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyOptions } from 'jose';
-import type { AuthSettings } from '../../config.ts';
+import { normalizeTyp, type AuthSettings } from '../../config.ts';
 import { ANONYMOUS, type Viewer } from '../../context.ts';
 import { ApiError, ErrorCode, unauthenticated } from '../../errors.ts';
 import { logger } from '../../observability/logger.ts';
@@ -71,6 +71,9 @@ export function createAuthenticator(settings: AuthSettings): Authenticator {
     if (hit && hit.until > now && hit.generation === generation()) return hit.claims;
     if (hit) verified.delete(token);
     const claims = await verifySignature(token);
+    // jose checks `iat` only against a maximum age; a token issued in the future (beyond
+    // the clock tolerance) comes from a wrong clock or a forger, and is refused.
+    if (typeof claims.iat === 'number' && claims.iat > now / 1000 + settings.clockToleranceSeconds) reject('iat in the future');
     if (typeof claims.exp === 'number' && claims.exp * 1000 > now) {
       if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value!);
       verified.set(token, { claims, until: Math.min(claims.exp * 1000, now + VERIFIED_TTL_MS), generation: generation() });
@@ -80,11 +83,17 @@ export function createAuthenticator(settings: AuthSettings): Authenticator {
 
   async function verifySignature(token: string): Promise<JWTPayload> {
     if (!JWT_SHAPE.test(token)) reject('not a compact JWS');
-    let alg: string | undefined;
+    let header: ReturnType<typeof decodeProtectedHeader>;
     try {
-      alg = decodeProtectedHeader(token).alg;
+      header = decodeProtectedHeader(token);
     } catch {
       reject('unreadable header');
+    }
+    const alg = header.alg;
+    // With JWT_TYPES set, only tokens made for this use are accepted (an access token
+    // `at+jwt`, not an ID token of the same provider).
+    if (settings.types && !(typeof header.typ === 'string' && settings.types.includes(normalizeTyp(header.typ)))) {
+      reject('typ not accepted');
     }
     // Each key type verifies only its own algorithms, so a token signed with a public
     // key as an HMAC secret (or with `alg: none`) never reaches a matching key.
