@@ -26,11 +26,14 @@ const USAGE = `usage: npm run token -- --email <email> --org <slug or id> [optio
   --org <slug or id>    the organization (created when a slug is missing)
   --role <role>         ORGANIZATION_ADMIN (default for a new membership), ANALYST or SYSTEM_ADMIN;
                         given, it also sets an existing membership to this role and ACTIVE
-  --system-admin        make the user a system admin
+  --system-admin        make the user a system admin (no membership is made unless --role is given)
   --name <name>         display name of a new user
   --bind                bind the token to the organization (as an identity provider's organization claim does)
   --ttl <duration>      lifetime: 30m, 12h (default), 7d
-  --quiet               print only the token`;
+  --quiet               print only the token
+
+The token goes to stdout and everything else to stderr: TOKEN=$(npm run -s token -- …)
+(-s keeps npm's own banner out of stdout).`;
 
 function seconds(ttl: string): number {
   const m = /^(\d+)([smhd])$/.exec(ttl);
@@ -103,19 +106,19 @@ async function main(): Promise<number> {
     ttlSeconds,
     bindOrganizationId: values.bind ? membership.organization.id : undefined,
   });
-  if (values.quiet) {
-    console.log(token);
-    return 0;
-  }
+  // The token alone goes to stdout, so `TOKEN=$(npm run -s token -- …)` captures it;
+  // what a person reads goes to stderr.
+  console.log(token);
+  if (values.quiet) return 0;
   const endpoint = server ? `${server}/graphql` : `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port}/graphql`;
   const headers = { Authorization: `Bearer ${token}`, 'X-Organization-ID': membership.organization.id };
   const { user, organization, member } = membership;
-  console.log(
+  const standing = member
+    ? `${member.role} of ${organization.slug}${member.state === 'ACTIVE' ? '' : ` (membership ${member.state}: it grants nothing until ACTIVE)`}`
+    : `not a member of ${organization.slug} (a system admin acts in every organization)`;
+  console.error(
     [
-      `Token for ${user.email}${user.isSystemAdmin ? ' (system admin)' : ''}: ${member.role} of ${organization.slug}` +
-        `${member.state === 'ACTIVE' ? '' : ` (membership ${member.state}: it grants nothing until ACTIVE)`}, valid for ${values.ttl}.`,
-      '',
-      token,
+      `Token above for ${user.email}${user.isSystemAdmin ? ' (system admin)' : ''}: ${standing}, valid for ${values.ttl}.`,
       '',
       `GraphiQL (${endpoint}): paste into the Headers tab:`,
       JSON.stringify(headers, null, 2),

@@ -21,11 +21,11 @@ afterAll(async () => {
 });
 
 async function token(env: Record<string, string>, ...args: string[]) {
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', 'scripts/token.ts', ...args], {
+  const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'scripts/token.ts', ...args], {
     env: { ...process.env, ...env },
     timeout: 60_000,
   });
-  return stdout;
+  return { stdout, stderr, output: stdout + stderr };
 }
 
 /** The headers JSON block the script prints for GraphiQL. */
@@ -51,7 +51,9 @@ describe('development tokens end to end', () => {
     expect(secret.length).toBeGreaterThanOrEqual(43);
 
     // The server holds the embedded database: the script goes through it.
-    const output = await token(env, '--email', 'ada@example.com', '--org', 'acme');
+    const { output, stdout } = await token(env, '--email', 'ada@example.com', '--org', 'acme');
+    // stdout has the token alone, so scripts can capture it; the rest is on stderr.
+    expect(stdout).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+\n$/);
     expect(output).toMatch(/ORGANIZATION_ADMIN of acme/);
     const headers = pastedHeaders(output);
     expect(Object.keys(headers)).toEqual(['Authorization', 'X-Organization-ID']);
@@ -67,7 +69,7 @@ describe('development tokens end to end', () => {
 
     // Stopped: the script opens the database itself; the secret survives the restart.
     expect(await server.stop()).toBe(0);
-    const analyst = pastedHeaders(await token(env, '--email', 'ada@example.com', '--org', 'acme', '--role', 'ANALYST'));
+    const analyst = pastedHeaders((await token(env, '--email', 'ada@example.com', '--org', 'acme', '--role', 'ANALYST')).output);
     server = await startServer(env);
     expect(server.output()).toContain('using the development secret in');
     expect(await call(server.url, headers, '{ viewer { email } }')).toEqual({ data: { viewer: { email: 'ada@example.com' } } });
@@ -75,7 +77,8 @@ describe('development tokens end to end', () => {
     expect(refused.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
 
     // --quiet prints the token alone, for scripts.
-    const quiet = (await token(env, '--email', 'ada@example.com', '--org', 'acme', '--quiet')).trim();
-    expect(quiet).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    const quiet = await token(env, '--email', 'ada@example.com', '--org', 'acme', '--quiet');
+    expect(quiet.stdout).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+\n$/);
+    expect(quiet.stderr).toBe('');
   }, 180_000);
 });

@@ -42,10 +42,22 @@ describe('development tokens', () => {
     const first = await ensureDevMembership(prisma, { email: 'grace@example.com', organization: organization.id, role: 'ANALYST' });
     expect(first).toMatchObject({ user: { id: user.id, authSubject: user.authSubject }, organization: { id: organization.id }, member: { role: 'ANALYST' } });
     const again = await ensureDevMembership(prisma, { email: 'grace@example.com', organization: 'existing' });
-    expect(again.member.role).toBe('ANALYST');
+    expect(again.member?.role).toBe('ANALYST');
     const admin = await ensureDevMembership(prisma, { email: 'grace@example.com', organization: 'existing', role: 'ORGANIZATION_ADMIN', systemAdmin: true });
     expect(admin).toMatchObject({ user: { isSystemAdmin: true }, member: { role: 'ORGANIZATION_ADMIN' } });
     expect(await rowCounts()).toMatchObject({ users: 1, organizations: 1, members: 1 });
+  });
+
+  it('makes a system admin without making them a member of the organization, unless a role is asked for', async () => {
+    const organization = await anOrganization({ slug: 'governed' });
+    const root = await ensureDevMembership(prisma, { email: 'root@example.com', organization: 'governed', systemAdmin: true });
+    expect(root).toMatchObject({ user: { isSystemAdmin: true }, organization: { id: organization.id }, member: null });
+    expect(await prisma.member.count({ where: { organizationId: organization.id } })).toBe(0);
+    const token = await mint(root.user);
+    const result = await gql(PROBE, { token, organizationId: organization.id, variables: { org: globalId('Organization', organization.id) } });
+    expectNoErrors(result);
+    const analyst = await ensureDevMembership(prisma, { email: 'root@example.com', organization: 'governed', systemAdmin: true, role: 'ANALYST' });
+    expect(analyst.member).toEqual({ role: 'ANALYST', state: 'ACTIVE' });
   });
 
   it('binds the token to the organization on request', async () => {

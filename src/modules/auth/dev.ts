@@ -51,7 +51,8 @@ export interface DevGrant {
 export interface DevMembership {
   user: { id: string; email: string; authSubject: string; name: string | null; isSystemAdmin: boolean };
   organization: { id: string; slug: string };
-  member: { role: MemberRole; state: string };
+  /** Null for a system admin without a membership there: a system admin needs none. */
+  member: { role: MemberRole; state: string } | null;
 }
 
 const SLUG = /^[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?$/;
@@ -92,15 +93,22 @@ export async function ensureDevMembership(prisma: PrismaClient, grant: DevGrant)
         ? null
         : await tx.organization.create({ data: { slug: grant.organization, name: grant.organization } }));
     if (!organization) throw new Error(`no organization has the id ${grant.organization}`);
-    const member = await tx.member.upsert({
-      where: { organizationId_userId: { organizationId: organization.id, userId: user.id } },
-      create: { organizationId: organization.id, userId: user.id, role: grant.role ?? 'ORGANIZATION_ADMIN', state: 'ACTIVE' },
-      update: grant.role ? { role: grant.role, state: 'ACTIVE' } : {},
-    });
+    const where = { organizationId_userId: { organizationId: organization.id, userId: user.id } };
+    // A system admin acts in every organization without a membership, so one is made
+    // for them only when a role is asked for: making them its admin unasked would
+    // change who counts as the organization's admins.
+    const member =
+      grant.systemAdmin && !grant.role
+        ? await tx.member.findUnique({ where })
+        : await tx.member.upsert({
+            where,
+            create: { organizationId: organization.id, userId: user.id, role: grant.role ?? 'ORGANIZATION_ADMIN', state: 'ACTIVE' },
+            update: grant.role ? { role: grant.role, state: 'ACTIVE' } : {},
+          });
     return {
       user: { id: user.id, email: user.email, authSubject: user.authSubject!, name: user.name, isSystemAdmin: user.isSystemAdmin },
       organization: { id: organization.id, slug: organization.slug },
-      member: { role: member.role, state: member.state },
+      member: member && { role: member.role, state: member.state },
     };
   });
 }
