@@ -4,6 +4,7 @@ import type { MemberRole, MembershipState } from '../../generated/prisma/client.
 import { OLDEST_FIRST, totalCountField } from '../shared/connections.ts';
 import { mutationResult } from '../shared/errors.ts';
 import { LastOrganizationAdminError } from '../../errors.ts';
+import { ownMembershipsWhere } from '../shared/tenant.ts';
 import { tenantRowWhere } from '../shared/visibility.ts';
 import { organizationScopes } from '../organization/schema.ts';
 import { addMember, membersWhere, removeMember, updateMember } from './service.ts';
@@ -34,9 +35,10 @@ export const MemberRef = builder.prismaNode('Member', {
   // show before they are accepted); null otherwise, as for an id that does not exist.
   findUnique: async (id, ctx) => {
     const where = await tenantRowWhere(id, ctx);
-    if (!('organizationId' in where) || ctx.viewer.kind !== 'user') return where;
+    const own = ownMembershipsWhere(ctx.access);
+    if (!('organizationId' in where) || !own) return where;
     const { organizationId, ...rest } = where;
-    return { ...rest, OR: [{ organizationId }, { userId: ctx.viewer.userId }] };
+    return { ...rest, OR: [{ organizationId }, own] };
   },
   fields: (t) => ({
     role: t.expose('role', { type: MemberRoleEnum, description: 'What the member may do.' }),
@@ -77,12 +79,17 @@ builder.prismaObjectField('User', 'memberships', (t) =>
   t.field({
     type: [MemberRef],
     description:
-      "The user's memberships, oldest first: all of them for yourself, otherwise only those in organizations you may read.",
+      "The user's memberships, oldest first: those in organizations you may read, and your own in any state (only the one in the organization the request acts in, when it names one).",
     select: (_args, _ctx, nestedSelection) => ({ memberships: nestedSelection({ orderBy: OLDEST_FIRST }) }),
     resolve: async (user, _args, ctx) => {
-      if (ctx.viewer.kind === 'user' && ctx.viewer.userId === user.id) return user.memberships;
+      const own = ownMembershipsWhere(ctx.access);
       const readable = await ctx.access.readableOrganizationIds();
-      return readable === 'all' ? user.memberships : user.memberships.filter((m) => readable.includes(m.organizationId));
+      return user.memberships.filter(
+        (m) =>
+          (own?.userId === m.userId && (!own.organizationId || own.organizationId === m.organizationId)) ||
+          readable === 'all' ||
+          readable.includes(m.organizationId),
+      );
     },
   }),
 );

@@ -43,8 +43,10 @@ export type PlanInfo = Pick<GraphQLResolveInfo, 'schema' | 'fragments' | 'variab
 export interface PlanScope {
   /** Organizations the viewer may read ('all' for an unscoped system admin); read only when a plan needs it. */
   readable: () => Promise<string[] | 'all'>;
-  /** The signed-in user (who always sees their own memberships), if any. */
+  /** The signed-in user (who sees their own memberships: see ownMembershipsWhere), if any. */
   viewerUserId: string | null;
+  /** The organization of a request narrowed to one, where alone the viewer sees their own memberships. */
+  narrowedTo: string | null;
   /** The organization at the root of the plan when the viewer may read it (its connections can be planned). */
   readableRootOrganizationId?: string;
   /** Set when the plan is to run inside the credential's statement (see PlanCapture). */
@@ -449,13 +451,14 @@ const USER: TableSpec = {
     isSystemAdmin: column('is_system_admin'),
     createdAt: timestamp('created_at'),
     updatedAt: timestamp('updated_at'),
-    // All of them for yourself, otherwise those in organizations you may read; oldest first.
+    // Those in organizations you may read, and your own (ownMembershipsWhere); oldest first.
     memberships: (b, a, nodes, parent) => {
       const m = b.alias('m');
       const type = b.fieldType(parent, 'memberships');
+      const own = `${a}.id = ${b.viewer()}${b.scope.narrowedTo ? ` AND ${m}.organization_id = ${b.param(b.scope.narrowedTo, 'uuid')}` : ''}`;
       return {
         json: `(SELECT ${b.list(objectSql(b, MEMBER, type, m, nodes), `${m}.created_at, ${m}.id`)}
-        FROM members ${m} WHERE ${m}.user_id = ${a}.id AND (${a}.id = ${b.viewer()} OR ${b.readable(`${m}.organization_id`)}))`,
+        FROM members ${m} WHERE ${m}.user_id = ${a}.id AND ((${own}) OR ${b.readable(`${m}.organization_id`)}))`,
       };
     },
     // Identifiers in the organizations you may read.
@@ -539,6 +542,7 @@ function scopeOf(ctx: Context): PlanScope {
   return {
     readable: () => ctx.access.readableOrganizationIds(),
     viewerUserId: ctx.viewer.kind === 'user' ? ctx.viewer.userId : null,
+    narrowedTo: ctx.access.organizationFor(null),
     ...(ctx.planCapture && { capture: ctx.planCapture }),
   };
 }

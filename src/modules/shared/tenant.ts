@@ -98,3 +98,15 @@ export function readableRowsWhere(access: Access) {
     organization: { members: { some: { userId: v.userId, state: 'ACTIVE' as const } } },
   };
 }
+
+/**
+ * The viewer's own memberships, which they see in any state (an invitation shows
+ * before it is accepted): all of them, or only the one in the organization a request
+ * narrowed to one acts in. Null for API keys and anonymous callers. Rendered in SQL
+ * by the planned reads (shared/prebuilt.ts, `ownMembership`).
+ */
+export function ownMembershipsWhere(access: Access): { userId: string; organizationId?: string } | null {
+  if (access.viewer.kind !== 'user') return null;
+  const scope = access.organizationFor(null);
+  return { userId: access.viewer.userId, ...(scope ? { organizationId: scope } : {}) };
+}
