@@ -44,7 +44,11 @@ const tracing = tracingEnabled() ? (await import('./observability/tracing.ts')).
 const counters = createCounterStore(config.rateLimits);
 const app = createApp({ config, isAccepting: () => accepting, tracing: tracing?.plugin, counters });
 const grant = dev ? devGrantHandler(() => db.prisma, dev.secret) : null;
-const server = createServer((req, res) => (grant && req.url === DEV_GRANT_PATH ? grant(req, res) : app(req, res)));
+// Node keeps only the first of repeated Authorization headers unless duplicates are
+// joined: joined, two credentials are visible, and refused, however they were sent.
+const server = createServer({ joinDuplicateHeaders: true }, (req, res) =>
+  grant && req.url === DEV_GRANT_PATH ? grant(req, res) : app(req, res),
+);
 let unannounce: (() => Promise<void>) | undefined;
 
 server.listen(config.port, config.host, () => {

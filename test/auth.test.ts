@@ -86,6 +86,8 @@ describe('HS256 bearer tokens', () => {
       'unknown subject': { authorization: `Bearer ${await aToken(HS, {}, { subject: 'auth|nobody' })}` },
       'organization claim that is not an id': { authorization: `Bearer ${await aToken(HS, { org_id: 'acme' }, { subject: sub })}` },
       oversized: { authorization: `Bearer ${await aToken(HS, { padding: 'x'.repeat(9000) }, { subject: sub })}` },
+      'two Authorization headers (joined)': { authorization: `Bearer ${good}, Bearer ${good}` },
+      'two API keys (joined)': { 'x-api-key': 'igk_one, igk_two' },
       'a token and an API key': { authorization: `Bearer ${good}`, 'x-api-key': 'igk_whatever' },
       'X-API-Key holding a JWT': { 'x-api-key': good },
     };

@@ -146,6 +146,8 @@ export function createAuthenticator(settings: AuthSettings): Authenticator {
     // One credential per request: two could name different organizations or users.
     if (authorization !== null && apiKeyHeader !== null) reject('two credentials');
     const raw = apiKeyHeader ?? authorization ?? '';
+    // A repeated header arrives joined with ", "; no single credential has a comma.
+    if (raw.includes(',')) reject('more than one credential');
     if (raw.length > settings.maxTokenLength + 16) reject('oversized credential');
     const credential = apiKeyHeader !== null ? apiKeyHeader.trim() : BEARER.exec(raw)?.[1];
     if (!credential) reject('malformed credential');
