@@ -7,6 +7,7 @@ import { jwtVerify, SignJWT } from 'jose';
 import type { AuthSettings, Config } from '../../config.ts';
 import type { PrismaClient } from '../../db.ts';
 import type { MemberRole } from '../../generated/prisma/client.ts';
+import { MAX_EMAIL_LENGTH, normaliseEmail } from '../shared/validate.ts';
 import { UUID_RE } from '../shared/visibility.ts';
 
 // Development sign-in: an HS256 secret kept in the data folder (so the server and
@@ -56,12 +57,11 @@ export interface DevMembership {
 }
 
 const SLUG = /^[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?$/;
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const ROLES: MemberRole[] = ['SYSTEM_ADMIN', 'ORGANIZATION_ADMIN', 'ANALYST'];
 
 /** Checks a grant's values; returns what is wrong, or null. */
 export function devGrantProblem(grant: DevGrant): string | null {
-  if (!EMAIL.test(grant.email ?? '')) return '--email must be an email address';
+  if (normaliseEmail(grant.email ?? '') === null) return `--email must be an email address of at most ${MAX_EMAIL_LENGTH} characters`;
   if (!UUID_RE.test(grant.organization ?? '') && !SLUG.test(grant.organization ?? '')) {
     return '--org must be an organization id or a slug (lower-case letters, digits, - or _)';
   }
@@ -73,7 +73,7 @@ export function devGrantProblem(grant: DevGrant): string | null {
 export async function ensureDevMembership(prisma: PrismaClient, grant: DevGrant): Promise<DevMembership> {
   const problem = devGrantProblem(grant);
   if (problem) throw new Error(problem);
-  const email = grant.email.trim().toLowerCase();
+  const email = normaliseEmail(grant.email)!;
   return prisma.$transaction(async (tx) => {
     let user = await tx.user.findUnique({ where: { email } });
     if (!user) {

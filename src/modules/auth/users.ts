@@ -4,7 +4,7 @@ import type { MemberRole, MembershipState } from '../../generated/prisma/client.
 import { logger } from '../../observability/logger.ts';
 import { activatePendingMemberships } from '../member/service.ts';
 import { statementFor, type PlanRow } from '../shared/prebuilt.ts';
-import { uniqueViolation } from '../shared/validate.ts';
+import { normaliseEmail, uniqueViolation } from '../shared/validate.ts';
 import { survivorsOf } from '../user/tombstones.ts';
 
 // The User behind a verified token: found by its subject, or, on a first sign-in,
@@ -26,7 +26,6 @@ export interface SignedInUser {
 }
 
 const SELECT = { id: true, isSystemAdmin: true } as const;
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 const text = (value: unknown, max: number): string | null => {
   if (typeof value !== 'string') return null;
@@ -99,8 +98,7 @@ async function userWithRead(subject: string, organizationId: string, read: Crede
 function verifiedEmail(claims: JWTPayload): string | null {
   const verified = claims.email_verified === true || claims.email_verified === 'true';
   if (!verified || typeof claims.email !== 'string') return null;
-  const email = claims.email.trim().toLowerCase();
-  return email.length <= 320 && EMAIL.test(email) ? email : null;
+  return normaliseEmail(claims.email);
 }
 
 /**

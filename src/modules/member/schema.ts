@@ -102,7 +102,7 @@ const AddMemberInput = builder.inputType('AddMemberInput', {
     userId: t.id({ required: false, description: 'An existing user you can see, added directly: its global id (or UUID).' }),
     email: t.string({
       required: false,
-      description: 'Email of the person to invite; a user is created when none has it. Up to 320 characters.',
+      description: 'Email of the person to invite; a user is created when none has it. Up to 254 characters.',
     }),
     role: t.field({
       type: MemberRoleEnum,

@@ -48,9 +48,9 @@ export class Issues {
   /** An email address, lower-cased. */
   email(path: string, value: string | null | undefined) {
     if (value === undefined || value === null) return value;
-    const email = value.trim().toLowerCase();
-    if (email.length > 320 || !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) this.add(path, 'must be an email address');
-    return email;
+    const email = normaliseEmail(value);
+    if (email === null) this.add(path, `must be an email address of at most ${MAX_EMAIL_LENGTH} characters`);
+    return email ?? value.trim().toLowerCase();
   }
 
   /**
@@ -87,6 +87,15 @@ export class Issues {
     if (!ok) this.add(path, `must be an http(s) URL of at most ${max} characters`);
     return value;
   }
+}
+
+/** The longest address a mail path can carry (RFC 5321, 4.5.3.1.3), so the longest stored. */
+export const MAX_EMAIL_LENGTH = 254;
+
+/** The address trimmed and lower-cased, or null when it is not one or is too long to deliver. */
+export function normaliseEmail(value: string): string | null {
+  const email = value.trim().toLowerCase();
+  return email.length <= MAX_EMAIL_LENGTH && /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email) ? email : null;
 }
 
 /** The UUID behind a global id of `typename` (a bare UUID is not one); null otherwise. */

@@ -97,7 +97,7 @@ const profileFields = (t: PothosSchemaTypes.InputFieldBuilder<Types, 'InputObjec
 const CreateUserInput = builder.inputType('CreateUserInput', {
   description: 'A new user.',
   fields: (t) => ({
-    email: t.string({ description: 'Sign-in email, up to 320 characters; stored lower-cased, unique in any case.' }),
+    email: t.string({ description: 'Sign-in email, up to 254 characters; stored lower-cased, unique in any case.' }),
     authSubject: t.string({
       required: false,
       description: 'The `sub` claim of the user\'s sign-in tokens, up to 255 characters, when already known; unique.',
@@ -112,7 +112,7 @@ const UpdateUserInput = builder.inputType('UpdateUserInput', {
     id: t.id({ description: 'The user: its global id (or UUID).' }),
     email: t.string({
       required: false,
-      description: 'New sign-in email, up to 320 characters; stored lower-cased, unique in any case. Cannot be cleared.',
+      description: 'New sign-in email, up to 254 characters; stored lower-cased, unique in any case. Cannot be cleared.',
     }),
     ...profileFields(t),
   }),
