@@ -107,7 +107,7 @@ export function createApp({
       useRequestLog(),
       useBodyLimit(config.bodyLimitBytes),
       useCsrfPrevention(),
-      useSubgraphGuard(config.subgraph),
+      useSubgraphGuard(config.subgraph, config.introspection),
       ...(config.introspection ? [] : [useDisableIntrospection()]),
       ...useQueryLimits(config.limits),
       useInputGuard(),

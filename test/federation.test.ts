@@ -182,6 +182,22 @@ describe('the subgraph', () => {
     expect(result.data?._entities).toEqual([null, null, null]);
   });
 
+  it('refuses _service in production without a gateway secret, as introspection is refused, unless introspection is enabled', async () => {
+    const production = appWith({ NODE_ENV: 'production' });
+    for (const query of ['{ _service { sdl } }', '{ ... on Query { svc: _service { sdl } } }', 'query { ...S } fragment S on Query { _service { sdl } }']) {
+      const refused = await gql(query, { app: production });
+      expect(refused.data ?? null, query).toBeNull();
+      expect(refused.errors?.map((e) => [e.extensions?.code, e.message]), query).toEqual([
+        ['BAD_USER_INPUT', 'GraphQL introspection has been disabled, but the requested query contained the field "_service".'],
+      ]);
+    }
+    // The gateway still reads it with its secret, and a production server with introspection on answers it.
+    const gateway = await gql('{ _service { sdl } }', { app: appWith({ NODE_ENV: 'production', SUBGRAPH_SECRET: SECRET }), headers: { [SUBGRAPH_SECRET_HEADER]: SECRET } });
+    expect(gateway.data?._service.sdl).toContain('@key(fields: "id")');
+    const open = await gql('{ _service { sdl } }', { app: appWith({ NODE_ENV: 'production', INTROSPECTION: 'true' }) });
+    expect(open.data?._service.sdl).toContain('@key(fields: "id")');
+  });
+
   it('refuses _entities and _service without the gateway secret, and everything when so configured', async () => {
     const guarded = appWith({ SUBGRAPH_SECRET: SECRET });
     expectErrorCode(await gql('{ _service { sdl } }', { app: guarded }), 'FORBIDDEN');

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import { Kind, type DocumentNode, type SelectionSetNode } from 'graphql';
+import { GraphQLError, Kind, type ASTVisitor, type DocumentNode, type SelectionSetNode, type ValidationContext } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { ApiError, ErrorCode } from '../errors.ts';
 
@@ -10,6 +10,22 @@ export interface SubgraphGuard {
   secret: string | undefined;
   /** Require it on every request, not only on `_service` and `_entities`. */
   requireForAll: boolean;
+}
+
+/**
+ * `_service { sdl }` is the whole schema: where introspection is off and no gateway
+ * secret is set, it is refused exactly as introspection is (a validation error), so
+ * no caller outside a gateway reads the schema.
+ */
+function noServiceSdlRule(context: ValidationContext): ASTVisitor {
+  return {
+    Field(node) {
+      if (node.name.value !== '_service' || context.getParentType() !== context.getSchema().getQueryType()) return;
+      context.reportError(
+        new GraphQLError('GraphQL introspection has been disabled, but the requested query contained the field "_service".', { nodes: node }),
+      );
+    },
+  };
 }
 
 function selectsFederationFields(selectionSet: SelectionSetNode, document: DocumentNode, depth = 0): boolean {
@@ -27,8 +43,8 @@ function selectsFederationFields(selectionSet: SelectionSetNode, document: Docum
  * gateway: without the shared secret, `_entities` cannot be used to read objects by
  * id around the gateway's own checks.
  */
-export function useSubgraphGuard({ secret, requireForAll }: SubgraphGuard): Plugin {
-  if (!secret) return {};
+export function useSubgraphGuard({ secret, requireForAll }: SubgraphGuard, introspection: boolean): Plugin {
+  if (!secret) return introspection ? {} : { onValidate: ({ addValidationRule }) => addValidationRule(noServiceSdlRule) };
   const expected = Buffer.from(secret);
   const matches = (given: string | null) => {
     if (given === null) return false;
