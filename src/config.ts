@@ -38,6 +38,32 @@ export interface Config {
   /** Federation: the secret the gateway sends, and whether every request needs it. */
   subgraph: SubgraphGuard;
   auth: AuthSettings;
+  webhooks: WebhookSettings;
+}
+
+/** How change webhooks are delivered (src/modules/webhook). */
+export interface WebhookSettings {
+  production: boolean;
+  /** Where deliveries are sent from: this server process, or only `npm run worker` processes. */
+  delivery: 'in-process' | 'worker';
+  /** How long one attempt may take, connection to last byte read. */
+  timeoutMs: number;
+  /** Most bytes of a response read (and kept with the attempt). */
+  responseBytes: number;
+  /** How long a delivery is retried before it is marked failed, and an endpoint may fail before it is disabled. */
+  retryWindowSeconds: number;
+  /** The first retry's delay; each next one doubles, with jitter. */
+  retryDelaySeconds: number;
+  /** Hosts and addresses (exact host names, IPs, or CIDR ranges) an endpoint may resolve to although they are private. */
+  allowedHosts: string[];
+  /** Deliveries one process sends at once. */
+  concurrency: number;
+  /** How often an idle worker looks for deliveries, in seconds. */
+  pollSeconds: number;
+  /** How long a sending worker may be silent before its delivery is retried elsewhere (it crashed), in seconds. */
+  expireSeconds: number;
+  /** How often expired deliveries are looked for, in seconds. */
+  maintenanceSeconds: number;
 }
 
 /** How credentials are verified (src/modules/auth). */
@@ -146,6 +172,28 @@ function authSettings(env: Env, nodeEnv: string): AuthSettings {
   };
 }
 
+function webhookSettings(env: Env, nodeEnv: string): WebhookSettings {
+  const delivery = env.WEBHOOK_DELIVERY || 'in-process';
+  if (delivery !== 'in-process' && delivery !== 'worker') {
+    throw new Error(`WEBHOOK_DELIVERY must be in-process or worker, got "${delivery}"`);
+  }
+  const timeoutMs = int(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100);
+  return {
+    production: nodeEnv === 'production',
+    delivery,
+    timeoutMs,
+    responseBytes: int(env, 'WEBHOOK_RESPONSE_BYTES', 1024, 0),
+    retryWindowSeconds: int(env, 'WEBHOOK_RETRY_WINDOW_SECONDS', 86_400, 1),
+    retryDelaySeconds: int(env, 'WEBHOOK_RETRY_DELAY_SECONDS', 5, 1),
+    allowedHosts: list(env, 'WEBHOOK_ALLOWED_HOSTS') ?? [],
+    concurrency: int(env, 'WEBHOOK_CONCURRENCY', 10, 1),
+    pollSeconds: int(env, 'WEBHOOK_POLL_SECONDS', 2, 1),
+    // A worker that is still sending holds its job; after the timeout and a margin it has crashed.
+    expireSeconds: Math.max(int(env, 'WEBHOOK_EXPIRE_SECONDS', 60, 1), Math.ceil(timeoutMs / 1000) + 5),
+    maintenanceSeconds: int(env, 'WEBHOOK_MAINTENANCE_SECONDS', 30, 1),
+  };
+}
+
 /** Whether OpenTelemetry tracing is on: when an OTLP endpoint is configured (observability/tracing.ts). */
 export function tracingEnabled(env: Env = process.env): boolean {
   return !!(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
@@ -193,5 +241,6 @@ export function loadConfig(env: Env = process.env): Config {
       requireForAll: bool(env, 'SUBGRAPH_SECRET_REQUIRED_FOR_ALL', false),
     },
     auth: authSettings(env, nodeEnv),
+    webhooks: webhookSettings(env, nodeEnv),
   };
 }

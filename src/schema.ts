@@ -12,6 +12,7 @@ import './modules/graph/schema.ts';
 import './modules/audit/schema.ts';
 import './modules/merge/schema.ts';
 import './modules/suggestion/schema.ts';
+import './modules/webhook/schema.ts';
 import './modules/federation/entities.ts';
 
 // Importing a module registers its types, queries and mutations on the builder.

@@ -4,7 +4,7 @@ import type { ApiKey } from '../../generated/prisma/client.ts';
 import { totalCountField } from '../shared/connections.ts';
 import { mutationResult } from '../shared/errors.ts';
 import { parseId } from '../shared/validate.ts';
-import { isUuid, NO_ROW } from '../shared/visibility.ts';
+import { administeredRowWhere } from '../shared/visibility.ts';
 import { createApiKey, revokeApiKey, type ApiKeyRole } from './api-keys.ts';
 
 export const ApiKeyRoleEnum = builder.enumType('ApiKeyRole', {
@@ -22,11 +22,7 @@ export const ApiKeyRef = builder.prismaNode('ApiKey', {
   nullable: true,
   // Null for anyone who does not administer the key's organization, exactly as for
   // an id that does not exist.
-  findUnique: async (id, ctx) => {
-    if (!isUuid(id)) return NO_ROW;
-    const administered = await ctx.access.organizationIdsWith('admin');
-    return administered === 'all' ? { id } : { id, organizationId: { in: administered } };
-  },
+  findUnique: (id, ctx) => administeredRowWhere(id, ctx),
   fields: (t) => ({
     name: t.exposeString('name', { description: 'What the key is for.' }),
     role: t.field({

@@ -22,3 +22,14 @@ export async function tenantRowWhere(id: string, ctx: Context) {
   const readable = await ctx.access.readableOrganizationIds();
   return readable === 'all' ? { id } : { id, organizationId: { in: readable } };
 }
+
+/**
+ * The unique-lookup filter for a tenant row only an organization's admins see (API
+ * keys, webhook endpoints): for anyone else it answers exactly like an id that does
+ * not exist.
+ */
+export async function administeredRowWhere(id: string, ctx: Context) {
+  if (!isUuid(id)) return NO_ROW;
+  const administered = await ctx.access.organizationIdsWith('admin');
+  return administered === 'all' ? { id } : { id, organizationId: { in: administered } };
+}
