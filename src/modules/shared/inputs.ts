@@ -52,7 +52,8 @@ export function score(issues: Issues, path: string, value: unknown) {
     issues.add(path, 'must be a number from 0 to 1, or null');
     return undefined;
   }
-  return value;
+  // -0 is the score 0: stored and read back as 0 on either database, whatever was sent.
+  return value === 0 ? 0 : value;
 }
 
 /** Size of a value as JSON text, in bytes. */
