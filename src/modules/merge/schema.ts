@@ -1,6 +1,5 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../../builder.ts';
-import { prisma } from '../../db.ts';
 import { LastOrganizationAdminError, MergeChangedError, type ChangedRow } from '../../errors.ts';
 import { IdentifierRef } from '../identifier/schema.ts';
 import { IdentityRef } from '../identity/schema.ts';
@@ -10,7 +9,19 @@ import { ErrorInterface, mutationResult } from '../shared/errors.ts';
 import { isUuid, NO_ROW } from '../shared/visibility.ts';
 import { UserRef } from '../user/schema.ts';
 import { visibleUsersWhere } from '../user/service.ts';
-import { type MergeConflict, type MergePlan, mergeUsers, previewMerge, unmergeUser } from './service.ts';
+import {
+  type MergeConflict,
+  type MergePlan,
+  mergeUsers,
+  previewIdentifiers,
+  previewIdentities,
+  previewMembers,
+  previewMerge,
+  previewOrganizations,
+  previewProfileChanges,
+  previewUser,
+  unmergeUser,
+} from './service.ts';
 
 export const MergeSideEnum = builder.enumType('MergeSide', {
   description: 'Which user of a merge a value comes from.',
@@ -58,52 +69,49 @@ export const MergeChoiceInput = builder.inputType('MergeChoiceInput', {
   }),
 });
 
-const byIds = <T extends { id: string }>(rows: T[], ids: string[]) => ids.flatMap((id) => rows.filter((r) => r.id === id));
-
 const MergePreviewRef = builder.objectRef<MergePlan>('MergePreview').implement({
   description: 'What a merge would do, computed by the same rules the merge runs; nothing is written.',
   fields: (t) => ({
-    survivor: t.field({ type: UserRef, description: 'The user that would stay.', resolve: (p) => prisma.user.findUniqueOrThrow({ where: { id: p.survivorId } }) }),
+    survivor: t.field({ type: UserRef, description: 'The user that would stay.', resolve: (p) => previewUser(p, 'survivor') }),
     merged: t.field({
       type: UserRef,
       description: 'The user that would be merged (and stay as a tombstone).',
-      resolve: (p) => prisma.user.findUniqueOrThrow({ where: { id: p.mergedId } }),
+      resolve: (p) => previewUser(p, 'merged'),
     }),
     organizations: t.field({
       type: [OrganizationRef],
       description: 'Every organization the merge touches; you must administer each.',
-      resolve: (p) => prisma.organization.findMany({ where: { id: { in: p.organizationIds } }, orderBy: { id: 'asc' } }),
+      resolve: (p) => previewOrganizations(p),
     }),
     profileChanges: t.field({
       type: 'JSONObject',
       description: "The survivor's profile fields that would change, with their new values.",
-      resolve: (p) =>
-        Object.fromEntries(Object.entries(p.profile).map(([column, v]) => [column.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()), v])),
+      resolve: (p) => previewProfileChanges(p),
     }),
     movedMemberships: t.field({
       type: [MemberRef],
       description: "The merged user's memberships that would move to the survivor (organizations only they belong to).",
-      resolve: async (p) => byIds(await prisma.member.findMany({ where: { id: { in: p.members.moved } } }), p.members.moved),
+      resolve: (p) => previewMembers(p.members.moved),
     }),
     removedMemberships: t.field({
       type: [MemberRef],
       description: "The merged user's memberships that would go, because the survivor is a member there too.",
-      resolve: async (p) => byIds(await prisma.member.findMany({ where: { id: { in: p.members.deleted } } }), p.members.deleted),
+      resolve: (p) => previewMembers(p.members.deleted),
     }),
     movedIdentifiers: t.field({
       type: [IdentifierRef],
       description: 'Identifiers of the merged user that would move to the survivor.',
-      resolve: async (p) => byIds(await prisma.identifier.findMany({ where: { id: { in: p.identifiers.moved } } }), p.identifiers.moved),
+      resolve: (p) => previewIdentifiers(p.identifiers.moved),
     }),
     removedIdentifiers: t.field({
       type: [IdentifierRef],
       description: 'Identifiers that would go: the losing side of each identifier conflict.',
-      resolve: async (p) => byIds(await prisma.identifier.findMany({ where: { id: { in: p.identifiers.deleted } } }), p.identifiers.deleted),
+      resolve: (p) => previewIdentifiers(p.identifiers.deleted),
     }),
     relinkedIdentities: t.field({
       type: [IdentityRef],
       description: 'Identities linked to the merged user that would be linked to the survivor.',
-      resolve: async (p) => byIds(await prisma.identity.findMany({ where: { id: { in: p.identities.moved } } }), p.identities.moved),
+      resolve: (p) => previewIdentities(p.identities.moved),
     }),
     conflicts: t.field({ type: [MergeConflictRef], description: 'Every conflict, with the side that would survive.', resolve: (p) => p.conflicts }),
   }),

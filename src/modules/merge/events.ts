@@ -1,0 +1,49 @@
+import type { Merge } from '../../generated/prisma/client.ts';
+import type { AuditInput } from '../audit/service.ts';
+import type { MergePlan, Row } from './plan.ts';
+import type { Table } from './rows.ts';
+
+/**
+ * The audit events of a merge or an unmerge: one per organization on the survivor (so
+ * every organization's trail and subscription sees it), one on the merged user, and
+ * one per membership, identifier and identity row it moved, changed or deleted.
+ */
+export function mergeEvents(action: 'MERGE' | 'UNMERGE', merge: Merge, plan: Pick<MergePlan, 'organizationIds'>, from: Record<Table, Row[]>, to: Record<Table, Row[]>): AuditInput[] {
+  const summary = { mergeId: merge.id, survivorId: merge.survivorId, mergedId: merge.mergedId };
+  const link = action === 'MERGE' ? { before: null, after: merge.survivorId } : { before: merge.survivorId, after: null };
+  const events: AuditInput[] = [
+    { organizationId: null, entityType: 'User', entityId: merge.mergedId, action, changes: { mergedIntoId: link } },
+    ...plan.organizationIds.map((organizationId) => ({
+      organizationId,
+      entityType: 'User',
+      entityId: merge.survivorId,
+      action,
+      changes: { merge: { before: action === 'MERGE' ? null : summary, after: action === 'MERGE' ? summary : null } },
+    })),
+  ];
+  const entity = { members: 'Member', identifiers: 'Identifier', identities: 'Identity' } as const;
+  for (const table of ['members', 'identifiers', 'identities'] as const) {
+    const after = new Map(to[table].map((r) => [r.id, r]));
+    const before = new Map(from[table].map((r) => [r.id, r]));
+    for (const id of new Set([...before.keys(), ...after.keys()])) {
+      const b = before.get(id) ?? null;
+      const a = after.get(id) ?? null;
+      const row = (a ?? b)!;
+      const changes: Record<string, { before: unknown; after: unknown }> = {};
+      for (const [field, column] of [['userId', 'user_id'], ['role', 'role'], ['state', 'state']] as const) {
+        if (!(column in row)) continue;
+        const bv = b?.[column] ?? null;
+        const av = a?.[column] ?? null;
+        if (bv !== av) changes[field] = { before: bv, after: av };
+      }
+      events.push({
+        organizationId: row.organization_id as string,
+        entityType: entity[table],
+        entityId: id,
+        action: !a ? 'DELETE' : !b ? 'CREATE' : action,
+        changes,
+      });
+    }
+  }
+  return events;
+}

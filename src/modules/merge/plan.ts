@@ -1,0 +1,183 @@
+import { Issues } from '../shared/validate.ts';
+
+// What a merge of two users does, decided from their rows alone: every conflict with
+// the side that survives and every row that moves, changes or goes.
+
+/** A row as to_jsonb gives it: column names to JSON values. */
+export type Row = Record<string, unknown> & { id: string };
+
+export type MergeSide = 'SURVIVOR' | 'MERGED';
+export type ConflictKind = 'PROFILE' | 'MEMBERSHIP' | 'IDENTIFIER';
+
+export interface MergeConflict {
+  /** Stable key of the conflict, to choose its side with: `profile:<field>`, `membership:<org>`, `identifier:<org>:<source>:<key>`. */
+  key: string;
+  kind: ConflictKind;
+  organizationId: string | null;
+  /** The profile field, or the identifier key, in conflict. */
+  field: string;
+  survivorValue: unknown;
+  mergedValue: unknown;
+  /** The side whose value survives: the caller's choice, or the rule's. */
+  keep: MergeSide;
+  /** Whether the caller chose the side (false: the default rule did). */
+  chosen: boolean;
+  /** The default rule, in words. */
+  rule: string;
+  survivorRowId: string | null;
+  mergedRowId: string | null;
+}
+
+export interface MergePlan {
+  survivorId: string;
+  mergedId: string;
+  organizationIds: string[];
+  /** The survivor's profile columns the merge changes, with their new values. */
+  profile: Record<string, unknown>;
+  members: { moved: string[]; deleted: string[]; updated: { id: string; role: string; state: string }[] };
+  identifiers: { moved: string[]; deleted: string[] };
+  identities: { moved: string[] };
+  /** Tombstones of the merged user, repointed to the survivor (chains stay one step long). */
+  tombstones: string[];
+  conflicts: MergeConflict[];
+}
+
+export interface Snapshot {
+  users: Row[];
+  members: Row[];
+  identifiers: Row[];
+  identities: Row[];
+}
+
+export interface MergeChoice {
+  key: string;
+  keep: MergeSide;
+}
+
+/** Profile fields by column; the survivor's non-null value wins unless chosen otherwise. */
+export const PROFILE_COLUMNS = {
+  givenName: 'given_name',
+  familyName: 'family_name',
+  nickname: 'nickname',
+  name: 'name',
+  picture: 'picture',
+} as const;
+
+const ROLE_STRENGTH: Record<string, number> = { SYSTEM_ADMIN: 3, ORGANIZATION_ADMIN: 2, ANALYST: 1 };
+const UNSCORED = 1; // an unscored identifier counts as certain, as `resolve` ranks it
+const confidence = (r: Row) => (r.confidence_score === null ? UNSCORED : Number(r.confidence_score));
+const time = (r: Row) => new Date(String(r.updated_at)).getTime();
+
+/**
+ * What merging `mergedId` into `survivorId` does, from the rows of both users: every
+ * conflict with the side that survives (the caller's choice, else the rule) and every
+ * row that moves, changes or goes. Pure: the preview and the merge run this same plan.
+ */
+export function planMerge(snapshot: Snapshot, survivorId: string, mergedId: string, choices: readonly MergeChoice[]): MergePlan {
+  const chosen = new Map(choices.map((c) => [c.key, c.keep]));
+  const conflicts: MergeConflict[] = [];
+  const decide = (c: Omit<MergeConflict, 'keep' | 'chosen'> & { default: MergeSide }): MergeSide => {
+    const { default: fallback, ...rest } = c;
+    const choice = chosen.get(c.key);
+    conflicts.push({ ...rest, keep: choice ?? fallback, chosen: choice !== undefined });
+    return choice ?? fallback;
+  };
+
+  const survivor = snapshot.users.find((u) => u.id === survivorId)!;
+  const merged = snapshot.users.find((u) => u.id === mergedId)!;
+  const profile: Record<string, unknown> = {};
+  for (const [field, column] of Object.entries(PROFILE_COLUMNS)) {
+    const s = survivor[column] ?? null;
+    const m = merged[column] ?? null;
+    if (s === m || m === null && s === null) continue;
+    const keep = decide({
+      key: `profile:${field}`,
+      kind: 'PROFILE',
+      organizationId: null,
+      field,
+      survivorValue: s,
+      mergedValue: m,
+      rule: "the survivor's value unless it is null",
+      default: s !== null ? 'SURVIVOR' : 'MERGED',
+      survivorRowId: survivorId,
+      mergedRowId: mergedId,
+    });
+    if (keep === 'MERGED') profile[column] = m;
+  }
+
+  const members: MergePlan['members'] = { moved: [], deleted: [], updated: [] };
+  const survivorMembers = new Map(snapshot.members.filter((m) => m.user_id === survivorId).map((m) => [m.organization_id as string, m]));
+  for (const m of snapshot.members.filter((r) => r.user_id === mergedId)) {
+    const organizationId = m.organization_id as string;
+    const s = survivorMembers.get(organizationId);
+    if (!s) {
+      members.moved.push(m.id);
+      continue;
+    }
+    members.deleted.push(m.id);
+    if (s.role === m.role && s.state === m.state) continue;
+    const keep = decide({
+      key: `membership:${organizationId}`,
+      kind: 'MEMBERSHIP',
+      organizationId,
+      field: 'role',
+      survivorValue: { role: s.role, state: s.state },
+      mergedValue: { role: m.role, state: m.state },
+      rule: 'the stronger role (with its state); the survivor on a tie',
+      default: ROLE_STRENGTH[m.role as string]! > ROLE_STRENGTH[s.role as string]! ? 'MERGED' : 'SURVIVOR',
+      survivorRowId: s.id,
+      mergedRowId: m.id,
+    });
+    if (keep === 'MERGED') members.updated.push({ id: s.id, role: m.role as string, state: m.state as string });
+  }
+
+  const identifiers: MergePlan['identifiers'] = { moved: [], deleted: [] };
+  const naturalKey = (r: Row) => `${r.organization_id}:${r.source_id}:${r.identifier_key}`;
+  const survivorIdentifiers = new Map(snapshot.identifiers.filter((i) => i.user_id === survivorId).map((i) => [naturalKey(i), i]));
+  for (const m of snapshot.identifiers.filter((r) => r.user_id === mergedId)) {
+    const s = survivorIdentifiers.get(naturalKey(m));
+    if (!s) {
+      identifiers.moved.push(m.id);
+      continue;
+    }
+    const better = confidence(m) - confidence(s) || time(m) - time(s);
+    const keep = decide({
+      key: `identifier:${naturalKey(m)}`,
+      kind: 'IDENTIFIER',
+      organizationId: m.organization_id as string,
+      field: m.identifier_key as string,
+      survivorValue: { identifierValue: s.identifier_value, confidenceScore: s.confidence_score, updatedAt: s.updated_at },
+      mergedValue: { identifierValue: m.identifier_value, confidenceScore: m.confidence_score, updatedAt: m.updated_at },
+      rule: 'the higher confidence (unscored counts as certain), then the newer; the survivor on a tie',
+      default: better > 0 ? 'MERGED' : 'SURVIVOR',
+      survivorRowId: s.id,
+      mergedRowId: m.id,
+    });
+    if (keep === 'MERGED') {
+      identifiers.deleted.push(s.id);
+      identifiers.moved.push(m.id);
+    } else {
+      identifiers.deleted.push(m.id);
+    }
+  }
+
+  const issues = new Issues();
+  choices.forEach((c, i) => {
+    if (!conflicts.some((k) => k.key === c.key)) issues.add(`input.choices[${i}].key`, 'is not a conflict of this merge');
+  });
+  issues.throwIfAny();
+
+  const organizationIds = new Set<string>();
+  for (const r of [...snapshot.members, ...snapshot.identifiers, ...snapshot.identities]) organizationIds.add(r.organization_id as string);
+  return {
+    survivorId,
+    mergedId,
+    organizationIds: [...organizationIds].sort(),
+    profile,
+    members,
+    identifiers,
+    identities: { moved: snapshot.identities.filter((d) => d.user_id === mergedId).map((d) => d.id) },
+    tombstones: snapshot.users.filter((u) => u.merged_into_id === mergedId).map((u) => u.id),
+    conflicts,
+  };
+}

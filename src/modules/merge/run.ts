@@ -1,0 +1,202 @@
+import { randomUUID } from 'node:crypto';
+import type { Access } from '../../context.ts';
+import { Prisma, prisma } from '../../db.ts';
+import { ConflictError, forbidden, LastOrganizationAdminError, NotFoundError } from '../../errors.ts';
+import type { Merge } from '../../generated/prisma/client.ts';
+import { recordAudit } from '../audit/service.ts';
+import { isSystemAdmin } from '../shared/authorize.ts';
+import { Issues } from '../shared/validate.ts';
+import { visibleUsersWhere } from '../user/service.ts';
+import { survivorsOf } from '../user/tombstones.ts';
+import { mergeEvents } from './events.ts';
+import { type MergeChoice, type MergePlan, PROFILE_COLUMNS, planMerge, type Row, type Snapshot } from './plan.ts';
+import { currentRows, type Db, emptyTables, loadSnapshot, type Table } from './rows.ts';
+
+// Merging one user into another: the checks before and inside the transaction, and the
+// statements that apply a plan.
+
+/** The two users of a merge request, checked and redirected, before any transaction. */
+export interface MergeParties {
+  survivorId: string;
+  mergedId: string;
+  /** Organizations the viewer administers, fetched before the transaction ('all' for a system admin). */
+  adminOrganizations: string[] | 'all';
+}
+
+/**
+ * Checks the ids of a merge: both name users the viewer can see (NOT_FOUND otherwise,
+ * as for ids that do not exist). A survivor that is itself a tombstone stands for its
+ * survivor; a merged user that is one was merged already (CONFLICT).
+ */
+export async function mergeParties(
+  access: Access,
+  input: { survivorId: string; mergedId: string },
+  paths = { survivorId: 'input.survivorId', mergedId: 'input.mergedId' },
+): Promise<MergeParties> {
+  const issues = new Issues();
+  const survivorRaw = issues.id(paths.survivorId, input.survivorId, 'User');
+  const mergedId = issues.id(paths.mergedId, input.mergedId, 'User');
+  if (survivorRaw && survivorRaw === mergedId) issues.add(paths.mergedId, 'must be another user than the survivor');
+  issues.throwIfAny();
+  const finals = await survivorsOf([survivorRaw!, mergedId!]);
+  const survivorId = finals.get(survivorRaw!);
+  const merged = finals.get(mergedId!);
+  // Visibility is decided on where the ids lead, as reads of them do.
+  const visible = await prisma.user.findMany({
+    where: { id: { in: [survivorId, merged].filter((id): id is string => !!id) }, ...(await visibleUsersWhere(access)) },
+    select: { id: true },
+  });
+  if (!survivorId || !visible.some((u) => u.id === survivorId)) throw new NotFoundError('User', `${paths.survivorId}: no such user.`);
+  if (!merged || !visible.some((u) => u.id === merged)) throw new NotFoundError('User', `${paths.mergedId}: no such user.`);
+  if (merged !== mergedId || survivorId === mergedId) {
+    throw new ConflictError([paths.mergedId], 'This user was merged already (into the user its id now leads to).');
+  }
+  return { survivorId, mergedId: mergedId!, adminOrganizations: await access.organizationIdsWith('admin') };
+}
+
+/** FORBIDDEN unless the viewer administers every organization of `ids`. */
+export function requireAdminOfAll(parties: { adminOrganizations: string[] | 'all' }, ids: readonly string[]) {
+  const admin = parties.adminOrganizations;
+  if (admin === 'all') return;
+  const missing = ids.filter((id) => !admin.includes(id));
+  if (missing.length) {
+    throw forbidden('Merging these users touches organizations you do not administer: you must be ORGANIZATION_ADMIN in every one.');
+  }
+}
+
+/** The checks a merge makes on the locked rows: still mergeable, and the viewer may merge them. */
+export function checkMergeable(access: Access, parties: MergeParties, snapshot: Snapshot, plan: MergePlan) {
+  const survivor = snapshot.users.find((u) => u.id === parties.survivorId);
+  const merged = snapshot.users.find((u) => u.id === parties.mergedId);
+  if (!survivor || !merged) throw new NotFoundError('User');
+  if (survivor.merged_into_id !== null || merged.merged_into_id !== null) {
+    throw new ConflictError(['input.mergedId'], 'One of the users was merged meanwhile; look them up again.');
+  }
+  if ((survivor.is_system_admin || merged.is_system_admin) && !isSystemAdmin(access.viewer)) {
+    throw forbidden('Only a system admin can merge a system admin.');
+  }
+  requireAdminOfAll(parties, plan.organizationIds);
+}
+
+const PROFILE = Object.values(PROFILE_COLUMNS);
+
+export interface MergeResult {
+  merge: Merge;
+  plan: MergePlan;
+}
+
+/**
+ * Merges inside the caller's transaction: locks and reads both users' rows, plans,
+ * checks, applies the plan set-based, and records the merge and its audit events.
+ * `also` changes more rows in the same transaction (an approved suggestion); they are
+ * restored by an unmerge like the rest.
+ */
+export async function runMerge(
+  tx: Db,
+  access: Access,
+  parties: MergeParties,
+  choices: readonly MergeChoice[],
+  also?: { table: Table; id: string; apply: (mergeId: string) => Promise<void> },
+): Promise<MergeResult> {
+  const snapshot = await loadSnapshot(tx, parties.survivorId, parties.mergedId, true);
+  const plan = planMerge(snapshot, parties.survivorId, parties.mergedId, choices);
+  checkMergeable(access, parties, snapshot, plan);
+  const { survivorId, mergedId } = plan;
+  const mergeId = randomUUID();
+  const byId = new Map([...snapshot.users, ...snapshot.members, ...snapshot.identifiers, ...snapshot.identities].map((r) => [r.id, r]));
+
+  // The rows the merge changes or deletes, as they are now.
+  const touched: Record<Table, string[]> = {
+    users: [...(Object.keys(plan.profile).length ? [survivorId] : []), mergedId, ...plan.tombstones],
+    members: [...plan.members.moved, ...plan.members.deleted, ...plan.members.updated.map((u) => u.id)],
+    identifiers: [...plan.identifiers.moved, ...plan.identifiers.deleted],
+    identities: plan.identities.moved,
+    link_suggestions: [],
+  };
+  const before = emptyTables<Row>();
+  for (const table of ['users', 'members', 'identifiers', 'identities'] as const) {
+    before[table] = touched[table].map((id) => byId.get(id)!);
+  }
+  if (also) {
+    const [row] = await tx.$queryRaw<{ row: Row }[]>`
+      SELECT to_jsonb(s) AS row FROM link_suggestions s WHERE s.id = ${also.id}::uuid FOR UPDATE`;
+    if (row) {
+      before[also.table].push(row.row);
+      touched[also.table].push(also.id);
+    }
+  }
+
+  // Admins leaving: a membership that stops being an active ORGANIZATION_ADMIN needs another one.
+  const losing = plan.members.updated
+    .filter((u) => u.role !== 'ORGANIZATION_ADMIN' || u.state !== 'ACTIVE')
+    .map((u) => byId.get(u.id)!)
+    .filter((s) => s.role === 'ORGANIZATION_ADMIN' && s.state === 'ACTIVE')
+    .map((s) => s.organization_id as string);
+  const keptSurvivor = plan.conflicts.filter((c) => c.kind === 'MEMBERSHIP' && c.keep === 'SURVIVOR');
+  for (const c of keptSurvivor) {
+    const m = byId.get(c.mergedRowId!)!;
+    const s = byId.get(c.survivorRowId!)!;
+    if (m.role === 'ORGANIZATION_ADMIN' && m.state === 'ACTIVE' && !(s.role === 'ORGANIZATION_ADMIN' && s.state === 'ACTIVE')) {
+      losing.push(c.organizationId!);
+    }
+  }
+  if (losing.length) {
+    const kept = await tx.$queryRaw<{ organization_id: string }[]>`
+      SELECT DISTINCT organization_id::text FROM members
+      WHERE organization_id = ANY(${losing}::uuid[]) AND role = 'ORGANIZATION_ADMIN' AND state = 'ACTIVE'
+        AND user_id <> ALL(${[survivorId, mergedId]}::uuid[])`;
+    if (losing.some((o) => !kept.some((k) => k.organization_id === o))) throw new LastOrganizationAdminError();
+  }
+
+  // Apply, one statement per kind of change.
+  if (Object.keys(plan.profile).length) {
+    const next = { ...byId.get(survivorId)!, ...plan.profile };
+    await tx.$executeRaw`
+      UPDATE users u SET ${Prisma.raw(PROFILE.map((c) => `${c} = r.${c}`).join(', '))}, updated_at = now()
+      FROM jsonb_populate_record(NULL::users, ${JSON.stringify(next)}::jsonb) r WHERE u.id = r.id`;
+  }
+  await tx.$executeRaw`
+    UPDATE users SET merged_into_id = ${survivorId}::uuid, updated_at = now() WHERE id = ANY(${[mergedId, ...plan.tombstones]}::uuid[])`;
+  if (plan.members.deleted.length) {
+    await tx.$executeRaw`DELETE FROM members WHERE id = ANY(${plan.members.deleted}::uuid[])`;
+  }
+  if (plan.members.updated.length) {
+    const u = plan.members.updated;
+    await tx.$executeRaw`
+      UPDATE members m SET role = v.role::"MemberRole", state = v.state::"MembershipState", updated_at = now()
+      FROM unnest(${u.map((x) => x.id)}::uuid[], ${u.map((x) => x.role)}::text[], ${u.map((x) => x.state)}::text[]) AS v(id, role, state)
+      WHERE m.id = v.id`;
+  }
+  if (plan.members.moved.length) {
+    await tx.$executeRaw`UPDATE members SET user_id = ${survivorId}::uuid, updated_at = now() WHERE id = ANY(${plan.members.moved}::uuid[])`;
+  }
+  if (plan.identifiers.deleted.length) {
+    await tx.$executeRaw`DELETE FROM identifiers WHERE id = ANY(${plan.identifiers.deleted}::uuid[])`;
+  }
+  if (plan.identifiers.moved.length) {
+    await tx.$executeRaw`
+      UPDATE identifiers SET user_id = ${survivorId}::uuid, updated_at = now() WHERE id = ANY(${plan.identifiers.moved}::uuid[])`;
+  }
+  if (plan.identities.moved.length) {
+    await tx.$executeRaw`
+      UPDATE identities SET user_id = ${survivorId}::uuid, updated_at = now() WHERE id = ANY(${plan.identities.moved}::uuid[])`;
+  }
+  if (also) await also.apply(mergeId);
+
+  const after = await currentRows(tx, touched);
+  const merge = await tx.merge.create({
+    data: {
+      id: mergeId,
+      survivorId,
+      mergedId,
+      organizationIds: plan.organizationIds,
+      before: before as unknown as Prisma.InputJsonObject,
+      after: after as unknown as Prisma.InputJsonObject,
+      decisions: plan.conflicts as unknown as Prisma.InputJsonArray,
+      actorUserId: access.viewer.kind === 'user' ? access.viewer.userId : null,
+      actorApiKeyId: access.viewer.kind === 'apiKey' ? access.viewer.apiKeyId : null,
+    },
+  });
+  await recordAudit(tx, access.viewer, mergeEvents('MERGE', merge, plan, before, after));
+  return { merge, plan };
+}
