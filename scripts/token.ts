@@ -9,11 +9,10 @@ import { loadConfig } from '../src/config.ts';
 import { openDatabase } from '../src/db.ts';
 import type { MemberRole } from '../src/generated/prisma/client.ts';
 import {
-  DEV_GRANT_PATH,
   developmentSecret,
   devGrantProblem,
-  devGrantToken,
   ensureDevMembership,
+  grantThroughServer,
   mintDevToken,
   runningDevServer,
   type DevGrant,
@@ -39,17 +38,6 @@ function seconds(ttl: string): number {
   const m = /^(\d+)([smhd])$/.exec(ttl);
   if (!m) throw new Error('--ttl must look like 30m, 12h or 7d');
   return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[m[2] as 's' | 'm' | 'h' | 'd'];
-}
-
-async function grantThroughServer(url: string, secret: string, grant: DevGrant): Promise<DevMembership> {
-  const response = await fetch(new URL(DEV_GRANT_PATH, url), {
-    method: 'POST',
-    headers: { authorization: `Bearer ${await devGrantToken(secret)}`, 'content-type': 'application/json' },
-    body: JSON.stringify(grant),
-  });
-  const body = (await response.json()) as DevMembership & { error?: string };
-  if (!response.ok) throw new Error(`the server at ${url} answered ${response.status}: ${body.error}`);
-  return body;
 }
 
 async function main(): Promise<number> {

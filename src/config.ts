@@ -35,6 +35,8 @@ export interface Config {
   batchLimit: number;
   introspection: boolean;
   graphiql: boolean;
+  /** Development: load the demo organization into an empty embedded database on start. */
+  demoData: boolean;
   /** Federation: the secret the gateway sends, and whether every request needs it. */
   subgraph: SubgraphGuard;
   auth: AuthSettings;
@@ -236,6 +238,7 @@ export function loadConfig(env: Env = process.env): Config {
     batchLimit: int(env, 'BATCH_LIMIT', 0, 0),
     introspection: bool(env, 'INTROSPECTION', nodeEnv !== 'production'),
     graphiql: bool(env, 'GRAPHIQL', nodeEnv !== 'production'),
+    demoData: bool(env, 'DEMO_DATA', true),
     subgraph: {
       secret: env.SUBGRAPH_SECRET || undefined,
       requireForAll: bool(env, 'SUBGRAPH_SECRET_REQUIRED_FOR_ALL', false),

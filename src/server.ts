@@ -3,6 +3,8 @@ import { loadConfig, tracingEnabled } from './config.ts';
 import { createLogger, setLogger } from './observability/logger.ts';
 import { openDatabase, useDatabase } from './db.ts';
 import { pendingMigrations } from './db/migrate.ts';
+import { developmentDemo, type DemoLoad } from './modules/demo/load.ts';
+import { inProcessTransport } from './modules/demo/transport.ts';
 import { announceDevServer, developmentSecret, DEV_GRANT_PATH, devGrantHandler } from './modules/auth/dev.ts';
 
 // Listens, and shuts down cleanly. Everything else is built in yoga.ts.
@@ -42,7 +44,18 @@ let accepting = true;
 const tracing = tracingEnabled() ? (await import('./observability/tracing.ts')).startTracing() : undefined;
 // Rate-limit counters: shared through Redis when REDIS_URL is set, else in this process.
 const counters = createCounterStore(config.rateLimits);
-const app = createApp({ config, isAccepting: () => accepting, tracing: tracing?.plugin, counters });
+let demo: DemoLoad | null = null;
+const app = createApp({
+  config,
+  isAccepting: () => accepting,
+  tracing: tracing?.plugin,
+  counters,
+  graphiqlHeaders: async () => (demo ? demo.headers() : null),
+});
+// Development on the embedded database: a first start has a demo organization to look at.
+if (dev && !config.databaseUrl && config.demoData) {
+  demo = await developmentDemo(inProcessTransport(app, db.prisma, dev.secret, config.auth), db.prisma);
+}
 const grant = dev ? devGrantHandler(() => db.prisma, dev.secret) : null;
 // Node keeps only the first of repeated Authorization headers unless duplicates are
 // joined: joined, two credentials are visible, and refused, however they were sent.
@@ -59,6 +72,12 @@ server.listen(config.port, config.host, () => {
   // `npm run token` finds a development server on the embedded database through this.
   if (dev && !config.databaseUrl) unannounce = announceDevServer(config, `http://${host}:${port}`);
   console.log(`Identity graph on ${db.describe}, ready in ${ms} ms`);
+  if (demo) {
+    console.log(
+      `${demo.loaded ? 'Loaded the demo organization' : 'The demo organization is here'} (slug demo, DEMO_DATA=false skips it): ` +
+        'GraphiQL opens acting as its admin, with the example operations.',
+    );
+  }
   if (dev) {
     console.log(
       'Development token: npm run token -- --email you@example.com --org my-org [--role ANALYST]\n' +

@@ -47,6 +47,8 @@ export interface AppOptions {
   counters?: CounterStore;
   /** OpenTelemetry's plugin, when tracing is on. */
   tracing?: Plugin;
+  /** Development: headers GraphiQL opens with (a token and organization), asked for on each page load. */
+  graphiqlHeaders?: () => Promise<Record<string, string> | null>;
 }
 
 export type App = YogaServerInstance<Record<string, never>, Context>;
@@ -58,6 +60,7 @@ export function createApp({
   isAccepting = () => true,
   tracing,
   counters = new MemoryCounterStore(),
+  graphiqlHeaders,
 }: AppOptions): App {
   async function requestContext(request: Request, params: GraphQLParams): Promise<Context> {
     const requestedOrganizationId = organizationNamedBy(request.headers);
@@ -89,7 +92,12 @@ export function createApp({
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/health',
     landingPage: false,
-    graphiql: config.graphiql ? { title: 'Identity graph', defaultQuery: EXAMPLE_QUERY } : false,
+    graphiql: config.graphiql
+      ? async () => {
+          const headers = await graphiqlHeaders?.();
+          return { title: 'Identity graph', defaultQuery: EXAMPLE_QUERY, ...(headers ? { headers: JSON.stringify(headers, null, 2) } : {}) };
+        }
+      : false,
     // GraphiQL's assets are inlined in the page, so it works without reaching a CDN.
     renderGraphiQL,
     maskedErrors: { maskError },

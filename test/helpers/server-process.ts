@@ -22,6 +22,8 @@ export async function startServer(env: Record<string, string>): Promise<ServerPr
       DATABASE_URL: '',
       JWT_SECRET: TEST_JWT_SECRET,
       LOG_LEVEL: 'warn',
+      // The demo organization is for people; test/demo.embedded.test.ts turns it on.
+      DEMO_DATA: 'false',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -47,6 +47,8 @@ export interface DevGrant {
   role?: MemberRole | undefined;
   systemAdmin?: boolean | undefined;
   name?: string | undefined;
+  /** The id of the user when this creates them (the demo data names its users). */
+  userId?: string | undefined;
 }
 
 export interface DevMembership {
@@ -66,6 +68,7 @@ export function devGrantProblem(grant: DevGrant): string | null {
     return '--org must be an organization id or a slug (lower-case letters, digits, - or _)';
   }
   if (grant.role !== undefined && !ROLES.includes(grant.role)) return `--role must be one of ${ROLES.join(', ')}`;
+  if (grant.userId !== undefined && !UUID_RE.test(grant.userId)) return 'userId must be a UUID';
   return null;
 }
 
@@ -77,7 +80,9 @@ export async function ensureDevMembership(prisma: PrismaClient, grant: DevGrant)
   return prisma.$transaction(async (tx) => {
     let user = await tx.user.findUnique({ where: { email } });
     if (!user) {
-      user = await tx.user.create({ data: { email, authSubject: `dev|${email}`, name: grant.name ?? email.split('@')[0]! } });
+      user = await tx.user.create({
+        data: { id: grant.userId, email, authSubject: `dev|${email}`, name: grant.name ?? email.split('@')[0]! },
+      });
     } else if (!user.authSubject) {
       user = await tx.user.update({ where: { id: user.id }, data: { authSubject: `dev|${email}` } });
     }
@@ -174,6 +179,18 @@ export function devGrantToken(secret: string): Promise<string> {
     .setIssuedAt()
     .setExpirationTime('60s')
     .sign(new TextEncoder().encode(secret));
+}
+
+/** Asks the development server at `base` to make the grant (see devGrantHandler). */
+export async function grantThroughServer(base: string, secret: string, grant: DevGrant): Promise<DevMembership> {
+  const response = await fetch(new URL(DEV_GRANT_PATH, base), {
+    method: 'POST',
+    headers: { authorization: `Bearer ${await devGrantToken(secret)}`, 'content-type': 'application/json' },
+    body: JSON.stringify(grant),
+  });
+  const body = (await response.json()) as DevMembership & { error?: string };
+  if (!response.ok) throw new Error(`the server at ${base} answered ${response.status}: ${body.error}`);
+  return body;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
