@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { HttpTimeouts } from './http-server.ts';
 import type { QueryLimits } from './plugins/limits.ts';
 import type { RateLimits } from './plugins/rate-limit.ts';
 import type { SubgraphGuard } from './plugins/subgraph-guard.ts';
@@ -25,6 +26,8 @@ export interface Config {
   shutdownGraceMs: number;
   /** After SIGTERM, how long requests are still served (readiness failing) before the listener closes. */
   shutdownDrainMs: number;
+  /** Slow-client limits of the HTTP server. */
+  httpTimeouts: HttpTimeouts;
   logLevel: string;
   /** Query limits, checked before an operation runs. */
   limits: QueryLimits;
@@ -196,6 +199,16 @@ function webhookSettings(env: Env, nodeEnv: string): WebhookSettings {
   };
 }
 
+function httpTimeouts(env: Env): HttpTimeouts {
+  const timeouts = {
+    headersMs: int(env, 'HTTP_HEADERS_TIMEOUT_MS', 10_000, 100),
+    requestMs: int(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 100),
+    keepAliveMs: int(env, 'HTTP_KEEP_ALIVE_TIMEOUT_MS', 5000, 100),
+  };
+  if (timeouts.headersMs > timeouts.requestMs) throw new Error('HTTP_HEADERS_TIMEOUT_MS must not exceed HTTP_REQUEST_TIMEOUT_MS');
+  return timeouts;
+}
+
 /** Whether OpenTelemetry tracing is on: when an OTLP endpoint is configured (observability/tracing.ts). */
 export function tracingEnabled(env: Env = process.env): boolean {
   return !!(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
@@ -218,6 +231,7 @@ export function loadConfig(env: Env = process.env): Config {
     statementTimeoutMs: int(env, 'STATEMENT_TIMEOUT_MS', 15_000, 0),
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10_000),
     shutdownDrainMs: int(env, 'SHUTDOWN_DRAIN_MS', nodeEnv === 'production' ? 5000 : 0),
+    httpTimeouts: httpTimeouts(env),
     logLevel: env.LOG_LEVEL || (nodeEnv === 'test' ? 'silent' : 'info'),
     limits: {
       maxDepth: int(env, 'MAX_QUERY_DEPTH', 12, 1),

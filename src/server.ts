@@ -1,7 +1,7 @@
-import { createServer } from 'node:http';
 import { loadConfig, tracingEnabled } from './config.ts';
 import { createLogger, setLogger } from './observability/logger.ts';
 import { openDatabase, useDatabase } from './db.ts';
+import { createHttpServer } from './http-server.ts';
 import { pendingMigrations } from './db/migrate.ts';
 import { developmentDemo, type DemoLoad } from './modules/demo/load.ts';
 import { inProcessTransport } from './modules/demo/transport.ts';
@@ -57,11 +57,11 @@ if (dev && !config.databaseUrl && config.demoData) {
   demo = await developmentDemo(inProcessTransport(app, db.prisma, dev.secret, config.auth), db.prisma);
 }
 const grant = dev ? devGrantHandler(() => db.prisma, dev.secret) : null;
-// Node keeps only the first of repeated Authorization headers unless duplicates are
-// joined: joined, two credentials are visible, and refused, however they were sent.
-const server = createServer({ joinDuplicateHeaders: true }, (req, res) =>
-  grant && req.url === DEV_GRANT_PATH ? grant(req, res) : app(req, res),
+const http = createHttpServer(
+  (req, res) => (grant && req.url === DEV_GRANT_PATH ? grant(req, res) : app(req, res)),
+  config.httpTimeouts,
 );
+const server = http.server;
 let unannounce: (() => Promise<void>) | undefined;
 
 server.listen(config.port, config.host, () => {
@@ -106,24 +106,20 @@ async function refuseUnmigrated() {
 async function shutdown(signal: string) {
   if (!accepting) return;
   accepting = false;
+  // Readiness now fails, and every response tells its client to close the connection:
+  // a client that goes on sending does so on a new one, while the listener is open.
+  http.drain();
   console.log(`${signal}: finishing in-flight requests, then closing.`);
+  // A load balancer takes this instance out of rotation within the drain period,
+  // during which requests are still served.
+  if (config.shutdownDrainMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDrainMs));
   const timer = setTimeout(() => {
     console.error('Shutdown grace period over; exiting.');
     process.exit(1);
   }, config.shutdownGraceMs);
   timer.unref();
-  // Readiness now fails; a load balancer takes this instance out of rotation within
-  // the drain period, during which requests are still served as usual.
-  if (config.shutdownDrainMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDrainMs));
-  // Stop accepting connections; let requests in flight finish. Keep-alive connections
-  // are closed as soon as they fall idle, and responses still to come tell clients to
-  // close theirs.
-  server.on('request', (_req, res) => res.setHeader('connection', 'close'));
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  const idle = setInterval(() => server.closeIdleConnections(), 50);
-  server.closeIdleConnections();
-  await closed;
-  clearInterval(idle);
+  // Stop listening; requests in flight finish, and their connections close after them.
+  await http.close();
   await unannounce?.();
   await db.close();
   await counters.close();

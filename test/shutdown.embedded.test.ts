@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { Agent, request } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -51,4 +52,67 @@ describe('shutdown', () => {
     expect(performance.now() - started).toBeLessThan(10_000);
     expect(server.output()).toContain('SIGTERM: finishing in-flight requests');
   }, 90_000);
+
+  it('during the drain answers with Connection: close, so keep-alive clients sending until it ends see no failure', async () => {
+    const DRAIN_MS = 1500;
+    const { exitCode, answers, failures } = await trafficAcrossSigterm(String(DRAIN_MS), DRAIN_MS - 100);
+    expect(exitCode).toBe(0);
+    expect(failures).toEqual([]);
+    const before = answers.filter((a) => a.sentAfterSignalMs < 0);
+    // Requests sent once the signal has surely arrived.
+    const during = answers.filter((a) => a.sentAfterSignalMs > 200);
+    expect(before.length).toBeGreaterThan(20);
+    expect(during.length).toBeGreaterThan(20);
+    expect(before.every((a) => a.connection === 'keep-alive')).toBe(true);
+    expect(during.filter((a) => a.connection !== 'close')).toEqual([]);
+  }, 90_000);
+
+  it('without a drain period, never closes a kept-alive connection a client may be sending on', async () => {
+    const { exitCode, answers, failures } = await trafficAcrossSigterm('0', Infinity);
+    expect(exitCode).toBe(0);
+    expect(answers.filter((a) => a.sentAfterSignalMs > 0).length).toBeGreaterThan(0);
+    // Clients that go on until the listener is gone meet a refused connection, never a
+    // reset of one they were reusing.
+    expect(failures.filter((f) => f.reused)).toEqual([]);
+  }, 90_000);
 });
+
+/**
+ * Eight keep-alive clients send small queries from half a second before SIGTERM
+ * until `stopAfterSignalMs` after it, or until the listener refuses them.
+ */
+async function trafficAcrossSigterm(drainMs: string, stopAfterSignalMs: number) {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'igs-drain-'));
+  dirs.push(dir);
+  const server = await startServer({ PGLITE_DATA_DIR: path.join(dir, 'pglite'), SHUTDOWN_DRAIN_MS: drainMs });
+  const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+  const body = JSON.stringify({ query: '{ __typename }' });
+  let signalledAt = Infinity;
+  const answers: { sentAfterSignalMs: number; connection: string | undefined }[] = [];
+  const failures: { code: string; reused: boolean; sentAfterSignalMs: number }[] = [];
+  const send = () =>
+    new Promise<void>((resolve) => {
+      const sentAfterSignalMs = performance.now() - signalledAt;
+      const req = request(server.url, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          answers.push({ sentAfterSignalMs, connection: res.headers.connection });
+          resolve();
+        });
+      });
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        failures.push({ code: err.code ?? err.message, reused: req.reusedSocket, sentAfterSignalMs });
+        resolve();
+      });
+      req.end(body);
+    });
+  const clients = Array.from({ length: 8 }, async () => {
+    while (performance.now() - signalledAt < stopAfterSignalMs && failures.at(-1)?.code !== 'ECONNREFUSED') await send();
+  });
+  await new Promise((r) => setTimeout(r, 500));
+  signalledAt = performance.now();
+  const exitCode = await server.stop('SIGTERM');
+  await Promise.all(clients);
+  agent.destroy();
+  return { exitCode, answers, failures: failures.filter((f) => f.code !== 'ECONNREFUSED') };
+}
