@@ -241,6 +241,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxCost: int(env, 'MAX_QUERY_COST', 50_000, 1),
       maxPageSize: int(env, 'MAX_PAGE_SIZE', 100, 1),
       blockFieldSuggestions: nodeEnv === 'production',
+      exposeLimits: nodeEnv !== 'production',
     },
     rateLimits: {
       perCredential: int(env, 'RATE_LIMIT_PER_CREDENTIAL', 1200, 0),

@@ -65,6 +65,26 @@ describe('query limits', () => {
     expect(over.errors?.[0]?.message).toMatch(/cost/i);
   });
 
+  it('name the limit an operation broke, with its number outside production and without it in production', async () => {
+    const aliases = (n: number, directive = '') => `{ ${Array.from({ length: n }, (_, i) => `a${i}: __typename${directive}`).join(' ')} }`;
+    const cases = [
+      { env: { MAX_QUERY_DEPTH: '2' }, query: CREATE_DEPTH_3, dev: 'Query depth limit of 2 exceeded', prod: 'Query depth limit exceeded.' },
+      { env: { MAX_ALIASES: '3' }, query: aliases(4), dev: 'Aliases limit of 3 exceeded', prod: 'Aliases limit exceeded.' },
+      { env: { MAX_DIRECTIVES: '2' }, query: aliases(3, ' @include(if: true)'), dev: 'Directives limit of 2 exceeded', prod: 'Directives limit exceeded.' },
+      { env: { MAX_TOKENS: '10' }, query: aliases(10), dev: 'Token limit of 10 exceeded', prod: 'Token limit exceeded.' },
+      { env: { MAX_QUERY_COST: '5' }, query: CREATE_DEPTH_3, dev: 'Query Cost limit of 5 exceeded', prod: 'Query cost limit exceeded.' },
+    ];
+    for (const { env, query, dev, prod } of cases) {
+      const development = await gql(query, { app: appWith(env) });
+      expectErrorCode(development, 'BAD_USER_INPUT');
+      expect(development.errors?.[0]?.message).toContain(dev);
+      const production = await gql(query, { app: appWith({ NODE_ENV: 'production', ...env }) });
+      expectErrorCode(production, 'BAD_USER_INPUT');
+      expect(production.errors?.map((e) => e.message)).toEqual([prod]);
+      expect(JSON.stringify(production.errors), prod).not.toMatch(/\d/);
+    }
+  });
+
   it('hide field suggestions in production and show them in development', async () => {
     const prod = await gql('{ nod(id: "x") { id } }', { app: appWith({ NODE_ENV: 'production' }) });
     expect(JSON.stringify(prod.errors)).not.toMatch(/Did you mean/);

@@ -12,6 +12,8 @@ export interface QueryLimits {
   maxPageSize: number;
   /** Hide "Did you mean …?" suggestions, which leak the schema when introspection is off. */
   blockFieldSuggestions: boolean;
+  /** Say in errors what a limit is and what the operation reached; otherwise only which limit it broke. */
+  exposeLimits: boolean;
 }
 
 // Every limit is checked while the operation is validated, so an operation over one
@@ -78,15 +80,23 @@ function pageSizeVariables(document: DocumentNode): Set<string> {
 export function useQueryLimits(limits: QueryLimits): Plugin[] {
   const reject = (_ctx: unknown, error: GraphQLError) => {
     (error as { extensions: Record<string, unknown> }).extensions = { ...error.extensions, code: ErrorCode.BAD_USER_INPUT };
+    // graphql-armor reports a broken limit as a syntax error, which it is not.
+    error.message = error.message.replace(/^Syntax Error: /, '');
   };
-  const common = { onReject: [reject], propagateOnRejection: true };
+  // The numbers tell an attacker how much room each limit leaves: production names the limit only.
+  const common = (name: string) => ({
+    onReject: [reject],
+    propagateOnRejection: true,
+    exposeLimits: limits.exposeLimits,
+    errorMessage: `${name} limit exceeded.`,
+  });
   return [
     EnvelopArmorPlugin({
-      maxDepth: { n: limits.maxDepth, ignoreIntrospection: true, flattenFragments: true, ...common },
-      maxAliases: { n: limits.maxAliases, allowList: [], ...common },
-      maxDirectives: { n: limits.maxDirectives, ...common },
-      maxTokens: { n: limits.maxTokens, ...common },
-      costLimit: { maxCost: limits.maxCost, ignoreIntrospection: true, flattenFragments: true, ...common },
+      maxDepth: { n: limits.maxDepth, ignoreIntrospection: true, flattenFragments: true, ...common('Query depth') },
+      maxAliases: { n: limits.maxAliases, allowList: [], ...common('Aliases') },
+      maxDirectives: { n: limits.maxDirectives, ...common('Directives') },
+      maxTokens: { n: limits.maxTokens, ...common('Token') },
+      costLimit: { maxCost: limits.maxCost, ignoreIntrospection: true, flattenFragments: true, ...common('Query cost') },
       blockFieldSuggestion: { enabled: limits.blockFieldSuggestions },
     }) as Plugin,
     {
