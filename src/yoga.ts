@@ -14,6 +14,7 @@ import { currentRequest } from './observability/request-context.ts';
 import { createAuthenticator, isBearerToken, type Authenticator } from './modules/auth/authenticate.ts';
 import { requestedOrganizationId as organizationNamedBy } from './modules/auth/tenant-header.ts';
 import { useBodyLimit } from './plugins/body-limit.ts';
+import { useConnectionArguments } from './plugins/connection-args.ts';
 import { useCsrfPrevention } from './plugins/csrf.ts';
 import { maskError, useStableErrorCodes } from './plugins/errors.ts';
 import { useInputGuard } from './plugins/input-guard.ts';
@@ -119,6 +120,7 @@ export function createApp({
       ...(config.introspection ? [] : [useDisableIntrospection()]),
       ...useQueryLimits(config.limits),
       useInputGuard(),
+      useConnectionArguments(),
       useStableErrorCodes(),
       useRateLimit(config.rateLimits, counters),
       ...useMetrics(),

@@ -14,7 +14,7 @@ async function post(body: unknown, headers: Record<string, string> = {}, accept 
     headers: { 'content-type': 'application/json', accept, ...headers },
     body: JSON.stringify(body),
   });
-  const json = (await response.json()) as { data?: unknown; errors?: { message: string; extensions?: Record<string, any> }[] };
+  const json = (await response.json()) as { data?: Record<string, any>; errors?: { message: string; extensions?: Record<string, any> }[] };
   return { status: response.status, code: json.errors?.[0]?.extensions?.code, message: json.errors?.[0]?.message, json };
 }
 
@@ -111,5 +111,34 @@ describe('an argument that names another organization than the request', () => {
     expect(r.code).toBe('TENANT_MISMATCH');
     expect(r.message).toMatch(/X-Organization-ID/);
     expect(r.message).not.toMatch(/credential/);
+  });
+});
+
+describe('a connection asked for first and last at once', () => {
+  const MEMBERS = `query ($id: ID!, $first: Int, $last: Int) {
+    organization(id: $id) { members(first: $first, last: $last) { totalCount } }
+  }`;
+
+  it('is refused before it runs, inline or in variables, naming the field', async () => {
+    const { organization, headers } = await asMember();
+    const id = globalId('Organization', organization.id);
+    const inline = await post({ query: `query ($id: ID!) { organization(id: $id) { m: members(first: 2, last: 2) { totalCount } } }`, variables: { id } }, headers);
+    expect([inline.status, inline.code]).toEqual([400, 'BAD_USER_INPUT']);
+    expect(inline.json.errors?.[0]?.extensions?.details).toEqual([{ path: 'm', message: 'give first or last, not both' }]);
+    expect(inline.json.data).toBeUndefined();
+    const variables = await post({ query: MEMBERS, variables: { id, first: 2, last: 2 } }, headers);
+    expect([variables.status, variables.code]).toEqual([400, 'BAD_USER_INPUT']);
+    const json = await post({ query: MEMBERS, variables: { id, first: 2, last: 2 } }, headers, 'application/json');
+    expect([json.status, json.code]).toEqual([200, 'BAD_USER_INPUT']);
+  });
+
+  it('runs when only one of them has a value', async () => {
+    const { organization, headers } = await asMember();
+    const id = globalId('Organization', organization.id);
+    for (const vars of [{ first: 2 }, { last: 2 }, { first: 2, last: null }, {}]) {
+      const r = await post({ query: MEMBERS, variables: { id, ...vars } }, headers);
+      expect(r.json.errors, JSON.stringify(vars)).toBeUndefined();
+      expect(r.json.data?.organization?.members?.totalCount).toBe(1);
+    }
   });
 });
