@@ -67,7 +67,7 @@ describe('query limits', () => {
 
   it('name the limit an operation broke, with its number outside production and without it in production', async () => {
     const aliases = (n: number, directive = '') => `{ ${Array.from({ length: n }, (_, i) => `a${i}: __typename${directive}`).join(' ')} }`;
-    const cases = [
+    const cases: { env: Record<string, string>; query: string; dev: string; prod: string }[] = [
       { env: { MAX_QUERY_DEPTH: '2' }, query: CREATE_DEPTH_3, dev: 'Query depth limit of 2 exceeded', prod: 'Query depth limit exceeded.' },
       { env: { MAX_ALIASES: '3' }, query: aliases(4), dev: 'Aliases limit of 3 exceeded', prod: 'Aliases limit exceeded.' },
       { env: { MAX_DIRECTIVES: '2' }, query: aliases(3, ' @include(if: true)'), dev: 'Directives limit of 2 exceeded', prod: 'Directives limit exceeded.' },
