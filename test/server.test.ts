@@ -1,4 +1,9 @@
+import { Writable } from 'node:stream';
+import { createSchema, createYoga } from 'graphql-yoga';
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
+import { logger, setLogger } from '../src/observability/logger.ts';
+import { useReadiness } from '../src/plugins/readiness.ts';
 import { app, expectNoErrors, globalId, gql } from './helpers/app.ts';
 import { aMember, anOrganization, aTenantWithMember, aUser } from './helpers/factories.ts';
 
@@ -10,7 +15,31 @@ describe('the GraphQL endpoint', () => {
 
   it('answers /health while the process is up and /ready while the database answers', async () => {
     expect((await app.fetch('http://localhost/health')).status).toBe(200);
-    expect((await app.fetch('http://localhost/ready')).status).toBe(200);
+    const ready = await app.fetch('http://localhost/ready');
+    expect(ready.status).toBe(200);
+    expect(await ready.text()).toBe('ready\n');
+  });
+
+  it('answers /ready with "not ready" alone when the check fails, and logs why', async () => {
+    const lines: string[] = [];
+    const previous = logger;
+    setLogger(pino({ level: 'info' }, new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) })));
+    try {
+      const failing = createYoga({
+        schema: createSchema({ typeDefs: 'type Query { a: Int }' }),
+        plugins: [
+          useReadiness('/ready', async () => {
+            throw new Error('connect ECONNREFUSED 127.0.0.1:55432');
+          }),
+        ],
+      });
+      const response = await failing.fetch('http://localhost/ready');
+      expect(response.status).toBe(503);
+      expect(await response.text()).toBe('not ready\n');
+      expect(lines.join('')).toContain('connect ECONNREFUSED');
+    } finally {
+      setLogger(previous);
+    }
   });
 
   it('rejects an X-Organization-ID that is not a UUID with BAD_USER_INPUT', async () => {
