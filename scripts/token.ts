@@ -76,7 +76,7 @@ async function main(): Promise<number> {
   const { secret } = await developmentSecret(config);
 
   let membership: DevMembership;
-  const server = config.databaseUrl ? null : await runningDevServer(config);
+  const server = config.databaseUrl ? null : runningDevServer(config);
   if (server) {
     membership = await grantThroughServer(server, secret, grant);
   } else {

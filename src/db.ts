@@ -6,6 +6,7 @@ import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import type { Config } from './config.ts';
 import { errorFields, logger } from './observability/logger.ts';
+import { lockFolder, type FolderLock } from './db/folder-lock.ts';
 import { applyMigrations, type RawQuery } from './db/migrate.ts';
 import { PrismaClient } from './generated/prisma/client.ts';
 
@@ -30,6 +31,8 @@ export interface Database {
    * after a loss; in the embedded database notifications stay in the process.
    */
   listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  /** The embedded database's folder lock, held until close (src/db/folder-lock.ts). */
+  lock?: FolderLock;
   close(): Promise<void>;
 }
 
@@ -190,9 +193,16 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
   }
 
   let pglite = options.pglite;
+  // Refused here, before PGlite reads a file, when another process holds the folder.
+  const lock = pglite ? undefined : lockFolder(config.pgliteDataDir);
   if (!pglite) {
-    await mkdir(config.pgliteDataDir, { recursive: true });
-    pglite = await PGlite.create(config.pgliteDataDir);
+    try {
+      await mkdir(config.pgliteDataDir, { recursive: true });
+      pglite = await PGlite.create(config.pgliteDataDir);
+    } catch (err) {
+      lock?.release();
+      throw err;
+    }
   }
   const instance = pglite;
   const factory = new PrismaPGlite(instance);
@@ -214,9 +224,11 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
       const unlisten = await instance.listen(channel, onPayload);
       return () => unlisten();
     },
+    lock,
     async close() {
       await prisma.$disconnect();
       if (!options.pglite) await instance.close();
+      lock?.release();
     },
   };
 }

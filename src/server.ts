@@ -5,7 +5,8 @@ import { createHttpServer } from './http-server.ts';
 import { pendingMigrations } from './db/migrate.ts';
 import { developmentDemo, type DemoLoad } from './modules/demo/load.ts';
 import { inProcessTransport } from './modules/demo/transport.ts';
-import { announceDevServer, developmentSecret, DEV_GRANT_PATH, devGrantHandler } from './modules/auth/dev.ts';
+import { FolderInUseError } from './db/folder-lock.ts';
+import { developmentSecret, DEV_GRANT_PATH, DEV_IMPORT_PATH, devGrantHandler, devRoute } from './modules/auth/dev.ts';
 
 // Listens, and shuts down cleanly. Everything else is built in yoga.ts.
 
@@ -15,7 +16,12 @@ const started = performance.now();
 // The database opens (and the embedded one loads its files) while the schema and the
 // server's plugins load: a cold start waits for the slower of the two, not for both.
 const [db, { createApp }, { createCounterStore }] = await Promise.all([
-  openDatabase(config, { migrate: config.migrateOnStart }),
+  openDatabase(config, { migrate: config.migrateOnStart }).catch((err: unknown) => {
+    // Another process holds the embedded database's folder: say which, and stop.
+    if (!(err instanceof FolderInUseError)) throw err;
+    console.error(err.message);
+    process.exit(1);
+  }),
   import('./yoga.ts'),
   import('./plugins/rate-limit.ts'),
 ]);
@@ -56,21 +62,26 @@ const app = createApp({
 if (dev && !config.databaseUrl && config.demoData) {
   demo = await developmentDemo(inProcessTransport(app, db.prisma, dev.secret, config.auth), db.prisma);
 }
-const grant = dev ? devGrantHandler(() => db.prisma, dev.secret) : null;
-const http = createHttpServer(
-  (req, res) => (grant && req.url === DEV_GRANT_PATH ? grant(req, res) : app(req, res)),
-  config.httpTimeouts,
+// Development routes of `npm run token` and `npm run import` (src/modules/auth/dev.ts).
+const devRoutes = new Map<string | undefined, ReturnType<typeof devRoute>>(
+  dev
+    ? [
+        [DEV_GRANT_PATH, devGrantHandler(() => db.prisma, dev.secret)],
+        [DEV_IMPORT_PATH, devRoute(dev.secret, async (body) => (await import('./modules/import/file.ts')).importOnRequest(body))],
+      ]
+    : [],
 );
+const http = createHttpServer((req, res) => (devRoutes.get(req.url) ?? app)(req, res), config.httpTimeouts);
 const server = http.server;
-let unannounce: (() => Promise<void>) | undefined;
 
 server.listen(config.port, config.host, () => {
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const ms = Math.round(performance.now() - started);
-  // `npm run token` finds a development server on the embedded database through this.
-  if (dev && !config.databaseUrl) unannounce = announceDevServer(config, `http://${host}:${port}`);
+  // Other processes (`npm run token`, `npm run import`) find the server holding the
+  // embedded database through its folder lock.
+  db.lock?.announce(`http://${host}:${port}`);
   console.log(`Identity graph on ${db.describe}, ready in ${ms} ms`);
   if (demo) {
     console.log(
@@ -120,7 +131,6 @@ async function shutdown(signal: string) {
   timer.unref();
   // Stop listening; requests in flight finish, and their connections close after them.
   await http.close();
-  await unannounce?.();
   await db.close();
   await counters.close();
   await tracing?.shutdown();

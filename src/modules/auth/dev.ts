@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { jwtVerify, SignJWT } from 'jose';
 import type { AuthSettings, Config } from '../../config.ts';
+import { folderHolder } from '../../db/folder-lock.ts';
 import type { PrismaClient } from '../../db.ts';
 import type { MemberRole } from '../../generated/prisma/client.ts';
 import { MAX_EMAIL_LENGTH, normaliseEmail } from '../shared/validate.ts';
@@ -141,35 +141,31 @@ export function mintDevToken(user: DevMembership['user'], options: DevTokenOptio
   return jwt.sign(new TextEncoder().encode(options.secret));
 }
 
-// While a development server holds the embedded database (PGlite serves one process
-// at a time), `npm run token` asks it to create the membership instead, through this
-// route: development only, loopback only, and only with a short-lived token signed
-// with the development secret for this audience (which no other token carries).
+// While a development server holds the embedded database (one process at a time opens
+// its folder, src/db/folder-lock.ts), `npm run token` and `npm run import` ask it to do
+// their work instead, through these routes: development only, loopback only, and only
+// with a short-lived token signed with the development secret for this audience (which
+// no other token carries).
 
 export const DEV_GRANT_PATH = '/dev/grant';
+export const DEV_IMPORT_PATH = '/dev/import';
 const DEV_GRANT_AUDIENCE = 'identity-graph:dev-grant';
 
-/** Where a development server on the embedded database says where it listens. */
-export const devServerFile = (config: Config) => `${config.pgliteDataDir}.server.json`;
-
-/** Writes the file (synchronously, so it exists before the server says it is ready); returns its remover. */
-export function announceDevServer(config: Config, url: string): () => Promise<void> {
-  const file = devServerFile(config);
-  writeFileSync(file, JSON.stringify({ pid: process.pid, url }));
-  return () => rm(file, { force: true });
+/** The URL of the server holding this embedded database, if one is running. */
+export function runningDevServer(config: Config): string | null {
+  return folderHolder(config.pgliteDataDir)?.url ?? null;
 }
 
-/** The URL of a running development server on this embedded database, if there is one. */
-export async function runningDevServer(config: Config): Promise<string | null> {
-  const raw = await readFile(devServerFile(config), 'utf8').catch(() => null);
-  if (!raw) return null;
-  try {
-    const { pid, url } = JSON.parse(raw) as { pid: number; url: string };
-    process.kill(pid, 0);
-    return url;
-  } catch {
-    return null;
-  }
+/** Calls a development route of the running server; its answer, or an error with its reason. */
+export async function callDevServer<T>(url: string, route: string, secret: string, body: unknown): Promise<T> {
+  const response = await fetch(new URL(route, url), {
+    method: 'POST',
+    headers: { authorization: `Bearer ${await devGrantToken(secret)}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const answer = (await response.json().catch(() => ({ error: `not a development server (${response.status})` }))) as T & { error?: string };
+  if (!response.ok) throw new Error(`the server at ${url} answered ${response.status}: ${answer.error}`);
+  return answer;
 }
 
 export function devGrantToken(secret: string): Promise<string> {
@@ -182,21 +178,13 @@ export function devGrantToken(secret: string): Promise<string> {
 }
 
 /** Asks the development server at `base` to make the grant (see devGrantHandler). */
-export async function grantThroughServer(base: string, secret: string, grant: DevGrant): Promise<DevMembership> {
-  const response = await fetch(new URL(DEV_GRANT_PATH, base), {
-    method: 'POST',
-    headers: { authorization: `Bearer ${await devGrantToken(secret)}`, 'content-type': 'application/json' },
-    body: JSON.stringify(grant),
-  });
-  const body = (await response.json()) as DevMembership & { error?: string };
-  if (!response.ok) throw new Error(`the server at ${base} answered ${response.status}: ${body.error}`);
-  return body;
-}
+export const grantThroughServer = (base: string, secret: string, grant: DevGrant) =>
+  callDevServer<DevMembership>(base, DEV_GRANT_PATH, secret, grant);
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
-/** The `/dev/grant` route of a development server. */
-export function devGrantHandler(prisma: () => PrismaClient, secret: string) {
+/** A development route: `action` runs with the JSON body of an authorised loopback POST. */
+export function devRoute(secret: string, action: (body: unknown) => Promise<unknown>) {
   const key = new TextEncoder().encode(secret);
   return async (req: IncomingMessage, res: ServerResponse) => {
     const send = (status: number, body: unknown) => {
@@ -216,9 +204,13 @@ export function devGrantHandler(prisma: () => PrismaClient, secret: string) {
       if (body.length > 4096) return send(413, { error: 'too large' });
     }
     try {
-      return send(200, await ensureDevMembership(prisma(), JSON.parse(body) as DevGrant));
+      return send(200, await action(JSON.parse(body)));
     } catch (err) {
       return send(400, { error: (err as Error).message });
     }
   };
 }
+
+/** The `/dev/grant` route of a development server. */
+export const devGrantHandler = (prisma: () => PrismaClient, secret: string) =>
+  devRoute(secret, (grant) => ensureDevMembership(prisma(), grant as DevGrant));
