@@ -2,9 +2,10 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logger, scrub, setLogger } from '../src/observability/logger.ts';
+import { generateApiKey } from '../src/modules/auth/api-keys.ts';
 import { maskError } from '../src/plugins/errors.ts';
 import { gql, tokenFor } from './helpers/app.ts';
-import { aTenantWithMember, aUser } from './helpers/factories.ts';
+import { anApiKey, anOrganization, aTenantWithMember, aUser } from './helpers/factories.ts';
 
 // Everything the server logs while serving a spread of requests (successes, bad
 // input, bad tokens, unexpected errors carrying personal data) is captured and
@@ -32,6 +33,15 @@ describe('logs', () => {
     const line = lines.find((l) => l.requestId === 'req-1' && l.msg === 'graphql request');
     expect(line).toMatchObject({ organizationId: organization.id, operationName: 'WhoAmI', status: 200, errorCodes: [] });
     expect(typeof line?.durationMs).toBe('number');
+  });
+
+  it('carry the organization an API key acts in, though the request names none', async () => {
+    const organization = await anOrganization();
+    const { secret, secretHash } = generateApiKey();
+    await anApiKey(organization.id, secretHash, { role: 'ANALYST' });
+    await gql('query KeyProbe { __typename }', { headers: { 'x-api-key': secret, 'x-request-id': 'req-key' } });
+    const line = lines.find((l) => l.requestId === 'req-key' && l.msg === 'graphql request');
+    expect(line).toMatchObject({ organizationId: organization.id, operationName: 'KeyProbe', status: 200 });
   });
 
   it('never contain tokens, API keys, emails, phone numbers or identifier values', async () => {

@@ -30,8 +30,10 @@ export function useRequestLog(): Plugin {
           d.kind === Kind.OPERATION_DEFINITION && (!args.operationName || d.name?.value === args.operationName),
       );
       scope.operationName = op?.name?.value ?? null;
-      const ctx = args.contextValue as { requestedOrganizationId?: string | null };
-      scope.organizationId = ctx.requestedOrganizationId ?? null;
+      // The organization the request acts in: its credential's (an API key's, a bound
+      // token's), else the one its header names.
+      const ctx = args.contextValue as { requestedOrganizationId?: string | null; access?: { scopeOrganizationId: string | null } };
+      scope.organizationId = ctx.access?.scopeOrganizationId ?? ctx.requestedOrganizationId ?? null;
     },
     onResultProcess({ request, result }) {
       const entry = scopes.get(request);
