@@ -1,7 +1,18 @@
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
-import { GraphQLError, Kind, type ASTVisitor, type DocumentNode, type ValidationContext } from 'graphql';
+import {
+  getOperationAST,
+  getVariableValues,
+  GraphQLError,
+  Kind,
+  type ASTVisitor,
+  type DocumentNode,
+  type FragmentDefinitionNode,
+  type GraphQLSchema,
+  type ValidationContext,
+} from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { ErrorCode } from '../errors.ts';
+import { costError, costRule, operationCost } from './cost.ts';
 
 export interface QueryLimits {
   maxDepth: number;
@@ -17,7 +28,9 @@ export interface QueryLimits {
 }
 
 // Every limit is checked while the operation is validated, so an operation over one
-// is refused before any resolver (and so any SQL) runs.
+// is refused before any resolver (and so any SQL) runs. Page sizes given by variables
+// are checked again at execution, before any resolver, with the variables' values
+// (defaults included): the page-size maximum and the cost.
 
 /** Refuses `first`/`last` arguments above the page-size maximum, literal or variable. */
 function pageSizeRule(max: number) {
@@ -39,7 +52,7 @@ function pageSizeRule(max: number) {
   };
 }
 
-/** Variables are only known at execution; the same maximum applies to them there. */
+/** Variables are only known at execution; the same maximum applies to them there (`variables` coerced, defaults applied). */
 function checkPageSizeVariables(max: number, variables: Record<string, unknown> | undefined, names: Set<string>): GraphQLError | null {
   for (const name of names) {
     const v = variables?.[name];
@@ -55,7 +68,7 @@ function checkPageSizeVariables(max: number, variables: Record<string, unknown> 
 // Documents come from the parse cache, so each one is walked once.
 const pageSizeVariableCache = new WeakMap<DocumentNode, Set<string>>();
 
-/** The variables an operation passes as `first` or `last`. */
+/** The variables a document passes as `first` or `last`, in its operations and fragments. */
 function pageSizeVariables(document: DocumentNode): Set<string> {
   let names = pageSizeVariableCache.get(document);
   if (names) return names;
@@ -72,9 +85,21 @@ function pageSizeVariables(document: DocumentNode): Set<string> {
       else if (child && typeof child === 'object' && 'kind' in child) visit(child);
     }
   };
-  for (const def of document.definitions) if (def.kind === Kind.OPERATION_DEFINITION) visit(def);
+  // Fragments too: an operation's variables reach the fragments it spreads.
+  for (const def of document.definitions) visit(def);
   pageSizeVariableCache.set(document, names);
   return names;
+}
+
+/** The operation with its variables as execution will see them (defaults applied), or null when they do not coerce. */
+function coercedOperation(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined, raw: unknown) {
+  const operation = getOperationAST(document, operationName);
+  if (!operation) return null;
+  const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], (raw ?? {}) as Record<string, unknown>);
+  if (coerced.errors) return null;
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+  return { definition: operation, variables: coerced.coerced, fragment: (name: string) => fragments.get(name) };
 }
 
 export function useQueryLimits(limits: QueryLimits): Plugin[] {
@@ -96,16 +121,26 @@ export function useQueryLimits(limits: QueryLimits): Plugin[] {
       maxAliases: { n: limits.maxAliases, allowList: [], ...common('Aliases') },
       maxDirectives: { n: limits.maxDirectives, ...common('Directives') },
       maxTokens: { n: limits.maxTokens, ...common('Token') },
-      costLimit: { maxCost: limits.maxCost, ignoreIntrospection: true, flattenFragments: true, ...common('Query cost') },
+      // Cost is ours (plugins/cost.ts): it must count the page sizes variables give.
+      costLimit: { enabled: false },
       blockFieldSuggestion: { enabled: limits.blockFieldSuggestions },
     }) as Plugin,
     {
       onValidate: ({ addValidationRule }) => {
         addValidationRule(pageSizeRule(limits.maxPageSize));
+        addValidationRule(costRule(limits.maxCost, limits.exposeLimits));
       },
       onExecute: ({ args, setResultAndStopExecution }) => {
         const names = pageSizeVariables(args.document);
-        const error = checkPageSizeVariables(limits.maxPageSize, args.variableValues as Record<string, unknown>, names);
+        if (!names.size) return;
+        const operation = coercedOperation(args.schema, args.document, args.operationName, args.variableValues);
+        // Variables that do not coerce are refused by execution itself, with its own error.
+        if (!operation) return;
+        let error = checkPageSizeVariables(limits.maxPageSize, operation.variables, names);
+        if (!error) {
+          const cost = operationCost(operation.definition, operation.fragment, operation.variables);
+          if (cost > limits.maxCost) error = costError(limits.maxCost, cost, limits.exposeLimits);
+        }
         if (error) setResultAndStopExecution({ errors: [error] });
       },
     },
