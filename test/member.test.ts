@@ -172,6 +172,20 @@ describe('addMember', () => {
     expect(result.data?.addMember.member).toMatchObject({ role: 'ORGANIZATION_ADMIN', state: 'ACTIVE', user: { email: colleague.email } });
   });
 
+  it('acts in the organization X-Organization-ID names when the input names none, and asks for one when neither does', async () => {
+    const { organization, user: admin } = await aTenantWithMember('ORGANIZATION_ADMIN');
+    const byHeader = await gql(ADD, {
+      variables: { input: { email: 'invited-by-header@example.com' } },
+      asUser: admin,
+      organizationId: organization.id,
+    });
+    expectNoErrors(byHeader);
+    expect(byHeader.data?.addMember.member).toMatchObject({ state: 'PENDING', organization: { id: globalId('Organization', organization.id) } });
+    const neither = await gql(ADD, { variables: { input: { email: 'nobody-yet@example.com' } }, asUser: admin });
+    expect(neither.data?.addMember).toMatchObject({ code: 'BAD_USER_INPUT', issues: [expect.objectContaining({ path: 'input.organizationId' })] });
+    expect(await prisma.user.count({ where: { email: 'nobody-yet@example.com' } })).toBe(0);
+  });
+
   it('invites by email: creates the user when missing, lower-cased, as a PENDING ANALYST', async () => {
     const { organization, user: admin } = await aTenantWithMember('ORGANIZATION_ADMIN');
     const result = await gql(ADD, { variables: { input: { organizationId: organization.id, email: ' New.Person@Example.com ' } }, asUser: admin });
@@ -201,7 +215,7 @@ describe('addMember', () => {
       [{ organizationId: organization.id, email: `${'x'.repeat(310)}@example.com` }, ['input.email']],
       [{ organizationId: organization.id, userId: 'nope' }, ['input.userId']],
       [{ organizationId: organization.id, email: 'ok@example.com', role: null }, ['input.role']],
-      [{ organizationId: 'nope', email: 'bad' }, ['input.organizationId', 'input.email']],
+      [{ organizationId: 'nope', email: 'bad' }, ['input.email', 'input.organizationId']],
     ];
     for (const [input, paths] of cases) {
       const result = await gql(ADD, { variables: { input }, asUser: admin });

@@ -83,6 +83,15 @@ const CREATE = `mutation ($input: CreateIntegrationSourceInput!) {
 }`;
 
 describe('createIntegrationSource', () => {
+  it('creates the source in the organization X-Organization-ID names when the input names none', async () => {
+    const { organization, user } = await aTenantWithMember('ORGANIZATION_ADMIN');
+    const result = await gql(CREATE, { variables: { input: { kind: 'INTEGRATION', key: 'hubspot', name: 'HubSpot' } }, asUser: user, organizationId: organization.id });
+    expectNoErrors(result);
+    expect(result.data?.createIntegrationSource.source).toMatchObject({ key: 'hubspot', organization: { id: globalId('Organization', organization.id) } });
+    const neither = await gql(CREATE, { variables: { input: { kind: 'INTEGRATION', key: 'zendesk', name: 'Zendesk' } }, asUser: user });
+    expect(neither.data?.createIntegrationSource).toMatchObject({ code: 'BAD_USER_INPUT', issues: [expect.objectContaining({ path: 'input.organizationId' })] });
+  });
+
   it('creates an integration or an identity provider', async () => {
     const { organization, user } = await aTenantWithMember('ORGANIZATION_ADMIN');
     const result = await gql(CREATE, {

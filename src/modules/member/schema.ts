@@ -4,9 +4,8 @@ import type { MemberRole, MembershipState } from '../../generated/prisma/client.
 import { OLDEST_FIRST, totalCountField } from '../shared/connections.ts';
 import { mutationResult } from '../shared/errors.ts';
 import { LastOrganizationAdminError } from '../../errors.ts';
-import { ownMembershipsWhere } from '../shared/tenant.ts';
+import { ownMembershipsWhere, scopesForOrganization } from '../shared/tenant.ts';
 import { tenantRowWhere } from '../shared/visibility.ts';
-import { organizationScopes } from '../organization/schema.ts';
 import { addMember, membersWhere, removeMember, updateMember } from './service.ts';
 
 export const MemberRoleEnum = builder.enumType('MemberRole', {
@@ -98,7 +97,10 @@ const AddMemberInput = builder.inputType('AddMemberInput', {
   description:
     'A user to add to an organization: an existing one by `userId` (ACTIVE at once), or anyone by `email` (invited: PENDING until their first sign-in, ACTIVE when they have signed in before). Give exactly one.',
   fields: (t) => ({
-    organizationId: t.id({ description: 'The organization: its global id (or UUID).' }),
+    organizationId: t.id({
+      required: false,
+      description: 'The organization: its global id (or UUID). Left out, the one X-Organization-ID names.',
+    }),
     userId: t.id({ required: false, description: 'An existing user you can see, added directly: its global id (or UUID).' }),
     email: t.string({
       required: false,
@@ -138,7 +140,7 @@ builder.mutationFields((t) => ({
   addMember: t.field({
     type: MemberRef,
     description: 'Adds a user to an organization, or invites them by email (ORGANIZATION_ADMIN of it).',
-    authScopes: (_root, { input }, ctx) => organizationScopes('orgAdmin', input.organizationId, ctx),
+    authScopes: (_root, { input }, ctx) => scopesForOrganization('orgAdmin', input.organizationId, ctx.access),
     args: { input: t.arg({ type: AddMemberInput, description: 'Who to add, and how.' }) },
     errors: mutationResult('AddMember', 'member', 'adding a member'),
     resolve: (_root, { input }, ctx) => addMember(ctx.access, input),

@@ -3,8 +3,8 @@ import { prisma } from '../../db.ts';
 import { ConflictError, forbidden, LastOrganizationAdminError, NotFoundError } from '../../errors.ts';
 import type { Member, MemberRole, MembershipState, Prisma } from '../../generated/prisma/client.ts';
 import { type AuditInput, changesOf, recordAudit } from '../audit/service.ts';
-import { isSystemAdmin, requireOrganizationAccess } from '../shared/authorize.ts';
-import { requireRowIn } from '../shared/tenant.ts';
+import { isSystemAdmin } from '../shared/authorize.ts';
+import { requireOrganizationOf, requireRowIn } from '../shared/tenant.ts';
 import { Issues, uniqueViolation } from '../shared/validate.ts';
 import { AUDITED_USER_FIELDS, visibleUsersWhere } from '../user/service.ts';
 
@@ -62,7 +62,7 @@ const organizationOfMember = (id: string) =>
   prisma.member.findUnique({ where: { id }, select: { organizationId: true, role: true } });
 
 export interface AddMemberInput {
-  organizationId: string;
+  organizationId?: string | null;
   userId?: string | null;
   email?: string | null;
   role?: MemberRole | null;
@@ -77,14 +77,12 @@ export interface AddMemberInput {
  */
 export async function addMember(access: Access, input: AddMemberInput) {
   const issues = new Issues();
-  const organizationId = issues.id('input.organizationId', input.organizationId, 'Organization');
   if ((input.userId == null) === (input.email == null)) issues.add('input.userId', 'give exactly one of userId or email');
   const userId = issues.id('input.userId', input.userId, 'User');
   const email = issues.email('input.email', input.email);
   issues.notNull('input.role', input.role);
   const role = input.role ?? 'ANALYST';
-  if (!organizationId) issues.throwIfAny();
-  await requireOrganizationAccess(access, organizationId!, 'admin');
+  const organizationId = await requireOrganizationOf(access, issues, 'input.organizationId', input.organizationId, 'admin');
   requireRoleAuthority(access, role);
   issues.throwIfAny();
 
@@ -94,7 +92,7 @@ export async function addMember(access: Access, input: AddMemberInput) {
   const visibleUsers = userId ? await visibleUsersWhere(access) : {};
   try {
     return await prisma.$transaction(async (tx) => {
-      const organization = await tx.organization.findUnique({ where: { id: organizationId! }, select: { id: true } });
+      const organization = await tx.organization.findUnique({ where: { id: organizationId }, select: { id: true } });
       if (!organization) throw new NotFoundError('Organization');
       const events: AuditInput[] = [];
       let memberUserId: string;
@@ -123,7 +121,7 @@ export async function addMember(access: Access, input: AddMemberInput) {
         memberUserId = user.id;
         if (user.authSubject === null) state = 'PENDING';
       }
-      const member = await tx.member.create({ data: { organizationId: organizationId!, userId: memberUserId, role, state } });
+      const member = await tx.member.create({ data: { organizationId: organizationId, userId: memberUserId, role, state } });
       events.push({
         organizationId: member.organizationId,
         entityType: 'Member',

@@ -5,7 +5,7 @@ import type { SourceKind } from '../../generated/prisma/client.ts';
 import { OLDEST_FIRST, totalCountField } from '../shared/connections.ts';
 import { mutationResult } from '../shared/errors.ts';
 import { tenantRowWhere } from '../shared/visibility.ts';
-import { organizationScopes } from '../organization/schema.ts';
+import { scopesForOrganization } from '../shared/tenant.ts';
 import { createSource, deleteSource, updateSource } from './service.ts';
 
 export const SourceKindEnum = builder.enumType('SourceKind', {
@@ -55,7 +55,10 @@ builder.prismaObjectField('Organization', 'sources', (t) =>
 const CreateSourceInput = builder.inputType('CreateIntegrationSourceInput', {
   description: 'A new integration source or identity provider.',
   fields: (t) => ({
-    organizationId: t.id({ description: 'The organization: its global id (or UUID).' }),
+    organizationId: t.id({
+      required: false,
+      description: 'The organization: its global id (or UUID). Left out, the one X-Organization-ID names.',
+    }),
     kind: t.field({ type: SourceKindEnum, description: 'Integration or identity provider; fixed once created.' }),
     key: t.string({
       description: 'Stable key, unique in the organization: lower-case letters, digits, `-` or `_`, up to 63 characters.',
@@ -91,7 +94,7 @@ builder.mutationFields((t) => ({
   createIntegrationSource: t.field({
     type: SourceRef,
     description: 'Connects an integration or identity provider to an organization (ORGANIZATION_ADMIN of it).',
-    authScopes: (_root, { input }, ctx) => organizationScopes('orgAdmin', input.organizationId, ctx),
+    authScopes: (_root, { input }, ctx) => scopesForOrganization('orgAdmin', input.organizationId, ctx.access),
     args: { input: t.arg({ type: CreateSourceInput, description: 'The source to create.' }) },
     errors: mutationResult('CreateIntegrationSource', 'source', 'creating an integration source'),
     resolve: (_root, { input }, ctx) => createSource(ctx.access, input),

@@ -3,8 +3,7 @@ import { prisma } from '../../db.ts';
 import { ConflictError, InUseError, NotFoundError } from '../../errors.ts';
 import type { DiscoveryMethod, SourceKind } from '../../generated/prisma/client.ts';
 import { type AuditInput, changesOf, recordAudit } from '../audit/service.ts';
-import { requireOrganizationAccess } from '../shared/authorize.ts';
-import { requireRowIn } from '../shared/tenant.ts';
+import { requireOrganizationOf, requireRowIn } from '../shared/tenant.ts';
 import { Issues, prismaErrorCode, uniqueViolation } from '../shared/validate.ts';
 
 // Integration sources and identity providers: rules and storage. No GraphQL here.
@@ -47,7 +46,7 @@ const keyTaken = (key: string | undefined) =>
   new ConflictError(['input.key'], `The organization already has a source with the key "${key}".`);
 
 export interface CreateSourceInput {
-  organizationId: string;
+  organizationId?: string | null;
   kind: SourceKind;
   key: string;
   name: string;
@@ -56,16 +55,14 @@ export interface CreateSourceInput {
 /** Connects a source to an organization (ORGANIZATION_ADMIN of it). */
 export async function createSource(access: Access, input: CreateSourceInput) {
   const issues = new Issues();
-  const organizationId = issues.id('input.organizationId', input.organizationId, 'Organization');
   const key = issues.key('input.key', input.key);
   const name = issues.text('input.name', input.name, 200, { required: true });
-  if (!organizationId) issues.throwIfAny();
-  await requireOrganizationAccess(access, organizationId!, 'admin');
+  const organizationId = await requireOrganizationOf(access, issues, 'input.organizationId', input.organizationId, 'admin');
   issues.throwIfAny();
   try {
     return await prisma.$transaction(async (tx) => {
       const source = await tx.integrationSource.create({
-        data: { organizationId: organizationId!, kind: input.kind, key: key!, name: name! },
+        data: { organizationId: organizationId, kind: input.kind, key: key!, name: name! },
       });
       await recordAudit(tx, access.viewer, [
         {
