@@ -25,6 +25,8 @@ export interface Database {
   appliedMigrations: string[];
   /** Where the data lives, without credentials. */
   describe: string;
+  /** How a job queue reaches this database: its own connections to PostgreSQL, or the embedded instance. */
+  jobConnection: { connectionString: string } | { pglite: PGlite };
   /**
    * Calls `onPayload` for every NOTIFY on `channel` (delivered when the notifying
    * transaction commits). On PostgreSQL a dedicated connection listens and reconnects
@@ -184,6 +186,7 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
       },
       appliedMigrations: applied,
       describe: redact(config.databaseUrl),
+      jobConnection: { connectionString: url },
       listen: (channel, onPayload) => listenOnPostgres(url, channel, onPayload),
       async close() {
         await prisma.$disconnect();
@@ -220,6 +223,7 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
     },
     appliedMigrations: applied,
     describe: options.pglite ? 'embedded database (in memory)' : `embedded database in ${config.pgliteDataDir}`,
+    jobConnection: { pglite: instance },
     async listen(channel, onPayload) {
       const unlisten = await instance.listen(channel, onPayload);
       return () => unlisten();

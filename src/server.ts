@@ -7,6 +7,8 @@ import { developmentDemo, type DemoLoad } from './modules/demo/load.ts';
 import { inProcessTransport } from './modules/demo/transport.ts';
 import { FolderInUseError } from './db/folder-lock.ts';
 import { developmentSecret, DEV_GRANT_PATH, DEV_IMPORT_PATH, devGrantHandler, devRoute } from './modules/auth/dev.ts';
+import { startDelivery } from './modules/webhook/queue.ts';
+import { useWebhookSettings } from './modules/webhook/settings.ts';
 
 // Listens, and shuts down cleanly. Everything else is built in yoga.ts.
 
@@ -26,6 +28,9 @@ const [db, { createApp }, { createCounterStore }] = await Promise.all([
   import('./plugins/rate-limit.ts'),
 ]);
 useDatabase(db);
+useWebhookSettings(config.webhooks);
+// Webhooks go out from this process unless worker processes (npm run worker) send them.
+const delivery = config.webhooks.delivery === 'in-process' ? await startDelivery(db, config.webhooks) : null;
 for (const name of db.appliedMigrations) console.log(`Applied migration ${name}`);
 await refuseUnmigrated();
 
@@ -131,6 +136,7 @@ async function shutdown(signal: string) {
   timer.unref();
   // Stop listening; requests in flight finish, and their connections close after them.
   await http.close();
+  await delivery?.stop();
   await db.close();
   await counters.close();
   await tracing?.shutdown();

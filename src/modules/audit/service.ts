@@ -2,6 +2,7 @@ import type { Viewer } from '../../context.ts';
 import { Prisma } from '../../db.ts';
 import type { DiscoveryMethod } from '../../generated/prisma/client.ts';
 import { currentRequest } from '../../observability/request-context.ts';
+import { queueDeliveries } from '../webhook/outbox.ts';
 
 // Audit events: every successful mutation records what it changed, in the same
 // transaction as the change (a failed mutation leaves none), and notifies listeners
@@ -56,12 +57,23 @@ export const NOTIFY_IDS_PER_MESSAGE = 150;
  * a CTE named `cte` inserted: one message per organization and 150 ids. PostgreSQL
  * delivers the messages only when the transaction commits.
  */
-export function notifyInserted(cte: string): Prisma.Sql {
+function notifyInserted(cte: string): Prisma.Sql {
   return Prisma.sql`notified AS (
       SELECT pg_notify(${CHANGES_CHANNEL}, json_build_object('o', organization_id, 'ids', json_agg(id))::text)
       FROM (SELECT id, organization_id, (row_number() OVER (PARTITION BY organization_id) - 1) / ${NOTIFY_IDS_PER_MESSAGE} AS chunk
             FROM ${Prisma.raw(cte)} WHERE organization_id IS NOT NULL) AS s
       GROUP BY organization_id, chunk)`;
+}
+
+/**
+ * What follows the insert of audit events in the same statement (a CTE named `cte`
+ * returning id, organization_id, entity_type, entity_id and action): the notification of
+ * listeners and the webhook deliveries (webhook/outbox.ts), so every way of recording
+ * events publishes them the same way. Its last CTE is `notified`.
+ */
+export function publishInserted(cte: string): Prisma.Sql {
+  return Prisma.sql`${queueDeliveries(cte)},
+    ${notifyInserted(cte)}`;
 }
 
 /**
@@ -83,9 +95,9 @@ export async function recordAudit(tx: Prisma.TransactionClient, viewer: Viewer, 
       FROM unnest(${col((e) => e.organizationId)}::uuid[], ${col((e) => e.entityType)}::text[], ${col((e) => e.entityId)}::uuid[],
         ${col((e) => e.action)}::text[], ${col((e) => JSON.stringify(e.changes))}::jsonb[], ${col((e) => e.discoveryMethod ?? null)}::text[])
         AS t(organization_id, entity_type, entity_id, action, changes, discovery_method)
-      RETURNING id, organization_id
+      RETURNING id, organization_id, entity_type, entity_id, action
     ),
-    ${notifyInserted('recorded')}
+    ${publishInserted('recorded')}
     SELECT count(*)::int AS n FROM notified`;
 }
 

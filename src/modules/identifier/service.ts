@@ -16,7 +16,7 @@ import {
   type SourceRef,
   type UserRef,
 } from '../shared/inputs.ts';
-import { actorOf, type AuditInput, changesOf, notifyInserted, recordAudit } from '../audit/service.ts';
+import { actorOf, type AuditInput, changesOf, publishInserted, recordAudit } from '../audit/service.ts';
 import { suggestSharedIdentifiers } from '../suggestion/service.ts';
 import { requireOrganizationOf, requireRowIn } from '../shared/tenant.ts';
 import { Issues, prismaErrorCode, uniqueViolation } from '../shared/validate.ts';
@@ -331,9 +331,9 @@ export async function writeIdentifiers(
           'Identifier', w.id, CASE WHEN w.created THEN 'CREATE' ELSE 'UPDATE' END, ${CHANGES_SQL}, w.discovery_method,
           ${who.requestId}
         FROM w LEFT JOIN b ON b.id = w.id
-        RETURNING id, organization_id
+        RETURNING id, organization_id, entity_type, entity_id, action
       ),
-      ${notifyInserted('recorded')}
+      ${publishInserted('recorded')}
       SELECT ${returned}, w.created, (SELECT count(*) FROM notified) AS notified FROM w`);
     for (const { created, notified: _n, ...identifier } of written) {
       results.set(naturalKey(identifier.userId, identifier.sourceId, identifier.identifierKey), {

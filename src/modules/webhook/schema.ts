@@ -6,7 +6,7 @@ import { OLDEST_FIRST, totalCountField } from '../shared/connections.ts';
 import { mutationResult } from '../shared/errors.ts';
 import { parseId } from '../shared/validate.ts';
 import { administeredRowWhere } from '../shared/visibility.ts';
-import { createEndpoint, deleteEndpoint, rotateEndpointSecret, updateEndpoint } from './service.ts';
+import { createEndpoint, deleteEndpoint, redeliver, redeliverFailed, rotateEndpointSecret, updateEndpoint } from './service.ts';
 
 // Webhook endpoints, their deliveries and attempts: only the organization's admins
 // see them (a node id of another answers like one that does not exist).
@@ -182,6 +182,16 @@ const WithSecretRef = builder.objectRef<{ endpoint: WebhookEndpoint; secret: str
   }),
 });
 
+const RedeliverInput = builder.inputType('RedeliverWebhookInput', {
+  description: 'The delivery to send again.',
+  fields: (t) => ({ id: t.id({ description: 'The delivery: its global id (or UUID).' }) }),
+});
+
+const RedeliverFailedInput = builder.inputType('RedeliverFailedWebhooksInput', {
+  description: 'The endpoint whose failed deliveries to send again.',
+  fields: (t) => ({ endpointId: t.id({ description: 'The endpoint: its global id (or UUID).' }) }),
+});
+
 const withSecretErrors = (name: string, description: string) => ({
   types: [ValidationError, ConflictError, NotFoundError],
   directResult: true,
@@ -227,5 +237,25 @@ builder.mutationFields((t) => ({
       'deleting a webhook endpoint',
     ),
     resolve: async (_root, { input }, ctx) => encodeGlobalID('WebhookEndpoint', await deleteEndpoint(ctx.access, input)),
+  }),
+  redeliverWebhook: t.field({
+    type: WebhookDeliveryRef,
+    description: 'Sends a delivery again (with the same webhook-id), with a new retry window.',
+    authScopes: { authenticated: true },
+    args: { input: t.arg({ type: RedeliverInput, description: 'The delivery.' }) },
+    errors: mutationResult('RedeliverWebhook', 'delivery', 'sending a delivery again'),
+    resolve: (_root, { input }, ctx) => redeliver(ctx.access, input),
+  }),
+  redeliverFailedWebhooks: t.field({
+    type: 'Int',
+    description: 'Sends every FAILED delivery of an endpoint again, each with a new retry window.',
+    authScopes: { authenticated: true },
+    args: { input: t.arg({ type: RedeliverFailedInput, description: 'The endpoint.' }) },
+    errors: mutationResult(
+      'RedeliverFailedWebhooks',
+      { name: 'count', description: 'How many deliveries are sent again.' },
+      'sending failed deliveries again',
+    ),
+    resolve: (_root, { input }, ctx) => redeliverFailed(ctx.access, input),
   }),
 }));

@@ -7,6 +7,7 @@ import { requireRowIn, requireOrganizationOf } from '../shared/tenant.ts';
 import { Issues, prismaErrorCode } from '../shared/validate.ts';
 import { urlProblem } from './safety.ts';
 import { webhookSettings } from './settings.ts';
+import { jobsFor } from './outbox.ts';
 import { newSecret } from './signing.ts';
 
 // Webhook endpoints of an organization (ORGANIZATION_ADMIN of it): rules and storage.
@@ -186,4 +187,37 @@ export async function deleteEndpoint(access: Access, input: { id: string }) {
     await recordAudit(tx, access.viewer, [endpointEvent('DELETE', before, null)]);
   });
   return id;
+}
+
+/**
+ * Sends deliveries again: the ones `where` selects that are not pending become pending
+ * with a new retry window, and their jobs are queued, in one statement. Answers their ids.
+ */
+async function resend(where: Prisma.Sql): Promise<string[]> {
+  const rows = await prisma.$queryRaw<{ id: string }[]>`
+    WITH again AS (
+      UPDATE webhook_deliveries SET status = 'PENDING', pending_since = now(), leased_until = NULL
+      WHERE ${where} AND status <> 'PENDING'
+      RETURNING id
+    ),
+    jobs AS (${jobsFor('again')})
+    SELECT id FROM again`;
+  return rows.map((r) => r.id);
+}
+
+/** Sends one delivery again, whatever its state (ORGANIZATION_ADMIN of its organization). */
+export async function redeliver(access: Access, input: { id: string }) {
+  const issues = new Issues();
+  const id = issues.id('input.id', input.id, 'WebhookDelivery');
+  issues.throwIfAny();
+  const row = await prisma.webhookDelivery.findUnique({ where: { id: id! }, select: { organizationId: true } });
+  await requireRowIn(access, row?.organizationId, 'admin', 'WebhookDelivery');
+  await resend(Prisma.sql`id = ${id}::uuid`);
+  return prisma.webhookDelivery.findUniqueOrThrow({ where: { id: id! } });
+}
+
+/** Sends every FAILED delivery of an endpoint again; answers how many. */
+export async function redeliverFailed(access: Access, input: { endpointId: string }) {
+  const id = await requireEndpoint(access, new Issues(), 'input.endpointId', input.endpointId);
+  return (await resend(Prisma.sql`endpoint_id = ${id}::uuid AND status = 'FAILED'`)).length;
 }

@@ -1,0 +1,231 @@
+import { encodeGlobalID } from '@pothos/plugin-relay';
+import type { WebhookSettings } from '../../config.ts';
+import { ANONYMOUS } from '../../context.ts';
+import { prisma, Prisma } from '../../db.ts';
+import { errorFields, logger } from '../../observability/logger.ts';
+import { changesOf, recordAudit, type Changes } from '../audit/service.ts';
+import { jobsFor } from './outbox.ts';
+import { post } from './safety.ts';
+import { signedHeaders, signingSecrets } from './signing.ts';
+
+// Sending one delivery: a pg-boss job names it. The worker leases it (two workers never
+// send it at once), waits for the earlier deliveries of the same entity to the same
+// endpoint (an entity's changes arrive in order), sends it signed, records the attempt,
+// and on failure throws, so pg-boss retries it with backoff until the retry window is
+// over; then it is FAILED. An endpoint failing for the whole window is disabled.
+
+interface Claimed {
+  id: string;
+  seq: bigint;
+  endpointId: string;
+  entityId: string;
+  eventType: string;
+  auditEventId: string;
+  pendingSince: Date;
+  url: string;
+  enabled: boolean;
+  secret: string;
+  previousSecret: string | null;
+  previousSecretExpiresAt: Date | null;
+  failingSince: Date | null;
+  organizationId: string;
+}
+
+/** Thrown to have pg-boss retry the job later, with backoff. */
+export class RetryLater extends Error {}
+
+/**
+ * Leases a pending delivery whose earlier deliveries (same endpoint, same entity) are
+ * all settled, for long enough to send it. Null when it is settled, leased by another
+ * worker, or waits for an earlier one (which queues it when it settles).
+ */
+async function claim(id: string, settings: WebhookSettings): Promise<Claimed | null> {
+  const rows = await prisma.$queryRaw<Claimed[]>`
+    UPDATE webhook_deliveries d SET leased_until = now() + ${settings.timeoutMs + 5000} * interval '1 millisecond'
+    FROM webhook_endpoints e
+    WHERE d.id = ${id}::uuid AND e.id = d.endpoint_id AND d.status = 'PENDING'
+      AND (d.leased_until IS NULL OR d.leased_until < now())
+      AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.endpoint_id = d.endpoint_id AND p.entity_id = d.entity_id
+        AND p.seq < d.seq AND p.status = 'PENDING')
+    RETURNING d.id, d.seq, d.endpoint_id AS "endpointId", d.entity_id AS "entityId", d.event_type AS "eventType",
+      d.audit_event_id AS "auditEventId", d.pending_since AS "pendingSince", d.organization_id AS "organizationId",
+      e.url, e.enabled, e.secret, e.previous_secret AS "previousSecret",
+      e.previous_secret_expires_at AS "previousSecretExpiresAt", e.failing_since AS "failingSince"`;
+  return rows[0] ?? null;
+}
+
+function split(changes: Changes, side: 'before' | 'after') {
+  return Object.fromEntries(Object.entries(changes).map(([field, c]) => [field, c[side]]));
+}
+
+/**
+ * The JSON body of a delivery, in the Standard Webhooks shape (`type`, `timestamp`,
+ * `data`): the audit event with the changed fields before and after, and who made it.
+ * Null when the event no longer exists (its organization was deleted).
+ */
+export async function payloadOf(auditEventId: string): Promise<string | null> {
+  const e = await prisma.auditEvent.findUnique({ where: { id: auditEventId } });
+  if (!e) return null;
+  const changes = e.changes as Changes;
+  const created = e.action === 'CREATE';
+  const deleted = e.action === 'DELETE';
+  return JSON.stringify({
+    type: `${e.entityType}.${e.action}`,
+    timestamp: e.createdAt.toISOString(),
+    data: {
+      id: encodeGlobalID('AuditEvent', e.id),
+      organizationId: e.organizationId && encodeGlobalID('Organization', e.organizationId),
+      entityType: e.entityType,
+      entityId: encodeGlobalID(e.entityType, e.entityId),
+      action: e.action,
+      before: created ? null : split(changes, 'before'),
+      after: deleted ? null : split(changes, 'after'),
+      changes,
+      actor: {
+        type: e.actorType,
+        userId: e.actorUserId && encodeGlobalID('User', e.actorUserId),
+        apiKeyId: e.actorApiKeyId && encodeGlobalID('ApiKey', e.actorApiKeyId),
+      },
+      discoveryMethod: e.discoveryMethod,
+      requestId: e.requestId,
+    },
+  });
+}
+
+/** SQL queueing the job of the next pending delivery of the same endpoint and entity, if any. */
+function queueNext(d: Claimed): Prisma.Sql {
+  return Prisma.sql`WITH next AS (
+      SELECT id FROM webhook_deliveries WHERE endpoint_id = ${d.endpointId}::uuid AND entity_id = ${d.entityId}::uuid
+        AND status = 'PENDING' AND seq > ${d.seq} ORDER BY seq LIMIT 1)
+    ${jobsFor('next')}`;
+}
+
+interface Outcome {
+  succeeded: boolean;
+  responseStatus: number | null;
+  responseBody: string | null;
+  error: string | null;
+  durationMs: number;
+}
+
+async function send(d: Claimed, payload: string, settings: WebhookSettings): Promise<Outcome> {
+  const started = performance.now();
+  const headers = signedHeaders(d.id, payload, signingSecrets(d));
+  try {
+    const response = await post(d.url, headers, payload, settings);
+    const succeeded = response.status >= 200 && response.status < 300;
+    return { succeeded, responseStatus: response.status, responseBody: response.body, error: null, durationMs: Math.round(performance.now() - started) };
+  } catch (err) {
+    const error = String((err as Error)?.message ?? err).slice(0, 1000);
+    return { succeeded: false, responseStatus: null, responseBody: null, error, durationMs: Math.round(performance.now() - started) };
+  }
+}
+
+/**
+ * Records an attempt and settles the delivery: DELIVERED on success, FAILED once the
+ * retry window is over, else pending for a retry. A settled delivery queues the next of
+ * its entity; an endpoint failing for the whole window is disabled, with the reason.
+ * Answers whether the delivery is still pending.
+ */
+async function record(d: Claimed, outcome: Outcome, settings: WebhookSettings): Promise<boolean> {
+  const now = new Date();
+  const windowMs = settings.retryWindowSeconds * 1000;
+  const expired = !outcome.succeeded && now.getTime() - d.pendingSince.getTime() >= windowMs;
+  const status = outcome.succeeded ? 'DELIVERED' : expired ? 'FAILED' : 'PENDING';
+  await prisma.$transaction(async (tx) => {
+    await tx.webhookAttempt.create({ data: { organizationId: d.organizationId, deliveryId: d.id, ...outcome } });
+    await tx.webhookDelivery.update({
+      where: { id: d.id },
+      data: {
+        status,
+        attemptCount: { increment: 1 },
+        lastAttemptAt: now,
+        leasedUntil: null,
+        ...(outcome.succeeded && { deliveredAt: now }),
+      },
+    });
+    if (status !== 'PENDING') await tx.$executeRaw(queueNext(d));
+    if (outcome.succeeded) {
+      await tx.webhookEndpoint.updateMany({ where: { id: d.endpointId, failingSince: { not: null } }, data: { failingSince: null } });
+      return;
+    }
+    await tx.webhookEndpoint.updateMany({ where: { id: d.endpointId, failingSince: null }, data: { failingSince: now } });
+    // Failing for the window: every attempt since then failed, or this delivery failed
+    // for its whole window with no success of the endpoint since its first attempt.
+    const failingSince = d.failingSince ?? now;
+    const first = expired
+      ? await tx.webhookAttempt.findFirst({ where: { deliveryId: d.id, createdAt: { gte: d.pendingSince } }, orderBy: { createdAt: 'asc' } })
+      : null;
+    if (now.getTime() - failingSince.getTime() >= windowMs || (first && failingSince <= first.createdAt)) {
+      await disableFailing(tx, d, failingSince, outcome, now);
+    }
+  });
+  return status === 'PENDING';
+}
+
+async function disableFailing(tx: Prisma.TransactionClient, d: Claimed, failingSince: Date, outcome: Outcome, now: Date) {
+  const [before] = await tx.webhookEndpoint.findMany({ where: { id: d.endpointId, enabled: true } });
+  if (!before) return;
+  const last = outcome.error ?? `HTTP ${outcome.responseStatus}`;
+  const after = await tx.webhookEndpoint.update({
+    where: { id: d.endpointId },
+    data: {
+      enabled: false,
+      disabledAt: now,
+      disabledReason: `Every attempt failed since ${failingSince.toISOString()}; the last: ${last}`.slice(0, 1000),
+    },
+  });
+  await recordAudit(tx, ANONYMOUS, [
+    {
+      organizationId: after.organizationId,
+      entityType: 'WebhookEndpoint',
+      entityId: after.id,
+      action: 'UPDATE',
+      changes: changesOf(before, after, ['enabled', 'disabledReason']),
+    },
+  ]);
+}
+
+/** Marks a delivery FAILED without sending it (its endpoint is disabled or its event gone). */
+async function abandon(d: Claimed, error: string) {
+  await prisma.$transaction(async (tx) => {
+    await tx.webhookAttempt.create({
+      data: { organizationId: d.organizationId, deliveryId: d.id, succeeded: false, error, durationMs: 0 },
+    });
+    await tx.webhookDelivery.update({ where: { id: d.id }, data: { status: 'FAILED', leasedUntil: null } });
+    await tx.$executeRaw(queueNext(d));
+  });
+}
+
+/** Runs the job of delivery `id`; throws RetryLater when it is to be sent again later. */
+export async function deliver(id: string, settings: WebhookSettings): Promise<void> {
+  const d = await claim(id, settings);
+  if (!d) {
+    // Another worker holds it (or held it and failed): look again later rather than
+    // drop this job. Settled or waiting for an earlier one, the job is done.
+    const [row] = await prisma.$queryRaw<{ leased: boolean }[]>`
+      SELECT leased_until > now() AS leased FROM webhook_deliveries WHERE id = ${id}::uuid AND status = 'PENDING'`;
+    if (row?.leased) throw new RetryLater('Another worker is sending it.');
+    return;
+  }
+  if (!d.enabled) return abandon(d, 'The endpoint is disabled.');
+  const payload = await payloadOf(d.auditEventId);
+  if (!payload) return abandon(d, 'The event no longer exists.');
+  const outcome = await send(d, payload, settings);
+  if (await record(d, outcome, settings)) {
+    logger.info({ deliveryId: d.id, status: outcome.responseStatus, error: outcome.error }, 'webhook delivery failed; retrying');
+    throw new RetryLater(outcome.error ?? `HTTP ${outcome.responseStatus}`);
+  }
+}
+
+/** The job handler: failures of the handler itself are logged and retried like failed sends. */
+export function deliveryHandler(settings: WebhookSettings) {
+  return async (job: { data: { deliveryId: string } }) => {
+    try {
+      await deliver(job.data.deliveryId, settings);
+    } catch (err) {
+      if (!(err instanceof RetryLater)) logger.warn({ ...errorFields(err), deliveryId: job.data.deliveryId }, 'webhook delivery error');
+      throw err;
+    }
+  };
+}

@@ -1,0 +1,39 @@
+import { Prisma } from '../../db.ts';
+
+// The outbox: the statement that records audit events also writes, in the same
+// transaction, one delivery per event and enabled endpoint that wants it, and a pg-boss
+// job per delivery. A rolled-back change leaves neither; a committed one has both, and
+// the jobs outlive any process. Set-based: as many rows as events, one statement.
+
+/** The pg-boss queue deliveries go through (created by the webhook_queue migration). */
+export const QUEUE = 'webhook-delivery';
+
+/**
+ * SQL that adds a pg-boss job for each delivery id a CTE named `cte` yields (column
+ * `id`), taking the retry, expiry and retention settings from the queue as pg-boss's
+ * own `insert` does (pg-boss 10's job table; the version is pinned).
+ */
+export function jobsFor(cte: string): Prisma.Sql {
+  return Prisma.sql`INSERT INTO pgboss.job (name, data, retry_limit, retry_delay, retry_backoff, expire_in, keep_until, policy)
+      SELECT q.name, jsonb_build_object('deliveryId', d.id), q.retry_limit, q.retry_delay, q.retry_backoff,
+        q.expire_seconds * interval '1 second', now() + q.retention_minutes * interval '1 minute', q.policy
+      FROM ${Prisma.raw(cte)} AS d JOIN pgboss.queue q ON q.name = ${QUEUE}`;
+}
+
+/**
+ * The CTE bodies that queue the deliveries of the audit events a CTE named `cte`
+ * inserted (it returns id, organization_id, entity_type, entity_id, action). An
+ * endpoint with no event types wants every event; `Entity.*` every action on Entity.
+ */
+export function queueDeliveries(cte: string): Prisma.Sql {
+  return Prisma.sql`webhook_queued AS (
+      INSERT INTO webhook_deliveries (organization_id, endpoint_id, audit_event_id, event_type, entity_id)
+      SELECT ev.organization_id, e.id, ev.id, ev.entity_type || '.' || ev.action, ev.entity_id
+      FROM ${Prisma.raw(cte)} AS ev
+      JOIN webhook_endpoints e ON e.organization_id = ev.organization_id AND e.enabled
+        AND (cardinality(e.event_types) = 0 OR ev.entity_type || '.' || ev.action = ANY(e.event_types)
+          OR ev.entity_type || '.*' = ANY(e.event_types))
+      RETURNING id
+    ),
+    webhook_jobs AS (${jobsFor('webhook_queued')})`;
+}

@@ -1,0 +1,144 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.ts';
+import { database, prisma } from '../src/db.ts';
+import { recordAudit } from '../src/modules/audit/service.ts';
+import { startDelivery, type Workers } from '../src/modules/webhook/queue.ts';
+import { useWebhookSettings } from '../src/modules/webhook/settings.ts';
+import { ANONYMOUS } from '../src/context.ts';
+import { expectNoErrors, gql } from './helpers/app.ts';
+import { aTenantWithMember } from './helpers/factories.ts';
+import { aReceiver, eventually, type Receiver } from './helpers/receiver.ts';
+
+// Webhooks delivered by workers in this process, on the test database, to a real
+// receiver on loopback that verifies every signature with standardwebhooks.
+
+const settings = loadConfig({
+  NODE_ENV: 'test',
+  WEBHOOK_POLL_SECONDS: '1',
+  WEBHOOK_RETRY_DELAY_SECONDS: '1',
+  WEBHOOK_MAINTENANCE_SECONDS: '1',
+  WEBHOOK_TIMEOUT_MS: '2000',
+}).webhooks;
+let workers: Workers;
+
+beforeAll(async () => {
+  useWebhookSettings(settings);
+  workers = await startDelivery(database!, settings);
+});
+afterAll(async () => {
+  await workers?.stop();
+});
+
+const CREATE_ENDPOINT = `mutation ($input: CreateWebhookEndpointInput!) {
+  createWebhookEndpoint(input: $input) { ... on WebhookEndpointWithSecret { secret endpoint { id } } ... on Error { code message } }
+}`;
+const CREATE_SOURCE = `mutation ($input: CreateIntegrationSourceInput!) {
+  createIntegrationSource(input: $input) { ... on CreateIntegrationSourceSuccess { source { id } } ... on Error { code } }
+}`;
+const UPDATE_SOURCE = `mutation ($input: UpdateIntegrationSourceInput!) {
+  updateIntegrationSource(input: $input) { ... on Error { code } }
+}`;
+const DELIVERIES = `query ($id: ID!) {
+  node(id: $id) { ... on WebhookEndpoint { deliveries(first: 50) { totalCount edges { node { id status eventType attemptCount
+    attempts { totalCount edges { node { succeeded responseStatus responseBody error } } } } } } } }
+}`;
+
+async function anEndpoint(receiver: Receiver, eventTypes?: string[]) {
+  const { organization, user } = await aTenantWithMember('ORGANIZATION_ADMIN');
+  const created = await gql(CREATE_ENDPOINT, {
+    asUser: user,
+    variables: { input: { organizationId: organization.id, url: receiver.url, eventTypes } },
+  });
+  expectNoErrors(created);
+  const { secret, endpoint } = created.data!.createWebhookEndpoint;
+  receiver.secrets.push(secret);
+  return { organization, admin: user, secret: secret as string, endpointId: endpoint.id as string };
+}
+
+async function aSourceChange(admin: { authSubject: string | null }, organizationId: string, key: string) {
+  const created = await gql(CREATE_SOURCE, { asUser: admin, variables: { input: { organizationId, kind: 'INTEGRATION', key, name: key } } });
+  expectNoErrors(created);
+  return created.data!.createIntegrationSource.source.id as string;
+}
+
+describe('webhook delivery', () => {
+  it('sends each change once, signed, with the event, before and after, and the actor; attempts are queryable', async () => {
+    const receiver = await aReceiver();
+    const { organization, admin, endpointId } = await anEndpoint(receiver, ['IntegrationSource.*']);
+    const sourceId = await aSourceChange(admin, organization.id, 'crm');
+    expectNoErrors(await gql(UPDATE_SOURCE, { asUser: admin, variables: { input: { id: sourceId, name: 'The CRM' } } }));
+    await eventually(() => receiver.received.length === 2, 20_000, 'two deliveries');
+    expect(receiver.rejected).toEqual([]);
+    const [created, updated] = receiver.received;
+    expect(created!.body).toMatchObject({
+      type: 'IntegrationSource.CREATE',
+      data: { entityId: sourceId, action: 'CREATE', before: null, after: { key: 'crm', name: 'crm', kind: 'INTEGRATION' }, actor: { type: 'USER' } },
+    });
+    expect(updated!.body).toMatchObject({ type: 'IntegrationSource.UPDATE', data: { before: { name: 'crm' }, after: { name: 'The CRM' } } });
+    const page = await gql(DELIVERIES, { asUser: admin, variables: { id: endpointId } });
+    expectNoErrors(page);
+    const deliveries = page.data!.node.deliveries;
+    expect(deliveries.totalCount).toBe(2);
+    expect(deliveries.edges.map((e: any) => e.node.status)).toEqual(['DELIVERED', 'DELIVERED']);
+    expect(new Set(receiver.received.map((r) => r.id))).toEqual(new Set(deliveries.edges.map((e: any) => Buffer.from(e.node.id, 'base64').toString().split(':')[1])));
+    expect(deliveries.edges[0].node.attempts.edges[0].node).toMatchObject({ succeeded: true, responseStatus: 204 });
+    await receiver.stop();
+  });
+
+  it('queues nothing for a write that rolls back', async () => {
+    const receiver = await aReceiver();
+    const { organization } = await anEndpoint(receiver, ['IntegrationSource.*']);
+    const jobsBefore = await database!.query('SELECT count(*)::int AS n FROM pgboss.job');
+    await expect(
+      prisma.$transaction(async (tx) => {
+        await recordAudit(tx, ANONYMOUS, [
+          { organizationId: organization.id, entityType: 'IntegrationSource', entityId: organization.id, action: 'CREATE', changes: {} },
+        ]);
+        throw new Error('rolled back');
+      }),
+    ).rejects.toThrow('rolled back');
+    expect(await prisma.webhookDelivery.count()).toBe(0);
+    expect(await database!.query('SELECT count(*)::int AS n FROM pgboss.job')).toEqual(jobsBefore);
+    await receiver.stop();
+  });
+
+  it('delivers everything after the receiver comes back, an entity in order, none lost', async () => {
+    const receiver = await aReceiver();
+    const { organization, admin } = await anEndpoint(receiver, ['IntegrationSource.*']);
+    await receiver.stop();
+    const sourceId = await aSourceChange(admin, organization.id, 'chat');
+    for (const name of ['one', 'two', 'three']) {
+      expectNoErrors(await gql(UPDATE_SOURCE, { asUser: admin, variables: { input: { id: sourceId, name } } }));
+    }
+    await eventually(async () => (await prisma.webhookAttempt.count({ where: { succeeded: false } })) >= 2, 20_000, 'failed attempts');
+    expect(receiver.received).toEqual([]);
+    await receiver.restart();
+    await eventually(() => receiver.received.length === 4, 30_000, 'four deliveries');
+    expect(receiver.received.map((r) => r.body.data.after?.name ?? null)).toEqual(['chat', 'one', 'two', 'three']);
+    expect(new Set(receiver.received.map((r) => r.id)).size).toBe(4);
+    expect(await prisma.webhookDelivery.count({ where: { status: 'DELIVERED' } })).toBe(4);
+    await receiver.stop();
+  });
+
+  it('signs with both secrets during a rotation grace period, then with the new one alone', async () => {
+    const receiver = await aReceiver();
+    const { organization, admin, endpointId, secret } = await anEndpoint(receiver, ['IntegrationSource.CREATE']);
+    const rotate = `mutation ($input: RotateWebhookEndpointSecretInput!) {
+      rotateWebhookEndpointSecret(input: $input) { ... on WebhookEndpointWithSecret { secret } } }`;
+    const rotated = await gql(rotate, { asUser: admin, variables: { input: { id: endpointId, gracePeriodSeconds: 600 } } });
+    const next = rotated.data!.rotateWebhookEndpointSecret.secret as string;
+    receiver.secrets.splice(0, receiver.secrets.length, next);
+    await aSourceChange(admin, organization.id, 'during-grace');
+    await eventually(() => receiver.received.length === 1, 20_000, 'a delivery signed with the new secret');
+    expect(receiver.received[0]!.signatures.split(' ')).toHaveLength(2);
+    // A receiver still on the old secret verifies it too.
+    receiver.secrets.splice(0, receiver.secrets.length, secret);
+    await aSourceChange(admin, organization.id, 'old-secret');
+    await eventually(() => receiver.received.length === 2, 20_000, 'a delivery signed with the old secret');
+    await gql(rotate, { asUser: admin, variables: { input: { id: endpointId, gracePeriodSeconds: 0 } } });
+    await aSourceChange(admin, organization.id, 'after-grace');
+    await eventually(() => receiver.rejected.length === 1, 20_000, 'a delivery the old secret does not verify');
+    expect(receiver.received).toHaveLength(2);
+    await receiver.stop();
+  });
+});
