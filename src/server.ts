@@ -29,10 +29,10 @@ const [db, { createApp }, { createCounterStore }] = await Promise.all([
 ]);
 useDatabase(db);
 useWebhookSettings(config.webhooks);
-// Webhooks go out from this process unless worker processes (npm run worker) send them.
-const delivery = config.webhooks.delivery === 'in-process' ? await startDelivery(db, config.webhooks) : null;
 for (const name of db.appliedMigrations) console.log(`Applied migration ${name}`);
 await refuseUnmigrated();
+// Webhooks go out from this process unless worker processes (npm run worker) send them.
+const delivery = config.webhooks.delivery === 'in-process' ? await startDelivery(db, config.webhooks) : null;
 
 // Development signs tokens with an HS256 secret: JWT_SECRET, or one generated into
 // the data folder, which `npm run token` reads too.
