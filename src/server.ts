@@ -33,6 +33,9 @@ for (const name of db.appliedMigrations) console.log(`Applied migration ${name}`
 await refuseUnmigrated();
 // Webhooks go out from this process unless worker processes (npm run worker) send them.
 const delivery = config.webhooks.delivery === 'in-process' ? await startDelivery(db, config.webhooks) : null;
+if (!delivery && db.kind === 'embedded') {
+  console.warn('WEBHOOK_DELIVERY=worker on the embedded database: no process delivers webhooks (npm run worker needs DATABASE_URL).');
+}
 
 // Development signs tokens with an HS256 secret: JWT_SECRET, or one generated into
 // the data folder, which `npm run token` reads too.

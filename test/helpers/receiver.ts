@@ -17,8 +17,8 @@ export interface Receiver {
   received: Received[];
   /** Deliveries whose signature did not verify. */
   rejected: string[];
-  /** How the next requests are answered: a status, or a function of the request count. */
-  answer: (n: number, req: IncomingMessage) => { status: number; body?: string; headers?: Record<string, string> };
+  /** How the n-th request is answered; null leaves it unanswered (the connection hangs). */
+  answer: (n: number, req: IncomingMessage) => { status: number; body?: string; headers?: Record<string, string> } | null;
   /** Secrets a signature may verify with (any one). */
   secrets: string[];
   stop(): Promise<void>;
@@ -59,6 +59,7 @@ export async function aReceiver(secrets: string[] = [], port = 0): Promise<Recei
           });
           const id = String(req.headers['webhook-id']);
           const answer = r.answer(++count, req);
+          if (!answer) return;
           if (!verified) r.rejected.push(id);
           else if (answer.status >= 200 && answer.status < 300) {
             r.received.push({ id, body: JSON.parse(payload), signatures: String(req.headers['webhook-signature']) });
