@@ -68,6 +68,8 @@ describe('webhook delivery', () => {
     const sourceId = await aSourceChange(admin, organization.id, 'crm');
     expectNoErrors(await gql(UPDATE_SOURCE, { asUser: admin, variables: { input: { id: sourceId, name: 'The CRM' } } }));
     await eventually(() => receiver.received.length === 2, 20_000, 'two deliveries');
+    // The worker records an attempt once the receiver has answered.
+    await eventually(async () => (await prisma.webhookDelivery.count({ where: { status: 'DELIVERED' } })) === 2, 5000, 'recorded');
     expect(receiver.rejected).toEqual([]);
     const [created, updated] = receiver.received;
     expect(created!.body).toMatchObject({
@@ -114,9 +116,9 @@ describe('webhook delivery', () => {
     expect(receiver.received).toEqual([]);
     await receiver.restart();
     await eventually(() => receiver.received.length === 4, 30_000, 'four deliveries');
+    await eventually(async () => (await prisma.webhookDelivery.count({ where: { status: 'DELIVERED' } })) === 4, 5000, 'recorded');
     expect(receiver.received.map((r) => r.body.data.after?.name ?? null)).toEqual(['chat', 'one', 'two', 'three']);
     expect(new Set(receiver.received.map((r) => r.id)).size).toBe(4);
-    expect(await prisma.webhookDelivery.count({ where: { status: 'DELIVERED' } })).toBe(4);
     await receiver.stop();
   });
 

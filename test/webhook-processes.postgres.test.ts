@@ -62,7 +62,7 @@ describe('webhook delivery by server processes', () => {
     expect(receiver.rejected).toEqual([]);
     expect(receiver.received).toHaveLength(20);
     expect(new Set(receiver.received.map((r) => r.id)).size).toBe(20);
-    expect(await prisma.webhookDelivery.count({ where: { status: 'DELIVERED' } })).toBe(20);
+    await eventually(async () => (await prisma.webhookDelivery.count({ where: { status: 'DELIVERED' } })) === 20, 5000, 'recorded');
   }, 120_000);
 
   it('a server killed with SIGKILL in the middle of a delivery loses nothing: everything arrives after a restart', async () => {
