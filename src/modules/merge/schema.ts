@@ -8,6 +8,8 @@ import { OrganizationRef } from '../organization/schema.ts';
 import { ErrorInterface, mutationResult } from '../shared/errors.ts';
 import { isUuid, NO_ROW } from '../shared/visibility.ts';
 import { UserRef } from '../user/schema.ts';
+import type { Access } from '../../context.ts';
+import { prisma } from '../../db.ts';
 import { visibleUsersWhere } from '../user/service.ts';
 import {
   type MergeConflict,
@@ -117,13 +119,27 @@ const MergePreviewRef = builder.objectRef<MergePlan>('MergePreview').implement({
   }),
 });
 
+/** Merges that touched an organization the viewer may read, or none at all. */
+async function readableMergesWhere(access: Access) {
+  const readable = await access.readableOrganizationIds();
+  return readable === 'all' ? {} : { OR: [{ organizationIds: { hasSome: readable } }, { organizationIds: { isEmpty: true } }] };
+}
+
+/** The organizations of `ids` the viewer may read. */
+async function readableOf(access: Access, ids: string[]): Promise<string[]> {
+  const readable = await access.readableOrganizationIds();
+  return readable === 'all' ? ids : ids.filter((id) => readable.includes(id));
+}
+
 export const UserMergeRef = builder.prismaNode('Merge', {
   name: 'UserMerge',
   description: 'A merge of one user into another: who, when, what was decided, and whether it was undone.',
   id: { field: 'id' },
   nullable: true,
-  // Visible to whoever can see the survivor.
-  findUnique: async (id, ctx) => (isUuid(id) ? { id, survivor: await visibleUsersWhere(ctx.access) } : NO_ROW),
+  // Visible to whoever can see the survivor and read an organization the merge touched
+  // (any, for a merge that touched none); its fields show only those organizations' parts.
+  findUnique: async (id, ctx) =>
+    isUuid(id) ? { id, survivor: await visibleUsersWhere(ctx.access), ...(await readableMergesWhere(ctx.access)) } : NO_ROW,
   fields: (t) => ({
     survivor: t.relation('survivor', { description: 'The user that stayed.' }),
     mergedUserId: t.id({
@@ -131,13 +147,17 @@ export const UserMergeRef = builder.prismaNode('Merge', {
       resolve: (m) => encodeGlobalID('User', m.mergedId),
     }),
     organizationIds: t.idList({
-      description: 'Global ids of the organizations the merge touched.',
-      resolve: (m) => m.organizationIds.map((id) => encodeGlobalID('Organization', id)),
+      description: 'Global ids of the organizations the merge touched that you may read.',
+      resolve: async (m, _args, ctx) => (await readableOf(ctx.access, m.organizationIds)).map((id) => encodeGlobalID('Organization', id)),
     }),
     conflicts: t.field({
       type: [MergeConflictRef],
-      description: 'The conflicts of the merge and the side kept for each.',
-      resolve: (m) => m.decisions as unknown as MergeConflict[],
+      description: 'The conflicts of the merge and the side kept for each: profile conflicts, and those in organizations you may read.',
+      resolve: async (m, _args, ctx) => {
+        const conflicts = m.decisions as unknown as MergeConflict[];
+        const readable = await readableOf(ctx.access, conflicts.flatMap((c) => (c.organizationId ? [c.organizationId] : [])));
+        return conflicts.filter((c) => !c.organizationId || readable.includes(c.organizationId));
+      },
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the merge committed.' }),
     undoneAt: t.expose('undoneAt', { type: 'DateTime', nullable: true, description: 'When it was undone (unmergeUser); null while it stands.' }),
@@ -146,8 +166,11 @@ export const UserMergeRef = builder.prismaNode('Merge', {
 
 builder.prismaObjectField('User', 'merges', (t) =>
   t.relation('mergesAsSurvivor', {
-    description: 'The merges of other users into this one, newest first (undone ones included).',
+    description:
+      'The merges of other users into this one that touched an organization you may read, newest first (undone ones included).',
     query: { orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] },
+    resolve: async (query, user, _args, ctx) =>
+      prisma.merge.findMany({ ...query, where: { survivorId: user.id, ...(await readableMergesWhere(ctx.access)) }, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] }),
   }),
 );
 
