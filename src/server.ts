@@ -1,5 +1,5 @@
 import { loadConfig, tracingEnabled } from './config.ts';
-import { createLogger, setLogger } from './observability/logger.ts';
+import { createLogger, logger, setLogger } from './observability/logger.ts';
 import { openDatabase, useDatabase } from './db.ts';
 import { createHttpServer } from './http-server.ts';
 import { pendingMigrations } from './db/migrate.ts';
@@ -10,7 +10,9 @@ import { developmentSecret, DEV_GRANT_PATH, DEV_IMPORT_PATH, devGrantHandler, de
 import { startDelivery } from './modules/webhook/queue.ts';
 import { useWebhookSettings } from './modules/webhook/settings.ts';
 
-// Listens, and shuts down cleanly. Everything else is built in yoga.ts.
+// Listens, and shuts down cleanly. Everything else is built in yoga.ts. Whatever it
+// says goes to stdout as JSON log lines (so log shippers parse every line); only the
+// errors it stops on go to stderr as text.
 
 let config = loadConfig();
 setLogger(createLogger(config.logLevel));
@@ -29,12 +31,12 @@ const [db, { createApp }, { createCounterStore }] = await Promise.all([
 ]);
 useDatabase(db);
 useWebhookSettings(config.webhooks);
-for (const name of db.appliedMigrations) console.log(`Applied migration ${name}`);
+for (const name of db.appliedMigrations) logger.info({ migration: name }, `Applied migration ${name}`);
 await refuseUnmigrated();
 // Webhooks go out from this process unless worker processes (npm run worker) send them.
 const delivery = config.webhooks.delivery === 'in-process' ? await startDelivery(db, config.webhooks) : null;
 if (!delivery && db.kind === 'embedded') {
-  console.warn('WEBHOOK_DELIVERY=worker on the embedded database: no process delivers webhooks (npm run worker needs DATABASE_URL).');
+  logger.warn('WEBHOOK_DELIVERY=worker on the embedded database: no process delivers webhooks (npm run worker needs DATABASE_URL).');
 }
 
 // Development signs tokens with an HS256 secret: JWT_SECRET, or one generated into
@@ -43,7 +45,7 @@ const dev = config.env === 'development' ? await developmentSecret(config) : nul
 if (dev) {
   config = { ...config, auth: { ...config.auth, jwtSecret: dev.secret } };
   if (dev.file) {
-    console.log(
+    logger.info(
       dev.generated
         ? `JWT_SECRET is not set: generated a development secret in ${dev.file}.`
         : `JWT_SECRET is not set: using the development secret in ${dev.file}.`,
@@ -51,7 +53,7 @@ if (dev) {
   }
 }
 if (config.env === 'production' && !config.auth.jwksUrl) {
-  console.warn('JWT_JWKS_URL is not set: bearer tokens are refused; only API keys authenticate.');
+  logger.warn('JWT_JWKS_URL is not set: bearer tokens are refused; only API keys authenticate.');
 }
 
 let accepting = true;
@@ -90,20 +92,21 @@ server.listen(config.port, config.host, () => {
   // Other processes (`npm run token`, `npm run import`) find the server holding the
   // embedded database through its folder lock.
   db.lock?.announce(`http://${host}:${port}`);
-  console.log(`Identity graph on ${db.describe}, ready in ${ms} ms`);
+  logger.info(`Identity graph on ${db.describe}, ready in ${ms} ms`);
   if (demo) {
-    console.log(
+    logger.info(
       `${demo.loaded ? 'Loaded the demo organization' : 'The demo organization is here'} (slug demo, DEMO_DATA=false skips it): ` +
         'GraphiQL opens acting as its admin, with the example operations.',
     );
   }
   if (dev) {
-    console.log(
-      'Development token: npm run token -- --email you@example.com --org my-org [--role ANALYST]\n' +
-        "  then paste the headers it prints into GraphiQL's Headers tab.",
+    logger.info(
+      'Development token: npm run token -- --email you@example.com --org my-org [--role ANALYST], ' +
+        "then paste the headers it prints into GraphiQL's Headers tab.",
     );
   }
-  console.log(`GraphQL${config.env === 'production' ? '' : ' and GraphiQL'}: http://${host}:${port}/graphql`);
+  const url = `http://${host}:${port}/graphql`;
+  logger.info({ url }, `GraphQL${config.env === 'production' ? '' : ' and GraphiQL'}: ${url}`);
 });
 
 /**
@@ -128,7 +131,7 @@ async function shutdown(signal: string) {
   // Readiness now fails, and every response tells its client to close the connection:
   // a client that goes on sending does so on a new one, while the listener is open.
   http.drain();
-  console.log(`${signal}: finishing in-flight requests, then closing.`);
+  logger.info(`${signal}: finishing in-flight requests, then closing.`);
   // A load balancer takes this instance out of rotation within the drain period,
   // during which requests are still served.
   if (config.shutdownDrainMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDrainMs));

@@ -79,6 +79,16 @@ async function aSignedInUser(email: string): Promise<string> {
   return token;
 }
 
+describe('the log', () => {
+  it('is JSON on every stdout line in development, startup lines included', async () => {
+    const lines = server.stdout().split('\n').filter((l) => l.trim());
+    for (const line of lines) expect(() => JSON.parse(line), line).not.toThrow();
+    const messages = lines.map((l) => (JSON.parse(l) as { msg?: string }).msg ?? '');
+    expect(messages.some((m) => m.startsWith('Identity graph on'))).toBe(true);
+    expect(messages).toContain(`GraphQL and GraphiQL: ${server.url}`);
+  });
+});
+
 describe('repeated credential headers', () => {
   it('refuses two Authorization headers, for two users or for one, as UNAUTHENTICATED', async () => {
     const ada = await aSignedInUser('ada@example.com');

@@ -8,6 +8,8 @@ export interface ServerProcess {
   child: ChildProcess;
   url: string;
   output(): string;
+  /** What the server wrote to stdout alone. */
+  stdout(): string;
   /** Sends a signal and resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
@@ -21,7 +23,8 @@ export async function startServer(env: Record<string, string>): Promise<ServerPr
       PORT: '0',
       DATABASE_URL: '',
       JWT_SECRET: TEST_JWT_SECRET,
-      LOG_LEVEL: 'warn',
+      // Startup lines (the URL among them) are info lines of the JSON log.
+      LOG_LEVEL: 'info',
       // The demo organization is for people; test/demo.embedded.test.ts turns it on.
       DEMO_DATA: 'false',
       ...env,
@@ -29,7 +32,11 @@ export async function startServer(env: Record<string, string>): Promise<ServerPr
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout!.on('data', (d) => (out += d));
+  let stdout = '';
+  child.stdout!.on('data', (d) => {
+    out += d;
+    stdout += d;
+  });
   child.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
@@ -47,6 +54,7 @@ export async function startServer(env: Record<string, string>): Promise<ServerPr
     child,
     url,
     output: () => out,
+    stdout: () => stdout,
     async stop(signal = 'SIGTERM') {
       if (child.exitCode !== null) return child.exitCode;
       child.kill(signal);
