@@ -63,13 +63,15 @@ const SQL = {
     WITH items AS (
       SELECT * FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::float8[]) AS x(user_id, source_key, identifier_key, identifier_value, discovery_method, confidence_score)
     ), written AS (
-      INSERT INTO identifiers (organization_id, user_id, source_id, identifier_key, identifier_value, discovery_method, confidence_score)
-      SELECT $2, x.user_id, s.id, x.identifier_key, x.identifier_value, x.discovery_method::"DiscoveryMethod", x.confidence_score
+      INSERT INTO identifiers (organization_id, user_id, source_id, identifier_key, identifier_value, value_kind, normalized_value, discovery_method, confidence_score)
+      SELECT $2, x.user_id, s.id, x.identifier_key, x.identifier_value, identifier_value_kind(x.identifier_key, x.identifier_value),
+        normalised_identifier_value(identifier_value_kind(x.identifier_key, x.identifier_value), x.identifier_value),
+        x.discovery_method::"DiscoveryMethod", x.confidence_score
       FROM items x JOIN integration_sources s ON s.organization_id = $2 AND s.key = x.source_key
       JOIN members m ON m.organization_id = $2 AND m.user_id = x.user_id
       WHERE ${VIEWER}
       ON CONFLICT (organization_id, user_id, source_id, identifier_key) DO UPDATE SET
-        identifier_value = excluded.identifier_value, discovery_method = excluded.discovery_method,
+        identifier_value = excluded.identifier_value, value_kind = excluded.value_kind, normalized_value = excluded.normalized_value, discovery_method = excluded.discovery_method,
         confidence_score = excluded.confidence_score, discovery_metadata = excluded.discovery_metadata, updated_at = now()
       WHERE (identifiers.identifier_value, identifiers.discovery_method, identifiers.confidence_score, identifiers.discovery_metadata::text)
             IS DISTINCT FROM (excluded.identifier_value, excluded.discovery_method, excluded.confidence_score, excluded.discovery_metadata::text)

@@ -104,8 +104,9 @@ export async function seed(url: string, scale: number, opts: { quiet?: boolean }
     ],
     // Five identifiers per membership, so ten per user; one statement per chunk of users.
     ...perUser('identifiers', (from, to) =>
-      `INSERT INTO identifiers (id, organization_id, user_id, source_id, identifier_key, identifier_value, discovery_method, confidence_score, created_at, updated_at)
+      `INSERT INTO identifiers (id, organization_id, user_id, source_id, identifier_key, identifier_value, value_kind, normalized_value, discovery_method, confidence_score, created_at, updated_at)
        SELECT md5('identifier' || u || '-' || m.o || '-' || k.n)::uuid, md5('org' || m.o)::uuid, md5('user' || u)::uuid, md5('src' || m.o || '-' || k.source)::uuid, k.key, k.value,
+              identifier_value_kind(k.key, k.value), normalised_identifier_value(identifier_value_kind(k.key, k.value), k.value),
               (CASE u % 3 WHEN 0 THEN 'MCP_TOOL' WHEN 1 THEN 'LLM_DISCOVERY' ELSE 'MANUAL' END)::"DiscoveryMethod",
               CASE WHEN u % 3 = 1 THEN round(((u % 100) / 100.0)::numeric, 2)::float8 ELSE NULL END,
               ${at('u * 10 + k.n')}, ${at('u * 10 + k.n')}

@@ -146,7 +146,7 @@ describe('the import command', () => {
       { line: 5, reason: 'userEmail: no member of the organization matches.' },
       { line: 7, reason: 'repeats line 1 (the same user, source and identifierKey)' },
       { line: 8, reason: 'email: Another identity of the organization has this email.' },
-      { line: 9, reason: 'phoneNumber: must be a phone number in E.164 form, e.g. +15555550100' },
+      { line: 9, reason: 'phoneNumber: must be a phone number with its country code, e.g. +15555550100 (set a default phone region to accept national formats)' },
       { line: 10, reason: 'sourceKey: must be an IDENTITY_PROVIDER source' },
     ]);
     expect(summary.counts.identifier.CREATED).toBe(2);

@@ -117,6 +117,45 @@ describe('migrations', () => {
     }
   });
 
+  it('give identifiers already stored, and those a merge kept to restore, their value kind and normalised value', async () => {
+    const name = '20261204184026_identifier_value_kinds';
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'igs-migrations-'));
+    tmpDirs.push(dir);
+    await cp(MIGRATIONS_DIR, dir, { recursive: true });
+    await rm(path.join(dir, name), { recursive: true });
+    const db = await emptyDatabase();
+    try {
+      await applyMigrations(db, dir);
+      const [org] = await db.query("INSERT INTO organizations (slug, name) VALUES ('a', 'A') RETURNING id");
+      const [a] = await db.query("INSERT INTO users (email) VALUES ('a@example.com') RETURNING id");
+      const [b] = await db.query("INSERT INTO users (email) VALUES ('b@example.com') RETURNING id");
+      const [source] = await db.query(`INSERT INTO integration_sources (organization_id, kind, key, name) VALUES ('${org!.id}', 'INTEGRATION', 'crm', 'CRM') RETURNING id`);
+      const values = [['email', 'Shared.Person@Corp.test'], ['phone', '+1 (555) 000-2222'], ['owner_id', '005XYZ'], ['work_phone', '(415) 500-0042']];
+      for (const [k, v] of values) {
+        await db.query(`INSERT INTO identifiers (organization_id, user_id, source_id, identifier_key, identifier_value, discovery_method)
+          VALUES ('${org!.id}', '${a!.id}', '${source!.id}', '${k}', '${v}', 'MANUAL')`);
+      }
+      const [kept] = await db.query(`SELECT to_jsonb(i) AS row FROM identifiers i WHERE identifier_key = 'email'`);
+      await db.query(`INSERT INTO merges (survivor_id, merged_id, organization_ids, before, after)
+        VALUES ('${a!.id}', '${b!.id}', ARRAY['${org!.id}']::uuid[], '${JSON.stringify({ identifiers: [kept!.row] })}', '{"identifiers": []}')`);
+
+      await cp(path.join(MIGRATIONS_DIR, name), path.join(dir, name), { recursive: true });
+      expect(await applyMigrations(db, dir)).toEqual([name]);
+      const rows = await db.query('SELECT identifier_key, identifier_value, value_kind::text, normalized_value FROM identifiers ORDER BY identifier_key');
+      expect(rows).toEqual([
+        { identifier_key: 'email', identifier_value: 'Shared.Person@Corp.test', value_kind: 'EMAIL', normalized_value: 'shared.person@corp.test' },
+        { identifier_key: 'owner_id', identifier_value: '005XYZ', value_kind: 'OTHER', normalized_value: '005XYZ' },
+        { identifier_key: 'phone', identifier_value: '+1 (555) 000-2222', value_kind: 'PHONE', normalized_value: '+15550002222' },
+        // No region yet: a national number keeps its digits, as the server stores it without one.
+        { identifier_key: 'work_phone', identifier_value: '(415) 500-0042', value_kind: 'PHONE', normalized_value: '4155000042' },
+      ]);
+      const [merge] = await db.query("SELECT before->'identifiers'->0 AS row FROM merges");
+      expect(merge!.row).toMatchObject({ identifier_value: 'Shared.Person@Corp.test', value_kind: 'EMAIL', normalized_value: 'shared.person@corp.test' });
+    } finally {
+      await db.drop();
+    }
+  });
+
   it('enforce the CHECK constraints the schema cannot express', async () => {
     const db = await emptyDatabase();
     try {
@@ -129,8 +168,8 @@ describe('migrations', () => {
       );
       await expect(
         db.query(
-          `INSERT INTO identifiers (organization_id, user_id, source_id, identifier_key, identifier_value, discovery_method, confidence_score)
-           VALUES ('${org!.id}', '${user!.id}', '${source!.id}', 'k', 'v', 'MANUAL', 1.5)`,
+          `INSERT INTO identifiers (organization_id, user_id, source_id, identifier_key, identifier_value, normalized_value, discovery_method, confidence_score)
+           VALUES ('${org!.id}', '${user!.id}', '${source!.id}', 'k', 'v', 'v', 'MANUAL', 1.5)`,
         ),
       ).rejects.toThrow(/identifiers_confidence_score_range/);
     } finally {

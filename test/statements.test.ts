@@ -2,7 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { expectNoErrors, globalId, gql, tokenFor, type GqlOptions } from './helpers/app.ts';
 import { prisma } from '../src/db.ts';
-import { anApiKey, aSource, aTenantWithMember } from './helpers/factories.ts';
+import { anApiKey, aSource, aTenantWithMember, withNormalised } from './helpers/factories.ts';
 import { withSqlLog } from './helpers/sql-count.ts';
 
 // Every SQL statement a request of each benchmark scenario sends, authentication and
@@ -56,8 +56,7 @@ async function world() {
         organizationId: organization.id,
         userId: p.id,
         sourceId: salesforce.id,
-        identifierKey,
-        identifierValue: `${identifierKey}-${p.id}`,
+        ...withNormalised(identifierKey, `${identifierKey}-${p.id}`),
         discoveryMethod: 'MANUAL' as const,
       })),
     ),

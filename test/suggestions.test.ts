@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { prisma } from '../src/db.ts';
 import { expectErrorCode, expectNoErrors, globalId, gql } from './helpers/app.ts';
-import { aMember, anIdentifier, anIdentity, anOrganization, aSource, aUser } from './helpers/factories.ts';
+import { aMember, anIdentifier, anIdentity, anOrganization, aSource, aUser, withNormalised } from './helpers/factories.ts';
 import { withSqlLog } from './helpers/sql-count.ts';
 
 // Duplicates: candidates that share values, with their evidence and score, and link
@@ -291,7 +291,7 @@ describe('server-created suggestions', () => {
     for (const u of [a, b, c]) await aMember(org.id, u.id);
     await prisma.identifier.createMany({
       data: Array.from({ length: 500 }, (_, i) => ({
-        organizationId: org.id, userId: a.id, sourceId: crm.id, identifierKey: `k${i}`, identifierValue: `v${i}`, discoveryMethod: 'MANUAL' as const, confidenceScore: 0.7,
+        organizationId: org.id, userId: a.id, sourceId: crm.id, ...withNormalised(`k${i}`, `v${i}`), discoveryMethod: 'MANUAL' as const, confidenceScore: 0.7,
       })),
     });
     // c shares a value under another key only: not suggested.
@@ -320,7 +320,7 @@ describe('server-created suggestions', () => {
     // Rejected, the pair stays rejected however many more values they come to share.
     const rejected = await gql(REJECT, { asUser: admin, variables: { input: { id: globalId('LinkSuggestion', s!.id) } } });
     expect(rejected.data!.rejectLinkSuggestion.suggestion.state).toBe('REJECTED');
-    await gql(UPSERT_MANY, { asUser: analyst, variables: { input: { organizationId: org.id, items: items(5, a.id, 3000).map((x, i) => ({ ...x, identifierKey: `k${i}`, identifierValue: `v${i}`, sourceKey: 'chat' })) } } });
+    await gql(UPSERT_MANY, { asUser: analyst, variables: { input: { organizationId: org.id, items: items(5, a.id, 3000).map((x, i) => ({ ...x, ...withNormalised(`k${i}`, `v${i}`), sourceKey: 'chat' })) } } });
     expect(await prisma.linkSuggestion.findMany()).toEqual([expect.objectContaining({ id: s!.id, state: 'REJECTED' })]);
   });
 

@@ -73,7 +73,7 @@ export type ResolveExternalAccountInput = {
 export type ResolveIdentifierInput = {
   /** The field name in the source, e.g. `owner_id`. */
   identifierKey: string;
-  /** The value, exactly as the source has it. */
+  /** The value as the source has it; compared normalised as the source would store it (an email in any case, a phone number in any format). */
   identifierValue: string;
   /** The integration source: its key (e.g. `salesforce`) or id. */
   source: string;
@@ -89,7 +89,7 @@ export type ResolveInput =
   identifier: ResolveIdentifierInput; identityKey?: never; phoneNumber?: never; }
   |  { email?: never; externalAccount?: never; identifier?: never;   /** An identity's identifierKey. */
   identityKey: string; phoneNumber?: never; }
-  |  { email?: never; externalAccount?: never; identifier?: never; identityKey?: never;   /** A phone number (normalised to E.164 before matching). */
+  |  { email?: never; externalAccount?: never; identifier?: never; identityKey?: never;   /** A phone number: with its country code in any format, or in a national format of the organization's default phone region (normalised to E.164 before matching). */
   phoneNumber: string; };
 
 /** Where a link suggestion stands. */
@@ -111,7 +111,7 @@ export type UpsertIdentifierInput = {
   discoveryMethod: DiscoveryMethod;
   /** Field name in the source, e.g. `owner_id`, up to 255 characters. With user and source, the natural key. */
   identifierKey: string;
-  /** The value the source knows the user by, up to 1024 characters. */
+  /** The value the source knows the user by, up to 1024 characters; kept as written. */
   identifierValue: string;
   /** The organization: its global id (or UUID). Left out, the organization X-Organization-ID names. */
   organizationId?: string | number | null | undefined;
@@ -123,7 +123,20 @@ export type UpsertIdentifierInput = {
   userEmail?: string | null | undefined;
   /** The user: global id (or UUID) of a member of the organization. Give this or userEmail. */
   userId?: string | number | null | undefined;
+  /** What the value is; left out or null, inferred from the key and value (README, Matching). */
+  valueKind?: ValueKind | null | undefined;
 };
+
+/** What an identifier's value is. It decides how the value is normalised, and so what it matches: given by the writer, or inferred from the key and value (README, Matching). */
+export type ValueKind =
+  /** An email address: compared trimmed and lower-cased (plus-addressing and dots kept). */
+  | 'EMAIL'
+  /** Anything else (ids, handles): compared trimmed, case kept. */
+  | 'OTHER'
+  /** A phone number: compared in E.164, national formats read with the source's or organization's default region. */
+  | 'PHONE'
+  /** An http(s) URL: compared lower-cased, without trailing slashes. */
+  | 'URL';
 
 export type WhoIsThisQueryVariables = Exact<{
   input?: ResolveInput;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { prisma } from '../../src/db.ts';
+import { classify } from '../../src/modules/matching/normalise.ts';
 import type {
   DiscoveryMethod,
   IdentityType,
@@ -54,6 +55,13 @@ export const aSource = (
   });
 };
 
+/** An identifier's key and value with the kind and normalised value the server would store (no default region). */
+export const withNormalised = (identifierKey: string, identifierValue: string) => ({
+  identifierKey,
+  identifierValue,
+  ...classify(identifierKey, identifierValue),
+});
+
 export const anIdentifier = (
   organizationId: string,
   userId: string,
@@ -65,8 +73,7 @@ export const anIdentifier = (
       organizationId,
       userId,
       sourceId,
-      identifierKey: overrides.identifierKey ?? 'owner_id',
-      identifierValue: overrides.identifierValue ?? `v-${unique()}`,
+      ...withNormalised(overrides.identifierKey ?? 'owner_id', overrides.identifierValue ?? `v-${unique()}`),
       discoveryMethod: overrides.discoveryMethod ?? 'MANUAL',
       confidenceScore: overrides.confidenceScore === undefined ? null : overrides.confidenceScore,
     },

@@ -1,12 +1,18 @@
 import { prisma } from '../../db.ts';
 import type { Identifier, Identity, User } from '../../generated/prisma/client.ts';
-import { isUuid } from '../shared/visibility.ts';
+import { classify, needsRegion, normalisePhone } from '../matching/normalise.ts';
+import { organizationRegion, sourceRegions } from '../matching/regions.ts';
+import { sourceIdOf } from '../shared/inputs.ts';
 import { survivorsOf } from '../user/tombstones.ts';
 
 // "Who is this?": any identifier a tenant knows a person by, to the person. Lookups of
 // one kind are answered together, so a batch of a thousand costs one statement per
 // kind of key present, plus one for the users found. A few identifiers (one `resolve`)
 // come with their users, and what the operation selects of them, in one statement.
+//
+// Values are compared normalised (matching/normalise.ts): an identifier's value as
+// its key and source would store it, an email lower-cased, a phone number in E.164.
+// An email or phone number finds the users, identities and identifiers holding it.
 
 export type ResolveKey =
   | { kind: 'identifier'; source: string; identifierKey: string; identifierValue: string }
@@ -26,7 +32,8 @@ export interface Resolution {
   matchedIdentifiers: Identifier[];
 }
 
-type IdentifierKey = Extract<ResolveKey, { kind: 'identifier' }> & { i: number };
+/** An identifier key with its index and its value normalised. */
+type IdentifierKey = Extract<ResolveKey, { kind: 'identifier' }> & { i: number; normalizedValue: string };
 
 /**
  * Up to this many identifier keys are looked up with their users in one statement; a
@@ -47,13 +54,16 @@ async function findIdentifiers(
   if (!keys.length) return { rows: [], users: [] };
   if (keys.length <= JOINED_LOOKUP_MAX_KEYS) {
     // A source is named by its key or its id.
-    const sourceIs = (source: string) => [{ key: source }, ...(isUuid(source) ? [{ id: source.toLowerCase() }] : [])];
+    const sourceIs = (source: string) => {
+      const id = sourceIdOf(source);
+      return [{ key: source }, ...(id ? [{ id }] : [])];
+    };
     const found = await prisma.identifier.findMany({
       where: {
         organizationId,
         OR: keys.map((k) => ({
           identifierKey: k.identifierKey,
-          identifierValue: k.identifierValue,
+          normalizedValue: k.normalizedValue,
           source: { organizationId, OR: sourceIs(k.source) },
         })),
       },
@@ -66,8 +76,8 @@ async function findIdentifiers(
         .filter(
           (k) =>
             k.identifierKey === row.identifierKey &&
-            k.identifierValue === row.identifierValue &&
-            (k.source === source.key || k.source.toLowerCase() === row.sourceId),
+            k.normalizedValue === row.normalizedValue &&
+            (k.source === source.key || sourceIdOf(k.source) === row.sourceId),
         )
         .map((k) => ({ ord: k.i, row: row as Identifier }));
     });
@@ -76,14 +86,14 @@ async function findIdentifiers(
   const rows = await prisma.$queryRaw<(Identifier & { ord: number })[]>`
     SELECT i.id, i.organization_id AS "organizationId", i.user_id AS "userId", i.source_id AS "sourceId",
            i.identifier_key AS "identifierKey", i.identifier_value AS "identifierValue",
-           i.discovery_method::text AS "discoveryMethod", i.confidence_score AS "confidenceScore",
+           i.value_kind::text AS "valueKind", i.normalized_value AS "normalizedValue", i.discovery_method::text AS "discoveryMethod", i.confidence_score AS "confidenceScore",
            i.discovery_metadata AS "discoveryMetadata", i.created_at AS "createdAt", i.updated_at AS "updatedAt", q.ord
-    FROM unnest(${keys.map((k) => k.source)}::text[], ${keys.map((k) => k.identifierKey)}::text[],
-                ${keys.map((k) => k.identifierValue)}::text[], ${keys.map((k) => k.i)}::int[]) AS q(src, k, v, ord)
-    JOIN integration_sources s ON s.organization_id = ${organizationId}::uuid
-         AND (s.key = q.src OR s.id::text = lower(q.src))
+    FROM unnest(${keys.map((k) => k.source)}::text[], ${keys.map((k) => sourceIdOf(k.source))}::uuid[],
+                ${keys.map((k) => k.identifierKey)}::text[], ${keys.map((k) => k.normalizedValue)}::text[],
+                ${keys.map((k) => k.i)}::int[]) AS q(src, sid, k, v, ord)
+    JOIN integration_sources s ON s.organization_id = ${organizationId}::uuid AND (s.key = q.src OR s.id = q.sid)
     JOIN identifiers i ON i.organization_id = ${organizationId}::uuid AND i.source_id = s.id
-         AND i.identifier_key = q.k AND i.identifier_value = q.v`;
+         AND i.identifier_key = q.k AND i.normalized_value = q.v`;
   return {
     rows: rows.map(({ ord, ...row }) => ({
       ord,
@@ -91,6 +101,19 @@ async function findIdentifiers(
     })),
     users: [],
   };
+}
+
+/** The identifier keys of `keys`, with their values normalised as their sources would store them. */
+async function normalisedKeys(organizationId: string, keys: readonly ResolveKey[]): Promise<IdentifierKey[]> {
+  const found = keys.flatMap((k, i) => (k.kind === 'identifier' ? [{ ...k, i }] : []));
+  const regional = found.filter((k) => needsRegion(k.identifierKey, k.identifierValue));
+  const regions = regional.length ? await sourceRegions(organizationId, regional.map((k) => k.source)) : null;
+  return found.map((k) => ({ ...k, normalizedValue: classify(k.identifierKey, k.identifierValue, regions?.get(k.source)).normalizedValue }));
+}
+
+/** The organization's identifiers holding any of these normalised values, in any source under any key. */
+export function identifiersHolding(organizationId: string, values: string[]): Promise<Identifier[]> {
+  return prisma.identifier.findMany({ where: { organizationId, normalizedValue: { in: values } }, orderBy: { createdAt: 'asc' } });
 }
 
 /** Best first: a higher confidence (unscored counts as certain), then the newest. */
@@ -110,13 +133,16 @@ export async function resolveKeys(
   keys: readonly ResolveKey[],
   userQuery: object = {},
 ): Promise<(Resolution | null)[]> {
-  const identifierKeys = keys.flatMap((k, i) => (k.kind === 'identifier' ? [{ ...k, i }] : []));
+  const identifierKeys = await normalisedKeys(organizationId, keys);
   const emails = [...new Set(keys.flatMap((k) => (k.kind === 'email' ? [k.email] : [])))];
-  const phones = [...new Set(keys.flatMap((k) => (k.kind === 'phone' ? [k.phoneNumber] : [])))];
+  // National formats are read in the organization's region (looked up only for them).
+  const region = keys.some((k) => k.kind === 'phone' && !k.phoneNumber.startsWith('+')) ? await organizationRegion(organizationId) : null;
+  const phoneOf = (k: Extract<ResolveKey, { kind: 'phone' }>) => normalisePhone(k.phoneNumber, region);
+  const phones = [...new Set(keys.flatMap((k) => (k.kind === 'phone' ? [phoneOf(k)] : [])))];
   const externals = keys.flatMap((k, i) => (k.kind === 'external' ? [{ ...k, i }] : []));
   const identityKeys = [...new Set(keys.flatMap((k) => (k.kind === 'identityKey' ? [k.identityKey] : [])))];
 
-  const [{ rows: identifierRows, users: identifierUsers }, foundByEmail, identities, externalRows] = await Promise.all([
+  const [{ rows: identifierRows, users: identifierUsers }, foundByEmail, identities, externalRows, valueHolders] = await Promise.all([
     findIdentifiers(organizationId, identifierKeys, userQuery),
     emails.length
       ? (prisma.user.findMany({
@@ -140,12 +166,13 @@ export async function resolveKeys(
     externals.length
       ? prisma.$queryRaw<{ id: string; ord: number }[]>`
           SELECT d.id, q.ord
-          FROM unnest(${externals.map((k) => k.source)}::text[], ${externals.map((k) => k.externalId)}::text[],
-                      ${externals.map((k) => k.i)}::int[]) AS q(src, ext, ord)
-          JOIN integration_sources s ON s.organization_id = ${organizationId}::uuid
-               AND (s.key = q.src OR s.id::text = lower(q.src))
+          FROM unnest(${externals.map((k) => k.source)}::text[], ${externals.map((k) => sourceIdOf(k.source))}::uuid[],
+                      ${externals.map((k) => k.externalId)}::text[], ${externals.map((k) => k.i)}::int[]) AS q(src, sid, ext, ord)
+          JOIN integration_sources s ON s.organization_id = ${organizationId}::uuid AND (s.key = q.src OR s.id = q.sid)
           JOIN identities d ON d.organization_id = ${organizationId}::uuid AND d.source_id = s.id AND d.external_id = q.ext`
       : [],
+    // Identifiers holding an email or phone number looked up, in any source under any key.
+    emails.length || phones.length ? identifiersHolding(organizationId, [...emails, ...phones]) : ([] as Identifier[]),
   ]);
 
   let emailUsers: (User & { lookupEmail?: string })[] = foundByEmail;
@@ -173,6 +200,7 @@ export async function resolveKeys(
 
   const userIds = new Set<string>();
   for (const r of identifierRows) userIds.add(r.row.userId);
+  for (const r of valueHolders) userIds.add(r.userId);
   for (const d of allIdentities) if (d.userId) userIds.add(d.userId);
   for (const u of [...emailUsers, ...identifierUsers]) userIds.delete(u.id);
   const users = userIds.size ? ((await prisma.user.findMany({ ...userQuery, where: { id: { in: [...userIds] } } })) as User[]) : [];
@@ -197,10 +225,14 @@ export async function resolveKeys(
       case 'email':
         emailUser = emailUsers.find((u) => (u.lookupEmail ?? u.email) === key.email) ?? null;
         identity = allIdentities.find((d) => d.email === key.email) ?? null;
+        matched = valueHolders.filter((h) => h.normalizedValue === key.email).sort(byConfidence);
         break;
-      case 'phone':
-        identity = allIdentities.find((d) => d.phoneNumber === key.phoneNumber) ?? null;
+      case 'phone': {
+        const phone = phoneOf(key);
+        identity = allIdentities.find((d) => d.phoneNumber === phone) ?? null;
+        matched = valueHolders.filter((h) => h.normalizedValue === phone).sort(byConfidence);
         break;
+      }
       case 'external':
         identity = identityById.get(externalByOrd.get(i) ?? '') ?? null;
         break;

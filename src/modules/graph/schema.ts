@@ -7,7 +7,7 @@ import { prisma } from '../../db.ts';
 import { DiscoveryMethodEnum, IdentifierRef } from '../identifier/schema.ts';
 import { IdentityRef, LinkedByEnum } from '../identity/schema.ts';
 import { requireOrganizationAccess } from '../shared/authorize.ts';
-import { phoneNumber } from '../shared/inputs.ts';
+import { classify, looksLikePhone, needsRegion } from '../matching/normalise.ts';
 import { organizationOf } from '../shared/tenant.ts';
 import { Issues } from '../shared/validate.ts';
 import { UserRef } from '../user/schema.ts';
@@ -24,7 +24,9 @@ const IdentifierKeyInput = builder.inputType('ResolveIdentifierInput', {
   fields: (t) => ({
     source: t.string({ description: 'The integration source: its key (e.g. `salesforce`) or id.' }),
     identifierKey: t.string({ description: 'The field name in the source, e.g. `owner_id`.' }),
-    identifierValue: t.string({ description: 'The value, exactly as the source has it.' }),
+    identifierValue: t.string({
+      description: "The value as the source has it; compared normalised as the source would store it (an email in any case, a phone number in any format).",
+    }),
   }),
 });
 
@@ -42,7 +44,10 @@ const ResolveInput = builder.inputType('ResolveInput', {
   fields: (t) => ({
     identifier: t.field({ type: IdentifierKeyInput, required: false, description: 'An identifier in an integration source.' }),
     email: t.string({ required: false, description: 'An email address (matched case-insensitively).' }),
-    phoneNumber: t.string({ required: false, description: 'A phone number (normalised to E.164 before matching).' }),
+    phoneNumber: t.string({
+      required: false,
+      description: "A phone number: with its country code in any format, or in a national format of the organization's default phone region (normalised to E.164 before matching).",
+    }),
     externalAccount: t.field({ type: ExternalAccountInput, required: false, description: 'An account at an identity provider.' }),
     identityKey: t.string({ required: false, description: "An identity's identifierKey." }),
   }),
@@ -92,7 +97,11 @@ function toKeys(inputs: ResolveInputShape[], base: string): ResolveKey[] {
       return { kind: 'identifier', source: source.trim(), identifierKey: identifierKey.trim(), identifierValue };
     }
     if (input.email != null) return { kind: 'email', email: issues.email(`${at}.email`, input.email) ?? '' };
-    if (input.phoneNumber != null) return { kind: 'phone', phoneNumber: phoneNumber(issues, `${at}.phoneNumber`, input.phoneNumber) ?? '' };
+    if (input.phoneNumber != null) {
+      // Read in the organization's default region, if any, when it is looked up (resolveKeys).
+      if (!looksLikePhone(input.phoneNumber)) issues.add(`${at}.phoneNumber`, 'must be a phone number: digits, with or without a country code');
+      return { kind: 'phone', phoneNumber: input.phoneNumber.trim() };
+    }
     if (input.externalAccount) {
       const { source, externalId } = input.externalAccount;
       issues.text(`${at}.externalAccount.source`, source, 255, { required: true });
@@ -135,7 +144,10 @@ function resolver(ctx: Context, info: GraphQLResolveInfo, organizationId: string
 rootPlanners.set('resolve', async (ctx, info, args) => {
   const organizationId = await organizationFor(ctx, args.organizationId as string | null | undefined);
   const [key] = toKeys([args.input as ResolveInputShape], 'input');
-  return key!.kind === 'identifier' ? prebuiltResolution(ctx, info, organizationId, key!) : undefined;
+  // A national phone number needs its source's region: the general path looks it up.
+  if (key!.kind !== 'identifier' || needsRegion(key!.identifierKey, key!.identifierValue)) return undefined;
+  const { normalizedValue } = classify(key!.identifierKey, key!.identifierValue);
+  return prebuiltResolution(ctx, info, organizationId, { ...key!, normalizedValue });
 });
 
 const ORGANIZATION_ARG = {

@@ -4,7 +4,7 @@ import { encodeGlobalID } from '@pothos/plugin-relay';
 import type { GraphQLResolveInfo } from 'graphql';
 import { prisma } from '../../db.ts';
 import { builder } from '../../builder.ts';
-import type { DiscoveryMethod, Identifier } from '../../generated/prisma/client.ts';
+import type { DiscoveryMethod, Identifier, ValueKind } from '../../generated/prisma/client.ts';
 import { OLDEST_FIRST, totalCountField } from '../shared/connections.ts';
 import { mutationResult } from '../shared/errors.ts';
 import { readableRowsWhere, scopesForOrganization } from '../shared/tenant.ts';
@@ -43,6 +43,17 @@ export const UpsertOutcomeEnum = builder.enumType('UpsertOutcome', {
   },
 });
 
+export const ValueKindEnum = builder.enumType('ValueKind', {
+  description:
+    "What an identifier's value is. It decides how the value is normalised, and so what it matches: given by the writer, or inferred from the key and value (README, Matching).",
+  values: {
+    EMAIL: { description: 'An email address: compared trimmed and lower-cased (plus-addressing and dots kept).' },
+    PHONE: { description: "A phone number: compared in E.164, national formats read with the source's or organization's default region." },
+    URL: { description: 'An http(s) URL: compared lower-cased, without trailing slashes.' },
+    OTHER: { description: 'Anything else (ids, handles): compared trimmed, case kept.' },
+  } satisfies Record<ValueKind, unknown>,
+});
+
 export const IdentifierRef = builder.prismaNode('Identifier', {
   description: 'A user is known as `identifierKey = identifierValue` in an integration source, with how that was found out.',
   id: { field: 'id' },
@@ -53,7 +64,11 @@ export const IdentifierRef = builder.prismaNode('Identifier', {
     identifierKey: t.exposeString('identifierKey', {
       description: 'Field name in the source, e.g. `owner_id`, `user_email`, `employee_id`.',
     }),
-    identifierValue: t.exposeString('identifierValue', { description: 'The value the source knows the user by.' }),
+    identifierValue: t.exposeString('identifierValue', { description: 'The value the source knows the user by, as it was written.' }),
+    valueKind: t.expose('valueKind', { type: ValueKindEnum, description: 'What the value is: given by the writer, or inferred from the key and value.' }),
+    normalizedValue: t.exposeString('normalizedValue', {
+      description: 'The value as it is compared (an email lower-cased, a phone number in E.164, ...): identifiers, identities and users holding the same normalised value are linked.',
+    }),
     discoveryMethod: t.expose('discoveryMethod', { type: DiscoveryMethodEnum, description: 'How it was found out.' }),
     confidenceScore: t.exposeFloat('confidenceScore', {
       nullable: true,
@@ -83,7 +98,10 @@ const filterArgs = (arg: ArgBuilder<Types>, withUser: boolean, withSource: boole
     sourceKey: arg.string({ required: false, description: 'Only identifiers in the source with this key, e.g. `salesforce`.' }),
   }),
   identifierKey: arg.string({ required: false, description: 'Only identifiers with this key, e.g. `owner_id`.' }),
-  identifierValue: arg.string({ required: false, description: 'Only identifiers with exactly this value.' }),
+  identifierValue: arg.string({
+    required: false,
+    description: 'Only identifiers holding this value, compared normalised (an email in any case, a phone number written with its country code in any format).',
+  }),
   discoveryMethod: arg({ type: DiscoveryMethodEnum, required: false, description: 'Only identifiers found out this way.' }),
   minConfidence: arg.float({
     required: false,
@@ -163,7 +181,8 @@ const identifierFields = {
   identifierKey: {
     description: 'Field name in the source, e.g. `owner_id`, up to 255 characters. With user and source, the natural key.',
   },
-  identifierValue: { description: 'The value the source knows the user by, up to 1024 characters.' },
+  identifierValue: { description: 'The value the source knows the user by, up to 1024 characters; kept as written.' },
+  valueKind: { description: 'What the value is; left out or null, inferred from the key and value (README, Matching).' },
   discoveryMethod: { description: 'How it was found out.' },
   confidenceScore: { description: 'How sure the discovery is, from 0 to 1; null or left out when not scored.' },
   discoveryMetadata: { description: 'Context of the discovery: a JSON object of at most 16 KB; null or left out for none.' },
@@ -176,6 +195,7 @@ const itemFields = (t: InputFieldBuilder) => ({
   sourceKey: t.string({ required: false, ...identifierFields.sourceKey }),
   identifierKey: t.string(identifierFields.identifierKey),
   identifierValue: t.string(identifierFields.identifierValue),
+  valueKind: t.field({ type: ValueKindEnum, required: false, ...identifierFields.valueKind }),
   discoveryMethod: t.field({ type: DiscoveryMethodEnum, ...identifierFields.discoveryMethod }),
   confidenceScore: t.float({ required: false, ...identifierFields.confidenceScore }),
   discoveryMetadata: t.field({ type: 'JSONObject', required: false, ...identifierFields.discoveryMetadata }),
@@ -215,6 +235,11 @@ const UpdateIdentifierInput = builder.inputType('UpdateIdentifierInput', {
     id: t.id({ description: 'The identifier: its global id (or UUID).' }),
     identifierKey: t.string({ required: false, description: 'New key, up to 255 characters. Cannot be cleared.' }),
     identifierValue: t.string({ required: false, description: 'New value, up to 1024 characters. Cannot be cleared.' }),
+    valueKind: t.field({
+      type: ValueKindEnum,
+      required: false,
+      description: 'New value kind. Left out, it is inferred again when the key or value changes. Cannot be cleared.',
+    }),
     discoveryMethod: t.field({ type: DiscoveryMethodEnum, required: false, description: 'New discovery method. Cannot be cleared.' }),
     confidenceScore: t.float({ required: false, description: 'New score from 0 to 1; null clears it.' }),
     discoveryMetadata: t.field({ type: 'JSONObject', required: false, description: 'New metadata (at most 16 KB); null clears it.' }),

@@ -19,6 +19,7 @@ import {
 import { actorOf, type AuditInput, changesOf, publishInserted, recordAudit } from '../audit/service.ts';
 import { suggestSharedIdentifiers } from '../suggestion/service.ts';
 import { requireOrganizationOf, requireRowIn } from '../shared/tenant.ts';
+import { classify, inferValueKind, kindMismatch, normaliseValue, VALUE_KINDS, type ValueKind } from '../matching/normalise.ts';
 import { Issues, prismaErrorCode, uniqueViolation } from '../shared/validate.ts';
 
 // Identifiers: "user U is `identifierKey = identifierValue` in source S". Rules and
@@ -40,6 +41,7 @@ export interface IdentifierItemInput {
   sourceKey?: string | null;
   identifierKey: string;
   identifierValue: string;
+  valueKind?: ValueKind | null;
   discoveryMethod: DiscoveryMethod;
   confidenceScore?: number | null;
   discoveryMetadata?: Record<string, unknown> | null;
@@ -79,6 +81,7 @@ interface CheckedItem {
   source: SourceRef;
   identifierKey: string;
   identifierValue: string;
+  valueKind: ValueKind | null;
   discoveryMethod: DiscoveryMethod;
   confidenceScore: number | null;
   discoveryMetadata: Record<string, unknown> | null;
@@ -90,6 +93,8 @@ export interface IdentifierRow {
   sourceId: string;
   identifierKey: string;
   identifierValue: string;
+  valueKind: ValueKind;
+  normalizedValue: string;
   discoveryMethod: DiscoveryMethod;
   confidenceScore: number | null;
   discoveryMetadata: Record<string, unknown> | null;
@@ -110,10 +115,13 @@ function checkItem(base: string, raw: unknown): CheckedItem | ValidationError {
     source: sourceRef(issues, base, item.sourceId, item.sourceKey),
     identifierKey: text(issues, `${base}identifierKey`, item.identifierKey, 255, true),
     identifierValue: text(issues, `${base}identifierValue`, item.identifierValue, 1024, true),
+    valueKind: oneOf(issues, `${base}valueKind`, item.valueKind, VALUE_KINDS) ?? null,
     discoveryMethod: oneOf(issues, `${base}discoveryMethod`, item.discoveryMethod, DISCOVERY_METHODS, true),
     confidenceScore: score(issues, `${base}confidenceScore`, item.confidenceScore),
     discoveryMetadata: jsonObject(issues, `${base}discoveryMetadata`, item.discoveryMetadata, MAX_METADATA_BYTES) ?? null,
   };
+  const mismatch = checked.valueKind && checked.identifierValue ? kindMismatch(checked.valueKind, checked.identifierValue) : null;
+  if (mismatch) issues.add(`${base}identifierValue`, mismatch);
   return issuesOf(issues) ?? (checked as CheckedItem);
 }
 
@@ -179,8 +187,8 @@ export async function prepareIdentifiers(
       return null;
     }
     seen.set(key, index);
-    const { user: _u, source: _s, ...fields } = item;
-    return { userId: user.id, sourceId: source.id, ...fields };
+    const { user: _u, source: _s, valueKind, ...fields } = item;
+    return { userId: user.id, sourceId: source.id, ...fields, ...classify(item.identifierKey, item.identifierValue, source.phoneRegion, valueKind) };
   });
   problems.sort((a, b) => a.index - b.index);
   return { rows, problems };
@@ -225,11 +233,12 @@ export async function retryOnDeadlock<T>(write: () => Promise<T>, attempts = 3):
 }
 
 const COLUMNS = Prisma.raw(`id, organization_id AS "organizationId", user_id AS "userId", source_id AS "sourceId",
-  identifier_key AS "identifierKey", identifier_value AS "identifierValue", discovery_method AS "discoveryMethod",
+  identifier_key AS "identifierKey", identifier_value AS "identifierValue", value_kind AS "valueKind",
+  normalized_value AS "normalizedValue", discovery_method AS "discoveryMethod",
   confidence_score AS "confidenceScore", discovery_metadata AS "discoveryMetadata",
   created_at AS "createdAt", updated_at AS "updatedAt"`);
 const RETURNED = Prisma.raw(`w.id, w."organizationId", w."userId", w."sourceId", w."identifierKey", w."identifierValue",
-  w."discoveryMethod", w."confidenceScore", w."discoveryMetadata", w."createdAt", w."updatedAt"`);
+  w."valueKind", w."normalizedValue", w."discoveryMethod", w."confidenceScore", w."discoveryMetadata", w."createdAt", w."updatedAt"`);
 const KEY_COLUMNS = Prisma.raw(`id, user_id AS "userId", source_id AS "sourceId", identifier_key AS "identifierKey"`);
 const RETURNED_KEYS = Prisma.raw(`w.id, w."userId", w."sourceId", w."identifierKey"`);
 
@@ -239,6 +248,7 @@ const AUDITED_FIELDS = [
   ['sourceId', 'source_id'],
   ['identifierKey', 'identifier_key'],
   ['identifierValue', 'identifier_value'],
+  ['valueKind', 'value_kind'],
   ['discoveryMethod', 'discovery_method'],
   ['confidenceScore', 'confidence_score'],
   ['discoveryMetadata', 'discovery_metadata'],
@@ -291,38 +301,43 @@ export async function writeIdentifiers(
         SELECT * FROM unnest(
           ${pending.map((r) => r.userId)}::uuid[], ${pending.map((r) => r.sourceId)}::uuid[],
           ${pending.map((r) => r.identifierKey)}::text[], ${pending.map((r) => r.identifierValue)}::text[],
+          ${pending.map((r) => r.valueKind)}::text[], ${pending.map((r) => r.normalizedValue)}::text[],
           ${pending.map((r) => r.discoveryMethod)}::text[], ${pending.map((r) => r.confidenceScore)}::float8[],
           ${pending.map((r) => (r.discoveryMetadata ? JSON.stringify(r.discoveryMetadata) : null))}::jsonb[]
-        ) WITH ORDINALITY AS t(user_id, source_id, identifier_key, identifier_value, discovery_method, confidence_score,
-          discovery_metadata, n)
+        ) WITH ORDINALITY AS t(user_id, source_id, identifier_key, identifier_value, value_kind, normalized_value,
+          discovery_method, confidence_score, discovery_metadata, n)
       ),
       b AS (
-        SELECT i.id, i.user_id, i.source_id, i.identifier_key, i.identifier_value, i.discovery_method, i.confidence_score,
-          i.discovery_metadata
+        SELECT i.id, i.user_id, i.source_id, i.identifier_key, i.identifier_value, i.value_kind, i.discovery_method,
+          i.confidence_score, i.discovery_metadata
         FROM identifiers i JOIN t ON i.user_id = t.user_id AND i.source_id = t.source_id AND i.identifier_key = t.identifier_key
         WHERE i.organization_id = ${organizationId}::uuid
         ORDER BY i.user_id, i.source_id, i.identifier_key COLLATE "C"
         FOR UPDATE OF i
       ),
       w AS (
-        INSERT INTO identifiers AS i (organization_id, user_id, source_id, identifier_key, identifier_value,
-          discovery_method, confidence_score, discovery_metadata)
+        INSERT INTO identifiers AS i (organization_id, user_id, source_id, identifier_key, identifier_value, value_kind,
+          normalized_value, discovery_method, confidence_score, discovery_metadata)
         SELECT ${organizationId}::uuid, t.user_id, t.source_id, t.identifier_key, t.identifier_value,
-          t.discovery_method::"DiscoveryMethod", t.confidence_score, t.discovery_metadata
+          t.value_kind::"ValueKind", t.normalized_value, t.discovery_method::"DiscoveryMethod", t.confidence_score,
+          t.discovery_metadata
         FROM t
         -- Read (and lock) the rows as they were before anything is written.
         WHERE (SELECT count(*) FROM b) >= 0
         ORDER BY t.n
         ON CONFLICT (organization_id, user_id, source_id, identifier_key) DO UPDATE SET
           identifier_value = EXCLUDED.identifier_value,
+          value_kind = EXCLUDED.value_kind,
+          normalized_value = EXCLUDED.normalized_value,
           discovery_method = EXCLUDED.discovery_method,
           confidence_score = EXCLUDED.confidence_score,
           discovery_metadata = EXCLUDED.discovery_metadata,
           updated_at = CURRENT_TIMESTAMP
-        WHERE (i.identifier_value, i.discovery_method, i.confidence_score, i.discovery_metadata)
-          IS DISTINCT FROM (EXCLUDED.identifier_value, EXCLUDED.discovery_method, EXCLUDED.confidence_score, EXCLUDED.discovery_metadata)
-        RETURNING ${COLUMNS}, user_id, source_id, identifier_key, identifier_value, discovery_method, confidence_score,
-          discovery_metadata, (xmax = 0) AS created
+        WHERE (i.identifier_value, i.value_kind, i.normalized_value, i.discovery_method, i.confidence_score, i.discovery_metadata)
+          IS DISTINCT FROM (EXCLUDED.identifier_value, EXCLUDED.value_kind, EXCLUDED.normalized_value, EXCLUDED.discovery_method,
+            EXCLUDED.confidence_score, EXCLUDED.discovery_metadata)
+        RETURNING ${COLUMNS}, user_id, source_id, identifier_key, identifier_value, value_kind, discovery_method,
+          confidence_score, discovery_metadata, (xmax = 0) AS created
       ),
       recorded AS (
         INSERT INTO audit_events (organization_id, actor_type, actor_user_id, actor_api_key_id, entity_type, entity_id,
@@ -418,6 +433,7 @@ export interface UpdateIdentifierInput {
   id: string;
   identifierKey?: string | null;
   identifierValue?: string | null;
+  valueKind?: ValueKind | null;
   discoveryMethod?: DiscoveryMethod | null;
   confidenceScore?: number | null;
   discoveryMetadata?: Record<string, unknown> | null;
@@ -439,13 +455,14 @@ export async function updateIdentifier(access: Access, input: UpdateIdentifierIn
   const id = issues.id('input.id', input.id, 'Identifier');
   issues.throwIfAny();
   const current = await identifierForWrite(access, id!);
-  for (const field of ['identifierKey', 'identifierValue', 'discoveryMethod'] as const) {
+  for (const field of ['identifierKey', 'identifierValue', 'valueKind', 'discoveryMethod'] as const) {
     issues.notNull(`input.${field}`, input[field]);
   }
   const next = {
     identifierKey: text(issues, 'input.identifierKey', input.identifierKey, 255) ?? current.identifierKey,
     identifierValue: text(issues, 'input.identifierValue', input.identifierValue, 1024) ?? current.identifierValue,
     discoveryMethod: oneOf(issues, 'input.discoveryMethod', input.discoveryMethod, DISCOVERY_METHODS) ?? current.discoveryMethod,
+    ...(await reclassified(issues, current, input)),
     confidenceScore: input.confidenceScore === undefined ? current.confidenceScore : score(issues, 'input.confidenceScore', input.confidenceScore),
     discoveryMetadata:
       input.discoveryMetadata === undefined
@@ -456,6 +473,8 @@ export async function updateIdentifier(access: Access, input: UpdateIdentifierIn
   const changed =
     next.identifierKey !== current.identifierKey ||
     next.identifierValue !== current.identifierValue ||
+    next.valueKind !== current.valueKind ||
+    next.normalizedValue !== current.normalizedValue ||
     next.discoveryMethod !== current.discoveryMethod ||
     next.confidenceScore !== current.confidenceScore ||
     JSON.stringify(next.discoveryMetadata) !== JSON.stringify(current.discoveryMetadata);
@@ -484,6 +503,21 @@ export async function updateIdentifier(access: Access, input: UpdateIdentifierIn
     if (prismaErrorCode(err) === 'P2025') throw new NotFoundError('Identifier');
     throw err;
   }
+}
+
+/**
+ * The value kind and normalised value after an update: a kind given is kept; left
+ * out, it is inferred again when the key or the value changes, and kept otherwise.
+ */
+async function reclassified(issues: Issues, current: Identifier, input: UpdateIdentifierInput) {
+  const key = typeof input.identifierKey === 'string' ? input.identifierKey.trim() : current.identifierKey;
+  const value = typeof input.identifierValue === 'string' ? input.identifierValue.trim() : current.identifierValue;
+  const given = oneOf(issues, 'input.valueKind', input.valueKind, VALUE_KINDS);
+  const kind = given ?? (key === current.identifierKey && value === current.identifierValue ? current.valueKind : inferValueKind(key, value));
+  const mismatch = given && kindMismatch(given, value);
+  if (mismatch) issues.add('input.identifierValue', mismatch);
+  const region = kind === 'PHONE' ? (await loadSources(current.organizationId, [{ id: current.sourceId }])).get(`id:${current.sourceId}`)?.phoneRegion : null;
+  return { valueKind: kind, normalizedValue: normaliseValue(kind, value, region) };
 }
 
 /** The audit event of a change to one identifier (`before` null: created; `after` null: deleted). */
@@ -542,7 +576,9 @@ export function identifiersWhere(args: IdentifierFilter): Prisma.IdentifierWhere
     ...(sourceId && { sourceId }),
     ...(args.sourceKey != null && { source: { key: args.sourceKey } }),
     ...(args.identifierKey != null && { identifierKey: args.identifierKey }),
-    ...(args.identifierValue != null && { identifierValue: args.identifierValue }),
+    ...(args.identifierValue != null && {
+      normalizedValue: normaliseValue(inferValueKind(args.identifierKey ?? '', args.identifierValue), args.identifierValue),
+    }),
     ...(args.discoveryMethod && { discoveryMethod: args.discoveryMethod }),
     ...(args.minConfidence != null && { confidenceScore: { gte: args.minConfidence } }),
   };

@@ -141,7 +141,7 @@ export function checkProperties(issues: Issues, path: string, value: unknown): C
 }
 
 /** Checks one identity's fields (no database); `base` prefixes paths. */
-export function checkIdentity(base: string, raw: unknown): CheckedIdentity | ValidationError {
+export function checkIdentity(base: string, raw: unknown, region: string | null = null): CheckedIdentity | ValidationError {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return ValidationError.field(base.replace(/\.$/, ''), 'must be an object');
   }
@@ -152,7 +152,7 @@ export function checkIdentity(base: string, raw: unknown): CheckedIdentity | Val
     identityType: oneOf(issues, `${base}identityType`, item.identityType, IDENTITY_TYPES, true),
     name: text(issues, `${base}name`, item.name, 200, true),
     email: email(issues, `${base}email`, item.email) ?? null,
-    phoneNumber: phoneNumber(issues, `${base}phoneNumber`, item.phoneNumber) ?? null,
+    phoneNumber: phoneNumber(issues, `${base}phoneNumber`, item.phoneNumber, region) ?? null,
     projectId: text(issues, `${base}projectId`, item.projectId, 255) ?? null,
     source: sourceRef(issues, base, item.sourceId, item.sourceKey, false) ?? null,
     externalId: text(issues, `${base}externalId`, item.externalId, 255) ?? null,

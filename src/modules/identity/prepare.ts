@@ -3,6 +3,7 @@ import { type ItemProblem } from '../identifier/service.ts';
 import { loadMembers, loadSources } from '../shared/inputs.ts';
 import { autoLinkEmail, checkIdentity, providerOf, type IdentityRow } from './check.ts';
 import { conflictsWith, existingHolders } from './conflicts.ts';
+import { regionForPhones } from '../matching/regions.ts';
 
 /**
  * Checks a batch of identities for the organization: fields, sources (one query),
@@ -17,8 +18,9 @@ export async function prepareIdentities(
   options: { create?: boolean } = {},
 ): Promise<{ rows: (IdentityRow | null)[]; problems: ItemProblem[] }> {
   const problems: ItemProblem[] = [];
+  const region = await regionForPhones(organizationId, items);
   const checked = items.map((raw, index) => {
-    const item = checkIdentity(pathOf(index), raw);
+    const item = checkIdentity(pathOf(index), raw, region);
     if (!(item instanceof ValidationError)) return item;
     problems.push({ index, error: item });
     return undefined;

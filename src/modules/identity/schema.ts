@@ -256,7 +256,8 @@ const identityFields = (t: InputFieldBuilder, optional: boolean) => ({
   email: t.string({ required: false, description: 'Email, stored lower-cased; unique in the organization.' }),
   phoneNumber: t.string({
     required: false,
-    description: 'Phone number: `+` and 7 to 15 digits (E.164); spaces, dashes, dots and parentheses are removed. Unique in the organization.',
+    description:
+      "Phone number, stored in E.164: with its country code in any notation, or in a national format of the organization's defaultPhoneRegion. Unique in the organization.",
   }),
   projectId: t.string({ required: false, description: 'The project it belongs to, up to 255 characters.' }),
   sourceId: t.id({

@@ -7,6 +7,7 @@ import { requireOrganizationOf } from '../shared/tenant.ts';
 import { Issues } from '../shared/validate.ts';
 import { suggestIdentityOwners } from '../suggestion/service.ts';
 import { changeIdentity, identityFor } from './change.ts';
+import { regionForPhones } from '../matching/regions.ts';
 import {
   autoLinkEmail,
   checkProperties,
@@ -93,12 +94,13 @@ export async function updateIdentity(access: Access, input: UpdateIdentityInput)
     input[key] === undefined ? fallback : check();
   const clearsSource = (input.sourceId === null || input.sourceKey === null) && input.sourceId == null && input.sourceKey == null;
   const ref = sourceRef(issues, 'input.', input.sourceId, input.sourceKey, false);
+  const region = await regionForPhones(current.organizationId, [input]);
   const next = {
     identifierKey: given('identifierKey', () => text(issues, 'input.identifierKey', input.identifierKey, 255), current.identifierKey),
     identityType: given('identityType', () => oneOf(issues, 'input.identityType', input.identityType, IDENTITY_TYPES), current.identityType),
     name: given('name', () => text(issues, 'input.name', input.name, 200), current.name),
     email: given('email', () => email(issues, 'input.email', input.email), current.email),
-    phoneNumber: given('phoneNumber', () => phoneNumber(issues, 'input.phoneNumber', input.phoneNumber), current.phoneNumber),
+    phoneNumber: given('phoneNumber', () => phoneNumber(issues, 'input.phoneNumber', input.phoneNumber, region), current.phoneNumber),
     projectId: given('projectId', () => text(issues, 'input.projectId', input.projectId, 255), current.projectId),
     externalId: given('externalId', () => text(issues, 'input.externalId', input.externalId, 255), clearsSource ? null : current.externalId),
     externalUsername: given('externalUsername', () => text(issues, 'input.externalUsername', input.externalUsername, 255), clearsSource ? null : current.externalUsername),

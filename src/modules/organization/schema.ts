@@ -35,6 +35,11 @@ export const OrganizationRef = builder.prismaNode('Organization', {
       description:
         'Link suggestions created at or above this confidence (0 to 1) are approved at once; null: every suggestion waits for review. Suggestions the server makes itself always wait.',
     }),
+    defaultPhoneRegion: t.exposeString('defaultPhoneRegion', {
+      nullable: true,
+      description:
+        'Region code (ISO 3166-1 alpha-2) whose national formats phone numbers written without a country code are read in, unless their source has its own; null: such numbers are compared by their digits.',
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the organization was created.' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime', description: 'When the organization last changed.' }),
   }),
@@ -100,6 +105,11 @@ const UpdateOrganizationInput = builder.inputType('UpdateOrganizationInput', {
     autoApproveLinkConfidence: t.float({
       required: false,
       description: 'Approve link suggestions created at or above this confidence (0 to 1) at once; null turns it off.',
+    }),
+    defaultPhoneRegion: t.string({
+      required: false,
+      description:
+        "Region code (ISO 3166-1 alpha-2, e.g. `US`) whose national formats phone numbers without a country code are read in; null: none. The organization's phone identifiers are normalised again when it changes.",
     }),
   }),
 });

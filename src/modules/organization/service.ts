@@ -4,12 +4,14 @@ import { ConflictError, forbidden, NotFoundError } from '../../errors.ts';
 import { changesOf, recordAudit } from '../audit/service.ts';
 import { isSystemAdmin, requireOrganizationAccess, requireSystemAdmin } from '../shared/authorize.ts';
 import { Issues, prismaErrorCode, uniqueViolation } from '../shared/validate.ts';
+import { phoneRegion } from '../shared/inputs.ts';
+import { renormalisePhones } from '../matching/regions.ts';
 
 // Organizations: rules and storage. No GraphQL here; resolvers call these.
 // Every change is recorded as an audit event in the transaction that makes it.
 
 /** The organization fields an audit event records. */
-const AUDITED = ['slug', 'name', 'autoApproveLinkConfidence'] as const;
+const AUDITED = ['slug', 'name', 'autoApproveLinkConfidence', 'defaultPhoneRegion'] as const;
 /** The membership fields an audit event records (the organization is the event's own). */
 const AUDITED_MEMBER = ['userId', 'role', 'state'] as const;
 
@@ -65,6 +67,7 @@ export interface UpdateOrganizationInput {
   slug?: string | null;
   name?: string | null;
   autoApproveLinkConfidence?: number | null;
+  defaultPhoneRegion?: string | null;
 }
 
 /**
@@ -80,6 +83,7 @@ export async function updateOrganization(access: Access, input: UpdateOrganizati
   const name = issues.text('input.name', input.name, 200);
   const threshold = input.autoApproveLinkConfidence;
   if (threshold != null && !(threshold >= 0 && threshold <= 1)) issues.add('input.autoApproveLinkConfidence', 'must be a number from 0 to 1, or null');
+  const region = phoneRegion(issues, 'input.defaultPhoneRegion', input.defaultPhoneRegion);
   if (!id) issues.throwIfAny();
   await requireOrganizationAccess(access, id!, 'admin');
   issues.throwIfAny();
@@ -95,8 +99,10 @@ export async function updateOrganization(access: Access, input: UpdateOrganizati
           ...(slug !== undefined && { slug }),
           ...(name != null && { name }),
           ...(threshold !== undefined && { autoApproveLinkConfidence: threshold }),
+          ...(region !== undefined && { defaultPhoneRegion: region }),
         },
       });
+      if (after.defaultPhoneRegion !== before.defaultPhoneRegion) await renormalisePhones(tx, after.id);
       await recordAudit(tx, access.viewer, [
         {
           organizationId: after.id,
@@ -131,8 +137,11 @@ export async function deleteOrganization(access: Access, input: { id: string }) 
   access.assertTenant(id);
   requireSystemAdmin(access.viewer, 'delete an organization');
   const deleted = await prisma.$transaction(async (tx) => {
-    const locked = await tx.$queryRaw<{ id: string; slug: string; name: string; autoApproveLinkConfidence: number | null }[]>`
-      SELECT id, slug, name, auto_approve_link_confidence AS "autoApproveLinkConfidence" FROM organizations WHERE id = ${id}::uuid FOR UPDATE`;
+    const locked = await tx.$queryRaw<
+      { id: string; slug: string; name: string; autoApproveLinkConfidence: number | null; defaultPhoneRegion: string | null }[]
+    >`
+      SELECT id, slug, name, auto_approve_link_confidence AS "autoApproveLinkConfidence", default_phone_region AS "defaultPhoneRegion"
+      FROM organizations WHERE id = ${id}::uuid FOR UPDATE`;
     const before = locked[0];
     if (!before) return false;
     await tx.identifier.deleteMany({ where: { organizationId: id } });

@@ -1,6 +1,7 @@
 import { prisma } from '../../db.ts';
 import type { SourceKind } from '../../generated/prisma/client.ts';
-import type { Issues } from './validate.ts';
+import { e164, isPhoneRegion } from '../matching/normalise.ts';
+import { parseId, type Issues } from './validate.ts';
 
 // Checks for inputs that may arrive untyped (an import file as well as GraphQL), and
 // the references identifiers and identities make to sources and users. Each check
@@ -95,17 +96,33 @@ export function email(issues: Issues, path: string, value: unknown) {
 }
 
 /**
- * A phone number in E.164 form (`+` and 7 to 15 digits, no leading zero), after
- * removing the spaces, dashes, dots and parentheses people write between digits.
+ * A phone number, in E.164 form (matching/normalise.ts): written with its country
+ * code in any format, or in a national format of `region` when one is given.
  */
-export function phoneNumber(issues: Issues, path: string, value: unknown) {
+export function phoneNumber(issues: Issues, path: string, value: unknown, region?: string | null) {
   if (value === undefined || value === null) return value as null | undefined;
-  const normalised = typeof value === 'string' ? value.replace(/[\s\-().]/g, '') : '';
-  if (!/^\+[1-9][0-9]{6,14}$/.test(normalised)) {
-    issues.add(path, 'must be a phone number in E.164 form, e.g. +15555550100');
+  const normalised = typeof value === 'string' ? e164(value, region) : null;
+  if (!normalised) {
+    issues.add(
+      path,
+      region
+        ? `must be a phone number: with its country code (e.g. +15555550100) or in a national format of ${region}`
+        : 'must be a phone number with its country code, e.g. +15555550100 (set a default phone region to accept national formats)',
+    );
     return undefined;
   }
   return normalised;
+}
+
+/** A default phone region: an ISO 3166-1 alpha-2 code libphonenumber-js knows (any case; stored upper-case); null clears it. */
+export function phoneRegion(issues: Issues, path: string, value: unknown) {
+  if (value === undefined || value === null) return value as null | undefined;
+  const code = typeof value === 'string' ? value.trim().toUpperCase() : '';
+  if (!isPhoneRegion(code)) {
+    issues.add(path, 'must be a region code such as US, GB or DE (ISO 3166-1 alpha-2), or null');
+    return undefined;
+  }
+  return code;
 }
 
 /** A reference to an integration source of the organization: by id, or by its key. */
@@ -151,6 +168,13 @@ export function userRef(issues: Issues, base: string, id: unknown, userEmail: un
   return undefined;
 }
 
+/**
+ * The id a source is named by where a field takes "its key or id" as one string (a
+ * UUID or a global id), or null when the string is no id (then only a key). SQL
+ * matches `s.key = name OR s.id = sourceIdOf(name)`.
+ */
+export const sourceIdOf = (name: string) => parseId(name, 'IntegrationSource');
+
 export const sourceRefKey = (ref: SourceRef) => (ref.id ? `id:${ref.id}` : `key:${ref.key}`);
 export const userRefKey = (ref: UserRef) => (ref.id ? `id:${ref.id}` : `email:${ref.email}`);
 
@@ -158,6 +182,8 @@ export interface ReferencedSource {
   id: string;
   key: string;
   kind: SourceKind;
+  /** The region national phone numbers of the source are read in: its own, else its organization's. */
+  phoneRegion: string | null;
 }
 
 /**
@@ -169,10 +195,10 @@ export async function loadSources(organizationId: string, refs: SourceRef[]): Pr
   const keys = [...new Set(refs.flatMap((r) => (r.key ? [r.key] : [])))];
   const found = new Map<string, ReferencedSource>();
   if (!ids.length && !keys.length) return found;
-  const rows = await prisma.integrationSource.findMany({
-    where: { organizationId, OR: [{ id: { in: ids } }, { key: { in: keys } }] },
-    select: { id: true, key: true, kind: true },
-  });
+  const rows = await prisma.$queryRaw<ReferencedSource[]>`
+    SELECT s.id, s.key, s.kind::text AS kind, coalesce(s.default_phone_region, o.default_phone_region) AS "phoneRegion"
+    FROM integration_sources s JOIN organizations o ON o.id = s.organization_id
+    WHERE s.organization_id = ${organizationId}::uuid AND (s.id = ANY(${ids}::uuid[]) OR s.key = ANY(${keys}::text[]))`;
   for (const row of rows) {
     found.set(`id:${row.id}`, row);
     found.set(`key:${row.key}`, row);

@@ -14,6 +14,7 @@ import {
 import type { Context } from '../../context.ts';
 import { sql, statement, type Statement } from '../../db.ts';
 import { logger } from '../../observability/logger.ts';
+import { sourceIdOf } from './inputs.ts';
 
 // Answers built in SQL. The hottest reads (`resolve` of one identifier, a page of an
 // organization's members, `node(id)` and `_entities` of users) select the same few
@@ -385,6 +386,7 @@ const ORGANIZATION: TableSpec = {
     slug: column('slug'),
     name: column('name'),
     autoApproveLinkConfidence: column('auto_approve_link_confidence'),
+    defaultPhoneRegion: column('default_phone_region'),
     createdAt: timestamp('created_at'),
     updatedAt: timestamp('updated_at'),
     // Connections of an organization are planned only at the root, where the viewer's
@@ -413,6 +415,8 @@ const IDENTIFIER: TableSpec = {
     id: id('Identifier'),
     identifierKey: column('identifier_key'),
     identifierValue: column('identifier_value'),
+    valueKind: column('value_kind'),
+    normalizedValue: column('normalized_value'),
     discoveryMethod: column('discovery_method'),
     confidenceScore: column('confidence_score'),
     discoveryMetadata: (_b, a) => ({ json: `${a}.discovery_metadata::text` }),
@@ -607,8 +611,8 @@ export async function prebuiltUsers(ctx: Context, info: PlanInfo, userIds: strin
 }
 
 /**
- * `resolve` of one identifier built in SQL, when it selects only `user` (and
- * `__typename`) of the resolution: the user of the best match (highest
+ * `resolve` of one identifier built in SQL, by its normalised value (as resolveKeys
+ * finds it), when it selects only `user` (and `__typename`) of the resolution: the user of the best match (highest
  * confidence, unscored counting as certain, then the newest), or null. Undefined when
  * the selection cannot be planned.
  */
@@ -616,7 +620,7 @@ export async function prebuiltResolution(
   ctx: Context,
   info: PlanInfo,
   organizationId: string,
-  key: { source: string; identifierKey: string; identifierValue: string },
+  key: { source: string; identifierKey: string; normalizedValue: string },
 ): Promise<JsonText | null | undefined> {
   const resolution = info.schema.getType('Resolution') as GraphQLObjectType;
   return planAndRun(info, scopeOf(ctx), (b) => {
@@ -629,10 +633,11 @@ export async function prebuiltResolution(
     }
     const org = b.param(organizationId, 'uuid');
     const source = b.param(key.source, 'text');
+    const sourceId = b.param(sourceIdOf(key.source), 'uuid');
     return planOf({ pairs }, (select) => `SELECT ${select}
       FROM (SELECT i.user_id FROM identifiers i JOIN integration_sources s ON s.id = i.source_id AND s.organization_id = ${org}
-            WHERE i.organization_id = ${org} AND (s.key = ${source} OR s.id::text = lower(${source}))
-              AND i.identifier_key = ${b.param(key.identifierKey, 'text')} AND i.identifier_value = ${b.param(key.identifierValue, 'text')}
+            WHERE i.organization_id = ${org} AND (s.key = ${source} OR s.id = ${sourceId})
+              AND i.identifier_key = ${b.param(key.identifierKey, 'text')} AND i.normalized_value = ${b.param(key.normalizedValue, 'text')}
             ORDER BY coalesce(i.confidence_score, 1) DESC, i.updated_at DESC LIMIT 1) hit
       JOIN users ${ROOT} ON ${ROOT}.id = hit.user_id`);
   });

@@ -1,5 +1,6 @@
 import { decodeGlobalID } from '@pothos/plugin-relay';
 import { ApiError, ErrorCode, ValidationError, type FieldIssue } from '../../errors.ts';
+import { foldEmail, isEmail } from '../matching/normalise.ts';
 import { UUID_RE } from './visibility.ts';
 
 // Input checks shared by every service. A service collects every issue of an input
@@ -50,7 +51,7 @@ export class Issues {
     if (value === undefined || value === null) return value;
     const email = normaliseEmail(value);
     if (email === null) this.add(path, `must be an email address of at most ${MAX_EMAIL_LENGTH} characters`);
-    return email ?? value.trim().toLowerCase();
+    return email ?? foldEmail(value);
   }
 
   /**
@@ -94,8 +95,8 @@ export const MAX_EMAIL_LENGTH = 254;
 
 /** The address trimmed and lower-cased, or null when it is not one or is too long to deliver. */
 export function normaliseEmail(value: string): string | null {
-  const email = value.trim().toLowerCase();
-  return email.length <= MAX_EMAIL_LENGTH && /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email) ? email : null;
+  const email = foldEmail(value);
+  return email.length <= MAX_EMAIL_LENGTH && isEmail(email) ? email : null;
 }
 
 /** The UUID behind a global id of `typename` (a bare UUID is not one); null otherwise. */
