@@ -82,6 +82,7 @@ describe('identifier history', () => {
       discoveryMethod: { before: null, after: 'MCP_TOOL' },
       confidenceScore: { before: null, after: 0.7 },
       discoveryMetadata: { before: null, after: { tool: 'crm.lookup' } },
+      valueKind: { before: null, after: 'OTHER' },
     });
 
     const updated = await eventsDuring(() =>
