@@ -36,7 +36,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const env = () => ({ PGLITE_DATA_DIR: folder, DATABASE_URL: '', NODE_ENV: 'development', LOG_LEVEL: 'silent' });
+const env = () => ({ PGLITE_DATA_DIR: folder, DATABASE_URL: '', NODE_ENV: 'development' });
 
 async function importCommand(file: string) {
   try {

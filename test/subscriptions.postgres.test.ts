@@ -14,7 +14,7 @@ let servers: ServerProcess[] = [];
 
 beforeAll(async () => {
   const url = testDatabaseUrl(workerDatabaseName(inject('postgresTemplate')));
-  servers = await Promise.all([0, 1].map(() => startServer({ DATABASE_URL: url, LOG_LEVEL: 'warn' })));
+  servers = await Promise.all([0, 1].map(() => startServer({ DATABASE_URL: url })));
 }, 90_000);
 
 afterAll(async () => {
