@@ -9,6 +9,7 @@ import SimpleObjectsPlugin from '@pothos/plugin-simple-objects';
 import { DateTimeResolver, JSONObjectResolver, JSONResolver } from 'graphql-scalars';
 import type { Context } from './context.ts';
 import { prisma } from './db.ts';
+import { batchedLookups } from './db/batched-lookups.ts';
 import { ApiError, ErrorCode, forbidden, unauthenticated } from './errors.ts';
 import type PrismaTypes from './generated/pothos-types.ts';
 import { getDatamodel } from './generated/pothos-types.ts';
@@ -68,7 +69,8 @@ export const builder = new SchemaBuilder<{
       ctx.viewer.kind === 'anonymous' ? unauthenticated() : forbidden(),
   },
   prisma: {
-    client: () => prisma,
+    // Per request, so that lookups by id of one request are batched (src/db/batched-lookups.ts).
+    client: () => batchedLookups(prisma),
     dmmf: getDatamodel(),
     exposeDescriptions: false,
     filterConnectionTotalCount: true,

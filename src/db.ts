@@ -77,10 +77,14 @@ function redact(url: string): string {
   }
 }
 
-function client(factory: SqlMigrationAwareDriverAdapterFactory, onQuery?: (sql: string) => void) {
-  if (!onQuery) return new PrismaClient({ adapter: factory });
+function client(factory: SqlMigrationAwareDriverAdapterFactory, onQuery: ((sql: string) => void) | undefined, maxWaitMs?: number) {
+  // A transaction waits for a connection as long as any other statement (the pool's
+  // timeout), not Prisma's own two seconds.
+  const transactionOptions = maxWaitMs ? { maxWait: maxWaitMs } : undefined;
+  if (!onQuery) return new PrismaClient({ adapter: factory, transactionOptions });
   const prisma = new PrismaClient({
     adapter: factory,
+    transactionOptions,
     log: [{ emit: 'event', level: 'query' }],
   });
   prisma.$on('query', (e) => onQuery(e.query));
@@ -174,7 +178,7 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
     const factory = new PrismaPg(pool);
     const query: RawQuery = async (sql) => (await pool.query(sql)).rows;
     const applied = options.migrate ? await migratePostgres(config.databaseUrl) : [];
-    const prisma = client(factory, options.onQuery);
+    const prisma = client(factory, options.onQuery, config.databasePoolTimeoutMs);
     const url = config.databaseUrl;
     return {
       kind: 'postgres',

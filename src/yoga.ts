@@ -16,7 +16,7 @@ import { requestedOrganizationId as organizationNamedBy } from './modules/auth/t
 import { useBodyLimit } from './plugins/body-limit.ts';
 import { useConnectionArguments } from './plugins/connection-args.ts';
 import { useCsrfPrevention } from './plugins/csrf.ts';
-import { maskError, useStableErrorCodes } from './plugins/errors.ts';
+import { maskError, useRetryAfter, useStableErrorCodes } from './plugins/errors.ts';
 import { useInputGuard } from './plugins/input-guard.ts';
 import { useQueryLimits } from './plugins/limits.ts';
 import { useReadiness } from './plugins/readiness.ts';
@@ -122,6 +122,7 @@ export function createApp({
       useInputGuard(),
       useConnectionArguments(),
       useStableErrorCodes(),
+      useRetryAfter(),
       useRateLimit(config.rateLimits, counters),
       ...useMetrics(),
       // Last of the execution hooks: every check above applies before it answers.

@@ -10,7 +10,8 @@ import { currentRequest } from '../observability/request-context.ts';
 // layer raises itself (syntax, validation, variable coercion, query limits) carry
 // BAD_USER_INPUT, so every error a client sees has one of the documented codes.
 
-const UNAVAILABLE_PRISMA = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024']);
+// P2028: a transaction could not start in time (every connection busy) or outlived its timeout.
+const UNAVAILABLE_PRISMA = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024', 'P2028']);
 const UNAVAILABLE_ADAPTER = new Set([
   'DatabaseNotReachable',
   'DatabaseDoesNotExist',
@@ -68,6 +69,7 @@ export function maskError(error: unknown): Error {
     logger.warn({ requestId: scope?.requestId, ...errorFields(original) }, 'database unavailable');
     return new ApiError(ErrorCode.SERVICE_UNAVAILABLE, 'The database is unavailable; retry shortly.', {
       requestId: scope?.requestId,
+      retryAfter: RETRY_AFTER_SECONDS,
     });
   }
   logger.error({ requestId: scope?.requestId, path, ...errorFields(original) }, 'unexpected error');
@@ -78,6 +80,28 @@ export function maskError(error: unknown): Error {
 }
 
 const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
+
+/** What a SERVICE_UNAVAILABLE answer asks clients to wait: a busy pool frees within moments. */
+export const RETRY_AFTER_SECONDS = 1;
+
+/**
+ * Tells clients when to retry an answer with SERVICE_UNAVAILABLE (a saturated pool, a
+ * database restarting): `Retry-After`, unless another plugin set one.
+ */
+export function useRetryAfter(): Plugin {
+  const unavailable = new WeakSet<Request>();
+  const isUnavailable = (error: unknown) => error instanceof GraphQLError && error.extensions?.code === ErrorCode.SERVICE_UNAVAILABLE;
+  return {
+    onResultProcess: ({ request, result }) => {
+      for (const r of Array.isArray(result) ? result : [result]) {
+        if (r && typeof r === 'object' && 'errors' in r && Array.isArray(r.errors) && r.errors.some(isUnavailable)) unavailable.add(request);
+      }
+    },
+    onResponse: ({ request, response }) => {
+      if (unavailable.has(request) && !response.headers.has('retry-after')) response.headers.set('retry-after', String(RETRY_AFTER_SECONDS));
+    },
+  };
+}
 
 /** Gives a documented code to the errors the GraphQL layer produces without one. */
 export function useStableErrorCodes(): Plugin {
