@@ -39,7 +39,7 @@ describe('resolve', () => {
     const result = await gql(RESOLVE, {
       asUser: analyst,
       organizationId: organization.id,
-      variables: { input: { identifier: { source: 'salesforce', identifierKey: 'owner_id', identifierValue: '005XYZ' } } },
+      variables: { input: { identifier: { sourceKey: 'salesforce', identifierKey: 'owner_id', identifierValue: '005XYZ' } } },
     });
     expectNoErrors(result);
     const r = result.data!.resolve;
@@ -60,8 +60,8 @@ describe('resolve', () => {
     expect(byIdentityEmail.identity).toEqual({ identifierKey: 'ada', name: 'Ada' });
     expect(byIdentityEmail.user.email).toBe('ada@example.com');
     expect((await ask({ phoneNumber: '+1 (555) 555-0100' })).identity.identifierKey).toBe('ada');
-    expect((await ask({ externalAccount: { source: 'okta', externalId: '00u-ada' } })).user.email).toBe('ada@example.com');
-    expect((await ask({ externalAccount: { source: okta.id, externalId: '00u-ada' } })).identity.identifierKey).toBe('ada');
+    expect((await ask({ externalAccount: { sourceKey: 'okta', externalId: '00u-ada' } })).user.email).toBe('ada@example.com');
+    expect((await ask({ externalAccount: { sourceId: okta.id, externalId: '00u-ada' } })).identity.identifierKey).toBe('ada');
     expect((await ask({ identityKey: 'ada' })).user.email).toBe('ada@example.com');
   });
 
@@ -77,9 +77,9 @@ describe('resolve', () => {
         asUser: analyst,
         organizationId: organization.id,
         variables: {
-          a: { identifier: { source: salesforce.id.toUpperCase(), identifierKey: 'owner_id', identifierValue: '005XYZ' } },
-          b: { identifier: { source: 'salesforce', identifierKey: 'employee_id', identifierValue: 'E42' } },
-          c: { identifier: { source: 'salesforce', identifierKey: 'employee_id', identifierValue: '005XYZ' } },
+          a: { identifier: { sourceId: salesforce.id.toUpperCase(), identifierKey: 'owner_id', identifierValue: '005XYZ' } },
+          b: { identifier: { sourceKey: 'salesforce', identifierKey: 'employee_id', identifierValue: 'E42' } },
+          c: { identifier: { sourceKey: 'salesforce', identifierKey: 'employee_id', identifierValue: '005XYZ' } },
         },
       }),
     );
@@ -100,19 +100,19 @@ describe('resolve', () => {
     const own = await gql(RESOLVE, {
       asUser: analyst,
       organizationId: organization.id,
-      variables: { input: { identifier: { source: 'salesforce', identifierKey: 'owner_id', identifierValue: '005XYZ' } } },
+      variables: { input: { identifier: { sourceKey: 'salesforce', identifierKey: 'owner_id', identifierValue: '005XYZ' } } },
     });
     expect(own.data?.resolve.candidates).toEqual([{ email: 'ada@example.com' }]);
     const theirs = await gql(RESOLVE, {
       asUser: other.analyst,
       organizationId: other.organization.id,
-      variables: { input: { identifier: { source: 'salesforce', identifierKey: 'owner_id', identifierValue: '005XYZ' } } },
+      variables: { input: { identifier: { sourceKey: 'salesforce', identifierKey: 'owner_id', identifierValue: '005XYZ' } } },
     });
     expect(theirs.data?.resolve.candidates).toEqual([{ email: 'grace@example.com' }]);
     const miss = await gql(RESOLVE, {
       asUser: analyst,
       organizationId: organization.id,
-      variables: { input: { identifier: { source: 'salesforce', identifierKey: 'owner_id', identifierValue: 'nope' } } },
+      variables: { input: { identifier: { sourceKey: 'salesforce', identifierKey: 'owner_id', identifierValue: 'nope' } } },
     });
     expect(miss.data?.resolve).toBeNull();
     const stranger = await gql(RESOLVE, {
@@ -132,7 +132,7 @@ describe('resolve', () => {
     const result = await gql(RESOLVE, {
       asUser: analyst,
       organizationId: organization.id,
-      variables: { input: { identifier: { source: 'salesforce', identifierKey: 'owner_id', identifierValue: '005XYZ' } } },
+      variables: { input: { identifier: { sourceKey: 'salesforce', identifierKey: 'owner_id', identifierValue: '005XYZ' } } },
     });
     const r = result.data!.resolve;
     expect(r.ambiguous).toBe(true);
@@ -150,6 +150,49 @@ describe('resolve', () => {
     );
     expectErrorCode(await gql(RESOLVE, { asUser: analyst, variables: { input: { email: 'a@b.co' } } }), 'BAD_USER_INPUT');
     expect((await gql(RESOLVE, { asUser: analyst, variables: { org: globalId('Organization', organization.id), input: { identityKey: 'ada' } } })).data?.resolve.identity.name).toBe('Ada');
+  });
+
+  it('still takes the deprecated `source` (key or id), alone or naming the same source as sourceKey or sourceId, and refuses one naming another', async () => {
+    const { organization, analyst, salesforce, okta } = await world();
+    const ask = (input: object) => gql(RESOLVE, { asUser: analyst, organizationId: organization.id, variables: { input } });
+    const owner = { identifierKey: 'owner_id', identifierValue: '005XYZ' };
+    for (const identifier of [
+      { source: 'salesforce', ...owner },
+      { source: globalId('IntegrationSource', salesforce.id), ...owner },
+      { source: 'salesforce', sourceKey: 'salesforce', ...owner },
+      { source: salesforce.id, sourceId: globalId('IntegrationSource', salesforce.id), ...owner },
+    ]) {
+      const result = await ask({ identifier });
+      expectNoErrors(result);
+      expect(result.data!.resolve.user.email).toBe('ada@example.com');
+    }
+    expect((await ask({ externalAccount: { source: 'okta', externalId: '00u-ada' } })).data?.resolve.identity.identifierKey).toBe('ada');
+
+    const clash = await ask({ identifier: { source: 'okta', sourceKey: 'salesforce', ...owner } });
+    expectErrorCode(clash, 'BAD_USER_INPUT');
+    expect(clash.errors![0]!.extensions!.details).toEqual([
+      expect.objectContaining({ path: 'input.identifier.source', message: expect.stringMatching(/another source than sourceKey/) }),
+    ]);
+    const clashById = await ask({ externalAccount: { source: 'salesforce', sourceId: okta.id, externalId: '00u-ada' } });
+    expectErrorCode(clashById, 'BAD_USER_INPUT');
+    expect(clashById.errors![0]!.extensions!.details).toEqual([expect.objectContaining({ path: 'input.externalAccount.source' })]);
+    const none = await ask({ identifier: owner });
+    expectErrorCode(none, 'BAD_USER_INPUT');
+    expect(none.errors![0]!.extensions!.details).toEqual([expect.objectContaining({ path: 'input.identifier.sourceId' })]);
+  });
+
+  it('marks `source` deprecated in the schema, pointing at sourceKey', async () => {
+    const result = await gql(`{
+      a: __type(name: "ResolveIdentifierInput") { inputFields(includeDeprecated: true) { name isDeprecated deprecationReason } }
+      b: __type(name: "ResolveExternalAccountInput") { inputFields(includeDeprecated: true) { name isDeprecated deprecationReason } }
+    }`);
+    expectNoErrors(result);
+    for (const type of [result.data!.a, result.data!.b]) {
+      const fields = Object.fromEntries(type.inputFields.map((f: { name: string }) => [f.name, f]));
+      expect(fields.source).toMatchObject({ isDeprecated: true, deprecationReason: expect.stringMatching(/sourceKey/) });
+      expect(fields.sourceKey).toMatchObject({ isDeprecated: false });
+      expect(fields.sourceId).toMatchObject({ isDeprecated: false });
+    }
   });
 
   it('answers UNAUTHENTICATED without a credential', async () => {
@@ -174,7 +217,7 @@ describe('resolveMany', () => {
       Array.from({ length: n }, (_, i) =>
         i % 5 === 4
           ? { email: i % 2 ? 'ADA@example.com' : 'missing@example.com' }
-          : { identifier: { source: 'salesforce', identifierKey: 'owner_id', identifierValue: `OWN-${i % 25}` } },
+          : { identifier: { sourceKey: 'salesforce', identifierKey: 'owner_id', identifierValue: `OWN-${i % 25}` } },
       );
     const run = (n: number) => withSqlLog(() => gql(MANY, { asUser: analyst, organizationId: organization.id, variables: { inputs: inputs(n) } }));
     // (Up to 10 identifiers are looked up with their users in one statement: one fewer.)

@@ -8,6 +8,7 @@ import { DiscoveryMethodEnum, IdentifierRef } from '../identifier/schema.ts';
 import { IdentityRef, LinkedByEnum } from '../identity/schema.ts';
 import { requireOrganizationAccess } from '../shared/authorize.ts';
 import { classify, looksLikePhone, needsRegion } from '../matching/normalise.ts';
+import { sourceNamed } from '../shared/inputs.ts';
 import { organizationOf } from '../shared/tenant.ts';
 import { Issues } from '../shared/validate.ts';
 import { UserRef } from '../user/schema.ts';
@@ -19,10 +20,15 @@ import { shortestPath, walk, type Graph, type GraphEdge, type GraphNode, type Gr
 
 const MAX_RESOLVE_MANY = 1000;
 
+// Every input names a source by sourceKey or sourceId; these lookups once took `source`.
+const SOURCE_DEPRECATION = 'Use sourceKey (or sourceId), as every other input does. Given beside them, it must name the same source.';
+
 const IdentifierKeyInput = builder.inputType('ResolveIdentifierInput', {
   description: 'An identifier as an integration knows it: `identifierKey = identifierValue` in a source.',
   fields: (t) => ({
-    source: t.string({ description: 'The integration source: its key (e.g. `salesforce`) or id.' }),
+    sourceKey: t.string({ required: false, description: 'The integration source, by key, e.g. `salesforce`. Give this or sourceId.' }),
+    sourceId: t.id({ required: false, description: 'The integration source, by global id (or UUID). Give this or sourceKey.' }),
+    source: t.string({ required: false, description: 'The integration source: its key or id.', deprecationReason: SOURCE_DEPRECATION }),
     identifierKey: t.string({ description: 'The field name in the source, e.g. `owner_id`.' }),
     identifierValue: t.string({
       description: "The value as the source has it; compared normalised as the source would store it (an email in any case, a phone number in any format).",
@@ -33,7 +39,9 @@ const IdentifierKeyInput = builder.inputType('ResolveIdentifierInput', {
 const ExternalAccountInput = builder.inputType('ResolveExternalAccountInput', {
   description: 'An account at an identity provider.',
   fields: (t) => ({
-    source: t.string({ description: 'The identity provider source: its key (e.g. `okta`) or id.' }),
+    sourceKey: t.string({ required: false, description: 'The identity provider source, by key, e.g. `okta`. Give this or sourceId.' }),
+    sourceId: t.id({ required: false, description: 'The identity provider source, by global id (or UUID). Give this or sourceKey.' }),
+    source: t.string({ required: false, description: 'The identity provider source: its key or id.', deprecationReason: SOURCE_DEPRECATION }),
     externalId: t.string({ description: "The account's id at the provider." }),
   }),
 });
@@ -90,11 +98,11 @@ function toKeys(inputs: ResolveInputShape[], base: string): ResolveKey[] {
   const keys = inputs.map((input, i): ResolveKey => {
     const at = base === 'input' ? 'input' : `${base}[${i}]`;
     if (input.identifier) {
-      const { source, identifierKey, identifierValue } = input.identifier;
-      issues.text(`${at}.identifier.source`, source, 255, { required: true });
+      const { identifierKey, identifierValue } = input.identifier;
+      const source = sourceNamed(issues, `${at}.identifier.`, input.identifier) ?? '';
       issues.text(`${at}.identifier.identifierKey`, identifierKey, 255, { required: true });
       if (identifierValue.length > 1024) issues.add(`${at}.identifier.identifierValue`, 'must be at most 1024 characters');
-      return { kind: 'identifier', source: source.trim(), identifierKey: identifierKey.trim(), identifierValue };
+      return { kind: 'identifier', source, identifierKey: identifierKey.trim(), identifierValue };
     }
     if (input.email != null) return { kind: 'email', email: issues.email(`${at}.email`, input.email) ?? '' };
     if (input.phoneNumber != null) {
@@ -103,10 +111,10 @@ function toKeys(inputs: ResolveInputShape[], base: string): ResolveKey[] {
       return { kind: 'phone', phoneNumber: input.phoneNumber.trim() };
     }
     if (input.externalAccount) {
-      const { source, externalId } = input.externalAccount;
-      issues.text(`${at}.externalAccount.source`, source, 255, { required: true });
+      const { externalId } = input.externalAccount;
+      const source = sourceNamed(issues, `${at}.externalAccount.`, input.externalAccount) ?? '';
       issues.text(`${at}.externalAccount.externalId`, externalId, 255, { required: true });
-      return { kind: 'external', source: source.trim(), externalId: externalId.trim() };
+      return { kind: 'external', source, externalId: externalId.trim() };
     }
     issues.text(`${at}.identityKey`, input.identityKey, 255, { required: true });
     return { kind: 'identityKey', identityKey: (input.identityKey ?? '').trim() };

@@ -149,6 +149,28 @@ export function sourceRef(issues: Issues, base: string, id: unknown, key: unknow
   return null;
 }
 
+/**
+ * The source a lookup names, as one string (its key or its UUID): by sourceKey or
+ * sourceId like every input, or by the deprecated `source` (its key or id), which
+ * must name the same source when given beside them.
+ */
+export function sourceNamed(
+  issues: Issues,
+  base: string,
+  given: { sourceId?: unknown; sourceKey?: unknown; source?: unknown },
+): string | undefined {
+  if (given.source != null && given.sourceId == null && given.sourceKey == null) {
+    return text(issues, `${base}source`, given.source, 255) ?? undefined;
+  }
+  const ref = sourceRef(issues, base, given.sourceId, given.sourceKey);
+  const legacy = typeof given.source === 'string' ? given.source.trim() : given.source;
+  if (ref && legacy != null && legacy !== ref.key && (typeof legacy !== 'string' || sourceIdOf(legacy) !== ref.id)) {
+    const field = ref.id ? 'sourceId' : 'sourceKey';
+    issues.add(`${base}source`, `names another source than ${field}: give ${field} alone (source is deprecated)`);
+  }
+  return ref ? (ref.id ?? ref.key) : undefined;
+}
+
 /** Exactly one of `<base>userId` (global id or UUID) or `<base>userEmail`. */
 export function userRef(issues: Issues, base: string, id: unknown, userEmail: unknown): UserRef | undefined {
   if (id != null && userEmail != null) {
