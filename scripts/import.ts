@@ -13,7 +13,7 @@ import { loadConfig } from '../src/config.ts';
 import { FolderInUseError } from '../src/db/folder-lock.ts';
 import { openDatabase, useDatabase } from '../src/db.ts';
 import { callDevServer, developmentSecret, DEV_IMPORT_PATH, runningDevServer } from '../src/modules/auth/dev.ts';
-import { MAX_BULK_ITEMS } from '../src/modules/identifier/service.ts';
+import { MAX_BULK_ITEMS } from '../src/modules/identifier/prepare.ts';
 import { formatSummary, runImport, UsageError, type ImportSummary } from '../src/modules/import/file.ts';
 
 export { formatSummary, runImport };

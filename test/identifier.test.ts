@@ -5,7 +5,8 @@ import { aMember, anIdentifier, anOrganization, aSource, aTenantWithMember, aUse
 import { withSqlLog } from './helpers/sql-count.ts';
 import type { GraphQLObjectType, GraphQLResolveInfo } from 'graphql';
 import { Access, ANONYMOUS, createContext } from '../src/context.ts';
-import { upsertIdentifiers, type IdentifierItemInput } from '../src/modules/identifier/service.ts';
+import type { IdentifierItemInput } from '../src/modules/identifier/prepare.ts';
+import { upsertIdentifiers } from '../src/modules/identifier/service.ts';
 import { schema } from '../src/schema.ts';
 
 const UPSERT = `mutation ($input: UpsertIdentifierInput!) {

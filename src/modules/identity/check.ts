@@ -1,6 +1,6 @@
 import { NotFoundError, ValidationError } from '../../errors.ts';
 import type { IdentityType, LinkedBy, PropertyType } from '../../generated/prisma/client.ts';
-import { issuesOf } from '../identifier/service.ts';
+import { issuesOf } from '../shared/bulk.ts';
 import {
   bool,
   email,

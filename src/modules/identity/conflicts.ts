@@ -1,7 +1,7 @@
 import { prisma } from '../../db.ts';
 import { ConflictError, NotFoundError } from '../../errors.ts';
 import type { Identity } from '../../generated/prisma/client.ts';
-import { type ItemProblem } from '../identifier/service.ts';
+import { type ItemProblem } from '../shared/bulk.ts';
 import { prismaErrorCode, uniqueViolation } from '../shared/validate.ts';
 import { type IdentityRow } from './check.ts';
 

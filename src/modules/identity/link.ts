@@ -1,7 +1,7 @@
 import type { Access } from '../../context.ts';
 import { ConflictError, forbidden, NotFoundError, ValidationError } from '../../errors.ts';
 import type { Identity, LinkedBy } from '../../generated/prisma/client.ts';
-import { throwProblems } from '../identifier/service.ts';
+import { throwProblems } from '../shared/bulk.ts';
 import { loadMembers, loadSources, sourceRef, userRef } from '../shared/inputs.ts';
 import { requireOrganizationOf } from '../shared/tenant.ts';
 import { Issues } from '../shared/validate.ts';

@@ -1,5 +1,5 @@
 import { ValidationError } from '../../errors.ts';
-import { type ItemProblem } from '../identifier/service.ts';
+import { type ItemProblem } from '../shared/bulk.ts';
 import { loadMembers, loadSources } from '../shared/inputs.ts';
 import { autoLinkEmail, checkIdentity, providerOf, type IdentityRow } from './check.ts';
 import { conflictsWith, existingHolders } from './conflicts.ts';

@@ -1,7 +1,7 @@
 import type { Access } from '../../context.ts';
 import { NotFoundError, ValidationError } from '../../errors.ts';
 import type { Identity } from '../../generated/prisma/client.ts';
-import { bulkOrganization, throwProblems } from '../identifier/service.ts';
+import { bulkOrganization, throwProblems } from '../shared/bulk.ts';
 import { bool, email, instant, loadMembers, loadSources, oneOf, phoneNumber, sourceRef, text } from '../shared/inputs.ts';
 import { requireOrganizationOf } from '../shared/tenant.ts';
 import { Issues } from '../shared/validate.ts';

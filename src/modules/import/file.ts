@@ -15,14 +15,9 @@ import { createInterface } from 'node:readline';
 import { Access, ANONYMOUS, type Viewer } from '../../context.ts';
 import { prisma } from '../../db.ts';
 import { ConflictError, DomainError, NotFoundError, ValidationError } from '../../errors.ts';
-import {
-  MAX_BULK_ITEMS,
-  prepareIdentifiers,
-  writeIdentifiers,
-  type IdentifierRow,
-  type ItemProblem,
-  type UpsertOutcome,
-} from '../identifier/service.ts';
+import { MAX_BULK_ITEMS, prepareIdentifiers, type IdentifierRow } from '../identifier/prepare.ts';
+import { writeIdentifiers } from '../identifier/write.ts';
+import type { ItemProblem, UpsertOutcome } from '../shared/bulk.ts';
 import { prepareIdentities, writeIdentities, type IdentityRow } from '../identity/service.ts';
 import { requireOrganizationAccess } from '../shared/authorize.ts';
 

@@ -2,7 +2,7 @@ import { builder } from '../../builder.ts';
 import type { Context } from '../../context.ts';
 import { prisma } from '../../db.ts';
 import type { SuggestionState } from '../../generated/prisma/client.ts';
-import { organizationIdField } from '../identifier/schema.ts';
+import { organizationIdField } from '../shared/fields.ts';
 import { IdentityRef } from '../identity/schema.ts';
 import { MergeChoiceInput, UserMergeRef } from '../merge/schema.ts';
 import { LastOrganizationAdminError } from '../../errors.ts';
