@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { ReplicaSettings } from './db/replicas.ts';
 import type { HttpTimeouts } from './http-server.ts';
 import type { QueryLimits } from './plugins/limits.ts';
 import type { RateLimits } from './plugins/rate-limit.ts';
@@ -17,6 +18,11 @@ export interface Config {
   pgliteDataDir: string;
   /** Apply pending migrations to PostgreSQL on start (the embedded database always migrates). */
   migrateOnStart: boolean;
+  /** Streaming replicas that serve reads of queries, and how reads stay current (src/db/replicas.ts). */
+  replicas: ReplicaSettings & {
+    /** After a write, the same credential's reads in the same organization go to the primary this long. */
+    readYourWritesMs: number;
+  };
   databasePoolSize: number;
   /** How long a request waits for a free PostgreSQL connection before SERVICE_UNAVAILABLE. */
   databasePoolTimeoutMs: number;
@@ -219,6 +225,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (!['development', 'production', 'test'].includes(nodeEnv)) {
     throw new Error(`NODE_ENV must be development, production or test, got "${nodeEnv}"`);
   }
+  if (env.DATABASE_REPLICA_URLS && !env.DATABASE_URL) throw new Error('DATABASE_REPLICA_URLS needs DATABASE_URL (the primary)');
   return {
     env: nodeEnv as Config['env'],
     host: env.HOST || '127.0.0.1',
@@ -226,6 +233,12 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl: env.DATABASE_URL || undefined,
     pgliteDataDir: path.resolve(env.PGLITE_DATA_DIR || 'data/pglite'),
     migrateOnStart: bool(env, 'MIGRATE_ON_START', false),
+    replicas: {
+      urls: list(env, 'DATABASE_REPLICA_URLS') ?? [],
+      maxLagMs: int(env, 'REPLICA_MAX_LAG_MS', 5000, 0),
+      checkMs: int(env, 'REPLICA_CHECK_MS', 1000, 50),
+      readYourWritesMs: int(env, 'READ_YOUR_WRITES_MS', 2000, 0),
+    },
     databasePoolSize: int(env, 'DATABASE_POOL_SIZE', 10, 1),
     databasePoolTimeoutMs: int(env, 'DATABASE_POOL_TIMEOUT_MS', 5000, 1),
     statementTimeoutMs: int(env, 'STATEMENT_TIMEOUT_MS', 15_000, 0),

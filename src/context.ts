@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
 import type { YogaInitialContext } from 'graphql-yoga';
 import { prisma } from './db.ts';
+import { onPrimary } from './db/replicas.ts';
 import { tenantMismatch } from './errors.ts';
 import type { MemberRole, MembershipState } from './generated/prisma/client.ts';
 import type { PlanCapture } from './modules/shared/prebuilt.ts';
@@ -84,10 +85,13 @@ export class Access {
     this.scopedBy = bound ? 'credential' : 'header';
     this.memberships = new DataLoader(async (organizationIds) => {
       if (viewer.kind !== 'user') return organizationIds.map(() => null);
-      const rows = await prisma.member.findMany({
-        where: { userId: viewer.userId, organizationId: { in: [...organizationIds] } },
-        select: { organizationId: true, role: true, state: true },
-      });
+      // Roles decide what a request may do: read from the primary, never from a replica behind.
+      const rows = await onPrimary(() =>
+        prisma.member.findMany({
+          where: { userId: viewer.userId, organizationId: { in: [...organizationIds] } },
+          select: { organizationId: true, role: true, state: true },
+        }),
+      );
       const byOrg = new Map(rows.map((r) => [r.organizationId, r]));
       return organizationIds.map((id) => byOrg.get(id) ?? null);
     });
@@ -115,10 +119,12 @@ export class Access {
       if (v.isSystemAdmin) return scope ? new Map([[scope, 'SYSTEM_ADMIN' as const]]) : 'all';
       const known = scope ? v.knownMemberships?.get(scope) : undefined;
       if (known !== undefined) return new Map(known?.state === 'ACTIVE' ? [[scope!, known.role]] : []);
-      const rows = await prisma.member.findMany({
-        where: { userId: v.userId, state: 'ACTIVE', ...(scope ? { organizationId: scope } : {}) },
-        select: { organizationId: true, role: true },
-      });
+      const rows = await onPrimary(() =>
+        prisma.member.findMany({
+          where: { userId: v.userId, state: 'ACTIVE', ...(scope ? { organizationId: scope } : {}) },
+          select: { organizationId: true, role: true },
+        }),
+      );
       return new Map(rows.map((r) => [r.organizationId, r.role]));
     })();
     return this.active;

@@ -8,6 +8,7 @@ import type { Config } from './config.ts';
 import { errorFields, logger } from './observability/logger.ts';
 import { lockFolder, type FolderLock } from './db/folder-lock.ts';
 import { applyMigrations, type RawQuery } from './db/migrate.ts';
+import { parseLsn, ReplicaSet, routedPrisma, servingReplica } from './db/replicas.ts';
 import { PrismaClient } from './generated/prisma/client.ts';
 
 export { Prisma } from './generated/prisma/client.ts';
@@ -33,6 +34,8 @@ export interface Database {
    * after a loss; in the embedded database notifications stay in the process.
    */
   listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  /** The streaming replicas that serve reads of query operations (DATABASE_REPLICA_URLS). */
+  replicas?: ReplicaSet | undefined;
   /** The embedded database's folder lock, held until close (src/db/folder-lock.ts). */
   lock?: FolderLock;
   close(): Promise<void>;
@@ -149,50 +152,88 @@ async function migratePostgres(url: string): Promise<string[]> {
   }
 }
 
+/**
+ * The two pools of one PostgreSQL server (the primary or a replica): Prisma's, and the
+ * prepared statements' of hot reads.
+ */
+function openPools(url: string, config: Config): { pool: pg.Pool; readPool: pg.Pool } {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: config.databasePoolSize,
+    // A request waits this long for a connection, then fails (SERVICE_UNAVAILABLE)
+    // instead of queueing without bound when the pool is exhausted or the server down.
+    connectionTimeoutMillis: config.databasePoolTimeoutMs,
+    ...(config.statementTimeoutMs > 0 ? { statement_timeout: config.statementTimeoutMs } : {}),
+  });
+  // An idle connection that the server closes (restart, failover) emits an error on
+  // the pool; the pool drops it and reconnects on demand. Unhandled, it would end
+  // the process.
+  pool.on('error', (err) => logger.warn(errorFields(err), 'idle database connection lost'));
+  // The prepared statements of hot reads run on connections of their own that plan
+  // each statement once (a generic plan): left to choose, PostgreSQL plans these
+  // statements again on every execution, which costs more than running them. Prisma's
+  // statements keep the default choice on the main pool. Connections open on demand.
+  const readPool = new pg.Pool({
+    connectionString: url,
+    max: config.databasePoolSize,
+    connectionTimeoutMillis: config.databasePoolTimeoutMs,
+    options: '-c plan_cache_mode=force_generic_plan',
+    ...(config.statementTimeoutMs > 0 ? { statement_timeout: config.statementTimeoutMs } : {}),
+  });
+  readPool.on('error', (err) => logger.warn(errorFields(err), 'idle database connection lost'));
+  return { pool, readPool };
+}
+
+/** The replicas of DATABASE_REPLICA_URLS, checked once before the server serves. */
+async function openReplicas(config: Config, primary: pg.Pool, onQuery: OpenOptions['onQuery']): Promise<ReplicaSet | undefined> {
+  if (!config.replicas.urls.length) return undefined;
+  const set = new ReplicaSet(
+    config.replicas,
+    (url) => {
+      const { pool, readPool } = openPools(url, config);
+      const prisma = client(new PrismaPg(pool), onQuery, config.databasePoolTimeoutMs);
+      return {
+        prisma,
+        prepared: readPool,
+        close: async () => {
+          await prisma.$disconnect();
+          await Promise.all([pool.end(), readPool.end()]);
+        },
+      };
+    },
+    async () => parseLsn((await primary.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn)!,
+    redact,
+  );
+  await set.start();
+  return set;
+}
+
 export async function openDatabase(config: Config, options: OpenOptions = {}): Promise<Database> {
   if (config.databaseUrl) {
-    const pool = new pg.Pool({
-      connectionString: config.databaseUrl,
-      max: config.databasePoolSize,
-      // A request waits this long for a connection, then fails (SERVICE_UNAVAILABLE)
-      // instead of queueing without bound when the pool is exhausted or the server down.
-      connectionTimeoutMillis: config.databasePoolTimeoutMs,
-      ...(config.statementTimeoutMs > 0 ? { statement_timeout: config.statementTimeoutMs } : {}),
-    });
-    // An idle connection that the server closes (restart, failover) emits an error on
-    // the pool; the pool drops it and reconnects on demand. Unhandled, it would end
-    // the process.
-    pool.on('error', (err) => logger.warn(errorFields(err), 'idle database connection lost'));
-    // The prepared statements of hot reads run on connections of their own that plan
-    // each statement once (a generic plan): left to choose, PostgreSQL plans these
-    // statements again on every execution, which costs more than running them. Prisma's
-    // statements keep the default choice on the main pool. Connections open on demand.
-    const readPool = new pg.Pool({
-      connectionString: config.databaseUrl,
-      max: config.databasePoolSize,
-      connectionTimeoutMillis: config.databasePoolTimeoutMs,
-      options: '-c plan_cache_mode=force_generic_plan',
-      ...(config.statementTimeoutMs > 0 ? { statement_timeout: config.statementTimeoutMs } : {}),
-    });
-    readPool.on('error', (err) => logger.warn(errorFields(err), 'idle database connection lost'));
+    const { pool, readPool } = openPools(config.databaseUrl, config);
     const factory = new PrismaPg(pool);
     const query: RawQuery = async (sql) => (await pool.query(sql)).rows;
     const applied = options.migrate ? await migratePostgres(config.databaseUrl) : [];
     const prisma = client(factory, options.onQuery, config.databasePoolTimeoutMs);
     const url = config.databaseUrl;
+    const replicas = await openReplicas(config, pool, options.onQuery);
     return {
       kind: 'postgres',
       prisma,
       query,
       async run<T>(s: Statement, values: readonly unknown[]) {
         options.onQuery?.(s.text);
-        return (await readPool.query<T & pg.QueryResultRow>({ name: s.name, text: s.text, values: values as unknown[] })).rows;
+        // A query operation's reads go to its replica (src/db/replicas.ts).
+        const on = servingReplica()?.connections.prepared ?? readPool;
+        return (await on.query<T & pg.QueryResultRow>({ name: s.name, text: s.text, values: values as unknown[] })).rows;
       },
       appliedMigrations: applied,
       describe: redact(config.databaseUrl),
       jobConnection: { connectionString: url },
       listen: (channel, onPayload) => listenOnPostgres(url, channel, onPayload),
+      replicas,
       async close() {
+        await replicas?.close();
         await prisma.$disconnect();
         await Promise.all([pool.end(), readPool.end()]);
       },
@@ -251,7 +292,7 @@ export let database: Database | undefined;
 
 export function useDatabase(db: Database): void {
   database = db;
-  prisma = db.prisma;
+  prisma = db.replicas ? routedPrisma(db.prisma) : db.prisma;
 }
 
 /** Runs a statement on the process's database. */

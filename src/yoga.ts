@@ -23,6 +23,7 @@ import { useReadiness } from './plugins/readiness.ts';
 import { useMetrics } from './plugins/metrics.ts';
 import { speculate, usePlannedOperations } from './plugins/planned-operations.ts';
 import { MemoryCounterStore, useRateLimit, type CounterStore } from './plugins/rate-limit.ts';
+import { useReadRouting } from './plugins/read-routing.ts';
 import { useRequestLog } from './plugins/request-log.ts';
 import { useSubgraphGuard } from './plugins/subgraph-guard.ts';
 import { schema } from './schema.ts';
@@ -66,9 +67,10 @@ export function createApp({
   async function requestContext(request: Request, params: GraphQLParams): Promise<Context> {
     const requestedOrganizationId = organizationNamedBy(request.headers);
     const requestId = currentRequest()?.requestId ?? randomUUID();
-    // A planned read may run in the bearer token's user lookup (plugins/planned-operations.ts).
+    // A planned read may run in the bearer token's user lookup (plugins/planned-operations.ts),
+    // which is on the primary: with read replicas, it runs on its own where reads go.
     const speculation =
-      requestedOrganizationId && isBearerToken(request) ? await speculate(schema, request, params, requestedOrganizationId, requestId) : null;
+      requestedOrganizationId && isBearerToken(request) && !database?.replicas ? await speculate(schema, request, params, requestedOrganizationId, requestId) : null;
     // The request's context once it is authorized; null when it is refused.
     let authorized: Context | null = null;
     try {
@@ -125,6 +127,8 @@ export function createApp({
       useRetryAfter(),
       useRateLimit(config.rateLimits, counters),
       ...useMetrics(),
+      // Before the planned reads, so they run where the operation's reads are routed.
+      useReadRouting({ readYourWritesMs: config.replicas.readYourWritesMs, redisUrl: config.rateLimits.redisUrl, diagnostics: config.env !== 'production' }),
       // Last of the execution hooks: every check above applies before it answers.
       usePlannedOperations(),
       useReadiness('/ready', async () => {

@@ -1,0 +1,158 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.ts';
+import { openDatabase, useDatabase, type Database } from '../src/db.ts';
+import { globalId, tokenFor } from './helpers/app.ts';
+import { aMember, aTenantWithMember, aUser } from './helpers/factories.ts';
+import { replicaUnavailable, startReplicaPair, type ReplicaPair } from './helpers/replica.ts';
+import { startServer, type ServerProcess } from './helpers/server-process.ts';
+
+// A server on a PostgreSQL primary with one streaming replica, both this file's own.
+// Reads of queries land on the replica, writes and what must be current on the
+// primary; a consistency token, or a write of the same credential moments before,
+// keeps a read from answering an older state; a replica that stops is left out and
+// taken back when it returns.
+
+const unavailable = replicaUnavailable();
+if (unavailable) console.warn(`\n  Read replica tests skipped: ${unavailable}.\n`);
+
+let pair: ReplicaPair;
+let db: Database;
+let server: ServerProcess;
+
+beforeAll(async () => {
+  if (unavailable) return;
+  pair = await startReplicaPair();
+  // Test data is written to this primary (the factories use the process's database).
+  db = await openDatabase(loadConfig({ DATABASE_URL: pair.primary.url, NODE_ENV: 'test' }), { migrate: true });
+  useDatabase(db);
+  server = await startServer({
+    DATABASE_URL: pair.primary.url,
+    DATABASE_REPLICA_URLS: pair.replica.url,
+    REPLICA_CHECK_MS: '100',
+    // Replay is paused for seconds below: a lag limit that tolerates it.
+    REPLICA_MAX_LAG_MS: '60000',
+    READ_YOUR_WRITES_MS: '3000',
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await server?.stop();
+  await db?.close();
+  pair?.destroy();
+});
+
+const READ = `query ($id: ID!) { organization(id: $id) { name } }`;
+const RENAME = `mutation ($input: UpdateOrganizationInput!) {
+  updateOrganization(input: $input) { __typename ... on Error { code } }
+}`;
+
+interface Answer {
+  data?: Record<string, any>;
+  errors?: { message: string; extensions?: { code?: string } }[];
+  extensions?: { consistencyToken?: string; readDiagnostics?: { inRecovery: boolean } };
+}
+
+async function call(subject: string, orgId: string, query: string, variables: Record<string, unknown>, token?: string) {
+  const response = await fetch(server.url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      authorization: `Bearer ${await tokenFor(subject)}`,
+      'x-organization-id': uuidOf.get(orgId)!,
+      'x-read-diagnostics': '1',
+      ...(token ? { 'x-consistency-token': token } : {}),
+    },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as Answer;
+  return { body, header: response.headers.get('x-consistency-token') };
+}
+
+// X-Organization-ID takes the UUID of an organization a test names by global id.
+const uuidOf = new Map<string, string>();
+
+async function tenant() {
+  const { organization, user: admin } = await aTenantWithMember('ORGANIZATION_ADMIN');
+  const reader = await aUser();
+  await aMember(organization.id, reader.id, { role: 'ANALYST' });
+  await pair.replica.catchUp();
+  uuidOf.set(globalId('Organization', organization.id), organization.id);
+  return { orgId: globalId('Organization', organization.id), admin: admin.authSubject!, reader: reader.authSubject! };
+}
+
+const read = async (subject: string, orgId: string, token?: string) => {
+  const { body } = await call(subject, orgId, READ, { id: orgId }, token);
+  expect(body.errors).toBeUndefined();
+  return { name: body.data!.organization.name as string, inRecovery: body.extensions!.readDiagnostics!.inRecovery };
+};
+
+async function rename(subject: string, orgId: string, name: string) {
+  const { body, header } = await call(subject, orgId, RENAME, { input: { id: orgId, name } });
+  expect(body.data?.updateOrganization.__typename).toBe('UpdateOrganizationSuccess');
+  expect(body.extensions?.readDiagnostics?.inRecovery).toBe(false);
+  expect(body.extensions?.consistencyToken).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+  expect(header).toBe(body.extensions!.consistencyToken);
+  return header!;
+}
+
+async function eventually<T>(probe: () => Promise<T>, done: (value: T) => boolean, ms = 10_000): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (done(value) || Date.now() > until) return value;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe.skipIf(!!unavailable)('read replicas', () => {
+  it('serve reads of queries, while mutations run on the primary', async () => {
+    const t = await tenant();
+    expect(await read(t.reader, t.orgId)).toMatchObject({ inRecovery: true });
+    await rename(t.admin, t.orgId, 'Renamed');
+    await pair.replica.catchUp();
+    expect(await read(t.reader, t.orgId)).toEqual({ name: 'Renamed', inRecovery: true });
+  });
+
+  it('answer a read carrying the token of a write the replica has not replayed from the primary', async () => {
+    const t = await tenant();
+    const before = (await read(t.reader, t.orgId)).name;
+    await pair.replica.query('SELECT pg_wal_replay_pause()');
+    try {
+      const token = await rename(t.admin, t.orgId, 'After the pause');
+      // Without the token, another credential reads the replica's older state...
+      expect(await read(t.reader, t.orgId)).toEqual({ name: before, inRecovery: true });
+      // ...with it, the current one.
+      expect(await read(t.reader, t.orgId, token)).toEqual({ name: 'After the pause', inRecovery: false });
+      // The credential that wrote reads its write without the token (READ_YOUR_WRITES_MS).
+      expect(await read(t.admin, t.orgId)).toEqual({ name: 'After the pause', inRecovery: false });
+    } finally {
+      await pair.replica.query('SELECT pg_wal_replay_resume()');
+    }
+    // Once the replica has replayed the write, the token's reads go to it again.
+    await pair.replica.catchUp();
+    const { body } = await call(t.reader, t.orgId, READ, { id: t.orgId });
+    expect(body.extensions?.readDiagnostics?.inRecovery).toBe(true);
+  });
+
+  it('refuse a malformed consistency token', async () => {
+    const t = await tenant();
+    const { body } = await call(t.reader, t.orgId, READ, { id: t.orgId }, 'not-a-position');
+    expect(body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+
+  it('go on reading from the primary while the replica is down, and use it again once it is back', async () => {
+    const t = await tenant();
+    expect((await read(t.reader, t.orgId)).inRecovery).toBe(true);
+    pair.replica.stop();
+    try {
+      // The first read after the stop meets the closed connections, and runs again on the primary.
+      for (let i = 0; i < 5; i++) expect(await read(t.reader, t.orgId)).toMatchObject({ inRecovery: false });
+      await rename(t.admin, t.orgId, 'While down');
+      expect((await read(t.reader, t.orgId)).name).toBe('While down');
+    } finally {
+      pair.replica.start();
+    }
+    const back = await eventually(() => read(t.reader, t.orgId), (r) => r.inRecovery);
+    expect(back).toEqual({ name: 'While down', inRecovery: true });
+  });
+});
