@@ -3,7 +3,9 @@ import { loadConfig } from '../src/config.ts';
 import { openDatabase, useDatabase, type Database } from '../src/db.ts';
 import { globalId, tokenFor } from './helpers/app.ts';
 import { aMember, aTenantWithMember, aUser } from './helpers/factories.ts';
+import { startRoundRobinProxy } from './helpers/replica-proxy.ts';
 import { replicaUnavailable, startReplicaPair, type ReplicaPair } from './helpers/replica.ts';
+import { nextResults, sseEvents, subscribeToGraphChanges } from './helpers/sse.ts';
 import { startServer, type ServerProcess } from './helpers/server-process.ts';
 
 // A server on a PostgreSQL primary with one streaming replica, both this file's own.
@@ -17,7 +19,9 @@ if (unavailable) console.warn(`\n  Read replica tests skipped: ${unavailable}.\n
 
 let pair: ReplicaPair;
 let db: Database;
+let servers: ServerProcess[] = [];
 let server: ServerProcess;
+const RATE_LIMIT = 60;
 
 beforeAll(async () => {
   if (unavailable) return;
@@ -25,18 +29,23 @@ beforeAll(async () => {
   // Test data is written to this primary (the factories use the process's database).
   db = await openDatabase(loadConfig({ DATABASE_URL: pair.primary.url, NODE_ENV: 'test' }), { migrate: true });
   useDatabase(db);
-  server = await startServer({
+  const env = {
     DATABASE_URL: pair.primary.url,
     DATABASE_REPLICA_URLS: pair.replica.url,
     REPLICA_CHECK_MS: '100',
     // Replay is paused for seconds below: a lag limit that tolerates it.
     REPLICA_MAX_LAG_MS: '60000',
-    READ_YOUR_WRITES_MS: '3000',
-  });
+    // Longer than any wait between a write and the same credential's read below, on a busy machine.
+    READ_YOUR_WRITES_MS: '60000',
+    REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    RATE_LIMIT_PER_CREDENTIAL: String(RATE_LIMIT),
+  };
+  servers = await Promise.all([0, 1].map(() => startServer(env)));
+  server = servers[0]!;
 }, 120_000);
 
 afterAll(async () => {
-  await server?.stop();
+  await Promise.all(servers.map((s) => s.stop()));
   await db?.close();
   pair?.destroy();
 });
@@ -52,8 +61,8 @@ interface Answer {
   extensions?: { consistencyToken?: string; readDiagnostics?: { inRecovery: boolean } };
 }
 
-async function call(subject: string, orgId: string, query: string, variables: Record<string, unknown>, token?: string) {
-  const response = await fetch(server.url, {
+async function call(subject: string, orgId: string, query: string, variables: Record<string, unknown>, token?: string, url = server.url) {
+  const response = await fetch(url, {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
@@ -100,7 +109,7 @@ async function eventually<T>(probe: () => Promise<T>, done: (value: T) => boolea
   for (;;) {
     const value = await probe();
     if (done(value) || Date.now() > until) return value;
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 250));
   }
 }
 
@@ -154,5 +163,73 @@ describe.skipIf(!!unavailable)('read replicas', () => {
     }
     const back = await eventually(() => read(t.reader, t.orgId), (r) => r.inRecovery);
     expect(back).toEqual({ name: 'While down', inRecovery: true });
+  });
+
+  it('two server processes behind one address: a mixed workload reads no stale state, fails nothing, and shares subscriptions and rate limits', async () => {
+    const proxy = await startRoundRobinProxy(servers.map((s) => s.url));
+    const abort = new AbortController();
+    try {
+      const clients = await Promise.all([0, 1, 2, 3].map(() => tenant()));
+      // Both processes publish every change of the first client's organization to their subscribers.
+      const streams = await Promise.all(
+        servers.map(async (s) => sseEvents((await subscribeToGraphChanges(clients[0]!.orgId, clients[0]!.admin, abort.signal, s.url)).body!)),
+      );
+      const ROUNDS = 8;
+      let stale = 0;
+      let failed = 0;
+      let onReplica = 0;
+      // Replay is paused for the first half, so a token read answers the current state only if routed right.
+      await pair.replica.query('SELECT pg_wal_replay_pause()');
+      let resumed: Promise<unknown> | undefined;
+      await Promise.all(
+        clients.map(async (c, n) => {
+          for (let round = 0; round < ROUNDS; round++) {
+            if (round === ROUNDS / 2) resumed ??= pair.replica.query('SELECT pg_wal_replay_resume()');
+            const name = `client ${n} round ${round}`;
+            const written = await call(c.admin, c.orgId, RENAME, { input: { id: c.orgId, name } }, undefined, proxy.url);
+            if (written.body.errors || written.body.data?.updateOrganization.__typename !== 'UpdateOrganizationSuccess') failed++;
+            // Another credential of the organization reads with the token, through either process.
+            for (let r = 0; r < 2; r++) {
+              const { body } = await call(c.reader, c.orgId, READ, { id: c.orgId }, written.header!, proxy.url);
+              if (body.errors) failed++;
+              else if (body.data!.organization.name !== name) stale++;
+              if (body.extensions?.readDiagnostics?.inRecovery) onReplica++;
+            }
+            // And without it, the writer's own read follows its write.
+            const own = await call(c.admin, c.orgId, READ, { id: c.orgId }, undefined, proxy.url);
+            if (own.body.errors) failed++;
+            else if (own.body.data!.organization.name !== name) stale++;
+          }
+        }),
+      );
+      await resumed;
+      expect({ stale, failed }).toEqual({ stale: 0, failed: 0 });
+      // Both processes served, and once replay resumed, token reads went to the replica again.
+      expect(proxy.counts.every((n) => n > ROUNDS)).toBe(true);
+      expect(onReplica).toBeGreaterThan(0);
+      for (const stream of streams) {
+        const names = (await nextResults(stream, ROUNDS)).map((e) => e.data.identityGraphChanged.changes.name.after);
+        expect(names).toEqual([...Array(ROUNDS).keys()].map((round) => `client 0 round ${round}`));
+      }
+      // One credential's requests count once, whichever process serves them.
+      const user = await aUser();
+      const token = await tokenFor(user.authSubject!);
+      const codes: string[] = [];
+      for (let i = 0; i <= RATE_LIMIT; i++) {
+        const response = await fetch(proxy.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body: JSON.stringify({ query: '{ viewer { id } }' }),
+        });
+        const body = (await response.json()) as Answer;
+        codes.push(body.errors?.[0]?.extensions?.code ?? 'OK');
+      }
+      expect(codes.filter((c) => c === 'OK')).toHaveLength(RATE_LIMIT);
+      expect(codes.at(-1)).toBe('RATE_LIMITED');
+    } finally {
+      abort.abort();
+      await pair.replica.query('SELECT pg_wal_replay_resume()');
+      await proxy.close();
+    }
   });
 });
