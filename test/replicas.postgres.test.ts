@@ -143,6 +143,27 @@ describe.skipIf(!!unavailable)('read replicas', () => {
     expect(body.extensions?.readDiagnostics?.inRecovery).toBe(true);
   });
 
+  it('leave out a replica further behind than REPLICA_MAX_LAG_MS until it catches up', async () => {
+    const config = loadConfig({ DATABASE_URL: pair.primary.url, DATABASE_REPLICA_URLS: pair.replica.url, REPLICA_MAX_LAG_MS: '300', REPLICA_CHECK_MS: '100', NODE_ENV: 'test' });
+    const watched = await openDatabase(config);
+    const replicas = watched.replicas!;
+    try {
+      expect(replicas.choose()).toBe(replicas.replicas[0]);
+      await pair.replica.query('SELECT pg_wal_replay_pause()');
+      try {
+        await aUser();
+        await eventually(async () => replicas.choose(), (r) => r === null);
+        expect(replicas.replicas[0]!.healthy).toBe(false);
+        expect(replicas.choose()).toBeNull();
+      } finally {
+        await pair.replica.query('SELECT pg_wal_replay_resume()');
+      }
+      expect(await eventually(async () => replicas.choose(), (r) => r !== null)).toBe(replicas.replicas[0]);
+    } finally {
+      await watched.close();
+    }
+  });
+
   it('refuse a malformed consistency token', async () => {
     const t = await tenant();
     const { body } = await call(t.reader, t.orgId, READ, { id: t.orgId }, 'not-a-position');
