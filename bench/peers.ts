@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build, isFresh } from '../scripts/build.mjs';
 import type { BenchJwt } from './jwt.ts';
 import { JWT_AUDIENCE, JWT_ISSUER } from './jwt.ts';
 
@@ -92,7 +93,13 @@ const answers = async (url: string, headers: Record<string, string> = {}) => {
   return res.status < 500;
 };
 
-export function startThisServer(o: PeerOptions, extraEnv: Record<string, string> = {}): Promise<Peer> {
+/** Brings dist/ up to date with the sources (`npm run build`), so the server measured is the code checked out. */
+export async function upToDateBuild(): Promise<void> {
+  if (!isFresh()) await build();
+}
+
+export async function startThisServer(o: PeerOptions, extraEnv: Record<string, string> = {}): Promise<Peer> {
+  await upToDateBuild();
   return spawnPeer(
     'this',
     process.execPath,

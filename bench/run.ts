@@ -21,7 +21,7 @@ import { openDatabase } from '../src/db.ts';
 import { parseArgs } from './common.ts';
 import { startJwks, verifyCostMicros } from './jwt.ts';
 import { clusterCpuMs, cpuMs, findWrk, rssMiB, runUndici, runWrk, Statements, type LoadNumbers } from './measure.ts';
-import { PEER_LABEL, PEERS_DIR, postgraphileInstalled, START_NODE_FLAGS, startPeer, startThisServer, type Peer, type PeerName } from './peers.ts';
+import { PEER_LABEL, PEERS_DIR, postgraphileInstalled, START_NODE_FLAGS, startPeer, startThisServer, upToDateBuild, type Peer, type PeerName } from './peers.ts';
 import { databaseForScale, ensureBenchPostgres, postmasterPid } from './postgres.ts';
 import { evaluateTargets, markdownReport, type Block, type Report } from './report.ts';
 import { seed, seededScale } from './seed.ts';
@@ -274,6 +274,7 @@ async function measureColdStart(): Promise<NonNullable<Report['coldStart']>> {
     // The first start creates and migrates the folder; it is not measured.
     await (await embedded()).stop();
   }
+  await upToDateBuild();
   const server: number[] = [];
   const pglite: number[] = [];
   for (let i = 0; i < 3; i++) {

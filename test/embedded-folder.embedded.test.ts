@@ -8,7 +8,7 @@ import { loadConfig } from '../src/config.ts';
 import { FolderInUseError, lockFileOf } from '../src/db/folder-lock.ts';
 import { openDatabase } from '../src/db.ts';
 import { tokenFor } from './helpers/app.ts';
-import { startServer, type ServerProcess } from './helpers/server-process.ts';
+import { nodeArgsOf, startServer, type ServerProcess } from './helpers/server-process.ts';
 
 // The embedded database's folder is opened by one process at a time: `npm run import`
 // while the server runs loads through the server (its rows are the server's rows, and
@@ -40,7 +40,7 @@ const env = () => ({ PGLITE_DATA_DIR: folder, DATABASE_URL: '', NODE_ENV: 'devel
 
 async function importCommand(file: string) {
   try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'scripts/import.ts', '--org', 'acme', file], {
+    const { stdout, stderr } = await run(process.execPath, [...nodeArgsOf('import'), '--org', 'acme', file], {
       env: { ...process.env, ...env(), JWT_SECRET: 'test-secret-of-at-least-thirty-two-bytes!' },
     });
     return { code: 0, stdout, stderr };

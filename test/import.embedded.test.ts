@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
 import { openDatabase } from '../src/db.ts';
+import { nodeArgsOf } from './helpers/server-process.ts';
 
 // `npm run import` as a process, on an embedded database in a folder of its own.
 
@@ -28,7 +29,7 @@ afterAll(async () => {
 
 async function importCommand(...args: string[]) {
   try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'scripts/import.ts', ...args], {
+    const { stdout, stderr } = await run(process.execPath, [...nodeArgsOf('import'), ...args], {
       env: { ...process.env, PGLITE_DATA_DIR: path.join(dir, 'db'), DATABASE_URL: '', LOG_LEVEL: 'silent' },
     });
     return { code: 0, stdout, stderr };

@@ -4,11 +4,11 @@ import { expectNoErrors, gql } from './helpers/app.ts';
 import { aTenantWithMember } from './helpers/factories.ts';
 import { testDatabaseUrl, workerDatabaseName } from './helpers/postgres-url.ts';
 import { aReceiver, eventually, type Receiver } from './helpers/receiver.ts';
-import { startServer, type ServerProcess } from './helpers/server-process.ts';
+import { startServer, startWorker, type ServerProcess } from './helpers/server-process.ts';
 
 // Webhooks sent by real server processes sharing this test's PostgreSQL database: two
-// of them deliver each event once, and one killed with SIGKILL in the middle of a
-// delivery loses nothing. The embedded database belongs to one process, so this is
+// of them deliver each event once, one killed with SIGKILL in the middle of a delivery
+// loses nothing, and `npm run worker` delivers on its own. The embedded database belongs to one process, so this is
 // PostgreSQL's alone.
 
 const url = testDatabaseUrl(workerDatabaseName(inject('postgresTemplate')));
@@ -81,5 +81,21 @@ describe('webhook delivery by server processes', () => {
     servers.push(await startServer(env));
     await eventually(async () => (await prisma.webhookDelivery.count({ where: { status: 'DELIVERED' } })) === 5, 60_000, 'all delivered');
     expect(new Set(receiver.received.map((r) => r.id)).size).toBe(5);
+  }, 120_000);
+
+  it('npm run worker, a process of its own, delivers the changes others committed and stops cleanly on SIGTERM', async () => {
+    const receiver = await aReceiver();
+    receivers.push(receiver);
+    // Changes made here (in the test process, which delivers nothing) are only enqueued.
+    await anEndpointWithChanges(receiver, 3);
+    expect(await prisma.webhookDelivery.count({ where: { status: 'PENDING' } })).toBe(3);
+    const worker = await startWorker(env);
+    servers.push(worker);
+    await eventually(() => receiver.received.length >= 3, 60_000, 'three deliveries');
+    await eventually(async () => (await prisma.webhookDelivery.count({ where: { status: 'DELIVERED' } })) === 3, 5000, 'recorded');
+    expect(receiver.rejected).toEqual([]);
+    expect(receiver.received.map((r) => r.body.type)).toEqual(Array(3).fill('IntegrationSource.CREATE'));
+    expect(await worker.stop('SIGTERM')).toBe(0);
+    expect(worker.output()).toContain('SIGTERM: finishing deliveries in progress');
   }, 120_000);
 });

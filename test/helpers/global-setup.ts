@@ -4,13 +4,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
+import { build, isFresh } from '../../scripts/build.mjs';
 import { loadConfig } from '../../src/config.ts';
 import { openDatabase } from '../../src/db.ts';
 import { readMigrations } from '../../src/db/schema-engine.ts';
 import { testDatabaseUrl } from './postgres-url.ts';
 
 // Migrates once per run: a PostgreSQL template database, or a PGlite snapshot, named
-// after a hash of the migrations so an unchanged set is reused across runs.
+// after a hash of the migrations so an unchanged set is reused across runs. Builds
+// dist/ when a source is newer, once for the whole run: tests that start programs run
+// them as their npm scripts do, from the build.
 
 async function migrationsHash(): Promise<string> {
   const list = await readMigrations();
@@ -50,6 +53,7 @@ async function dropRunDatabases(which: (pid: number) => boolean) {
 }
 
 export default async function setup({ provide }: { provide: (key: string, value: unknown) => void }) {
+  if (!isFresh()) await build();
   const hash = await migrationsHash();
   const withPostgres = await postgresReachable();
   if (withPostgres) {

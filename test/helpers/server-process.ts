@@ -1,36 +1,45 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { TEST_JWT_SECRET } from './app.ts';
 
-// The server as a real process, started as `npm start` starts it (from its bundle),
-// listening on a free loopback port.
+// Programs as real processes, started as their npm scripts start them (from the build
+// in dist/, which the test run's global setup brings up to date with the sources): the
+// server, listening on a free loopback port, and the webhook worker.
 
 export interface ServerProcess {
   child: ChildProcess;
   url: string;
   output(): string;
-  /** What the server wrote to stdout alone. */
+  /** What the process wrote to stdout alone. */
   stdout(): string;
   /** Sends a signal and resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function startServer(env: Record<string, string>): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['scripts/start.mjs'], {
-    env: {
-      ...process.env,
-      NODE_ENV: 'development',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      DATABASE_URL: '',
-      JWT_SECRET: TEST_JWT_SECRET,
-      // Startup lines (the URL among them) are info lines of the JSON log.
-      LOG_LEVEL: 'info',
-      // The demo organization is for people; test/demo.embedded.test.ts turns it on.
-      DEMO_DATA: 'false',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+const SCRIPTS = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts;
+
+/** The arguments after `node` of an npm script such as `node --flag scripts/start.mjs worker`. */
+export function nodeArgsOf(script: string): string[] {
+  const words = SCRIPTS[script]?.split(/\s+/) ?? [];
+  if (words[0] !== 'node') throw new Error(`npm run ${script} does not run node: ${SCRIPTS[script]}`);
+  return words.slice(1);
+}
+
+const BASE_ENV = {
+  NODE_ENV: 'development',
+  HOST: '127.0.0.1',
+  PORT: '0',
+  DATABASE_URL: '',
+  JWT_SECRET: TEST_JWT_SECRET,
+  // Startup lines (the URL among them) are info lines of the JSON log.
+  LOG_LEVEL: 'info',
+  // The demo organization is for people; test/demo.embedded.test.ts turns it on.
+  DEMO_DATA: 'false',
+};
+
+/** Starts `npm run <script>` and resolves once its output matches `ready` (its first group is the url). */
+async function startProgram(script: string, env: Record<string, string>, ready: RegExp): Promise<ServerProcess> {
+  const child = spawn(process.execPath, nodeArgsOf(script), { env: { ...process.env, ...BASE_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let stdout = '';
   child.stdout!.on('data', (d) => {
@@ -40,12 +49,16 @@ export async function startServer(env: Record<string, string>): Promise<ServerPr
   child.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no URL within 60 s:\n${out}`)), 60_000);
+    const timer = setTimeout(() => {
+      // A process that never got ready is not left running behind the failed test.
+      child.kill('SIGKILL');
+      reject(new Error(`npm run ${script}: not ready within 60 s:\n${out}`));
+    }, 60_000);
     child.stdout!.on('data', () => {
-      const m = /(http:\/\/\S+\/graphql)/.exec(out);
+      const m = ready.exec(out);
       if (m) {
         clearTimeout(timer);
-        resolve(m[1]!);
+        resolve(m[1] ?? '');
       }
     });
     void exited.then((code) => reject(new Error(`exited with ${code}:\n${out}`)));
@@ -61,4 +74,14 @@ export async function startServer(env: Record<string, string>): Promise<ServerPr
       return exited;
     },
   };
+}
+
+/** `npm start`, resolved once the server says where it listens. */
+export function startServer(env: Record<string, string>): Promise<ServerProcess> {
+  return startProgram('start', env, /(http:\/\/\S+\/graphql)/);
+}
+
+/** `npm run worker` (its url is empty), resolved once it delivers. */
+export function startWorker(env: Record<string, string>): Promise<ServerProcess> {
+  return startProgram('worker', env, /()Delivering webhooks from/);
 }
