@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { build, isFresh } from '../../scripts/build.mjs';
 import { TEST_JWT_SECRET } from './app.ts';
 
 // Programs as real processes, started as their npm scripts start them (from the build
@@ -39,6 +40,8 @@ const BASE_ENV = {
 
 /** Starts `npm run <script>` and resolves once its output matches `ready` (its first group is the url). */
 async function startProgram(script: string, env: Record<string, string>, ready: RegExp): Promise<ServerProcess> {
+  // The test run's global setup built dist/; a caller outside vitest (a benchmark) may not have.
+  if (!isFresh()) await build();
   const child = spawn(process.execPath, nodeArgsOf(script), { env: { ...process.env, ...BASE_ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let stdout = '';
