@@ -3,7 +3,8 @@ import type { Access, Viewer } from '../../context.ts';
 import { prisma, sql, statement } from '../../db.ts';
 import { forbidden, NotFoundError } from '../../errors.ts';
 import type { ApiKey, MemberRole } from '../../generated/prisma/client.ts';
-import { type AuditInput, changesOf, recordAudit } from '../audit/service.ts';
+import { recordAudit } from '../audit/service.ts';
+import { auditedChange, auditEvent, type Audited } from '../shared/audited.ts';
 import { requireOrganizationAccess } from '../shared/authorize.ts';
 import { Issues, prismaErrorCode } from '../shared/validate.ts';
 
@@ -17,6 +18,15 @@ const API_KEY = /^igk_[A-Za-z0-9_-]{43}$/;
 const DISPLAY_PREFIX_LENGTH = API_KEY_PREFIX.length + 8;
 /** lastUsedAt is written at most this often per key, so busy keys do not write on every request. */
 const LAST_USED_RESOLUTION_MS = 60_000;
+
+/** Keys' audit events: the fields they record, never the secret or the secret's hash. */
+const AUDITED_API_KEY: Audited<ApiKey> = {
+  model: 'ApiKey',
+  entityType: 'ApiKey',
+  fields: ['name', 'role', 'prefix', 'revokedAt'],
+  find: (tx, id) => tx.apiKey.findUnique({ where: { id } }),
+  organizationOf: (row) => row.organizationId,
+};
 
 /** Roles a key may hold: SYSTEM_ADMIN belongs to people, and reaches beyond one organization. */
 export const API_KEY_ROLES = ['ORGANIZATION_ADMIN', 'ANALYST'] as const satisfies readonly MemberRole[];
@@ -106,7 +116,7 @@ export async function createApiKey(access: Access, input: CreateApiKeyInput) {
           createdById: viewer.kind === 'user' ? viewer.userId : null,
         },
       });
-      await recordAudit(tx, viewer, [apiKeyEvent('CREATE', null, created)]);
+      await recordAudit(tx, viewer, [auditEvent(AUDITED_API_KEY, 'CREATE', null, created)]);
       return created;
     });
     return { apiKey, secret };
@@ -130,26 +140,11 @@ export async function revokeApiKey(access: Access, input: { id: string }) {
   // Outside the viewer's organizations a key is indistinguishable from no key.
   if (!key || !(await access.can(key.organizationId, 'read'))) throw new NotFoundError('ApiKey');
   if (!(await access.can(key.organizationId, 'admin'))) throw forbidden();
-  return prisma.$transaction(async (tx) => {
-    const [before] = await tx.$queryRaw<Pick<ApiKey, 'name' | 'role' | 'prefix' | 'revokedAt'>[]>`
-      SELECT name, role, prefix, revoked_at AS "revokedAt" FROM api_keys WHERE id = ${id!}::uuid FOR UPDATE`;
-    if (!before) throw new NotFoundError('ApiKey');
-    if (before.revokedAt) return tx.apiKey.findUniqueOrThrow({ where: { id: id! } });
-    const revoked = await tx.apiKey.update({ where: { id: id! }, data: { revokedAt: new Date() } });
-    await recordAudit(tx, access.viewer, [apiKeyEvent('REVOKE', before, revoked)]);
-    return revoked;
-  });
-}
-
-/** The fields of a key its audit events record: never its secret or the secret's hash. */
-const AUDITED = ['name', 'role', 'prefix', 'revokedAt'] as const;
-
-function apiKeyEvent(action: string, before: Partial<ApiKey> | null, after: ApiKey): AuditInput {
-  return {
-    organizationId: after.organizationId,
-    entityType: 'ApiKey',
-    entityId: after.id,
-    action,
-    changes: changesOf(before, after, AUDITED),
-  };
+  return auditedChange(
+    access.viewer,
+    AUDITED_API_KEY,
+    id!,
+    async (tx, before) => (before.revokedAt ? before : tx.apiKey.update({ where: { id: id! }, data: { revokedAt: new Date() } })),
+    { action: 'REVOKE' },
+  );
 }

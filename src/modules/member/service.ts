@@ -2,11 +2,13 @@ import type { Access } from '../../context.ts';
 import { prisma } from '../../db.ts';
 import { ConflictError, forbidden, LastOrganizationAdminError, NotFoundError } from '../../errors.ts';
 import type { Member, MemberRole, MembershipState, Prisma } from '../../generated/prisma/client.ts';
-import { type AuditInput, changesOf, recordAudit } from '../audit/service.ts';
+import { type AuditInput, recordAudit } from '../audit/service.ts';
+import { auditedChange, auditEvent, type Audited } from '../shared/audited.ts';
 import { isSystemAdmin } from '../shared/authorize.ts';
+import { table } from '../shared/sql-names.ts';
 import { requireOrganizationOf, requireRowIn } from '../shared/tenant.ts';
 import { Issues, uniqueViolation } from '../shared/validate.ts';
-import { AUDITED_USER_FIELDS, visibleUsersWhere } from '../user/service.ts';
+import { AUDITED_USER, visibleUsersWhere } from '../user/service.ts';
 
 // Memberships: rules and storage. No GraphQL here; resolvers call these.
 //
@@ -18,8 +20,14 @@ import { AUDITED_USER_FIELDS, visibleUsersWhere } from '../user/service.ts';
 //
 // Every change is recorded as an audit event in the transaction that makes it.
 
-/** The membership fields an audit event records (the organization is the event's own). */
-const AUDITED = ['userId', 'role', 'state'] as const;
+/** Memberships' audit events: the fields they record (the organization is the event's own). */
+export const AUDITED_MEMBER: Audited<Member> = {
+  model: 'Member',
+  entityType: 'Member',
+  fields: ['userId', 'role', 'state'],
+  find: (tx, id) => tx.member.findUnique({ where: { id } }),
+  organizationOf: (row) => row.organizationId,
+};
 
 /** Only a system admin grants SYSTEM_ADMIN or changes a member who holds it. */
 function requireRoleAuthority(access: Access, ...roles: (MemberRole | null | undefined)[]) {
@@ -32,29 +40,33 @@ const isActiveAdmin = (m: { role: MemberRole; state: MembershipState }) =>
   m.role === 'ORGANIZATION_ADMIN' && m.state === 'ACTIVE';
 
 /**
- * Runs `change` on a member with the organization locked, refusing with
- * LastOrganizationAdminError when the member is an active ORGANIZATION_ADMIN, would
- * stop being one (`staysAdmin` false), and no other is left. `change` gets the member
- * as it was before (under the lock, so what the change replaces).
+ * Runs `change` on a member with the organization locked, and records it, refusing
+ * with LastOrganizationAdminError when the member is an active ORGANIZATION_ADMIN,
+ * would stop being one (`staysAdmin` false), and no other is left. `change` gets the
+ * member as it was before (under the lock, so what the change replaces).
  */
-async function withAdminGuard<T>(
+function withAdminGuard<T extends Member | null>(
+  access: Access,
   memberId: string,
   organizationId: string,
   staysAdmin: (member: { role: MemberRole; state: MembershipState }) => boolean,
   change: (tx: Prisma.TransactionClient, before: Member) => Promise<T>,
 ): Promise<T> {
-  return prisma.$transaction(async (tx) => {
-    await tx.$queryRaw`SELECT id FROM organizations WHERE id = ${organizationId}::uuid FOR NO KEY UPDATE`;
-    const member = await tx.member.findUnique({ where: { id: memberId } });
-    if (!member) throw new NotFoundError('Member');
-    if (isActiveAdmin(member) && !staysAdmin(member)) {
-      const others = await tx.member.count({
-        where: { organizationId, role: 'ORGANIZATION_ADMIN', state: 'ACTIVE', id: { not: memberId } },
-      });
-      if (others === 0) throw new LastOrganizationAdminError();
-    }
-    return change(tx, member);
-  });
+  return auditedChange(
+    access.viewer,
+    AUDITED_MEMBER,
+    memberId,
+    async (tx, member) => {
+      if (isActiveAdmin(member) && !staysAdmin(member)) {
+        const others = await tx.member.count({
+          where: { organizationId, role: 'ORGANIZATION_ADMIN', state: 'ACTIVE', id: { not: memberId } },
+        });
+        if (others === 0) throw new LastOrganizationAdminError();
+      }
+      return change(tx, member);
+    },
+    { lock: (tx) => tx.$queryRaw`SELECT id FROM ${table('Organization')} WHERE id = ${organizationId}::uuid FOR NO KEY UPDATE` },
+  );
 }
 
 /** The organization and role of a member, or null when no member has this id. */
@@ -110,25 +122,13 @@ export async function addMember(access: Access, input: AddMemberInput) {
         const [created] = await tx.user.createManyAndReturn({ data: [{ email: email! }], skipDuplicates: true });
         const user = created ?? (await tx.user.findUniqueOrThrow({ where: { email: email! } }));
         if (created) {
-          events.push({
-            organizationId: null,
-            entityType: 'User',
-            entityId: created.id,
-            action: 'CREATE',
-            changes: changesOf(null, created, AUDITED_USER_FIELDS),
-          });
+          events.push(auditEvent(AUDITED_USER, 'CREATE', null, created));
         }
         memberUserId = user.id;
         if (user.authSubject === null) state = 'PENDING';
       }
       const member = await tx.member.create({ data: { organizationId: organizationId, userId: memberUserId, role, state } });
-      events.push({
-        organizationId: member.organizationId,
-        entityType: 'Member',
-        entityId: member.id,
-        action: 'CREATE',
-        changes: changesOf(null, member, AUDITED),
-      });
+      events.push(auditEvent(AUDITED_MEMBER, 'CREATE', null, member));
       await recordAudit(tx, access.viewer, events);
       return member;
     });
@@ -163,22 +163,11 @@ export async function updateMember(access: Access, input: UpdateMemberInput) {
   const role = input.role ?? undefined;
   const state = input.state ?? undefined;
   return withAdminGuard(
+    access,
     id!,
     organizationId,
     (m) => isActiveAdmin({ role: role ?? m.role, state: state ?? m.state }),
-    async (tx, before) => {
-      const after = await tx.member.update({ where: { id: id! }, data: { role, state } });
-      await recordAudit(tx, access.viewer, [
-        {
-          organizationId: after.organizationId,
-          entityType: 'Member',
-          entityId: after.id,
-          action: 'UPDATE',
-          changes: changesOf(before, after, AUDITED),
-        },
-      ]);
-      return after;
-    },
+    (tx) => tx.member.update({ where: { id: id! }, data: { role, state } }),
   );
 }
 
@@ -190,23 +179,10 @@ export async function removeMember(access: Access, input: { id: string }) {
   const current = await organizationOfMember(id!);
   const organizationId = await requireRowIn(access, current?.organizationId, 'admin', 'Member');
   requireRoleAuthority(access, current!.role);
-  await withAdminGuard(
-    id!,
-    organizationId,
-    () => false,
-    async (tx, before) => {
-      await tx.member.delete({ where: { id: id! } });
-      await recordAudit(tx, access.viewer, [
-        {
-          organizationId: before.organizationId,
-          entityType: 'Member',
-          entityId: before.id,
-          action: 'DELETE',
-          changes: changesOf(before, null, AUDITED),
-        },
-      ]);
-    },
-  );
+  await withAdminGuard(access, id!, organizationId, () => false, async (tx) => {
+    await tx.member.delete({ where: { id: id! } });
+    return null;
+  });
   return id!;
 }
 

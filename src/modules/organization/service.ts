@@ -1,19 +1,26 @@
 import type { Access, Viewer } from '../../context.ts';
 import { prisma } from '../../db.ts';
 import { ConflictError, forbidden, NotFoundError } from '../../errors.ts';
+import type { Organization } from '../../generated/prisma/client.ts';
 import { changesOf, recordAudit } from '../audit/service.ts';
+import { AUDITED_MEMBER } from '../member/service.ts';
+import { auditedChange, auditEvent, type Audited } from '../shared/audited.ts';
 import { isSystemAdmin, requireOrganizationAccess, requireSystemAdmin } from '../shared/authorize.ts';
-import { Issues, prismaErrorCode, uniqueViolation } from '../shared/validate.ts';
+import { Issues, uniqueViolation } from '../shared/validate.ts';
 import { phoneRegion } from '../shared/inputs.ts';
 import { renormalisePhones } from '../matching/regions.ts';
 
 // Organizations: rules and storage. No GraphQL here; resolvers call these.
 // Every change is recorded as an audit event in the transaction that makes it.
 
-/** The organization fields an audit event records. */
-const AUDITED = ['slug', 'name', 'autoApproveLinkConfidence', 'defaultPhoneRegion'] as const;
-/** The membership fields an audit event records (the organization is the event's own). */
-const AUDITED_MEMBER = ['userId', 'role', 'state'] as const;
+/** Organizations' audit events: the fields they record. */
+const AUDITED_ORGANIZATION: Audited<Organization> = {
+  model: 'Organization',
+  entityType: 'Organization',
+  fields: ['slug', 'name', 'autoApproveLinkConfidence', 'defaultPhoneRegion'],
+  find: (tx, id) => tx.organization.findUnique({ where: { id } }),
+  organizationOf: (row) => row.id,
+};
 
 export interface CreateOrganizationInput {
   slug: string;
@@ -39,20 +46,8 @@ export async function createOrganization(viewer: Viewer, input: CreateOrganizati
         data: { organizationId: organization.id, userId: viewer.userId, role: 'ORGANIZATION_ADMIN', state: 'ACTIVE' },
       });
       await recordAudit(tx, viewer, [
-        {
-          organizationId: organization.id,
-          entityType: 'Organization',
-          entityId: organization.id,
-          action: 'CREATE',
-          changes: changesOf(null, organization, AUDITED),
-        },
-        {
-          organizationId: organization.id,
-          entityType: 'Member',
-          entityId: member.id,
-          action: 'CREATE',
-          changes: changesOf(null, member, AUDITED_MEMBER),
-        },
+        auditEvent(AUDITED_ORGANIZATION, 'CREATE', null, organization),
+        auditEvent(AUDITED_MEMBER, 'CREATE', null, member),
       ]);
       return organization;
     });
@@ -87,12 +82,11 @@ export async function updateOrganization(access: Access, input: UpdateOrganizati
   if (!id) issues.throwIfAny();
   await requireOrganizationAccess(access, id!, 'admin');
   issues.throwIfAny();
-  try {
-    return await prisma.$transaction(async (tx) => {
-      // Locked, so `before` is what this update replaces, even with another one racing it.
-      await tx.$queryRaw`SELECT id FROM organizations WHERE id = ${id}::uuid FOR NO KEY UPDATE`;
-      const before = await tx.organization.findUnique({ where: { id: id! } });
-      if (!before) throw new NotFoundError('Organization');
+  return auditedChange(
+    access.viewer,
+    AUDITED_ORGANIZATION,
+    id!,
+    async (tx, before) => {
       const after = await tx.organization.update({
         where: { id: id! },
         data: {
@@ -103,22 +97,10 @@ export async function updateOrganization(access: Access, input: UpdateOrganizati
         },
       });
       if (after.defaultPhoneRegion !== before.defaultPhoneRegion) await renormalisePhones(tx, after.id);
-      await recordAudit(tx, access.viewer, [
-        {
-          organizationId: after.id,
-          entityType: 'Organization',
-          entityId: after.id,
-          action: 'UPDATE',
-          changes: changesOf(before, after, AUDITED),
-        },
-      ]);
       return after;
-    });
-  } catch (err) {
-    if (uniqueViolation(err)) throw slugTaken(slug);
-    if (prismaErrorCode(err) === 'P2025') throw new NotFoundError('Organization');
-    throw err;
-  }
+    },
+    { conflict: () => slugTaken(slug) },
+  );
 }
 
 /**
@@ -153,7 +135,7 @@ export async function deleteOrganization(access: Access, input: { id: string }) 
         entityType: 'Organization',
         entityId: id,
         action: 'DELETE',
-        changes: changesOf(before, null, AUDITED),
+        changes: changesOf(before, null, AUDITED_ORGANIZATION.fields as (keyof typeof before)[]),
       },
     ]);
     return true;

@@ -1,16 +1,24 @@
 import type { Access } from '../../context.ts';
 import { prisma } from '../../db.ts';
 import { ConflictError, InUseError, NotFoundError } from '../../errors.ts';
-import type { DiscoveryMethod, SourceKind } from '../../generated/prisma/client.ts';
+import type { DiscoveryMethod, IntegrationSource, SourceKind } from '../../generated/prisma/client.ts';
 import { type AuditInput, changesOf, recordAudit } from '../audit/service.ts';
+import { table } from '../shared/sql-names.ts';
+import { auditedChange, auditEvent, type Audited } from '../shared/audited.ts';
 import { requireOrganizationOf, requireRowIn } from '../shared/tenant.ts';
 import { Issues, prismaErrorCode, uniqueViolation } from '../shared/validate.ts';
 
 // Integration sources and identity providers: rules and storage. No GraphQL here.
 // Every change is recorded as an audit event in the transaction that makes it.
 
-/** The source fields an audit event records. */
-const AUDITED = ['kind', 'key', 'name'] as const;
+/** Sources' audit events: the fields they record. */
+const AUDITED_SOURCE: Audited<IntegrationSource> = {
+  model: 'IntegrationSource',
+  entityType: 'IntegrationSource',
+  fields: ['kind', 'key', 'name'],
+  find: (tx, id) => tx.integrationSource.findUnique({ where: { id } }),
+  organizationOf: (row) => row.organizationId,
+};
 /** The fields recorded for identifiers and identities a cascading delete removes. */
 const AUDITED_IDENTIFIER = [
   'userId',
@@ -64,15 +72,7 @@ export async function createSource(access: Access, input: CreateSourceInput) {
       const source = await tx.integrationSource.create({
         data: { organizationId: organizationId, kind: input.kind, key: key!, name: name! },
       });
-      await recordAudit(tx, access.viewer, [
-        {
-          organizationId: source.organizationId,
-          entityType: 'IntegrationSource',
-          entityId: source.id,
-          action: 'CREATE',
-          changes: changesOf(null, source, AUDITED),
-        },
-      ]);
+      await recordAudit(tx, access.viewer, [auditEvent(AUDITED_SOURCE, 'CREATE', null, source)]);
       return source;
     });
   } catch (err) {
@@ -109,32 +109,17 @@ export async function updateSource(access: Access, input: UpdateSourceInput) {
   if (!id) issues.throwIfAny();
   await requireRowIn(access, await organizationOfSource(id!), 'admin', 'IntegrationSource');
   issues.throwIfAny();
-  try {
-    return await prisma.$transaction(async (tx) => {
-      // Locked, so `before` is what this update replaces, even with another one racing it.
-      await tx.$queryRaw`SELECT id FROM integration_sources WHERE id = ${id}::uuid FOR NO KEY UPDATE`;
-      const before = await tx.integrationSource.findUnique({ where: { id: id! } });
-      if (!before) throw new NotFoundError('IntegrationSource');
-      const after = await tx.integrationSource.update({
+  return auditedChange(
+    access.viewer,
+    AUDITED_SOURCE,
+    id!,
+    (tx) =>
+      tx.integrationSource.update({
         where: { id: id! },
         data: { ...(key !== undefined && { key }), ...(name != null && { name }) },
-      });
-      await recordAudit(tx, access.viewer, [
-        {
-          organizationId: after.organizationId,
-          entityType: 'IntegrationSource',
-          entityId: after.id,
-          action: 'UPDATE',
-          changes: changesOf(before, after, AUDITED),
-        },
-      ]);
-      return after;
-    });
-  } catch (err) {
-    if (uniqueViolation(err)) throw keyTaken(key);
-    if (prismaErrorCode(err) === 'P2025') throw new NotFoundError('IntegrationSource');
-    throw err;
-  }
+      }),
+    { conflict: () => keyTaken(key) },
+  );
 }
 
 /**
@@ -160,9 +145,8 @@ export async function deleteSource(access: Access, input: { id: string; cascade?
     : 0;
   await prisma.$transaction(
     async (tx) => {
-      const locked = await tx.$queryRaw<{ id: string; kind: SourceKind; key: string; name: string }[]>`
-        SELECT id, kind::text AS kind, key, name FROM integration_sources WHERE id = ${id}::uuid FOR UPDATE`;
-      const before = locked[0];
+      await tx.$queryRaw`SELECT id FROM ${table('IntegrationSource')} WHERE id = ${id}::uuid FOR UPDATE`;
+      const before = await AUDITED_SOURCE.find(tx, id!);
       if (!before) throw new NotFoundError('IntegrationSource');
       const where = { organizationId, sourceId: id! };
       const events: AuditInput[] = [];
@@ -213,13 +197,7 @@ export async function deleteSource(access: Access, input: { id: string; cascade?
         }
       }
       await tx.integrationSource.delete({ where: { id: id! } });
-      events.push({
-        organizationId,
-        entityType: 'IntegrationSource',
-        entityId: before.id,
-        action: 'DELETE',
-        changes: changesOf(before, null, AUDITED),
-      });
+      events.push(auditEvent(AUDITED_SOURCE, 'DELETE', before, null));
       await recordAudit(tx, access.viewer, events);
     },
     { maxWait: 10_000, timeout: 10_000 + 5 * cascading },

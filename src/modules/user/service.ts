@@ -1,9 +1,11 @@
 import type { Access } from '../../context.ts';
 import { prisma } from '../../db.ts';
-import { ConflictError, forbidden, NotFoundError } from '../../errors.ts';
-import { changesOf, recordAudit } from '../audit/service.ts';
+import { ConflictError, forbidden } from '../../errors.ts';
+import type { User } from '../../generated/prisma/client.ts';
+import { recordAudit } from '../audit/service.ts';
+import { auditedChange, auditEvent, type Audited } from '../shared/audited.ts';
 import { isSystemAdmin, requireSystemAdmin } from '../shared/authorize.ts';
-import { Issues, prismaErrorCode, uniqueViolation } from '../shared/validate.ts';
+import { Issues, uniqueViolation } from '../shared/validate.ts';
 
 // Users: rules and storage. No GraphQL here; resolvers call these.
 // Every change is recorded as an audit event in the transaction that makes it. A user
@@ -20,6 +22,15 @@ export const AUDITED_USER_FIELDS = [
   'picture',
   'isSystemAdmin',
 ] as const;
+
+/** Users' audit events, which belong to no organization. */
+export const AUDITED_USER: Audited<User> = {
+  model: 'User',
+  entityType: 'User',
+  fields: AUDITED_USER_FIELDS,
+  find: (tx, id) => tx.user.findUnique({ where: { id } }),
+  organizationOf: () => null,
+};
 
 /**
  * The filter for users the viewer may see: themself, and the members of every
@@ -88,14 +99,10 @@ function profile(issues: Issues, input: ProfileInput) {
   };
 }
 
-function conflict(err: unknown): never {
-  const fields = uniqueViolation(err);
-  if (fields) {
-    const field = fields.some((f) => /auth/i.test(f)) ? 'input.authSubject' : 'input.email';
-    throw new ConflictError([field], field === 'input.email' ? 'Another user has this email.' : 'Another user has this sign-in subject.');
-  }
-  if (prismaErrorCode(err) === 'P2025') throw new NotFoundError('User');
-  throw err;
+/** The CONFLICT of a unique violation on a user's email or sign-in subject. */
+function conflictOn(fields: string[]): ConflictError {
+  const field = fields.some((f) => /auth/i.test(f)) ? 'input.authSubject' : 'input.email';
+  return new ConflictError([field], field === 'input.email' ? 'Another user has this email.' : 'Another user has this sign-in subject.');
 }
 
 export interface CreateUserInput extends ProfileInput {
@@ -114,19 +121,12 @@ export async function createUser(access: Access, input: CreateUserInput) {
   try {
     return await prisma.$transaction(async (tx) => {
       const user = await tx.user.create({ data: { email: email!, authSubject, ...data } });
-      await recordAudit(tx, access.viewer, [
-        {
-          organizationId: null,
-          entityType: 'User',
-          entityId: user.id,
-          action: 'CREATE',
-          changes: changesOf(null, user, AUDITED_USER_FIELDS),
-        },
-      ]);
+      await recordAudit(tx, access.viewer, [auditEvent(AUDITED_USER, 'CREATE', null, user)]);
       return user;
     });
   } catch (err) {
-    conflict(err);
+    const fields = uniqueViolation(err);
+    throw fields ? conflictOn(fields) : err;
   }
 }
 
@@ -149,31 +149,18 @@ export async function updateUser(access: Access, input: UpdateUserInput) {
   const self = access.viewer.kind === 'user' && access.viewer.userId === id;
   if (!self && !isSystemAdmin(access.viewer)) throw forbidden('You can only change your own profile.');
   issues.throwIfAny();
-  try {
-    return await prisma.$transaction(async (tx) => {
-      // Locked, so `before` is what this update replaces, even with another one racing it.
-      await tx.$queryRaw`SELECT id FROM users WHERE id = ${id}::uuid FOR NO KEY UPDATE`;
-      const before = await tx.user.findUnique({ where: { id: id! } });
-      if (!before) throw new NotFoundError('User');
-      const after = await tx.user.update({
+  return auditedChange(
+    access.viewer,
+    AUDITED_USER,
+    id!,
+    (tx) =>
+      tx.user.update({
         where: { id: id! },
         data: {
           ...(email != null && { email }),
           ...Object.fromEntries(Object.entries(data).filter(([, v]) => v !== undefined)),
         },
-      });
-      await recordAudit(tx, access.viewer, [
-        {
-          organizationId: null,
-          entityType: 'User',
-          entityId: after.id,
-          action: 'UPDATE',
-          changes: changesOf(before, after, AUDITED_USER_FIELDS),
-        },
-      ]);
-      return after;
-    });
-  } catch (err) {
-    conflict(err);
-  }
+      }),
+    { conflict: conflictOn },
+  );
 }

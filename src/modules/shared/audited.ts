@@ -1,0 +1,82 @@
+import type { Viewer } from '../../context.ts';
+import { Prisma, prisma } from '../../db.ts';
+import { NotFoundError } from '../../errors.ts';
+import { type AuditInput, changesOf, recordAudit } from '../audit/service.ts';
+import { table } from './sql-names.ts';
+import { prismaErrorCode, uniqueViolation } from './validate.ts';
+
+// One way to change a row and record the change: every service whose rows carry an
+// audit trail (users, organizations, sources, members, API keys) goes through here.
+
+type Tx = Prisma.TransactionClient;
+type Row = { id: string };
+
+/** A kind of row whose changes are audited. */
+export interface Audited<R extends Row> {
+  /** Its Prisma model: the table a change locks. */
+  model: Prisma.ModelName;
+  /** The entity type of its audit events, and what NOT_FOUND names. */
+  entityType: string;
+  /** The fields its events record. */
+  fields: readonly string[];
+  /** Reads one row. */
+  find: (tx: Tx, id: string) => Promise<R | null>;
+  /** The organization its events belong to (null: none, as for a user). */
+  organizationOf: (row: R) => string | null;
+}
+
+/** The audit event of a change to a row (`before` null: created; `after` null: deleted). */
+export function auditEvent<R extends Row>(audited: Audited<R>, action: string, before: R | null, after: R | null): AuditInput {
+  const row = (after ?? before)!;
+  return {
+    organizationId: audited.organizationOf(row),
+    entityType: audited.entityType,
+    entityId: row.id,
+    action,
+    changes: changesOf(before as Record<string, unknown> | null, after as Record<string, unknown> | null, audited.fields),
+  };
+}
+
+export interface ChangeOptions {
+  /** The event's action; UPDATE unless told, DELETE when the change returns null. */
+  action?: string;
+  /**
+   * Locks what the change must hold before the row is read: by default the row itself
+   * (FOR NO KEY UPDATE, which lets inserts that only refer to it through).
+   */
+  lock?: (tx: Tx) => Promise<unknown>;
+  /** The error of a unique violation, given the violated fields. */
+  conflict?: (fields: string[]) => Error;
+}
+
+/**
+ * Changes one row and records the change, in one transaction: the row is locked and
+ * read first, so the event's "before" is what the change replaces even with another
+ * change racing it. `change` returns the row as it is after (null when it deleted it;
+ * `before` itself when it changed nothing, which records nothing). A row that is gone
+ * is NOT_FOUND; a unique violation is the error `conflict` makes of it.
+ */
+export async function auditedChange<R extends Row, Result extends R | null>(
+  viewer: Viewer,
+  audited: Audited<R>,
+  id: string,
+  change: (tx: Tx, before: R) => Promise<Result>,
+  options: ChangeOptions = {},
+): Promise<Result> {
+  try {
+    return await prisma.$transaction(async (tx) => {
+      await (options.lock ? options.lock(tx) : tx.$queryRaw`SELECT id FROM ${table(audited.model)} WHERE id = ${id}::uuid FOR NO KEY UPDATE`);
+      const before = await audited.find(tx, id);
+      if (!before) throw new NotFoundError(audited.entityType);
+      const after = await change(tx, before);
+      if (after === before) return after;
+      await recordAudit(tx, viewer, [auditEvent(audited, after === null ? 'DELETE' : (options.action ?? 'UPDATE'), before, after)]);
+      return after;
+    });
+  } catch (err) {
+    const fields = options.conflict && uniqueViolation(err);
+    if (fields) throw options.conflict!(fields);
+    if (prismaErrorCode(err) === 'P2025') throw new NotFoundError(audited.entityType);
+    throw err;
+  }
+}

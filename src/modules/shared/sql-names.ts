@@ -1,0 +1,55 @@
+import { Prisma, prisma } from '../../db.ts';
+
+// Table and column names for raw SQL, read from the Prisma datamodel (which honours
+// @map and @@map), so raw statements name what the schema names: a renamed column
+// changes them too, and a field that no longer exists fails the type check.
+
+type ModelName = Prisma.ModelName;
+/** The scalar fields of a model, as Prisma names them. */
+export type FieldOf<M extends ModelName> = keyof Prisma.TypeMap['model'][M]['payload']['scalars'] & string;
+
+interface RuntimeModel {
+  dbName: string | null;
+  fields: readonly { name: string; kind: string; dbName?: string | null }[];
+}
+
+// The generated client carries its datamodel; it is the same for every client instance.
+function modelOf(name: ModelName): RuntimeModel {
+  const models = (prisma as unknown as { _runtimeDataModel: { models: Record<string, RuntimeModel> } })._runtimeDataModel.models;
+  const model = models[name];
+  if (!model) throw new Error(`The Prisma datamodel has no model ${name}.`);
+  return model;
+}
+
+const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+/** The table of a model, as it is written in SQL. */
+export const tableName = (model: ModelName): string => quote(modelOf(model).dbName ?? model);
+
+/** The column of a model's field, as it is written in SQL. */
+export function columnName<M extends ModelName>(model: M, field: FieldOf<M>): string {
+  const found = modelOf(model).fields.find((f) => f.name === field && f.kind !== 'object');
+  if (!found) throw new Error(`The Prisma model ${model} has no scalar field ${field}.`);
+  return quote(found.dbName ?? found.name);
+}
+
+/** The table of a model, for a raw statement. */
+export const table = (model: ModelName): Prisma.Sql => Prisma.raw(tableName(model));
+
+/** The column of a model's field, for a raw statement; `prefix` is a table alias. */
+export const column = <M extends ModelName>(model: M, field: FieldOf<M>, prefix?: string): Prisma.Sql =>
+  Prisma.raw(`${prefix ? `${prefix}.` : ''}${columnName(model, field)}`);
+
+/**
+ * A select list reading the fields under their Prisma names (`column AS "field"`), so
+ * raw rows have the shape Prisma's own queries give; `prefix` is a table alias.
+ */
+export function selectList<M extends ModelName>(model: M, fields: readonly FieldOf<M>[], prefix?: string): Prisma.Sql {
+  const p = prefix ? `${prefix}.` : '';
+  return Prisma.raw(fields.map((f) => `${p}${columnName(model, f)} AS ${quote(f)}`).join(', '));
+}
+
+/** Every scalar field of a model, as Prisma names them. */
+export function scalarFields<M extends ModelName>(model: M): FieldOf<M>[] {
+  return modelOf(model).fields.filter((f) => f.kind !== 'object').map((f) => f.name as FieldOf<M>);
+}
