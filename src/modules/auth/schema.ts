@@ -3,7 +3,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../../errors.ts';
 import type { ApiKey } from '../../generated/prisma/client.ts';
 import { totalCountField } from '../shared/connections.ts';
 import { mutationResult } from '../shared/errors.ts';
-import { parseId } from '../shared/validate.ts';
+import { scopesForOrganization } from '../shared/tenant.ts';
 import { administeredRowWhere } from '../shared/visibility.ts';
 import { createApiKey, revokeApiKey, type ApiKeyRole } from './api-keys.ts';
 
@@ -113,10 +113,7 @@ builder.mutationFields((t) => ({
     description: 'Creates an API key for an organization you administer, and returns its secret once.',
     // An id that does not parse, or no organization at all, is left to the service,
     // which answers BAD_USER_INPUT naming the field.
-    authScopes: (_root, { input }, ctx) => {
-      const id = input.organizationId == null ? ctx.access.organizationFor(null) : parseId(input.organizationId, 'Organization');
-      return id ? { orgAdmin: id } : { authenticated: true };
-    },
+    authScopes: (_root, { input }, ctx) => scopesForOrganization('orgAdmin', input.organizationId, ctx.access),
     args: { input: t.arg({ type: CreateApiKeyInput, description: 'The key to create.' }) },
     errors: {
       types: [ValidationError, ConflictError, NotFoundError],

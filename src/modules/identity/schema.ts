@@ -4,8 +4,7 @@ import { prisma } from '../../db.ts';
 import type { IdentityType, LinkedBy, PropertyType } from '../../generated/prisma/client.ts';
 import { OLDEST_FIRST, totalCountField } from '../shared/connections.ts';
 import type { Types } from '../shared/fields.ts';
-import { readableRowsWhere } from '../shared/tenant.ts';
-import { parseId } from '../shared/validate.ts';
+import { readableRowsWhere, scopesForOrganization } from '../shared/tenant.ts';
 import { tenantRowWhere } from '../shared/visibility.ts';
 import { identitiesWhere, identityLookup } from './service.ts';
 
@@ -179,12 +178,8 @@ builder.queryField('identity', (t) =>
     nullable: true,
     description:
       'An identity by id, or in an organization by identifier key, email, phone number, or provider account (source and externalId): give exactly one. Null when there is none you may read.',
-    authScopes: (_root, args, ctx) => {
-      if (args.id != null) return { authenticated: true };
-      const named = args.organizationId == null ? null : parseId(args.organizationId, 'Organization');
-      const organizationId = args.organizationId != null && !named ? null : ctx.access.organizationFor(named);
-      return organizationId ? { orgRead: organizationId } : { authenticated: true };
-    },
+    authScopes: (_root, args, ctx) =>
+      args.id != null ? { authenticated: true } : scopesForOrganization('orgRead', args.organizationId, ctx.access),
     args: {
       organizationId: t.arg.id({
         required: false,

@@ -4,7 +4,7 @@ import { prisma } from '../../db.ts';
 import { prebuiltOrganization, rootPlanners } from '../shared/prebuilt.ts';
 import { OLDEST_FIRST, totalCountField } from '../shared/connections.ts';
 import { mutationResult } from '../shared/errors.ts';
-import { parseId } from '../shared/validate.ts';
+import { scopesForOrganization } from '../shared/tenant.ts';
 import { isUuid, NO_ROW } from '../shared/visibility.ts';
 import {
   createOrganization,
@@ -121,18 +121,6 @@ const DeleteOrganizationInput = builder.inputType('DeleteOrganizationInput', {
   }),
 });
 
-/**
- * Scopes for a mutation that names an organization: `level` there. An id that does not
- * parse is left to the service, which answers BAD_USER_INPUT naming the field; a
- * credential bound to another organization gets TENANT_MISMATCH before any lookup.
- */
-export function organizationScopes(level: 'orgRead' | 'orgWrite' | 'orgAdmin', rawId: string, ctx: { access: { assertTenant(id: string): void } }) {
-  const id = parseId(rawId, 'Organization');
-  if (!id) return { authenticated: true };
-  ctx.access.assertTenant(id);
-  return { [level]: id } as { orgRead: string } | { orgWrite: string } | { orgAdmin: string };
-}
-
 builder.mutationFields((t) => ({
   createOrganization: t.field({
     type: OrganizationRef,
@@ -145,7 +133,7 @@ builder.mutationFields((t) => ({
   updateOrganization: t.field({
     type: OrganizationRef,
     description: 'Renames an organization, changes its slug or its automatic approval of link suggestions (ORGANIZATION_ADMIN of it).',
-    authScopes: (_root, { input }, ctx) => organizationScopes('orgAdmin', input.id, ctx),
+    authScopes: (_root, { input }, ctx) => scopesForOrganization('orgAdmin', input.id, ctx.access),
     args: { input: t.arg({ type: UpdateOrganizationInput, description: 'The changes.' }) },
     errors: mutationResult('UpdateOrganization', 'organization', 'updating an organization'),
     resolve: (_root, { input }, ctx) => updateOrganization(ctx.access, input),

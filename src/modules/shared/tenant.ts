@@ -2,6 +2,7 @@ import type { Access } from '../../context.ts';
 import { forbidden, NotFoundError } from '../../errors.ts';
 import { requireOrganizationAccess } from './authorize.ts';
 import { type Issues, parseId } from './validate.ts';
+import { NIL_UUID } from './visibility.ts';
 
 // The organization a write acts in, and who may see which tenant rows, for services
 // whose input may leave the organization to the request (X-Organization-ID).
@@ -60,25 +61,26 @@ export async function requireRowIn(
   throw new NotFoundError(entity);
 }
 
+type OrganizationScope = { orgRead: string } | { orgWrite: string } | { orgAdmin: string };
+
 /**
- * Scope-auth scopes of a mutation whose input may name an organization: `level`
+ * Scope-auth scopes of an operation whose arguments may name an organization: `level`
  * there (or in the organization the request is narrowed to). An id that does not
  * parse, or no organization at all, is left to the service, which answers
- * BAD_USER_INPUT naming the field.
+ * BAD_USER_INPUT naming the field; a credential bound to another organization gets
+ * TENANT_MISMATCH before any lookup.
  */
 export function scopesForOrganization(
-  level: 'orgWrite' | 'orgAdmin',
+  level: 'orgRead' | 'orgWrite' | 'orgAdmin',
   value: string | null | undefined,
   access: Access,
-): { authenticated: true } | { orgWrite: string } | { orgAdmin: string } {
+): { authenticated: true } | OrganizationScope {
   const named = value == null ? null : parseId(value, 'Organization');
   if (value != null && !named) return { authenticated: true };
   const organizationId = access.organizationFor(named);
   if (!organizationId) return { authenticated: true };
-  return { [level]: organizationId } as { orgWrite: string } | { orgAdmin: string };
+  return { [level]: organizationId } as OrganizationScope;
 }
-
-const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 
 /**
  * A filter on tenant rows (any model with `organizationId`) to those the viewer may

@@ -4,7 +4,8 @@ export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f
 
 export const isUuid = (value: string) => UUID_RE.test(value);
 
-const NIL_UUID = '00000000-0000-0000-0000-000000000000';
+/** The UUID no row has: a filter on it matches nothing. */
+export const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 
 /**
  * The unique-lookup filter for an id that is not a UUID: it matches no row and never

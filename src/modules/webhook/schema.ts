@@ -4,7 +4,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../../errors.ts';
 import type { WebhookDeliveryStatus, WebhookEndpoint } from '../../generated/prisma/client.ts';
 import { OLDEST_FIRST, totalCountField } from '../shared/connections.ts';
 import { mutationResult } from '../shared/errors.ts';
-import { parseId } from '../shared/validate.ts';
+import { scopesForOrganization } from '../shared/tenant.ts';
 import { administeredRowWhere } from '../shared/visibility.ts';
 import { createEndpoint, deleteEndpoint, redeliver, redeliverFailed, rotateEndpointSecret, updateEndpoint } from './service.ts';
 
@@ -202,10 +202,7 @@ builder.mutationFields((t) => ({
   createWebhookEndpoint: t.field({
     type: WithSecretRef,
     description: 'Adds a webhook endpoint to an organization you administer; answers with its signing secret, once.',
-    authScopes: (_root, { input }, ctx) => {
-      const id = input.organizationId == null ? ctx.access.organizationFor(null) : parseId(input.organizationId, 'Organization');
-      return id ? { orgAdmin: id } : { authenticated: true };
-    },
+    authScopes: (_root, { input }, ctx) => scopesForOrganization('orgAdmin', input.organizationId, ctx.access),
     args: { input: t.arg({ type: CreateInput, description: 'The endpoint to add.' }) },
     errors: withSecretErrors('CreateWebhookEndpoint', 'adding a webhook endpoint'),
     resolve: (_root, { input }, ctx) => createEndpoint(ctx.access, input),
