@@ -13,7 +13,6 @@ import { batchedLookups } from './db/batched-lookups.ts';
 import { ApiError, ErrorCode, forbidden, unauthenticated } from './errors.ts';
 import type PrismaTypes from './generated/pothos-types.ts';
 import { getDatamodel } from './generated/pothos-types.ts';
-import { redirectsOf } from './modules/user/tombstones.ts';
 
 // The one place plugins, scalars and builder options live; types are defined in
 // src/modules/*. Plugin order matters:
@@ -25,6 +24,17 @@ import { redirectsOf } from './modules/user/tombstones.ts';
 // - simple-objects for plain output shapes that are not database rows;
 // - directives then federation last, after every plugin that wraps resolvers: they add
 //   the subgraph's @key directives and `_entities` resolution (src/modules/federation).
+/**
+ * Where the ids of a type that load nothing lead instead, by type name: a module whose
+ * rows can be replaced (a merged user by its survivor) registers its redirect with
+ * redirectNodes, so `node` and `nodes` follow it without this file knowing the domain.
+ */
+const redirects = new Map<string, (ids: string[]) => Promise<Map<string, string>>>();
+
+export function redirectNodes(typename: string, redirect: (ids: string[]) => Promise<Map<string, string>>): void {
+  redirects.set(typename, redirect);
+}
+
 export const builder = new SchemaBuilder<{
   Context: Context;
   PrismaTypes: PrismaTypes;
@@ -89,10 +99,11 @@ export const builder = new SchemaBuilder<{
       // is swapped for its survivor's before the second load. Only a miss costs more.
       resolve: async (_root, args, _ctx, _info, resolveNode) => {
         const found = await resolveNode(args.id);
-        if (found || args.id.typename !== 'User') return found;
-        const survivor = (await redirectsOf([args.id.id])).get(args.id.id);
+        const redirect = redirects.get(args.id.typename);
+        if (found || !redirect) return found;
+        const survivor = (await redirect([args.id.id])).get(args.id.id);
         if (!survivor) return null;
-        args.id = { typename: 'User', id: survivor };
+        args.id = { typename: args.id.typename, id: survivor };
         return resolveNode(args.id);
       },
     },
@@ -103,12 +114,18 @@ export const builder = new SchemaBuilder<{
       resolve: async (_root, args, _ctx, _info, resolveNodes) => {
         const all = args.ids;
         const found = await resolveNodes(all);
-        const missing = all.flatMap((id, i) => (found[i] == null && id.typename === 'User' ? [i] : []));
+        const missing = all.flatMap((id, i) => (found[i] == null && redirects.has(id.typename) ? [i] : []));
         if (!missing.length) return found;
-        const survivors = await redirectsOf(missing.map((i) => all[i]!.id));
-        const retry = missing.filter((i) => survivors.has(all[i]!.id));
+        const survivors = new Map<number, string>();
+        for (const [typename, redirect] of redirects) {
+          const ofType = missing.filter((i) => all[i]!.typename === typename);
+          if (!ofType.length) continue;
+          const led = await redirect(ofType.map((i) => all[i]!.id));
+          for (const i of ofType) if (led.has(all[i]!.id)) survivors.set(i, led.get(all[i]!.id)!);
+        }
+        const retry = missing.filter((i) => survivors.has(i));
         if (!retry.length) return found;
-        args.ids = retry.map((i) => ({ typename: 'User', id: survivors.get(all[i]!.id)! }));
+        args.ids = retry.map((i) => ({ typename: all[i]!.typename, id: survivors.get(i)! }));
         const again = await resolveNodes(args.ids);
         args.ids = all;
         const out = [...found];

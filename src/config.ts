@@ -1,12 +1,46 @@
 import path from 'node:path';
 import type { ReplicaSettings } from './db/replicas.ts';
-import type { HttpTimeouts } from './http-server.ts';
-import type { QueryLimits } from './plugins/limits.ts';
-import type { RateLimits } from './plugins/rate-limit.ts';
-import type { SubgraphGuard } from './plugins/subgraph-guard.ts';
 
 // Every setting the server reads, with its default. README's configuration table
 // lists the same names; keep them together.
+
+export interface HttpTimeouts {
+  /** Time to receive a request's headers, from the connection or the previous request. */
+  headersMs: number;
+  /** Time to receive a whole request, headers and body. */
+  requestMs: number;
+  /** How long an idle keep-alive connection stays open. */
+  keepAliveMs: number;
+}
+
+export interface QueryLimits {
+  maxDepth: number;
+  maxAliases: number;
+  maxDirectives: number;
+  maxTokens: number;
+  maxCost: number;
+  maxPageSize: number;
+  /** Hide "Did you mean …?" suggestions, which leak the schema when introspection is off. */
+  blockFieldSuggestions: boolean;
+  /** Say in errors what a limit is and what the operation reached; otherwise only which limit it broke. */
+  exposeLimits: boolean;
+}
+
+export interface RateLimits {
+  /** Units per window for one credential (a user, an API key, or an anonymous address); 0 turns it off. */
+  perCredential: number;
+  /** Units per window for one organization, whoever calls; 0 turns it off. */
+  perOrganization: number;
+  windowMs: number;
+  redisUrl?: string | undefined;
+}
+
+export interface SubgraphGuard {
+  /** The secret the gateway sends in X-Subgraph-Secret; unset turns the guard off. */
+  secret: string | undefined;
+  /** Require it on every request, not only on `_service` and `_entities`. */
+  requireForAll: boolean;
+}
 
 export interface Config {
   env: 'development' | 'production' | 'test';

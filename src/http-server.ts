@@ -1,18 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { HttpTimeouts } from './config.ts';
 
 // The HTTP/1.1 server: timeouts for clients that send slowly or not at all, and a
 // shutdown that tells keep-alive clients to go before their connections close, so
 // none of them sends a request on a connection the server is closing.
-
-export interface HttpTimeouts {
-  /** Time to receive a request's headers, from the connection or the previous request. */
-  headersMs: number;
-  /** Time to receive a whole request, headers and body. */
-  requestMs: number;
-  /** How long an idle keep-alive connection stays open. */
-  keepAliveMs: number;
-}
 
 export interface HttpServer {
   server: Server;

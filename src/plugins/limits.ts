@@ -13,19 +13,7 @@ import {
 import type { Plugin } from 'graphql-yoga';
 import { ErrorCode } from '../errors.ts';
 import { costError, costRule, operationCost } from './cost.ts';
-
-export interface QueryLimits {
-  maxDepth: number;
-  maxAliases: number;
-  maxDirectives: number;
-  maxTokens: number;
-  maxCost: number;
-  maxPageSize: number;
-  /** Hide "Did you mean …?" suggestions, which leak the schema when introspection is off. */
-  blockFieldSuggestions: boolean;
-  /** Say in errors what a limit is and what the operation reached; otherwise only which limit it broke. */
-  exposeLimits: boolean;
-}
+import type { QueryLimits } from '../config.ts';
 
 // Every limit is checked while the operation is validated, so an operation over one
 // is refused before any resolver (and so any SQL) runs. Page sizes given by variables

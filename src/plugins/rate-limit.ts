@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import type { Context } from '../context.ts';
 import { ApiError, ErrorCode } from '../errors.ts';
 import { errorFields, logger } from '../observability/logger.ts';
+import type { RateLimits } from '../config.ts';
 
 // Rate limits per credential and per organization, in windows that start with a
 // counter's first unit. Each root field of
@@ -12,15 +13,6 @@ import { errorFields, logger } from '../observability/logger.ts';
 // operation over either limit is refused with RATE_LIMITED and Retry-After before it
 // runs. Counters live in Redis when REDIS_URL is set, so every server process shares
 // them, and in process memory otherwise.
-
-export interface RateLimits {
-  /** Units per window for one credential (a user, an API key, or an anonymous address); 0 turns it off. */
-  perCredential: number;
-  /** Units per window for one organization, whoever calls; 0 turns it off. */
-  perOrganization: number;
-  windowMs: number;
-  redisUrl?: string | undefined;
-}
 
 export interface CounterStore {
   /**

@@ -2,15 +2,9 @@ import { timingSafeEqual } from 'node:crypto';
 import { GraphQLError, Kind, type ASTVisitor, type DocumentNode, type SelectionSetNode, type ValidationContext } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { ApiError, ErrorCode } from '../errors.ts';
+import type { SubgraphGuard } from '../config.ts';
 
 export const SUBGRAPH_SECRET_HEADER = 'x-subgraph-secret';
-
-export interface SubgraphGuard {
-  /** The secret the gateway sends in X-Subgraph-Secret; unset turns the guard off. */
-  secret: string | undefined;
-  /** Require it on every request, not only on `_service` and `_entities`. */
-  requireForAll: boolean;
-}
 
 /**
  * `_service { sdl }` is the whole schema: where introspection is off and no gateway

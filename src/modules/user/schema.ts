@@ -1,11 +1,15 @@
-import { builder } from '../../builder.ts';
+import { builder, redirectNodes } from '../../builder.ts';
 import { prisma } from '../../db.ts';
 import { mutationResult } from '../shared/errors.ts';
+import type { InputFieldBuilder } from '../shared/fields.ts';
 import { prebuiltUser, rootPlanners } from '../shared/prebuilt.ts';
 import { parseGlobalId } from '../shared/validate.ts';
 import { isUuid, NO_ROW } from '../shared/visibility.ts';
-import { createUser, mayReadAuthSubject, membersAmong, updateUser, userLookup, visibleUsersWhere } from './service.ts';
+import { createUser, findUser, mayReadAuthSubject, membersAmong, updateUser, visibleUsersWhere } from './service.ts';
 import { redirectsOf } from './tombstones.ts';
+
+// `node` and `nodes` lead a merged user's id to the user it was merged into.
+redirectNodes('User', (ids) => redirectsOf(ids));
 
 export const UserRef = builder.prismaNode('User', {
   description: 'A person who can sign in, and whom identifiers and identities resolve to.',
@@ -71,22 +75,11 @@ builder.queryFields((t) => ({
       id: t.arg.id({ required: false, description: 'Its global id (or UUID).' }),
       email: t.arg.string({ required: false, description: 'Its email, in any case.' }),
     },
-    resolve: async (query, _root, args, ctx) => {
-      const lookup = userLookup(args);
-      const visible = await visibleUsersWhere(ctx.access);
-      const found = await prisma.user.findFirst({ ...query, where: { ...lookup, mergedIntoId: null, ...visible } });
-      if (found) return found;
-      // A merged user's id or email leads to the user it was merged into.
-      const tombstone = await prisma.user.findFirst({ where: { ...lookup, mergedIntoId: { not: null } }, select: { id: true } });
-      const survivor = tombstone && (await redirectsOf([tombstone.id])).get(tombstone.id);
-      return survivor ? prisma.user.findFirst({ ...query, where: { id: survivor, ...visible } }) : null;
-    },
+    resolve: (query, _root, args, ctx) => findUser(ctx.access, args, query),
   }),
 }));
 
-type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
-
-const profileFields = (t: PothosSchemaTypes.InputFieldBuilder<Types, 'InputObject'>) => ({
+const profileFields = (t: InputFieldBuilder) => ({
   givenName: t.string({ required: false, description: 'Given (first) name, up to 200 characters; null clears it.' }),
   familyName: t.string({ required: false, description: 'Family (last) name, up to 200 characters; null clears it.' }),
   nickname: t.string({ required: false, description: 'Casual name, up to 200 characters; null clears it.' }),

@@ -1,11 +1,12 @@
 import type { Access } from '../../context.ts';
 import { prisma } from '../../db.ts';
 import { ConflictError, forbidden } from '../../errors.ts';
-import type { User } from '../../generated/prisma/client.ts';
+import type { Prisma, User } from '../../generated/prisma/client.ts';
 import { recordAudit } from '../audit/service.ts';
 import { auditedChange, auditEvent, type Audited } from '../shared/audited.ts';
 import { isSystemAdmin, requireSystemAdmin } from '../shared/authorize.ts';
 import { Issues, uniqueViolation } from '../shared/validate.ts';
+import { redirectsOf } from './tombstones.ts';
 
 // Users: rules and storage. No GraphQL here; resolvers call these.
 // Every change is recorded as an audit event in the transaction that makes it. A user
@@ -78,6 +79,25 @@ export function userLookup(args: { id?: string | null; email?: string | null }) 
   const email = issues.email('email', args.email);
   issues.throwIfAnyInRead();
   return id ? { id } : { email: email! };
+}
+
+/**
+ * A user by id or email (give exactly one), as the `user` query answers: null unless
+ * the viewer may see them, and a merged user's id or email leads to the user it was
+ * merged into. `query` is the selection of the operation (relations to load).
+ */
+export async function findUser(
+  access: Access,
+  args: { id?: string | null; email?: string | null },
+  query: { include?: Prisma.UserInclude; select?: Prisma.UserSelect } = {},
+) {
+  const lookup = userLookup(args);
+  const visible = await visibleUsersWhere(access);
+  const found = await prisma.user.findFirst({ ...query, where: { ...lookup, mergedIntoId: null, ...visible } });
+  if (found) return found;
+  const tombstone = await prisma.user.findFirst({ where: { ...lookup, mergedIntoId: { not: null } }, select: { id: true } });
+  const survivor = tombstone && (await redirectsOf([tombstone.id])).get(tombstone.id);
+  return survivor ? prisma.user.findFirst({ ...query, where: { id: survivor, ...visible } }) : null;
 }
 
 /** The profile fields every user has; null clears a field on update. */
