@@ -1,12 +1,12 @@
 import type { CodegenConfig } from '@graphql-codegen/cli';
 
 // Typed documents (GraphQL Code Generator's client preset) for the operations in
-// examples/ (for frontends) and test/operations/ (used by the tests), generated from
-// the committed schema.graphql. `npm run codegen` regenerates; `npm run codegen:check`
+// examples/ (which frontends can start from, and the tests run), generated from the
+// committed schema.graphql. `npm run codegen` regenerates; `npm run codegen:check`
 // fails when the committed output is stale.
 const config: CodegenConfig = {
   schema: 'schema.graphql',
-  documents: ['examples/**/*.graphql', 'test/operations/**/*.graphql'],
+  documents: ['examples/**/*.graphql'],
   generates: {
     'src/client/': {
       preset: 'client',

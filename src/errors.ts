@@ -1,7 +1,7 @@
 import { GraphQLError } from 'graphql';
 
 /**
- * The stable error codes of the API (DESIGN.md, "API conventions"). They appear as
+ * The stable error codes of the API. They appear as
  * `extensions.code` on GraphQL errors and as `code` on typed errors in mutation
  * results, so a client handles one vocabulary either way.
  */

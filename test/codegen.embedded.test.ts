@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import config from '../codegen.ts';
 
 // The typed documents in src/client are generated from schema.graphql and the
-// operations in examples/ and test/operations/: this fails when they are stale (run
+// operations in examples/: this fails when they are stale (run
 // `npm run codegen`). Generation needs no database, so it runs in one project.
 
 describe('generated client documents', () => {

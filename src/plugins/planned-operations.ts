@@ -13,6 +13,7 @@ import type { GraphQLParams, Plugin } from 'graphql-yoga';
 import { createContext, type Access, type Context, type Viewer } from '../context.ts';
 import type { CredentialRead } from '../modules/auth/users.ts';
 import { JsonText, rootPlanners, type PlanInfo, type PlanRow } from '../modules/shared/prebuilt.ts';
+import { NIL_UUID } from '../modules/shared/visibility.ts';
 
 // Operations answered by one statement, without executing resolvers: a query whose
 // only field is a root field with a planner (modules/shared/prebuilt.ts) and whose
@@ -85,7 +86,7 @@ export interface Speculation {
 /** The viewer a plan is written for before the credential is read: an active member of the organization. */
 const expectedViewer = (organizationId: string): Viewer => ({
   kind: 'user',
-  userId: '00000000-0000-0000-0000-000000000000',
+  userId: NIL_UUID,
   isSystemAdmin: false,
   boundOrganizationId: null,
   knownMemberships: new Map([[organizationId, { role: 'ANALYST', state: 'ACTIVE' }]]),
@@ -145,8 +146,8 @@ export async function speculate(
 
 // The JSON text of a planned answer goes into the response as it is: Yoga serializes a
 // result with its `stringify` when it has one (JSON, server-sent events, multipart,
-// each result of a batch). For a page of 100 members (61 kB) that spares a JSON.parse
-// and a JSON.stringify of the answer, 0.37 ms. Any other serialization (say, of a
+// each result of a batch), which spares a JSON.parse and a JSON.stringify of the
+// answer (README, Performance). Any other serialization (say, of a
 // result another plugin replaced) gets JsonText's value.
 const PLACEHOLDER = '\u0000planned answer\u0000';
 const MARK = JSON.stringify(PLACEHOLDER);

@@ -56,8 +56,8 @@ export function createAuthenticator(settings: AuthSettings): Authenticator {
     requiredClaims: ['exp', 'sub'],
   };
 
-  // Verified tokens, so a client's next requests skip the signature check (an ES256
-  // verification costs about 0.2 ms of CPU, a sixth of a small request). Only the
+  // Verified tokens, so a client's next requests skip the signature check (a sizeable
+  // share of a small request's CPU: README, Performance). Only the
   // very same token string finds an entry; it lives at most VERIFIED_TTL_MS, never
   // past the token's `exp`, and only while the key set it was verified with is the
   // current one (a rotation that withdraws a key refuses its tokens at once).

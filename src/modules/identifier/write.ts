@@ -16,8 +16,8 @@ export type IdentifierKeys = Pick<Identifier, 'id' | 'userId' | 'sourceId' | 'id
 
 /**
  * What a write sends back of each identifier: every column (`rows`), or only its id and
- * natural key (`keys`), for a caller that shows no more. Receiving and converting 1,000
- * rows cost the process 13–14 ms with all 12 columns, 6.3–6.8 ms with 5.
+ * natural key (`keys`), for a caller that shows no more: fewer columns are cheaper to
+ * receive and convert (README, Performance).
  */
 export type Returning = 'rows' | 'keys';
 
@@ -53,8 +53,8 @@ const AUDITED_FIELDS = [
 /**
  * SQL: the changes between the rows `b` (before; null columns for a new row) and `w`
  * (written), as audit JSON: one `{ field: { before, after } }` object per changed
- * column, joined. (An aggregate over a VALUES list per row cost 15 ms of a
- * 1,000-row write; this is a plain expression.)
+ * column, joined: a plain expression, cheaper than an aggregate per row (README,
+ * Performance).
  */
 const CHANGES_SQL = Prisma.raw(
   `(${AUDITED_FIELDS.map(
