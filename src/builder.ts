@@ -13,6 +13,7 @@ import { batchedLookups } from './db/batched-lookups.ts';
 import { ApiError, ErrorCode, forbidden, unauthenticated } from './errors.ts';
 import type PrismaTypes from './generated/pothos-types.ts';
 import { getDatamodel } from './generated/pothos-types.ts';
+import { PAGE } from './modules/shared/rules.ts';
 
 // The one place plugins, scalars and builder options live; types are defined in
 // src/modules/*. Plugin order matters:
@@ -84,6 +85,9 @@ export const builder = new SchemaBuilder<{
     dmmf: getDatamodel(),
     exposeDescriptions: false,
     filterConnectionTotalCount: true,
+    // Page sizes are a rule the read engine applies too (modules/shared/rules.ts).
+    defaultConnectionSize: PAGE.default,
+    maxConnectionSize: PAGE.max,
     onUnusedQuery: process.env.NODE_ENV === 'production' ? null : 'warn',
   },
   relay: {

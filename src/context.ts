@@ -4,7 +4,6 @@ import { prisma } from './db.ts';
 import { onPrimary } from './db/replicas.ts';
 import { tenantMismatch } from './errors.ts';
 import type { MemberRole, MembershipState } from './generated/prisma/client.ts';
-import type { PlanCapture } from './modules/shared/prebuilt.ts';
 
 /** Who is calling, verified once per request. Read-only; anonymous is explicit. */
 export type Viewer =
@@ -50,11 +49,6 @@ export interface Context {
   requestedOrganizationId: string | null;
   requestId: string;
   access: Access;
-  /**
-   * Only on the provisional context a planned read is written with (see
-   * plugins/planned-operations.ts): its plan runs inside the credential's statement.
-   */
-  planCapture?: PlanCapture;
   /** A per-request DataLoader registry: one loader per key, never shared between requests. */
   loader<K, V>(key: string, batch: DataLoader.BatchLoadFn<K, V>, options?: DataLoader.Options<K, V>): DataLoader<K, V>;
 }

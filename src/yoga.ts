@@ -11,7 +11,7 @@ import { PROJECT_ROOT } from './paths.ts';
 import { forbidden, refusingRequest } from './errors.ts';
 import { yogaLogger } from './observability/logger.ts';
 import { currentRequest } from './observability/request-context.ts';
-import { createAuthenticator, isBearerToken, type Authenticator } from './modules/auth/authenticate.ts';
+import { createAuthenticator, type Authenticator } from './modules/auth/authenticate.ts';
 import { requestedOrganizationId as organizationNamedBy } from './modules/auth/tenant-header.ts';
 import { useBodyLimit } from './plugins/body-limit.ts';
 import { useConnectionArguments } from './plugins/connection-args.ts';
@@ -21,7 +21,7 @@ import { useInputGuard } from './plugins/input-guard.ts';
 import { useQueryLimits } from './plugins/limits.ts';
 import { useReadiness } from './plugins/readiness.ts';
 import { useMetrics } from './plugins/metrics.ts';
-import { speculate, usePlannedOperations } from './plugins/planned-operations.ts';
+import { usePlannedOperations } from './plugins/planned-operations.ts';
 import { MemoryCounterStore, useRateLimit, type CounterStore } from './plugins/rate-limit.ts';
 import { useReadRouting } from './plugins/read-routing.ts';
 import { useRequestLog } from './plugins/request-log.ts';
@@ -67,27 +67,17 @@ export function createApp({
   async function requestContext(request: Request, params: GraphQLParams): Promise<Context> {
     const requestedOrganizationId = organizationNamedBy(request.headers);
     const requestId = currentRequest()?.requestId ?? randomUUID();
-    // A planned read may run in the bearer token's user lookup (plugins/planned-operations.ts),
-    // which is on the primary: with read replicas, it runs on its own where reads go.
-    const speculation =
-      requestedOrganizationId && isBearerToken(request) && !database?.replicas ? await speculate(schema, request, params, requestedOrganizationId, requestId) : null;
-    // The request's context once it is authorized; null when it is refused.
-    let authorized: Context | null = null;
-    try {
-      const viewer = await authenticator.authenticate(request, speculation?.read);
-      const ctx = createContext({ viewer, requestedOrganizationId, requestId });
-      // A request that names its organization acts only there: a credential bound to
-      // another one is TENANT_MISMATCH; a viewer who may not read it is FORBIDDEN,
-      // whether or not it exists. Anonymous requests are refused by the schema.
-      const organizationId = ctx.requestedOrganizationId;
-      if (organizationId && viewer.kind !== 'anonymous') {
-        ctx.access.assertTenant(organizationId);
-        if (!(await ctx.access.can(organizationId, 'read'))) throw forbidden();
-      }
-      return (authorized = ctx);
-    } finally {
-      speculation?.settle(authorized);
+    const viewer = await authenticator.authenticate(request);
+    const ctx = createContext({ viewer, requestedOrganizationId, requestId });
+    // A request that names its organization acts only there: a credential bound to
+    // another one is TENANT_MISMATCH; a viewer who may not read it is FORBIDDEN,
+    // whether or not it exists. Anonymous requests are refused by the schema.
+    const organizationId = ctx.requestedOrganizationId;
+    if (organizationId && viewer.kind !== 'anonymous') {
+      ctx.access.assertTenant(organizationId);
+      if (!(await ctx.access.can(organizationId, 'read'))) throw forbidden();
     }
+    return ctx;
   }
 
   return createYoga<Record<string, never>, Context>({

@@ -8,12 +8,11 @@ import { withSqlLog } from './helpers/sql-count.ts';
 // Every SQL statement a request of each benchmark scenario sends, authentication and
 // authorization included, for both kinds of credential, pinned so a regression fails
 // here: resolve one identifier, an organization's members page (whatever its size),
-// node(id) and _entities in 2 each, and in 1 with a bearer token acting in the
-// organization when the answer is planned (it runs in the user lookup). The benchmark
-// measures the time they take.
+// node(id) and _entities in 2 each: the credential's, then the answer's. The
+// benchmark measures the time they take.
 
-/** Statements of a planned read: the credential's, then the answer's; one for a bearer token, whose lookup carries the answer. */
-const plannedStatements = (credential: string) => (credential === 'a bearer token' ? 1 : 2);
+/** Statements of a compiled read: the credential's, then the answer's. */
+const PLANNED_STATEMENTS = 2;
 
 const RESOLVE = `query ($value: String!) {
   resolve(input: { identifier: { source: "salesforce", identifierKey: "owner_id", identifierValue: $value } }) {
@@ -81,7 +80,7 @@ async function statementsOf(query: string, variables: Record<string, unknown>, o
 }
 
 describe('SQL statements per request of the benchmark scenarios, authentication included', () => {
-  it('resolves an identifier to the user with memberships and identifiers in 2 statements (1 with a bearer token)', async () => {
+  it('resolves an identifier to the user with memberships and identifiers in 2 statements', async () => {
     const { people, credentials } = await world();
     for (const [credential, options] of credentials) {
       const person = people[1]!; // also a member of the other organization
@@ -92,7 +91,7 @@ describe('SQL statements per request of the benchmark scenarios, authentication 
       expect(data.resolve.user.identifiers.edges).toHaveLength(2);
       // The credential (with the membership in the request's organization), then the
       // matching identifiers with their users, memberships and identifiers.
-      expect(statements).toBe(plannedStatements(credential));
+      expect(statements).toBe(PLANNED_STATEMENTS);
     }
   });
 
@@ -113,16 +112,16 @@ describe('SQL statements per request of the benchmark scenarios, authentication 
     }
   });
 
-  it('answers node(id) for a user in 2 statements (1 with a bearer token)', async () => {
+  it('answers node(id) for a user in 2 statements', async () => {
     const { people, credentials } = await world();
     for (const [credential, options] of credentials) {
       const { data, statements } = await statementsOf(NODE, { id: globalId('User', people[7]!.id) }, options);
       expect(data.node.email).toBe(people[7]!.email);
-      expect(statements).toBe(plannedStatements(credential));
+      expect(statements).toBe(PLANNED_STATEMENTS);
     }
   });
 
-  it('answers _entities for 10 or 100 User representations in 2 statements (1 with a bearer token)', async () => {
+  it('answers _entities for 10 or 100 User representations in 2 statements', async () => {
     const { people, credentials } = await world();
     const reps = (n: number) => people.slice(0, n).map((p) => ({ __typename: 'User', id: globalId('User', p.id) }));
     for (const [credential, options] of credentials) {
@@ -130,7 +129,7 @@ describe('SQL statements per request of the benchmark scenarios, authentication 
       const hundred = await statementsOf(ENTITIES, { reps: reps(100) }, options);
       expect(hundred.data._entities.map((e: { email: string }) => e.email)).toEqual(people.slice(0, 100).map((p) => p.email));
       expect(hundred.statements).toBe(ten.statements);
-      expect(hundred.statements).toBe(plannedStatements(credential));
+      expect(hundred.statements).toBe(PLANNED_STATEMENTS);
     }
   });
 });

@@ -1,6 +1,7 @@
 import { usePrometheus } from '@graphql-yoga/plugin-prometheus';
 import type { Plugin } from 'graphql-yoga';
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { engineCounts } from '../modules/shared/engine/index.ts';
 import { currentRequest } from '../observability/request-context.ts';
 
 /**
@@ -16,6 +17,18 @@ export function useMetrics(): Plugin[] {
     help: 'Errors returned to clients, by extensions.code and operation name.',
     labelNames: ['code', 'operationName'] as const,
     registers: [registry],
+  });
+  // Reads of root fields the engine compiles: answered by its statement, left to the
+  // general path (a selection it does not compile), or left to it after the statement failed.
+  new Counter({
+    name: 'graphql_compiled_reads_total',
+    help: 'Reads of root fields the read engine compiles, by field and outcome (compiled, fallback, failed).',
+    labelNames: ['field', 'outcome'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [outcome, counts] of Object.entries(engineCounts)) for (const [field, n] of counts) this.inc({ field, outcome }, n);
+    },
   });
   return [
     usePrometheus({

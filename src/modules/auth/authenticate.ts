@@ -7,7 +7,7 @@ import { UUID_RE } from '../shared/visibility.ts';
 import { requestedOrganizationId } from './tenant-header.ts';
 import { looksLikeApiKey, viewerForApiKey } from './api-keys.ts';
 import { JwksUnavailableError, RemoteJwks } from './jwks.ts';
-import { userForToken, type CredentialRead } from './users.ts';
+import { userForToken } from './users.ts';
 
 // Turns a request's credential into a Viewer, once per request. The credential is an
 // `Authorization: Bearer` JWT, or an organization API key (in `X-API-Key`, or as the
@@ -17,19 +17,11 @@ import { userForToken, type CredentialRead } from './users.ts';
 
 export interface Authenticator {
   /** With `read`, a planned read for the organization X-Organization-ID names may run with a bearer token's user lookup. */
-  authenticate(request: Request, read?: CredentialRead): Promise<Viewer>;
+  authenticate(request: Request): Promise<Viewer>;
 }
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 const BEARER = /^Bearer +(\S+) *$/i;
-
-/** Whether the request's credential is a bearer token (a JWT, not an API key given as one); its validity is not checked here. */
-export function isBearerToken(request: Request): boolean {
-  const authorization = request.headers.get('authorization');
-  if (!authorization || request.headers.has('x-api-key')) return false;
-  const token = BEARER.exec(authorization)?.[1];
-  return !!token && !looksLikeApiKey(token);
-}
 
 class Rejected extends Error {}
 
@@ -105,7 +97,7 @@ export function createAuthenticator(settings: AuthSettings): Authenticator {
     return (await jwtVerify(token, jwks.getKey, { ...claimChecks, algorithms: settings.algorithms })).payload;
   }
 
-  async function viewerForToken(token: string, requestedOrganizationId: string | null, read?: CredentialRead): Promise<Viewer> {
+  async function viewerForToken(token: string, requestedOrganizationId: string | null): Promise<Viewer> {
     let claims: JWTPayload;
     try {
       claims = await verify(token);
@@ -126,7 +118,7 @@ export function createAuthenticator(settings: AuthSettings): Authenticator {
     // The organization the request acts in (a bound token's, else the header's): the
     // membership there is read with the user, in one statement.
     const organizationId = boundOrganizationId ?? requestedOrganizationId;
-    const user = await userForToken(subject, claims, settings.provisionUsers, organizationId, boundOrganizationId ? undefined : read);
+    const user = await userForToken(subject, claims, settings.provisionUsers, organizationId);
     if (!user) reject('no user for this subject');
     return {
       kind: 'user',
@@ -139,7 +131,7 @@ export function createAuthenticator(settings: AuthSettings): Authenticator {
     };
   }
 
-  async function authenticate(request: Request, read?: CredentialRead): Promise<Viewer> {
+  async function authenticate(request: Request): Promise<Viewer> {
     const authorization = request.headers.get('authorization');
     const apiKeyHeader = request.headers.get('x-api-key');
     if (authorization === null && apiKeyHeader === null) return ANONYMOUS;
@@ -156,13 +148,13 @@ export function createAuthenticator(settings: AuthSettings): Authenticator {
       return (await viewerForApiKey(credential)) ?? reject('unknown or revoked API key');
     }
     if (apiKeyHeader !== null) reject('X-API-Key is not an API key');
-    return viewerForToken(credential, requestedOrganizationId(request.headers), read);
+    return viewerForToken(credential, requestedOrganizationId(request.headers));
   }
 
   return {
-    async authenticate(request, read) {
+    async authenticate(request) {
       try {
-        return await authenticate(request, read);
+        return await authenticate(request);
       } catch (err) {
         if (err instanceof Rejected || err instanceof errors.JOSEError) {
           logger.debug({ reason: err instanceof Rejected ? err.message : err.code }, 'credential rejected');

@@ -3,7 +3,6 @@ import { prisma, sql, statement } from '../../db.ts';
 import type { MemberRole, MembershipState } from '../../generated/prisma/client.ts';
 import { logger } from '../../observability/logger.ts';
 import { activatePendingMemberships } from '../member/service.ts';
-import { statementFor, type PlanRow } from '../shared/prebuilt.ts';
 import { normaliseEmail, uniqueViolation } from '../shared/validate.ts';
 import { survivorsOf } from '../user/tombstones.ts';
 
@@ -59,41 +58,6 @@ const USER_BY_SUBJECT = statement(
    WHERE u.auth_subject = $1`,
 );
 
-/**
- * A planned read (plugins/planned-operations.ts) to answer in the credential's own
- * statement: its SQL names the viewer `cred.id` and numbers its parameters from $3.
- */
-export interface CredentialRead {
-  text: string;
-  params: unknown[];
-  /** Gets the plan's row (null: none) and the user it was read for, or undefined when it did not run. */
-  done(result: { row: PlanRow | null; userId: string } | undefined): void;
-}
-
-/**
- * The user of a subject with their membership of `organizationId`, and in the same
- * statement `read`, run only when that membership may read the organization (or the
- * user is a system admin) and the user is not merged away. Whether the answer is used
- * is still decided by the request's authorization afterwards; this only spares the
- * work when it plainly cannot be. A failing plan falls back to the lookup alone.
- */
-async function userWithRead(subject: string, organizationId: string, read: CredentialRead): Promise<UserRow[]> {
-  const reads = `cred."mergedIntoId" IS NULL AND (cred."isSystemAdmin" OR cred.state = 'ACTIVE')`;
-  // The plan's columns (found, c0, c1, …) follow the user's; it runs only when `reads`.
-  const text = `WITH cred AS (${USER_BY_SUBJECT.text})
-    SELECT cred.*, ${reads} AS computed, p.* FROM cred LEFT JOIN LATERAL (SELECT * FROM (${read.text}) p0 WHERE ${reads}) p ON true`;
-  try {
-    const rows = await sql<UserRow & PlanRow & { computed: boolean }>(statementFor(text), [subject, organizationId, ...read.params]);
-    const row = rows[0];
-    read.done(row?.computed ? { row: row.found ? row : null, userId: row.id } : undefined);
-    return rows;
-  } catch (err) {
-    logger.warn({ error: (err as Error).message }, 'planned read with the credential failed; reading the credential alone');
-    read.done(undefined);
-    return sql<UserRow>(USER_BY_SUBJECT, [subject, organizationId]);
-  }
-}
-
 /** The email of the claims when the identity provider says it verified it; null otherwise. */
 function verifiedEmail(claims: JWTPayload): string | null {
   const verified = claims.email_verified === true || claims.email_verified === 'true';
@@ -116,16 +80,15 @@ async function signedIn(user: SignedInUser & { mergedIntoId: string | null }): P
  * (provisioning off, no verified email, or the email belongs to a user who signs in
  * with another subject). With `organizationId` (the organization the request acts in),
  * a known user's membership there comes with it, in the same statement, so the
- * request's authorization needs no statement of its own; so may a planned read.
+ * request's authorization needs no statement of its own.
  */
 export async function userForToken(
   subject: string,
   claims: JWTPayload,
   provision: boolean,
   organizationId: string | null = null,
-  read?: CredentialRead,
 ): Promise<SignedInUser | null> {
-  const [known] = read && organizationId ? await userWithRead(subject, organizationId, read) : await sql<UserRow>(USER_BY_SUBJECT, [subject, organizationId]);
+  const [known] = await sql<UserRow>(USER_BY_SUBJECT, [subject, organizationId]);
   if (known && !known.mergedIntoId && organizationId) {
     const membership = known.role && known.state ? { organizationId, role: known.role, state: known.state } : null;
     return { id: known.id, isSystemAdmin: known.isSystemAdmin, membership };

@@ -5,7 +5,7 @@ import { IdentifierRef } from '../identifier/schema.ts';
 import { IdentityRef } from '../identity/schema.ts';
 import { MemberRef } from '../member/schema.ts';
 import { OrganizationRef } from '../organization/schema.ts';
-import { prebuiltUsers, rootPlanners } from '../shared/prebuilt.ts';
+import { prebuiltUsers, rootPlanners } from '../shared/engine/index.ts';
 import { parseGlobalId } from '../shared/validate.ts';
 import { UserRef } from '../user/schema.ts';
 import { visibleUsersWhere } from '../user/service.ts';

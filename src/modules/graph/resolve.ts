@@ -4,6 +4,7 @@ import { classify, needsRegion, normalisePhone } from '../matching/normalise.ts'
 import { organizationRegion, sourceRegions } from '../matching/regions.ts';
 import { sourceIdOf } from '../shared/inputs.ts';
 import { survivorsOf } from '../user/tombstones.ts';
+import { rankMatches } from '../shared/rules.ts';
 
 // "Who is this?": any identifier a tenant knows a person by, to the person. Lookups of
 // one kind are answered together, so a batch of a thousand costs one statement per
@@ -22,7 +23,7 @@ export type ResolveKey =
   | { kind: 'identityKey'; identityKey: string };
 
 export interface Resolution {
-  /** The person: the user of the best match (highest confidence, then newest). */
+  /** The person: the user of the best match (highest confidence, then newest, then by id). */
   user: User | null;
   /** Every distinct user the key matched, best first; more than one means the key is ambiguous. */
   candidates: User[];
@@ -116,12 +117,8 @@ export function identifiersHolding(organizationId: string, values: string[]): Pr
   return prisma.identifier.findMany({ where: { organizationId, normalizedValue: { in: values } }, orderBy: { createdAt: 'asc' } });
 }
 
-/** Best first: a higher confidence (unscored counts as certain), then the newest. */
-function byConfidence(a: Identifier, b: Identifier) {
-  const ca = a.confidenceScore ?? 1;
-  const cb = b.confidenceScore ?? 1;
-  return cb - ca || b.updatedAt.getTime() - a.updatedAt.getTime();
-}
+/** Best first (shared/rules.ts). */
+const byConfidence = rankMatches;
 
 /**
  * Resolves every key within `organizationId`; null where nothing matched. `userQuery`

@@ -14,7 +14,7 @@ import { Issues } from '../shared/validate.ts';
 import { UserRef } from '../user/schema.ts';
 import { redirectsOf } from '../user/tombstones.ts';
 import { isUuid } from '../shared/visibility.ts';
-import { prebuiltResolution, rootPlanners } from '../shared/prebuilt.ts';
+import { prebuiltResolution, rootPlanners } from '../shared/engine/index.ts';
 import { resolveKeys, type Resolution, type ResolveKey } from './resolve.ts';
 import { shortestPath, walk, type Graph, type GraphEdge, type GraphNode, type GraphNodeType } from './traverse.ts';
 

@@ -6,6 +6,9 @@ import type { Types } from '../shared/fields.ts';
 import { readableRowsWhere } from '../shared/tenant.ts';
 import { tenantRowWhere } from '../shared/visibility.ts';
 import { identifiersWhere } from './filters.ts';
+import { columnValue, compiledConnection, compiledField, compiledNode, model } from '../shared/engine/index.ts';
+import { readableWhere } from '../shared/rules.ts';
+import type { Context } from '../../context.ts';
 
 // The identifier type and the identifier lists; the mutations are in mutations.ts.
 
@@ -49,6 +52,7 @@ export const IdentifierRef = builder.prismaNode('Identifier', {
       nullable: true,
       description: 'How sure the discovery is, from 0 to 1; null when not scored.',
     }),
+    // A JSON column, compiled as it is (compiledField below).
     discoveryMetadata: t.field({
       type: 'JSONObject',
       nullable: true,
@@ -62,6 +66,9 @@ export const IdentifierRef = builder.prismaNode('Identifier', {
     updatedAt: t.expose('updatedAt', { type: 'DateTime', description: 'When its values last changed.' }),
   }),
 });
+
+compiledNode('Identifier', (_ctx, readable) => readableWhere(readable));
+compiledField('Identifier', 'discoveryMetadata', (_b, alias) => columnValue(model('Identifier'), alias, 'discoveryMetadata'));
 
 /** Filter arguments shared by every identifier list. */
 const filterArgs = (arg: ArgBuilder<Types>, withUser: boolean, withSource: boolean) => ({
@@ -85,6 +92,15 @@ const filterArgs = (arg: ArgBuilder<Types>, withUser: boolean, withSource: boole
 });
 
 const connectionOptions = { description: 'A page of identifiers.', fields: totalCountField };
+// The same queries are given to Pothos and to the read engine (compiledConnection).
+const identifiersQuery = (args: Parameters<typeof identifiersWhere>[0]) => ({ where: identifiersWhere(args), orderBy: OLDEST_FIRST });
+const readableIdentifiersQuery = (args: Parameters<typeof identifiersWhere>[0], ctx: Context) => ({
+  where: { AND: [readableRowsWhere(ctx.access), identifiersWhere(args)] },
+  orderBy: OLDEST_FIRST,
+});
+compiledConnection('Organization', 'identifiers', identifiersQuery, { checkedAtRoot: true });
+compiledConnection('IntegrationSource', 'identifiers', identifiersQuery, { checkedAtRoot: true });
+compiledConnection('User', 'identifiers', readableIdentifiersQuery);
 const edgeOptions = { description: 'An identifier in a page.' };
 
 builder.prismaObjectField('Organization', 'identifiers', (t) =>
@@ -98,7 +114,7 @@ builder.prismaObjectField('Organization', 'identifiers', (t) =>
       totalCount: true,
       authScopes: (organization) => ({ orgRead: organization.id }),
       args: filterArgs(t.arg, true, true),
-      query: (args) => ({ where: identifiersWhere(args), orderBy: OLDEST_FIRST }),
+      query: identifiersQuery,
     },
     connectionOptions,
     edgeOptions,
@@ -120,10 +136,7 @@ builder.prismaObjectField('User', 'identifiers', (t) =>
         }),
         ...filterArgs(t.arg, false, true),
       },
-      query: (args, ctx) => ({
-        where: { AND: [readableRowsWhere(ctx.access), identifiersWhere(args)] },
-        orderBy: OLDEST_FIRST,
-      }),
+      query: readableIdentifiersQuery,
     },
     connectionOptions,
     edgeOptions,
@@ -141,7 +154,7 @@ builder.prismaObjectField('IntegrationSource', 'identifiers', (t) =>
       totalCount: true,
       authScopes: (source) => ({ orgRead: source.organizationId }),
       args: filterArgs(t.arg, true, false),
-      query: (args) => ({ where: identifiersWhere(args), orderBy: OLDEST_FIRST }),
+      query: identifiersQuery,
     },
     connectionOptions,
     edgeOptions,

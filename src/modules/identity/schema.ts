@@ -6,6 +6,9 @@ import { OLDEST_FIRST, totalCountField } from '../shared/connections.ts';
 import type { Types } from '../shared/fields.ts';
 import { readableRowsWhere, scopesForOrganization } from '../shared/tenant.ts';
 import { tenantRowWhere } from '../shared/visibility.ts';
+import { compiledConnection, compiledNode, prebuiltRow, rootPlanners } from '../shared/engine/index.ts';
+import { readableWhere } from '../shared/rules.ts';
+import type { Context } from '../../context.ts';
 import { identitiesWhere, identityLookup } from './service.ts';
 
 // The identity types, the identity lists and the identity query; the mutations are
@@ -71,7 +74,7 @@ export const IdentityRef = builder.prismaNode('Identity', {
     projectId: t.exposeString('projectId', { nullable: true, description: 'The project it belongs to, if any.' }),
     properties: t.relation('properties', {
       description: 'Its typed properties, by key.',
-      query: { orderBy: { key: 'asc' } },
+      query: { orderBy: [{ key: 'asc' }, { id: 'asc' }] },
     }),
     source: t.relation('source', {
       nullable: true,
@@ -98,6 +101,15 @@ export const IdentityRef = builder.prismaNode('Identity', {
   }),
 });
 
+// node(id) and `identity` by any of its lookups are compiled (shared/engine), under
+// the same rule as findUnique above (tenantRowWhere) and the resolver below.
+compiledNode('Identity', (_ctx, readable) => readableWhere(readable));
+rootPlanners.set('identity', async (ctx, info, args) => {
+  const { organizationId, where } = identityLookup(ctx.access, args as Parameters<typeof identityLookup>[1]);
+  if (organizationId !== null && !(await ctx.access.can(organizationId, 'read'))) return undefined;
+  return prebuiltRow(ctx, info, 'Identity', (_c, readable) => (organizationId === null ? { ...where, ...readableWhere(readable) } : where));
+});
+
 const filterArgs = (arg: ArgBuilder<Types>, withUser: boolean) => ({
   identityType: arg({ type: IdentityTypeEnum, required: false, description: 'Only identities of this type.' }),
   projectId: arg.string({ required: false, description: 'Only identities of this project.' }),
@@ -112,6 +124,15 @@ const filterArgs = (arg: ArgBuilder<Types>, withUser: boolean) => ({
 });
 
 const connectionOptions = { description: 'A page of identities.', fields: totalCountField };
+// The same queries are given to Pothos and to the read engine (compiledConnection).
+const identitiesQuery = (args: Parameters<typeof identitiesWhere>[0]) => ({ where: identitiesWhere(args), orderBy: OLDEST_FIRST });
+const readableIdentitiesQuery = (args: Parameters<typeof identitiesWhere>[0], ctx: Context) => ({
+  where: { AND: [readableRowsWhere(ctx.access), identitiesWhere(args)] },
+  orderBy: OLDEST_FIRST,
+});
+compiledConnection('Organization', 'identities', identitiesQuery, { checkedAtRoot: true });
+compiledConnection('IntegrationSource', 'identities', identitiesQuery, { checkedAtRoot: true });
+compiledConnection('User', 'identities', readableIdentitiesQuery);
 const edgeOptions = { description: 'An identity in a page.' };
 
 builder.prismaObjectField('Organization', 'identities', (t) =>
@@ -125,7 +146,7 @@ builder.prismaObjectField('Organization', 'identities', (t) =>
       totalCount: true,
       authScopes: (organization) => ({ orgRead: organization.id }),
       args: filterArgs(t.arg, true),
-      query: (args) => ({ where: identitiesWhere(args), orderBy: OLDEST_FIRST }),
+      query: identitiesQuery,
     },
     connectionOptions,
     edgeOptions,
@@ -144,10 +165,7 @@ builder.prismaObjectField('User', 'identities', (t) =>
         organizationId: t.arg.id({ required: false, description: 'Only identities of this organization: its global id (or UUID).' }),
         ...filterArgs(t.arg, false),
       },
-      query: (args, ctx) => ({
-        where: { AND: [readableRowsWhere(ctx.access), identitiesWhere(args)] },
-        orderBy: OLDEST_FIRST,
-      }),
+      query: readableIdentitiesQuery,
     },
     connectionOptions,
     edgeOptions,
@@ -165,7 +183,7 @@ builder.prismaObjectField('IntegrationSource', 'identities', (t) =>
       totalCount: true,
       authScopes: (source) => ({ orgRead: source.organizationId }),
       args: filterArgs(t.arg, true),
-      query: (args) => ({ where: identitiesWhere(args), orderBy: OLDEST_FIRST }),
+      query: identitiesQuery,
     },
     connectionOptions,
     edgeOptions,

@@ -6,6 +6,8 @@ import { mutationResult } from '../shared/errors.ts';
 import { LastOrganizationAdminError } from '../../errors.ts';
 import { ownMembershipsWhere, scopesForOrganization } from '../shared/tenant.ts';
 import { tenantRowWhere } from '../shared/visibility.ts';
+import { compiledConnection, compiledField, matches, relatedList } from '../shared/engine/index.ts';
+import { visibleMembershipsWhere } from '../shared/rules.ts';
 import { addMember, membersWhere, removeMember, updateMember } from './service.ts';
 
 export const MemberRoleEnum = builder.enumType('MemberRole', {
@@ -49,6 +51,9 @@ export const MemberRef = builder.prismaNode('Member', {
   }),
 });
 
+const membersQuery = (args: Parameters<typeof membersWhere>[0]) => ({ where: membersWhere(args), orderBy: OLDEST_FIRST });
+compiledConnection('Organization', 'members', membersQuery, { checkedAtRoot: true });
+
 builder.prismaObjectField('Organization', 'members', (t) =>
   t.relatedConnection(
     'members',
@@ -67,11 +72,18 @@ builder.prismaObjectField('Organization', 'members', (t) =>
           description: "Only members whose email, given name, family name, nickname or name contains this text, in any case.",
         }),
       },
-      query: (args) => ({ where: membersWhere(args), orderBy: OLDEST_FIRST }),
+      query: membersQuery,
     },
     { description: 'A page of members.', fields: totalCountField },
     { description: 'A member in a page.' },
   ),
+);
+
+// Rendered in SQL by the read engine from the same rule.
+compiledField(
+  'User',
+  'memberships',
+  relatedList('memberships', (ctx, readable) => ({ where: visibleMembershipsWhere(ownMembershipsWhere(ctx.access), readable), orderBy: OLDEST_FIRST })),
 );
 
 builder.prismaObjectField('User', 'memberships', (t) =>
@@ -81,14 +93,8 @@ builder.prismaObjectField('User', 'memberships', (t) =>
       "The user's memberships, oldest first: those in organizations you may read, and your own in any state (only the one in the organization the request acts in, when it names one).",
     select: (_args, _ctx, nestedSelection) => ({ memberships: nestedSelection({ orderBy: OLDEST_FIRST }) }),
     resolve: async (user, _args, ctx) => {
-      const own = ownMembershipsWhere(ctx.access);
-      const readable = await ctx.access.readableOrganizationIds();
-      return user.memberships.filter(
-        (m) =>
-          (own?.userId === m.userId && (!own.organizationId || own.organizationId === m.organizationId)) ||
-          readable === 'all' ||
-          readable.includes(m.organizationId),
-      );
+      const visible = visibleMembershipsWhere(ownMembershipsWhere(ctx.access), await ctx.access.readableOrganizationIds());
+      return user.memberships.filter((m) => matches(m, visible));
     },
   }),
 );

@@ -1,7 +1,6 @@
 // Shared pieces of Relay connections.
 
-/** The stable order of lists of rows: oldest first, ties broken by id. */
-export const OLDEST_FIRST = [{ createdAt: 'asc' as const }, { id: 'asc' as const }];
+export { OLDEST_FIRST } from './rules.ts';
 
 /**
  * The `totalCount` field of a prisma connection, described. Pass as the connection

@@ -105,7 +105,7 @@ export function readableRowsWhere(access: Access) {
  * The viewer's own memberships, which they see in any state (an invitation shows
  * before it is accepted): all of them, or only the one in the organization a request
  * narrowed to one acts in. Null for API keys and anonymous callers. Rendered in SQL
- * by the planned reads (shared/prebuilt.ts, `ownMembership`).
+ * by the read engine (shared/rules.ts, visibleMembershipsWhere).
  */
 export function ownMembershipsWhere(access: Access): { userId: string; organizationId?: string } | null {
   if (access.viewer.kind !== 'user') return null;

@@ -109,6 +109,16 @@ export function parseGlobalId(value: string, typename: string): string | null {
   }
 }
 
+/** The type and UUID of a global id; null when it is not one. */
+export function globalIdParts(value: string): { typename: string; id: string } | null {
+  try {
+    const decoded = decodeGlobalID(value);
+    return UUID_RE.test(decoded.id) ? { typename: decoded.typename, id: decoded.id.toLowerCase() } : null;
+  } catch {
+    return null;
+  }
+}
+
 /** The UUID behind a global id of `typename`, or a bare UUID; null when it is neither. */
 export function parseId(value: string, typename: string): string | null {
   return UUID_RE.test(value) ? value.toLowerCase() : parseGlobalId(value, typename);

@@ -1,4 +1,5 @@
 import type { Context } from '../../context.ts';
+import { readableWhere } from './rules.ts';
 
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -20,8 +21,7 @@ export const NO_ROW = { id: NIL_UUID, AND: [{ id: { in: [] as string[] } }] };
  */
 export async function tenantRowWhere(id: string, ctx: Context) {
   if (!isUuid(id)) return NO_ROW;
-  const readable = await ctx.access.readableOrganizationIds();
-  return readable === 'all' ? { id } : { id, organizationId: { in: readable } };
+  return { id, ...readableWhere(await ctx.access.readableOrganizationIds()) };
 }
 
 /**

@@ -2,8 +2,9 @@ import { builder, redirectNodes } from '../../builder.ts';
 import { prisma } from '../../db.ts';
 import { mutationResult } from '../shared/errors.ts';
 import type { InputFieldBuilder } from '../shared/fields.ts';
-import { prebuiltUser, rootPlanners } from '../shared/prebuilt.ts';
-import { parseGlobalId } from '../shared/validate.ts';
+import { compiledNode, prebuiltNode, rootPlanners } from '../shared/engine/index.ts';
+import { visibleUsersWhere as visibleUsersOf } from '../shared/rules.ts';
+import { globalIdParts } from '../shared/validate.ts';
 import { isUuid, NO_ROW } from '../shared/visibility.ts';
 import { createUser, findUser, mayReadAuthSubject, membersAmong, updateUser, visibleUsersWhere } from './service.ts';
 import { redirectsOf } from './tombstones.ts';
@@ -52,9 +53,14 @@ export const UserRef = builder.prismaNode('User', {
 // A whole operation of one `node(id)` of a visible user is answered by one statement
 // (plugins/planned-operations.ts). Any other id, and a user not found (a merged user's
 // id leads to its survivor there), take the general path.
+// Other types declared with compiledNode (identifiers, identities) are answered the same way.
+compiledNode('User', (ctx, readable) => ({ mergedIntoId: null, ...visibleUsersOf(ctx.access.viewer.kind === 'user' ? ctx.access.viewer.userId : null, readable) }));
 rootPlanners.set('node', async (ctx, info, args) => {
-  const id = parseGlobalId(String(args.id), 'User');
-  return id === null ? undefined : ((await prebuiltUser(ctx, info, id)) ?? undefined);
+  const parts = globalIdParts(String(args.id));
+  if (!parts) return undefined;
+  const answer = await prebuiltNode(ctx, info, parts.typename, parts.id);
+  // A user not found may be a merged one, whose id leads to its survivor on the general path.
+  return parts.typename === 'User' ? (answer ?? undefined) : answer;
 });
 
 builder.queryFields((t) => ({

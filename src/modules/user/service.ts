@@ -7,6 +7,7 @@ import { auditedChange, auditEvent, type Audited } from '../shared/audited.ts';
 import { isSystemAdmin, requireSystemAdmin } from '../shared/authorize.ts';
 import { Issues, uniqueViolation } from '../shared/validate.ts';
 import { redirectsOf } from './tombstones.ts';
+import { visibleUsersWhere as visibleUsers } from '../shared/rules.ts';
 
 // Users: rules and storage. No GraphQL here; resolvers call these.
 // Every change is recorded as an audit event in the transaction that makes it. A user
@@ -38,10 +39,7 @@ export const AUDITED_USER: Audited<User> = {
  * organization the viewer may read (everyone, for a system admin).
  */
 export async function visibleUsersWhere(access: Access) {
-  const readable = await access.readableOrganizationIds();
-  if (readable === 'all') return {};
-  const self = access.viewer.kind === 'user' ? [{ id: access.viewer.userId }] : [];
-  return { OR: [...self, { memberships: { some: { organizationId: { in: readable } } } }] };
+  return visibleUsers(access.viewer.kind === 'user' ? access.viewer.userId : null, await access.readableOrganizationIds());
 }
 
 /**

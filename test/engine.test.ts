@@ -1,21 +1,20 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { database, prisma, sql, statement } from '../src/db.ts';
-import { JsonText, setPlannedReads } from '../src/modules/shared/prebuilt.ts';
+import { JsonText, setPlannedReads } from '../src/modules/shared/engine/index.ts';
 import { app, globalId, gql, tokenFor, type GqlOptions } from './helpers/app.ts';
 import { aMember, anApiKey, anIdentifier, anOrganization, aSource, aUser } from './helpers/factories.ts';
 import { withSqlLog } from './helpers/sql-count.ts';
 
-// A query of one `resolve` of an identifier, `organization(id)` with a members page,
-// `node(id)` or `_entities` of users is answered by one statement built for the
-// selection (src/modules/shared/prebuilt.ts) when it only selects what that statement
-// knows. Every answer here is compared with the general path's answer to the same
+// A query of one `resolve` of an identifier, `organization(id)` with its connections,
+// `node(id)` or `_entities` of users is answered by one statement compiled for the
+// selection (src/modules/shared/engine) when it only selects what the engine compiles. Every answer here is compared with the general path's answer to the same
 // request, for several viewers; each case also checks which path answered.
 
 afterEach(() => setPlannedReads(true));
 
-// A plan runs on its own, or inside the bearer token's user lookup (`WITH cred AS …`).
-const isPlan = (statement: string) => /^(SELECT true AS found, |WITH cred AS)/.test(statement);
+// Every compiled statement starts so.
+const isPlan = (statement: string) => statement.startsWith('SELECT true AS found, ');
 
 /** The answer with planning on and off, and whether the planned statement ran. */
 async function bothWays(query: string, options: GqlOptions) {
@@ -109,7 +108,6 @@ describe('answers built in one statement', () => {
          fragment Person on User { id name memberships { organization { name } } ... on Node { id } }`,
         true,
       ],
-      ['cursors take the general path', lookup('crm', 'k1', 'v1', 'user { identifiers(first: 2) { edges { cursor } pageInfo { hasNextPage endCursor } } }'), false],
       ['other resolution fields take the general path', lookup('crm', 'k1', 'v1', 'ambiguous candidates { email } user { email }'), false],
       ['a page larger than allowed takes the general path', lookup('crm', 'k1', 'v1', 'user { identifiers(first: 500) { totalCount } }'), false],
     ];
@@ -131,6 +129,31 @@ describe('answers built in one statement', () => {
       expect(both.planned, `${name}, as a pending member`).toEqual(both.general);
       // (A page over the limit is refused as bad input before anything is read.)
       expect(both.planned.errors?.[0]?.extensions?.code).toBe(name.includes('larger') ? 'BAD_USER_INPUT' : 'FORBIDDEN');
+    }
+  });
+
+  it('resolve: pages by cursor, filter arguments, @include/@skip; a field with a resolver of its own is left to the general path', async () => {
+    const { org, viewers } = await world();
+    const lookup = (source: string, key: string, value: string, selection: string) =>
+      `{ resolve(organizationId: "${org.id}", input: { identifier: { source: "${source}", identifierKey: "${key}", identifierValue: "${value}" } }) { ${selection} } }`;
+    const cases: [string, string, boolean][] = [
+      ['cursors and pageInfo', lookup('crm', 'k1', 'v1', 'user { identifiers(first: 2) { edges { cursor } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }'), true],
+      ['a filter argument', lookup('crm', 'k1', 'v1', 'user { identifiers(first: 5, sourceKey: "crm", minConfidence: 0.2) { totalCount edges { node { identifierKey confidenceScore } } } }'), true],
+      [
+        '@include and @skip',
+        `query ($yes: Boolean = true) { resolve(organizationId: "${org.id}", input: { identifier: { source: "crm", identifierKey: "k1", identifierValue: "v1" } }) {
+            user { email @include(if: $yes) name @skip(if: $yes) memberships @include(if: false) { role } } } }`,
+        true,
+      ],
+      ['a field with a resolver of its own takes the general path', lookup('crm', 'k1', 'v1', 'user { email authSubject }'), false],
+    ];
+    for (const [viewer, options] of viewers) {
+      for (const [name, query, planned] of cases) {
+        const both = await bothWays(query, options);
+        expect(both.planned, `${name}, as ${viewer}`).toEqual(both.general);
+        expect(both.planned.errors, `${name}, as ${viewer}`).toBeUndefined();
+        expect(both.usedPlan, `${name}, as ${viewer}`).toBe(planned);
+      }
     }
   });
 
@@ -226,8 +249,11 @@ describe('answers built in one statement', () => {
       ['only the organization', page(org.id, 'name autoApproveLinkConfidence'), true],
       // Only a query of one root field is planned.
       ['beside another root field', `{ __typename org: organization(id: "${org.id}") { id members(first: 3) { totalCount edges { node { role user { email } } } } } }`, false],
-      ['filters take the general path', page(org.id, 'members(first: 10, role: ANALYST) { totalCount edges { node { role } } }'), false],
-      ['identifiers of the organization take the general path', page(org.id, 'identifiers(first: 5) { totalCount }'), false],
+      ['filters', page(org.id, 'members(first: 10, role: ANALYST) { totalCount edges { node { role } } }'), true],
+      ['a search', page(org.id, 'members(search: "ÜNAL") { totalCount edges { node { user { name } } } }'), true],
+      ['identifiers of the organization', page(org.id, 'identifiers(first: 5, discoveryMethod: MCP_TOOL) { totalCount pageInfo { hasNextPage endCursor } }'), true],
+      ['the last page', page(org.id, 'members(last: 2) { edges { cursor node { role } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } }'), true],
+      ['audit events (a resolver of their own) take the general path', page(org.id, 'auditEvents(first: 1) { totalCount }'), false],
     ];
     for (const [viewer, options] of viewers) {
       for (const [name, query, planned] of cases) {
@@ -248,31 +274,28 @@ describe('answers built in one statement', () => {
       expect(both.planned, `another organization, as ${viewer}`).toEqual(both.general);
     }
   });
-  it('with a bearer token acting in the organization, run inside the user lookup: one statement, used only for a viewer who may read', async () => {
+  it('with a bearer token acting in the organization: the credential, then one statement; refused alike for a viewer who may not read', async () => {
     const { org, person, crm, viewers, refused } = await world();
     const analyst = viewers[0]![1];
     const resolve = `{ resolve(input: { identifier: { source: "crm", identifierKey: "k1", identifierValue: "v1" } }) { user { email memberships { role } identifiers { totalCount } } } }`;
-    const members = `{ organization(id: "${org.id}") { name members(first: 5) { totalCount edges { node { role user { email } } } } } }`;
+    const members = `{ organization(id: "${org.id}") { name members(first: 5) { totalCount edges { cursor node { role user { email } } } pageInfo { hasNextPage endCursor } } } }`;
     const miss = `{ resolve(input: { identifier: { source: "crm", identifierKey: "k1", identifierValue: "nobody" } }) { user { email } } }`;
     for (const query of [resolve, members, miss]) {
       const both = await bothWays(query, analyst);
       expect(both.planned).toEqual(both.general);
       expect(both.planned.errors).toBeUndefined();
       const { statements } = await withSqlLog(() => gql(query, analyst));
-      expect(statements).toHaveLength(1);
-      expect(statements[0]).toMatch(/^WITH cred AS/);
+      expect(statements).toHaveLength(2);
+      expect(isPlan(statements[1]!)).toBe(true);
     }
-    // A pending member's lookup carries the plan but its answer is not used: refused.
-    const pending = await withSqlLog(() => gql(resolve, refused));
-    expect(pending.result.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
-    expect(pending.result.data ?? null).toBeNull();
-    // A suspended member, likewise.
+    const pending = await gql(resolve, refused);
+    expect(pending.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(pending.data ?? null).toBeNull();
     const suspended = await aUser();
     await aMember(org.id, suspended.id, { state: 'SUSPENDED' });
     const asSuspended = await gql(resolve, { token: await tokenFor(suspended.authSubject!), organizationId: org.id });
     expect(asSuspended.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
-    // A merged user's token acts as the user it was merged into: the plan written for
-    // the token's own user is not used, the general path answers for the survivor.
+    // A merged user's token acts as the user it was merged into.
     const merged = await aUser();
     await prisma.user.update({ where: { id: merged.id }, data: { mergedIntoId: person.id } });
     const asMerged: GqlOptions = { token: await tokenFor(merged.authSubject!), organizationId: org.id };

@@ -1,0 +1,121 @@
+import {
+  getArgumentValues,
+  getDirectiveValues,
+  GraphQLIncludeDirective,
+  GraphQLSkipDirective,
+  isAbstractType,
+  isObjectType,
+  Kind,
+  print,
+  type FieldNode,
+  type GraphQLField,
+  type GraphQLObjectType,
+  type GraphQLResolveInfo,
+  type SelectionNode,
+  type SelectionSetNode,
+} from 'graphql';
+import type { Context } from '../../../context.ts';
+import { unplannable } from './text.ts';
+
+// The state of one compilation: the statement's parameters and row aliases, and the
+// operation's selection as graphql-js executes it (fragments merged, @include and
+// @skip applied, arguments with their defaults and variables).
+
+/** What a plan reads of the operation: GraphQLResolveInfo's, or the same parts of a whole operation. */
+export type PlanInfo = Pick<GraphQLResolveInfo, 'schema' | 'fragments' | 'variableValues' | 'fieldNodes'>;
+
+/** The `query` of a Pothos relatedConnection: its where and order from the field's arguments. */
+export type ConnectionQuery = (args: Record<string, unknown>, ctx: Context) => { where?: unknown; orderBy?: unknown };
+
+/** The alias of the row at the root of every plan. */
+export const ROOT = 'r0';
+
+export class Builder {
+  readonly params: unknown[] = [];
+  private aliases = 0;
+  private byValue = new Map<string, string>();
+
+  constructor(
+    readonly info: PlanInfo,
+    readonly ctx: Context,
+    /** The organizations the viewer may read ('all' for an unscoped system admin). */
+    readonly readable: string[] | 'all',
+    /** The organization at the root of the plan, when the caller checked the viewer may read it (its connections with auth scopes can be planned). */
+    readonly readableRoot: string | null = null,
+  ) {}
+
+  /**
+   * A parameter holding `value`, typed by `cast` (one per distinct typed value), or by
+   * what it is compared with when none is given (then one per use: PostgreSQL gives an
+   * untyped parameter one type).
+   */
+  param(value: unknown, cast?: string): string {
+    const key = `${cast}:${JSON.stringify(value)}`;
+    const known = cast && this.byValue.get(key);
+    if (known) return known;
+    this.params.push(value);
+    const p = `$${this.params.length}${cast ? `::${cast}` : ''}`;
+    if (cast) this.byValue.set(key, p);
+    return p;
+  }
+
+  alias(prefix: string): string {
+    return `${prefix}${++this.aliases}`;
+  }
+
+  /** Whether a selection is included, by @include and @skip; any other directive is not compiled. */
+  private included(s: SelectionNode): boolean {
+    for (const d of s.directives ?? []) {
+      if (d.name.value !== 'include' && d.name.value !== 'skip') unplannable(`@${d.name.value}`);
+    }
+    if (!s.directives?.length) return true;
+    const vars = this.info.variableValues;
+    if (getDirectiveValues(GraphQLSkipDirective, s, vars)?.if === true) return false;
+    return getDirectiveValues(GraphQLIncludeDirective, s, vars)?.if !== false;
+  }
+
+  /** The fields selected on `type`, by response name, as graphql-js collects them. */
+  collect(type: GraphQLObjectType, nodes: readonly FieldNode[]): Map<string, FieldNode[]> {
+    const fields = new Map<string, FieldNode[]>();
+    const schema = this.info.schema;
+    const visit = (set: SelectionSetNode | undefined) => {
+      for (const s of set?.selections ?? []) {
+        if (!this.included(s)) continue;
+        if (s.kind === Kind.FIELD) {
+          const key = s.alias?.value ?? s.name.value;
+          fields.set(key, [...(fields.get(key) ?? []), s]);
+          continue;
+        }
+        const fragment = s.kind === Kind.INLINE_FRAGMENT ? s : this.info.fragments[s.name.value];
+        if (!fragment) return unplannable('an unknown fragment');
+        const condition = fragment.typeCondition?.name.value;
+        if (condition && condition !== type.name) {
+          const other = schema.getType(condition);
+          if (!other || !isAbstractType(other) || !schema.isSubType(other, type)) continue;
+        }
+        visit(fragment.selectionSet);
+      }
+    };
+    for (const node of nodes) visit(node.selectionSet);
+    return fields;
+  }
+
+  /** The arguments of a field, with variables and defaults applied. */
+  args(type: GraphQLObjectType, nodes: FieldNode[]): Record<string, unknown> {
+    const node = nodes[0]!;
+    const def = type.getFields()[node.name.value] as GraphQLField<unknown, unknown>;
+    for (const n of nodes) {
+      if (n !== node && (n.arguments ?? []).map(print).join() !== (node.arguments ?? []).map(print).join()) {
+        unplannable('a field selected twice with different arguments');
+      }
+    }
+    return getArgumentValues(def, node, this.info.variableValues);
+  }
+
+  /** The object type a field of `type` returns. */
+  fieldType(type: GraphQLObjectType, name: string): GraphQLObjectType {
+    let t = type.getFields()[name]!.type;
+    while ('ofType' in t) t = t.ofType;
+    return isObjectType(t) ? t : unplannable(`${type.name}.${name} is not an object`);
+  }
+}

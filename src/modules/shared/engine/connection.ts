@@ -1,0 +1,101 @@
+import type { FieldNode, GraphQLObjectType } from 'graphql';
+import type { Builder, ConnectionQuery } from './builder.ts';
+import { model, type Model } from './datamodel.ts';
+import { PAGE } from '../rules.ts';
+import { cursorOf, idOfCursor, listText, objectText, typename, unplannable, type Shape, type Value } from './text.ts';
+import { orderSql, orderTerms, whereSql, type OrderTerm } from './where.ts';
+
+// A Relay connection of a to-many relation, compiled with the paging of the prisma
+// plugin's connections: first/after forward, last/before backward, keyset on the
+// connection's order (which ends with the id), one row more than the page to tell
+// whether another follows, pageInfo and cursors as the plugin writes them, and
+// totalCount over every row the filters match.
+
+const isCount = (n: unknown) => n == null || (Number.isInteger(n) && (n as number) >= 0);
+
+/** The object of a node of the connection (fields.ts, objectOf). */
+type NodeOf = (b: Builder, type: GraphQLObjectType, alias: string, nodes: readonly FieldNode[]) => Shape;
+
+export function connectionOf(
+  b: Builder,
+  parentModel: Model,
+  outer: string,
+  parent: GraphQLObjectType,
+  nodes: FieldNode[],
+  query: ConnectionQuery,
+  objectOf: NodeOf,
+): Value {
+  const name = nodes[0]!.name.value;
+  const args = b.args(parent, nodes);
+  const { first, last, after, before } = args as { first?: number | null; last?: number | null; after?: string | null; before?: string | null };
+  // Arguments the general path refuses are left to it, with its errors.
+  if (!isCount(first) || !isCount(last) || (first != null && last != null)) unplannable('page size');
+  if ((before != null && after != null) || (before != null && first != null) || (after != null && last != null)) unplannable('cursors');
+  const cursorId = after ?? before;
+  const cursor = cursorId == null ? undefined : (idOfCursor(cursorId) ?? unplannable('a cursor'));
+  let q: { where?: unknown; orderBy?: unknown };
+  try {
+    q = query(args, b.ctx);
+  } catch {
+    return unplannable(`arguments of ${parent.name}.${name}`);
+  }
+  const r = parentModel.relations.get(name) ?? unplannable(`${parentModel.name}.${name}`);
+  const m = model(r.model);
+  const terms = orderTerms(m, q.orderBy);
+  const size = Math.min(first ?? last ?? PAGE.default, PAGE.max);
+  const backward = before != null || last != null;
+  const idColumn = m.fields.get('id')!.column;
+
+  const inner = b.alias(m.table[0]!);
+  const filtered = `${inner}.${r.column} = ${outer}.${parentModel.fields.get('id')!.column} AND ${whereSql(b, m, inner, q.where)}`;
+  const keyset = cursor === undefined ? 'true' : keysetSql(b, m, inner, terms, cursor, backward);
+  /** SQL of up to `n` rows of the page, in the order they are fetched. */
+  const page = (n: number) =>
+    `SELECT ${inner}.* FROM ${m.table} ${inner} WHERE ${filtered} AND ${keyset} ORDER BY ${orderSql(terms, inner, backward)} LIMIT ${b.param(n, 'int')}`;
+  // Built only when selected: every parameter must appear in the statement.
+  const more = () => `(SELECT count(*) > ${b.param(size, 'int')} FROM (${page(size + 1)}) x)`;
+
+  const connectionType = b.fieldType(parent, name);
+  const pairs: [string, Value][] = [];
+  for (const [key, fieldNodes] of b.collect(connectionType, nodes)) {
+    const field = fieldNodes[0]!.name.value;
+    if (field === '__typename') pairs.push([key, typename(connectionType.name)]);
+    else if (field === 'totalCount') pairs.push([key, `(SELECT count(*) FROM ${m.table} ${inner} WHERE ${filtered})`]);
+    else if (field === 'edges') {
+      const edgeType = b.fieldType(connectionType, 'edges');
+      const edge: [string, Value][] = [];
+      for (const [edgeKey, edgeNodes] of b.collect(edgeType, fieldNodes)) {
+        const edgeField = edgeNodes[0]!.name.value;
+        if (edgeField === '__typename') edge.push([edgeKey, typename(edgeType.name)]);
+        else if (edgeField === 'cursor') edge.push([edgeKey, cursorOf(`${inner}.${idColumn}`)]);
+        else if (edgeField === 'node') edge.push([edgeKey, objectOf(b, b.fieldType(edgeType, 'node'), inner, edgeNodes)]);
+        else unplannable(`${edgeType.name}.${edgeField}`);
+      }
+      pairs.push([key, { json: `(SELECT ${listText(objectText(edge), orderSql(terms, inner))} FROM (${page(size)}) ${inner})` }]);
+    } else if (field === 'pageInfo') {
+      const infoType = b.fieldType(connectionType, 'pageInfo');
+      const info: [string, Value][] = [];
+      for (const [infoKey, infoNodes] of b.collect(infoType, fieldNodes)) {
+        const f = infoNodes[0]!.name.value;
+        if (f === '__typename') info.push([infoKey, typename(infoType.name)]);
+        // As the prisma plugin answers: a page before a cursor has a next page, one after a cursor a previous one.
+        else if (f === 'hasNextPage') info.push([infoKey, before != null ? 'true' : last != null ? 'false' : more()]);
+        else if (f === 'hasPreviousPage') info.push([infoKey, after != null ? 'true' : backward ? more() : 'false']);
+        else if (f === 'startCursor' || f === 'endCursor') {
+          info.push([infoKey, `(SELECT ${cursorOf(`${inner}.${idColumn}`)} FROM (${page(size)}) ${inner} ORDER BY ${orderSql(terms, inner, f === 'endCursor')} LIMIT 1)`]);
+        } else unplannable(`PageInfo.${f}`);
+      }
+      pairs.push([key, { pairs: info }]);
+    } else unplannable(`${connectionType.name}.${field}`);
+  }
+  return { pairs };
+}
+
+/** SQL true for the rows after (or, backward, before) the row `id` in the order `terms`, all one way (a row comparison an index serves). */
+function keysetSql(b: Builder, m: Model, alias: string, terms: OrderTerm[], id: string, backward: boolean): string {
+  if (terms.some((t) => t.descending !== terms[0]!.descending)) unplannable('cursors on a mixed order');
+  const c = b.alias('c');
+  const op = terms[0]!.descending !== backward ? '<' : '>';
+  const cols = (a: string) => terms.map((t) => `${a}.${t.column}`).join(', ');
+  return `(${cols(alias)}) ${op} (SELECT ${cols(c)} FROM ${m.table} ${c} WHERE ${c}.${m.fields.get('id')!.column} = ${b.param(id, 'uuid')})`;
+}

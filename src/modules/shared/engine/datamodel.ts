@@ -1,0 +1,73 @@
+import { prisma } from '../../../db.ts';
+import { getDatamodel } from '../../../generated/pothos-types.ts';
+
+// Table and column names, and how models point at each other, read from the Prisma
+// datamodel: the generated client's runtime datamodel knows the names in the database
+// (`@map`, `@@map`), the Pothos datamodel knows which fields hold each foreign key.
+// Nothing in the engine names a table or a column by hand.
+
+export interface Relation {
+  /** The model it leads to. */
+  model: string;
+  list: boolean;
+  /** For a to-one relation: the column of this model holding the other's id; for a list: the other's column holding this one's id. */
+  column: string;
+}
+
+export interface Model {
+  name: string;
+  table: string;
+  /** Scalar and enum fields: the column and the Prisma type. */
+  fields: Map<string, { column: string; type: string }>;
+  relations: Map<string, Relation>;
+}
+
+interface RuntimeModel {
+  dbName: string | null;
+  fields: { name: string; kind: string; type: string; dbName?: string | null; relationName?: string }[];
+}
+
+let models: Map<string, Model> | undefined;
+
+// A composite foreign key (organizationId, sourceId) → (organizationId, id) has its
+// tenant part implied by the row it points at: the engine joins on the id alone.
+const pointer = (from: string[]) => from.find((f) => f !== 'organizationId') ?? from[0]!;
+
+function load(): Map<string, Model> {
+  const runtime = (prisma as unknown as { _runtimeDataModel: { models: Record<string, RuntimeModel> } })._runtimeDataModel.models;
+  const pothos = getDatamodel().datamodel.models as unknown as Record<string, { fields: { name: string; kind: string; type: string; isList: boolean; relationName?: string; relationFromFields?: string[] }[] }>;
+  const out = new Map<string, Model>();
+  const columnOf = (model: string, field: string) => {
+    const f = runtime[model]!.fields.find((x) => x.name === field)!;
+    return f.dbName ?? f.name;
+  };
+  for (const [name, rm] of Object.entries(runtime)) {
+    const fields = new Map<string, { column: string; type: string }>();
+    for (const f of rm.fields) if (f.kind !== 'object') fields.set(f.name, { column: f.dbName ?? f.name, type: f.type });
+    const relations = new Map<string, Relation>();
+    for (const f of pothos[name]?.fields ?? []) {
+      if (f.kind !== 'object') continue;
+      if (f.relationFromFields?.length) {
+        relations.set(f.name, { model: f.type, list: false, column: columnOf(name, pointer(f.relationFromFields)) });
+      } else {
+        const other = pothos[f.type]!.fields.find((o) => o.relationName === f.relationName && o.relationFromFields?.length);
+        if (other) relations.set(f.name, { model: f.type, list: f.isList, column: columnOf(f.type, pointer(other.relationFromFields!)) });
+      }
+    }
+    out.set(name, { name, table: rm.dbName ?? name, fields, relations });
+  }
+  return out;
+}
+
+/** The model of this name (a Prisma model name, which Pothos's prisma types carry). */
+export function model(name: string): Model {
+  models ??= load();
+  const m = models.get(name);
+  if (!m) throw new Error(`No model ${name}`);
+  return m;
+}
+
+/** The column of a scalar field, or undefined when the model has no such field. */
+export function columnOf(m: Model, field: string): string | undefined {
+  return m.fields.get(field)?.column;
+}

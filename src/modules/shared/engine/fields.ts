@@ -1,0 +1,123 @@
+import type { FieldNode, GraphQLObjectType } from 'graphql';
+import type { Context } from '../../../context.ts';
+import type { Builder, ConnectionQuery } from './builder.ts';
+import { connectionOf } from './connection.ts';
+import { model, type Model } from './datamodel.ts';
+import { globalId, iso, listText, objectText, typename, unplannable, type Shape, type Value } from './text.ts';
+import { orderSql, orderTerms, whereSql } from './where.ts';
+
+// How each field of a table-backed type is compiled. Most need no declaration: a
+// Pothos `t.expose…` field is its column, a `t.relation` to one row is a join and a
+// prismaNode's `id` is its global id, all read from the Pothos field and the Prisma
+// datamodel. A field with its own resolver, auth scopes or arguments is compiled only
+// when declared here next to its Pothos field (`compiledConnection`, `compiledField`),
+// and refused otherwise: a field changed to compute its value stops being compiled.
+
+/** SQL of a declared field's value for the row `alias` of its type. */
+export type FieldSql = (b: Builder, alias: string, nodes: FieldNode[], parent: GraphQLObjectType) => Value;
+
+const declared = new Map<string, { sql: FieldSql } | { connection: ConnectionQuery; checkedAtRoot: boolean }>();
+
+/**
+ * Declares a Pothos `relatedConnection` to the engine: `query` is the very function
+ * given to Pothos (its where and order, from the field's arguments). A connection with
+ * auth scopes is compiled only on the root object whose access the caller checked
+ * (`checkedAtRoot`).
+ */
+export function compiledConnection(type: string, field: string, query: ConnectionQuery, { checkedAtRoot = false } = {}) {
+  declared.set(`${type}.${field}`, { connection: query, checkedAtRoot });
+}
+
+/** Declares the SQL of a field with a resolver of its own. */
+export function compiledField(type: string, field: string, sql: FieldSql) {
+  declared.set(`${type}.${field}`, { sql });
+}
+
+/** The Prisma model behind a GraphQL object type, or undefined. */
+export function modelOf(type: GraphQLObjectType): Model | undefined {
+  const name = (type.extensions as { pothosPrismaModel?: string }).pothosPrismaModel;
+  return name ? model(name) : undefined;
+}
+
+/** SQL of a column of `m` as the field's scalar writes it. */
+export function columnValue(m: Model, alias: string, field: string): Value {
+  const f = m.fields.get(field) ?? unplannable(`${m.name}.${field}`);
+  const col = `${alias}.${f.column}`;
+  if (f.type === 'DateTime') return iso(col);
+  if (f.type === 'Json') return { json: `${col}::text` };
+  if (f.type === 'BigInt' || f.type === 'Decimal' || f.type === 'Bytes') return unplannable(`a ${f.type} column`);
+  return col;
+}
+
+interface FieldExtensions {
+  pothosExposedField?: string;
+  pothosPrismaRelationField?: boolean;
+  pothosOptions?: { authScopes?: unknown; query?: unknown; select?: unknown };
+}
+
+/** The object of type `type` for the row `alias`, with the fields `nodes` select. */
+export function objectOf(b: Builder, type: GraphQLObjectType, alias: string, nodes: readonly FieldNode[]): Shape {
+  const m = modelOf(type) ?? unplannable(`${type.name} is not a table`);
+  const pairs: [string, Value][] = [];
+  for (const [key, fieldNodes] of b.collect(type, nodes)) {
+    const name = fieldNodes[0]!.name.value;
+    if (name === '__typename') {
+      pairs.push([key, typename(type.name)]);
+      continue;
+    }
+    const def = type.getFields()[name] ?? unplannable(`${type.name}.${name}`);
+    const decl = declared.get(`${type.name}.${name}`);
+    if (decl && 'connection' in decl) {
+      if (decl.checkedAtRoot && (alias !== 'r0' || !b.readableRoot)) unplannable(`${type.name}.${name} below the root`);
+      pairs.push([key, connectionOf(b, m, alias, type, fieldNodes, decl.connection, objectOf)]);
+      continue;
+    }
+    if (decl) {
+      pairs.push([key, decl.sql(b, alias, fieldNodes, type)]);
+      continue;
+    }
+    const ext = def.extensions as FieldExtensions;
+    if (def.args.length || ext.pothosOptions?.authScopes) unplannable(`${type.name}.${name} has arguments or auth scopes`);
+    if (name === 'id' && type.getInterfaces().some((i) => i.name === 'Node')) pairs.push([key, globalId(type.name, `${alias}.${m.fields.get('id')!.column}`)]);
+    else if (ext.pothosExposedField) pairs.push([key, columnValue(m, alias, ext.pothosExposedField)]);
+    else if (ext.pothosPrismaRelationField && !ext.pothosOptions?.select) pairs.push([key, relationOf(b, m, alias, type, fieldNodes, ext.pothosOptions?.query)]);
+    else unplannable(`${type.name}.${name} has a resolver`);
+  }
+  if (pairs.length > 50) unplannable('too many fields');
+  return { pairs };
+}
+
+/** A `t.relation`: the row a to-one relation leads to (null when none), or the rows of a list in the order its `query` gives. */
+function relationOf(b: Builder, m: Model, alias: string, parent: GraphQLObjectType, nodes: FieldNode[], query: unknown): Value {
+  const name = nodes[0]!.name.value;
+  const r = m.relations.get(name) ?? unplannable(`${m.name}.${name}`);
+  if (query !== undefined && (typeof query !== 'object' || Object.keys(query!).some((k) => k !== 'where' && k !== 'orderBy'))) unplannable(`the query of ${m.name}.${name}`);
+  const q = (query ?? {}) as { where?: unknown; orderBy?: unknown };
+  if (r.list) return listOf(b, m, alias, parent, nodes, name, q);
+  if (query !== undefined) unplannable(`the query of ${m.name}.${name}`);
+  const type = b.fieldType(parent, name);
+  const target = model(r.model);
+  const inner = b.alias(target.table[0]!);
+  return { json: `(SELECT ${objectText(objectOf(b, type, inner, nodes).pairs)} FROM ${target.table} ${inner} WHERE ${inner}.${target.fields.get('id')!.column} = ${alias}.${r.column})` };
+}
+
+/** The rows of the list relation `relationName` of the row `alias`, filtered and ordered by `q` (an order ending with the id). */
+function listOf(b: Builder, m: Model, alias: string, parent: GraphQLObjectType, nodes: FieldNode[], relationName: string, q: { where?: unknown; orderBy?: unknown }): Value {
+  const r = m.relations.get(relationName) ?? unplannable(`${m.name}.${relationName}`);
+  const target = model(r.model);
+  const inner = b.alias(target.table[0]!);
+  const terms = orderTerms(target, q.orderBy);
+  const element = objectText(objectOf(b, b.fieldType(parent, nodes[0]!.name.value), inner, nodes).pairs);
+  return {
+    json: `(SELECT ${listText(element, orderSql(terms, inner))} FROM ${target.table} ${inner}
+      WHERE ${inner}.${r.column} = ${alias}.${m.fields.get('id')!.column} AND ${whereSql(b, target, inner, q.where)})`,
+  };
+}
+
+/**
+ * A declared list of the rows a to-many relation leads to, filtered and ordered by
+ * what `query` gives (the same rule the field's resolver applies).
+ */
+export function relatedList(relationName: string, query: (ctx: Context, readable: string[] | 'all') => { where?: unknown; orderBy?: unknown }): FieldSql {
+  return (b, alias, nodes, parent) => listOf(b, modelOf(parent)!, alias, parent, nodes, relationName, query(b.ctx, b.readable));
+}

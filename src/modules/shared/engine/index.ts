@@ -1,0 +1,19 @@
+// The read engine: compiles a selection over the table-backed types to one SQL
+// statement (README, "How the hot reads are answered").
+export type { PlanInfo } from './builder.ts';
+export { columnValue, compiledConnection, compiledField, relatedList } from './fields.ts';
+export { model } from './datamodel.ts';
+export {
+  compiledNode,
+  prebuiltNode,
+  prebuiltOrganization,
+  prebuiltResolution,
+  prebuiltRow,
+  prebuiltUser,
+  prebuiltUsers,
+  rootPlanners,
+  type RootPlanner,
+} from './roots.ts';
+export { engineCounts, setPlannedReads, statementFor } from './run.ts';
+export { JsonText, type PlanRow } from './text.ts';
+export { matches } from './where.ts';

@@ -1,0 +1,140 @@
+import type { GraphQLObjectType } from 'graphql';
+import type { Context } from '../../../context.ts';
+import { rankMatchesSql, visibleUsersWhere } from '../rules.ts';
+import { sourceIdOf } from '../inputs.ts';
+import { ROOT, type PlanInfo } from './builder.ts';
+import { model } from './datamodel.ts';
+import { objectOf } from './fields.ts';
+import { planAndRun } from './run.ts';
+import { listText, objectText, Parts, typename, unplannable, type JsonText, type Shape, type Value } from './text.ts';
+import { whereSql } from './where.ts';
+
+// The root fields whose selection the engine compiles: the object (or list) they find,
+// and everything selected under it, in one statement. Each finds its rows by the same
+// rules as its resolver (rules.ts); the caller checked the arguments and access.
+
+const viewerId = (ctx: Context) => (ctx.viewer.kind === 'user' ? ctx.viewer.userId : null);
+
+/** `organization(id)`: the organization and what is selected of it; the caller checked the viewer may read it. */
+export function prebuiltOrganization(ctx: Context, info: PlanInfo, organizationId: string): Promise<JsonText | null | undefined> {
+  const type = info.schema.getType('Organization') as GraphQLObjectType;
+  const m = model('Organization');
+  return planAndRun(
+    ctx,
+    info,
+    (b) => {
+      const shape = objectOf(b, type, ROOT, info.fieldNodes);
+      const parts = new Parts(shape);
+      return { parts, text: `SELECT ${parts.select()} FROM ${m.table} ${ROOT} WHERE ${whereSql(b, m, ROOT, { id: organizationId })}` };
+    },
+    organizationId,
+  );
+}
+
+/** Which rows of a type the viewer may see, given the organizations they may read. */
+export type RowsWhere = (ctx: Context, readable: string[] | 'all') => object;
+
+const nodes = new Map<string, RowsWhere>();
+
+/** Declares that `node(id)` of `type` is compiled, finding the row under `visible` (the rule its prismaNode's findUnique applies). */
+export function compiledNode(type: string, visible: RowsWhere) {
+  nodes.set(type, visible);
+}
+
+/** One row of `type` matching `where` and what is selected of it; null when there is none. */
+export function prebuiltRow(ctx: Context, info: PlanInfo, type: string, where: RowsWhere, readableRoot: string | null = null): Promise<JsonText | null | undefined> {
+  const objectType = info.schema.getType(type) as GraphQLObjectType;
+  const m = model((objectType.extensions as { pothosPrismaModel: string }).pothosPrismaModel);
+  return planAndRun(
+    ctx,
+    info,
+    (b) => {
+      const parts = new Parts(objectOf(b, objectType, ROOT, info.fieldNodes));
+      return { parts, text: `SELECT ${parts.select()} FROM ${m.table} ${ROOT} WHERE ${whereSql(b, m, ROOT, where(ctx, b.readable))} LIMIT 1` };
+    },
+    readableRoot,
+  );
+}
+
+/** `node(id)` of a type declared with compiledNode; undefined for any other type. */
+export function prebuiltNode(ctx: Context, info: PlanInfo, type: string, id: string): Promise<JsonText | null | undefined> | undefined {
+  const visible = nodes.get(type);
+  return visible && prebuiltRow(ctx, info, type, (c, readable) => ({ AND: [{ id }, visible(c, readable)] }));
+}
+
+/** A visible user (rules.ts, visibleUsersWhere; not merged away); null when there is none such. */
+export function prebuiltUser(ctx: Context, info: PlanInfo, userId: string): Promise<JsonText | null | undefined> {
+  return prebuiltRow(ctx, info, 'User', (c, readable) => ({ id: userId, mergedIntoId: null, ...visibleUsersWhere(viewerId(c), readable) }));
+}
+
+/**
+ * Users by id, in order, under the rule of `prebuiltUser`: the list, or undefined when
+ * the selection is not compiled or any id finds no visible user (the general path then
+ * follows merged users to their survivors).
+ */
+export async function prebuiltUsers(ctx: Context, info: PlanInfo, userIds: string[]): Promise<JsonText | undefined> {
+  const type = info.schema.getType('User') as GraphQLObjectType;
+  const m = model('User');
+  const list = await planAndRun(ctx, info, (b) => {
+    const object = objectText(objectOf(b, type, ROOT, info.fieldNodes).pairs);
+    const where = { mergedIntoId: null, ...visibleUsersWhere(viewerId(ctx), b.readable) };
+    // The list's only part is null when any id finds no visible user.
+    const parts = new Parts({ json: `CASE WHEN bool_and(${ROOT}.id IS NOT NULL) THEN ${listText(object, 'r.n')} END` });
+    return {
+      parts,
+      text: `SELECT ${parts.select()}
+      FROM unnest(${b.param(userIds, 'uuid[]')}) WITH ORDINALITY AS r(id, n)
+      LEFT JOIN ${m.table} ${ROOT} ON ${ROOT}.${m.fields.get('id')!.column} = r.id AND ${whereSql(b, m, ROOT, where)}`,
+    };
+  });
+  return list && list.text !== 'null' ? list : undefined;
+}
+
+/**
+ * `resolve` of one identifier, by its normalised value (as resolveKeys finds it), when
+ * it selects only `user` (and `__typename`) of the resolution: the user of the best
+ * match (rules.ts, rankMatches), or null.
+ */
+export function prebuiltResolution(
+  ctx: Context,
+  info: PlanInfo,
+  organizationId: string,
+  key: { source: string; identifierKey: string; normalizedValue: string },
+): Promise<JsonText | null | undefined> {
+  const resolution = info.schema.getType('Resolution') as GraphQLObjectType;
+  const identifier = model('Identifier');
+  const users = model('User');
+  return planAndRun(ctx, info, (b) => {
+    const pairs: [string, Value][] = [];
+    for (const [k, nodes] of b.collect(resolution, info.fieldNodes)) {
+      const name = nodes[0]!.name.value;
+      if (name === '__typename') pairs.push([k, typename('Resolution')]);
+      else if (name === 'user') pairs.push([k, objectOf(b, b.fieldType(resolution, 'user'), ROOT, nodes)]);
+      else unplannable(`Resolution.${name}`);
+    }
+    const where = {
+      organizationId,
+      identifierKey: key.identifierKey,
+      normalizedValue: key.normalizedValue,
+      source: sourceIdOf(key.source) ? { OR: [{ key: key.source }, { id: sourceIdOf(key.source) }] } : { key: key.source },
+    };
+    const col = (f: string) => `hit.${identifier.fields.get(f)!.column}`;
+    const shape: Shape = { pairs };
+    const parts = new Parts(shape);
+    return {
+      parts,
+      text: `SELECT ${parts.select()}
+      FROM (SELECT * FROM ${identifier.table} hit WHERE ${whereSql(b, identifier, 'hit', where)}
+            ORDER BY ${rankMatchesSql({ confidenceScore: col('confidenceScore'), updatedAt: col('updatedAt'), id: col('id') })} LIMIT 1) hit
+      JOIN ${users.table} ${ROOT} ON ${ROOT}.id = ${col('userId')}`,
+    };
+  });
+}
+
+/**
+ * Root query fields that can answer a whole operation from one statement: given the
+ * field's arguments, the answer of the field, or undefined when it is not compiled.
+ * They check the arguments and the viewer's access exactly as the field's resolver.
+ */
+export type RootPlanner = (ctx: Context, info: PlanInfo, args: Record<string, unknown>) => Promise<unknown>;
+export const rootPlanners = new Map<string, RootPlanner>();

@@ -1,0 +1,83 @@
+import { createHash } from 'node:crypto';
+import type { FieldNode } from 'graphql';
+import type { Context } from '../../../context.ts';
+import { sql, statement, type Statement } from '../../../db.ts';
+import { logger } from '../../../observability/logger.ts';
+import { Builder, type PlanInfo } from './builder.ts';
+import { Unplannable, type JsonText, type Parts, type PlanRow } from './text.ts';
+
+// Compiles the selection under a root field and runs its one statement. A selection
+// the engine does not compile, and a statement that fails, leave the read to the
+// general path: both are logged (once per operation for a selection, every time for a
+// failure) and counted (`engineCounts`, in /metrics).
+
+let planning = true;
+
+/** Turns compiled reads off (every read takes the general path) or on; tests compare the two. */
+export function setPlannedReads(enabled: boolean): void {
+  planning = enabled;
+}
+
+/** Reads answered by a compiled statement, left to the general path, or whose statement failed; by root field. */
+export const engineCounts = { compiled: new Map<string, number>(), fallback: new Map<string, number>(), failed: new Map<string, number>() };
+const count = (m: Map<string, number>, field: string) => m.set(field, (m.get(field) ?? 0) + 1);
+
+/** Root field nodes (of cached documents) whose fallback was logged already. */
+const loggedFallbacks = new WeakSet<FieldNode>();
+
+/** Prepared statements are kept for this many distinct plans; more run unprepared. */
+const MAX_NAMED = 200;
+const named = new Map<string, Statement>();
+
+export function statementFor(text: string): Statement {
+  let s = named.get(text);
+  if (!s) {
+    const name = `plan_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
+    s = named.size < MAX_NAMED ? statement(name, text) : { name: '', text };
+    if (s.name) named.set(text, s);
+  }
+  return s;
+}
+
+/** A plan's statement and how its answer is put together. */
+export interface Plan {
+  parts: Parts;
+  text: string;
+}
+
+/**
+ * Compiles the subtree under the field being resolved with `build` and runs it: its
+ * JSON answer (null: no row), or undefined when it is left to the general path.
+ */
+export async function planAndRun(
+  ctx: Context,
+  info: PlanInfo,
+  build: (b: Builder) => Plan,
+  readableRoot: string | null = null,
+): Promise<JsonText | null | undefined> {
+  if (!planning) return undefined;
+  const node = info.fieldNodes[0]!;
+  const field = node.name.value;
+  const b = new Builder(info, ctx, await ctx.access.readableOrganizationIds(), readableRoot);
+  let plan: Plan;
+  try {
+    plan = build(b);
+  } catch (err) {
+    if (!(err instanceof Unplannable)) throw err;
+    count(engineCounts.fallback, field);
+    if (!loggedFallbacks.has(node)) {
+      loggedFallbacks.add(node);
+      logger.info({ field, reason: err.message }, 'read not compiled; the general path answers it');
+    }
+    return undefined;
+  }
+  try {
+    const rows = await sql<PlanRow>(statementFor(plan.text), b.params);
+    count(engineCounts.compiled, field);
+    return plan.parts.render(rows[0] ?? null);
+  } catch (err) {
+    count(engineCounts.failed, field);
+    logger.warn({ field, error: (err as Error).message }, 'compiled read failed; the general path answers it');
+    return undefined;
+  }
+}

@@ -1,0 +1,113 @@
+// How an answer is written as JSON text in SQL, and put together from the parts a
+// statement returns. The formats here (global ids, cursors, dates) are the ones the
+// general path's scalars and plugins write: test/engine-equivalence.test.ts compares them.
+
+/** A selection, argument or field the engine does not compile: that read takes the general path. */
+export class Unplannable extends Error {}
+export const unplannable = (reason: string): never => {
+  throw new Unplannable(reason);
+};
+
+/**
+ * The JSON text of an answer built in SQL. The response carries the text as it is
+ * (plugins/planned-operations.ts); anything else that serializes it gets its value.
+ */
+export class JsonText {
+  constructor(readonly text: string) {}
+  toJSON(): unknown {
+    return JSON.parse(this.text);
+  }
+}
+
+/** A plan's row: `found`, and the JSON text of each part of the answer (c0, c1, …). */
+export type PlanRow = Record<string, unknown>;
+
+/**
+ * A value of the answer: SQL of a scalar, SQL of a JSON text (null for JSON's null),
+ * or an object of values. Objects inside a list are JSON texts written in SQL, by
+ * concatenation (`objectText`, `listText`): json_build_object and json_agg look up the
+ * type of every key and value of every row. The objects above the lists (the root
+ * and its connections) stay objects, and the answer is put together from their parts'
+ * JSON texts outside PostgreSQL (`Parts`): wrapping a long list in one more object
+ * copies it once more.
+ */
+export type Value = string | { json: string } | Shape;
+export interface Shape {
+  pairs: [string, Value][];
+}
+
+export const literal = (s: string) => `'${s.replace(/'/g, "''")}'`;
+/** `__typename`: a string (typed, so that to_json takes it). */
+export const typename = (name: string) => `${literal(name)}::text`;
+/** A DateTime as the DateTime scalar writes it. */
+export const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+// Global ids are base64 of `Type:uuid` and cursors of `GPC:S:uuid` (the relay and
+// prisma plugins' formats): under 57 bytes, so PostgreSQL's encoding has no line breaks.
+export const globalId = (type: string, column: string) => `encode(convert_to(${literal(`${type}:`)} || ${column}::text, 'UTF8'), 'base64')`;
+export const cursorOf = (column: string) => `encode(convert_to('GPC:S:' || ${column}::text, 'UTF8'), 'base64')`;
+
+/** The id a cursor of `cursorOf` holds, or undefined when it is not one. */
+export function idOfCursor(cursor: unknown): string | undefined {
+  if (typeof cursor !== 'string') return undefined;
+  const decoded = Buffer.from(cursor, 'base64').toString('utf8');
+  const id = decoded.startsWith('GPC:S:') ? decoded.slice(6) : '';
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id) && Buffer.from(decoded).toString('base64') === cursor ? id : undefined;
+}
+
+/** SQL of the JSON text of a value, never null. */
+export function jsonText(v: Value): string {
+  if (typeof v === 'string') return `coalesce(to_json(${v})::text, 'null')`;
+  return 'json' in v ? `coalesce(${v.json}, 'null')` : objectText(v.pairs);
+}
+
+/** SQL of the JSON text of the object `pairs` (response name, value). */
+export function objectText(pairs: [string, Value][]): string {
+  if (!pairs.length) return `'{}'::text`;
+  return `(${pairs.map(([k, v], i) => `${literal(`${i ? ',' : '{'}${JSON.stringify(k)}:`)} || ${jsonText(v)}`).join(' || ')} || '}')`;
+}
+
+/** SQL of the JSON text of a list (an aggregate) of `element`'s JSON text, in `order`; `[]` when there is none. */
+export const listText = (element: string, order: string) => `coalesce('[' || string_agg(${element}, ',' ORDER BY ${order}) || ']', '[]')`;
+
+/** The parts of an answer: the SQL of each (c0, c1, …) and, in order, JSON text between them and their numbers. */
+export class Parts {
+  readonly columns: string[] = [];
+  readonly template: (string | number)[] = [];
+
+  constructor(answer: Value) {
+    this.add(answer);
+  }
+
+  private text(t: string) {
+    const last = this.template.length - 1;
+    if (typeof this.template[last] === 'string') this.template[last] += t;
+    else this.template.push(t);
+  }
+
+  private add(v: Value) {
+    if (typeof v !== 'string' && 'pairs' in v) {
+      this.text('{');
+      v.pairs.forEach(([k, inner], i) => {
+        this.text(`${i ? ',' : ''}${JSON.stringify(k)}:`);
+        this.add(inner);
+      });
+      this.text('}');
+      return;
+    }
+    this.template.push(this.columns.length);
+    this.columns.push(typeof v === 'string' ? `to_json(${v})::text AS c${this.columns.length}` : `(${v.json})::text AS c${this.columns.length}`);
+  }
+
+  /** `found` and the parts, for a SELECT list. */
+  select(): string {
+    return ['true AS found', ...this.columns].join(', ');
+  }
+
+  /** The answer of a plan's row; null when there is none. */
+  render(row: PlanRow | null | undefined): JsonText | null {
+    if (!row?.found) return null;
+    let out = '';
+    for (const t of this.template) out += typeof t === 'string' ? t : ((row[`c${t}`] as string | null) ?? 'null');
+    return new JsonText(out);
+  }
+}

@@ -1,0 +1,43 @@
+
+// Rules of the read paths, each written once: the general path hands them to Prisma,
+// the read engine (shared/engine) renders the same objects in SQL (engine/where.ts).
+
+/** Page sizes of every connection: the default, and the most one page may hold. */
+export const PAGE = { default: 20, max: 100 } as const;
+
+/** The stable order of lists of rows: oldest first, ties broken by id. */
+export const OLDEST_FIRST = [{ createdAt: 'asc' as const }, { id: 'asc' as const }];
+
+/** Rows (any model with organizationId) of the organizations `readable` lists ('all': any). */
+export const readableWhere = (readable: string[] | 'all') => (readable === 'all' ? {} : { organizationId: { in: readable } });
+
+/**
+ * Users the viewer may see, given the organizations they may read: themself, and the
+ * members of every organization they may read (everyone, for a system admin).
+ */
+export function visibleUsersWhere(viewerUserId: string | null, readable: string[] | 'all') {
+  if (readable === 'all') return {};
+  const self = viewerUserId ? [{ id: viewerUserId }] : [];
+  return { OR: [...self, { memberships: { some: { organizationId: { in: readable } } } }] };
+}
+
+/**
+ * Memberships the viewer may see: those in organizations they may read, and their own
+ * (`own`: tenant.ts, ownMembershipsWhere) in any state.
+ */
+export function visibleMembershipsWhere(own: object | null, readable: string[] | 'all') {
+  if (readable === 'all') return {};
+  return { OR: [...(own ? [own] : []), readableWhere(readable)] };
+}
+
+/** How matches of a lookup rank, best first: a higher confidence (unscored counts as certain), then the newest, then by id. */
+export function rankMatches(
+  a: { confidenceScore: number | null; updatedAt: Date; id: string },
+  b: { confidenceScore: number | null; updatedAt: Date; id: string },
+): number {
+  return (b.confidenceScore ?? 1) - (a.confidenceScore ?? 1) || b.updatedAt.getTime() - a.updatedAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/** The same ranking in SQL, given the columns of a row; times compared to the millisecond, as JavaScript's dates hold them. */
+export const rankMatchesSql = (c: { confidenceScore: string; updatedAt: string; id: string }) =>
+  `coalesce(${c.confidenceScore}, 1) DESC, date_trunc('milliseconds', ${c.updatedAt}) DESC, ${c.id}`;
