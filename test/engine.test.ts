@@ -274,6 +274,16 @@ describe('answers built in one statement', () => {
       expect(both.planned, `another organization, as ${viewer}`).toEqual(both.general);
     }
   });
+  it('counts compiled reads and fallbacks in /metrics', async () => {
+    const { org, viewers } = await world();
+    const analyst = viewers[0]![1];
+    await gql(`{ organization(id: "${org.id}") { name } }`, analyst);
+    await gql(`{ organization(id: "${org.id}") { auditEvents(first: 1) { totalCount } } }`, analyst);
+    const text = await (await app.fetch('http://localhost/metrics')).text();
+    expect(text).toMatch(/graphql_compiled_reads_total\{field="organization",outcome="compiled"\} [1-9]/);
+    expect(text).toMatch(/graphql_compiled_reads_total\{field="organization",outcome="fallback"\} [1-9]/);
+  });
+
   it('with a bearer token acting in the organization: the credential, then one statement; refused alike for a viewer who may not read', async () => {
     const { org, person, crm, viewers, refused } = await world();
     const analyst = viewers[0]![1];

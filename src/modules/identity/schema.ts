@@ -6,7 +6,7 @@ import { OLDEST_FIRST, totalCountField } from '../shared/connections.ts';
 import type { Types } from '../shared/fields.ts';
 import { readableRowsWhere, scopesForOrganization } from '../shared/tenant.ts';
 import { tenantRowWhere } from '../shared/visibility.ts';
-import { compiledConnection, compiledNode, prebuiltRow, rootPlanners } from '../shared/engine/index.ts';
+import { compiledConnection, compiledField, compiledNode, prebuiltRow, relatedList, rootPlanners } from '../shared/engine/index.ts';
 import { readableWhere } from '../shared/rules.ts';
 import type { Context } from '../../context.ts';
 import { identitiesWhere, identityLookup } from './service.ts';
@@ -55,6 +55,10 @@ const IdentityPropertyRef = builder.prismaObject('IdentityProperty', {
   }),
 });
 
+// By key (unique per identity), then id: the engine compiles the same order.
+const PROPERTY_ORDER = { orderBy: [{ key: 'asc' as const }, { id: 'asc' as const }] };
+compiledField('Identity', 'properties', relatedList('properties', () => PROPERTY_ORDER));
+
 export const IdentityRef = builder.prismaNode('Identity', {
   description:
     'How a person, organization or other party is known to an organization: maybe an account at an identity provider, maybe linked to a user.',
@@ -74,7 +78,7 @@ export const IdentityRef = builder.prismaNode('Identity', {
     projectId: t.exposeString('projectId', { nullable: true, description: 'The project it belongs to, if any.' }),
     properties: t.relation('properties', {
       description: 'Its typed properties, by key.',
-      query: { orderBy: [{ key: 'asc' }, { id: 'asc' }] },
+      query: PROPERTY_ORDER,
     }),
     source: t.relation('source', {
       nullable: true,

@@ -87,7 +87,12 @@ export function objectOf(b: Builder, type: GraphQLObjectType, alias: string, nod
   return { pairs };
 }
 
-/** A `t.relation`: the row a to-one relation leads to (null when none), or the rows of a list in the order its `query` gives. */
+/**
+ * A `t.relation`: the row a to-one relation leads to (null when none), or the rows of a
+ * list in the order its `query` gives. The prisma plugin does not keep a relation's
+ * `query` among the field's options, so a list is compiled only when declared
+ * (relatedList): without a known order it is refused.
+ */
 function relationOf(b: Builder, m: Model, alias: string, parent: GraphQLObjectType, nodes: FieldNode[], query: unknown): Value {
   const name = nodes[0]!.name.value;
   const r = m.relations.get(name) ?? unplannable(`${m.name}.${name}`);

@@ -1,0 +1,204 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { prisma } from '../src/db.ts';
+import { setPlannedReads } from '../src/modules/shared/engine/index.ts';
+import { appWith, globalId, gql, tokenFor, type GqlOptions } from './helpers/app.ts';
+import { aMember, anApiKey, anIdentifier, anIdentity, anOrganization, aSource, aUser } from './helpers/factories.ts';
+import { fc } from './helpers/property-runs.ts';
+import { withSqlLog } from './helpers/sql-count.ts';
+
+// Generated worlds (people, memberships of every role and state, scored and unscored
+// identifiers in two sources, identities with properties and provider accounts) and
+// generated selections under the compiled roots: for viewers of every role, the
+// compiled answer equals the general path's, and the compiled statement answered it.
+// A second page is read with the first page's endCursor, again both ways.
+
+afterEach(() => setPlannedReads(true));
+
+const roomy = appWith({ MAX_QUERY_COST: '10000000' });
+
+const ROLES = ['ANALYST', 'ORGANIZATION_ADMIN'] as const;
+const STATES = ['ACTIVE', 'ACTIVE', 'PENDING', 'SUSPENDED'] as const;
+const METHODS = ['MANUAL', 'MCP_TOOL', 'LLM_DISCOVERY'] as const;
+
+const worldShape = fc.record({
+  people: fc.array(
+    fc.record({
+      role: fc.constantFrom(...ROLES),
+      state: fc.constantFrom(...STATES),
+      alsoOther: fc.boolean(),
+      identifiers: fc.array(
+        fc.record({ crm: fc.boolean(), method: fc.constantFrom(...METHODS), score: fc.option(fc.integer({ min: 0, max: 10 }), { nil: null }) }),
+        { maxLength: 4 },
+      ),
+    }),
+    { minLength: 2, maxLength: 6 },
+  ),
+  identities: fc.array(fc.record({ provider: fc.boolean(), properties: fc.integer({ min: 0, max: 3 }), linked: fc.boolean() }), { maxLength: 3 }),
+});
+
+type WorldShape = typeof worldShape extends fc.Arbitrary<infer T> ? T : never;
+
+async function world(shape: WorldShape) {
+  const org = await anOrganization();
+  const other = await anOrganization();
+  const crm = await aSource(org.id, { key: 'crm' });
+  const hr = await aSource(org.id, { key: 'hr', kind: 'IDENTITY_PROVIDER' });
+  const otherCrm = await aSource(other.id, { key: 'crm' });
+  const people = [];
+  for (const [i, p] of shape.people.entries()) {
+    const user = await aUser({ name: i % 2 ? `Zoë ${i}` : `Ada ${i}` });
+    // The first person is a viewer: active.
+    await aMember(org.id, user.id, { role: p.role, state: i === 0 ? 'ACTIVE' : p.state });
+    if (p.alsoOther) await aMember(other.id, user.id);
+    for (const [k, d] of p.identifiers.entries()) {
+      await anIdentifier(org.id, user.id, d.crm ? crm.id : hr.id, {
+        identifierKey: `k${k}`,
+        identifierValue: `v-${i}-${k}`,
+        discoveryMethod: d.method,
+        confidenceScore: d.score === null ? null : d.score / 10,
+      });
+    }
+    if (p.alsoOther) await anIdentifier(other.id, user.id, otherCrm.id, { identifierKey: 'k0', identifierValue: `v-${i}-0` });
+    people.push(user);
+  }
+  const identities = [];
+  for (const [i, d] of shape.identities.entries()) {
+    const identity = await anIdentity(org.id, { sourceId: d.provider ? hr.id : null, userId: d.linked ? people[0]!.id : null, name: `Identity ${i}` });
+    for (let k = 0; k < d.properties; k++) {
+      await prisma.identityProperty.create({ data: { organizationId: org.id, identityId: identity.id, key: `p${k}`, type: 'NUMBER', value: k * 1.5 } });
+    }
+    identities.push(identity);
+  }
+  const secret = `igk_${randomBytes(32).toString('base64url')}`;
+  await anApiKey(org.id, createHash('sha256').update(secret).digest('hex'));
+  const admin = await aUser({ isSystemAdmin: true });
+  const both = await aUser();
+  await aMember(org.id, both.id);
+  await aMember(other.id, both.id);
+  const viewers: [string, GqlOptions][] = [
+    ['the first person, acting in the organization', { token: await tokenFor(people[0]!.authSubject!), organizationId: org.id }],
+    ['an API key', { headers: { 'x-api-key': secret } }],
+    ['a system admin, not narrowed', { token: await tokenFor(admin.authSubject!) }],
+    ['an analyst of both organizations, not narrowed', { token: await tokenFor(both.authSubject!) }],
+  ];
+  return { org, people, identities, viewers };
+}
+
+const pick = <T>(xs: readonly T[]) => fc.subarray([...xs], { minLength: 1 });
+const paging = fc.oneof(
+  fc.record({ first: fc.integer({ min: 0, max: 4 }) }),
+  fc.record({ last: fc.integer({ min: 0, max: 4 }) }),
+  fc.constant({}),
+);
+const args = (a: Record<string, unknown>) => {
+  const list = Object.entries(a).map(([k, v]) => `${k}: ${typeof v === 'string' && /^[A-Z_]+$/.test(v) ? v : JSON.stringify(v)}`);
+  return list.length ? `(${list.join(', ')})` : '';
+};
+const connection = (node: fc.Arbitrary<string>, filters: fc.Arbitrary<Record<string, unknown>>) =>
+  fc
+    .record({ paging, filters, node, total: fc.boolean(), info: fc.subarray(['hasNextPage', 'hasPreviousPage', 'startCursor', 'endCursor']), cursor: fc.boolean() })
+    .map(
+      ({ paging: p, filters: f, node: n, total, info, cursor }) =>
+        `${args({ ...p, ...f })} { ${total ? 'totalCount' : ''} edges { ${cursor ? 'cursor' : ''} node { ${n} } } ${info.length ? `pageInfo { ${info.join(' ')} }` : ''} }`,
+    );
+
+const identifierNode = pick(['id', 'identifierKey', 'confidenceScore', 'discoveryMethod', 'createdAt', 'discoveryMetadata', 'source { key kind }', 'user { email }']).map((f) => f.join(' '));
+const identifierFilters = fc.record(
+  { sourceKey: fc.constantFrom('crm', 'hr'), minConfidence: fc.constantFrom(0, 0.3, 0.75), discoveryMethod: fc.constantFrom(...METHODS) },
+  { requiredKeys: [] },
+);
+const userSelection = fc
+  .record({
+    scalars: pick(['id', 'email', 'name', 'givenName', 'isSystemAdmin', 'updatedAt', '__typename']),
+    memberships: fc.option(pick(['role', 'state', 'organization { slug }', 'user { email }']), { nil: null }),
+    identifiers: fc.option(connection(identifierNode, identifierFilters), { nil: null }),
+  })
+  .map(({ scalars, memberships, identifiers }) =>
+    [scalars.join(' '), memberships ? `memberships { ${memberships.join(' ')} }` : '', identifiers ? `identifiers${identifiers}` : ''].join(' '),
+  );
+const memberFilters = fc.record({ role: fc.constantFrom(...ROLES), state: fc.constantFrom(...STATES), search: fc.constantFrom('zoë', 'Ada', '1') }, { requiredKeys: [] });
+const memberNode = fc
+  .record({ scalars: pick(['id', 'role', 'state', 'createdAt']), user: fc.option(userSelection, { nil: null }) })
+  .map(({ scalars, user }) => `${scalars.join(' ')} ${user ? `user { ${user} }` : ''}`);
+const identityNode = pick(['id', 'name', 'identityType', 'externalId', 'properties { key type value }', 'source { key name }', 'user { email }', 'linkedBy']).map((f) => f.join(' '));
+
+const organizationSelection = fc
+  .record({
+    scalars: pick(['id', 'slug', 'name', 'createdAt']),
+    members: fc.option(connection(memberNode, memberFilters), { nil: null }),
+    identifiers: fc.option(connection(identifierNode, identifierFilters), { nil: null }),
+    identities: fc.option(connection(identityNode, fc.constant({})), { nil: null }),
+    alias: fc.boolean(),
+    skip: fc.boolean(),
+  })
+  .map(({ scalars, members, identifiers, identities, alias, skip }) =>
+    [
+      scalars.join(' '),
+      members ? `${alias ? 'people: ' : ''}members${members}` : '',
+      identifiers ? `identifiers${identifiers}` : '',
+      identities ? `identities${identities.replace(' { ', ' @skip(if: $skip) { ')}` : '',
+      skip ? '...Extra' : '... on Organization { ...Extra }',
+      'kind: __typename @include(if: $skip)',
+    ].join(' '),
+  );
+
+/** Both paths' answers to one request; the compiled one must have run. */
+async function expectSame(query: string, options: GqlOptions, label: string) {
+  setPlannedReads(true);
+  const { result: compiled, statements } = await withSqlLog(() => gql(query, { ...options, app: roomy }));
+  setPlannedReads(false);
+  const general = await gql(query, { ...options, app: roomy });
+  setPlannedReads(true);
+  expect(compiled, label).toEqual(general);
+  expect(compiled.errors, label).toBeUndefined();
+  expect(statements.some((s) => s.startsWith('SELECT true AS found, ')), `${label}: compiled`).toBe(true);
+  return compiled;
+}
+
+describe('compiled answers equal the general path on generated worlds and selections', () => {
+  it('organization(id) with members, identifiers and identities pages, and the next page by cursor', async () => {
+    await fc.assert(
+      fc.asyncProperty(worldShape, fc.array(organizationSelection, { minLength: 2, maxLength: 3 }), fc.boolean(), async (shape, selections, skip) => {
+        const { org, viewers } = await world(shape);
+        for (const selection of selections) {
+          const query = `query ($skip: Boolean = ${skip}) { organization(id: "${org.id}") { ${selection} } } fragment Extra on Organization { __typename name }`;
+          for (const [viewer, options] of viewers) {
+            const answer = await expectSame(query, options, `${query}\nas ${viewer}`);
+            // The next page of the members by the first page's endCursor.
+            const page = answer.data?.organization?.members ?? answer.data?.organization?.people;
+            const end = page?.pageInfo?.endCursor;
+            if (end && !/last:/.test(selection)) {
+              const next = `{ organization(id: "${org.id}") { members(first: 2, after: "${end}") { edges { cursor node { id } } pageInfo { hasNextPage hasPreviousPage endCursor } } } }`;
+              await expectSame(next, options, `${next}\nas ${viewer}`);
+            }
+          }
+        }
+      }),
+      { numRuns: 3 },
+    );
+  }, 240_000);
+
+  it('resolve, node(id) of users, identifiers and identities, and identity lookups', async () => {
+    await fc.assert(
+      fc.asyncProperty(worldShape, userSelection, identityNode, async (shape, userFields, identityFields) => {
+        const { org, people, identities, viewers } = await world(shape);
+        const withIdentifier = shape.people.findIndex((p) => p.identifiers.length > 0);
+        const queries = [
+          `{ node(id: "${globalId('User', people[people.length - 1]!.id)}") { id ... on User { ${userFields} } } }`,
+          ...(withIdentifier >= 0
+            ? [
+                `{ resolve(organizationId: "${org.id}", input: { identifier: { source: "${shape.people[withIdentifier]!.identifiers[0]!.crm ? 'crm' : 'hr'}", identifierKey: "k0", identifierValue: "v-${withIdentifier}-0" } }) { user { ...U } } } fragment U on User { ${userFields} }`,
+              ]
+            : []),
+          ...identities.flatMap((identity) => [
+            `{ node(id: "${globalId('Identity', identity.id)}") { ... on Identity { ${identityFields} } } }`,
+            `{ identity(organizationId: "${org.id}", identifierKey: "${identity.identifierKey}") { ${identityFields} } }`,
+          ]),
+        ];
+        for (const query of queries) for (const [viewer, options] of viewers) await expectSame(query, options, `${query}\nas ${viewer}`);
+      }),
+      { numRuns: 3 },
+    );
+  }, 240_000);
+});
