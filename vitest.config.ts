@@ -36,7 +36,12 @@ export default defineConfig(async () => {
       // *.embedded.test.ts cover what only the embedded database does (npm start, and
       // checks that use in-memory databases whatever the server runs on).
       // *.postgres.test.ts need a PostgreSQL server of their own (fault tests).
-      exclude: ['**/node_modules/**', name === 'postgres' ? 'test/**/*.embedded.test.ts' : 'test/**/*.postgres.test.ts'],
+      // The benchmark harness's own tests run apart (`npm run bench:test`).
+      exclude: [
+        '**/node_modules/**',
+        name === 'postgres' ? 'test/**/*.embedded.test.ts' : 'test/**/*.postgres.test.ts',
+        ...(process.env.BENCH_TESTS === '1' ? [] : ['test/bench.*.test.ts']),
+      ],
       setupFiles: ['test/helpers/setup.ts'],
     },
   });
