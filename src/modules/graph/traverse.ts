@@ -1,8 +1,10 @@
 import { prisma } from '../../db.ts';
 import type { DiscoveryMethod, Identifier, Identity, LinkedBy, User } from '../../generated/prisma/client.ts';
+import { heldValues, linked, meetsMinimum, type Held } from '../matching/links.ts';
 
 // The neighbourhood of a person in one organization, as nodes and edges with their
-// evidence. Each level of the breadth-first walk costs a fixed number of statements
+// evidence; which values link two nodes is the matching module's rule
+// (matching/links.ts), as for candidates and suggestions. Each level of the breadth-first walk costs a fixed number of statements
 // (batched over the whole frontier), whatever its size.
 
 export type GraphNodeType = 'USER' | 'IDENTITY' | 'IDENTIFIER' | 'ORGANIZATION';
@@ -45,7 +47,6 @@ export interface WalkOptions {
 }
 
 const nodeKey = (type: GraphNodeType, id: string) => `${type}:${id}`;
-const passes = (min: number | null, score: number | null) => min === null || (score ?? 1) >= min;
 
 export async function walk(start: { type: GraphNodeType; id: string; label: string }, opts: WalkOptions): Promise<Graph> {
   const nodes = new Map<string, GraphNode>();
@@ -84,35 +85,20 @@ export async function walk(start: { type: GraphNodeType; id: string; label: stri
     };
     const org = opts.organizationId;
 
-    // What the frontier's identifiers and identities are: their values lead on.
-    const [frontierIdentifiers, frontierIdentities] = await Promise.all([
+    // What the frontier's identifiers and identities are, and the values its nodes hold (matching/links.ts).
+    const [frontierIdentifiers, frontierIdentities, frontierHeld, ownedIdentifiers, linkedIdentities, memberships] = await Promise.all([
       identifierIds.length ? prisma.identifier.findMany({ where: { id: { in: identifierIds }, organizationId: org } }) : ([] as Identifier[]),
       identityIds.length ? prisma.identity.findMany({ where: { id: { in: identityIds }, organizationId: org } }) : ([] as Identity[]),
-    ]);
-    const values = new Set<string>();
-    for (const i of frontierIdentifiers) values.add(i.identifierValue);
-    for (const d of frontierIdentities) {
-      if (d.email) values.add(d.email);
-      if (d.externalId) values.add(d.externalId);
-      if (d.externalEmail) values.add(d.externalEmail);
-    }
-    const ownerIds = new Set<string>([...frontierIdentifiers.map((i) => i.userId), ...frontierIdentities.flatMap((d) => (d.userId ? [d.userId] : []))]);
-
-    const [ownedIdentifiers, linkedIdentities, memberships, sameValueIdentifiers, sameValueIdentities, owners] = await Promise.all([
+      heldValues(prisma, org, { userIds: users, identifierIds, identityIds }),
       users.length ? prisma.identifier.findMany({ where: { userId: { in: users }, organizationId: org }, orderBy: { createdAt: 'asc' } }) : [],
       users.length ? prisma.identity.findMany({ where: { userId: { in: users }, organizationId: org }, orderBy: { createdAt: 'asc' } }) : [],
       users.length
         ? prisma.member.findMany({ where: { userId: { in: users }, organizationId: org }, include: { organization: { select: { id: true, name: true } } } })
         : [],
-      values.size ? prisma.identifier.findMany({ where: { organizationId: org, identifierValue: { in: [...values] } }, orderBy: { createdAt: 'asc' } }) : [],
-      values.size
-        ? prisma.identity.findMany({
-            where: {
-              organizationId: org,
-              OR: [{ email: { in: [...values].map((v) => v.toLowerCase()) } }, { externalId: { in: [...values] } }, { externalEmail: { in: [...values] } }],
-            },
-          })
-        : [],
+    ]);
+    const ownerIds = new Set<string>([...frontierIdentifiers.map((i) => i.userId), ...frontierIdentities.flatMap((d) => (d.userId ? [d.userId] : []))]);
+    const [holders, owners] = await Promise.all([
+      frontierHeld.length ? heldValues(prisma, org, { values: frontierHeld.map((h) => h.value) }) : ([] as Held[]),
       ownerIds.size ? prisma.user.findMany({ where: { id: { in: [...ownerIds] } } }) : ([] as User[]),
     ]);
 
@@ -123,7 +109,7 @@ export async function walk(start: { type: GraphNodeType; id: string; label: stri
       reach(orgNode);
     }
     for (const i of ownedIdentifiers) {
-      if (!passes(opts.minConfidence, i.confidenceScore)) continue;
+      if (!meetsMinimum(i.confidenceScore, opts.minConfidence)) continue;
       const n = addNode('IDENTIFIER', i.id, `${i.identifierKey}=${i.identifierValue}`, depth);
       if (!n) continue;
       addEdge({ kind: 'OWNS_IDENTIFIER', from: nodeKey('USER', i.userId), to: n.key, confidence: i.confidenceScore, discoveryMethod: i.discoveryMethod, sourceId: i.sourceId, linkedBy: null, at: i.updatedAt });
@@ -150,28 +136,13 @@ export async function walk(start: { type: GraphNodeType; id: string; label: stri
       addEdge({ kind: 'IDENTITY_LINK', from: n.key, to: nodeKey('IDENTITY', d.id), confidence: 1, discoveryMethod: null, sourceId: d.sourceId, linkedBy: d.linkedBy, at: d.linkedAt });
       reach(n);
     }
-    // "Shares a value with": between the frontier's identifiers/identities and others holding the same value.
-    const holders = [...frontierIdentifiers.map((i) => ({ key: nodeKey('IDENTIFIER', i.id), values: [i.identifierValue] })), ...frontierIdentities.map((d) => ({ key: nodeKey('IDENTITY', d.id), values: [d.email, d.externalId, d.externalEmail].filter((v): v is string => !!v) }))];
-    for (const other of sameValueIdentifiers) {
-      if (!passes(opts.minConfidence, other.confidenceScore)) continue;
-      const otherKey = nodeKey('IDENTIFIER', other.id);
+    // "Shares a value with": between the frontier's nodes and every other holder of one of their values.
+    for (const f of frontierHeld) {
       for (const h of holders) {
-        if (h.key === otherKey || !h.values.some((v) => v === other.identifierValue || v.toLowerCase() === other.identifierValue.toLowerCase())) continue;
-        const n = addNode('IDENTIFIER', other.id, `${other.identifierKey}=${other.identifierValue}`, depth);
+        if (!linked(f, h) || !meetsMinimum(h.confidence, opts.minConfidence)) continue;
+        const n = addNode(h.type, h.id, h.label, depth);
         if (!n) continue;
-        addEdge({ kind: 'SHARES_VALUE', from: h.key, to: n.key, confidence: other.confidenceScore, discoveryMethod: other.discoveryMethod, sourceId: other.sourceId, linkedBy: null, at: other.updatedAt, value: other.identifierValue });
-        reach(n);
-      }
-    }
-    for (const other of sameValueIdentities) {
-      const otherKey = nodeKey('IDENTITY', other.id);
-      const otherValues = [other.email, other.externalId, other.externalEmail].filter((v): v is string => !!v).map((v) => v.toLowerCase());
-      for (const h of holders) {
-        const shared = h.values.find((v) => otherValues.includes(v.toLowerCase()));
-        if (h.key === otherKey || !shared) continue;
-        const n = addNode('IDENTITY', other.id, other.name, depth);
-        if (!n) continue;
-        addEdge({ kind: 'SHARES_VALUE', from: h.key, to: n.key, confidence: null, discoveryMethod: null, sourceId: other.sourceId, linkedBy: other.linkedBy, at: other.updatedAt, value: shared });
+        addEdge({ kind: 'SHARES_VALUE', from: nodeKey(f.type, f.id), to: n.key, confidence: h.confidence, discoveryMethod: h.discoveryMethod, sourceId: h.sourceId, linkedBy: h.linkedBy, at: h.at, value: h.value });
         reach(n);
       }
     }
@@ -180,7 +151,7 @@ export async function walk(start: { type: GraphNodeType; id: string; label: stri
   return { nodes: [...nodes.values()], edges: [...edges.values()], truncated };
 }
 
-/** The shortest chain of edges from `from` to `to` in a walked graph, or null. */
+/** The shortest chain of edges from `from` to `to` in a walked graph, each oriented the way it is walked, or null. */
 export function shortestPath(graph: Graph, from: string, to: string): GraphEdge[] | null {
   const adjacency = new Map<string, GraphEdge[]>();
   for (const e of graph.edges) {
@@ -205,11 +176,13 @@ export function shortestPath(graph: Graph, from: string, to: string): GraphEdge[
     }
   }
   if (!previous.has(to)) return null;
+  // Each step as walked: its `from` is the previous step's `to`.
   const path: GraphEdge[] = [];
   for (let at = to; at !== from; ) {
     const e = previous.get(at)!;
-    path.unshift(e);
-    at = e.from === at ? e.to : e.from;
+    const back = e.to === at ? e.from : e.to;
+    path.unshift({ ...e, from: back, to: at });
+    at = back;
   }
   return path;
 }

@@ -122,7 +122,7 @@ builder.prismaObjectField('Organization', 'linkSuggestions', (t) =>
       authScopes: (organization) => ({ orgRead: organization.id }),
       args: {
         state: t.arg({ type: SuggestionStateEnum, required: false, description: 'Only suggestions in this state.' }),
-        minConfidence: t.arg.float({ required: false, description: 'Only suggestions scored at least this (0 to 1); unscored ones are left out.' }),
+        minConfidence: t.arg.float({ required: false, description: 'Only suggestions scored at least this (0 to 1); unscored ones count as certain and are kept.' }),
       },
       query: (args) => ({ where: suggestionsWhere(args), orderBy: OLDEST_FIRST }),
     },

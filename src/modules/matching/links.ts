@@ -1,0 +1,228 @@
+import { Prisma } from '../../db.ts';
+import type { DiscoveryMethod, LinkedBy, PartyType } from '../../generated/prisma/client.ts';
+import type { ValueKind } from './normalise.ts';
+
+// What links to what, for every feature that asks (resolve, graph, explainLink,
+// matchCandidates, server suggestions): which values each object holds, which objects
+// hold a value, and how much one shared value counts. Two holders are linked when they
+// hold the same normalised value (normalise.ts); nothing else compares values.
+//
+// The values each object holds:
+// - a user: its email (a member of the organization, not merged);
+// - an identifier: its normalised value, under its key;
+// - an identity: its email and provider account email (EMAIL), its phone number (PHONE)
+//   and its provider account id (OTHER), all stored normalised.
+
+export type HolderType = 'USER' | 'IDENTITY' | 'IDENTIFIER';
+
+/** One value held by one object, with what the features show of it. */
+export interface Held {
+  type: HolderType;
+  id: string;
+  /** A short label of the holder (name, email or key=value). */
+  label: string;
+  /** The user the value belongs to: the user itself, an identifier's user, an identity's linked user. */
+  ownerId: string | null;
+  /** Where the holder keeps it: an identifier's key, or `email`, `externalEmail`, `phoneNumber`, `externalId`. */
+  field: string;
+  sourceId: string | null;
+  sourceKey: string | null;
+  kind: ValueKind;
+  /** The value, normalised. */
+  value: string;
+  /** An identifier's confidence; null when unscored (counts as certain, see effectiveConfidence). */
+  confidence: number | null;
+  discoveryMethod: DiscoveryMethod | null;
+  linkedBy: LinkedBy | null;
+  at: Date | null;
+}
+
+/** Which objects' values to read: by value held, or by holder. */
+export interface HeldFilter {
+  values?: string[];
+  /** Users (their email). */
+  userIds?: string[];
+  /** The identifiers of these users. */
+  ownedBy?: string[];
+  identifierIds?: string[];
+  identityIds?: string[];
+}
+
+type Db = Pick<Prisma.TransactionClient, '$queryRaw'>;
+
+interface HeldRow extends Omit<Held, 'confidence' | 'at'> {
+  confidence: number | string | null;
+  at: Date | string | null;
+}
+
+/**
+ * The values held in the organization that `filter` asks for: those equal to one of
+ * `values`, and every value of the holders named. One statement; indexed by value on
+ * each table.
+ */
+export async function heldValues(db: Db, organizationId: string, filter: HeldFilter): Promise<Held[]> {
+  const values = [...new Set(filter.values ?? [])];
+  const userIds = filter.userIds ?? [];
+  const ownedBy = filter.ownedBy ?? [];
+  const identifierIds = filter.identifierIds ?? [];
+  const identityIds = filter.identityIds ?? [];
+  if (!values.length && !userIds.length && !ownedBy.length && !identifierIds.length && !identityIds.length) return [];
+  const rows = await db.$queryRaw<HeldRow[]>`
+    SELECT 'IDENTIFIER' AS type, i.id::text AS id, i.identifier_key || '=' || i.identifier_value AS label, i.user_id::text AS "ownerId",
+           i.identifier_key AS field, i.source_id::text AS "sourceId", s.key AS "sourceKey", i.value_kind::text AS kind,
+           i.normalized_value AS value, i.confidence_score AS confidence, i.discovery_method::text AS "discoveryMethod",
+           NULL::text AS "linkedBy", i.updated_at AS at
+      FROM identifiers i JOIN integration_sources s ON s.id = i.source_id
+      WHERE i.organization_id = ${organizationId}::uuid
+        AND (i.normalized_value = ANY(${values}::text[]) OR i.id = ANY(${identifierIds}::uuid[]) OR i.user_id = ANY(${ownedBy}::uuid[]))
+    UNION ALL
+    SELECT 'IDENTITY', d.id::text, d.name, d.user_id::text, x.field, d.source_id::text, s.key, x.kind, x.value,
+           NULL::float8, NULL::text, d.linked_by::text, d.updated_at
+      FROM identities d LEFT JOIN integration_sources s ON s.id = d.source_id
+      CROSS JOIN LATERAL (VALUES ('email', 'EMAIL', d.email), ('externalEmail', 'EMAIL', d.external_email),
+                                 ('phoneNumber', 'PHONE', d.phone_number), ('externalId', 'OTHER', d.external_id)) AS x(field, kind, value)
+      WHERE d.organization_id = ${organizationId}::uuid AND x.value IS NOT NULL
+        AND (d.email = ANY(${values}::text[]) OR d.external_email = ANY(${values}::text[]) OR d.phone_number = ANY(${values}::text[])
+             OR d.external_id = ANY(${values}::text[]) OR d.id = ANY(${identityIds}::uuid[]))
+        AND (x.value = ANY(${values}::text[]) OR d.id = ANY(${identityIds}::uuid[]))
+    UNION ALL
+    SELECT 'USER', u.id::text, coalesce(u.name, u.email), u.id::text, 'email', NULL, NULL, 'EMAIL', u.email,
+           NULL::float8, NULL::text, NULL::text, NULL::timestamptz
+      FROM users u JOIN members m ON m.user_id = u.id AND m.organization_id = ${organizationId}::uuid
+      WHERE u.merged_into_id IS NULL AND (u.email = ANY(${values}::text[]) OR u.id = ANY(${userIds}::uuid[]))`;
+  return rows.map((r) => ({
+    ...r,
+    confidence: r.confidence === null ? null : Number(r.confidence),
+    at: r.at === null ? null : new Date(r.at),
+  }));
+}
+
+// ---- How much a link counts -----------------------------------------------------------
+
+/** Unscored counts as certain: the one rule for a missing confidence, in matching as in filters. */
+export const effectiveConfidence = (score: number | null | undefined) => score ?? 1;
+
+/** Whether a confidence passes a minimum (none: everything passes; unscored counts as certain). */
+export const meetsMinimum = (score: number | null | undefined, min: number | null | undefined) =>
+  min == null || effectiveConfidence(score) >= min;
+
+export type EvidenceKind = 'IDENTIFIER_VALUE' | 'EMAIL' | 'PHONE';
+
+/** The same key, whatever its case. */
+const sameField = (a: Held, b: Held) => a.field.toLowerCase() === b.field.toLowerCase();
+
+/** Whether two holders are linked: another object holding the same normalised value. */
+export const linked = (a: Held, b: Held) => a.value === b.value && !(a.type === b.type && a.id === b.id);
+
+/** What a shared value is evidence of: an email, a phone number, or another value. */
+export function evidenceKind(a: Held, b: Held): EvidenceKind {
+  if (a.kind === 'EMAIL' || b.kind === 'EMAIL') return 'EMAIL';
+  if (a.kind === 'PHONE' || b.kind === 'PHONE') return 'PHONE';
+  return 'IDENTIFIER_VALUE';
+}
+
+/**
+ * How distinctive a shared value is, before confidences: an email or the same key is
+ * strong (0.9), a phone number a little less (households share them, 0.8), the same
+ * value under different keys (`1`, `admin`) weak (0.5).
+ */
+export function strength(a: Held, b: Held): number {
+  const kind = evidenceKind(a, b);
+  return kind === 'EMAIL' ? 0.9 : kind === 'PHONE' ? 0.8 : sameField(a, b) ? 0.9 : 0.5;
+}
+
+/** The server suggests a pair only on evidence at least this distinctive (an email, a phone number, the same key). */
+export const SUGGEST_MIN_STRENGTH = 0.8;
+
+/** One shared value: where the subject has it, where the candidate has it, and how much it counts. */
+export interface Evidence {
+  kind: EvidenceKind;
+  value: string;
+  subjectField: string;
+  subjectSource: string | null;
+  subjectConfidence: number | null;
+  candidateField: string;
+  candidateSource: string | null;
+  candidateConfidence: number | null;
+  /** What this evidence adds to the score, 0..1: its strength times both confidences. */
+  weight: number;
+}
+
+const round = (x: number) => Math.round(x * 1e6) / 1e6;
+
+export function evidenceOf(subject: Held, candidate: Held): Evidence {
+  return {
+    kind: evidenceKind(subject, candidate),
+    value: subject.value,
+    subjectField: subject.field,
+    subjectSource: subject.sourceKey,
+    subjectConfidence: subject.confidence,
+    candidateField: candidate.field,
+    candidateSource: candidate.sourceKey,
+    candidateConfidence: candidate.confidence,
+    weight: round(strength(subject, candidate) * effectiveConfidence(subject.confidence) * effectiveConfidence(candidate.confidence)),
+  };
+}
+
+/** A pair's score from its evidence, 0..1: 1 - Π(1 - weight). */
+export const scoreOf = (evidence: readonly Pick<Evidence, 'weight'>[]) => round(1 - evidence.reduce((p, e) => p * (1 - e.weight), 1));
+
+/** Strongest first, then by value: the order evidence is shown and kept in. */
+export const byWeight = (x: Evidence, y: Evidence) => y.weight - x.weight || (x.value < y.value ? -1 : x.value > y.value ? 1 : 0);
+
+// ---- Parties: who a link is between ---------------------------------------------------
+
+export interface Party {
+  type: PartyType;
+  id: string;
+}
+
+/** The party a holder speaks for: an identifier its user, a user or an identity itself. */
+export const partyOf = (h: Held): Party => (h.type === 'IDENTIFIER' ? { type: 'USER', id: h.ownerId! } : { type: h.type, id: h.id });
+
+const sameParty = (a: Party, b: Party) => a.type === b.type && a.id === b.id;
+
+/** Whether `candidate` is the subject's own: the subject, its user, or an identity linked to its user. */
+function ownOf(subject: Party, ownUserId: string | null, candidate: Held, party: Party) {
+  if (sameParty(subject, party)) return true;
+  if (ownUserId === null) return false;
+  return (party.type === 'USER' && party.id === ownUserId) || (candidate.type === 'IDENTITY' && candidate.ownerId === ownUserId);
+}
+
+export interface PartyLink {
+  subject: Party;
+  candidate: Party;
+  evidence: Evidence[];
+}
+
+/**
+ * The parties the subject holders are linked to, each with its evidence (strongest
+ * first): what matchCandidates lists and the server suggests. `ownUserId` is the
+ * subject's user (itself, or the user its identity is linked to), never a candidate.
+ */
+export function partyLinks(
+  subjectHeld: readonly Held[],
+  holders: readonly Held[],
+  ownUserId: (s: Held) => string | null,
+  keep: (s: Held, h: Held) => boolean = () => true,
+): PartyLink[] {
+  const byPair = new Map<string, PartyLink>();
+  const seen = new Set<string>();
+  for (const s of subjectHeld) {
+    const subject = partyOf(s);
+    for (const h of holders) {
+      if (!linked(s, h) || !keep(s, h)) continue;
+      const candidate = partyOf(h);
+      if (ownOf(subject, ownUserId(s), h, candidate)) continue;
+      const once = `${s.type}:${s.id}:${s.field}|${h.type}:${h.id}:${h.field}`;
+      if (seen.has(once)) continue;
+      seen.add(once);
+      const key = `${subject.type}:${subject.id}|${candidate.type}:${candidate.id}`;
+      const entry = byPair.get(key) ?? { subject, candidate, evidence: [] };
+      entry.evidence.push(evidenceOf(s, h));
+      byPair.set(key, entry);
+    }
+  }
+  for (const entry of byPair.values()) entry.evidence.sort(byWeight);
+  return [...byPair.values()];
+}

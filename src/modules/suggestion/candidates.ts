@@ -1,0 +1,91 @@
+import type { Access } from '../../context.ts';
+import { prisma } from '../../db.ts';
+import { NotFoundError } from '../../errors.ts';
+import type { Identity, LinkSuggestion, User } from '../../generated/prisma/client.ts';
+import { heldValues, partyLinks, scoreOf, type Evidence, type Party } from '../matching/links.ts';
+import { requireOrganizationAccess } from '../shared/authorize.ts';
+import { Issues } from '../shared/validate.ts';
+import { normalisedPair } from './pairs.ts';
+
+// Duplicates: the organization's other users and identities that share a value with a
+// user or an identity, as the matching module links them (matching/links.ts).
+
+export type { Evidence, EvidenceKind } from '../matching/links.ts';
+
+export interface Candidate {
+  party: Party;
+  user: User | null;
+  identity: Identity | null;
+  evidence: Evidence[];
+  /** 0..1: 1 - Π(1 - weight) over the evidence. */
+  score: number;
+  suggestion: LinkSuggestion | null;
+}
+
+/**
+ * The organization's other users and identities that share an identifier value, an
+ * email or a phone number with `subject`, each with its evidence and score, best
+ * first. Two statements find the subject's values and their holders; three load the
+ * users, the identities and the suggestions already recorded for the pairs.
+ */
+export async function matchCandidates(access: Access, args: { organizationId?: string | null; userId?: string | null; identityId?: string | null }) {
+  const issues = new Issues();
+  if ((args.userId == null) === (args.identityId == null)) issues.add('userId', 'give exactly one of userId or identityId');
+  const userId = issues.id('userId', args.userId, 'User');
+  const identityId = issues.id('identityId', args.identityId, 'Identity');
+  const organizationArg = issues.id('organizationId', args.organizationId, 'Organization');
+  issues.throwIfAnyInRead();
+  let organizationId = access.organizationFor(organizationArg ?? null);
+  let linkedUserId: string | null = null;
+  if (identityId) {
+    const identity = await prisma.identity.findUnique({ where: { id: identityId }, select: { organizationId: true, userId: true } });
+    if (!identity || (organizationId && identity.organizationId !== organizationId)) throw new NotFoundError('Identity');
+    organizationId = identity.organizationId;
+    linkedUserId = identity.userId;
+  }
+  if (!organizationId) {
+    issues.add('organizationId', 'is required unless the X-Organization-ID header names the organization');
+    issues.throwIfAnyInRead();
+  }
+  if (identityId) {
+    if (!(await access.can(organizationId!, 'read'))) throw new NotFoundError('Identity');
+  } else {
+    await requireOrganizationAccess(access, organizationId!, 'read');
+  }
+  if (userId) {
+    const member = await prisma.member.findUnique({ where: { organizationId_userId: { organizationId: organizationId!, userId } }, select: { id: true } });
+    if (!member) throw new NotFoundError('User');
+  }
+  return findCandidates(organizationId!, userId ? { type: 'USER', id: userId } : { type: 'IDENTITY', id: identityId! }, linkedUserId);
+}
+
+/** The candidates of a user (by its email and identifiers) or an identity (by its values). */
+export async function findCandidates(organizationId: string, subject: Party, linkedUserId: string | null = null): Promise<Candidate[]> {
+  const own = subject.type === 'USER' ? { userIds: [subject.id], ownedBy: [subject.id] } : { identityIds: [subject.id] };
+  const subjectHeld = await heldValues(prisma, organizationId, own);
+  const holders = subjectHeld.length ? await heldValues(prisma, organizationId, { values: subjectHeld.map((h) => h.value) }) : [];
+  // The subject's own user (itself, or the user its identity is linked to) is no candidate.
+  const ownUser = subject.type === 'USER' ? subject.id : linkedUserId;
+  const parties = partyLinks(subjectHeld, holders, () => ownUser).map((l) => ({ party: l.candidate, evidence: l.evidence }));
+  const userIds = parties.filter((p) => p.party.type === 'USER').map((p) => p.party.id);
+  const identityIds = parties.filter((p) => p.party.type === 'IDENTITY').map((p) => p.party.id);
+  const pairs = parties.map((p) => normalisedPair(subject, p.party));
+  const [users, identities, suggestions] = await Promise.all([
+    userIds.length ? prisma.user.findMany({ where: { id: { in: userIds } } }) : [],
+    identityIds.length ? prisma.identity.findMany({ where: { id: { in: identityIds } } }) : [],
+    pairs.length ? prisma.linkSuggestion.findMany({ where: { organizationId, OR: pairs.map(({ subjectIsA: _s, ...p }) => p) } }) : [],
+  ]);
+  return parties
+    .map(({ party, evidence }): Candidate => {
+      const pair = normalisedPair(subject, party);
+      return {
+        party,
+        user: party.type === 'USER' ? (users.find((u) => u.id === party.id) ?? null) : null,
+        identity: party.type === 'IDENTITY' ? (identities.find((d) => d.id === party.id) ?? null) : null,
+        evidence,
+        score: scoreOf(evidence),
+        suggestion: suggestions.find((s) => s.aId === pair.aId && s.bId === pair.bId && s.aType === pair.aType && s.bType === pair.bType) ?? null,
+      };
+    })
+    .sort((x, y) => y.score - x.score || (x.party.id < y.party.id ? -1 : 1));
+}

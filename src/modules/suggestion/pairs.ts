@@ -1,0 +1,19 @@
+import type { LinkSuggestion } from '../../generated/prisma/client.ts';
+import type { Party } from '../matching/links.ts';
+
+// A pair is stored in a normalised order (a < b by type, then id), unique per
+// organization, so whoever suggests it again (a job, the server) finds the same row:
+// a rejected pair stays rejected.
+
+export type { Party };
+
+/** The pair in its stored order, and whether the subject came first. */
+export function normalisedPair(subject: Party, candidate: Party) {
+  const key = (p: Party) => `${p.type}:${p.id}`;
+  const subjectIsA = key(subject) < key(candidate);
+  const [a, b] = subjectIsA ? [subject, candidate] : [candidate, subject];
+  return { aType: a.type, aId: a.id, bType: b.type, bId: b.id, subjectIsA };
+}
+
+export const subjectOf = (s: LinkSuggestion): Party => (s.subjectIsA ? { type: s.aType, id: s.aId } : { type: s.bType, id: s.bId });
+export const candidateOf = (s: LinkSuggestion): Party => (s.subjectIsA ? { type: s.bType, id: s.bId } : { type: s.aType, id: s.aId });

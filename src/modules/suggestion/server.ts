@@ -1,0 +1,55 @@
+import type { Prisma } from '../../db.ts';
+import { heldValues, partyLinks, scoreOf, SUGGEST_MIN_STRENGTH, strength, type Held } from '../matching/links.ts';
+import { normalisedPair } from './pairs.ts';
+
+// Server-created suggestions: after a write of identifiers or identities, every party
+// the matching module links the written values to (matching/links.ts) is suggested as
+// the same person as the writer's user or identity, on evidence at least as
+// distinctive as SUGGEST_MIN_STRENGTH (an email, a phone number, the same key), with
+// the pair's score as its confidence. Two statements read the written values and
+// their holders, one records every pair of the batch.
+//
+// A pair suggested before keeps its row: a rejected or approved pair stays as it is; a
+// pending one is raised when this write gives it a higher confidence, its evidence
+// kept and the new evidence added.
+
+type Db = Pick<Prisma.TransactionClient, '$executeRaw' | '$queryRaw'>;
+
+/** At most this many pieces of evidence are stored per pair, the strongest (the score counts them all). */
+const MAX_EVIDENCE = 20;
+
+export async function suggestLinks(db: Db, organizationId: string, written: { identifierIds?: string[]; identityIds?: string[] }) {
+  if (!written.identifierIds?.length && !written.identityIds?.length) return 0;
+  const subjectHeld = await heldValues(db, organizationId, written);
+  if (!subjectHeld.length) return 0;
+  const holders = await heldValues(db, organizationId, { values: subjectHeld.map((h) => h.value) });
+  const distinctive = (s: Held, h: Held) => strength(s, h) >= SUGGEST_MIN_STRENGTH;
+  const links = partyLinks(subjectHeld, holders, (s: Held) => s.ownerId, distinctive)
+    // Two identities are never linked to each other.
+    .filter((l) => !(l.subject.type === 'IDENTITY' && l.candidate.type === 'IDENTITY'));
+  // One row per pair, the strongest reading first (a batch may write both sides).
+  const rows = new Map<string, ReturnType<typeof normalisedPair> & { confidence: number; evidence: string }>();
+  for (const l of links) {
+    const evidence = l.evidence;
+    const pair = normalisedPair(l.subject, l.candidate);
+    const key = `${pair.aType}:${pair.aId}:${pair.bType}:${pair.bId}`;
+    const confidence = scoreOf(evidence);
+    if ((rows.get(key)?.confidence ?? -1) >= confidence) continue;
+    const kept = evidence.slice(0, MAX_EVIDENCE).map((e) => ({ ...e, suggestedBy: 'SERVER' }));
+    rows.set(key, { ...pair, confidence, evidence: JSON.stringify(kept) });
+  }
+  if (!rows.size) return 0;
+  const list = [...rows.values()];
+  return db.$executeRaw`
+    INSERT INTO link_suggestions AS l (organization_id, a_type, a_id, b_type, b_id, subject_is_a, confidence, evidence, created_by)
+    SELECT ${organizationId}::uuid, q.a_type::"PartyType", q.a_id, q.b_type::"PartyType", q.b_id, q.subject_is_a, q.confidence, q.evidence::jsonb, 'SERVER'
+    FROM unnest(${list.map((r) => r.aType)}::text[], ${list.map((r) => r.aId)}::uuid[], ${list.map((r) => r.bType)}::text[],
+                ${list.map((r) => r.bId)}::uuid[], ${list.map((r) => r.subjectIsA)}::boolean[], ${list.map((r) => r.confidence)}::float8[],
+                ${list.map((r) => r.evidence)}::text[]) AS q(a_type, a_id, b_type, b_id, subject_is_a, confidence, evidence)
+    ORDER BY q.a_id, q.b_id
+    ON CONFLICT (organization_id, a_type, a_id, b_type, b_id) DO UPDATE
+      SET confidence = EXCLUDED.confidence, updated_at = now(),
+          evidence = l.evidence || coalesce((SELECT jsonb_agg(e) FROM jsonb_array_elements(EXCLUDED.evidence) AS e
+                                             WHERE NOT l.evidence @> jsonb_build_array(e)), '[]'::jsonb)
+      WHERE l.state = 'SUGGESTED' AND l.confidence IS NOT NULL AND EXCLUDED.confidence > l.confidence`;
+}
