@@ -285,7 +285,7 @@ describe('upsertIdentifiers', () => {
     const write = first.statements.find((s) => /INSERT INTO identifiers/.test(s))!;
     // The statement's answer (its final SELECT) has ids and keys, not the values.
     const answer = write.match(/SELECT ((?:(?!SELECT)[^])*), w\.created, \(SELECT count\(\*\) FROM notified\)/)?.[1];
-    expect(answer).toBe('w.id, w."userId", w."sourceId", w."identifierKey"');
+    expect(answer).toBe('w."id", w."userId", w."sourceId", w."identifierKey"');
     // The same statements as with the identifiers shown, less the reload of the rows for the selection.
     expect(first.statements).toHaveLength(6);
 

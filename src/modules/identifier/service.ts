@@ -18,7 +18,7 @@ import {
   type UpsertIdentifierInput,
   type UpsertIdentifiersInput,
 } from './prepare.ts';
-import { COLUMNS, identifierEvent, writeIdentifiers, type IdentifierKeys, type IdentifierUpsert, type Returning } from './write.ts';
+import { identifierColumns, identifierEvent, writeIdentifiers, type IdentifierKeys, type IdentifierUpsert, type Returning } from './write.ts';
 
 // Identifiers: "user U is `identifierKey = identifierValue` in source S". The rules of
 // each write (access, checks, audit); no GraphQL here.
@@ -106,7 +106,7 @@ export async function updateIdentifier(access: Access, input: UpdateIdentifierIn
   try {
     return await prisma.$transaction(async (tx) => {
       // The row as it is now, locked: the event's "before" is what this write replaces.
-      const [before] = await tx.$queryRaw<Identifier[]>`SELECT ${COLUMNS} FROM identifiers WHERE id = ${current.id}::uuid FOR UPDATE`;
+      const [before] = await tx.$queryRaw<Identifier[]>`SELECT ${identifierColumns()} FROM identifiers WHERE id = ${current.id}::uuid FOR UPDATE`;
       if (!before) throw new NotFoundError('Identifier');
       const updated = await tx.identifier.update({
         where: { id: current.id },
@@ -153,7 +153,7 @@ export async function deleteIdentifier(access: Access, input: { id: string }): P
   const organizationId = await requireRowIn(access, row?.organizationId, 'write', 'Identifier');
   await prisma.$transaction(async (tx) => {
     const [deleted] = await tx.$queryRaw<Identifier[]>`
-      DELETE FROM identifiers WHERE id = ${id!}::uuid AND organization_id = ${organizationId}::uuid RETURNING ${COLUMNS}`;
+      DELETE FROM identifiers WHERE id = ${id!}::uuid AND organization_id = ${organizationId}::uuid RETURNING ${identifierColumns()}`;
     if (!deleted) throw new NotFoundError('Identifier');
     await recordAudit(tx, access.viewer, [identifierEvent('DELETE', deleted, null)]);
   });

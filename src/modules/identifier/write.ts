@@ -5,6 +5,7 @@ import { actorOf, type AuditInput, changesOf, publishInserted } from '../audit/s
 import { suggestSharedIdentifiers } from '../suggestion/service.ts';
 import type { UpsertOutcome } from '../shared/bulk.ts';
 import { compare, retryOnDeadlock } from '../shared/deadlock.ts';
+import { columnName, scalarFields, selectList, type FieldOf } from '../shared/sql-names.ts';
 import { naturalKey, type IdentifierRow } from './prepare.ts';
 
 // Writing identifiers: every upsert, one or a thousand, is one INSERT ... ON CONFLICT
@@ -28,27 +29,24 @@ export interface IdentifierUpsert<Row extends IdentifierKeys = Identifier> {
   outcome: UpsertOutcome;
 }
 
-export const COLUMNS = Prisma.raw(`id, organization_id AS "organizationId", user_id AS "userId", source_id AS "sourceId",
-  identifier_key AS "identifierKey", identifier_value AS "identifierValue", value_kind AS "valueKind",
-  normalized_value AS "normalizedValue", discovery_method AS "discoveryMethod",
-  confidence_score AS "confidenceScore", discovery_metadata AS "discoveryMetadata",
-  created_at AS "createdAt", updated_at AS "updatedAt"`);
-const RETURNED = Prisma.raw(`w.id, w."organizationId", w."userId", w."sourceId", w."identifierKey", w."identifierValue",
-  w."valueKind", w."normalizedValue", w."discoveryMethod", w."confidenceScore", w."discoveryMetadata", w."createdAt", w."updatedAt"`);
-const KEY_COLUMNS = Prisma.raw(`id, user_id AS "userId", source_id AS "sourceId", identifier_key AS "identifierKey"`);
-const RETURNED_KEYS = Prisma.raw(`w.id, w."userId", w."sourceId", w."identifierKey"`);
+/** Every column of an identifier, read under its Prisma name. */
+export const identifierColumns = () => selectList('Identifier', scalarFields('Identifier'));
+/** The id and natural key of an identifier. */
+const KEY_FIELDS = ['id', 'userId', 'sourceId', 'identifierKey'] as const satisfies readonly FieldOf<'Identifier'>[];
+/** Fields of the rows the write's CTE `w` returned, under their Prisma names. */
+const returnedOf = (fields: readonly string[]) => Prisma.raw(fields.map((f) => `w."${f}"`).join(', '));
 
-/** The fields an identifier's audit events record, and their columns. */
+/** The fields an identifier's audit events record. */
 const AUDITED_FIELDS = [
-  ['userId', 'user_id'],
-  ['sourceId', 'source_id'],
-  ['identifierKey', 'identifier_key'],
-  ['identifierValue', 'identifier_value'],
-  ['valueKind', 'value_kind'],
-  ['discoveryMethod', 'discovery_method'],
-  ['confidenceScore', 'confidence_score'],
-  ['discoveryMetadata', 'discovery_metadata'],
-] as const;
+  'userId',
+  'sourceId',
+  'identifierKey',
+  'identifierValue',
+  'valueKind',
+  'discoveryMethod',
+  'confidenceScore',
+  'discoveryMetadata',
+] as const satisfies readonly FieldOf<'Identifier'>[];
 
 /**
  * SQL: the changes between the rows `b` (before; null columns for a new row) and `w`
@@ -56,12 +54,13 @@ const AUDITED_FIELDS = [
  * column, joined: a plain expression, cheaper than an aggregate per row (README,
  * Performance).
  */
-const CHANGES_SQL = Prisma.raw(
-  `(${AUDITED_FIELDS.map(
-    ([k, c]) =>
-      `CASE WHEN b.${c} IS DISTINCT FROM w.${c} THEN jsonb_build_object('${k}', jsonb_build_object('before', to_jsonb(b.${c}), 'after', to_jsonb(w.${c}))) ELSE '{}'::jsonb END`,
-  ).join(' || ')})`,
-);
+const changesSql = () =>
+  Prisma.raw(
+    `(${AUDITED_FIELDS.map((k) => {
+      const c = columnName('Identifier', k);
+      return `CASE WHEN b.${c} IS DISTINCT FROM w.${c} THEN jsonb_build_object('${k}', jsonb_build_object('before', to_jsonb(b.${c}), 'after', to_jsonb(w.${c}))) ELSE '{}'::jsonb END`;
+    }).join(' || ')})`,
+  );
 
 /**
  * Writes checked rows as one statement: INSERT ... ON CONFLICT on the natural key, so
@@ -86,7 +85,8 @@ export async function writeIdentifiers(
   actor: Viewer,
   returning: Returning = 'rows',
 ): Promise<IdentifierUpsert<IdentifierKeys>[]> {
-  const [columns, returned] = returning === 'rows' ? [COLUMNS, RETURNED] : [KEY_COLUMNS, RETURNED_KEYS];
+  const fields = returning === 'rows' ? scalarFields('Identifier') : KEY_FIELDS;
+  const [columns, returned] = [selectList('Identifier', fields), returnedOf(fields)];
   const results = new Map<string, IdentifierUpsert<IdentifierKeys>>();
   const who = actorOf(actor);
   // Rows go in key order, so writers of overlapping batches lock them in the same order.
@@ -132,14 +132,14 @@ export async function writeIdentifiers(
         WHERE (i.identifier_value, i.value_kind, i.normalized_value, i.discovery_method, i.confidence_score, i.discovery_metadata)
           IS DISTINCT FROM (EXCLUDED.identifier_value, EXCLUDED.value_kind, EXCLUDED.normalized_value, EXCLUDED.discovery_method,
             EXCLUDED.confidence_score, EXCLUDED.discovery_metadata)
-        RETURNING ${COLUMNS}, user_id, source_id, identifier_key, identifier_value, value_kind, discovery_method,
+        RETURNING ${identifierColumns()}, user_id, source_id, identifier_key, identifier_value, value_kind, discovery_method,
           confidence_score, discovery_metadata, (xmax = 0) AS created
       ),
       recorded AS (
         INSERT INTO audit_events (organization_id, actor_type, actor_user_id, actor_api_key_id, entity_type, entity_id,
           action, changes, discovery_method, request_id)
         SELECT w."organizationId", ${who.actorType}::"ActorType", ${who.actorUserId}::uuid, ${who.actorApiKeyId}::uuid,
-          'Identifier', w.id, CASE WHEN w.created THEN 'CREATE' ELSE 'UPDATE' END, ${CHANGES_SQL}, w.discovery_method,
+          'Identifier', w.id, CASE WHEN w.created THEN 'CREATE' ELSE 'UPDATE' END, ${changesSql()}, w.discovery_method,
           ${who.requestId}
         FROM w LEFT JOIN b ON b.id = w.id
         RETURNING id, organization_id, entity_type, entity_id, action
@@ -186,7 +186,7 @@ export function identifierEvent(action: string, before: Identifier | null, after
     entityType: 'Identifier',
     entityId: row.id,
     action,
-    changes: changesOf(before, after, AUDITED_FIELDS.map(([field]) => field)),
+    changes: changesOf(before, after, AUDITED_FIELDS),
     discoveryMethod: row.discoveryMethod,
   };
 }

@@ -6,7 +6,7 @@ import { recordAudit, type Changes } from '../audit/service.ts';
 import { requireRowIn } from '../shared/tenant.ts';
 import { Issues } from '../shared/validate.ts';
 import { identityEvent } from './events.ts';
-import { COLUMNS } from './write.ts';
+import { identityColumns } from './write.ts';
 
 // Changing one identity: found for the viewer, locked, changed, and audited.
 
@@ -22,7 +22,7 @@ export async function identityFor(access: Access, rawId: string, path: string, l
 
 /** The identity as it is now, locked until the transaction ends; NOT_FOUND when it is gone. */
 async function lockIdentity(tx: Prisma.TransactionClient, id: string): Promise<Identity> {
-  const [row] = await tx.$queryRaw<Identity[]>`SELECT ${COLUMNS} FROM identities WHERE id = ${id}::uuid FOR UPDATE`;
+  const [row] = await tx.$queryRaw<Identity[]>`SELECT ${identityColumns()} FROM identities WHERE id = ${id}::uuid FOR UPDATE`;
   if (!row) throw new NotFoundError('Identity');
   return row;
 }

@@ -5,6 +5,7 @@ import type { Identity } from '../../generated/prisma/client.ts';
 import { recordAudit } from '../audit/service.ts';
 import type { UpsertOutcome } from '../shared/bulk.ts';
 import { compare, retryOnDeadlock } from '../shared/deadlock.ts';
+import { scalarFields, selectList } from '../shared/sql-names.ts';
 import { uniqueViolation } from '../shared/validate.ts';
 import { suggestIdentityOwners } from '../suggestion/service.ts';
 import { type IdentityRow } from './check.ts';
@@ -21,12 +22,8 @@ export interface IdentityUpsert {
   outcome: UpsertOutcome;
 }
 
-export const COLUMNS = Prisma.raw(`id, organization_id AS "organizationId", identifier_key AS "identifierKey",
-  identity_type AS "identityType", name, email, phone_number AS "phoneNumber", project_id AS "projectId",
-  source_id AS "sourceId", external_id AS "externalId", external_username AS "externalUsername",
-  external_email AS "externalEmail", external_email_verified AS "externalEmailVerified",
-  external_display_name AS "externalDisplayName", user_id AS "userId", linked_by AS "linkedBy",
-  linked_at AS "linkedAt", last_synced_at AS "lastSyncedAt", created_at AS "createdAt", updated_at AS "updatedAt"`);
+/** Every column of an identity, read under its Prisma name. */
+export const identityColumns = () => selectList('Identity', scalarFields('Identity'));
 
 const KEPT_LINK = Prisma.raw(`x.linked_by IN ('MANUAL', 'SCIM')`);
 
@@ -70,7 +67,7 @@ function insertIdentities(tx: Prisma.TransactionClient, organizationId: string, 
     ) AS t(identifier_key, identity_type, name, email, phone_number, project_id, source_id, external_id,
       external_username, external_email, external_email_verified, external_display_name, last_synced_at, user_id, linked_by)
     ON CONFLICT (organization_id, identifier_key) ${onConflict}
-    RETURNING ${COLUMNS}, (xmax = 0) AS created`;
+    RETURNING ${identityColumns()}, (xmax = 0) AS created`;
 }
 
 /**
@@ -96,7 +93,7 @@ export async function writeIdentities(
           // The rows as they are now, locked in key order: each event's "before" is what the write replaces.
           const before = new Map(
             (await tx.$queryRaw<Identity[]>`
-              SELECT ${COLUMNS} FROM identities
+              SELECT ${identityColumns()} FROM identities
               WHERE organization_id = ${organizationId}::uuid AND identifier_key = ANY(${ordered.map((r) => r.identifierKey)}::text[])
               ORDER BY identifier_key COLLATE "C"
               FOR UPDATE`).map((r) => [r.identifierKey, r]),
@@ -113,7 +110,7 @@ export async function writeIdentities(
           }
           if (rest.length) {
             const unchanged = await tx.$queryRaw<Identity[]>`
-              SELECT ${COLUMNS} FROM identities
+              SELECT ${identityColumns()} FROM identities
               WHERE organization_id = ${organizationId}::uuid AND identifier_key = ANY(${rest.map((r) => r.identifierKey)}::text[])`;
             for (const identity of unchanged) byKey.set(identity.identifierKey, { identity, created: false, outcome: 'UNCHANGED' });
           }

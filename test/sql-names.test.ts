@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { prisma } from '../src/db.ts';
+import { columnName, scalarFields, selectList, table, tableName } from '../src/modules/shared/sql-names.ts';
+import { anIdentifier, aSource, aTenantWithMember } from './helpers/factories.ts';
+
+// Raw statements name tables and columns through the Prisma datamodel, which honours
+// @map and @@map: these pin what it gives, and that a row read with it has the shape
+// Prisma's own queries give.
+
+describe('SQL names from the Prisma datamodel', () => {
+  it('follow @@map for tables and @map for columns', () => {
+    expect(tableName('IntegrationSource')).toBe('"integration_sources"');
+    expect(columnName('Identifier', 'identifierKey')).toBe('"identifier_key"');
+    expect(columnName('Identifier', 'id')).toBe('"id"');
+    expect(selectList('Identifier', ['id', 'userId'], 'i').sql).toBe('i."id" AS "id", i."user_id" AS "userId"');
+  });
+
+  it('list the scalar fields of a model, not its relations', () => {
+    const fields = scalarFields('Member');
+    expect(fields).toEqual(['id', 'organizationId', 'userId', 'role', 'state', 'createdAt', 'updatedAt']);
+  });
+
+  it('refuse a field the model does not have', () => {
+    expect(() => columnName('User', 'memberships' as never)).toThrow(/no scalar field memberships/);
+  });
+
+  it('read a row as Prisma reads it', async () => {
+    const { organization, user } = await aTenantWithMember();
+    const source = await aSource(organization.id);
+    const identifier = await anIdentifier(organization.id, user.id, source.id, { confidenceScore: 0.5 });
+    const [row] = await prisma.$queryRaw<Record<string, unknown>[]>`
+      SELECT ${selectList('Identifier', scalarFields('Identifier'))} FROM ${table('Identifier')} WHERE id = ${identifier.id}::uuid`;
+    expect(row).toEqual(await prisma.identifier.findUniqueOrThrow({ where: { id: identifier.id } }));
+  });
+});
