@@ -120,6 +120,9 @@ describe.skipIf(!!unavailable)('read replicas', () => {
     await rename(t.admin, t.orgId, 'Renamed');
     await pair.replica.catchUp();
     expect(await read(t.reader, t.orgId)).toEqual({ name: 'Renamed', inRecovery: true });
+    const metrics = await (await fetch(server.url.replace(/\/graphql$/, '/metrics'))).text();
+    expect(metrics).toMatch(/^database_replica_healthy\{replica="[^"]+"\} 1$/m);
+    expect(metrics).toMatch(/^database_replica_lag_milliseconds\{replica="[^"]+"\} \d/m);
   });
 
   it('answer a read carrying the token of a write the replica has not replayed from the primary', async () => {
@@ -252,5 +255,5 @@ describe.skipIf(!!unavailable)('read replicas', () => {
       await pair.replica.query('SELECT pg_wal_replay_resume()');
       await proxy.close();
     }
-  });
+  }, 120_000);
 });

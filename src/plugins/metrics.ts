@@ -1,6 +1,7 @@
 import { usePrometheus } from '@graphql-yoga/plugin-prometheus';
 import type { Plugin } from 'graphql-yoga';
-import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { database } from '../db.ts';
 import { engineCounts } from '../modules/shared/engine/index.ts';
 import { currentRequest } from '../observability/request-context.ts';
 
@@ -28,6 +29,27 @@ export function useMetrics(): Plugin[] {
     collect() {
       this.reset();
       for (const [outcome, counts] of Object.entries(engineCounts)) for (const [field, n] of counts) this.inc({ field, outcome }, n);
+    },
+  });
+  // Read replicas (DATABASE_REPLICA_URLS) as the last check found them.
+  new Gauge({
+    name: 'database_replica_healthy',
+    help: 'Whether a read replica serves reads (1) or is left out (0).',
+    labelNames: ['replica'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const r of database?.replicas?.replicas ?? []) this.set({ replica: r.describe }, r.healthy ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'database_replica_lag_milliseconds',
+    help: 'How far a reachable read replica is behind the primary.',
+    labelNames: ['replica'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const r of database?.replicas?.replicas ?? []) if (Number.isFinite(r.lagMs)) this.set({ replica: r.describe }, r.lagMs);
     },
   });
   return [
