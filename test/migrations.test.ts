@@ -62,7 +62,9 @@ async function migratedCopy() {
   return { db, dir, add };
 }
 
-describe('migrations', () => {
+// Each test migrates a fresh database from nothing, which takes far longer than
+// the default test timeout allows when the machine is busy.
+describe('migrations', { timeout: 120_000 }, () => {
   it('apply every migration to an empty database, then nothing on a second run', async () => {
     const db = await emptyDatabase();
     try {
