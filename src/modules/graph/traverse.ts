@@ -1,6 +1,6 @@
 import { prisma } from '../../db.ts';
 import type { DiscoveryMethod, Identifier, Identity, LinkedBy, User } from '../../generated/prisma/client.ts';
-import { heldValues, linked, meetsMinimum, type Held } from '../matching/links.ts';
+import { linkedHolders, linked, meetsMinimum } from '../matching/links.ts';
 
 // The neighbourhood of a person in one organization, as nodes and edges with their
 // evidence; which values link two nodes is the matching module's rule
@@ -86,10 +86,10 @@ export async function walk(start: { type: GraphNodeType; id: string; label: stri
     const org = opts.organizationId;
 
     // What the frontier's identifiers and identities are, and the values its nodes hold (matching/links.ts).
-    const [frontierIdentifiers, frontierIdentities, frontierHeld, ownedIdentifiers, linkedIdentities, memberships] = await Promise.all([
+    const [frontierIdentifiers, frontierIdentities, { own: frontierHeld, holders }, ownedIdentifiers, linkedIdentities, memberships] = await Promise.all([
       identifierIds.length ? prisma.identifier.findMany({ where: { id: { in: identifierIds }, organizationId: org } }) : ([] as Identifier[]),
       identityIds.length ? prisma.identity.findMany({ where: { id: { in: identityIds }, organizationId: org } }) : ([] as Identity[]),
-      heldValues(prisma, org, { userIds: users, identifierIds, identityIds }),
+      linkedHolders(prisma, org, { userIds: users, identifierIds, identityIds }),
       users.length ? prisma.identifier.findMany({ where: { userId: { in: users }, organizationId: org }, orderBy: { createdAt: 'asc' } }) : [],
       users.length ? prisma.identity.findMany({ where: { userId: { in: users }, organizationId: org }, orderBy: { createdAt: 'asc' } }) : [],
       users.length
@@ -97,10 +97,7 @@ export async function walk(start: { type: GraphNodeType; id: string; label: stri
         : [],
     ]);
     const ownerIds = new Set<string>([...frontierIdentifiers.map((i) => i.userId), ...frontierIdentities.flatMap((d) => (d.userId ? [d.userId] : []))]);
-    const [holders, owners] = await Promise.all([
-      frontierHeld.length ? heldValues(prisma, org, { values: frontierHeld.map((h) => h.value) }) : ([] as Held[]),
-      ownerIds.size ? prisma.user.findMany({ where: { id: { in: [...ownerIds] } } }) : ([] as User[]),
-    ]);
+    const owners = ownerIds.size ? await prisma.user.findMany({ where: { id: { in: [...ownerIds] } } }) : ([] as User[]);
 
     for (const m of memberships) {
       const orgNode = addNode('ORGANIZATION', m.organizationId, m.organization.name, depth);

@@ -57,10 +57,11 @@ interface HeldRow extends Omit<Held, 'confidence' | 'at'> {
 
 /**
  * The values held in the organization that `filter` asks for: those equal to one of
- * `values`, and every value of the holders named. One statement; indexed by value on
- * each table.
+ * `values`, and every value of the holders named. With `expand`, every holder of any
+ * of those values too (the holders named among them). One statement either way,
+ * indexed by value on each table.
  */
-export async function heldValues(db: Db, organizationId: string, filter: HeldFilter): Promise<Held[]> {
+export async function heldValues(db: Db, organizationId: string, filter: HeldFilter, expand = false): Promise<Held[]> {
   const values = [...new Set(filter.values ?? [])];
   const userIds = filter.userIds ?? [];
   const ownedBy = filter.ownedBy ?? [];
@@ -68,13 +69,22 @@ export async function heldValues(db: Db, organizationId: string, filter: HeldFil
   const identityIds = filter.identityIds ?? [];
   if (!values.length && !userIds.length && !ownedBy.length && !identifierIds.length && !identityIds.length) return [];
   const rows = await db.$queryRaw<HeldRow[]>`
+    WITH asked AS (
+      SELECT unnest(${values}::text[]) AS value
+      UNION SELECT i.normalized_value FROM identifiers i
+        WHERE ${expand} AND i.organization_id = ${organizationId}::uuid AND (i.id = ANY(${identifierIds}::uuid[]) OR i.user_id = ANY(${ownedBy}::uuid[]))
+      UNION SELECT x.value FROM identities d
+        CROSS JOIN LATERAL (VALUES (d.email), (d.external_email), (d.phone_number), (d.external_id)) AS x(value)
+        WHERE ${expand} AND d.organization_id = ${organizationId}::uuid AND d.id = ANY(${identityIds}::uuid[]) AND x.value IS NOT NULL
+      UNION SELECT u.email FROM users u WHERE ${expand} AND u.id = ANY(${userIds}::uuid[])
+    )
     SELECT 'IDENTIFIER' AS type, i.id::text AS id, i.identifier_key || '=' || i.identifier_value AS label, i.user_id::text AS "ownerId",
            i.identifier_key AS field, i.source_id::text AS "sourceId", s.key AS "sourceKey", i.value_kind::text AS kind,
            i.normalized_value AS value, i.confidence_score AS confidence, i.discovery_method::text AS "discoveryMethod",
            NULL::text AS "linkedBy", i.updated_at AS at
       FROM identifiers i JOIN integration_sources s ON s.id = i.source_id
       WHERE i.organization_id = ${organizationId}::uuid
-        AND (i.normalized_value = ANY(${values}::text[]) OR i.id = ANY(${identifierIds}::uuid[]) OR i.user_id = ANY(${ownedBy}::uuid[]))
+        AND (i.normalized_value = ANY(ARRAY(SELECT value FROM asked)) OR i.id = ANY(${identifierIds}::uuid[]) OR i.user_id = ANY(${ownedBy}::uuid[]))
     UNION ALL
     SELECT 'IDENTITY', d.id::text, d.name, d.user_id::text, x.field, d.source_id::text, s.key, x.kind, x.value,
            NULL::float8, NULL::text, d.linked_by::text, d.updated_at
@@ -82,19 +92,32 @@ export async function heldValues(db: Db, organizationId: string, filter: HeldFil
       CROSS JOIN LATERAL (VALUES ('email', 'EMAIL', d.email), ('externalEmail', 'EMAIL', d.external_email),
                                  ('phoneNumber', 'PHONE', d.phone_number), ('externalId', 'OTHER', d.external_id)) AS x(field, kind, value)
       WHERE d.organization_id = ${organizationId}::uuid AND x.value IS NOT NULL
-        AND (d.email = ANY(${values}::text[]) OR d.external_email = ANY(${values}::text[]) OR d.phone_number = ANY(${values}::text[])
-             OR d.external_id = ANY(${values}::text[]) OR d.id = ANY(${identityIds}::uuid[]))
-        AND (x.value = ANY(${values}::text[]) OR d.id = ANY(${identityIds}::uuid[]))
+        AND (d.email = ANY(ARRAY(SELECT value FROM asked)) OR d.external_email = ANY(ARRAY(SELECT value FROM asked)) OR d.phone_number = ANY(ARRAY(SELECT value FROM asked))
+             OR d.external_id = ANY(ARRAY(SELECT value FROM asked)) OR d.id = ANY(${identityIds}::uuid[]))
+        AND (x.value = ANY(ARRAY(SELECT value FROM asked)) OR d.id = ANY(${identityIds}::uuid[]))
     UNION ALL
     SELECT 'USER', u.id::text, coalesce(u.name, u.email), u.id::text, 'email', NULL, NULL, 'EMAIL', u.email,
            NULL::float8, NULL::text, NULL::text, NULL::timestamptz
       FROM users u JOIN members m ON m.user_id = u.id AND m.organization_id = ${organizationId}::uuid
-      WHERE u.merged_into_id IS NULL AND (u.email = ANY(${values}::text[]) OR u.id = ANY(${userIds}::uuid[]))`;
+      WHERE u.merged_into_id IS NULL AND (u.email = ANY(ARRAY(SELECT value FROM asked)) OR u.id = ANY(${userIds}::uuid[]))`;
   return rows.map((r) => ({
     ...r,
     confidence: r.confidence === null ? null : Number(r.confidence),
     at: r.at === null ? null : new Date(r.at),
   }));
+}
+
+/** Whether `h` is one of the holders `filter` names. */
+export function namedBy(filter: HeldFilter, h: Held): boolean {
+  if (h.type === 'USER') return !!filter.userIds?.includes(h.id);
+  if (h.type === 'IDENTITY') return !!filter.identityIds?.includes(h.id);
+  return !!filter.identifierIds?.includes(h.id) || !!filter.ownedBy?.includes(h.ownerId!);
+}
+
+/** The values of the holders `filter` names, and every holder of one of them (themselves included): one statement. */
+export async function linkedHolders(db: Db, organizationId: string, filter: HeldFilter): Promise<{ own: Held[]; holders: Held[] }> {
+  const holders = await heldValues(db, organizationId, filter, true);
+  return { own: holders.filter((h) => namedBy(filter, h)), holders };
 }
 
 // ---- How much a link counts -----------------------------------------------------------

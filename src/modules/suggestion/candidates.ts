@@ -2,7 +2,7 @@ import type { Access } from '../../context.ts';
 import { prisma } from '../../db.ts';
 import { NotFoundError } from '../../errors.ts';
 import type { Identity, LinkSuggestion, User } from '../../generated/prisma/client.ts';
-import { heldValues, partyLinks, scoreOf, type Evidence, type Party } from '../matching/links.ts';
+import { linkedHolders, partyLinks, scoreOf, type Evidence, type Party } from '../matching/links.ts';
 import { requireOrganizationAccess } from '../shared/authorize.ts';
 import { Issues } from '../shared/validate.ts';
 import { normalisedPair } from './pairs.ts';
@@ -25,7 +25,7 @@ export interface Candidate {
 /**
  * The organization's other users and identities that share an identifier value, an
  * email or a phone number with `subject`, each with its evidence and score, best
- * first. Two statements find the subject's values and their holders; three load the
+ * first. One statement finds the subject's values and their holders; three load the
  * users, the identities and the suggestions already recorded for the pairs.
  */
 export async function matchCandidates(access: Access, args: { organizationId?: string | null; userId?: string | null; identityId?: string | null }) {
@@ -62,8 +62,7 @@ export async function matchCandidates(access: Access, args: { organizationId?: s
 /** The candidates of a user (by its email and identifiers) or an identity (by its values). */
 export async function findCandidates(organizationId: string, subject: Party, linkedUserId: string | null = null): Promise<Candidate[]> {
   const own = subject.type === 'USER' ? { userIds: [subject.id], ownedBy: [subject.id] } : { identityIds: [subject.id] };
-  const subjectHeld = await heldValues(prisma, organizationId, own);
-  const holders = subjectHeld.length ? await heldValues(prisma, organizationId, { values: subjectHeld.map((h) => h.value) }) : [];
+  const { own: subjectHeld, holders } = await linkedHolders(prisma, organizationId, own);
   // The subject's own user (itself, or the user its identity is linked to) is no candidate.
   const ownUser = subject.type === 'USER' ? subject.id : linkedUserId;
   const parties = partyLinks(subjectHeld, holders, () => ownUser).map((l) => ({ party: l.candidate, evidence: l.evidence }));

@@ -1,13 +1,13 @@
 import type { Prisma } from '../../db.ts';
-import { heldValues, partyLinks, scoreOf, SUGGEST_MIN_STRENGTH, strength, type Held } from '../matching/links.ts';
+import { linkedHolders, partyLinks, scoreOf, SUGGEST_MIN_STRENGTH, strength, type Held } from '../matching/links.ts';
 import { normalisedPair } from './pairs.ts';
 
 // Server-created suggestions: after a write of identifiers or identities, every party
 // the matching module links the written values to (matching/links.ts) is suggested as
 // the same person as the writer's user or identity, on evidence at least as
 // distinctive as SUGGEST_MIN_STRENGTH (an email, a phone number, the same key), with
-// the pair's score as its confidence. Two statements read the written values and
-// their holders, one records every pair of the batch.
+// the pair's score as its confidence. One statement reads the written values and
+// their holders, one records every pair of the batch (when there is one).
 //
 // A pair suggested before keeps its row: a rejected or approved pair stays as it is; a
 // pending one is raised when this write gives it a higher confidence, its evidence
@@ -20,9 +20,7 @@ const MAX_EVIDENCE = 20;
 
 export async function suggestLinks(db: Db, organizationId: string, written: { identifierIds?: string[]; identityIds?: string[] }) {
   if (!written.identifierIds?.length && !written.identityIds?.length) return 0;
-  const subjectHeld = await heldValues(db, organizationId, written);
-  if (!subjectHeld.length) return 0;
-  const holders = await heldValues(db, organizationId, { values: subjectHeld.map((h) => h.value) });
+  const { own: subjectHeld, holders } = await linkedHolders(db, organizationId, written);
   const distinctive = (s: Held, h: Held) => strength(s, h) >= SUGGEST_MIN_STRENGTH;
   const links = partyLinks(subjectHeld, holders, (s: Held) => s.ownerId, distinctive)
     // Two identities are never linked to each other.
