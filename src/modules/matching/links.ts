@@ -68,11 +68,15 @@ export async function heldValues(db: Db, organizationId: string, filter: HeldFil
   const identifierIds = filter.identifierIds ?? [];
   const identityIds = filter.identityIds ?? [];
   if (!values.length && !userIds.length && !ownedBy.length && !identifierIds.length && !identityIds.length) return [];
+  // Each way a row is asked for is its own indexed lookup, joined by UNION: an OR of
+  // them in one WHERE makes PostgreSQL scan the organization's whole table.
   const rows = await db.$queryRaw<HeldRow[]>`
     WITH asked AS (
       SELECT unnest(${values}::text[]) AS value
       UNION SELECT i.normalized_value FROM identifiers i
-        WHERE ${expand} AND i.organization_id = ${organizationId}::uuid AND (i.id = ANY(${identifierIds}::uuid[]) OR i.user_id = ANY(${ownedBy}::uuid[]))
+        WHERE ${expand} AND i.organization_id = ${organizationId}::uuid AND i.id = ANY(${identifierIds}::uuid[])
+      UNION SELECT i.normalized_value FROM identifiers i
+        WHERE ${expand} AND i.organization_id = ${organizationId}::uuid AND i.user_id = ANY(${ownedBy}::uuid[])
       UNION SELECT x.value FROM identities d
         CROSS JOIN LATERAL (VALUES (d.email), (d.external_email), (d.phone_number), (d.external_id)) AS x(value)
         WHERE ${expand} AND d.organization_id = ${organizationId}::uuid AND d.id = ANY(${identityIds}::uuid[]) AND x.value IS NOT NULL
@@ -84,7 +88,9 @@ export async function heldValues(db: Db, organizationId: string, filter: HeldFil
            NULL::text AS "linkedBy", i.updated_at AS at
       FROM identifiers i JOIN integration_sources s ON s.id = i.source_id
       WHERE i.organization_id = ${organizationId}::uuid
-        AND (i.normalized_value = ANY(ARRAY(SELECT value FROM asked)) OR i.id = ANY(${identifierIds}::uuid[]) OR i.user_id = ANY(${ownedBy}::uuid[]))
+        AND i.id IN (SELECT h.id FROM identifiers h WHERE h.organization_id = ${organizationId}::uuid AND h.normalized_value IN (SELECT value FROM asked)
+                     UNION ALL SELECT unnest(${identifierIds}::uuid[])
+                     UNION ALL SELECT h.id FROM identifiers h WHERE h.organization_id = ${organizationId}::uuid AND h.user_id = ANY(${ownedBy}::uuid[]))
     UNION ALL
     SELECT 'IDENTITY', d.id::text, d.name, d.user_id::text, x.field, d.source_id::text, s.key, x.kind, x.value,
            NULL::float8, NULL::text, d.linked_by::text, d.updated_at
@@ -92,14 +98,18 @@ export async function heldValues(db: Db, organizationId: string, filter: HeldFil
       CROSS JOIN LATERAL (VALUES ('email', 'EMAIL', d.email), ('externalEmail', 'EMAIL', d.external_email),
                                  ('phoneNumber', 'PHONE', d.phone_number), ('externalId', 'OTHER', d.external_id)) AS x(field, kind, value)
       WHERE d.organization_id = ${organizationId}::uuid AND x.value IS NOT NULL
-        AND (d.email = ANY(ARRAY(SELECT value FROM asked)) OR d.external_email = ANY(ARRAY(SELECT value FROM asked)) OR d.phone_number = ANY(ARRAY(SELECT value FROM asked))
-             OR d.external_id = ANY(ARRAY(SELECT value FROM asked)) OR d.id = ANY(${identityIds}::uuid[]))
-        AND (x.value = ANY(ARRAY(SELECT value FROM asked)) OR d.id = ANY(${identityIds}::uuid[]))
+        AND d.id IN (SELECT h.id FROM identities h WHERE h.organization_id = ${organizationId}::uuid AND h.email IN (SELECT value FROM asked)
+                     UNION ALL SELECT h.id FROM identities h WHERE h.organization_id = ${organizationId}::uuid AND h.external_email IN (SELECT value FROM asked)
+                     UNION ALL SELECT h.id FROM identities h WHERE h.organization_id = ${organizationId}::uuid AND h.phone_number IN (SELECT value FROM asked)
+                     UNION ALL SELECT h.id FROM identities h WHERE h.organization_id = ${organizationId}::uuid AND h.external_id IN (SELECT value FROM asked)
+                     UNION ALL SELECT unnest(${identityIds}::uuid[]))
+        AND (x.value IN (SELECT value FROM asked) OR d.id = ANY(${identityIds}::uuid[]))
     UNION ALL
     SELECT 'USER', u.id::text, coalesce(u.name, u.email), u.id::text, 'email', NULL, NULL, 'EMAIL', u.email,
            NULL::float8, NULL::text, NULL::text, NULL::timestamptz
       FROM users u JOIN members m ON m.user_id = u.id AND m.organization_id = ${organizationId}::uuid
-      WHERE u.merged_into_id IS NULL AND (u.email = ANY(ARRAY(SELECT value FROM asked)) OR u.id = ANY(${userIds}::uuid[]))`;
+      WHERE u.merged_into_id IS NULL
+        AND u.id IN (SELECT v.id FROM users v WHERE v.email IN (SELECT value FROM asked) UNION ALL SELECT unnest(${userIds}::uuid[]))`;
   return rows.map((r) => ({
     ...r,
     confidence: r.confidence === null ? null : Number(r.confidence),
