@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
 import { database, prisma } from '../src/db.ts';
 import { recordAudit } from '../src/modules/audit/service.ts';
+import { fanOut } from '../src/modules/webhook/outbox.ts';
 import { startDelivery, type Workers } from '../src/modules/webhook/queue.ts';
 import { useWebhookSettings } from '../src/modules/webhook/settings.ts';
 import { ANONYMOUS } from '../src/context.ts';
@@ -37,6 +38,9 @@ const CREATE_SOURCE = `mutation ($input: CreateIntegrationSourceInput!) {
 }`;
 const UPDATE_SOURCE = `mutation ($input: UpdateIntegrationSourceInput!) {
   updateIntegrationSource(input: $input) { ... on Error { code } }
+}`;
+const UPSERT = `mutation ($input: UpsertIdentifiersInput!) {
+  upsertIdentifiers(input: $input) { ... on UpsertIdentifiersSuccess { createdCount } ... on Error { code message } }
 }`;
 const DELIVERIES = `query ($id: ID!) {
   node(id: $id) { ... on WebhookEndpoint { deliveries(first: 50) { totalCount edges { node { id status eventType attemptCount
@@ -119,6 +123,38 @@ describe('webhook delivery', () => {
     await eventually(async () => (await prisma.webhookDelivery.count({ where: { status: 'DELIVERED' } })) === 4, 5000, 'recorded');
     expect(receiver.received.map((r) => r.body.data.after?.name ?? null)).toEqual(['chat', 'one', 'two', 'three']);
     expect(new Set(receiver.received.map((r) => r.id)).size).toBe(4);
+    await receiver.stop();
+  });
+
+  it('queues one job for a bulk write, which a worker fans out; each delivery is sent once, even when the fan-out runs twice', async () => {
+    const receiver = await aReceiver();
+    const { organization, admin } = await anEndpoint(receiver, ['Identifier.*']);
+    await aSourceChange(admin, organization.id, 'salesforce');
+    const jobsBefore = await database!.query("SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'webhook-delivery'");
+    const items = Array.from({ length: 25 }, (_, i) => ({
+      userEmail: admin.email, sourceKey: 'salesforce', identifierKey: `k${i}`, identifierValue: `v${i}`, discoveryMethod: 'MANUAL',
+    }));
+    const written = await gql(UPSERT, { asUser: admin, variables: { input: { organizationId: organization.id, items } } });
+    expectNoErrors(written);
+    expect(written.data!.upsertIdentifiers.createdCount).toBe(25);
+    // One job row for the 25 deliveries (naming them all), whether or not a worker took it yet.
+    const jobs = await database!.query(
+      "SELECT data FROM pgboss.job WHERE name = 'webhook-delivery' ORDER BY created_on DESC LIMIT 1",
+    );
+    expect((jobs[0]!.data as { deliveryIds: string[] }).deliveryIds).toHaveLength(25);
+    await eventually(async () => (await prisma.webhookDelivery.count({ where: { status: 'DELIVERED' } })) === 25, 30_000, '25 delivered');
+    // A worker that died after fanning out runs the job again: the deliveries are queued
+    // again and sent no second time.
+    await prisma.$executeRaw(fanOut((jobs[0]!.data as { deliveryIds: string[] }).deliveryIds));
+    await eventually(
+      async () => (await database!.query("SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'webhook-delivery' AND state < 'completed'"))[0]!.n === 0,
+      30_000,
+      'replayed jobs done',
+    );
+    expect(receiver.received).toHaveLength(25);
+    expect(new Set(receiver.received.map((r) => r.id)).size).toBe(25);
+    expect(receiver.rejected).toEqual([]);
+    expect((await database!.query("SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'webhook-delivery'"))[0]!.n).toBeGreaterThan(jobsBefore[0]!.n as number);
     await receiver.stop();
   });
 

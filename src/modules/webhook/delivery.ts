@@ -4,7 +4,8 @@ import { ANONYMOUS } from '../../context.ts';
 import { prisma, Prisma } from '../../db.ts';
 import { errorFields, logger } from '../../observability/logger.ts';
 import { changesOf, recordAudit, type Changes } from '../audit/service.ts';
-import { jobsFor } from './outbox.ts';
+import { fanOut, jobsFor } from './outbox.ts';
+import type { DeliveryJobData } from './queue.ts';
 import { post } from './safety.ts';
 import { signedHeaders, signingSecrets } from './signing.ts';
 
@@ -218,13 +219,21 @@ export async function deliver(id: string, settings: WebhookSettings): Promise<vo
   }
 }
 
-/** The job handler: failures of the handler itself are logged and retried like failed sends. */
+/**
+ * The job handler: a job naming several deliveries becomes a job each (run again after
+ * a crash, it queues them again, and a delivery's lease and status keep it from being
+ * sent twice). Failures of the handler itself are logged and retried like failed sends.
+ */
 export function deliveryHandler(settings: WebhookSettings) {
-  return async (job: { data: { deliveryId: string } }) => {
+  return async (job: { data: DeliveryJobData }) => {
+    if ('deliveryIds' in job.data) {
+      await prisma.$executeRaw(fanOut(job.data.deliveryIds));
+      return;
+    }
     try {
       await deliver(job.data.deliveryId, settings);
     } catch (err) {
-      if (!(err instanceof RetryLater)) logger.warn({ ...errorFields(err), deliveryId: job.data.deliveryId }, 'webhook delivery error');
+      if (!(err instanceof RetryLater)) logger.warn({ ...errorFields(err), deliveryId: (job.data as { deliveryId: string }).deliveryId }, 'webhook delivery error');
       throw err;
     }
   };

@@ -26,9 +26,12 @@ function onPGlite(pglite: PGlite) {
   };
 }
 
+/** A job names one delivery, or several to be fanned out into a job each. */
+export type DeliveryJobData = { deliveryId: string } | { deliveryIds: string[] };
+
 export interface DeliveryJob {
   id: string;
-  data: { deliveryId: string };
+  data: DeliveryJobData;
 }
 
 export interface Workers {
@@ -65,7 +68,7 @@ export async function startWorkers(
     retentionMinutes: 14 * 24 * 60,
   } as PgBoss.Queue);
   for (let i = 0; i < settings.concurrency; i++) {
-    await boss.work<{ deliveryId: string }>(QUEUE, { batchSize: 1, pollingIntervalSeconds: settings.pollSeconds }, async ([job]) => {
+    await boss.work<DeliveryJobData>(QUEUE, { batchSize: 1, pollingIntervalSeconds: settings.pollSeconds }, async ([job]) => {
       if (job) await handle(job);
     });
   }
