@@ -96,7 +96,7 @@ describe('answers built in one statement', () => {
       `{ resolve(organizationId: "${org.id}", input: { identifier: { source: "${source}", identifierKey: "${key}", identifierValue: "${value}" } }) { ${selection} } }`;
     const cases: [string, string, boolean][] = [
       ['everything planned', lookup('hr', 'k0', 'shared', `__typename user { ${USER_FIELDS} }`), true],
-      ['the best of two matches', lookup('crm', 'owner_id', 'contested', 'user { email memberships { role state } }'), true],
+      ['two matches: ambiguous, no user', lookup('crm', 'owner_id', 'contested', 'user { email memberships { role state } }'), true],
       ['no match', lookup('crm', 'owner_id', 'nobody', 'user { id }'), true],
       ['a source by its id, in capitals', lookup('CRM-ID', 'k1', 'v1', 'user { name }'), true],
       [

@@ -23,9 +23,13 @@ export type ResolveKey =
   | { kind: 'identityKey'; identityKey: string };
 
 export interface Resolution {
-  /** The person: the user of the best match (highest confidence, then newest, then by id). */
+  /** The person: the one user the key matched; null when it matched several (ambiguous). */
   user: User | null;
-  /** Every distinct user the key matched, best first; more than one means the key is ambiguous. */
+  /**
+   * Every distinct user the key matched, best first: the user whose own email it is, the
+   * user of the identity it names, then the users of the matched identifiers as they rank
+   * (rules.ts, rankMatches). More than one means the key is ambiguous.
+   */
   candidates: User[];
   /** The identity the key names (email, phone, provider account or identity key), if any. */
   identity: Identity | null;
@@ -246,6 +250,7 @@ export async function resolveKeys(
     add(identity?.userId);
     for (const m of matched) add(m.userId);
     if (!candidates.length && !identity && !matched.length) return null;
-    return { user: candidates[0] ?? null, candidates, identity, matchedIdentifiers: matched };
+    // Ambiguous: no one user is the answer (the compiled read, engine/roots.ts prebuiltResolution, agrees).
+    return { user: candidates.length === 1 ? candidates[0]! : null, candidates, identity, matchedIdentifiers: matched };
   });
 }

@@ -69,15 +69,16 @@ const ResolutionRef = builder.objectRef<Resolution>('Resolution').implement({
     user: t.field({
       type: UserRef,
       nullable: true,
-      description: 'The person: the user of the best match (highest confidence, then newest).',
+      description: 'The person: the one user the key matched. Null when it matched several (`ambiguous`): choose among `candidates`.',
       resolve: (r) => r.user,
     }),
     candidates: t.field({
       type: [UserRef],
-      description: 'Every user the key matched, best first. More than one means the key is ambiguous.',
+      description:
+        'Every user the key matched, best first: the user whose own email it is, the user of the identity it names, then the users of the matched identifiers by confidence (unscored counts as certain), then the most recently updated. More than one means the key is ambiguous.',
       resolve: (r) => r.candidates,
     }),
-    ambiguous: t.boolean({ description: 'Whether the key matched more than one user.', resolve: (r) => r.candidates.length > 1 }),
+    ambiguous: t.boolean({ description: 'Whether the key matched more than one user; then `user` is null.', resolve: (r) => r.candidates.length > 1 }),
     identity: t.field({
       type: IdentityRef,
       nullable: true,
@@ -168,7 +169,7 @@ builder.queryFields((t) => ({
     type: ResolutionRef,
     nullable: true,
     description:
-      'Who is this? Resolves anything a person is known by (an identifier in any source, an email, a phone number, a provider account, an identity key) to the user and identity, with the matching identifiers as evidence. Null when nothing matches.',
+      'Who is this? Resolves anything a person is known by (an identifier in any source, an email, a phone number, a provider account, an identity key) to the user and identity, with the matching identifiers as evidence. Null when nothing matches; `user` is null when several users match (`ambiguous`, see `candidates`).',
     authScopes: { authenticated: true },
     args: {
       organizationId: t.arg.id(ORGANIZATION_ARG),
@@ -183,7 +184,7 @@ builder.queryFields((t) => ({
   resolveMany: t.field({
     type: [ResolutionRef],
     nullable: { list: false, items: true },
-    description: `Resolves up to ${MAX_RESOLVE_MANY} keys at once, in input order; null for each that matches nothing. The cost is a few statements whatever the number.`,
+    description: `Resolves up to ${MAX_RESOLVE_MANY} keys at once, in input order, each as \`resolve\` does (\`user\` null where several users match); null for each that matches nothing. The cost is a few statements whatever the number.`,
     authScopes: { authenticated: true },
     args: {
       organizationId: t.arg.id(ORGANIZATION_ARG),

@@ -30,14 +30,13 @@ export function visibleMembershipsWhere(own: object | null, readable: string[] |
   return { OR: [...(own ? [own] : []), readableWhere(readable)] };
 }
 
+/** What a score missing from an identifier or a suggestion counts as: certain. No score means nobody scored it down. */
+export const UNSCORED = 1;
+
 /** How matches of a lookup rank, best first: a higher confidence (unscored counts as certain), then the newest, then by id. */
 export function rankMatches(
   a: { confidenceScore: number | null; updatedAt: Date; id: string },
   b: { confidenceScore: number | null; updatedAt: Date; id: string },
 ): number {
-  return (b.confidenceScore ?? 1) - (a.confidenceScore ?? 1) || b.updatedAt.getTime() - a.updatedAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  return (b.confidenceScore ?? UNSCORED) - (a.confidenceScore ?? UNSCORED) || b.updatedAt.getTime() - a.updatedAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
-
-/** The same ranking in SQL, given the columns of a row; times compared to the millisecond, as JavaScript's dates hold them. */
-export const rankMatchesSql = (c: { confidenceScore: string; updatedAt: string; id: string }) =>
-  `coalesce(${c.confidenceScore}, 1) DESC, date_trunc('milliseconds', ${c.updatedAt}) DESC, ${c.id}`;

@@ -1,6 +1,6 @@
 import type { GraphQLObjectType } from 'graphql';
 import type { Context } from '../../../context.ts';
-import { rankMatchesSql, visibleUsersWhere } from '../rules.ts';
+import { visibleUsersWhere } from '../rules.ts';
 import { sourceIdOf } from '../inputs.ts';
 import { ROOT, type PlanInfo } from './builder.ts';
 import { model } from './datamodel.ts';
@@ -92,8 +92,9 @@ export async function prebuiltUsers(ctx: Context, info: PlanInfo, userIds: strin
 
 /**
  * `resolve` of one identifier, by its normalised value (as resolveKeys finds it), when
- * it selects only `user` (and `__typename`) of the resolution: the user of the best
- * match (rules.ts, rankMatches), or null.
+ * it selects only `user` (and `__typename`) of the resolution: null when nothing
+ * matches, else the resolution, whose user is the one user the matches belong to, or
+ * null when they belong to more than one (ambiguous; graph/resolve.ts, the same rule).
  */
 export function prebuiltResolution(
   ctx: Context,
@@ -109,7 +110,8 @@ export function prebuiltResolution(
     for (const [k, nodes] of b.collect(resolution, info.fieldNodes)) {
       const name = nodes[0]!.name.value;
       if (name === '__typename') pairs.push([k, typename('Resolution')]);
-      else if (name === 'user') pairs.push([k, objectOf(b, b.fieldType(resolution, 'user'), ROOT, nodes)]);
+      // Null when no single user matched (the LEFT JOIN below found none).
+      else if (name === 'user') pairs.push([k, { json: `CASE WHEN ${ROOT}.id IS NOT NULL THEN ${objectText(objectOf(b, b.fieldType(resolution, 'user'), ROOT, nodes).pairs)} END` }]);
       else unplannable(`Resolution.${name}`);
     }
     const where = {
@@ -118,15 +120,16 @@ export function prebuiltResolution(
       normalizedValue: key.normalizedValue,
       source: sourceIdOf(key.source) ? { OR: [{ key: key.source }, { id: sourceIdOf(key.source) }] } : { key: key.source },
     };
-    const col = (f: string) => `hit.${identifier.fields.get(f)!.column}`;
+    const userId = `hit.${identifier.fields.get('userId')!.column}`;
     const shape: Shape = { pairs };
     const parts = new Parts(shape);
+    // One row when anything matched (an aggregate without GROUP BY), with the matches' user when there is exactly one.
     return {
       parts,
       text: `SELECT ${parts.select()}
-      FROM (SELECT * FROM ${identifier.table} hit WHERE ${whereSql(b, identifier, 'hit', where)}
-            ORDER BY ${rankMatchesSql({ confidenceScore: col('confidenceScore'), updatedAt: col('updatedAt'), id: col('id') })} LIMIT 1) hit
-      JOIN ${users.table} ${ROOT} ON ${ROOT}.id = ${col('userId')}`,
+      FROM (SELECT (array_agg(DISTINCT ${userId}))[1] AS user_id, count(DISTINCT ${userId}) AS users
+            FROM ${identifier.table} hit WHERE ${whereSql(b, identifier, 'hit', where)} HAVING count(*) > 0) hit
+      LEFT JOIN ${users.table} ${ROOT} ON ${ROOT}.id = hit.user_id AND hit.users = 1`,
     };
   });
 }
