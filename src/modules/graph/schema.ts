@@ -316,7 +316,7 @@ builder.queryFields((t) => ({
       organizationId: t.arg.id(ORGANIZATION_ARG),
       from: t.arg.id({ description: 'Global id of a User, Identity or Identifier.' }),
       depth: t.arg.int({ required: false, defaultValue: 1, description: 'How many steps to walk, 1 to 3.' }),
-      minConfidence: t.arg.float({ required: false, description: 'Leave out identifiers scored below this (0 to 1).' }),
+      minConfidence: t.arg.float({ required: false, description: 'Leave out evidence scored below this (0 to 1); unscored evidence counts as certain and stays.' }),
       maxNodes: t.arg.int({ required: false, defaultValue: 200, description: `Stop after this many nodes (at most ${MAX_NODES}); \`truncated\` says so.` }),
     },
     resolve: async (_root, args, ctx) => {

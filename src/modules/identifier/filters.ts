@@ -1,6 +1,7 @@
 import type { DiscoveryMethod } from '../../generated/prisma/client.ts';
 import type { Prisma } from '../../db.ts';
 import { inferValueKind, normaliseValue } from '../matching/normalise.ts';
+import { meetsMinimumWhere } from '../shared/rules.ts';
 import { Issues } from '../shared/validate.ts';
 
 /** Filters of `Organization.identifiers` and the other identifier lists. */
@@ -35,6 +36,7 @@ export function identifiersWhere(args: IdentifierFilter): Prisma.IdentifierWhere
       normalizedValue: normaliseValue(inferValueKind(args.identifierKey ?? '', args.identifierValue), args.identifierValue),
     }),
     ...(args.discoveryMethod && { discoveryMethod: args.discoveryMethod }),
-    ...(args.minConfidence != null && { confidenceScore: { gte: args.minConfidence } }),
+    // Unscored counts as certain, as in matching (rules.ts).
+    ...meetsMinimumWhere('confidenceScore', args.minConfidence),
   };
 }

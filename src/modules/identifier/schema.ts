@@ -87,7 +87,7 @@ const filterArgs = (arg: ArgBuilder<Types>, withUser: boolean, withSource: boole
   discoveryMethod: arg({ type: DiscoveryMethodEnum, required: false, description: 'Only identifiers found out this way.' }),
   minConfidence: arg.float({
     required: false,
-    description: 'Only identifiers scored at least this (0 to 1); unscored identifiers are left out.',
+    description: 'Only identifiers scored at least this (0 to 1). An unscored identifier counts as certain and is kept, as matching counts it.',
   }),
 });
 

@@ -1,5 +1,6 @@
 import { Prisma } from '../../db.ts';
 import type { DiscoveryMethod, LinkedBy, PartyType } from '../../generated/prisma/client.ts';
+import { meetsMinimum, UNSCORED } from '../shared/rules.ts';
 import type { ValueKind } from './normalise.ts';
 
 // What links to what, for every feature that asks (resolve, graph, explainLink,
@@ -132,12 +133,10 @@ export async function linkedHolders(db: Db, organizationId: string, filter: Held
 
 // ---- How much a link counts -----------------------------------------------------------
 
-/** Unscored counts as certain: the one rule for a missing confidence, in matching as in filters. */
-export const effectiveConfidence = (score: number | null | undefined) => score ?? 1;
+/** Unscored counts as certain: the one rule for a missing confidence (shared/rules.ts), in matching as in filters. */
+export const effectiveConfidence = (score: number | null | undefined) => score ?? UNSCORED;
 
-/** Whether a confidence passes a minimum (none: everything passes; unscored counts as certain). */
-export const meetsMinimum = (score: number | null | undefined, min: number | null | undefined) =>
-  min == null || effectiveConfidence(score) >= min;
+export { meetsMinimum };
 
 export type EvidenceKind = 'IDENTIFIER_VALUE' | 'EMAIL' | 'PHONE';
 

@@ -1,3 +1,4 @@
+import { UNSCORED } from '../shared/rules.ts';
 import { Issues } from '../shared/validate.ts';
 
 // What a merge of two users does, decided from their rows alone: every conflict with
@@ -64,7 +65,6 @@ export const PROFILE_COLUMNS = {
 } as const;
 
 const ROLE_STRENGTH: Record<string, number> = { SYSTEM_ADMIN: 3, ORGANIZATION_ADMIN: 2, ANALYST: 1 };
-const UNSCORED = 1; // an unscored identifier counts as certain, as `resolve` ranks it
 const confidence = (r: Row) => (r.confidence_score === null ? UNSCORED : Number(r.confidence_score));
 const time = (r: Row) => new Date(String(r.updated_at)).getTime();
 

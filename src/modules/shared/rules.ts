@@ -33,6 +33,16 @@ export function visibleMembershipsWhere(own: object | null, readable: string[] |
 /** What a score missing from an identifier or a suggestion counts as: certain. No score means nobody scored it down. */
 export const UNSCORED = 1;
 
+/** Whether a score (null: unscored, counted as UNSCORED) meets a minimum (null: none); every minConfidence applies this. */
+export const meetsMinimum = (score: number | null | undefined, min: number | null | undefined) => min == null || (score ?? UNSCORED) >= min;
+
+/**
+ * The same rule as a Prisma filter on the score field `field`, for lists that filter in
+ * the database (the read engine renders the same object, engine/where.ts).
+ */
+export const meetsMinimumWhere = (field: string, min: number | null | undefined) =>
+  min == null ? {} : { OR: [{ [field]: { gte: min } }, { [field]: null }] };
+
 /** How matches of a lookup rank, best first: a higher confidence (unscored counts as certain), then the newest, then by id. */
 export function rankMatches(
   a: { confidenceScore: number | null; updatedAt: Date; id: string },

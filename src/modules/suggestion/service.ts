@@ -7,7 +7,7 @@ import { jsonObject, score } from '../shared/inputs.ts';
 import { requireOrganizationOf, requireRowIn } from '../shared/tenant.ts';
 import { Issues, parseId } from '../shared/validate.ts';
 import { type MergeChoice, mergeParties, runMerge } from '../merge/service.ts';
-import { meetsMinimum } from '../matching/links.ts';
+import { meetsMinimum, meetsMinimumWhere } from '../shared/rules.ts';
 import { candidateOf, normalisedPair, type Party, subjectOf } from './pairs.ts';
 import { suggestLinks } from './server.ts';
 
@@ -316,8 +316,7 @@ export function suggestionsWhere(args: { state?: LinkSuggestion['state'] | null;
   issues.throwIfAnyInRead();
   return {
     ...(args.state && { state: args.state }),
-    // Unscored counts as certain (meetsMinimum): it passes any minimum.
-    ...(args.minConfidence != null && { OR: [{ confidence: { gte: args.minConfidence } }, { confidence: null }] }),
+    ...meetsMinimumWhere('confidence', args.minConfidence),
   };
 }
 
