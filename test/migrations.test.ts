@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { cp, mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, rm, writeFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
@@ -124,7 +124,10 @@ describe('migrations', { timeout: 120_000 }, () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'igs-migrations-'));
     tmpDirs.push(dir);
     await cp(MIGRATIONS_DIR, dir, { recursive: true });
-    await rm(path.join(dir, name), { recursive: true });
+    // The database as it stood before: later migrations may build on this one.
+    for (const later of (await readdir(dir)).filter((m) => m >= name && m !== 'migration_lock.toml')) {
+      await rm(path.join(dir, later), { recursive: true });
+    }
     const db = await emptyDatabase();
     try {
       await applyMigrations(db, dir);
