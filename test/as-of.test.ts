@@ -1,6 +1,9 @@
+import { encodeGlobalID } from '@pothos/plugin-relay';
 import { describe, expect, it } from 'vitest';
 import { prisma } from '../src/db.ts';
-import { anIdentifier, anOrganization, aSource, aUser } from './helpers/factories.ts';
+import { expectNoErrors, gql, type GqlOptions } from './helpers/app.ts';
+import { aMember, anIdentifier, anOrganization, aSource, aUser } from './helpers/factories.ts';
+import { fc } from './helpers/property-runs.ts';
 
 // Every version of a row is kept with the period it was valid in, written by the
 // database itself; reads as of a past moment are answered from these versions.
@@ -87,5 +90,151 @@ describe('row history', () => {
       );
       expect(row?.triggers, table).toBe(3n);
     }
+  });
+});
+
+const RESOLVE = `query ($key: String!, $value: String!, $asOf: DateTime) {
+  resolve(input: { identifier: { sourceKey: "crm", identifierKey: $key, identifierValue: $value } }, asOf: $asOf) { user { id email } }
+}`;
+const UPSERT = `mutation ($input: UpsertIdentifierInput!) { upsertIdentifier(input: $input) { __typename ... on UpsertIdentifierSuccess { identifier { id } } } }`;
+const DELETE = `mutation ($id: ID!) { deleteIdentifier(input: { id: $id }) { __typename } }`;
+const MERGE = `mutation ($input: MergeUsersInput!) { mergeUsers(input: $input) { __typename ... on MergeUsersSuccess { merge { id } } } }`;
+const UNMERGE = `mutation ($input: UnmergeUserInput!) { unmergeUser(input: $input) { __typename } }`;
+
+const userGid = (id: string) => encodeGlobalID('User', id);
+const pause = () => new Promise((r) => setTimeout(r, 3));
+/** A moment strictly after everything written so far and before anything written next. */
+const momentNow = async () => {
+  await pause();
+  const at = new Date();
+  await pause();
+  return at;
+};
+
+async function tenant() {
+  const org = await anOrganization();
+  await aSource(org.id, { key: 'crm' });
+  const admin = await aUser();
+  await aMember(org.id, admin.id, { role: 'ORGANIZATION_ADMIN' });
+  const people = [await aUser(), await aUser()];
+  for (const p of people) await aMember(org.id, p.id);
+  return { org, admin, people, as: { asUser: admin, organizationId: org.id } as GqlOptions };
+}
+
+const resolveAt = async (as: GqlOptions, key: string, value: string, asOf?: Date) => {
+  const r = await gql(RESOLVE, { ...as, variables: { key, value, asOf: asOf?.toISOString() } });
+  expectNoErrors(r);
+  return r.data!.resolve as { user: { id: string } | null } | null;
+};
+
+describe('resolve as of a past moment', () => {
+  it('answers, at moments before, between and after a series of changes, what a model of them says', async () => {
+    const KEYS = ['owner_id', 'member_id'];
+    const VALUES = ['v1', 'v2', 'v3'];
+    const change = fc.record({ person: fc.nat(1), key: fc.constantFrom(...KEYS), value: fc.option(fc.constantFrom(...VALUES), { nil: null }) });
+    await fc.assert(
+      fc.asyncProperty(fc.array(change, { minLength: 1, maxLength: 6 }), async (changes) => {
+        const { people, as } = await tenant();
+        // The model: each person's value under each key, after each change.
+        const held = new Map<string, { value: string; id: string }>();
+        const states: { at: Date; values: Map<string, string> }[] = [];
+        const record = async () => states.push({ at: await momentNow(), values: new Map([...held].map(([k, v]) => [k, v.value])) });
+        await record();
+        for (const c of changes) {
+          const slot = `${c.person}:${c.key}`;
+          if (c.value === null) {
+            const had = held.get(slot);
+            if (!had) continue;
+            const r = await gql(DELETE, { ...as, variables: { id: had.id } });
+            expectNoErrors(r);
+            held.delete(slot);
+          } else {
+            const r = await gql(UPSERT, { ...as, variables: { input: { userId: people[c.person]!.id, sourceKey: 'crm', identifierKey: c.key, identifierValue: c.value, discoveryMethod: 'MANUAL' } } });
+            expectNoErrors(r);
+            held.set(slot, { value: c.value, id: r.data!.upsertIdentifier.identifier.id });
+          }
+          await record();
+        }
+        for (const state of states) {
+          for (const key of KEYS) {
+            for (const value of VALUES) {
+              const holders = [0, 1].filter((p) => state.values.get(`${p}:${key}`) === value);
+              const expected = holders.length === 0 ? null : { user: holders.length === 1 ? { id: userGid(people[holders[0]!]!.id) } : null };
+              const got = await resolveAt(as, key, value, state.at);
+              expect(got && { user: got.user && { id: got.user.id } }, `${key}=${value} as of change ${states.indexOf(state)}`).toEqual(expected);
+            }
+          }
+        }
+      }),
+      { numRuns: 4 },
+    );
+  });
+
+  it('answers the merged-away user before a merge, the survivor after it, and the merged-away one again after the unmerge', async () => {
+    const { org, people, as } = await tenant();
+    const survivor = people[0]!;
+    const merged = people[1]!;
+    const crm = await prisma.integrationSource.findFirstOrThrow({ where: { organizationId: org.id, key: 'crm' } });
+    await anIdentifier(org.id, merged.id, crm.id, { identifierKey: 'owner_id', identifierValue: 'm-1' });
+    const beforeMerge = await momentNow();
+    const m = await gql(MERGE, { ...as, variables: { input: { survivorId: survivor.id, mergedId: merged.id } } });
+    expectNoErrors(m);
+    expect(m.data!.mergeUsers.__typename).toBe('MergeUsersSuccess');
+    const afterMerge = await momentNow();
+    const u = await gql(UNMERGE, { ...as, variables: { input: { mergeId: m.data!.mergeUsers.merge.id } } });
+    expectNoErrors(u);
+    expect(u.data!.unmergeUser.__typename).toBe('UnmergeUserSuccess');
+    const afterUnmerge = await momentNow();
+    expect((await resolveAt(as, 'owner_id', 'm-1', beforeMerge))?.user).toEqual({ id: userGid(merged.id), email: merged.email });
+    expect((await resolveAt(as, 'owner_id', 'm-1', afterMerge))?.user).toEqual({ id: userGid(survivor.id), email: survivor.email });
+    expect((await resolveAt(as, 'owner_id', 'm-1', afterUnmerge))?.user).toEqual({ id: userGid(merged.id), email: merged.email });
+    // What is selected of the user is read as of the same moment.
+    const NESTED = `query ($asOf: DateTime) { resolve(input: { identifier: { sourceKey: "crm", identifierKey: "owner_id", identifierValue: "m-1" } }, asOf: $asOf) {
+      user { id identifiers(first: 10) { totalCount edges { node { identifierValue } } } memberships { role state } } } }`;
+    const nested = async (asOf: Date) => {
+      const r = await gql(NESTED, { ...as, variables: { asOf: asOf.toISOString() } });
+      expectNoErrors(r);
+      return r.data!.resolve.user;
+    };
+    const one = { totalCount: 1, edges: [{ node: { identifierValue: 'm-1' } }] };
+    expect(await nested(beforeMerge)).toEqual({ id: userGid(merged.id), identifiers: one, memberships: [{ role: 'ANALYST', state: 'ACTIVE' }] });
+    expect(await nested(afterMerge)).toEqual({ id: userGid(survivor.id), identifiers: one, memberships: [{ role: 'ANALYST', state: 'ACTIVE' }] });
+    expect((await nested(afterUnmerge)).identifiers).toEqual(one);
+  });
+
+  it("never shows another organization's past", async () => {
+    const a = await tenant();
+    const b = await tenant();
+    const crmB = await prisma.integrationSource.findFirstOrThrow({ where: { organizationId: b.org.id, key: 'crm' } });
+    await anIdentifier(b.org.id, b.people[0]!.id, crmB.id, { identifierKey: 'owner_id', identifierValue: 'secret' });
+    const then = await momentNow();
+    await prisma.identifier.deleteMany({ where: { organizationId: b.org.id } });
+    expect(await resolveAt(b.as, 'owner_id', 'secret', then)).toMatchObject({ user: { id: userGid(b.people[0]!.id) } });
+    // A's admin, asking in A, finds nothing of B's past; asking in B is refused.
+    expect(await resolveAt(a.as, 'owner_id', 'secret', then)).toBeNull();
+    const r = await gql(RESOLVE, { asUser: a.admin, variables: { key: 'owner_id', value: 'secret', asOf: then.toISOString() }, organizationId: b.org.id });
+    expect(r.data?.resolve ?? null).toBeNull();
+    expect(r.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+  });
+
+  it('refuses a moment before the history horizon or in the future, and what it cannot read as of a moment, naming each', async () => {
+    const { org, as } = await tenant();
+    const [first] = await prisma.$queryRawUnsafe<{ at: Date }[]>('SELECT min(valid_from) AS at FROM organizations_history WHERE id = $1::uuid', org.id);
+    const early = new Date(first!.at.getTime() - 1000);
+    let r = await gql(RESOLVE, { ...as, variables: { key: 'owner_id', value: 'x', asOf: early.toISOString() } });
+    expect(r.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(r.errors?.[0]?.message).toMatch(/asOf.*history horizon of this organization, \d{4}-/);
+    r = await gql(RESOLVE, { ...as, variables: { key: 'owner_id', value: 'x', asOf: new Date(Date.now() + 60_000).toISOString() } });
+    expect(r.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(r.errors?.[0]?.message).toMatch(/asOf.*future/);
+    const now = (await momentNow()).toISOString();
+    r = await gql(`query ($asOf: DateTime) { resolve(input: { identifier: { sourceKey: "crm", identifierKey: "k", identifierValue: "v" } }, asOf: $asOf) { matchedIdentifiers { id } } }`, { ...as, variables: { asOf: now } });
+    expect(r.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(r.errors?.[0]?.message).toMatch(/Resolution.matchedIdentifiers is not available as of a past moment/);
+    r = await gql(`query ($asOf: DateTime) { resolve(input: { email: "a@example.com" }, asOf: $asOf) { user { id } } }`, { ...as, variables: { asOf: now } });
+    expect(r.errors?.[0]?.message).toMatch(/input.email is not available as of a past moment/);
+    r = await gql(`query ($asOf: DateTime) { a: resolve(input: { identifier: { sourceKey: "crm", identifierKey: "k", identifierValue: "v" } }, asOf: $asOf) { user { id } } viewer { id } }`, { ...as, variables: { asOf: now } });
+    expect(r.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(r.errors?.[0]?.message).toMatch(/among other fields/);
   });
 });

@@ -14,7 +14,9 @@ import { Issues } from '../shared/validate.ts';
 import { UserRef } from '../user/schema.ts';
 import { redirectsOf } from '../user/tombstones.ts';
 import { isUuid } from '../shared/visibility.ts';
-import { prebuiltResolution, rootPlanners } from '../shared/engine/index.ts';
+import { JsonText, notAsOf, prebuiltResolution, rootPlanners, type PlanInfo } from '../shared/engine/index.ts';
+import { AS_OF_DESCRIPTION, checkedMoment } from '../shared/as-of.ts';
+import { sourceRegions } from '../matching/regions.ts';
 import { resolveKeys, type Resolution, type ResolveKey } from './resolve.ts';
 import { shortestPath, walk, type Graph, type GraphEdge, type GraphNode, type GraphNodeType } from './traverse.ts';
 
@@ -151,6 +153,7 @@ function resolver(ctx: Context, info: GraphQLResolveInfo, organizationId: string
 // one statement: the resolver's checks, then the plan (plugins/planned-operations.ts).
 // Lookups among other fields stay batched by the resolver.
 rootPlanners.set('resolve', async (ctx, info, args) => {
+  if (args.asOf) return resolveAsOf(ctx, info, args as Parameters<typeof resolveAsOf>[2]);
   const organizationId = await organizationFor(ctx, args.organizationId as string | null | undefined);
   const [key] = toKeys([args.input as ResolveInputShape], 'input');
   // A national phone number needs its source's region: the general path looks it up.
@@ -158,6 +161,26 @@ rootPlanners.set('resolve', async (ctx, info, args) => {
   const { normalizedValue } = classify(key!.identifierKey, key!.identifierValue);
   return prebuiltResolution(ctx, info, organizationId, { ...key!, normalizedValue });
 });
+
+/**
+ * `resolve` as of a past moment: the identifiers that held the value then, by their
+ * normalised value, and their user then, read from history by the engine (the same
+ * statement as the present's). Only a whole operation of one `resolve` is answered so;
+ * anything else answers BAD_USER_INPUT saying what is not available.
+ */
+async function resolveAsOf(
+  ctx: Context,
+  info: PlanInfo,
+  args: { organizationId?: string | null; input: ResolveInputShape; asOf: Date },
+): Promise<JsonText | null> {
+  const organizationId = await organizationFor(ctx, args.organizationId);
+  const [key] = toKeys([args.input], 'input');
+  const asOf = await checkedMoment(organizationId, args.asOf);
+  if (key!.kind !== 'identifier') throw notAsOf('resolve', `resolving by input.${Object.keys(args.input).find((k) => args.input[k as keyof ResolveInputShape] != null)}`);
+  const regions = needsRegion(key!.identifierKey, key!.identifierValue) ? await sourceRegions(organizationId, [key!.source]) : null;
+  const { normalizedValue } = classify(key!.identifierKey, key!.identifierValue, regions?.get(key!.source));
+  return (await prebuiltResolution(ctx, info, organizationId, { ...key!, normalizedValue }, asOf)) ?? null;
+}
 
 const ORGANIZATION_ARG = {
   required: false,
@@ -174,8 +197,14 @@ builder.queryFields((t) => ({
     args: {
       organizationId: t.arg.id(ORGANIZATION_ARG),
       input: t.arg({ type: ResolveInput, description: 'What the person is known by.' }),
+      asOf: t.arg({ type: 'DateTime', required: false, description: AS_OF_DESCRIPTION }),
     },
     resolve: async (_root, args, ctx, info) => {
+      if (args.asOf) {
+        // Reached when the operation is more than this one field: say why it is not answered.
+        await resolveAsOf(ctx, info, { ...args, asOf: args.asOf });
+        throw notAsOf('resolve', 'resolve among other fields of an operation');
+      }
       const organizationId = await organizationFor(ctx, args.organizationId);
       const [key] = toKeys([args.input], 'input');
       return resolver(ctx, info, organizationId).load(key!);

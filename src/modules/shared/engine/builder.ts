@@ -15,6 +15,7 @@ import {
   type SelectionSetNode,
 } from 'graphql';
 import type { Context } from '../../../context.ts';
+import type { Model } from './datamodel.ts';
 import { unplannable } from './text.ts';
 
 // The state of one compilation: the statement's parameters and row aliases, and the
@@ -42,7 +43,20 @@ export class Builder {
     readonly readable: string[] | 'all',
     /** The organization at the root of the plan, when the caller checked the viewer may read it (its connections with auth scopes can be planned). */
     readonly readableRoot: string | null = null,
+    /** The moment the plan reads as of (each model's versions valid then); null: the present. */
+    readonly asOf: Date | null = null,
   ) {}
+
+  /**
+   * What the plan reads rows of `m` from: its table, or as of a past moment the versions
+   * of its rows valid then (a model without history cannot be read as of a moment).
+   */
+  from(m: Model): string {
+    if (!this.asOf) return m.table;
+    const h = m.history ?? unplannable(m.name);
+    const t = this.param(this.asOf.toISOString(), 'timestamptz');
+    return `(SELECT * FROM ${h.table} WHERE ${h.validFrom} <= ${t} AND (${h.validTo} IS NULL OR ${h.validTo} > ${t}))`;
+  }
 
   /**
    * A parameter holding `value`, typed by `cast` (one per distinct typed value), or by

@@ -51,7 +51,7 @@ export function connectionOf(
   const keyset = cursor === undefined ? 'true' : keysetSql(b, m, inner, terms, cursor, backward);
   /** SQL of up to `n` rows of the page, in the order they are fetched. */
   const page = (n: number) =>
-    `SELECT ${inner}.* FROM ${m.table} ${inner} WHERE ${filtered} AND ${keyset} ORDER BY ${orderSql(terms, inner, backward)} LIMIT ${b.param(n, 'int')}`;
+    `SELECT ${inner}.* FROM ${b.from(m)} ${inner} WHERE ${filtered} AND ${keyset} ORDER BY ${orderSql(terms, inner, backward)} LIMIT ${b.param(n, 'int')}`;
   // Built only when selected: every parameter must appear in the statement.
   const more = () => `(SELECT count(*) > ${b.param(size, 'int')} FROM (${page(size + 1)}) x)`;
 
@@ -60,7 +60,7 @@ export function connectionOf(
   for (const [key, fieldNodes] of b.collect(connectionType, nodes)) {
     const field = fieldNodes[0]!.name.value;
     if (field === '__typename') pairs.push([key, typename(connectionType.name)]);
-    else if (field === 'totalCount') pairs.push([key, `(SELECT count(*) FROM ${m.table} ${inner} WHERE ${filtered})`]);
+    else if (field === 'totalCount') pairs.push([key, `(SELECT count(*) FROM ${b.from(m)} ${inner} WHERE ${filtered})`]);
     else if (field === 'edges') {
       const edgeType = b.fieldType(connectionType, 'edges');
       const edge: [string, Value][] = [];
@@ -97,5 +97,5 @@ function keysetSql(b: Builder, m: Model, alias: string, terms: OrderTerm[], id: 
   const c = b.alias('c');
   const op = terms[0]!.descending !== backward ? '<' : '>';
   const cols = (a: string) => terms.map((t) => `${a}.${t.column}`).join(', ');
-  return `(${cols(alias)}) ${op} (SELECT ${cols(c)} FROM ${m.table} ${c} WHERE ${c}.${m.fields.get('id')!.column} = ${b.param(id, 'uuid')})`;
+  return `(${cols(alias)}) ${op} (SELECT ${cols(c)} FROM ${b.from(m)} ${c} WHERE ${c}.${m.fields.get('id')!.column} = ${b.param(id, 'uuid')})`;
 }

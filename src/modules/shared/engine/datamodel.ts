@@ -20,6 +20,8 @@ export interface Model {
   /** Scalar and enum fields: the column and the Prisma type. */
   fields: Map<string, { column: string; type: string }>;
   relations: Map<string, Relation>;
+  /** The model `<name>Version` holding every version of this model's rows (prisma/schema.prisma), if any. */
+  history?: { table: string; validFrom: string; validTo: string };
 }
 
 interface RuntimeModel {
@@ -55,6 +57,10 @@ function load(): Map<string, Model> {
       }
     }
     out.set(name, { name, table: rm.dbName ?? name, fields, relations });
+  }
+  for (const m of out.values()) {
+    const v = out.get(`${m.name}Version`);
+    if (v) m.history = { table: v.table, validFrom: v.fields.get('validFrom')!.column, validTo: v.fields.get('validTo')!.column };
   }
   return out;
 }

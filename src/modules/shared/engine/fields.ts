@@ -103,7 +103,7 @@ function relationOf(b: Builder, m: Model, alias: string, parent: GraphQLObjectTy
   const type = b.fieldType(parent, name);
   const target = model(r.model);
   const inner = b.alias(target.table[0]!);
-  return { json: `(SELECT ${objectText(objectOf(b, type, inner, nodes).pairs)} FROM ${target.table} ${inner} WHERE ${inner}.${target.fields.get('id')!.column} = ${alias}.${r.column})` };
+  return { json: `(SELECT ${objectText(objectOf(b, type, inner, nodes).pairs)} FROM ${b.from(target)} ${inner} WHERE ${inner}.${target.fields.get('id')!.column} = ${alias}.${r.column})` };
 }
 
 /** The rows of the list relation `relationName` of the row `alias`, filtered and ordered by `q` (an order ending with the id). */
@@ -114,7 +114,7 @@ function listOf(b: Builder, m: Model, alias: string, parent: GraphQLObjectType, 
   const terms = orderTerms(target, q.orderBy);
   const element = objectText(objectOf(b, b.fieldType(parent, nodes[0]!.name.value), inner, nodes).pairs);
   return {
-    json: `(SELECT ${listText(element, orderSql(terms, inner))} FROM ${target.table} ${inner}
+    json: `(SELECT ${listText(element, orderSql(terms, inner))} FROM ${b.from(target)} ${inner}
       WHERE ${inner}.${r.column} = ${alias}.${m.fields.get('id')!.column} AND ${whereSql(b, target, inner, q.where)})`,
   };
 }

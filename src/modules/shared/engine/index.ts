@@ -14,6 +14,6 @@ export {
   rootPlanners,
   type RootPlanner,
 } from './roots.ts';
-export { engineCounts, setPlannedReads, statementFor } from './run.ts';
+export { engineCounts, notAsOf, setPlannedReads, statementFor } from './run.ts';
 export { JsonText, type PlanRow } from './text.ts';
 export { matches } from './where.ts';

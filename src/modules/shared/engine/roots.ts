@@ -16,7 +16,7 @@ import { whereSql } from './where.ts';
 const viewerId = (ctx: Context) => (ctx.viewer.kind === 'user' ? ctx.viewer.userId : null);
 
 /** `organization(id)`: the organization and what is selected of it; the caller checked the viewer may read it. */
-export function prebuiltOrganization(ctx: Context, info: PlanInfo, organizationId: string): Promise<JsonText | null | undefined> {
+export function prebuiltOrganization(ctx: Context, info: PlanInfo, organizationId: string, asOf: Date | null = null): Promise<JsonText | null | undefined> {
   const type = info.schema.getType('Organization') as GraphQLObjectType;
   const m = model('Organization');
   return planAndRun(
@@ -25,9 +25,10 @@ export function prebuiltOrganization(ctx: Context, info: PlanInfo, organizationI
     (b) => {
       const shape = objectOf(b, type, ROOT, info.fieldNodes);
       const parts = new Parts(shape);
-      return { parts, text: `SELECT ${parts.select()} FROM ${m.table} ${ROOT} WHERE ${whereSql(b, m, ROOT, { id: organizationId })}` };
+      return { parts, text: `SELECT ${parts.select()} FROM ${b.from(m)} ${ROOT} WHERE ${whereSql(b, m, ROOT, { id: organizationId })}` };
     },
     organizationId,
+    asOf,
   );
 }
 
@@ -42,7 +43,7 @@ export function compiledNode(type: string, visible: RowsWhere) {
 }
 
 /** One row of `type` matching `where` and what is selected of it; null when there is none. */
-export function prebuiltRow(ctx: Context, info: PlanInfo, type: string, where: RowsWhere, readableRoot: string | null = null): Promise<JsonText | null | undefined> {
+export function prebuiltRow(ctx: Context, info: PlanInfo, type: string, where: RowsWhere, readableRoot: string | null = null, asOf: Date | null = null): Promise<JsonText | null | undefined> {
   const objectType = info.schema.getType(type) as GraphQLObjectType;
   const m = model((objectType.extensions as { pothosPrismaModel: string }).pothosPrismaModel);
   return planAndRun(
@@ -50,21 +51,22 @@ export function prebuiltRow(ctx: Context, info: PlanInfo, type: string, where: R
     info,
     (b) => {
       const parts = new Parts(objectOf(b, objectType, ROOT, info.fieldNodes));
-      return { parts, text: `SELECT ${parts.select()} FROM ${m.table} ${ROOT} WHERE ${whereSql(b, m, ROOT, where(ctx, b.readable))} LIMIT 1` };
+      return { parts, text: `SELECT ${parts.select()} FROM ${b.from(m)} ${ROOT} WHERE ${whereSql(b, m, ROOT, where(ctx, b.readable))} LIMIT 1` };
     },
     readableRoot,
+    asOf,
   );
 }
 
 /** `node(id)` of a type declared with compiledNode; undefined for any other type. */
-export function prebuiltNode(ctx: Context, info: PlanInfo, type: string, id: string): Promise<JsonText | null | undefined> | undefined {
+export function prebuiltNode(ctx: Context, info: PlanInfo, type: string, id: string, asOf: Date | null = null): Promise<JsonText | null | undefined> | undefined {
   const visible = nodes.get(type);
-  return visible && prebuiltRow(ctx, info, type, (c, readable) => ({ AND: [{ id }, visible(c, readable)] }));
+  return visible && prebuiltRow(ctx, info, type, (c, readable) => ({ AND: [{ id }, visible(c, readable)] }), null, asOf);
 }
 
 /** A visible user (rules.ts, visibleUsersWhere; not merged away); null when there is none such. */
-export function prebuiltUser(ctx: Context, info: PlanInfo, userId: string): Promise<JsonText | null | undefined> {
-  return prebuiltRow(ctx, info, 'User', (c, readable) => ({ id: userId, mergedIntoId: null, ...visibleUsersWhere(viewerId(c), readable) }));
+export function prebuiltUser(ctx: Context, info: PlanInfo, userId: string, asOf: Date | null = null): Promise<JsonText | null | undefined> {
+  return prebuiltRow(ctx, info, 'User', (c, readable) => ({ id: userId, mergedIntoId: null, ...visibleUsersWhere(viewerId(c), readable) }), null, asOf);
 }
 
 /**
@@ -84,7 +86,7 @@ export async function prebuiltUsers(ctx: Context, info: PlanInfo, userIds: strin
       parts,
       text: `SELECT ${parts.select()}
       FROM unnest(${b.param(userIds, 'uuid[]')}) WITH ORDINALITY AS r(id, n)
-      LEFT JOIN ${m.table} ${ROOT} ON ${ROOT}.${m.fields.get('id')!.column} = r.id AND ${whereSql(b, m, ROOT, where)}`,
+      LEFT JOIN ${b.from(m)} ${ROOT} ON ${ROOT}.${m.fields.get('id')!.column} = r.id AND ${whereSql(b, m, ROOT, where)}`,
     };
   });
   return list && list.text !== 'null' ? list : undefined;
@@ -101,6 +103,7 @@ export function prebuiltResolution(
   info: PlanInfo,
   organizationId: string,
   key: { source: string; identifierKey: string; normalizedValue: string },
+  asOf: Date | null = null,
 ): Promise<JsonText | null | undefined> {
   const resolution = info.schema.getType('Resolution') as GraphQLObjectType;
   const identifier = model('Identifier');
@@ -128,10 +131,10 @@ export function prebuiltResolution(
       parts,
       text: `SELECT ${parts.select()}
       FROM (SELECT (array_agg(DISTINCT ${userId}))[1] AS user_id, count(DISTINCT ${userId}) AS users
-            FROM ${identifier.table} hit WHERE ${whereSql(b, identifier, 'hit', where)} HAVING count(*) > 0) hit
-      LEFT JOIN ${users.table} ${ROOT} ON ${ROOT}.id = hit.user_id AND hit.users = 1`,
+            FROM ${b.from(identifier)} hit WHERE ${whereSql(b, identifier, 'hit', where)} HAVING count(*) > 0) hit
+      LEFT JOIN ${b.from(users)} ${ROOT} ON ${ROOT}.id = hit.user_id AND hit.users = 1`,
     };
-  });
+  }, null, asOf);
 }
 
 /**

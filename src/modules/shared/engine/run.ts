@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { FieldNode } from 'graphql';
 import type { Context } from '../../../context.ts';
 import { sql, statement, type Statement } from '../../../db.ts';
+import { ApiError, ErrorCode } from '../../../errors.ts';
 import { logger } from '../../../observability/logger.ts';
 import { Builder, type PlanInfo } from './builder.ts';
 import { Unplannable, type JsonText, type Parts, type PlanRow } from './text.ts';
@@ -39,6 +40,13 @@ export function statementFor(text: string): Statement {
   return s;
 }
 
+/** A read as of a past moment of something only the present has: BAD_USER_INPUT naming it. */
+export function notAsOf(field: string, what: string): ApiError {
+  return new ApiError(ErrorCode.BAD_USER_INPUT, `${field}: ${what} is not available as of a past moment`, {
+    details: [{ path: 'asOf', message: `${what} is not available as of a past moment` }],
+  });
+}
+
 /** A plan's statement and how its answer is put together. */
 export interface Plan {
   parts: Parts;
@@ -54,16 +62,19 @@ export async function planAndRun(
   info: PlanInfo,
   build: (b: Builder) => Plan,
   readableRoot: string | null = null,
+  asOf: Date | null = null,
 ): Promise<JsonText | null | undefined> {
-  if (!planning) return undefined;
+  if (!planning && !asOf) return undefined;
   const node = info.fieldNodes[0]!;
   const field = node.name.value;
-  const b = new Builder(info, ctx, await ctx.access.readableOrganizationIds(), readableRoot);
+  const b = new Builder(info, ctx, await ctx.access.readableOrganizationIds(), readableRoot, asOf);
   let plan: Plan;
   try {
     plan = build(b);
   } catch (err) {
     if (!(err instanceof Unplannable)) throw err;
+    // Only the engine reads the past: the general path would answer the present.
+    if (asOf) throw notAsOf(field, err.message);
     count(engineCounts.fallback, field);
     if (!loggedFallbacks.has(node)) {
       loggedFallbacks.add(node);
@@ -71,6 +82,7 @@ export async function planAndRun(
     }
     return undefined;
   }
+  if (asOf) return plan.parts.render((await sql<PlanRow>(statementFor(plan.text), b.params))[0] ?? null);
   try {
     const rows = await sql<PlanRow>(statementFor(plan.text), b.params);
     count(engineCounts.compiled, field);

@@ -60,12 +60,12 @@ function relation(b: Builder, m: Model, alias: string, key: string, filter: Wher
   if (!r.list) {
     const { is, isNot, ...rest } = filter;
     const link = `${inner}.${target.fields.get('id')!.column} = ${alias}.${r.column}`;
-    const exists = (w: unknown) => `EXISTS (SELECT 1 FROM ${target.table} ${inner} WHERE ${link} AND ${whereSql(b, target, inner, w)})`;
+    const exists = (w: unknown) => `EXISTS (SELECT 1 FROM ${b.from(target)} ${inner} WHERE ${link} AND ${whereSql(b, target, inner, w)})`;
     if (isNot !== undefined) return `NOT ${exists(isNot)}`;
     return exists(is !== undefined ? is : rest);
   }
   const link = `${inner}.${r.column} = ${alias}.${m.fields.get('id')!.column}`;
-  const from = `FROM ${target.table} ${inner} WHERE ${link}`;
+  const from = `FROM ${b.from(target)} ${inner} WHERE ${link}`;
   const parts: string[] = [];
   for (const [op, w] of Object.entries(filter)) {
     if (op === 'some') parts.push(`EXISTS (SELECT 1 ${from} AND ${whereSql(b, target, inner, w)})`);

@@ -1,0 +1,33 @@
+import { prisma } from '../../db.ts';
+import { Issues } from './validate.ts';
+
+// Reads as of a past moment (README, "Reading the past"): the moment asked for, checked
+// against the history the database holds. An organization's history begins when its
+// first version was written (its creation, or for one older than the history tables
+// the migration that made them): nothing earlier is known, so a moment before that
+// horizon is refused rather than answered with what happens to be there.
+
+export const AS_OF_DESCRIPTION =
+  'Answer with the state at this past moment (history of the organization is kept from its horizon; an earlier moment answers BAD_USER_INPUT naming it). Left out: now.';
+
+/** The first millisecond at which the organization's history is known; null when it has none. */
+export async function historyHorizon(organizationId: string): Promise<Date | null> {
+  // Versions are written to the microsecond, moments are asked for to the millisecond.
+  const [row] = await prisma.$queryRaw<{ ms: number | null }[]>`
+    SELECT ceil(extract(epoch FROM min(valid_from)) * 1000)::float8 AS ms FROM organizations_history WHERE id = ${organizationId}::uuid`;
+  return row?.ms == null ? null : new Date(row.ms);
+}
+
+/** `asOf`, when it is neither in the future nor before the organization's horizon; BAD_USER_INPUT otherwise. */
+export async function checkedMoment(organizationId: string, asOf: Date, path = 'asOf'): Promise<Date> {
+  const issues = new Issues();
+  if (asOf.getTime() > Date.now()) issues.add(path, 'must not be in the future');
+  else {
+    const horizon = await historyHorizon(organizationId);
+    if (!horizon || asOf < horizon) {
+      issues.add(path, `is before the history horizon of this organization, ${(horizon ?? new Date()).toISOString()}: ask for a moment at or after it`);
+    }
+  }
+  issues.throwIfAnyInRead();
+  return asOf;
+}
