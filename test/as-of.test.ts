@@ -96,6 +96,7 @@ describe('row history', () => {
 const RESOLVE = `query ($key: String!, $value: String!, $asOf: DateTime) {
   resolve(input: { identifier: { sourceKey: "crm", identifierKey: $key, identifierValue: $value } }, asOf: $asOf) { user { id email } }
 }`;
+const USER = `query ($id: ID!, $asOf: DateTime) { user(id: $id, asOf: $asOf) { id identifiers(first: 50) { edges { node { identifierKey identifierValue } } } memberships { role } } }`;
 const UPSERT = `mutation ($input: UpsertIdentifierInput!) { upsertIdentifier(input: $input) { __typename ... on UpsertIdentifierSuccess { identifier { id } } } }`;
 const DELETE = `mutation ($id: ID!) { deleteIdentifier(input: { id: $id }) { __typename } }`;
 const MERGE = `mutation ($input: MergeUsersInput!) { mergeUsers(input: $input) { __typename ... on MergeUsersSuccess { merge { id } } } }`;
@@ -127,7 +128,7 @@ const resolveAt = async (as: GqlOptions, key: string, value: string, asOf?: Date
   return r.data!.resolve as { user: { id: string } | null } | null;
 };
 
-describe('resolve as of a past moment', () => {
+describe('reads as of a past moment', () => {
   it('answers, at moments before, between and after a series of changes, what a model of them says', async () => {
     const KEYS = ['owner_id', 'member_id'];
     const VALUES = ['v1', 'v2', 'v3'];
@@ -163,6 +164,14 @@ describe('resolve as of a past moment', () => {
               const got = await resolveAt(as, key, value, state.at);
               expect(got && { user: got.user && { id: got.user.id } }, `${key}=${value} as of change ${states.indexOf(state)}`).toEqual(expected);
             }
+          }
+          for (const [p, person] of people.entries()) {
+            const r = await gql(USER, { ...as, variables: { id: userGid(person.id), asOf: state.at.toISOString() } });
+            expectNoErrors(r);
+            const had = KEYS.flatMap((k) => (state.values.has(`${p}:${k}`) ? [`${k}=${state.values.get(`${p}:${k}`)}`] : []));
+            const got = r.data!.user.identifiers.edges.map((e: { node: { identifierKey: string; identifierValue: string } }) => `${e.node.identifierKey}=${e.node.identifierValue}`);
+            expect(got.sort(), `user ${p} as of change ${states.indexOf(state)}`).toEqual(had.sort());
+            expect(r.data!.user.memberships).toEqual([{ role: 'ANALYST' }]);
           }
         }
       }),
@@ -215,6 +224,30 @@ describe('resolve as of a past moment', () => {
     const r = await gql(RESOLVE, { asUser: a.admin, variables: { key: 'owner_id', value: 'secret', asOf: then.toISOString() }, organizationId: b.org.id });
     expect(r.data?.resolve ?? null).toBeNull();
     expect(r.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    // Nor does A's admin see B's people as they were, by id or email.
+    for (const lookup of [`id: "${userGid(b.people[0]!.id)}"`, `email: "${b.people[0]!.email}"`]) {
+      const u = await gql(`query ($asOf: DateTime) { user(${lookup}, asOf: $asOf) { id } }`, { ...a.as, variables: { asOf: then.toISOString() } });
+      expectNoErrors(u);
+      expect(u.data!.user).toBeNull();
+    }
+    const seen = await gql(`query ($asOf: DateTime) { user(id: "${userGid(b.people[0]!.id)}", asOf: $asOf) { id identifiers(first: 5) { totalCount } } }`, { ...b.as, variables: { asOf: then.toISOString() } });
+    expectNoErrors(seen);
+    expect(seen.data!.user.identifiers.totalCount).toBe(1);
+  });
+
+  it('answers an organization as it was', async () => {
+    const { org, as } = await tenant();
+    const before = await momentNow();
+    await prisma.organization.update({ where: { id: org.id }, data: { name: 'Renamed' } });
+    const ORG = `query ($id: ID!, $asOf: DateTime) { organization(id: $id, asOf: $asOf) { name } }`;
+    const at = async (asOf?: Date) => {
+      const r = await gql(ORG, { ...as, variables: { id: org.id, asOf: asOf?.toISOString() } });
+      expectNoErrors(r);
+      return r.data!.organization.name;
+    };
+    expect(await at(before)).toBe(org.name);
+    expect(await at(await momentNow())).toBe('Renamed');
+    expect(await at()).toBe('Renamed');
   });
 
   it('refuses a moment before the history horizon or in the future, and what it cannot read as of a moment, naming each', async () => {

@@ -1,7 +1,9 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../../builder.ts';
 import { prisma } from '../../db.ts';
-import { prebuiltOrganization, rootPlanners } from '../shared/engine/index.ts';
+import type { Context } from '../../context.ts';
+import { AS_OF_DESCRIPTION, checkedMoment } from '../shared/as-of.ts';
+import { JsonText, notAsOf, prebuiltOrganization, rootPlanners, type PlanInfo } from '../shared/engine/index.ts';
 import { OLDEST_FIRST, totalCountField } from '../shared/connections.ts';
 import { mutationResult } from '../shared/errors.ts';
 import { scopesForOrganization } from '../shared/tenant.ts';
@@ -49,8 +51,15 @@ export const OrganizationRef = builder.prismaNode('Organization', {
 // statement (plugins/planned-operations.ts).
 rootPlanners.set('organization', async (ctx, info, args) => {
   const id = await organizationIdForRead(ctx.access, args as { id?: string | null; slug?: string | null });
+  if (args.asOf) return organizationAsOf(ctx, info, id, args.asOf as Date);
   return id === null ? null : prebuiltOrganization(ctx, info, id);
 });
+
+/** `organization(asOf)`: the organization as it was then, with what is selected of it, read from history by the engine. */
+async function organizationAsOf(ctx: Context, info: PlanInfo, id: string | null, asOf: Date): Promise<JsonText | null> {
+  if (id === null) return null;
+  return (await prebuiltOrganization(ctx, info, id, await checkedMoment(id, asOf))) ?? null;
+}
 
 builder.queryFields((t) => ({
   organization: t.prismaField({
@@ -62,9 +71,15 @@ builder.queryFields((t) => ({
     args: {
       id: t.arg.id({ required: false, description: 'Its global id (or UUID).' }),
       slug: t.arg.string({ required: false, description: 'Its slug.' }),
+      asOf: t.arg({ type: 'DateTime', required: false, description: AS_OF_DESCRIPTION }),
     },
-    resolve: async (query, _root, args, ctx) => {
+    resolve: async (query, _root, args, ctx, info) => {
       const id = await organizationIdForRead(ctx.access, args);
+      if (args.asOf) {
+        // Reached when the operation is more than this one field: say why it is not answered.
+        await organizationAsOf(ctx, info, id, args.asOf);
+        throw notAsOf('organization', 'organization among other fields of an operation');
+      }
       return id === null ? null : prisma.organization.findUnique({ ...query, where: { id } });
     },
   }),

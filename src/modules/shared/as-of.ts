@@ -10,22 +10,39 @@ import { Issues } from './validate.ts';
 export const AS_OF_DESCRIPTION =
   'Answer with the state at this past moment (history of the organization is kept from its horizon; an earlier moment answers BAD_USER_INPUT naming it). Left out: now.';
 
-/** The first millisecond at which the organization's history is known; null when it has none. */
-export async function historyHorizon(organizationId: string): Promise<Date | null> {
+/**
+ * The versions valid at `asOf` (a Prisma filter on a `…Version` model): written at or
+ * before it, and not replaced or deleted by then. The read engine renders the same filter.
+ */
+export function validAt(asOf: Date) {
+  const at = asOf.toISOString();
+  return { validFrom: { lte: at }, OR: [{ validTo: null }, { validTo: { gt: at } }] };
+}
+
+/**
+ * The first millisecond at which the organization's history is known (of any
+ * organization's, for reads not within one); null when there is none.
+ */
+export async function historyHorizon(organizationId: string | null): Promise<Date | null> {
   // Versions are written to the microsecond, moments are asked for to the millisecond.
   const [row] = await prisma.$queryRaw<{ ms: number | null }[]>`
-    SELECT ceil(extract(epoch FROM min(valid_from)) * 1000)::float8 AS ms FROM organizations_history WHERE id = ${organizationId}::uuid`;
+    SELECT ceil(extract(epoch FROM min(valid_from)) * 1000)::float8 AS ms FROM organizations_history
+    WHERE ${organizationId}::uuid IS NULL OR id = ${organizationId}::uuid`;
   return row?.ms == null ? null : new Date(row.ms);
 }
 
-/** `asOf`, when it is neither in the future nor before the organization's horizon; BAD_USER_INPUT otherwise. */
-export async function checkedMoment(organizationId: string, asOf: Date, path = 'asOf'): Promise<Date> {
+/**
+ * `asOf`, when it is neither in the future nor before the horizon of the organization
+ * read (null: of the history kept at all); BAD_USER_INPUT otherwise.
+ */
+export async function checkedMoment(organizationId: string | null, asOf: Date, path = 'asOf'): Promise<Date> {
   const issues = new Issues();
   if (asOf.getTime() > Date.now()) issues.add(path, 'must not be in the future');
   else {
     const horizon = await historyHorizon(organizationId);
     if (!horizon || asOf < horizon) {
-      issues.add(path, `is before the history horizon of this organization, ${(horizon ?? new Date()).toISOString()}: ask for a moment at or after it`);
+      const whose = organizationId ? 'of this organization' : 'of the history kept';
+      issues.add(path, `is before the history horizon ${whose}, ${(horizon ?? new Date()).toISOString()}: ask for a moment at or after it`);
     }
   }
   issues.throwIfAnyInRead();

@@ -2,11 +2,13 @@ import { builder, redirectNodes } from '../../builder.ts';
 import { prisma } from '../../db.ts';
 import { mutationResult } from '../shared/errors.ts';
 import type { InputFieldBuilder } from '../shared/fields.ts';
-import { compiledNode, prebuiltNode, rootPlanners } from '../shared/engine/index.ts';
+import type { Context } from '../../context.ts';
+import { AS_OF_DESCRIPTION, checkedMoment, validAt } from '../shared/as-of.ts';
+import { compiledNode, JsonText, notAsOf, prebuiltNode, prebuiltUser, rootPlanners, type PlanInfo } from '../shared/engine/index.ts';
 import { visibleUsersWhere as visibleUsersOf } from '../shared/rules.ts';
 import { globalIdParts } from '../shared/validate.ts';
 import { isUuid, NO_ROW } from '../shared/visibility.ts';
-import { createUser, findUser, mayReadAuthSubject, membersAmong, updateUser, visibleUsersWhere } from './service.ts';
+import { createUser, findUser, mayReadAuthSubject, membersAmong, updateUser, userLookup, visibleUsersWhere } from './service.ts';
 import { redirectsOf } from './tombstones.ts';
 
 // `node` and `nodes` lead a merged user's id to the user it was merged into.
@@ -63,6 +65,24 @@ rootPlanners.set('node', async (ctx, info, args) => {
   return parts.typename === 'User' ? (answer ?? undefined) : answer;
 });
 
+/**
+ * `user(id or email, asOf)`: the user as it was then, read from history by the engine
+ * (what is selected of it too); a user merged away by then leads to the user it was
+ * merged into then, as now.
+ */
+async function userAsOf(ctx: Context, info: PlanInfo, args: { id?: string | null; email?: string | null; asOf: Date }): Promise<JsonText | null> {
+  const lookup = userLookup(args);
+  const asOf = await checkedMoment(null, args.asOf);
+  let found = await prisma.userVersion.findFirst({ where: { ...lookup, ...validAt(asOf) }, select: { id: true, mergedIntoId: true } });
+  for (let hop = 0; found?.mergedIntoId && hop < MAX_MERGE_HOPS; hop++) {
+    found = await prisma.userVersion.findFirst({ where: { id: found.mergedIntoId, ...validAt(asOf) }, select: { id: true, mergedIntoId: true } });
+  }
+  return found ? ((await prebuiltUser(ctx, info, found.id, asOf)) ?? null) : null;
+}
+const MAX_MERGE_HOPS = 10;
+
+rootPlanners.set('user', async (ctx, info, args) => (args.asOf ? userAsOf(ctx, info, args as Parameters<typeof userAsOf>[2]) : undefined));
+
 builder.queryFields((t) => ({
   viewer: t.prismaField({
     type: UserRef,
@@ -80,8 +100,16 @@ builder.queryFields((t) => ({
     args: {
       id: t.arg.id({ required: false, description: 'Its global id (or UUID).' }),
       email: t.arg.string({ required: false, description: 'Its email, in any case.' }),
+      asOf: t.arg({ type: 'DateTime', required: false, description: AS_OF_DESCRIPTION }),
     },
-    resolve: (query, _root, args, ctx) => findUser(ctx.access, args, query),
+    resolve: async (query, _root, args, ctx, info) => {
+      if (args.asOf) {
+        // Reached when the operation is more than this one field: say why it is not answered.
+        await userAsOf(ctx, info, { ...args, asOf: args.asOf });
+        throw notAsOf('user', 'user among other fields of an operation');
+      }
+      return findUser(ctx.access, args, query);
+    },
   }),
 }));
 

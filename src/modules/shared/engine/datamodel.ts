@@ -21,7 +21,7 @@ export interface Model {
   fields: Map<string, { column: string; type: string }>;
   relations: Map<string, Relation>;
   /** The model `<name>Version` holding every version of this model's rows (prisma/schema.prisma), if any. */
-  history?: { table: string; validFrom: string; validTo: string };
+  history?: Model;
 }
 
 interface RuntimeModel {
@@ -60,7 +60,7 @@ function load(): Map<string, Model> {
   }
   for (const m of out.values()) {
     const v = out.get(`${m.name}Version`);
-    if (v) m.history = { table: v.table, validFrom: v.fields.get('validFrom')!.column, validTo: v.fields.get('validTo')!.column };
+    if (v) m.history = v;
   }
   return out;
 }
