@@ -10,13 +10,22 @@ import { Issues } from './validate.ts';
 export const AS_OF_DESCRIPTION =
   'Answer with the state at this past moment (history of the organization is kept from its horizon; an earlier moment answers BAD_USER_INPUT naming it). Left out: now.';
 
+/** The columns of a history table (a `…Version` model) that say when a version holds. */
+export interface HistoryTable {
+  table: string;
+  id: string;
+  validFrom: string;
+  deleted: string;
+}
+
 /**
- * The versions valid at `asOf` (a Prisma filter on a `…Version` model): written at or
- * before it, and not replaced or deleted by then. The read engine renders the same filter.
+ * SQL of the rows as they were at `at` (SQL of a timestamptz), as a derived table: each
+ * row's last version written at or before then, unless that version is its deletion.
+ * Every read as of a moment takes its rows from here.
  */
-export function validAt(asOf: Date) {
-  const at = asOf.toISOString();
-  return { validFrom: { lte: at }, OR: [{ validTo: null }, { validTo: { gt: at } }] };
+export function versionsAt(h: HistoryTable, at: string): string {
+  return `(SELECT * FROM ${h.table} v WHERE v.${h.validFrom} <= ${at} AND NOT v.${h.deleted}
+    AND NOT EXISTS (SELECT 1 FROM ${h.table} w WHERE w.${h.id} = v.${h.id} AND w.${h.validFrom} > v.${h.validFrom} AND w.${h.validFrom} <= ${at}))`;
 }
 
 /**

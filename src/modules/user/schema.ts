@@ -3,8 +3,8 @@ import { prisma } from '../../db.ts';
 import { mutationResult } from '../shared/errors.ts';
 import type { InputFieldBuilder } from '../shared/fields.ts';
 import type { Context } from '../../context.ts';
-import { AS_OF_DESCRIPTION, checkedMoment, validAt } from '../shared/as-of.ts';
-import { compiledNode, JsonText, notAsOf, prebuiltNode, prebuiltUser, rootPlanners, type PlanInfo } from '../shared/engine/index.ts';
+import { AS_OF_DESCRIPTION, checkedMoment, versionsAt } from '../shared/as-of.ts';
+import { compiledNode, historyOf, JsonText, model, notAsOf, prebuiltNode, prebuiltUser, rootPlanners, type PlanInfo } from '../shared/engine/index.ts';
 import { visibleUsersWhere as visibleUsersOf } from '../shared/rules.ts';
 import { globalIdParts } from '../shared/validate.ts';
 import { isUuid, NO_ROW } from '../shared/visibility.ts';
@@ -73,10 +73,12 @@ rootPlanners.set('node', async (ctx, info, args) => {
 async function userAsOf(ctx: Context, info: PlanInfo, args: { id?: string | null; email?: string | null; asOf: Date }): Promise<JsonText | null> {
   const lookup = userLookup(args);
   const asOf = await checkedMoment(null, args.asOf);
-  let found = await prisma.userVersion.findFirst({ where: { ...lookup, ...validAt(asOf) }, select: { id: true, mergedIntoId: true } });
-  for (let hop = 0; found?.mergedIntoId && hop < MAX_MERGE_HOPS; hop++) {
-    found = await prisma.userVersion.findFirst({ where: { id: found.mergedIntoId, ...validAt(asOf) }, select: { id: true, mergedIntoId: true } });
-  }
+  const users = versionsAt(historyOf(model('User')), '$2::timestamptz');
+  const find = async (column: 'id' | 'email', value: string) =>
+    (await prisma.$queryRawUnsafe<{ id: string; merged_into_id: string | null }[]>(
+      `SELECT id, merged_into_id FROM ${users} u WHERE u.${column} = $1${column === 'id' ? '::uuid' : ''}`, value, asOf))[0];
+  let found = lookup.id ? await find('id', lookup.id) : await find('email', lookup.email!);
+  for (let hop = 0; found?.merged_into_id && hop < MAX_MERGE_HOPS; hop++) found = await find('id', found.merged_into_id);
   return found ? ((await prebuiltUser(ctx, info, found.id, asOf)) ?? null) : null;
 }
 const MAX_MERGE_HOPS = 10;

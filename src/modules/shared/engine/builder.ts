@@ -17,8 +17,8 @@ import {
 import type { Context } from '../../../context.ts';
 import type { Model } from './datamodel.ts';
 import { unplannable } from './text.ts';
-import { whereSql } from './where.ts';
-import { validAt } from '../as-of.ts';
+import { historyOf } from './datamodel.ts';
+import { versionsAt } from '../as-of.ts';
 
 // The state of one compilation: the statement's parameters and row aliases, and the
 // operation's selection as graphql-js executes it (fragments merged, @include and
@@ -55,8 +55,7 @@ export class Builder {
    */
   from(m: Model): string {
     if (!this.asOf) return m.table;
-    const h = m.history ?? unplannable(m.name);
-    return `(SELECT * FROM ${h.table} v WHERE ${whereSql(this, h, 'v', validAt(this.asOf))})`;
+    return versionsAt(historyOf(m), this.param(this.asOf.toISOString(), 'timestamptz'));
   }
 
   /**

@@ -1,5 +1,7 @@
 import { prisma } from '../../../db.ts';
 import { getDatamodel } from '../../../generated/pothos-types.ts';
+import type { HistoryTable } from '../as-of.ts';
+import { unplannable } from './text.ts';
 
 // Table and column names, and how models point at each other, read from the Prisma
 // datamodel: the generated client's runtime datamodel knows the names in the database
@@ -71,6 +73,13 @@ export function model(name: string): Model {
   const m = models.get(name);
   if (!m) throw new Error(`No model ${name}`);
   return m;
+}
+
+/** The history table of `m` and its columns; `m` has none: not compiled (a read as of a moment is refused). */
+export function historyOf(m: Model): HistoryTable {
+  const h = m.history ?? unplannable(m.name);
+  const col = (f: string) => h.fields.get(f)!.column;
+  return { table: h.table, id: col('id'), validFrom: col('validFrom'), deleted: col('deleted') };
 }
 
 /** The column of a scalar field, or undefined when the model has no such field. */
