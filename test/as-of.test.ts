@@ -2,7 +2,7 @@ import { encodeGlobalID } from '@pothos/plugin-relay';
 import { describe, expect, it } from 'vitest';
 import { prisma } from '../src/db.ts';
 import { expectNoErrors, gql, type GqlOptions } from './helpers/app.ts';
-import { aMember, anIdentifier, anOrganization, aSource, aUser } from './helpers/factories.ts';
+import { aMember, anIdentifier, anIdentity, anOrganization, aSource, aUser } from './helpers/factories.ts';
 import { fc } from './helpers/property-runs.ts';
 
 // Every version of a row is kept with the period it was valid in, written by the
@@ -239,19 +239,46 @@ describe('reads as of a past moment', () => {
     expect(seen.data!.user.identifiers.totalCount).toBe(1);
   });
 
-  it('answers an organization as it was', async () => {
-    const { org, as } = await tenant();
+  it('answers an organization as it was, with its members and identifiers then', async () => {
+    const { org, people, as } = await tenant();
+    const crm = await prisma.integrationSource.findFirstOrThrow({ where: { organizationId: org.id, key: 'crm' } });
     const before = await momentNow();
     await prisma.organization.update({ where: { id: org.id }, data: { name: 'Renamed' } });
-    const ORG = `query ($id: ID!, $asOf: DateTime) { organization(id: $id, asOf: $asOf) { name } }`;
+    await anIdentifier(org.id, people[0]!.id, crm.id, { identifierKey: 'owner_id', identifierValue: 'o-1' });
+    const newcomer = await aUser();
+    await aMember(org.id, newcomer.id);
+    const ORG = `query ($id: ID!, $asOf: DateTime) { organization(id: $id, asOf: $asOf) { name members(first: 50) { totalCount } identifiers(first: 50) { totalCount } } }`;
     const at = async (asOf?: Date) => {
       const r = await gql(ORG, { ...as, variables: { id: org.id, asOf: asOf?.toISOString() } });
       expectNoErrors(r);
-      return r.data!.organization.name;
+      return r.data!.organization;
     };
-    expect(await at(before)).toBe(org.name);
-    expect(await at(await momentNow())).toBe('Renamed');
-    expect(await at()).toBe('Renamed');
+    expect(await at(before)).toEqual({ name: org.name, members: { totalCount: 3 }, identifiers: { totalCount: 0 } });
+    const after = { name: 'Renamed', members: { totalCount: 4 }, identifiers: { totalCount: 1 } };
+    expect(await at(await momentNow())).toEqual(after);
+    expect(await at()).toEqual(after);
+  });
+
+  it("answers a user's identities with their properties as they were", async () => {
+    const { org, people, as } = await tenant();
+    const person = people[0]!;
+    const identity = await anIdentity(org.id, { name: 'Old name', userId: person.id });
+    await prisma.identityProperty.create({ data: { organizationId: org.id, identityId: identity.id, key: 'team', type: 'STRING', value: 'red' } });
+    const linked = await momentNow();
+    await prisma.identityProperty.updateMany({ where: { identityId: identity.id }, data: { value: 'blue' } });
+    await prisma.identity.update({ where: { id: identity.id }, data: { name: 'New name' } });
+    const renamed = await momentNow();
+    await prisma.identity.update({ where: { id: identity.id }, data: { userId: null } });
+    const unlinked = await momentNow();
+    const Q = `query ($id: ID!, $asOf: DateTime) { user(id: $id, asOf: $asOf) { identities(first: 10) { edges { node { name properties { key value } } } } } }`;
+    const at = async (asOf: Date) => {
+      const r = await gql(Q, { ...as, variables: { id: userGid(person.id), asOf: asOf.toISOString() } });
+      expectNoErrors(r);
+      return r.data!.user.identities.edges.map((e: { node: unknown }) => e.node);
+    };
+    expect(await at(linked)).toEqual([{ name: 'Old name', properties: [{ key: 'team', value: 'red' }] }]);
+    expect(await at(renamed)).toEqual([{ name: 'New name', properties: [{ key: 'team', value: 'blue' }] }]);
+    expect(await at(unlinked)).toEqual([]);
   });
 
   it('refuses a moment before the history horizon or in the future, and what it cannot read as of a moment, naming each', async () => {
