@@ -2,6 +2,7 @@ import type { Merge } from '../../generated/prisma/client.ts';
 import type { AuditInput } from '../audit/service.ts';
 import type { MergePlan, Row } from './plan.ts';
 import type { Table } from './rows.ts';
+import type { Drift } from './unmerge.ts';
 
 /**
  * The audit events of a merge or an unmerge: one per organization on the survivor (so
@@ -46,4 +47,19 @@ export function mergeEvents(action: 'MERGE' | 'UNMERGE', merge: Merge, plan: Pic
     }
   }
   return events;
+}
+
+/**
+ * The events of a forced unmerge for the rows that had changed since the merge: one per
+ * row, in the row's organization, with `{ column: { before: as the merge left it, after:
+ * as it was found } }`, and whether the row came back as it was before the merge.
+ */
+export function driftEvents(merge: Merge, drift: readonly Drift[]): AuditInput[] {
+  return drift.map((d) => ({
+    organizationId: d.organizationId,
+    entityType: d.entity,
+    entityId: d.id,
+    action: 'FORCED_UNMERGE',
+    changes: { ...d.changes, forcedUnmerge: { before: { mergeId: merge.id, deletedSinceMerge: d.deleted }, after: { restored: d.restored } } },
+  }));
 }

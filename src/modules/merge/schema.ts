@@ -11,6 +11,7 @@ import { UserRef } from '../user/schema.ts';
 import type { Access } from '../../context.ts';
 import { prisma } from '../../db.ts';
 import { visibleUsersWhere } from '../user/service.ts';
+import type { Drift, UnmergedMerge } from './unmerge.ts';
 import {
   type MergeConflict,
   type MergePlan,
@@ -131,6 +132,21 @@ async function readableOf(access: Access, ids: string[]): Promise<string[]> {
   return readable === 'all' ? ids : ids.filter((id) => readable.includes(id));
 }
 
+const UnmergeDriftRef = builder.objectRef<Drift>('UnmergeDrift').implement({
+  description: 'A row a merge left that changed since, found by a forced unmerge.',
+  fields: (t) => ({
+    id: t.id({ description: 'Global id of the row.', resolve: (d) => encodeGlobalID(d.entity, d.id) }),
+    entity: t.exposeString('entity', { description: 'The kind of row: `User`, `Member`, `Identifier`, `Identity` or `LinkSuggestion`.' }),
+    changes: t.field({
+      type: 'JSON',
+      description: '`{ column: { before, after } }`: the value the merge left and the value found; empty for a row deleted since.',
+      resolve: (d) => d.changes,
+    }),
+    deleted: t.exposeBoolean('deleted', { description: 'Whether the row is missing: deleted since the merge (it stays deleted), or removed by the merge and unable to come back because its natural key was taken since.' }),
+    restored: t.exposeBoolean('restored', { description: 'Whether the row is back as it was before the merge.' }),
+  }),
+});
+
 export const UserMergeRef = builder.prismaNode('Merge', {
   name: 'UserMerge',
   description: 'A merge of one user into another: who, when, what was decided, and whether it was undone.',
@@ -160,6 +176,16 @@ export const UserMergeRef = builder.prismaNode('Merge', {
       },
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the merge committed.' }),
+    changedSinceMerge: t.field({
+      type: [UnmergeDriftRef],
+      description:
+        'Only in the answer of a forced unmergeUser: the rows that had changed (by value) or been deleted since the merge, in organizations you may read; empty otherwise.',
+      resolve: async (m, _args, ctx) => {
+        const drift = (m as UnmergedMerge).drift ?? [];
+        const readable = await readableOf(ctx.access, drift.flatMap((d) => (d.organizationId ? [d.organizationId] : [])));
+        return drift.filter((d) => !d.organizationId || readable.includes(d.organizationId));
+      },
+    }),
     undoneAt: t.expose('undoneAt', { type: 'DateTime', nullable: true, description: 'When it was undone (unmergeUser); null while it stands.' }),
   }),
 });
@@ -218,6 +244,11 @@ const UnmergeUserInput = builder.inputType('UnmergeUserInput', {
   description: 'The merge to undo.',
   fields: (t) => ({
     mergeId: t.id({ description: 'The merge: its global id (`UserMerge`), as mergeUsers returned it.' }),
+    force: t.boolean({
+      required: false,
+      description:
+        'Undo even when rows changed since the merge: every row that can come back does (later edits to it are overwritten), rows deleted since stay deleted, and what had changed is answered in `changedSinceMerge` and recorded as FORCED_UNMERGE events. Default false.',
+    }),
   }),
 });
 
