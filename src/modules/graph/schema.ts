@@ -14,9 +14,9 @@ import { Issues } from '../shared/validate.ts';
 import { UserRef } from '../user/schema.ts';
 import { redirectsOf } from '../user/tombstones.ts';
 import { isUuid } from '../shared/visibility.ts';
-import { JsonText, notAsOf, prebuiltResolution, rootPlanners, type PlanInfo } from '../shared/engine/index.ts';
-import { AS_OF_DESCRIPTION, checkedMoment } from '../shared/as-of.ts';
-import { sourceRegions } from '../matching/regions.ts';
+import { notAsOf, prebuiltResolution, rootPlanners, type PlanInfo } from '../shared/engine/index.ts';
+import { AS_OF_DESCRIPTION } from '../shared/as-of.ts';
+import { listOf, resolutionsAsOf } from './as-of.ts';
 import { resolveKeys, type Resolution, type ResolveKey } from './resolve.ts';
 import { shortestPath, walk, type Graph, type GraphEdge, type GraphNode, type GraphNodeType } from './traverse.ts';
 
@@ -153,7 +153,7 @@ function resolver(ctx: Context, info: GraphQLResolveInfo, organizationId: string
 // one statement: the resolver's checks, then the plan (plugins/planned-operations.ts).
 // Lookups among other fields stay batched by the resolver.
 rootPlanners.set('resolve', async (ctx, info, args) => {
-  if (args.asOf) return resolveAsOf(ctx, info, args as Parameters<typeof resolveAsOf>[2]);
+  if (args.asOf) return asOfPlanner(ctx, info, args as Parameters<typeof asOfPlanner>[2]);
   const organizationId = await organizationFor(ctx, args.organizationId as string | null | undefined);
   const [key] = toKeys([args.input as ResolveInputShape], 'input');
   // A national phone number needs its source's region: the general path looks it up.
@@ -162,25 +162,20 @@ rootPlanners.set('resolve', async (ctx, info, args) => {
   return prebuiltResolution(ctx, info, organizationId, { ...key!, normalizedValue });
 });
 
-/**
- * `resolve` as of a past moment: the identifiers that held the value then, by their
- * normalised value, and their user then, read from history by the engine (the same
- * statement as the present's). Only a whole operation of one `resolve` is answered so;
- * anything else answers BAD_USER_INPUT saying what is not available.
- */
-async function resolveAsOf(
-  ctx: Context,
-  info: PlanInfo,
-  args: { organizationId?: string | null; input: ResolveInputShape; asOf: Date },
-): Promise<JsonText | null> {
+/** `resolve` (one input) or `resolveMany` (a list) as of a past moment: only a whole operation of that one field is answered. */
+async function asOfPlanner(ctx: Context, info: PlanInfo, args: { organizationId?: string | null; input?: ResolveInputShape; inputs?: ResolveInputShape[]; asOf: Date }) {
   const organizationId = await organizationFor(ctx, args.organizationId);
-  const [key] = toKeys([args.input], 'input');
-  const asOf = await checkedMoment(organizationId, args.asOf);
-  if (key!.kind !== 'identifier') throw notAsOf('resolve', `resolving by input.${Object.keys(args.input).find((k) => args.input[k as keyof ResolveInputShape] != null)}`);
-  const regions = needsRegion(key!.identifierKey, key!.identifierValue) ? await sourceRegions(organizationId, [key!.source]) : null;
-  const { normalizedValue } = classify(key!.identifierKey, key!.identifierValue, regions?.get(key!.source));
-  return (await prebuiltResolution(ctx, info, organizationId, { ...key!, normalizedValue }, asOf)) ?? null;
+  const many = args.inputs !== undefined;
+  if (many && args.inputs!.length > MAX_RESOLVE_MANY) {
+    const issues = new Issues();
+    issues.add('inputs', `must hold at most ${MAX_RESOLVE_MANY} items`);
+    issues.throwIfAnyInRead();
+  }
+  const keys = many ? toKeys(args.inputs!, 'inputs') : toKeys([args.input!], 'input');
+  const answers = await resolutionsAsOf(ctx, info, organizationId, keys, args.asOf, many ? 'resolveMany' : 'resolve');
+  return many ? listOf(answers) : answers[0]!;
 }
+rootPlanners.set('resolveMany', async (ctx, info, args) => (args.asOf ? asOfPlanner(ctx, info, args as Parameters<typeof asOfPlanner>[2]) : undefined));
 
 const ORGANIZATION_ARG = {
   required: false,
@@ -202,7 +197,7 @@ builder.queryFields((t) => ({
     resolve: async (_root, args, ctx, info) => {
       if (args.asOf) {
         // Reached when the operation is more than this one field: say why it is not answered.
-        await resolveAsOf(ctx, info, { ...args, asOf: args.asOf });
+        await asOfPlanner(ctx, info, { ...args, asOf: args.asOf });
         throw notAsOf('resolve', 'resolve among other fields of an operation');
       }
       const organizationId = await organizationFor(ctx, args.organizationId);
@@ -218,12 +213,18 @@ builder.queryFields((t) => ({
     args: {
       organizationId: t.arg.id(ORGANIZATION_ARG),
       inputs: t.arg({ type: [ResolveInput], description: `What each person is known by; at most ${MAX_RESOLVE_MANY}.` }),
+      asOf: t.arg({ type: 'DateTime', required: false, description: AS_OF_DESCRIPTION }),
     },
     resolve: async (_root, args, ctx, info) => {
       if (args.inputs.length > MAX_RESOLVE_MANY) {
         const issues = new Issues();
         issues.add('inputs', `must hold at most ${MAX_RESOLVE_MANY} items`);
         issues.throwIfAny();
+      }
+      if (args.asOf) {
+        // Reached when the operation is more than this one field: say why it is not answered.
+        await asOfPlanner(ctx, info, { ...args, asOf: args.asOf });
+        throw notAsOf('resolveMany', 'resolveMany among other fields of an operation');
       }
       const organizationId = await organizationFor(ctx, args.organizationId);
       const keys = toKeys(args.inputs, 'inputs');
