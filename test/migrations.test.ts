@@ -161,6 +161,38 @@ describe('migrations', { timeout: 120_000 }, () => {
     }
   });
 
+  it('turn the history kept with closing periods into versions only ever added, a deletion becoming a version of its own', async () => {
+    const name = '20261205012837_row_history_append_only';
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'igs-migrations-'));
+    tmpDirs.push(dir);
+    await cp(MIGRATIONS_DIR, dir, { recursive: true });
+    for (const later of (await readdir(dir)).filter((m) => m >= name && m !== 'migration_lock.toml')) {
+      await rm(path.join(dir, later), { recursive: true });
+    }
+    const db = await emptyDatabase();
+    try {
+      await applyMigrations(db, dir);
+      const [kept] = await db.query("INSERT INTO users (email) VALUES ('kept@example.com') RETURNING id");
+      const [gone] = await db.query("INSERT INTO users (email) VALUES ('gone@example.com') RETURNING id");
+      await db.query(`UPDATE users SET name = 'Kept' WHERE id = '${kept!.id}'`);
+      await db.query(`DELETE FROM users WHERE id = '${gone!.id}'`);
+      const [closed] = await db.query(`SELECT valid_to FROM users_history WHERE id = '${gone!.id}'`);
+
+      await cp(path.join(MIGRATIONS_DIR, name), path.join(dir, name), { recursive: true });
+      expect(await applyMigrations(db, dir)).toEqual([name]);
+      const rows = await db.query(`SELECT id, name, deleted, valid_from FROM users_history WHERE id IN ('${kept!.id}', '${gone!.id}') ORDER BY email, valid_from`);
+      expect(rows.map((r) => [r.id, r.name, r.deleted])).toEqual([
+        [gone!.id, null, false],
+        [gone!.id, null, true],
+        [kept!.id, null, false],
+        [kept!.id, 'Kept', false],
+      ]);
+      expect(new Date(rows[1]!.valid_from as string)).toEqual(new Date(closed!.valid_to as string));
+    } finally {
+      await db.drop();
+    }
+  });
+
   it('enforce the CHECK constraints the schema cannot express', async () => {
     const db = await emptyDatabase();
     try {
