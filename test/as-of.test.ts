@@ -241,6 +241,9 @@ describe('reads as of a past moment', () => {
       expectNoErrors(u);
       expect(u.data!.user).toBeNull();
     }
+    const org = await gql(`query ($id: ID!, $asOf: DateTime) { organization(id: $id, asOf: $asOf) { name identifiers(first: 5) { totalCount } } }`, { asUser: a.admin, variables: { id: b.org.id, asOf: then.toISOString() } });
+    expect(org.data?.organization ?? null).toBeNull();
+    expect(org.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     const seen = await gql(`query ($asOf: DateTime) { user(id: "${userGid(b.people[0]!.id)}", asOf: $asOf) { id identifiers(first: 5) { totalCount } } }`, { ...b.as, variables: { asOf: then.toISOString() } });
     expectNoErrors(seen);
     expect(seen.data!.user.identifiers.totalCount).toBe(1);
