@@ -271,6 +271,11 @@ describe('first sign-in', () => {
     expect((await gql(query, { token, variables: { id: globalId('Organization', b.id) } })).data?.node).toBeNull();
     const states = await prisma.member.findMany({ where: { userId: invited.id }, select: { organizationId: true, state: true } });
     expect(Object.fromEntries(states.map((m) => [m.organizationId, m.state]))).toEqual({ [a.id]: 'ACTIVE', [b.id]: 'SUSPENDED' });
+    // The acceptance is in organization a's trail, by the invited user.
+    const accepted = await prisma.auditEvent.findMany({ where: { entityType: 'Member', action: 'UPDATE', actorUserId: invited.id } });
+    expect(accepted).toEqual([
+      expect.objectContaining({ organizationId: a.id, actorType: 'USER', changes: { state: { before: 'PENDING', after: 'ACTIVE' } } }),
+    ]);
 
     // A membership made PENDING later is not accepted by just sending requests.
     const c = await anOrganization();

@@ -82,6 +82,11 @@ const AuditEventFilter = builder.inputType('AuditEventFilter', {
     actorType: t.field({ type: ActorTypeEnum, required: false, description: 'Only changes made by this kind of actor.' }),
     action: t.string({ required: false, description: 'Only this action, e.g. `UPDATE`.' }),
     entityType: t.string({ required: false, description: 'Only changes to objects of this type, e.g. `Identity`.' }),
+    entityId: t.id({
+      required: false,
+      description:
+        "Only changes to this object: its global id (which also names its type) or its UUID. Works for objects deleted since, whose ids no longer resolve.",
+    }),
     since: t.field({ type: 'DateTime', required: false, description: 'Only changes at or after this instant.' }),
     until: t.field({ type: 'DateTime', required: false, description: 'Only changes before this instant.' }),
   }),
@@ -93,6 +98,7 @@ type Filter = {
   actorType?: 'USER' | 'API_KEY' | 'SYSTEM' | null;
   action?: string | null;
   entityType?: string | null;
+  entityId?: string | null;
   since?: Date | null;
   until?: Date | null;
 };
@@ -108,8 +114,21 @@ function filterId(value: string | null | undefined, typename: string): string | 
   }
 }
 
+/** The entity a filter's `entityId` names: a global id gives type and UUID, a UUID the UUID alone. */
+function filterEntity(value: string | null | undefined): { entityId?: string; entityType?: string } {
+  if (!value) return {};
+  if (isUuid(value)) return { entityId: value };
+  try {
+    const d = decodeGlobalID(value);
+    return isUuid(d.id) ? { entityId: d.id, entityType: d.typename } : { entityId: NO_ROW.id };
+  } catch {
+    return { entityId: NO_ROW.id };
+  }
+}
+
 function filterWhere(filter: Filter | null | undefined) {
   if (!filter) return {};
+  const entity = filterEntity(filter.entityId);
   const actorUserId = filterId(filter.actorUserId, 'User');
   const actorApiKeyId = filterId(filter.actorApiKeyId, 'ApiKey');
   return {
@@ -118,6 +137,9 @@ function filterWhere(filter: Filter | null | undefined) {
     ...(filter.actorType ? { actorType: filter.actorType } : {}),
     ...(filter.action ? { action: filter.action } : {}),
     ...(filter.entityType ? { entityType: filter.entityType } : {}),
+    ...(entity.entityId ? { entityId: entity.entityId } : {}),
+    // Both a type filter and a global id's type apply: they must agree for an event to match.
+    ...(entity.entityType ? { AND: [{ entityType: entity.entityType }] } : {}),
     ...(filter.since || filter.until
       ? { createdAt: { ...(filter.since ? { gte: filter.since } : {}), ...(filter.until ? { lt: filter.until } : {}) } }
       : {}),
@@ -139,19 +161,19 @@ builder.prismaObjectField(OrganizationRef, 'auditEvents', (t) =>
 );
 
 /** Adds `history`: the audit trail of one object, newest first. */
-function historyOf(ref: Parameters<typeof builder.prismaObjectField>[0], entityType: string) {
+function historyOf(ref: Parameters<typeof builder.prismaObjectField>[0], entityType: string, except: object = {}) {
   builder.prismaObjectField(ref as never, 'history', (t: any) =>
     t.prismaConnection({
       type: AuditEventRef,
       cursor: 'id',
       description: `Every recorded change to this ${entityType}, newest first.`,
       totalCount: (parent: { id: string }, args: { filter?: Filter | null }) =>
-        prisma.auditEvent.count({ where: { entityType, entityId: parent.id, ...filterWhere(args.filter) } }),
+        prisma.auditEvent.count({ where: { entityType, entityId: parent.id, ...except, ...filterWhere(args.filter) } }),
       args: { filter: t.arg({ type: AuditEventFilter, required: false, description: 'Which events.' }) },
       resolve: (query: object, parent: { id: string }, args: { filter?: Filter | null }) =>
         prisma.auditEvent.findMany({
           ...query,
-          where: { entityType, entityId: parent.id, ...filterWhere(args.filter) },
+          where: { entityType, entityId: parent.id, ...except, ...filterWhere(args.filter) },
           orderBy: NEWEST_FIRST,
         }),
     }, { description: `A page of the ${entityType}'s audit events.`, fields: totalCountField }, { description: 'An audit event in a page.' }),
@@ -159,7 +181,9 @@ function historyOf(ref: Parameters<typeof builder.prismaObjectField>[0], entityT
 }
 
 historyOf(OrganizationRef, 'Organization');
-historyOf(UserRef, 'User');
+// A profile change is recorded once without an organization and copied into the trail of
+// each organization the user belongs to; the user's own history lists it once.
+historyOf(UserRef, 'User', { NOT: { action: 'UPDATE', organizationId: { not: null } } });
 historyOf(MemberRef, 'Member');
 historyOf(SourceRef, 'IntegrationSource');
 historyOf(IdentifierRef, 'Identifier');

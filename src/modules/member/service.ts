@@ -188,14 +188,29 @@ export async function removeMember(access: Access, input: { id: string }) {
 
 /**
  * Activates a user's PENDING memberships (invitations). For sign-in: call it once the
- * user is authenticated; SUSPENDED memberships stay suspended.
+ * user is authenticated; SUSPENDED memberships stay suspended. Each activation is an audit
+ * event in its organization, by the user.
  */
 export async function activatePendingMemberships(userId: string): Promise<number> {
-  const { count } = await prisma.member.updateMany({
-    where: { userId, state: 'PENDING' },
-    data: { state: 'ACTIVE' },
+  // The user accepts by signing in, so the events name the user as the actor.
+  const viewer = { kind: 'user', userId, isSystemAdmin: false, boundOrganizationId: null } as const;
+  return prisma.$transaction(async (tx) => {
+    const activated = await tx.$queryRaw<{ id: string; organization_id: string }[]>`
+      UPDATE members SET state = 'ACTIVE', updated_at = now() WHERE user_id = ${userId}::uuid AND state = 'PENDING'
+      RETURNING id::text, organization_id::text`;
+    await recordAudit(
+      tx,
+      viewer,
+      activated.map((m) => ({
+        organizationId: m.organization_id,
+        entityType: 'Member',
+        entityId: m.id,
+        action: 'UPDATE',
+        changes: { state: { before: 'PENDING', after: 'ACTIVE' } },
+      })),
+    );
+    return activated.length;
   });
-  return count;
 }
 
 /** Members of an organization matching the filters of `Organization.members`. */

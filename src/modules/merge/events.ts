@@ -1,6 +1,6 @@
 import type { Merge } from '../../generated/prisma/client.ts';
 import type { AuditInput } from '../audit/service.ts';
-import type { MergePlan, Row } from './plan.ts';
+import { type MergePlan, PROFILE_COLUMNS, type Row } from './plan.ts';
 import type { Table } from './rows.ts';
 import type { Drift } from './unmerge.ts';
 
@@ -12,6 +12,15 @@ import type { Drift } from './unmerge.ts';
 export function mergeEvents(action: 'MERGE' | 'UNMERGE', merge: Merge, plan: Pick<MergePlan, 'organizationIds'>, from: Record<Table, Row[]>, to: Record<Table, Row[]>): AuditInput[] {
   const summary = { mergeId: merge.id, survivorId: merge.survivorId, mergedId: merge.mergedId };
   const link = action === 'MERGE' ? { before: null, after: merge.survivorId } : { before: merge.survivorId, after: null };
+  // The survivor's profile as the merge (or unmerge) found it and left it.
+  const profile: Record<string, { before: unknown; after: unknown }> = {};
+  const was = from.users.find((u) => u.id === merge.survivorId);
+  const is = to.users.find((u) => u.id === merge.survivorId);
+  if (was && is) {
+    for (const [field, column] of Object.entries(PROFILE_COLUMNS)) {
+      if ((was[column] ?? null) !== (is[column] ?? null)) profile[field] = { before: was[column] ?? null, after: is[column] ?? null };
+    }
+  }
   const events: AuditInput[] = [
     { organizationId: null, entityType: 'User', entityId: merge.mergedId, action, changes: { mergedIntoId: link } },
     ...plan.organizationIds.map((organizationId) => ({
@@ -19,9 +28,13 @@ export function mergeEvents(action: 'MERGE' | 'UNMERGE', merge: Merge, plan: Pic
       entityType: 'User',
       entityId: merge.survivorId,
       action,
-      changes: { merge: { before: action === 'MERGE' ? null : summary, after: action === 'MERGE' ? summary : null } },
+      changes: { merge: { before: action === 'MERGE' ? null : summary, after: action === 'MERGE' ? summary : null }, ...profile },
     })),
   ];
+  // A merge that touched no organization still records the survivor's profile change.
+  if (!plan.organizationIds.length && Object.keys(profile).length) {
+    events.push({ organizationId: null, entityType: 'User', entityId: merge.survivorId, action, changes: profile });
+  }
   const entity = { members: 'Member', identifiers: 'Identifier', identities: 'Identity' } as const;
   for (const table of ['members', 'identifiers', 'identities'] as const) {
     const after = new Map(to[table].map((r) => [r.id, r]));

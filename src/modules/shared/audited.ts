@@ -47,6 +47,8 @@ export interface ChangeOptions {
   lock?: (tx: Tx) => Promise<unknown>;
   /** The error of a unique violation, given the violated fields. */
   conflict?: (fields: string[]) => Error;
+  /** More organizations whose trails get a copy of the event (a user's, in each organization the user is a member of). */
+  alsoIn?: (tx: Tx, id: string) => Promise<string[]>;
 }
 
 /**
@@ -70,7 +72,9 @@ export async function auditedChange<R extends Row, Result extends R | null>(
       if (!before) throw new NotFoundError(audited.entityType);
       const after = await change(tx, before);
       if (after === before) return after;
-      await recordAudit(tx, viewer, [auditEvent(audited, after === null ? 'DELETE' : (options.action ?? 'UPDATE'), before, after)]);
+      const event = auditEvent(audited, after === null ? 'DELETE' : (options.action ?? 'UPDATE'), before, after);
+      const copies = options.alsoIn ? (await options.alsoIn(tx, id)).map((organizationId) => ({ ...event, organizationId })) : [];
+      await recordAudit(tx, viewer, [event, ...copies]);
       return after;
     });
   } catch (err) {

@@ -179,6 +179,12 @@ export async function updateUser(access: Access, input: UpdateUserInput) {
           ...Object.fromEntries(Object.entries(data).filter(([, v]) => v !== undefined)),
         },
       }),
-    { conflict: conflictOn },
+    { conflict: conflictOn, alsoIn: organizationsOfUser },
   );
+}
+
+/** The organizations a user is a member of, whose trails show the user's profile changes. */
+async function organizationsOfUser(tx: Prisma.TransactionClient, userId: string): Promise<string[]> {
+  const members = await tx.member.findMany({ where: { userId }, select: { organizationId: true }, orderBy: { organizationId: 'asc' } });
+  return members.map((m) => m.organizationId);
 }
