@@ -69,8 +69,11 @@ export async function heldValues(db: Db, organizationId: string, filter: HeldFil
   const identifierIds = filter.identifierIds ?? [];
   const identityIds = filter.identityIds ?? [];
   if (!values.length && !userIds.length && !ownedBy.length && !identifierIds.length && !identityIds.length) return [];
-  // Each way a row is asked for is its own indexed lookup, joined by UNION: an OR of
-  // them in one WHERE makes PostgreSQL scan the organization's whole table.
+  // Each way a row is asked for is its own lookup (the asked values as one array),
+  // and the ids found are gathered first, then read by primary key. An OR of the ways
+  // in one WHERE makes PostgreSQL scan the organization's whole table; a semi-join of
+  // the table with the lookups, planned on the stale estimates of rows just written in
+  // the same transaction, may run every lookup again for every row.
   const rows = await db.$queryRaw<HeldRow[]>`
     WITH asked AS (
       SELECT unnest(${values}::text[]) AS value
@@ -82,35 +85,41 @@ export async function heldValues(db: Db, organizationId: string, filter: HeldFil
         CROSS JOIN LATERAL (VALUES (d.email), (d.external_email), (d.phone_number), (d.external_id)) AS x(value)
         WHERE ${expand} AND d.organization_id = ${organizationId}::uuid AND d.id = ANY(${identityIds}::uuid[]) AND x.value IS NOT NULL
       UNION SELECT u.email FROM users u WHERE ${expand} AND u.id = ANY(${userIds}::uuid[])
+    ),
+    identifier_ids AS MATERIALIZED (
+      SELECT h.id FROM identifiers h WHERE h.organization_id = ${organizationId}::uuid AND h.normalized_value = ANY(ARRAY(SELECT value FROM asked))
+      UNION SELECT unnest(${identifierIds}::uuid[])
+      UNION SELECT h.id FROM identifiers h WHERE h.organization_id = ${organizationId}::uuid AND h.user_id = ANY(${ownedBy}::uuid[])
+    ),
+    identity_ids AS MATERIALIZED (
+      SELECT h.id FROM identities h WHERE h.organization_id = ${organizationId}::uuid AND h.email = ANY(ARRAY(SELECT value FROM asked))
+      UNION SELECT h.id FROM identities h WHERE h.organization_id = ${organizationId}::uuid AND h.external_email = ANY(ARRAY(SELECT value FROM asked))
+      UNION SELECT h.id FROM identities h WHERE h.organization_id = ${organizationId}::uuid AND h.phone_number = ANY(ARRAY(SELECT value FROM asked))
+      UNION SELECT h.id FROM identities h WHERE h.organization_id = ${organizationId}::uuid AND h.external_id = ANY(ARRAY(SELECT value FROM asked))
+      UNION SELECT unnest(${identityIds}::uuid[])
+    ),
+    user_ids AS MATERIALIZED (
+      SELECT v.id FROM users v WHERE v.email = ANY(ARRAY(SELECT value FROM asked)) UNION SELECT unnest(${userIds}::uuid[])
     )
     SELECT 'IDENTIFIER' AS type, i.id::text AS id, i.identifier_key || '=' || i.identifier_value AS label, i.user_id::text AS "ownerId",
            i.identifier_key AS field, i.source_id::text AS "sourceId", s.key AS "sourceKey", i.value_kind::text AS kind,
            i.normalized_value AS value, i.confidence_score AS confidence, i.discovery_method::text AS "discoveryMethod",
            NULL::text AS "linkedBy", i.updated_at AS at
-      FROM identifiers i JOIN integration_sources s ON s.id = i.source_id
+      FROM identifier_ids f JOIN identifiers i ON i.id = f.id JOIN integration_sources s ON s.id = i.source_id
       WHERE i.organization_id = ${organizationId}::uuid
-        AND i.id IN (SELECT h.id FROM identifiers h WHERE h.organization_id = ${organizationId}::uuid AND h.normalized_value IN (SELECT value FROM asked)
-                     UNION ALL SELECT unnest(${identifierIds}::uuid[])
-                     UNION ALL SELECT h.id FROM identifiers h WHERE h.organization_id = ${organizationId}::uuid AND h.user_id = ANY(${ownedBy}::uuid[]))
     UNION ALL
     SELECT 'IDENTITY', d.id::text, d.name, d.user_id::text, x.field, d.source_id::text, s.key, x.kind, x.value,
            NULL::float8, NULL::text, d.linked_by::text, d.updated_at
-      FROM identities d LEFT JOIN integration_sources s ON s.id = d.source_id
+      FROM identity_ids f JOIN identities d ON d.id = f.id LEFT JOIN integration_sources s ON s.id = d.source_id
       CROSS JOIN LATERAL (VALUES ('email', 'EMAIL', d.email), ('externalEmail', 'EMAIL', d.external_email),
                                  ('phoneNumber', 'PHONE', d.phone_number), ('externalId', 'OTHER', d.external_id)) AS x(field, kind, value)
       WHERE d.organization_id = ${organizationId}::uuid AND x.value IS NOT NULL
-        AND d.id IN (SELECT h.id FROM identities h WHERE h.organization_id = ${organizationId}::uuid AND h.email IN (SELECT value FROM asked)
-                     UNION ALL SELECT h.id FROM identities h WHERE h.organization_id = ${organizationId}::uuid AND h.external_email IN (SELECT value FROM asked)
-                     UNION ALL SELECT h.id FROM identities h WHERE h.organization_id = ${organizationId}::uuid AND h.phone_number IN (SELECT value FROM asked)
-                     UNION ALL SELECT h.id FROM identities h WHERE h.organization_id = ${organizationId}::uuid AND h.external_id IN (SELECT value FROM asked)
-                     UNION ALL SELECT unnest(${identityIds}::uuid[]))
-        AND (x.value IN (SELECT value FROM asked) OR d.id = ANY(${identityIds}::uuid[]))
+        AND (x.value = ANY(ARRAY(SELECT value FROM asked)) OR d.id = ANY(${identityIds}::uuid[]))
     UNION ALL
     SELECT 'USER', u.id::text, coalesce(u.name, u.email), u.id::text, 'email', NULL, NULL, 'EMAIL', u.email,
            NULL::float8, NULL::text, NULL::text, NULL::timestamptz
-      FROM users u JOIN members m ON m.user_id = u.id AND m.organization_id = ${organizationId}::uuid
-      WHERE u.merged_into_id IS NULL
-        AND u.id IN (SELECT v.id FROM users v WHERE v.email IN (SELECT value FROM asked) UNION ALL SELECT unnest(${userIds}::uuid[]))`;
+      FROM user_ids f JOIN users u ON u.id = f.id JOIN members m ON m.user_id = u.id AND m.organization_id = ${organizationId}::uuid
+      WHERE u.merged_into_id IS NULL`;
   return rows.map((r) => ({
     ...r,
     confidence: r.confidence === null ? null : Number(r.confidence),
