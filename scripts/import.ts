@@ -1,6 +1,6 @@
 // Bulk import of identifiers and identities into one organization:
 //
-//   npm run import -- --org <slug> <file.ndjson|file.csv> [--batch-size 1000]
+//   npm run import -- --org <slug> <file.ndjson|file.csv> [--batch-size 1000] [--as <email>]
 //
 // The lines are loaded by src/modules/import/file.ts: in this process, or, while a
 // development server holds the embedded database, by that server (one process at a
@@ -18,17 +18,19 @@ import { formatSummary, runImport, UsageError, type ImportSummary } from '../src
 
 export { formatSummary, runImport };
 
-const USAGE = 'usage: npm run import -- --org <slug> <file.ndjson|file.csv> [--batch-size <1-1000>]';
+const USAGE = 'usage: npm run import -- --org <slug> <file.ndjson|file.csv> [--batch-size <1-1000>] [--as <email>]';
 
 function parseArgs(argv: string[]) {
   let slug: string | undefined;
   let batchSize: number | undefined;
+  let actorEmail: string | undefined;
   const files: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--org') slug = argv[++i];
     else if (arg.startsWith('--org=')) slug = arg.slice('--org='.length);
     else if (arg === '--batch-size') batchSize = Number(argv[++i]);
+    else if (arg === '--as') actorEmail = argv[++i];
     else if (arg.startsWith('--')) throw new UsageError(`Unknown option ${arg}.`);
     else files.push(arg);
   }
@@ -36,7 +38,7 @@ function parseArgs(argv: string[]) {
   if (batchSize !== undefined && !(Number.isInteger(batchSize) && batchSize >= 1 && batchSize <= MAX_BULK_ITEMS)) {
     throw new UsageError(`--batch-size must be an integer from 1 to ${MAX_BULK_ITEMS}.`);
   }
-  return { slug, file: files[0]!, batchSize };
+  return { slug, file: files[0]!, batchSize, actorEmail };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -49,7 +51,7 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const config = loadConfig();
-  const request = { organizationSlug: args.slug, file: path.resolve(args.file), batchSize: args.batchSize };
+  const request = { organizationSlug: args.slug, file: path.resolve(args.file), batchSize: args.batchSize, actorEmail: args.actorEmail };
   let summary: ImportSummary;
   try {
     // The embedded database opens in one process at a time: while a server holds it,

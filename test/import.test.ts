@@ -181,4 +181,30 @@ describe('the import command', () => {
     const jd = await prisma.identity.findFirstOrThrow({ include: { properties: true } });
     expect(jd).toMatchObject({ name: 'Doe, "JD"\nJean', email: 'jd@example.com', properties: [{ key: 'k', value: 'v' }] });
   });
+
+  it('records who ran the import (--as, else the system) and the run id as the request id of every event', async () => {
+    const { organization, users } = await aTenant(2);
+    const admin = await aUser();
+    await aMember(organization.id, admin.id, { role: 'ORGANIZATION_ADMIN' });
+    const file = await anNdjsonFile('audited.ndjson', 10, users);
+    const asAdmin = await runImport({ organizationSlug: organization.slug, file, actorEmail: admin.email });
+    expect(asAdmin.runId).toMatch(/^[0-9a-f-]{36}$/);
+    const mine = await prisma.auditEvent.findMany({ where: { requestId: asAdmin.runId } });
+    expect(mine.length).toBeGreaterThan(0);
+    expect(mine.every((e) => e.actorType === 'USER' && e.actorUserId === admin.id && e.organizationId === organization.id)).toBe(true);
+    expect(formatSummary(file, organization.slug, asAdmin)).toContain(`(run ${asAdmin.runId})`);
+
+    await writeFile(file, JSON.stringify({ kind: 'identity', identifierKey: 'sys', identityType: 'OTHER', name: 'S' }));
+    const bySystem = await runImport({ organizationSlug: organization.slug, file });
+    expect(bySystem.runId).not.toBe(asAdmin.runId);
+    const system = await prisma.auditEvent.findMany({ where: { requestId: bySystem.runId } });
+    expect(system).toEqual([expect.objectContaining({ actorType: 'SYSTEM', actorUserId: null, action: 'CREATE', entityType: 'Identity' })]);
+
+    // A user who may not write there is refused before any line is read.
+    const outsider = await aUser();
+    const before = await prisma.auditEvent.count();
+    await expect(runImport({ organizationSlug: organization.slug, file, actorEmail: outsider.email })).rejects.toThrow(/may not write/);
+    await expect(runImport({ organizationSlug: organization.slug, file, actorEmail: 'nobody@example.com' })).rejects.toThrow(/No user/);
+    expect(await prisma.auditEvent.count()).toBe(before);
+  });
 });

@@ -8,6 +8,7 @@
 // its good lines are written in one statement and its bad lines are reported, so a bad
 // line never stops the good ones. Upserts make a second run of the same file change
 // nothing.
+import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -20,6 +21,8 @@ import { writeIdentifiers } from '../identifier/write.ts';
 import type { ItemProblem, UpsertOutcome } from '../shared/bulk.ts';
 import { prepareIdentities, writeIdentities, type IdentityRow } from '../identity/service.ts';
 import { requireOrganizationAccess } from '../shared/authorize.ts';
+import { normaliseEmail } from '../shared/validate.ts';
+import { requestScope } from '../../observability/request-context.ts';
 
 type Kind = 'identifier' | 'identity';
 
@@ -27,6 +30,8 @@ export interface ImportOptions {
   organizationSlug: string;
   file: string;
   batchSize?: number;
+  /** Email of the user the run acts for (`--as`): its events name that user; without it, the system. */
+  actorEmail?: string;
   /** Where the progress bar goes (stderr). */
   progress?: NodeJS.WritableStream & { isTTY?: boolean };
 }
@@ -37,6 +42,8 @@ export interface Rejection {
 }
 
 export interface ImportSummary {
+  /** The run's id: the request id of every audit event it records. */
+  runId: string;
   lines: number;
   counts: Record<Kind, Record<UpsertOutcome, number>>;
   rejected: Rejection[];
@@ -207,6 +214,11 @@ type Prepared<Row> = { rows: (Row | null)[]; problems: ItemProblem[] };
  * an ORGANIZATION_ADMIN credential bound to that one organization.
  */
 export async function runImport(options: ImportOptions): Promise<ImportSummary> {
+  const runId = randomUUID();
+  return requestScope.run({ requestId: runId }, () => importFile(options, runId));
+}
+
+async function importFile(options: ImportOptions, runId: string): Promise<ImportSummary> {
   const started = performance.now();
   const batchSize = Math.min(options.batchSize ?? MAX_BULK_ITEMS, MAX_BULK_ITEMS);
   const organization = await prisma.organization.findUnique({ where: { slug: options.organizationSlug }, select: { id: true } });
@@ -220,8 +232,9 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
     boundOrganizationId: organizationId,
   };
   await requireOrganizationAccess(new Access(viewer, organizationId), organizationId, 'write');
-  // The command runs with no credential of a user or an API key: its audit events name
-  // the system as their actor (passed as the anonymous viewer).
+  // Without --as the command runs with no credential of a user or an API key: its audit
+  // events name the system as their actor (passed as the anonymous viewer).
+  const actor = options.actorEmail ? await actingUser(options.actorEmail, organizationId) : ANONYMOUS;
 
   const extension = path.extname(options.file).toLowerCase();
   if (extension !== '.ndjson' && extension !== '.jsonl' && extension !== '.csv') {
@@ -233,6 +246,7 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
   const records = (extension === '.csv' ? csvRecords : ndjsonRecords)(options.file, (n) => (bytes += n));
 
   const summary: ImportSummary = {
+    runId,
     lines: 0,
     counts: {
       identifier: { CREATED: 0, UPDATED: 0, UNCHANGED: 0 },
@@ -294,8 +308,8 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
     const write = (list: typeof good) => {
       const at = (i: number) => `line ${list[i]!.line}: `;
       return kind === 'identifier'
-        ? writeIdentifiers(organizationId, list.map((g) => g.row as IdentifierRow), ANONYMOUS)
-        : writeIdentities(organizationId, list.map((g) => g.row as IdentityRow), at, ANONYMOUS);
+        ? writeIdentifiers(organizationId, list.map((g) => g.row as IdentifierRow), actor)
+        : writeIdentities(organizationId, list.map((g) => g.row as IdentityRow), at, actor);
     };
     const count = (outcomes: { outcome: UpsertOutcome }[]) => {
       for (const o of outcomes) summary.counts[kind][o.outcome]++;
@@ -350,6 +364,21 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
   return summary;
 }
 
+/** The user `--as` names, who must be able to write in the organization. */
+async function actingUser(email: string, organizationId: string): Promise<Viewer> {
+  const normalised = normaliseEmail(email);
+  if (!normalised) throw new UsageError(`"${email}" is not an email.`);
+  const user = await prisma.user.findUnique({ where: { email: normalised }, select: { id: true, isSystemAdmin: true, mergedIntoId: true } });
+  if (!user || user.mergedIntoId) throw new UsageError(`No user has the email "${email}".`);
+  const viewer: Viewer = { kind: 'user', userId: user.id, isSystemAdmin: user.isSystemAdmin, boundOrganizationId: null };
+  try {
+    await requireOrganizationAccess(new Access(viewer, organizationId), organizationId, 'write');
+  } catch {
+    throw new UsageError(`The user "${email}" may not write in this organization.`);
+  }
+  return viewer;
+}
+
 /** A problem with how the command was called, not with the file's lines (exit code 2). */
 export class UsageError extends Error {}
 
@@ -361,7 +390,7 @@ export function formatSummary(file: string, slug: string, s: ImportSummary): str
   };
   const seconds = s.ms / 1000;
   const out = [
-    `Imported ${path.basename(file)} into ${slug} in ${seconds.toFixed(1)} s (${n(s.lines)} lines, ${n(Math.round(s.lines / Math.max(seconds, 0.001)))} lines/s)`,
+    `Imported ${path.basename(file)} into ${slug} (run ${s.runId}) in ${seconds.toFixed(1)} s (${n(s.lines)} lines, ${n(Math.round(s.lines / Math.max(seconds, 0.001)))} lines/s)`,
     `  identifiers: ${row('identifier')}`,
     `  identities:  ${row('identity')}`,
     `  rejected:    ${n(s.rejected.length)}`,
@@ -376,12 +405,13 @@ export function formatSummary(file: string, slug: string, s: ImportSummary): str
  * it runs): the same load, in the server's process, on its database.
  */
 export async function importOnRequest(body: unknown): Promise<ImportSummary> {
-  const { organizationSlug, file, batchSize } = (body ?? {}) as Record<string, unknown>;
+  const { organizationSlug, file, batchSize, actorEmail } = (body ?? {}) as Record<string, unknown>;
+  if (actorEmail !== undefined && typeof actorEmail !== 'string') throw new UsageError('actorEmail must be an email.');
   if (typeof organizationSlug !== 'string' || typeof file !== 'string' || !path.isAbsolute(file)) {
     throw new UsageError('An import names an organization slug and the absolute path of a file.');
   }
   if (batchSize !== undefined && (typeof batchSize !== 'number' || !Number.isInteger(batchSize) || batchSize < 1)) {
     throw new UsageError('batchSize must be a positive integer.');
   }
-  return runImport({ organizationSlug, file, batchSize: batchSize as number | undefined });
+  return runImport({ organizationSlug, file, batchSize: batchSize as number | undefined, actorEmail });
 }
