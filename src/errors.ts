@@ -65,26 +65,30 @@ const TENANT_MISMATCH_MESSAGES = {
 export const tenantMismatch = (clash: keyof typeof TENANT_MISMATCH_MESSAGES = 'credential') =>
   new ApiError(ErrorCode.TENANT_MISMATCH, TENANT_MISMATCH_MESSAGES[clash]);
 
-/** One offending input field: its path from the argument root, and why. */
+/** One offending input field: its path from the argument root, why, and what kind of problem (BAD_USER_INPUT when left out). */
 export interface FieldIssue {
   path: string;
   message: string;
+  code?: ErrorCode;
 }
 
 /**
  * Expected failures of a mutation. Services throw them; the schema returns them as
  * typed members of the mutation's result union (plugin-errors), each with the same
- * `code` a GraphQLError would carry.
+ * `code` a GraphQL error would carry, and `issues`: every problem of the input the
+ * error stands for, each at the path the caller wrote (empty when none is one field's).
  */
 export abstract class DomainError extends Error {
   abstract readonly code: ErrorCode;
+  issues: FieldIssue[] = [];
 }
 
 export class ValidationError extends DomainError {
   readonly code = ErrorCode.BAD_USER_INPUT;
-  constructor(readonly issues: FieldIssue[]) {
+  constructor(issues: FieldIssue[]) {
     super(issues.map((i) => `${i.path}: ${i.message}`).join('; '));
     this.name = 'ValidationError';
+    this.issues = issues;
   }
   static field(path: string, message: string) {
     return new ValidationError([{ path, message }]);
@@ -94,19 +98,22 @@ export class ValidationError extends DomainError {
 export class ConflictError extends DomainError {
   readonly code = ErrorCode.CONFLICT;
   constructor(
-    readonly fields: string[],
+    public fields: string[],
     message = `Another record already has this ${fields.join(', ')}.`,
   ) {
     super(message);
     this.name = 'ConflictError';
+    this.issues = fields.map((path) => ({ path, message, code: ErrorCode.CONFLICT }));
   }
 }
 
 export class NotFoundError extends DomainError {
   readonly code = ErrorCode.NOT_FOUND;
-  constructor(readonly entity: string, message = `${entity} not found.`) {
+  /** `path`: the input field that names the missing object, when one does. */
+  constructor(readonly entity: string, message = `${entity} not found.`, path?: string) {
     super(message);
     this.name = 'NotFoundError';
+    if (path) this.issues = [{ path, message: message.startsWith(`${path}: `) ? message.slice(path.length + 2) : message, code: ErrorCode.NOT_FOUND }];
   }
 }
 

@@ -134,17 +134,18 @@ describe('createIdentity', () => {
     const { organization, analyst, okta } = await aTenant();
     await anIdentity(organization.id, { identifierKey: 'taken', email: 'taken@example.com', phoneNumber: '+15555550100' });
     await anIdentity(organization.id, { sourceId: okta.id, externalId: '00u1' });
-    const cases: [Record<string, unknown>, string][] = [
-      [{ identifierKey: 'taken' }, 'input.identifierKey'],
-      [{ email: 'TAKEN@example.com' }, 'input.email'],
-      [{ phoneNumber: '+1 555 555 0100' }, 'input.phoneNumber'],
-      [{ sourceKey: 'okta', externalId: '00u1' }, 'input.externalId'],
+    // A provider account is named by the two fields the caller wrote for it.
+    const cases: [Record<string, unknown>, string[]][] = [
+      [{ identifierKey: 'taken' }, ['input.identifierKey']],
+      [{ email: 'TAKEN@example.com' }, ['input.email']],
+      [{ phoneNumber: '+1 555 555 0100' }, ['input.phoneNumber']],
+      [{ sourceKey: 'okta', externalId: '00u1' }, ['input.sourceKey', 'input.externalId']],
     ];
-    for (const [overrides, field] of cases) {
+    for (const [overrides, fields] of cases) {
       const input = identity({ organizationId: organization.id, email: null, phoneNumber: null, ...overrides });
       const conflict = await gql(CREATE, { variables: { input }, asUser: analyst });
       expectErrorCode(conflict, 'CONFLICT');
-      expect(conflict.data?.createIdentity.fields).toEqual([field]);
+      expect(conflict.data?.createIdentity.fields).toEqual(fields);
     }
     expect(await prisma.identity.count()).toBe(2);
 
@@ -303,7 +304,11 @@ describe('upsertIdentities', () => {
     list[4] = { ...list[4]!, identifierKey: 'id_1' };
     const repeated = await gql(BULK, { variables: { input: { organizationId: organization.id, items: list } }, asUser: analyst });
     expectErrorCode(repeated, 'BAD_USER_INPUT');
-    expect(repeated.data?.upsertIdentities.issues).toEqual([{ path: 'input.items[4].identifierKey', message: 'repeats input.items[1].identifierKey' }]);
+    // Every problem of the request at once: the repeat, and the email item 7 takes.
+    expect(repeated.data?.upsertIdentities.issues).toEqual([
+      { path: 'input.items[4].identifierKey', message: 'repeats input.items[1].identifierKey' },
+      { path: 'input.items[7].email', message: 'Another identity of the organization has this email.' },
+    ]);
     const taken = await gql(BULK, { variables: { input: { organizationId: organization.id, items: items(10) } }, asUser: analyst });
     expectErrorCode(taken, 'CONFLICT');
     expect(taken.data?.upsertIdentities.fields).toEqual(['input.items[7].email']);
@@ -459,7 +464,7 @@ describe('linking identities to users', () => {
     expect(manual.data?.createUserIdentity.identity).toMatchObject({ user: { email: person.email }, linkedBy: 'MANUAL' });
     const taken = await gql(CREATE_USER_IDENTITY, { variables: { input: input('00u2', { identifierKey: 'other' }) }, asUser: admin });
     expectErrorCode(taken, 'CONFLICT');
-    expect(taken.data?.createUserIdentity.fields).toEqual(['input.externalId']);
+    expect(taken.data?.createUserIdentity.fields).toEqual(['input.sourceKey', 'input.externalId']);
 
     const viaUser = await gql(`query ($id: ID!) { node(id: $id) { ... on User { identities(first: 10) { totalCount edges { node { externalId user { email } } } } } } }`, {
       variables: { id: globalId('User', person.id) },

@@ -190,6 +190,13 @@ historyOf(IdentifierRef, 'Identifier');
 historyOf(IdentityRef, 'Identity');
 historyOf(ApiKeyRef, 'ApiKey');
 
+/** The organization a subscription names, else the request's (header or credential); a clash between them is TENANT_MISMATCH. */
+function subscribedOrganization(ctx: Context, value: string | null | undefined): string | null {
+  if (value == null) return ctx.access.organizationFor(null);
+  const id = parseOrganizationId(value);
+  return id && ctx.access.organizationFor(id);
+}
+
 function parseOrganizationId(value: string): string | null {
   if (isUuid(value)) return value.toLowerCase();
   try {
@@ -208,17 +215,16 @@ builder.subscriptionField('identityGraphChanged', (t) =>
     description:
       "The organization's audit events, as their changes commit (on any server process sharing the database). Needs read access to the organization.",
     args: {
-      organizationId: t.arg.id({ description: 'The organization: its global id or UUID.' }),
+      organizationId: t.arg.id({
+        required: false,
+        description: 'The organization: its global id or UUID. Left out, the one X-Organization-ID (or the API key) names.',
+      }),
     },
-    authScopes: (_root, args, ctx) => {
-      const id = parseOrganizationId(args.organizationId);
-      if (id) ctx.access.assertTenant(id);
-      return { orgRead: id ?? NO_ROW.id };
-    },
+    authScopes: (_root, args, ctx) => ({ orgRead: subscribedOrganization(ctx, args.organizationId) ?? NO_ROW.id }),
     // Listening starts before the subscription is answered, so the response opens only
     // once every later commit is sure to arrive.
-    subscribe: (_root, args) => {
-      const organizationId = parseOrganizationId(args.organizationId)!;
+    subscribe: (_root, args, ctx) => {
+      const organizationId = subscribedOrganization(ctx, args.organizationId)!;
       return openChangeStream(organizationId, (ids) =>
         prisma.auditEvent.findMany({ where: { id: { in: ids }, organizationId }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] }),
       );

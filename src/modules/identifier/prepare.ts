@@ -77,11 +77,12 @@ export interface IdentifierRow {
 
 /**
  * Checks one item's fields (no database); `base` prefixes paths, e.g. `input.items[3].`.
- * Returns the checked item, or the ValidationError naming each invalid field.
+ * Returns the checked item, or the ValidationError naming each invalid field with the
+ * user and source it names, if those are well-formed (so they are looked up anyway).
  */
-function checkItem(base: string, raw: unknown): CheckedItem | ValidationError {
+function checkItem(base: string, raw: unknown): CheckedItem | { error: ValidationError; user?: UserRef; source?: SourceRef } {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    return ValidationError.field(base.replace(/\.$/, ''), 'must be an object');
+    return { error: ValidationError.field(base.replace(/\.$/, ''), 'must be an object') };
   }
   const item = raw as Record<string, unknown>;
   const issues = new Issues();
@@ -97,7 +98,27 @@ function checkItem(base: string, raw: unknown): CheckedItem | ValidationError {
   };
   const mismatch = checked.valueKind && checked.identifierValue ? kindMismatch(checked.valueKind, checked.identifierValue) : null;
   if (mismatch) issues.add(`${base}identifierValue`, mismatch);
-  return issuesOf(issues) ?? (checked as CheckedItem);
+  const error = issuesOf(issues);
+  return error ? { error, user: checked.user, source: checked.source ?? undefined } : (checked as CheckedItem);
+}
+
+/** The problems of the user and source an item names: each that names no member or source of the organization. */
+function missingReferences(
+  base: string,
+  refs: { user?: UserRef; source?: SourceRef },
+  users: Map<string, unknown>,
+  sources: Map<string, unknown>,
+): NotFoundError[] {
+  const missing: NotFoundError[] = [];
+  if (refs.user && !users.has(userRefKey(refs.user))) {
+    const path = `${base}${refs.user.id ? 'userId' : 'userEmail'}`;
+    missing.push(new NotFoundError('User', `${path}: no member of the organization matches.`, path));
+  }
+  if (refs.source && !sources.has(sourceRefKey(refs.source))) {
+    const path = `${base}${refs.source.id ? 'sourceId' : 'sourceKey'}`;
+    missing.push(new NotFoundError('IntegrationSource', `${path}: no source of the organization matches.`, path));
+  }
+  return missing;
 }
 
 /**
@@ -112,30 +133,21 @@ export async function prepareIdentifiers(
   pathOf: (index: number) => string,
 ): Promise<{ rows: (IdentifierRow | null)[]; problems: ItemProblem[] }> {
   const problems: ItemProblem[] = [];
-  const checked = items.map((raw, index) => {
-    const item = checkItem(pathOf(index), raw);
-    if (!(item instanceof ValidationError)) return item;
-    problems.push({ index, error: item });
-    return undefined;
-  });
-  const good = checked.filter((c): c is CheckedItem => c !== undefined);
+  const results = items.map((raw, index) => checkItem(pathOf(index), raw));
+  // The users and sources of every item are looked up, those of items with invalid fields too.
   const [users, sources] = await Promise.all([
-    loadMembers(organizationId, good.map((c) => c.user)),
-    loadSources(organizationId, good.map((c) => c.source)),
+    loadMembers(organizationId, results.flatMap((r) => (r.user ? [r.user] : []))),
+    loadSources(organizationId, results.flatMap((r) => (r.source ? [r.source] : []))),
   ]);
   const seen = new Map<string, number>();
-  const rows = checked.map((item, index): IdentifierRow | null => {
-    if (!item) return null;
+  const rows = results.map((item, index): IdentifierRow | null => {
     const base = pathOf(index);
-    const user = users.get(userRefKey(item.user));
-    const source = sources.get(sourceRefKey(item.source));
-    if (!user || !source) {
-      const path = !user ? `${base}${item.user.id ? 'userId' : 'userEmail'}` : `${base}${item.source.id ? 'sourceId' : 'sourceKey'}`;
-      const entity = !user ? 'User' : 'IntegrationSource';
-      const what = !user ? 'member of the organization' : 'source of the organization';
-      problems.push({ index, error: new NotFoundError(entity, `${path}: no ${what} matches.`) });
-      return null;
-    }
+    const missing = missingReferences(base, item, users, sources);
+    if ('error' in item) problems.push({ index, error: item.error });
+    problems.push(...missing.map((error) => ({ index, error })));
+    if ('error' in item || missing.length) return null;
+    const user = users.get(userRefKey(item.user))!;
+    const source = sources.get(sourceRefKey(item.source))!;
     const key = naturalKey(user.id, source.id, item.identifierKey);
     const first = seen.get(key);
     if (first !== undefined) {

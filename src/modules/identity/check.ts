@@ -188,7 +188,7 @@ export function providerOf(
 ): ReferencedSource | NotFoundError | ValidationError {
   const field = `${base}${ref.id ? 'sourceId' : 'sourceKey'}`;
   const source = sources.get(sourceRefKey(ref));
-  if (!source) return new NotFoundError('IntegrationSource', `${field}: no source of the organization matches.`);
+  if (!source) return new NotFoundError('IntegrationSource', `${field}: no source of the organization matches.`, field);
   if (source.kind !== 'IDENTITY_PROVIDER') return ValidationError.field(field, 'must be an IDENTITY_PROVIDER source');
   return source;
 }

@@ -7,6 +7,7 @@ import { requireOrganizationOf } from '../shared/tenant.ts';
 import { Issues } from '../shared/validate.ts';
 import { changeIdentity, identityFor } from './change.ts';
 import { providerOf, type IdentityRow } from './check.ts';
+import { clashPaths } from './conflicts.ts';
 import { prepareIdentities } from './prepare.ts';
 import { writeIdentities } from './write.ts';
 
@@ -25,7 +26,7 @@ async function memberFor(organizationId: string, rawId: string, path: string) {
   const ref = userRef(issues, 'input.', rawId, undefined);
   issues.throwIfAny();
   const member = (await loadMembers(organizationId, [ref!])).get(`id:${ref!.id}`);
-  if (!member) throw new NotFoundError('User', `${path}: no member of the organization matches.`);
+  if (!member) throw new NotFoundError('User', `${path}: no member of the organization matches.`, path);
   return member;
 }
 
@@ -108,7 +109,9 @@ export async function createUserIdentity(access: Access, input: CreateUserIdenti
     lastSyncedAt: input.lastSyncedAt,
   };
   const pathOf = () => 'input.';
-  const { rows, problems } = await prepareIdentities(organizationId, [fields], pathOf, { create: true });
+  // Clashes are reported on what the caller wrote: a key derived from the account is the account.
+  const paths = clashPaths(pathOf, [input], input.identifierKey == null);
+  const { rows, problems } = await prepareIdentities(organizationId, [fields], pathOf, { create: true, paths });
   throwProblems(problems);
   const row = rows[0]!;
   const auto = row.linkedBy === 'AUTO' && row.userId === member.id;
@@ -116,6 +119,6 @@ export async function createUserIdentity(access: Access, input: CreateUserIdenti
     throw forbidden("Only an ORGANIZATION_ADMIN can link an account unless the provider verified that its email is the user's.");
   }
   const linked: IdentityRow = { ...row, userId: member.id, linkedBy: auto ? 'AUTO' : (input.linkedBy ?? 'MANUAL') };
-  const [result] = await writeIdentities(organizationId, [linked], pathOf, access.viewer, { create: true });
+  const [result] = await writeIdentities(organizationId, [linked], pathOf, access.viewer, { create: true, paths });
   return result!.identity;
 }

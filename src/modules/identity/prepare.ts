@@ -1,8 +1,9 @@
 import { ValidationError } from '../../errors.ts';
 import { type ItemProblem } from '../shared/bulk.ts';
-import { loadMembers, loadSources } from '../shared/inputs.ts';
+import { loadMembers, loadSources, sourceRef } from '../shared/inputs.ts';
+import { Issues } from '../shared/validate.ts';
 import { autoLinkEmail, checkIdentity, providerOf, type IdentityRow } from './check.ts';
-import { conflictsWith, existingHolders } from './conflicts.ts';
+import { clashPaths, conflictsWith, existingHolders, type ClashPaths } from './conflicts.ts';
 import { regionForPhones } from '../matching/regions.ts';
 
 /**
@@ -15,33 +16,35 @@ export async function prepareIdentities(
   organizationId: string,
   items: readonly unknown[],
   pathOf: (index: number) => string,
-  options: { create?: boolean } = {},
+  options: { create?: boolean; paths?: ClashPaths } = {},
 ): Promise<{ rows: (IdentityRow | null)[]; problems: ItemProblem[] }> {
   const problems: ItemProblem[] = [];
   const region = await regionForPhones(organizationId, items);
+  // The source of every item is looked up, that of an item with invalid fields too.
   const checked = items.map((raw, index) => {
     const item = checkIdentity(pathOf(index), raw, region);
-    if (!(item instanceof ValidationError)) return item;
+    if (!(item instanceof ValidationError)) return { item, source: item.source };
     problems.push({ index, error: item });
-    return undefined;
+    const given = (typeof raw === 'object' && raw ? raw : {}) as Record<string, unknown>;
+    return { item: undefined, source: sourceRef(new Issues(), pathOf(index), given.sourceId, given.sourceKey, false) ?? null };
   });
   const sources = await loadSources(
     organizationId,
-    checked.flatMap((c) => (c?.source ? [c.source] : [])),
+    checked.flatMap((c) => (c.source ? [c.source] : [])),
   );
   const firsts = new Map<string, number>();
-  let rows = checked.map((item, index): IdentityRow | null => {
-    if (!item) return null;
+  let rows = checked.map(({ item, source: ref }, index): IdentityRow | null => {
     const base = pathOf(index);
     let sourceId: string | null = null;
-    if (item.source) {
-      const source = providerOf(sources, item.source, base);
+    if (ref) {
+      const source = providerOf(sources, ref, base);
       if (!('kind' in source)) {
         problems.push({ index, error: source });
         return null;
       }
       sourceId = source.id;
     }
+    if (!item) return null;
     const keys: [string, string | null][] = [
       ['identifierKey', item.identifierKey],
       ['email', item.email],
@@ -74,7 +77,7 @@ export async function prepareIdentities(
     const member = e ? members.get(`email:${e}`) : undefined;
     return r && member ? { ...r, userId: member.id, linkedBy: 'AUTO' } : r;
   });
-  const conflicts = conflictsWith(existing, rows, pathOf, options.create ?? false);
+  const conflicts = conflictsWith(existing, rows, options.paths ?? clashPaths(pathOf, items), options.create ?? false);
   for (const c of conflicts) rows[c.index] = null;
   problems.push(...conflicts);
   problems.sort((a, b) => a.index - b.index);

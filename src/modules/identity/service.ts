@@ -21,7 +21,7 @@ import {
   type PropertyInput,
   type UpsertIdentitiesInput,
 } from './check.ts';
-import { writeConflict } from './conflicts.ts';
+import { clashPaths, writeConflict } from './conflicts.ts';
 import { prepareIdentities } from './prepare.ts';
 import { mergeProperties, removedProperties, type StoredProperty } from './properties.ts';
 import { writeIdentities, type IdentityUpsert } from './write.ts';
@@ -46,9 +46,10 @@ import { writeIdentities, type IdentityUpsert } from './write.ts';
 export async function createIdentity(access: Access, input: CreateIdentityInput): Promise<Identity> {
   const organizationId = await requireOrganizationOf(access, new Issues(), 'input.organizationId', input.organizationId);
   const pathOf = () => 'input.';
-  const { rows, problems } = await prepareIdentities(organizationId, [input], pathOf, { create: true });
+  const paths = clashPaths(pathOf, [input]);
+  const { rows, problems } = await prepareIdentities(organizationId, [input], pathOf, { create: true, paths });
   throwProblems(problems);
-  const [result] = await writeIdentities(organizationId, [rows[0]!], pathOf, access.viewer, { create: true });
+  const [result] = await writeIdentities(organizationId, [rows[0]!], pathOf, access.viewer, { create: true, paths });
   return result!.identity;
 }
 
@@ -59,9 +60,10 @@ export async function createIdentity(access: Access, input: CreateIdentityInput)
 export async function upsertIdentity(access: Access, input: CreateIdentityInput): Promise<IdentityUpsert> {
   const organizationId = await requireOrganizationOf(access, new Issues(), 'input.organizationId', input.organizationId);
   const pathOf = () => 'input.';
-  const { rows, problems } = await prepareIdentities(organizationId, [input], pathOf);
+  const paths = clashPaths(pathOf, [input]);
+  const { rows, problems } = await prepareIdentities(organizationId, [input], pathOf, { paths });
   throwProblems(problems);
-  const [result] = await writeIdentities(organizationId, [rows[0]!], pathOf, access.viewer);
+  const [result] = await writeIdentities(organizationId, [rows[0]!], pathOf, access.viewer, { paths });
   return result!;
 }
 
@@ -69,9 +71,10 @@ export async function upsertIdentity(access: Access, input: CreateIdentityInput)
 export async function upsertIdentities(access: Access, input: UpsertIdentitiesInput): Promise<IdentityUpsert[]> {
   const organizationId = await bulkOrganization(access, input, MAX_BULK_IDENTITIES);
   const pathOf = (i: number) => `input.items[${i}].`;
-  const { rows, problems } = await prepareIdentities(organizationId, input.items, pathOf);
+  const paths = clashPaths(pathOf, input.items);
+  const { rows, problems } = await prepareIdentities(organizationId, input.items, pathOf, { paths });
   throwProblems(problems);
-  return writeIdentities(organizationId, rows as IdentityRow[], pathOf, access.viewer);
+  return writeIdentities(organizationId, rows as IdentityRow[], pathOf, access.viewer, { paths });
 }
 
 /** Changes to an identity: any field but the properties; null clears an optional one. */

@@ -3,13 +3,13 @@ import { Prisma, prisma } from '../../db.ts';
 import { ConflictError } from '../../errors.ts';
 import type { Identity } from '../../generated/prisma/client.ts';
 import { recordAudit } from '../audit/service.ts';
-import type { UpsertOutcome } from '../shared/bulk.ts';
+import { throwProblems, type UpsertOutcome } from '../shared/bulk.ts';
 import { compare, retryOnDeadlock } from '../shared/deadlock.ts';
 import { scalarFields, selectList } from '../shared/sql-names.ts';
 import { uniqueViolation } from '../shared/validate.ts';
 import { suggestIdentityOwners } from '../suggestion/service.ts';
 import { type IdentityRow } from './check.ts';
-import { conflictMessage, conflictsWith, existingHolders, fieldOfConstraint } from './conflicts.ts';
+import { clash, clashPaths, conflictsWith, existingHolders, fieldOfConstraint, type ClashPaths } from './conflicts.ts';
 import { identityEvent } from './events.ts';
 import { mergeProperties } from './properties.ts';
 
@@ -81,9 +81,10 @@ export async function writeIdentities(
   rows: IdentityRow[],
   pathOf: (index: number) => string,
   actor: Viewer,
-  options: { create?: boolean } = {},
+  options: { create?: boolean; paths?: ClashPaths } = {},
 ): Promise<IdentityUpsert[]> {
   const create = options.create ?? false;
+  const paths = options.paths ?? clashPaths(pathOf, []);
   // Rows go in key order, so writers of overlapping batches lock them in the same order.
   const ordered = [...rows].sort((a, b) => compare(a.identifierKey, b.identifierKey));
   for (let attempt = 1; ; attempt++) {
@@ -106,7 +107,7 @@ export async function writeIdentities(
           const rest = rows.filter((r) => !byKey.has(r.identifierKey));
           if (rest.length && create) {
             const index = rows.indexOf(rest[0]!);
-            throw new ConflictError([`${pathOf(index)}identifierKey`], conflictMessage('identifierKey'));
+            throw clash(paths, index, ['identifierKey']);
           }
           if (rest.length) {
             const unchanged = await tx.$queryRaw<Identity[]>`
@@ -149,15 +150,14 @@ export async function writeIdentities(
     } catch (err) {
       const constraint = uniqueViolation(err)?.join(',');
       if (constraint === undefined) throw err;
-      const problems = conflictsWith(await existingHolders(organizationId, rows), rows, pathOf, create);
-      if (problems.length) throw problems[0]!.error;
+      const problems = conflictsWith(await existingHolders(organizationId, rows), rows, paths, create);
+      throwProblems(problems);
       // No other identity holds the value: a concurrent writer of the same identity
       // inserted it between this write's check of the key and its insert (PostgreSQL
       // arbitrates ON CONFLICT on the key's index alone, and the email or phone index
       // then refuses). That row is committed now, so writing again updates it.
       if (attempt < 3) continue;
-      const field = fieldOfConstraint(constraint);
-      throw new ConflictError([`${pathOf(0)}${field}`], conflictMessage(field));
+      throw clash(paths, 0, [fieldOfConstraint(constraint)]);
     }
   }
 }

@@ -292,7 +292,10 @@ async function importFile(options: ImportOptions, runId: string): Promise<Import
       kind === 'identifier'
         ? await prepareIdentifiers(organizationId, items, pathOf)
         : await prepareIdentities(organizationId, items, pathOf);
-    for (const p of problems) reject(batch[p.index]!.line, reasonOf(p.error, batch[p.index]!.line));
+    // One rejection per line, naming every problem of it.
+    const reasons = new Map<number, string[]>();
+    for (const p of problems) reasons.set(p.index, [...(reasons.get(p.index) ?? []), reasonOf(p.error, batch[p.index]!.line)]);
+    for (const [index, list] of reasons) reject(batch[index]!.line, list.join('; '));
     const good: { line: number; row: IdentifierRow | IdentityRow }[] = [];
     rows.forEach((row, i) => {
       if (!row) return;

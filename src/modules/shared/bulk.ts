@@ -1,5 +1,5 @@
 import type { Access } from '../../context.ts';
-import { ValidationError, type DomainError } from '../../errors.ts';
+import { ConflictError, ErrorCode, ValidationError, type DomainError } from '../../errors.ts';
 import { requireOrganizationOf } from './tenant.ts';
 import { Issues } from './validate.ts';
 
@@ -26,14 +26,22 @@ export interface ItemProblem {
 }
 
 /**
- * Refuses a batch with problems as one error: every validation issue when there are
- * any, else the first missing reference, else the first conflict.
+ * Refuses a batch with problems as one error listing every problem in `issues`, each
+ * with its path and code. The error's own code is BAD_USER_INPUT when any value is
+ * invalid, else that of the first item's problem (NOT_FOUND or CONFLICT).
  */
 export function throwProblems(problems: ItemProblem[]): void {
   if (!problems.length) return;
-  const issues = problems.flatMap((p) => (p.error instanceof ValidationError ? p.error.issues : []));
-  if (issues.length) throw new ValidationError(issues);
-  throw problems[0]!.error;
+  const sorted = [...problems].sort((a, b) => a.index - b.index);
+  const issues = sorted.flatMap((p) => p.error.issues);
+  if (sorted.some((p) => p.error instanceof ValidationError)) throw new ValidationError(issues);
+  // Each problem's error is made for it alone: the first one becomes the whole batch's.
+  const lead = sorted[0]!.error;
+  const more = issues.length - lead.issues.length;
+  lead.issues = issues;
+  if (lead instanceof ConflictError) lead.fields = issues.filter((i) => i.code === ErrorCode.CONFLICT).map((i) => i.path);
+  if (more > 0) lead.message = `${lead.message} (and ${more} more problem${more > 1 ? 's' : ''}: see issues)`;
+  throw lead;
 }
 
 /**

@@ -29,19 +29,29 @@ export const ErrorCodeEnum = builder.enumType('ErrorCode', {
   } satisfies Record<ErrorCode, unknown>,
 });
 
+const FieldIssueRef = builder.objectRef<FieldIssue>('FieldIssue').implement({
+  description: 'One problem with an input value.',
+  fields: (t) => ({
+    path: t.exposeString('path', { description: 'Path of the field as the caller wrote it, from the `input` argument, e.g. `input.email` or `input.items[3].sourceKey`.' }),
+    message: t.exposeString('message', { description: 'What is wrong with the value.' }),
+    code: t.field({
+      type: ErrorCodeEnum,
+      description: 'The kind of problem: BAD_USER_INPUT (invalid), NOT_FOUND (names nothing visible) or CONFLICT (taken).',
+      resolve: (i) => i.code ?? ErrorCode.BAD_USER_INPUT,
+    }),
+  }),
+});
+
 export const ErrorInterface = builder.interfaceRef<DomainError>('Error').implement({
   description: 'An expected failure of a mutation. Nothing was written.',
   fields: (t) => ({
     code: t.field({ type: ErrorCodeEnum, description: 'Stable code.', resolve: (e) => e.code }),
     message: t.exposeString('message', { description: 'Human-readable explanation.' }),
-  }),
-});
-
-const FieldIssueRef = builder.objectRef<FieldIssue>('FieldIssue').implement({
-  description: 'One invalid input value.',
-  fields: (t) => ({
-    path: t.exposeString('path', { description: 'Path of the field from the `input` argument, e.g. `input.email`.' }),
-    message: t.exposeString('message', { description: 'Why the value is invalid.' }),
+    issues: t.field({
+      type: [FieldIssueRef],
+      description: 'Every problem of the input found, each at the path the caller wrote with its own code; empty when the error is about no one field.',
+      resolve: (e) => e.issues,
+    }),
   }),
 });
 
@@ -50,9 +60,7 @@ builder.objectType(ValidationError, {
   description: 'Some input values are invalid (code BAD_USER_INPUT).',
   interfaces: [ErrorInterface],
   isTypeOf: (e) => e instanceof ValidationError,
-  fields: (t) => ({
-    issues: t.field({ type: [FieldIssueRef], description: 'Every invalid value.', resolve: (e) => e.issues }),
-  }),
+  fields: () => ({}),
 });
 
 builder.objectType(ConflictError, {
