@@ -49,6 +49,20 @@ afterAll(async () => {
  * An empty database migrated from a copy of prisma/migrations in a folder of its own,
  * and a way to add a migration to that copy.
  */
+/**
+ * A folder of the migrations that come before `name`: the database as it stood before
+ * that migration (later ones may build on it).
+ */
+async function migrationsBefore(name: string): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'igs-migrations-'));
+  tmpDirs.push(dir);
+  await cp(MIGRATIONS_DIR, dir, { recursive: true });
+  for (const later of (await readdir(dir)).filter((m) => m >= name && m !== 'migration_lock.toml')) {
+    await rm(path.join(dir, later), { recursive: true });
+  }
+  return dir;
+}
+
 async function migratedCopy() {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'igs-migrations-'));
   tmpDirs.push(dir);
@@ -121,13 +135,7 @@ describe('migrations', { timeout: 120_000 }, () => {
 
   it('give identifiers already stored, and those a merge kept to restore, their value kind and normalised value', async () => {
     const name = '20261204184026_identifier_value_kinds';
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'igs-migrations-'));
-    tmpDirs.push(dir);
-    await cp(MIGRATIONS_DIR, dir, { recursive: true });
-    // The database as it stood before: later migrations may build on this one.
-    for (const later of (await readdir(dir)).filter((m) => m >= name && m !== 'migration_lock.toml')) {
-      await rm(path.join(dir, later), { recursive: true });
-    }
+    const dir = await migrationsBefore(name);
     const db = await emptyDatabase();
     try {
       await applyMigrations(db, dir);
@@ -163,12 +171,7 @@ describe('migrations', { timeout: 120_000 }, () => {
 
   it('turn the history kept with closing periods into versions only ever added, a deletion becoming a version of its own', async () => {
     const name = '20261205012837_row_history_append_only';
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'igs-migrations-'));
-    tmpDirs.push(dir);
-    await cp(MIGRATIONS_DIR, dir, { recursive: true });
-    for (const later of (await readdir(dir)).filter((m) => m >= name && m !== 'migration_lock.toml')) {
-      await rm(path.join(dir, later), { recursive: true });
-    }
+    const dir = await migrationsBefore(name);
     const db = await emptyDatabase();
     try {
       await applyMigrations(db, dir);

@@ -3,7 +3,7 @@ import { setPlannedReads } from '../src/modules/shared/engine/index.ts';
 import { meetsMinimum } from '../src/modules/shared/rules.ts';
 import { expectNoErrors, gql, type GqlOptions } from './helpers/app.ts';
 import { aMember, anIdentifier, anOrganization, aSource, aUser } from './helpers/factories.ts';
-import { withSqlLog } from './helpers/sql-count.ts';
+import { bothWays as compareWays } from './helpers/both-ways.ts';
 
 // An unscored identifier counts as certain wherever a minimum confidence applies: the
 // identifier lists keep it, on the compiled read and the general path, as matching does.
@@ -29,14 +29,10 @@ async function world() {
 
 /** The answer with compiled reads on and off, and whether the compiled statement ran. */
 async function bothWays(query: string, variables: Record<string, unknown>, as: GqlOptions) {
-  setPlannedReads(true);
-  const { result: planned, statements } = await withSqlLog(() => gql(query, { ...as, variables }));
-  setPlannedReads(false);
-  const general = await gql(query, { ...as, variables });
-  setPlannedReads(true);
+  const { planned, general, usedPlan } = await compareWays(query, variables, as, isPlan);
   expectNoErrors(planned);
   expectNoErrors(general);
-  return { planned: planned.data!, general: general.data!, usedPlan: statements.some(isPlan) };
+  return { planned: planned.data!, general: general.data!, usedPlan };
 }
 
 const scoresOf = (connection: { edges: { node: { confidenceScore: number | null } }[] }) => connection.edges.map((e) => e.node.confidenceScore);

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { setPlannedReads } from '../src/modules/shared/engine/index.ts';
 import { expectNoErrors, globalId, gql, type GqlOptions } from './helpers/app.ts';
 import { aMember, anIdentifier, anIdentity, anOrganization, aSource, aUser } from './helpers/factories.ts';
-import { withSqlLog } from './helpers/sql-count.ts';
+import { bothWays as compareWays } from './helpers/both-ways.ts';
 
 // A key several users hold names no one: `user` is null and `candidates` ranks them,
 // on the compiled read and the general one alike, in `resolve` and `resolveMany`;
@@ -42,14 +42,7 @@ const shared = { identifier: { sourceKey: 'crm', identifierKey: 'owner_id', iden
 const emails = (r: { candidates: { email: string }[] }) => r.candidates.map((c) => c.email);
 
 /** The answer with compiled reads on and off, and whether the compiled statement ran. */
-async function bothWays(query: string, variables: Record<string, unknown>, as: GqlOptions) {
-  setPlannedReads(true);
-  const { result: planned, statements } = await withSqlLog(() => gql(query, { ...as, variables }));
-  setPlannedReads(false);
-  const general = await gql(query, { ...as, variables });
-  setPlannedReads(true);
-  return { planned, general, usedPlan: statements.some(isPlan) };
-}
+const bothWays = (query: string, variables: Record<string, unknown>, as: GqlOptions) => compareWays(query, variables, as, isPlan);
 
 describe('resolve of a key several users hold', () => {
   it('answers no user, and ranks the candidates, for an identifier value, an email and a phone number', async () => {
