@@ -64,6 +64,8 @@ export interface Config {
   statementTimeoutMs: number;
   /** How long shutdown waits for in-flight requests before closing connections. */
   shutdownGraceMs: number;
+  /** How often each instance purges deleted objects past their organization's retention; 0: never. */
+  purgeIntervalSeconds: number;
   /** After SIGTERM, how long requests are still served (readiness failing) before the listener closes. */
   shutdownDrainMs: number;
   /** Slow-client limits of the HTTP server. */
@@ -277,6 +279,7 @@ export function loadConfig(env: Env = process.env): Config {
     databasePoolTimeoutMs: int(env, 'DATABASE_POOL_TIMEOUT_MS', 5000, 1),
     statementTimeoutMs: int(env, 'STATEMENT_TIMEOUT_MS', 15_000, 0),
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10_000),
+    purgeIntervalSeconds: int(env, 'PURGE_INTERVAL_SECONDS', 3600, 0),
     shutdownDrainMs: int(env, 'SHUTDOWN_DRAIN_MS', nodeEnv === 'production' ? 5000 : 0),
     httpTimeouts: httpTimeouts(env),
     logLevel: env.LOG_LEVEL || (nodeEnv === 'test' ? 'silent' : 'info'),

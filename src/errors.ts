@@ -150,6 +150,29 @@ export class InUseError extends DomainError {
   }
 }
 
+/**
+ * A deleted object cannot be restored: a live object now holds one of its unique keys
+ * (`holderId`, its global id), or an object it belongs to is gone (`missing`). CONFLICT,
+ * like a taken value: nothing was written.
+ */
+export class RestoreBlockedError extends DomainError {
+  readonly code = ErrorCode.CONFLICT;
+  constructor(
+    readonly entity: string,
+    readonly fields: string[],
+    readonly holderId: string | null,
+    readonly missing: string | null,
+  ) {
+    super(
+      holderId
+        ? `The ${entity} cannot be restored: ${holderId} now has the same ${fields.join(', ')}.`
+        : `The ${entity} cannot be restored: the ${missing} its ${fields.join(', ')} names is gone.`,
+    );
+    this.name = 'RestoreBlockedError';
+    this.issues = [{ path: 'input.id', message: this.message, code: ErrorCode.CONFLICT }];
+  }
+}
+
 /** One row a merge changed that has changed again since, so an unmerge would overwrite it. */
 export interface ChangedRow {
   entity: string;

@@ -13,6 +13,7 @@ import './modules/identity/mutations.ts';
 import './modules/graph/schema.ts';
 import './modules/audit/schema.ts';
 import './modules/merge/schema.ts';
+import './modules/deletion/schema.ts';
 import './modules/suggestion/schema.ts';
 import './modules/webhook/schema.ts';
 import './modules/federation/entities.ts';

@@ -1,5 +1,7 @@
 import { loadConfig, tracingEnabled } from './config.ts';
-import { createLogger, logger, setLogger } from './observability/logger.ts';
+import { createLogger, errorFields, logger, setLogger } from './observability/logger.ts';
+import { ANONYMOUS } from './context.ts';
+import { startPurging } from './modules/deletion/service.ts';
 import { openDatabase, useDatabase } from './db.ts';
 import { createHttpServer } from './http-server.ts';
 import { pendingMigrations } from './db/migrate.ts';
@@ -38,6 +40,9 @@ const delivery = config.webhooks.delivery === 'in-process' ? await startDelivery
 if (!delivery && db.kind === 'embedded') {
   logger.warn('WEBHOOK_DELIVERY=worker on the embedded database: no process delivers webhooks (npm run worker needs DATABASE_URL).');
 }
+
+// Deleted objects past their organization's retention go for good.
+const purging = startPurging(ANONYMOUS, config.purgeIntervalSeconds, (err) => logger.warn(errorFields(err), 'purge of deleted objects failed'));
 
 // Development signs tokens with an HS256 secret: JWT_SECRET, or one generated into
 // the data folder, which `npm run token` reads too.
@@ -143,6 +148,7 @@ async function shutdown(signal: string) {
   // Stop listening; requests in flight finish, and their connections close after them.
   await http.close();
   await delivery?.stop();
+  purging.stop();
   await db.close();
   await counters.close();
   await tracing?.shutdown();

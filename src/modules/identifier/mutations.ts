@@ -84,7 +84,10 @@ const UpdateIdentifierInput = builder.inputType('UpdateIdentifierInput', {
 
 const DeleteIdentifierInput = builder.inputType('DeleteIdentifierInput', {
   description: 'The identifier to delete.',
-  fields: (t) => ({ id: t.id({ description: 'The identifier: its global id (or UUID).' }) }),
+  fields: (t) => ({
+    id: t.id({ description: 'The identifier: its global id (or UUID).' }),
+    reason: t.string({ required: false, description: 'Why it is deleted, up to 1000 characters; shown in deletedItems.' }),
+  }),
 });
 
 const IdentifierUpsertRef = builder.objectRef<IdentifierUpsert<IdentifierKeys>>('IdentifierUpsert').implement({
@@ -150,7 +153,7 @@ builder.mutationFields((t) => ({
   }),
   deleteIdentifier: t.field({
     type: 'ID',
-    description: 'Deletes an identifier (write access to its organization).',
+    description: 'Deletes an identifier (write access to its organization). An organization admin can restore it (restoreIdentifier) until the organization\'s retention runs out.',
     authScopes: { authenticated: true },
     args: { input: t.arg({ type: DeleteIdentifierInput, description: 'The identifier to delete.' }) },
     errors: mutationResult(

@@ -4,6 +4,7 @@ import { ConflictError, NotFoundError } from '../../errors.ts';
 import type { DiscoveryMethod, Identifier } from '../../generated/prisma/client.ts';
 import { jsonObject, loadSources, oneOf, score, text } from '../shared/inputs.ts';
 import { recordAudit } from '../audit/service.ts';
+import { keepDeleted, type Row } from '../deletion/store.ts';
 import { suggestSharedIdentifiers } from '../suggestion/service.ts';
 import { bulkOrganization, throwProblems } from '../shared/bulk.ts';
 import { requireOrganizationOf, requireRowIn } from '../shared/tenant.ts';
@@ -144,18 +145,32 @@ async function reclassified(issues: Issues, current: Identifier, input: UpdateId
   return { valueKind: kind, normalizedValue: normaliseValue(kind, value, region) };
 }
 
-/** Deletes an identifier; returns its id. */
-export async function deleteIdentifier(access: Access, input: { id: string }): Promise<string> {
+/**
+ * Deletes an identifier: it leaves every read at once and waits, restorable by an
+ * organization admin, until the organization's retention runs out. Returns its id.
+ */
+export async function deleteIdentifier(access: Access, input: { id: string; reason?: string | null }): Promise<string> {
   const issues = new Issues();
   const id = issues.id('input.id', input.id, 'Identifier');
+  const reason = text(issues, 'input.reason', input.reason, 1000);
   issues.throwIfAny();
   const row = await prisma.identifier.findUnique({ where: { id: id! }, select: { organizationId: true } });
   const organizationId = await requireRowIn(access, row?.organizationId, 'write', 'Identifier');
   await prisma.$transaction(async (tx) => {
-    const [deleted] = await tx.$queryRaw<Identifier[]>`
-      DELETE FROM identifiers WHERE id = ${id!}::uuid AND organization_id = ${organizationId}::uuid RETURNING ${identifierColumns()}`;
+    const [deleted] = await tx.$queryRaw<(Identifier & { row: Row })[]>`
+      DELETE FROM identifiers x WHERE id = ${id!}::uuid AND organization_id = ${organizationId}::uuid
+      RETURNING ${identifierColumns()}, to_jsonb(x) AS row`;
     if (!deleted) throw new NotFoundError('Identifier');
-    await recordAudit(tx, access.viewer, [identifierEvent('DELETE', deleted, null)]);
+    const { row: kept, ...identifier } = deleted;
+    await keepDeleted(tx, access.viewer, {
+      organizationId,
+      entityType: 'Identifier',
+      entityId: id!,
+      rows: { identifiers: [kept] },
+      label: `${identifier.identifierKey} = ${identifier.identifierValue}`,
+      reason,
+    });
+    await recordAudit(tx, access.viewer, [identifierEvent('DELETE', identifier, null)]);
   });
   return id!;
 }

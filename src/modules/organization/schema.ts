@@ -42,6 +42,9 @@ export const OrganizationRef = builder.prismaNode('Organization', {
       description:
         'Region code (ISO 3166-1 alpha-2) whose national formats phone numbers written without a country code are read in, unless their source has its own; null: such numbers are compared by their digits.',
     }),
+    deletedRetentionDays: t.exposeInt('deletedRetentionDays', {
+      description: 'Days a deleted object can be restored (deletedItems) before it is purged for good; 30 unless changed.',
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the organization was created.' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime', description: 'When the organization last changed.' }),
   }),
@@ -125,6 +128,10 @@ const UpdateOrganizationInput = builder.inputType('UpdateOrganizationInput', {
       required: false,
       description:
         "Region code (ISO 3166-1 alpha-2, e.g. `US`) whose national formats phone numbers without a country code are read in; null: none. The organization's phone identifiers are normalised again when it changes.",
+    }),
+    deletedRetentionDays: t.int({
+      required: false,
+      description: 'Days, 1 to 3650, a deleted object can be restored before it is purged; applies to objects already deleted too. Cannot be cleared.',
     }),
   }),
 });

@@ -17,7 +17,7 @@ import { renormalisePhones } from '../matching/regions.ts';
 const AUDITED_ORGANIZATION: Audited<Organization> = {
   model: 'Organization',
   entityType: 'Organization',
-  fields: ['slug', 'name', 'autoApproveLinkConfidence', 'defaultPhoneRegion'],
+  fields: ['slug', 'name', 'autoApproveLinkConfidence', 'defaultPhoneRegion', 'deletedRetentionDays'],
   find: (tx, id) => tx.organization.findUnique({ where: { id } }),
   organizationOf: (row) => row.id,
 };
@@ -63,6 +63,7 @@ export interface UpdateOrganizationInput {
   name?: string | null;
   autoApproveLinkConfidence?: number | null;
   defaultPhoneRegion?: string | null;
+  deletedRetentionDays?: number | null;
 }
 
 /**
@@ -79,6 +80,11 @@ export async function updateOrganization(access: Access, input: UpdateOrganizati
   const threshold = input.autoApproveLinkConfidence;
   if (threshold != null && !(threshold >= 0 && threshold <= 1)) issues.add('input.autoApproveLinkConfidence', 'must be a number from 0 to 1, or null');
   const region = phoneRegion(issues, 'input.defaultPhoneRegion', input.defaultPhoneRegion);
+  issues.notNull('input.deletedRetentionDays', input.deletedRetentionDays);
+  const retention = input.deletedRetentionDays;
+  if (retention != null && !(Number.isInteger(retention) && retention >= 1 && retention <= 3650)) {
+    issues.add('input.deletedRetentionDays', 'must be a whole number of days from 1 to 3650');
+  }
   if (!id) issues.throwIfAny();
   await requireOrganizationAccess(access, id!, 'admin');
   issues.throwIfAny();
@@ -94,6 +100,7 @@ export async function updateOrganization(access: Access, input: UpdateOrganizati
           ...(name != null && { name }),
           ...(threshold !== undefined && { autoApproveLinkConfidence: threshold }),
           ...(region !== undefined && { defaultPhoneRegion: region }),
+          ...(retention != null && { deletedRetentionDays: retention }),
         },
       });
       if (after.defaultPhoneRegion !== before.defaultPhoneRegion) await renormalisePhones(tx, after.id);

@@ -1,0 +1,165 @@
+import { encodeGlobalID } from '@pothos/plugin-relay';
+import { builder } from '../../builder.ts';
+import { prisma } from '../../db.ts';
+import { RestoreBlockedError } from '../../errors.ts';
+import type { Prisma } from '../../generated/prisma/client.ts';
+import { IdentifierRef } from '../identifier/schema.ts';
+import { OrganizationRef } from '../organization/schema.ts';
+import { totalCountField } from '../shared/connections.ts';
+import { ErrorInterface, mutationResult } from '../shared/errors.ts';
+import { globalIdParts, Issues } from '../shared/validate.ts';
+import { purgeDeleted, restoreDeleted } from './service.ts';
+import { DELETED_KINDS, type DeletedKind } from './store.ts';
+
+// Deleted objects: the list an organization's admins restore from, the restore… mutations
+// and the purge of one object at once.
+
+export const DeletedKindEnum = builder.enumType('DeletedKind', {
+  description: 'The kind of a deleted object.',
+  values: {
+    Identifier: { description: 'An identifier.' },
+  } satisfies Record<DeletedKind, unknown>,
+});
+
+builder.objectType(RestoreBlockedError, {
+  name: 'RestoreBlockedError',
+  description:
+    'The object cannot be restored (code CONFLICT): a live object now holds one of its unique values (`holderId`), or an object it belongs to is gone (`missing`). Nothing was written.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof RestoreBlockedError,
+  fields: (t) => ({
+    fields: t.exposeStringList('fields', { description: 'The fields whose values clash, or that name the missing object.' }),
+    holderId: t.exposeID('holderId', { nullable: true, description: 'Global id of the live object that holds the value now; null when an object is missing.' }),
+    missing: t.exposeString('missing', { nullable: true, description: 'The kind of object the deleted one belongs to that is gone, e.g. `User`; null when a value is taken.' }),
+  }),
+});
+
+const DeletedItemRef = builder.prismaObject('DeletedItem', {
+  description: 'A deleted object that an organization admin can still restore, until the organization\'s retention runs out.',
+  fields: (t) => ({
+    entityType: t.field({ type: DeletedKindEnum, description: 'What kind of object it is.', resolve: (d) => d.entityType as DeletedKind }),
+    entityId: t.id({
+      description: 'The global id it had, and has again once restored; what restore… and purgeDeletedItem take.',
+      resolve: (d) => encodeGlobalID(d.entityType, d.entityId),
+    }),
+    label: t.exposeString('label', { description: 'What it was, to tell items apart: a key and value, a name or an email.' }),
+    reason: t.exposeString('reason', { nullable: true, description: 'Why it was deleted, as the delete said; null when it did not say.' }),
+    deletedAt: t.expose('deletedAt', { type: 'DateTime', description: 'When it was deleted.' }),
+    deletedById: t.id({
+      nullable: true,
+      description: 'Global id of the User or ApiKey that deleted it; null when the server did.',
+      resolve: (d) =>
+        d.deletedByUserId ? encodeGlobalID('User', d.deletedByUserId) : d.deletedByApiKeyId ? encodeGlobalID('ApiKey', d.deletedByApiKeyId) : null,
+    }),
+    purgeAfter: t.field({
+      type: 'DateTime',
+      description: "When it is purged for good: its deletion plus the organization's deletedRetentionDays.",
+      select: { organization: { select: { deletedRetentionDays: true } } },
+      resolve: (d) => new Date(d.deletedAt.getTime() + d.organization.deletedRetentionDays * 86_400_000),
+    }),
+  }),
+});
+
+const DeletedItemFilter = builder.inputType('DeletedItemFilter', {
+  description: 'Which deleted objects to list; every field given must match.',
+  fields: (t) => ({
+    entityType: t.field({ type: DeletedKindEnum, required: false, description: 'Only objects of this kind.' }),
+    deletedAfter: t.field({ type: 'DateTime', required: false, description: 'Only objects deleted at or after this moment.' }),
+    deletedBefore: t.field({ type: 'DateTime', required: false, description: 'Only objects deleted before this moment.' }),
+    search: t.string({ required: false, description: 'Only objects whose label or reason contains this text, ignoring case.' }),
+  }),
+});
+
+type Filter = { entityType?: DeletedKind | null; deletedAfter?: Date | null; deletedBefore?: Date | null; search?: string | null };
+
+const filterWhere = (organizationId: string, f: Filter | null | undefined): Prisma.DeletedItemWhereInput => ({
+  organizationId,
+  ...(f?.entityType && { entityType: f.entityType }),
+  ...((f?.deletedAfter || f?.deletedBefore) && {
+    deletedAt: { ...(f.deletedAfter && { gte: f.deletedAfter }), ...(f.deletedBefore && { lt: f.deletedBefore }) },
+  }),
+  ...(f?.search && {
+    OR: [{ label: { contains: f.search, mode: 'insensitive' } }, { reason: { contains: f.search, mode: 'insensitive' } }],
+  }),
+});
+
+builder.prismaObjectField(OrganizationRef, 'deletedItems', (t) =>
+  t.prismaConnection(
+    {
+      type: DeletedItemRef,
+      cursor: 'id',
+      nullable: true,
+      description: "Deleted objects that can still be restored, newest first. Null, with FORBIDDEN, unless you administer the organization.",
+      authScopes: (organization) => ({ orgAdmin: organization.id }),
+      args: { filter: t.arg({ type: DeletedItemFilter, required: false, description: 'Which deleted objects.' }) },
+      totalCount: (organization, { filter }) => prisma.deletedItem.count({ where: filterWhere(organization.id, filter) }),
+      resolve: (query, organization, { filter }) =>
+        prisma.deletedItem.findMany({ ...query, where: filterWhere(organization.id, filter), orderBy: [{ deletedAt: 'desc' }, { id: 'desc' }] }),
+    },
+    { description: 'A page of deleted objects.', fields: totalCountField },
+    { description: 'A deleted object in a page.' },
+  ),
+);
+
+const RestoreInput = builder.inputType('RestoreInput', {
+  description: 'The deleted object to restore.',
+  fields: (t) => ({ id: t.id({ description: 'The id it had: its global id (or UUID), as deletedItems lists it.' }) }),
+});
+
+const PurgeDeletedItemInput = builder.inputType('PurgeDeletedItemInput', {
+  description: 'The deleted object to purge.',
+  fields: (t) => ({ id: t.id({ description: 'The id it had: its global id (or UUID), as deletedItems lists it.' }) }),
+});
+
+/** The id of a deleted object of `kind` given as input (any kind when null). */
+function parsedId(value: string, kind: DeletedKind | null): { kind: DeletedKind | null; id: string } {
+  const issues = new Issues();
+  const parts = globalIdParts(value);
+  if (kind) {
+    const id = issues.id('input.id', value, kind);
+    issues.throwIfAny();
+    return { kind, id: id! };
+  }
+  if (parts && (DELETED_KINDS as readonly string[]).includes(parts.typename)) return { kind: parts.typename as DeletedKind, id: parts.id };
+  const id = issues.uuid('input.id', value);
+  if (!id) issues.add('input.id', `must be the id of a deleted ${DELETED_KINDS.join(', ')}`);
+  issues.throwIfAny();
+  return { kind: null, id: id! };
+}
+
+const RESTORED = {
+  Identifier: { ref: IdentifierRef, field: 'identifier', load: (id: string) => prisma.identifier.findUniqueOrThrow({ where: { id } }) },
+} as const;
+
+builder.mutationFields((t) => {
+  const fields: Record<string, unknown> = {};
+  for (const kind of DELETED_KINDS) {
+    const { ref, field, load } = RESTORED[kind];
+    fields[`restore${kind}`] = t.field({
+      type: ref as typeof IdentifierRef,
+      description: `Restores a deleted ${kind} with the same id, values and links (ORGANIZATION_ADMIN of its organization), as long as deletedItems lists it.`,
+      authScopes: { authenticated: true },
+      args: { input: t.arg({ type: RestoreInput, description: `The deleted ${kind}.` }) },
+      errors: mutationResult(`Restore${kind}`, field, `restoring a ${kind}`, [RestoreBlockedError]),
+      resolve: async (_root, { input }, ctx) => {
+        const { id } = parsedId(input.id, kind);
+        return load(await restoreDeleted(ctx.access, kind, id)) as never;
+      },
+    });
+  }
+  return {
+    ...(fields as Record<`restore${DeletedKind}`, ReturnType<typeof t.field>>),
+    purgeDeletedItem: t.field({
+      type: 'ID',
+      description:
+        'Purges a deleted object at once, for good (ORGANIZATION_ADMIN of its organization): for erasure requests that cannot wait for the retention.',
+      authScopes: { authenticated: true },
+      args: { input: t.arg({ type: PurgeDeletedItemInput, description: 'The deleted object.' }) },
+      errors: mutationResult('PurgeDeletedItem', { name: 'purgedId', description: 'The global id the purged object had.' }, 'purging a deleted object'),
+      resolve: (_root, { input }, ctx) => {
+        const { kind, id } = parsedId(input.id, null);
+        return purgeDeleted(ctx.access, kind, id);
+      },
+    }),
+  };
+});

@@ -1,0 +1,139 @@
+import { encodeGlobalID } from '@pothos/plugin-relay';
+import type { Access, Viewer } from '../../context.ts';
+import { Prisma, prisma } from '../../db.ts';
+import { NotFoundError, RestoreBlockedError } from '../../errors.ts';
+import { changesOf, recordAudit, type AuditInput } from '../audit/service.ts';
+import { requireRowIn } from '../shared/tenant.ts';
+import { uniqueViolation } from '../shared/validate.ts';
+import { firstBlocker, insertRows, RESTORE_ORDER, type DeletedItem, type DeletedKind, type Row } from './store.ts';
+
+// Restoring and purging deleted objects (organization admins), and the purge of those
+// past their organization's retention.
+
+type Tx = Prisma.TransactionClient;
+
+/** The node type of a live table's rows, for global ids and messages. */
+const NODE_OF: Record<string, string> = {
+  integration_sources: 'IntegrationSource',
+  members: 'Member',
+  api_keys: 'ApiKey',
+  identities: 'Identity',
+  identity_properties: 'IdentityProperty',
+  identifiers: 'Identifier',
+  users: 'User',
+  organizations: 'Organization',
+};
+
+/** The table holding the object itself (the other tables of an item hold its dependents). */
+export const TABLE_OF: Record<DeletedKind, (typeof RESTORE_ORDER)[number]> = {
+  Identifier: 'identifiers',
+};
+
+const camel = (s: string) => s.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
+
+/** An audit event of a row given as to_jsonb made it (columns in camelCase, as other events name fields). */
+function rowEvent(kind: DeletedKind, action: string, organizationId: string, row: Row | null, entityId: string): AuditInput {
+  const after = row ? Object.fromEntries(Object.entries(row).map(([k, v]) => [camel(k), v])) : null;
+  return { organizationId, entityType: kind, entityId, action, changes: after ? changesOf(null, after, Object.keys(after)) : {} };
+}
+
+/** The deleted item of an object, as its organization's admin sees it: NOT_FOUND for anyone else. */
+async function adminItem(access: Access, kind: DeletedKind | null, entityId: string): Promise<DeletedItem> {
+  const item = (await prisma.deletedItem.findUnique({ where: { entityId } })) as DeletedItem | null;
+  const found = item && (kind === null || item.entityType === kind) ? item : null;
+  await requireRowIn(access, found?.organizationId, 'admin', kind ?? 'DeletedItem');
+  return found!;
+}
+
+/**
+ * Puts a deleted object back with the same id and every column (its dependents too),
+ * and records a RESTORE event. A unique key now held by a live object, or a row it
+ * belongs to that is gone, answers RestoreBlockedError naming it, and writes nothing.
+ */
+export async function restoreDeleted(access: Access, kind: DeletedKind, entityId: string): Promise<string> {
+  const item = await adminItem(access, kind, entityId);
+  try {
+    await prisma.$transaction(async (tx) => {
+      // Locks the item, so two restores (or a restore and a purge) of it queue here.
+      const [locked] = await tx.$queryRaw<{ rows: DeletedItem['rows'] }[]>`
+        SELECT rows FROM deleted_items WHERE id = ${item.id}::uuid FOR UPDATE`;
+      if (!locked) throw new NotFoundError(kind);
+      for (const table of RESTORE_ORDER) {
+        const rows = locked.rows[table];
+        if (!rows?.length) continue;
+        const blocker = await firstBlocker(tx, table, rows);
+        if (blocker) {
+          const fields = blocker.columns.filter((c) => c !== 'organization_id').map(camel);
+          const holder = blocker.holder && encodeGlobalID(NODE_OF[blocker.holder.table] ?? blocker.holder.table, blocker.holder.id);
+          throw new RestoreBlockedError(kind, fields.length ? fields : blocker.columns.map(camel), holder, blocker.missing && (NODE_OF[blocker.missing] ?? blocker.missing));
+        }
+        await insertRows(tx, table, rows);
+      }
+      await tx.$executeRaw`DELETE FROM deleted_items WHERE id = ${item.id}::uuid`;
+      const main = locked.rows[TABLE_OF[kind]]?.find((r) => r.id === entityId) ?? null;
+      await recordAudit(tx, access.viewer, [rowEvent(kind, 'RESTORE', item.organizationId, main, entityId)]);
+    });
+  } catch (err) {
+    // A key taken between the check and the insert.
+    const fields = uniqueViolation(err);
+    if (fields) throw new RestoreBlockedError(kind, fields.map(camel), null, null);
+    throw err;
+  }
+  return entityId;
+}
+
+/** Purges one deleted object at once (an erasure request): its rows are gone for good. */
+export async function purgeDeleted(access: Access, kindGiven: DeletedKind | null, entityId: string): Promise<string> {
+  const item = await adminItem(access, kindGiven, entityId);
+  const kind = item.entityType;
+  await prisma.$transaction(async (tx) => {
+    const gone = await tx.$queryRaw<{ id: string }[]>`DELETE FROM deleted_items WHERE id = ${item.id}::uuid RETURNING id`;
+    if (!gone.length) throw new NotFoundError(kind);
+    await recordAudit(tx, access.viewer, [rowEvent(kind, 'PURGE', item.organizationId, null, entityId)]);
+  });
+  return encodeGlobalID(kind, entityId);
+}
+
+/**
+ * Purges up to `limit` deleted objects past their organization's retention, in one
+ * statement that skips rows another purge (another instance) has locked, so any number
+ * of instances can run it at once and each object is purged and audited once.
+ * Answers how many it purged.
+ */
+export async function purgeExpired(viewer: Viewer, limit = 500, db: typeof prisma = prisma): Promise<number> {
+  return db.$transaction(async (tx: Tx) => {
+    const gone = await tx.$queryRaw<{ organization_id: string; entity_type: DeletedKind; entity_id: string }[]>`
+      WITH due AS (
+        SELECT d.id FROM deleted_items d JOIN organizations o ON o.id = d.organization_id
+        WHERE d.deleted_at <= now() - make_interval(days => o.deleted_retention_days)
+        ORDER BY d.deleted_at LIMIT ${limit} FOR UPDATE OF d SKIP LOCKED)
+      DELETE FROM deleted_items d USING due WHERE d.id = due.id
+      RETURNING d.organization_id::text, d.entity_type, d.entity_id::text`;
+    await recordAudit(tx, viewer, gone.map((g) => rowEvent(g.entity_type, 'PURGE', g.organization_id, null, g.entity_id)));
+    return gone.length;
+  });
+}
+
+/**
+ * Purges what is past retention every `seconds` (first a minute after start), in batches
+ * until none is left. Every instance runs it; purgeExpired keeps them from doubling up.
+ */
+export function startPurging(viewer: Viewer, seconds: number, onError: (err: unknown) => void): { stop(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const run = async () => {
+    try {
+      while (!stopped && (await purgeExpired(viewer)) === 500);
+    } catch (err) {
+      onError(err);
+    }
+    if (!stopped) timer = setTimeout(run, seconds * 1000).unref();
+  };
+  if (seconds > 0) timer = setTimeout(run, Math.min(60, seconds) * 1000).unref();
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
