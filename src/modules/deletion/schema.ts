@@ -4,6 +4,7 @@ import { prisma } from '../../db.ts';
 import { RestoreBlockedError } from '../../errors.ts';
 import type { Prisma } from '../../generated/prisma/client.ts';
 import { IdentifierRef } from '../identifier/schema.ts';
+import { IdentityRef } from '../identity/schema.ts';
 import { OrganizationRef } from '../organization/schema.ts';
 import { totalCountField } from '../shared/connections.ts';
 import { ErrorInterface, mutationResult } from '../shared/errors.ts';
@@ -18,6 +19,7 @@ export const DeletedKindEnum = builder.enumType('DeletedKind', {
   description: 'The kind of a deleted object.',
   values: {
     Identifier: { description: 'An identifier.' },
+    Identity: { description: 'An identity (an account at a provider), with its properties.' },
   } satisfies Record<DeletedKind, unknown>,
 });
 
@@ -129,6 +131,7 @@ function parsedId(value: string, kind: DeletedKind | null): { kind: DeletedKind 
 
 const RESTORED = {
   Identifier: { ref: IdentifierRef, field: 'identifier', load: (id: string) => prisma.identifier.findUniqueOrThrow({ where: { id } }) },
+  Identity: { ref: IdentityRef, field: 'identity', load: (id: string) => prisma.identity.findUniqueOrThrow({ where: { id } }) },
 } as const;
 
 builder.mutationFields((t) => {

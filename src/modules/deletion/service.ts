@@ -27,6 +27,7 @@ const NODE_OF: Record<string, string> = {
 /** The table holding the object itself (the other tables of an item hold its dependents). */
 export const TABLE_OF: Record<DeletedKind, (typeof RESTORE_ORDER)[number]> = {
   Identifier: 'identifiers',
+  Identity: 'identities',
 };
 
 const camel = (s: string) => s.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());

@@ -128,7 +128,13 @@ const IdentityIdInput = (name: string, description: string) =>
     description,
     fields: (t) => ({ id: t.id({ description: 'The identity: its global id (or UUID).' }) }),
   });
-const DeleteIdentityInput = IdentityIdInput('DeleteIdentityInput', 'The identity to delete, with its properties.');
+const DeleteIdentityInput = builder.inputType('DeleteIdentityInput', {
+  description: 'The identity to delete, with its properties.',
+  fields: (t) => ({
+    id: t.id({ description: 'The identity: its global id (or UUID).' }),
+    reason: t.string({ required: false, description: 'Why it is deleted, up to 1000 characters; shown in deletedItems.' }),
+  }),
+});
 
 const UpsertPropertiesInput = builder.inputType('UpsertIdentityPropertiesInput', {
   description: 'Properties to set on an identity, merged by key: new keys are added, existing ones replaced, others stay.',
@@ -251,7 +257,7 @@ builder.mutationFields((t) => ({
   }),
   deleteIdentity: t.field({
     type: 'ID',
-    description: 'Deletes an identity and its properties (write access to its organization).',
+    description: 'Deletes an identity and its properties (write access to its organization). An organization admin can restore them (restoreIdentity) until the organization\'s retention runs out.',
     authScopes: { authenticated: true },
     args: { input: t.arg({ type: DeleteIdentityInput, description: 'The identity to delete.' }) },
     errors: mutationResult(

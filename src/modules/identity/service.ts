@@ -1,4 +1,6 @@
 import type { Access } from '../../context.ts';
+import { Prisma } from '../../db.ts';
+import { deleteRows, keepDeleted } from '../deletion/store.ts';
 import { NotFoundError, ValidationError } from '../../errors.ts';
 import type { Identity } from '../../generated/prisma/client.ts';
 import { bulkOrganization, throwProblems } from '../shared/bulk.ts';
@@ -150,13 +152,24 @@ export async function updateIdentity(access: Access, input: UpdateIdentityInput)
 }
 
 /** Deletes an identity with its properties; returns its id. */
-export async function deleteIdentity(access: Access, input: { id: string }): Promise<string> {
+export async function deleteIdentity(access: Access, input: { id: string; reason?: string | null }): Promise<string> {
+  const issues = new Issues();
+  const reason = text(issues, 'input.reason', input.reason, 1000);
+  issues.throwIfAny();
   const current = await identityFor(access, input.id, 'input.id');
-  await changeIdentity(access, current.id, async (tx) => {
-    // Its properties go with it (ON DELETE CASCADE): the event records them as removed.
-    const gone = await tx.$queryRaw<StoredProperty[]>`
-      SELECT identity_id AS "identityId", key, type, value FROM identity_properties WHERE identity_id = ${current.id}::uuid`;
-    await tx.identity.delete({ where: { id: current.id } });
+  await changeIdentity(access, current.id, async (tx, before) => {
+    // Its properties go with it, kept in the same deleted item: the event records them as removed.
+    const properties = await deleteRows(tx, 'identity_properties', Prisma.sql`identity_id = ${current.id}::uuid`);
+    const identities = await deleteRows(tx, 'identities', Prisma.sql`id = ${current.id}::uuid`);
+    await keepDeleted(tx, access.viewer, {
+      organizationId: current.organizationId,
+      entityType: 'Identity',
+      entityId: current.id,
+      rows: { identities, identity_properties: properties },
+      label: [before.name, before.identifierKey, before.email].filter(Boolean).join(' · '),
+      reason,
+    });
+    const gone = properties.map((p) => ({ identityId: current.id, key: p.key, type: p.type, value: p.value }) as StoredProperty);
     return { after: null, properties: removedProperties(gone) };
   });
   return current.id;
