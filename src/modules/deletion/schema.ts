@@ -6,6 +6,7 @@ import type { Prisma } from '../../generated/prisma/client.ts';
 import { IdentifierRef } from '../identifier/schema.ts';
 import { IdentityRef } from '../identity/schema.ts';
 import { OrganizationRef } from '../organization/schema.ts';
+import { SourceRef } from '../source/schema.ts';
 import { totalCountField } from '../shared/connections.ts';
 import { ErrorInterface, mutationResult } from '../shared/errors.ts';
 import { globalIdParts, Issues } from '../shared/validate.ts';
@@ -20,6 +21,7 @@ export const DeletedKindEnum = builder.enumType('DeletedKind', {
   values: {
     Identifier: { description: 'An identifier.' },
     Identity: { description: 'An identity (an account at a provider), with its properties.' },
+    IntegrationSource: { description: 'An integration source, with the identifiers and identities deleted with it.' },
   } satisfies Record<DeletedKind, unknown>,
 });
 
@@ -132,6 +134,7 @@ function parsedId(value: string, kind: DeletedKind | null): { kind: DeletedKind 
 const RESTORED = {
   Identifier: { ref: IdentifierRef, field: 'identifier', load: (id: string) => prisma.identifier.findUniqueOrThrow({ where: { id } }) },
   Identity: { ref: IdentityRef, field: 'identity', load: (id: string) => prisma.identity.findUniqueOrThrow({ where: { id } }) },
+  IntegrationSource: { ref: SourceRef, field: 'source', load: (id: string) => prisma.integrationSource.findUniqueOrThrow({ where: { id } }) },
 } as const;
 
 builder.mutationFields((t) => {

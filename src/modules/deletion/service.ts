@@ -28,6 +28,7 @@ const NODE_OF: Record<string, string> = {
 export const TABLE_OF: Record<DeletedKind, (typeof RESTORE_ORDER)[number]> = {
   Identifier: 'identifiers',
   Identity: 'identities',
+  IntegrationSource: 'integration_sources',
 };
 
 const camel = (s: string) => s.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());

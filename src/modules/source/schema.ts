@@ -87,6 +87,7 @@ const DeleteSourceInput = builder.inputType('DeleteIntegrationSourceInput', {
       required: false,
       description: 'Also delete the identifiers and identities that use it. Without it, a source in use is not deleted.',
     }),
+    reason: t.string({ required: false, description: 'Why it is deleted, up to 1000 characters; shown in deletedItems.' }),
   }),
 });
 
@@ -110,7 +111,7 @@ builder.mutationFields((t) => ({
   deleteIntegrationSource: t.field({
     type: 'ID',
     description:
-      'Deletes an integration source (ORGANIZATION_ADMIN of its organization); refused with InUseError while identifiers or identities use it, unless `cascade` is set.',
+      'Deletes an integration source (ORGANIZATION_ADMIN of its organization); refused with InUseError while identifiers or identities use it, unless `cascade` is set. restoreIntegrationSource brings it back, with what the cascade deleted, until the organization\'s retention runs out.',
     authScopes: { authenticated: true },
     args: { input: t.arg({ type: DeleteSourceInput, description: 'The source to delete.' }) },
     errors: mutationResult(

@@ -1,5 +1,7 @@
 import type { Access } from '../../context.ts';
-import { prisma } from '../../db.ts';
+import { Prisma, prisma } from '../../db.ts';
+import { deleteRows, keepDeleted, type Row, type Rows } from '../deletion/store.ts';
+import { text } from '../shared/inputs.ts';
 import { ConflictError, InUseError, NotFoundError } from '../../errors.ts';
 import type { DiscoveryMethod, IntegrationSource, SourceKind } from '../../generated/prisma/client.ts';
 import { type AuditInput, changesOf, recordAudit } from '../audit/service.ts';
@@ -130,9 +132,10 @@ export async function updateSource(access: Access, input: UpdateSourceInput) {
  * and nothing slips past the check. Records the source's DELETE and, with `cascade`,
  * one for every identifier and identity it removed.
  */
-export async function deleteSource(access: Access, input: { id: string; cascade?: boolean | null }) {
+export async function deleteSource(access: Access, input: { id: string; cascade?: boolean | null; reason?: string | null }) {
   const issues = new Issues();
   const id = issues.id('input.id', input.id, 'IntegrationSource');
+  const reason = text(issues, 'input.reason', input.reason, 1000);
   issues.throwIfAny();
   const organizationId = await requireRowIn(access, await organizationOfSource(id!), 'admin', 'IntegrationSource');
   // A cascade records one event per removed row, about a millisecond each: the
@@ -150,22 +153,28 @@ export async function deleteSource(access: Access, input: { id: string; cascade?
       if (!before) throw new NotFoundError('IntegrationSource');
       const where = { organizationId, sourceId: id! };
       const events: AuditInput[] = [];
+      const rows: Rows = {};
       if (input.cascade) {
         // Each removal is recorded with what it held, as the delete itself returns it.
-        const identifiers = await tx.$queryRaw<DeletedIdentifier[]>`
-          DELETE FROM identifiers WHERE organization_id = ${organizationId}::uuid AND source_id = ${id}::uuid
+        const identifiers = await tx.$queryRaw<(DeletedIdentifier & { row: Row })[]>`
+          DELETE FROM identifiers x WHERE organization_id = ${organizationId}::uuid AND source_id = ${id}::uuid
           RETURNING id, user_id AS "userId", source_id AS "sourceId", identifier_key AS "identifierKey",
             identifier_value AS "identifierValue", discovery_method::text AS "discoveryMethod",
-            confidence_score AS "confidenceScore", discovery_metadata AS "discoveryMetadata"`;
-        const identities = await tx.$queryRaw<DeletedIdentity[]>`
-          DELETE FROM identities WHERE organization_id = ${organizationId}::uuid AND source_id = ${id}::uuid
+            confidence_score AS "confidenceScore", discovery_metadata AS "discoveryMetadata", to_jsonb(x) AS row`;
+        // The properties of its identities are kept with them.
+        rows.identity_properties = await deleteRows(tx, 'identity_properties', Prisma.sql`identity_id IN (
+          SELECT id FROM identities WHERE organization_id = ${organizationId}::uuid AND source_id = ${id}::uuid)`);
+        const identities = await tx.$queryRaw<(DeletedIdentity & { row: Row })[]>`
+          DELETE FROM identities x WHERE organization_id = ${organizationId}::uuid AND source_id = ${id}::uuid
           RETURNING id, identifier_key AS "identifierKey", identity_type::text AS "identityType", name, email,
             phone_number AS "phoneNumber", project_id AS "projectId", source_id AS "sourceId",
             external_id AS "externalId", external_username AS "externalUsername",
             external_email AS "externalEmail", external_email_verified AS "externalEmailVerified",
             external_display_name AS "externalDisplayName", user_id AS "userId", linked_by::text AS "linkedBy",
-            linked_at AS "linkedAt", last_synced_at AS "lastSyncedAt"`;
-        for (const r of identifiers) {
+            linked_at AS "linkedAt", last_synced_at AS "lastSyncedAt", to_jsonb(x) AS row`;
+        rows.identifiers = identifiers.map((r) => r.row);
+        rows.identities = identities.map((r) => r.row);
+        for (const { row: _row, ...r } of identifiers) {
           events.push({
             organizationId,
             entityType: 'Identifier',
@@ -175,7 +184,7 @@ export async function deleteSource(access: Access, input: { id: string; cascade?
             discoveryMethod: r.discoveryMethod,
           });
         }
-        for (const r of identities) {
+        for (const { row: _row, ...r } of identities) {
           events.push({
             organizationId,
             entityType: 'Identity',
@@ -196,7 +205,15 @@ export async function deleteSource(access: Access, input: { id: string; cascade?
           );
         }
       }
-      await tx.integrationSource.delete({ where: { id: id! } });
+      rows.integration_sources = await deleteRows(tx, 'integration_sources', Prisma.sql`id = ${id}::uuid`);
+      await keepDeleted(tx, access.viewer, {
+        organizationId,
+        entityType: 'IntegrationSource',
+        entityId: id!,
+        rows,
+        label: `${before.key} (${before.name})`,
+        reason,
+      });
       events.push(auditEvent(AUDITED_SOURCE, 'DELETE', before, null));
       await recordAudit(tx, access.viewer, events);
     },
