@@ -5,6 +5,7 @@ import { RestoreBlockedError } from '../../errors.ts';
 import type { Prisma } from '../../generated/prisma/client.ts';
 import { IdentifierRef } from '../identifier/schema.ts';
 import { IdentityRef } from '../identity/schema.ts';
+import { MemberRef } from '../member/schema.ts';
 import { OrganizationRef } from '../organization/schema.ts';
 import { SourceRef } from '../source/schema.ts';
 import { totalCountField } from '../shared/connections.ts';
@@ -22,6 +23,7 @@ export const DeletedKindEnum = builder.enumType('DeletedKind', {
     Identifier: { description: 'An identifier.' },
     Identity: { description: 'An identity (an account at a provider), with its properties.' },
     IntegrationSource: { description: 'An integration source, with the identifiers and identities deleted with it.' },
+    Member: { description: 'A membership of a user in the organization.' },
   } satisfies Record<DeletedKind, unknown>,
 });
 
@@ -135,6 +137,7 @@ const RESTORED = {
   Identifier: { ref: IdentifierRef, field: 'identifier', load: (id: string) => prisma.identifier.findUniqueOrThrow({ where: { id } }) },
   Identity: { ref: IdentityRef, field: 'identity', load: (id: string) => prisma.identity.findUniqueOrThrow({ where: { id } }) },
   IntegrationSource: { ref: SourceRef, field: 'source', load: (id: string) => prisma.integrationSource.findUniqueOrThrow({ where: { id } }) },
+  Member: { ref: MemberRef, field: 'member', load: (id: string) => prisma.member.findUniqueOrThrow({ where: { id } }) },
 } as const;
 
 builder.mutationFields((t) => {

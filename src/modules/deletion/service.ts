@@ -29,6 +29,7 @@ export const TABLE_OF: Record<DeletedKind, (typeof RESTORE_ORDER)[number]> = {
   Identifier: 'identifiers',
   Identity: 'identities',
   IntegrationSource: 'integration_sources',
+  Member: 'members',
 };
 
 const camel = (s: string) => s.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());

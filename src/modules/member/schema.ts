@@ -137,6 +137,7 @@ const RemoveMemberInput = builder.inputType('RemoveMemberInput', {
   description: 'The membership to end.',
   fields: (t) => ({
     id: t.id({ description: 'The member: its global id (or UUID).' }),
+    reason: t.string({ required: false, description: 'Why the membership ends, up to 1000 characters; shown in deletedItems.' }),
   }),
 });
 
@@ -163,7 +164,7 @@ builder.mutationFields((t) => ({
   removeMember: t.field({
     type: 'ID',
     description:
-      'Removes a user from an organization (ORGANIZATION_ADMIN of it). The organization always keeps an active ORGANIZATION_ADMIN.',
+      'Removes a user from an organization (ORGANIZATION_ADMIN of it). The organization always keeps an active ORGANIZATION_ADMIN. restoreMember brings the membership back until the organization\'s retention runs out.',
     authScopes: { authenticated: true },
     args: { input: t.arg({ type: RemoveMemberInput, description: 'The membership to end.' }) },
     errors: mutationResult(

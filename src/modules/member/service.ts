@@ -1,7 +1,9 @@
 import type { Access } from '../../context.ts';
-import { prisma } from '../../db.ts';
+import { Prisma, prisma } from '../../db.ts';
+import { deleteRows, keepDeleted } from '../deletion/store.ts';
+import { text } from '../shared/inputs.ts';
 import { ConflictError, forbidden, LastOrganizationAdminError, NotFoundError } from '../../errors.ts';
-import type { Member, MemberRole, MembershipState, Prisma } from '../../generated/prisma/client.ts';
+import type { Member, MemberRole, MembershipState } from '../../generated/prisma/client.ts';
 import { type AuditInput, recordAudit } from '../audit/service.ts';
 import { auditedChange, auditEvent, type Audited } from '../shared/audited.ts';
 import { isSystemAdmin } from '../shared/authorize.ts';
@@ -172,15 +174,18 @@ export async function updateMember(access: Access, input: UpdateMemberInput) {
 }
 
 /** Removes a member (ORGANIZATION_ADMIN of its organization), never the last active admin. */
-export async function removeMember(access: Access, input: { id: string }) {
+export async function removeMember(access: Access, input: { id: string; reason?: string | null }) {
   const issues = new Issues();
   const id = issues.id('input.id', input.id, 'Member');
+  const reason = text(issues, 'input.reason', input.reason, 1000);
   issues.throwIfAny();
   const current = await organizationOfMember(id!);
   const organizationId = await requireRowIn(access, current?.organizationId, 'admin', 'Member');
   requireRoleAuthority(access, current!.role);
   await withAdminGuard(access, id!, organizationId, () => false, async (tx) => {
-    await tx.member.delete({ where: { id: id! } });
+    const rows = await deleteRows(tx, 'members', Prisma.sql`id = ${id!}::uuid`);
+    const [user] = await tx.$queryRaw<{ email: string }[]>`SELECT email FROM users WHERE id = ${rows[0]!.user_id as string}::uuid`;
+    await keepDeleted(tx, access.viewer, { organizationId, entityType: 'Member', entityId: id!, rows: { members: rows }, label: user?.email ?? '', reason });
     return null;
   });
   return id!;
