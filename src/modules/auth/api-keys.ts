@@ -1,6 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Access, Viewer } from '../../context.ts';
-import { prisma, sql, statement } from '../../db.ts';
+import { Prisma, prisma, sql, statement } from '../../db.ts';
+import { deleteRows, keepDeleted } from '../deletion/store.ts';
+import { text } from '../shared/inputs.ts';
 import { forbidden, NotFoundError } from '../../errors.ts';
 import type { ApiKey, MemberRole } from '../../generated/prisma/client.ts';
 import { recordAudit } from '../audit/service.ts';
@@ -147,4 +149,26 @@ export async function revokeApiKey(access: Access, input: { id: string }) {
     async (tx, before) => (before.revokedAt ? before : tx.apiKey.update({ where: { id: id! }, data: { revokedAt: new Date() } })),
     { action: 'REVOKE' },
   );
+}
+
+/**
+ * Deletes an API key of an organization the viewer administers: it stops authenticating
+ * at once, and an admin can restore it (restoreApiKey, the same secret working again)
+ * until the organization's retention runs out.
+ */
+export async function deleteApiKey(access: Access, input: { id: string; reason?: string | null }): Promise<string> {
+  const issues = new Issues();
+  const id = issues.id('input.id', input.id, 'ApiKey');
+  const reason = text(issues, 'input.reason', input.reason, 1000);
+  issues.throwIfAny();
+  const key = await prisma.apiKey.findUnique({ where: { id: id! }, select: { organizationId: true } });
+  if (!key || !(await access.can(key.organizationId, 'read'))) throw new NotFoundError('ApiKey');
+  if (!(await access.can(key.organizationId, 'admin'))) throw forbidden();
+  await auditedChange(access.viewer, AUDITED_API_KEY, id!, async (tx, before) => {
+    const rows = await deleteRows(tx, 'api_keys', Prisma.sql`id = ${id!}::uuid`);
+    const label = `${before.name} (${before.prefix}…)`;
+    await keepDeleted(tx, access.viewer, { organizationId: before.organizationId, entityType: 'ApiKey', entityId: id!, rows: { api_keys: rows }, label, reason });
+    return null;
+  });
+  return id!;
 }

@@ -1,3 +1,4 @@
+import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../../builder.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors.ts';
 import type { ApiKey } from '../../generated/prisma/client.ts';
@@ -5,7 +6,7 @@ import { totalCountField } from '../shared/connections.ts';
 import { mutationResult } from '../shared/errors.ts';
 import { scopesForOrganization } from '../shared/tenant.ts';
 import { administeredRowWhere } from '../shared/visibility.ts';
-import { createApiKey, revokeApiKey, type ApiKeyRole } from './api-keys.ts';
+import { createApiKey, deleteApiKey, revokeApiKey, type ApiKeyRole } from './api-keys.ts';
 
 export const ApiKeyRoleEnum = builder.enumType('ApiKeyRole', {
   description: 'What an API key may do in its organization (the member roles a machine client may hold).',
@@ -89,6 +90,14 @@ const CreateApiKeyInput = builder.inputType('CreateApiKeyInput', {
   }),
 });
 
+const DeleteApiKeyInput = builder.inputType('DeleteApiKeyInput', {
+  description: 'The API key to delete.',
+  fields: (t) => ({
+    id: t.id({ description: 'The key: its global id (or UUID).' }),
+    reason: t.string({ required: false, description: 'Why it is deleted, up to 1000 characters; shown in deletedItems.' }),
+  }),
+});
+
 const RevokeApiKeyInput = builder.inputType('RevokeApiKeyInput', {
   description: 'The API key to revoke.',
   fields: (t) => ({
@@ -130,5 +139,14 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: RevokeApiKeyInput, description: 'The key to revoke.' }) },
     errors: mutationResult('RevokeApiKey', 'apiKey', 'revoking an API key'),
     resolve: (_root, { input }, ctx) => revokeApiKey(ctx.access, input),
+  }),
+  deleteApiKey: t.field({
+    type: 'ID',
+    description:
+      "Deletes an API key of an organization you administer: it stops authenticating at once and leaves the list of keys. restoreApiKey brings it back, its secret working again, until the organization's retention runs out.",
+    authScopes: { authenticated: true },
+    args: { input: t.arg({ type: DeleteApiKeyInput, description: 'The key to delete.' }) },
+    errors: mutationResult('DeleteApiKey', { name: 'deletedId', description: 'The global id the deleted key had.' }, 'deleting an API key'),
+    resolve: async (_root, { input }, ctx) => encodeGlobalID('ApiKey', await deleteApiKey(ctx.access, input)),
   }),
 }));

@@ -3,6 +3,7 @@ import { builder } from '../../builder.ts';
 import { prisma } from '../../db.ts';
 import { RestoreBlockedError } from '../../errors.ts';
 import type { Prisma } from '../../generated/prisma/client.ts';
+import { ApiKeyRef } from '../auth/schema.ts';
 import { IdentifierRef } from '../identifier/schema.ts';
 import { IdentityRef } from '../identity/schema.ts';
 import { MemberRef } from '../member/schema.ts';
@@ -24,6 +25,7 @@ export const DeletedKindEnum = builder.enumType('DeletedKind', {
     Identity: { description: 'An identity (an account at a provider), with its properties.' },
     IntegrationSource: { description: 'An integration source, with the identifiers and identities deleted with it.' },
     Member: { description: 'A membership of a user in the organization.' },
+    ApiKey: { description: 'An API key; restored, its secret authenticates again.' },
   } satisfies Record<DeletedKind, unknown>,
 });
 
@@ -138,6 +140,7 @@ const RESTORED = {
   Identity: { ref: IdentityRef, field: 'identity', load: (id: string) => prisma.identity.findUniqueOrThrow({ where: { id } }) },
   IntegrationSource: { ref: SourceRef, field: 'source', load: (id: string) => prisma.integrationSource.findUniqueOrThrow({ where: { id } }) },
   Member: { ref: MemberRef, field: 'member', load: (id: string) => prisma.member.findUniqueOrThrow({ where: { id } }) },
+  ApiKey: { ref: ApiKeyRef, field: 'apiKey', load: (id: string) => prisma.apiKey.findUniqueOrThrow({ where: { id } }) },
 } as const;
 
 builder.mutationFields((t) => {

@@ -30,6 +30,7 @@ export const TABLE_OF: Record<DeletedKind, (typeof RESTORE_ORDER)[number]> = {
   Identity: 'identities',
   IntegrationSource: 'integration_sources',
   Member: 'members',
+  ApiKey: 'api_keys',
 };
 
 const camel = (s: string) => s.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());

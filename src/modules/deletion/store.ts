@@ -17,7 +17,7 @@ export type LiveTable = (typeof RESTORE_ORDER)[number];
 export type Rows = Partial<Record<LiveTable, Row[]>>;
 
 /** The kinds of object a restore brings back, by the entity type of their audit events and global ids. */
-export const DELETED_KINDS = ['Identifier', 'Identity', 'IntegrationSource', 'Member'] as const;
+export const DELETED_KINDS = ['Identifier', 'Identity', 'IntegrationSource', 'Member', 'ApiKey'] as const;
 export type DeletedKind = (typeof DELETED_KINDS)[number];
 
 export interface DeletedItem {
