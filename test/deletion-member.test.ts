@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { prisma } from '../src/db.ts';
 import { expectErrorCode, globalId, gql } from './helpers/app.ts';
-import { aMember, aTenantWithMember, aUser } from './helpers/factories.ts';
+import { aMember, anIdentifier, aSource, aTenantWithMember, aUser } from './helpers/factories.ts';
 
 const REMOVE = `mutation ($input: RemoveMemberInput!) { removeMember(input: $input) { __typename ... on Error { code message } } }`;
 const RESTORE = `mutation ($id: ID!) {
@@ -55,5 +55,22 @@ describe('removing and restoring a member', () => {
     const blocked = await gql(RESTORE, { variables: { id: w.id }, ...w.as });
     expect(blocked.data?.restoreMember).toMatchObject({ __typename: 'RestoreBlockedError', code: 'CONFLICT', fields: ['userId'], holderId: holder });
     expect(await rowOf(w.member.id)).toEqual([]);
+  });
+});
+
+describe('identifiers of a removed member', () => {
+  it('cannot be restored while the user is not a member, and can once the membership is restored', async () => {
+    const w = await world();
+    const source = await aSource(w.organization.id, { key: 'crm' });
+    const identifier = await anIdentifier(w.organization.id, w.person.id, source.id);
+    const id = globalId('Identifier', identifier.id);
+    await gql(`mutation ($id: ID!) { deleteIdentifier(input: { id: $id }) { __typename } }`, { variables: { id }, ...w.as });
+    await gql(REMOVE, { variables: { input: { id: w.id } }, ...w.as });
+    const RESTORE_IDENTIFIER = `mutation ($id: ID!) { restoreIdentifier(input: { id: $id }) { __typename ... on RestoreBlockedError { code missing fields } } }`;
+    const blocked = await gql(RESTORE_IDENTIFIER, { variables: { id }, ...w.as });
+    expect(blocked.data?.restoreIdentifier).toEqual({ __typename: 'RestoreBlockedError', code: 'CONFLICT', missing: 'Member', fields: ['userId'] });
+    expect(await prisma.identifier.count()).toBe(0);
+    expect((await gql(RESTORE, { variables: { id: w.id }, ...w.as })).data?.restoreMember.__typename).toBe('RestoreMemberSuccess');
+    expect((await gql(RESTORE_IDENTIFIER, { variables: { id }, ...w.as })).data?.restoreIdentifier.__typename).toBe('RestoreIdentifierSuccess');
   });
 });

@@ -30,7 +30,7 @@ export const AuditEventRef = builder.prismaNode('AuditEvent', {
   findUnique: (id, ctx) => tenantRowWhere(id, ctx),
   fields: (t) => ({
     action: t.exposeString('action', {
-      description: 'What happened: CREATE, UPDATE, DELETE, LINK, UNLINK, and the like.',
+      description: 'What happened: CREATE, UPDATE, DELETE, RESTORE, PURGE, LINK, UNLINK, and the like.',
     }),
     entityType: t.exposeString('entityType', { description: 'The type of the changed object, e.g. `Identifier`.' }),
     entityId: t.id({

@@ -49,6 +49,14 @@ async function adminItem(access: Access, kind: DeletedKind | null, entityId: str
   return found!;
 }
 
+/** Whether an identifier's user is no longer a member of its organization: identifiers are only ever of members. */
+async function withoutMembership(tx: Tx, rows: Row[]): Promise<boolean> {
+  const [orphan] = await tx.$queryRaw<{ id: string }[]>`
+    SELECT r.id::text FROM jsonb_populate_recordset(NULL::identifiers, ${JSON.stringify(rows)}::jsonb) r
+    WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.organization_id = r.organization_id AND m.user_id = r.user_id) LIMIT 1`;
+  return !!orphan;
+}
+
 /**
  * Puts a deleted object back with the same id and every column (its dependents too),
  * and records a RESTORE event. A unique key now held by a live object, or a row it
@@ -70,6 +78,9 @@ export async function restoreDeleted(access: Access, kind: DeletedKind, entityId
           const fields = blocker.columns.filter((c) => c !== 'organization_id').map(camel);
           const holder = blocker.holder && encodeGlobalID(NODE_OF[blocker.holder.table] ?? blocker.holder.table, blocker.holder.id);
           throw new RestoreBlockedError(kind, fields.length ? fields : blocker.columns.map(camel), holder, blocker.missing && (NODE_OF[blocker.missing] ?? blocker.missing));
+        }
+        if (table === 'identifiers' && (await withoutMembership(tx, rows))) {
+          throw new RestoreBlockedError(kind, ['userId'], null, 'Member');
         }
         await insertRows(tx, table, rows);
       }

@@ -21,7 +21,7 @@ export const EVENT_ENTITIES = [
   'Organization', 'Member', 'User', 'IntegrationSource', 'Identifier', 'Identity', 'ApiKey', 'LinkSuggestion', 'WebhookEndpoint',
 ] as const;
 /** What audit events say happened to them. */
-export const EVENT_ACTIONS = ['CREATE', 'UPDATE', 'DELETE', 'LINK', 'UNLINK', 'MERGE', 'UNMERGE', 'REVOKE', 'ROTATE_SECRET'] as const;
+export const EVENT_ACTIONS = ['CREATE', 'UPDATE', 'DELETE', 'RESTORE', 'PURGE', 'LINK', 'UNLINK', 'MERGE', 'UNMERGE', 'REVOKE', 'ROTATE_SECRET'] as const;
 
 /** Longest grace period of a rotated secret: a week. */
 const MAX_GRACE_SECONDS = 7 * 86_400;
