@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { prisma } from '../src/db.ts';
 import { ANONYMOUS } from '../src/context.ts';
-import { purgeExpired } from '../src/modules/deletion/service.ts';
+import { purgeExpired, startPurging } from '../src/modules/deletion/service.ts';
 import { expectErrorCode, expectNoErrors, globalId, gql } from './helpers/app.ts';
 import { aMember, anIdentifier, aSource, aTenantWithMember, aUser } from './helpers/factories.ts';
 
@@ -191,5 +191,19 @@ describe('the purge of deleted objects past retention', () => {
     expect((await prisma.deletedItem.findMany()).map((d) => d.entityId)).toEqual([third.id]);
     expect(await prisma.auditEvent.count({ where: { action: 'PURGE', actorType: 'SYSTEM' } })).toBe(2);
     expect(await purgeExpired(ANONYMOUS)).toBe(0);
+  });
+
+  it('runs on its own every interval once started, until stopped', async () => {
+    const w = await world();
+    await gql(DELETE, { variables: { input: { id: w.id } }, asUser: w.analyst });
+    await prisma.$executeRawUnsafe(`UPDATE deleted_items SET deleted_at = now() - interval '31 days'`);
+    const errors: unknown[] = [];
+    const purging = startPurging(ANONYMOUS, 1, (err) => errors.push(err));
+    try {
+      await expect.poll(() => prisma.deletedItem.count(), { timeout: 5000, interval: 100 }).toBe(0);
+    } finally {
+      purging.stop();
+    }
+    expect(errors).toEqual([]);
   });
 });

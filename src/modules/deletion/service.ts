@@ -120,7 +120,8 @@ export async function purgeExpired(viewer: Viewer, limit = 500, db: typeof prism
     const gone = await tx.$queryRaw<{ organization_id: string; entity_type: DeletedKind; entity_id: string }[]>`
       WITH due AS (
         SELECT d.id FROM deleted_items d JOIN organizations o ON o.id = d.organization_id
-        WHERE d.deleted_at <= now() - make_interval(days => o.deleted_retention_days)
+        -- No retention is shorter than a day: the first bound lets the index on deleted_at narrow the scan.
+        WHERE d.deleted_at <= now() - interval '1 day' AND d.deleted_at <= now() - make_interval(days => o.deleted_retention_days)
         ORDER BY d.deleted_at LIMIT ${limit} FOR UPDATE OF d SKIP LOCKED)
       DELETE FROM deleted_items d USING due WHERE d.id = due.id
       RETURNING d.organization_id::text, d.entity_type, d.entity_id::text`;
