@@ -60,6 +60,45 @@ describe('development tokens', () => {
     expect(analyst.member).toEqual({ role: 'ANALYST', state: 'ACTIVE' });
   });
 
+  it('records what it creates and changes in the audit trail, as the system, and nothing when it changes nothing', async () => {
+    const trail = async () =>
+      (await prisma.auditEvent.findMany({ orderBy: [{ createdAt: 'asc' }, { entityType: 'asc' }] })).map((e) => ({
+        organizationId: e.organizationId,
+        actorType: e.actorType,
+        entityType: e.entityType,
+        entityId: e.entityId,
+        action: e.action,
+        changes: e.changes,
+      }));
+    const made = await ensureDevMembership(prisma, { email: 'ada@example.com', organization: 'acme' });
+    const member = await prisma.member.findFirstOrThrow({ where: { userId: made.user.id } });
+    expect(await trail()).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ organizationId: null, actorType: 'SYSTEM', entityType: 'User', entityId: made.user.id, action: 'CREATE' }),
+        expect.objectContaining({ organizationId: made.organization.id, actorType: 'SYSTEM', entityType: 'Organization', action: 'CREATE' }),
+        expect.objectContaining({
+          organizationId: made.organization.id,
+          entityType: 'Member',
+          entityId: member.id,
+          action: 'CREATE',
+          changes: { userId: { before: null, after: made.user.id }, role: { before: null, after: 'ORGANIZATION_ADMIN' }, state: { before: null, after: 'ACTIVE' } },
+        }),
+      ]),
+    );
+    expect(await trail()).toHaveLength(3);
+    await ensureDevMembership(prisma, { email: 'ada@example.com', organization: 'acme' });
+    expect(await trail()).toHaveLength(3);
+    await ensureDevMembership(prisma, { email: 'ada@example.com', organization: 'acme', role: 'ANALYST', systemAdmin: true });
+    const after = await trail();
+    expect(after).toHaveLength(5);
+    expect(after.slice(3)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ entityType: 'User', action: 'UPDATE', changes: { isSystemAdmin: { before: false, after: true } } }),
+        expect.objectContaining({ entityType: 'Member', action: 'UPDATE', changes: { role: { before: 'ORGANIZATION_ADMIN', after: 'ANALYST' } } }),
+      ]),
+    );
+  });
+
   it('binds the token to the organization on request', async () => {
     const made = await ensureDevMembership(prisma, { email: 'bound@example.com', organization: 'bound' });
     const other = await ensureDevMembership(prisma, { email: 'bound@example.com', organization: 'other' });

@@ -6,7 +6,13 @@ import { jwtVerify, SignJWT } from 'jose';
 import type { AuthSettings, Config } from '../../config.ts';
 import { folderHolder } from '../../db/folder-lock.ts';
 import type { PrismaClient } from '../../db.ts';
+import { ANONYMOUS } from '../../context.ts';
 import type { MemberRole } from '../../generated/prisma/client.ts';
+import { type AuditInput, recordAudit } from '../audit/service.ts';
+import { AUDITED_MEMBER } from '../member/service.ts';
+import { AUDITED_ORGANIZATION } from '../organization/service.ts';
+import { auditEvent } from '../shared/audited.ts';
+import { AUDITED_USER } from '../user/service.ts';
 import { MAX_EMAIL_LENGTH, normaliseEmail } from '../shared/validate.ts';
 import { UUID_RE } from '../shared/visibility.ts';
 
@@ -72,44 +78,58 @@ export function devGrantProblem(grant: DevGrant): string | null {
   return null;
 }
 
-/** Creates whatever of user, organization and membership is missing (development only). */
+/**
+ * Creates whatever of user, organization and membership is missing (development only),
+ * and records each row it creates or changes in the audit trail, as the system (no
+ * signed-in user makes these).
+ */
 export async function ensureDevMembership(prisma: PrismaClient, grant: DevGrant): Promise<DevMembership> {
   const problem = devGrantProblem(grant);
   if (problem) throw new Error(problem);
   const email = normaliseEmail(grant.email)!;
   return prisma.$transaction(async (tx) => {
-    let user = await tx.user.findUnique({ where: { email } });
-    if (!user) {
-      user = await tx.user.create({
+    const events: AuditInput[] = [];
+    const found = await tx.user.findUnique({ where: { email } });
+    let user =
+      found ??
+      (await tx.user.create({
         data: { id: grant.userId, email, authSubject: `dev|${email}`, name: grant.name ?? email.split('@')[0]! },
-      });
-    } else if (!user.authSubject) {
-      user = await tx.user.update({ where: { id: user.id }, data: { authSubject: `dev|${email}` } });
-    }
-    if (grant.systemAdmin && !user.isSystemAdmin) {
-      user = await tx.user.update({ where: { id: user.id }, data: { isSystemAdmin: true } });
+      }));
+    if (!found) events.push(auditEvent(AUDITED_USER, 'CREATE', null, user));
+    const changes = {
+      ...(user.authSubject ? {} : { authSubject: `dev|${email}` }),
+      ...(grant.systemAdmin && !user.isSystemAdmin ? { isSystemAdmin: true } : {}),
+    };
+    if (Object.keys(changes).length) {
+      const before = user;
+      user = await tx.user.update({ where: { id: user.id }, data: changes });
+      events.push(auditEvent(AUDITED_USER, 'UPDATE', before, user));
     }
     const byId = UUID_RE.test(grant.organization);
-    const organization =
-      (await tx.organization.findUnique({
-        where: byId ? { id: grant.organization.toLowerCase() } : { slug: grant.organization },
-      })) ??
-      (byId
-        ? null
-        : await tx.organization.create({ data: { slug: grant.organization, name: grant.organization } }));
+    let organization = await tx.organization.findUnique({
+      where: byId ? { id: grant.organization.toLowerCase() } : { slug: grant.organization },
+    });
+    if (!organization && !byId) {
+      organization = await tx.organization.create({ data: { slug: grant.organization, name: grant.organization } });
+      events.push(auditEvent(AUDITED_ORGANIZATION, 'CREATE', null, organization));
+    }
     if (!organization) throw new Error(`no organization has the id ${grant.organization}`);
     const where = { organizationId_userId: { organizationId: organization.id, userId: user.id } };
     // A system admin acts in every organization without a membership, so one is made
     // for them only when a role is asked for: making them its admin unasked would
     // change who counts as the organization's admins.
+    const existing = await tx.member.findUnique({ where });
     const member =
       grant.systemAdmin && !grant.role
-        ? await tx.member.findUnique({ where })
+        ? existing
         : await tx.member.upsert({
             where,
             create: { organizationId: organization.id, userId: user.id, role: grant.role ?? 'ORGANIZATION_ADMIN', state: 'ACTIVE' },
             update: grant.role ? { role: grant.role, state: 'ACTIVE' } : {},
           });
+    if (member) events.push(auditEvent(AUDITED_MEMBER, existing ? 'UPDATE' : 'CREATE', existing, member));
+    // An UPDATE that changed nothing is skipped by recordAudit.
+    await recordAudit(tx, ANONYMOUS, events);
     return {
       user: { id: user.id, email: user.email, authSubject: user.authSubject!, name: user.name, isSystemAdmin: user.isSystemAdmin },
       organization: { id: organization.id, slug: organization.slug },

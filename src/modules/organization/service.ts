@@ -14,7 +14,7 @@ import { renormalisePhones } from '../matching/regions.ts';
 // Every change is recorded as an audit event in the transaction that makes it.
 
 /** Organizations' audit events: the fields they record. */
-const AUDITED_ORGANIZATION: Audited<Organization> = {
+export const AUDITED_ORGANIZATION: Audited<Organization> = {
   model: 'Organization',
   entityType: 'Organization',
   fields: ['slug', 'name', 'autoApproveLinkConfidence', 'defaultPhoneRegion', 'deletedRetentionDays'],
