@@ -351,6 +351,47 @@ describe('server-created suggestions', () => {
     expect(list.data!.organization.linkSuggestions.edges.map((e: { node: { confidence: number } }) => e.node.confidence)).toEqual([0.36]);
   });
 
+  it("a discovery job suggesting a pair above the auto-approve threshold raises the server's weaker suggestion, keeps both authors' evidence and approves it", async () => {
+    const { org, admin, analyst, crm, chat } = await tenant();
+    const a = await aUser();
+    const b = await aUser();
+    await aMember(org.id, a.id);
+    await aMember(org.id, b.id);
+    await anIdentifier(org.id, a.id, crm.id, { identifierKey: 'owner_id', identifierValue: '005A', confidenceScore: 0.9 });
+    const mine = await anIdentifier(org.id, b.id, chat.id, { identifierKey: 'owner_id', identifierValue: '005B' });
+    expectNoErrors(await gql(`mutation ($input: UpdateIdentifierInput!) { updateIdentifier(input: $input) { __typename } }`, {
+      asUser: analyst,
+      variables: { input: { id: globalId('Identifier', mine.id), identifierValue: '005A' } },
+    }));
+    const [server] = await prisma.linkSuggestion.findMany();
+    expect(server).toMatchObject({ createdBy: 'SERVER', state: 'SUGGESTED' });
+    expect(server!.confidence).toBeLessThan(0.95);
+    const serverEvidence = server!.evidence as object[];
+    expect(serverEvidence).toEqual([expect.objectContaining({ kind: 'IDENTIFIER_VALUE', suggestedBy: 'SERVER' })]);
+    expectNoErrors(await gql(SET_THRESHOLD, { asUser: admin, variables: { input: { id: org.id, autoApproveLinkConfidence: 0.95 } } }));
+
+    const job = await gql(CREATE, {
+      asUser: analyst,
+      variables: {
+        input: {
+          organizationId: org.id, subjectId: uid(a.id), candidateId: uid(b.id), confidence: 0.97, createdBy: 'LLM_DISCOVERY',
+          evidence: [{ kind: 'SIGNATURE', value: 'same e-mail signature' }],
+        },
+      },
+    });
+    expectNoErrors(job);
+    expect(job.data!.createLinkSuggestion.suggestion).toMatchObject({
+      id: globalId('LinkSuggestion', server!.id), state: 'APPROVED', confidence: 0.97, createdBy: 'SERVER', merge: { id: expect.any(String) },
+    });
+    const row = await prisma.linkSuggestion.findUniqueOrThrow({ where: { id: server!.id } });
+    expect(row.evidence).toEqual([...serverEvidence, { kind: 'SIGNATURE', value: 'same e-mail signature', suggestedBy: 'LLM_DISCOVERY' }]);
+    const merged = (await prisma.user.findMany({ where: { id: { in: [a.id, b.id] } } })).filter((u) => u.mergedIntoId !== null);
+    expect(merged).toHaveLength(1);
+    const events = await prisma.auditEvent.findMany({ where: { entityType: 'LinkSuggestion', entityId: server!.id }, orderBy: { createdAt: 'asc' } });
+    expect(events.map((e) => e.action)).toEqual(expect.arrayContaining(['UPDATE']));
+    expect(events.find((e) => e.action === 'UPDATE')!.changes).toMatchObject({ confidence: { before: server!.confidence, after: 0.97 } });
+  });
+
   it('an identity write whose email, unverified account email or phone number a member has suggests the identity as theirs', async () => {
     const { org, analyst, crm } = await tenant();
     const okta = await aSource(org.id, { key: 'okta', kind: 'IDENTITY_PROVIDER' });
