@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { build, isFresh } from '../scripts/build.mjs';
 import type { BenchJwt } from './jwt.ts';
 import { JWT_AUDIENCE, JWT_ISSUER } from './jwt.ts';
+import { serverRoleUrl } from './common.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const PEERS_DIR = path.join(ROOT, 'bench', 'peers');
@@ -110,7 +111,8 @@ export async function startThisServer(o: PeerOptions, extraEnv: Record<string, s
       NODE_ENV: 'production',
       HOST: '127.0.0.1',
       PORT: '0',
-      DATABASE_URL: o.databaseUrl,
+      DATABASE_URL: await serverRoleUrl(o.databaseUrl),
+      MIGRATION_DATABASE_URL: o.databaseUrl,
       DATABASE_POOL_SIZE: String(o.poolSize),
       JWT_JWKS_URL: o.jwt.jwksUrl,
       JWT_ISSUER,

@@ -48,6 +48,8 @@ export interface Config {
   port: number;
   /** PostgreSQL connection string; when absent the embedded database is used. */
   databaseUrl: string | undefined;
+  /** The role that owns the schema and runs migrations, when the server's own (DATABASE_URL) may not. */
+  migrationDatabaseUrl: string | undefined;
   /** Where the embedded database keeps its files. */
   pgliteDataDir: string;
   /** Apply pending migrations to PostgreSQL on start (the embedded database always migrates). */
@@ -267,6 +269,7 @@ export function loadConfig(env: Env = process.env): Config {
     host: env.HOST || '127.0.0.1',
     port: int(env, 'PORT', 4000),
     databaseUrl: env.DATABASE_URL || undefined,
+    migrationDatabaseUrl: env.MIGRATION_DATABASE_URL || env.DATABASE_URL || undefined,
     pgliteDataDir: path.resolve(env.PGLITE_DATA_DIR || 'data/pglite'),
     migrateOnStart: bool(env, 'MIGRATE_ON_START', false),
     replicas: {

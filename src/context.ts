@@ -2,6 +2,7 @@ import DataLoader from 'dataloader';
 import type { YogaInitialContext } from 'graphql-yoga';
 import { prisma } from './db.ts';
 import { onPrimary } from './db/replicas.ts';
+import { asSystem } from './db/scope.ts';
 import { tenantMismatch } from './errors.ts';
 import type { MemberRole, MembershipState } from './generated/prisma/client.ts';
 
@@ -79,12 +80,13 @@ export class Access {
     this.scopedBy = bound ? 'credential' : 'header';
     this.memberships = new DataLoader(async (organizationIds) => {
       if (viewer.kind !== 'user') return organizationIds.map(() => null);
-      // Roles decide what a request may do: read from the primary, never from a replica behind.
+      // Roles decide what a request may do: read from the primary, never from a replica
+      // behind, and for the server, as they decide the request's own scope.
       const rows = await onPrimary(() =>
-        prisma.member.findMany({
+        asSystem(() => prisma.member.findMany({
           where: { userId: viewer.userId, organizationId: { in: [...organizationIds] } },
           select: { organizationId: true, role: true, state: true },
-        }),
+        })),
       );
       const byOrg = new Map(rows.map((r) => [r.organizationId, r]));
       return organizationIds.map((id) => byOrg.get(id) ?? null);
@@ -114,10 +116,10 @@ export class Access {
       const known = scope ? v.knownMemberships?.get(scope) : undefined;
       if (known !== undefined) return new Map(known?.state === 'ACTIVE' ? [[scope!, known.role]] : []);
       const rows = await onPrimary(() =>
-        prisma.member.findMany({
+        asSystem(() => prisma.member.findMany({
           where: { userId: v.userId, state: 'ACTIVE', ...(scope ? { organizationId: scope } : {}) },
           select: { organizationId: true, role: true },
-        }),
+        })),
       );
       return new Map(rows.map((r) => [r.organizationId, r.role]));
     })();
@@ -133,6 +135,27 @@ export class Access {
     const roles = await this.activeRoles();
     if (roles === 'all') return 'all';
     return [...roles].filter(([, role]) => ROLE_LEVELS[role].includes(level)).map(([id]) => id);
+  }
+
+  /**
+   * The organizations whose rows this request's statements may see at all (row-level
+   * security, src/db/scope.ts): the one it is narrowed to; else every organization the
+   * viewer belongs to in any state (a PENDING member sees their invitation), or 'all'
+   * for a system admin. Finer rules (roles, states) stay with the services. The
+   * memberships read here also answer roleIn and organizationIdsWith.
+   */
+  async rowScope(): Promise<string[] | 'all'> {
+    const v = this.viewer;
+    if (v.kind === 'anonymous') return [];
+    if (this.scopeOrganizationId) return [this.scopeOrganizationId];
+    if (v.kind === 'apiKey') return [v.organizationId];
+    if (v.isSystemAdmin) return 'all';
+    const rows = await onPrimary(() =>
+      asSystem(() => prisma.member.findMany({ where: { userId: v.userId }, select: { organizationId: true, role: true, state: true } })),
+    );
+    for (const r of rows) this.memberships.prime(r.organizationId, { role: r.role, state: r.state });
+    this.active ??= Promise.resolve(new Map(rows.filter((r) => r.state === 'ACTIVE').map((r) => [r.organizationId, r.role])));
+    return rows.map((r) => r.organizationId);
   }
 
   /** Organizations whose data the viewer may read (see organizationIdsWith). */

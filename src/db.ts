@@ -9,6 +9,7 @@ import { errorFields, logger } from './observability/logger.ts';
 import { lockFolder, type FolderLock } from './db/folder-lock.ts';
 import { applyMigrations, type RawQuery } from './db/migrate.ts';
 import { parseLsn, ReplicaSet, routedPrisma, servingReplica } from './db/replicas.ts';
+import { batchPerScope, currentScope, ScopedPool, scopedText } from './db/scope.ts';
 import { PrismaClient } from './generated/prisma/client.ts';
 
 export { Prisma } from './generated/prisma/client.ts';
@@ -70,6 +71,18 @@ export function statement(name: string, text: string): Statement {
   return { name, text };
 }
 
+const scopedStatements = new WeakMap<Statement, Statement>();
+
+/** The statement as sent: setting its own row-level security scope (src/db/scope.ts). */
+function scopedStatement(s: Statement): Statement {
+  let scoped = scopedStatements.get(s);
+  if (!scoped) {
+    const parameters = Math.max(0, ...[...s.text.matchAll(/\$(\d+)/g)].map((m) => Number(m[1])));
+    scopedStatements.set(s, (scoped = { name: s.name, text: scopedText(s.text, parameters) }));
+  }
+  return scoped;
+}
+
 function redact(url: string): string {
   try {
     const u = new URL(url);
@@ -84,13 +97,11 @@ function client(factory: SqlMigrationAwareDriverAdapterFactory, onQuery: ((sql: 
   // A transaction waits for a connection as long as any other statement (the pool's
   // timeout), not Prisma's own two seconds.
   const transactionOptions = maxWaitMs ? { maxWait: maxWaitMs } : undefined;
-  if (!onQuery) return new PrismaClient({ adapter: factory, transactionOptions });
-  const prisma = new PrismaClient({
-    adapter: factory,
-    transactionOptions,
-    log: [{ emit: 'event', level: 'query' }],
-  });
-  prisma.$on('query', (e) => onQuery(e.query));
+  const prisma = onQuery
+    ? new PrismaClient({ adapter: factory, transactionOptions, log: [{ emit: 'event', level: 'query' }] })
+    : new PrismaClient({ adapter: factory, transactionOptions });
+  if (onQuery) (prisma as PrismaClient<'query'>).$on('query', (e) => onQuery(e.query));
+  batchPerScope(prisma);
   return prisma;
 }
 
@@ -157,7 +168,7 @@ async function migratePostgres(url: string): Promise<string[]> {
  * prepared statements' of hot reads.
  */
 function openPools(url: string, config: Config): { pool: pg.Pool; readPool: pg.Pool } {
-  const pool = new pg.Pool({
+  const pool = new ScopedPool({
     connectionString: url,
     max: config.databasePoolSize,
     // A request waits this long for a connection, then fails (SERVICE_UNAVAILABLE)
@@ -213,7 +224,7 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
     const { pool, readPool } = openPools(config.databaseUrl, config);
     const factory = new PrismaPg(pool);
     const query: RawQuery = async (sql) => (await pool.query(sql)).rows;
-    const applied = options.migrate ? await migratePostgres(config.databaseUrl) : [];
+    const applied = options.migrate ? await migratePostgres(config.migrationDatabaseUrl ?? config.databaseUrl) : [];
     const prisma = client(factory, options.onQuery, config.databasePoolTimeoutMs);
     const url = config.databaseUrl;
     const replicas = await openReplicas(config, pool, options.onQuery);
@@ -223,9 +234,11 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
       query,
       async run<T>(s: Statement, values: readonly unknown[]) {
         options.onQuery?.(s.text);
+        const scoped = scopedStatement(s);
+        const scope = currentScope();
         // A query operation's reads go to its replica (src/db/replicas.ts).
         const on = servingReplica()?.connections.prepared ?? readPool;
-        return (await on.query<T & pg.QueryResultRow>({ name: s.name, text: s.text, values: values as unknown[] })).rows;
+        return (await on.query<T & pg.QueryResultRow>({ name: scoped.name, text: scoped.text, values: [...values, scope] })).rows;
       },
       appliedMigrations: applied,
       describe: redact(config.databaseUrl),
@@ -264,7 +277,7 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
     query,
     async run<T>(s: Statement, values: readonly unknown[]) {
       options.onQuery?.(s.text);
-      return (await instance.query<T>(s.text, values as unknown[])).rows;
+      return (await instance.query<T>(scopedStatement(s).text, [...values, currentScope()])).rows;
     },
     appliedMigrations: applied,
     describe: options.pglite ? 'embedded database (in memory)' : `embedded database in ${config.pgliteDataDir}`,

@@ -5,6 +5,7 @@ import { startPurging } from './modules/deletion/service.ts';
 import { openDatabase, useDatabase } from './db.ts';
 import { createHttpServer } from './http-server.ts';
 import { pendingMigrations } from './db/migrate.ts';
+import { warnIfAboveThePolicies } from './db/scope.ts';
 import { developmentDemo, type DemoLoad } from './modules/demo/load.ts';
 import { inProcessTransport } from './modules/demo/transport.ts';
 import { FolderInUseError } from './db/folder-lock.ts';
@@ -35,6 +36,7 @@ useDatabase(db);
 useWebhookSettings(config.webhooks);
 for (const name of db.appliedMigrations) logger.info({ migration: name }, `Applied migration ${name}`);
 await refuseUnmigrated();
+if (db.kind === 'postgres' && config.env === 'production') await warnIfAboveThePolicies(db);
 // Webhooks go out from this process unless worker processes (npm run worker) send them.
 const delivery = config.webhooks.delivery === 'in-process' ? await startDelivery(db, config.webhooks) : null;
 if (!delivery && db.kind === 'embedded') {

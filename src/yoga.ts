@@ -7,6 +7,7 @@ import { createYoga, type GraphQLParams, type Plugin, type YogaServerInstance } 
 import type { Config } from './config.ts';
 import { createContext, type Context } from './context.ts';
 import { database } from './db.ts';
+import { inRequestScope } from './db/scope.ts';
 import { PROJECT_ROOT } from './paths.ts';
 import { forbidden, refusingRequest } from './errors.ts';
 import { yogaLogger } from './observability/logger.ts';
@@ -24,6 +25,7 @@ import { useMetrics } from './plugins/metrics.ts';
 import { usePlannedOperations } from './plugins/planned-operations.ts';
 import { MemoryCounterStore, useRateLimit, type CounterStore } from './plugins/rate-limit.ts';
 import { useReadRouting } from './plugins/read-routing.ts';
+import { useRowScope } from './plugins/row-scope.ts';
 import { useRequestLog } from './plugins/request-log.ts';
 import { useSubgraphGuard } from './plugins/subgraph-guard.ts';
 import { schema } from './schema.ts';
@@ -80,7 +82,7 @@ export function createApp({
     return ctx;
   }
 
-  return createYoga<Record<string, never>, Context>({
+  return withRequestScopes(createYoga<Record<string, never>, Context>({
     schema,
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/health',
@@ -119,6 +121,7 @@ export function createApp({
       ...useMetrics(),
       // Before the planned reads, so they run where the operation's reads are routed.
       useReadRouting({ readYourWritesMs: config.replicas.readYourWritesMs, redisUrl: config.rateLimits.redisUrl, diagnostics: config.env !== 'production' }),
+      useRowScope(),
       // Last of the execution hooks: every check above applies before it answers.
       usePlannedOperations(),
       useReadiness('/ready', async () => {
@@ -127,5 +130,24 @@ export function createApp({
         return true;
       }),
     ],
+  }));
+}
+
+/** Where a request enters the server: as a Node.js listener or through `fetch`. */
+const ENTRIES = new Set<PropertyKey>(['fetch', 'handle', 'handleNodeRequestAndResponse', 'handleRequest']);
+
+/**
+ * The server with each request handled in a row-level security scope of its own
+ * (src/db/scope.ts), so that what one request's credential may see never carries over
+ * to another's statements, nor to code running beside it.
+ */
+function withRequestScopes(app: App): App {
+  return new Proxy(app, {
+    apply: (target, self, args) => inRequestScope(() => Reflect.apply(target, self, args) as unknown),
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver) as unknown;
+      if (!ENTRIES.has(property) || typeof value !== 'function') return value;
+      return (...args: unknown[]) => inRequestScope(() => Reflect.apply(value, target, args) as unknown);
+    },
   });
 }

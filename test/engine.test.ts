@@ -85,7 +85,7 @@ const USER_FIELDS = `
 
 describe('answers built in one statement', () => {
   it('run on connections that plan each statement once (on PostgreSQL)', async () => {
-    const [row] = await sql<{ plan_cache_mode: string }>(statement('show_plan_cache_mode', 'SHOW plan_cache_mode'), []);
+    const [row] = await sql<{ plan_cache_mode: string }>(statement('show_plan_cache_mode', "SELECT current_setting('plan_cache_mode') AS plan_cache_mode"), []);
     // The embedded database has one connection, and prepares nothing across calls.
     expect(row!.plan_cache_mode).toBe(database!.kind === 'postgres' ? 'force_generic_plan' : 'auto');
   });

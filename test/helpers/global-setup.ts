@@ -8,7 +8,7 @@ import { build, isFresh } from '../../scripts/build.mjs';
 import { loadConfig } from '../../src/config.ts';
 import { openDatabase } from '../../src/db.ts';
 import { readMigrations } from '../../src/db/schema-engine.ts';
-import { testDatabaseUrl } from './postgres-url.ts';
+import { TEST_APP_ROLE, testDatabaseUrl } from './postgres-url.ts';
 
 // Migrates once per run: a PostgreSQL template database, or a PGlite snapshot, named
 // after a hash of the migrations so an unchanged set is reused across runs. Builds
@@ -70,6 +70,8 @@ export default async function setup({ provide }: { provide: (key: string, value:
         await db.close();
         await admin.query(`ALTER DATABASE "${template}_tmp" RENAME TO "${template}"`);
       }
+      const role = await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [TEST_APP_ROLE]);
+      if (role.rowCount === 0) await admin.query(`CREATE ROLE ${TEST_APP_ROLE} LOGIN IN ROLE identity_graph_app`);
     } finally {
       await admin.query('SELECT pg_advisory_unlock(4242)');
       await admin.end();

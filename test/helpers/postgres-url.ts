@@ -13,3 +13,17 @@ export function testDatabaseUrl(name: string): string {
 export function workerDatabaseName(template: string): string {
   return `igs_run_${process.ppid}_w${process.env.VITEST_POOL_ID ?? '0'}_${template.slice('igs_template_'.length)}`;
 }
+
+/**
+ * The role the server runs as in tests: a login member of identity_graph_app (made by
+ * the migrations), so row-level security applies to every test as in production.
+ */
+export const TEST_APP_ROLE = 'igs_test_app';
+
+/** `testDatabaseUrl(name)` as the server's own role (TEST_APP_ROLE). */
+export function testAppDatabaseUrl(name: string): string {
+  const url = new URL(testDatabaseUrl(name));
+  url.username = TEST_APP_ROLE;
+  url.password = '';
+  return url.toString();
+}

@@ -4,7 +4,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, inject } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { type Database, openDatabase, useDatabase } from '../../src/db.ts';
-import { testDatabaseUrl, workerDatabaseName } from './postgres-url.ts';
+import { testAppDatabaseUrl, testDatabaseUrl, workerDatabaseName } from './postgres-url.ts';
 import { recordQuery } from './sql-count.ts';
 
 // Runs before every test file: opens this worker's database and empties it before
@@ -12,6 +12,8 @@ import { recordQuery } from './sql-count.ts';
 
 export const TEST_DATABASE = process.env.TEST_DATABASE as 'postgres' | 'embedded';
 let db: Database;
+/** Empties the tables before each test: as the owner, since the server's role may not truncate. */
+let empty: (sql: string) => Promise<unknown>;
 
 async function openPostgres(): Promise<Database> {
   const template = inject('postgresTemplate');
@@ -24,15 +26,21 @@ async function openPostgres(): Promise<Database> {
   } finally {
     await admin.end();
   }
-  return openDatabase(loadConfig({ DATABASE_URL: testDatabaseUrl(name), DATABASE_POOL_SIZE: '10' }), {
+  const owner = new pg.Client({ connectionString: testDatabaseUrl(name) });
+  await owner.connect();
+  empty = (sql) => owner.query(sql);
+  const opened = await openDatabase(loadConfig({ DATABASE_URL: testAppDatabaseUrl(name), DATABASE_POOL_SIZE: '10' }), {
     onQuery: recordQuery,
   });
+  const close = opened.close;
+  return { ...opened, close: async () => { await close(); await owner.end(); } };
 }
 
 async function openEmbedded(): Promise<Database> {
   const snapshot = new Blob([await readFile(inject('pgliteSnapshot'))]);
   const pglite = await PGlite.create({ loadDataDir: snapshot });
   const opened = await openDatabase(loadConfig({}), { pglite, onQuery: recordQuery });
+  empty = (sql) => opened.query(sql);
   const close = opened.close;
   return { ...opened, close: async () => { await close(); await pglite.close(); } };
 }
@@ -46,7 +54,7 @@ const TABLES = ['organizations', 'users', 'audit_events'];
 
 beforeEach(async () => {
   // Every other table hangs off organizations or users by cascading foreign keys.
-  await db.query(`TRUNCATE ${TABLES.map((t) => `"${t}"`).join(', ')} CASCADE`);
+  await empty(`TRUNCATE ${TABLES.map((t) => `"${t}"`).join(', ')} CASCADE`);
 });
 
 afterAll(async () => {

@@ -1,3 +1,4 @@
+import { asSystem } from '../../db/scope.ts';
 import type { Access } from '../../context.ts';
 import { prisma } from '../../db.ts';
 import { type MergeChoice, type MergePlan, planMerge } from './plan.ts';
@@ -23,7 +24,8 @@ export { unmergeUser } from './unmerge.ts';
 /** What would change, without writing: the plan on the current rows. */
 export async function previewMerge(access: Access, input: { survivorId: string; mergedId: string; choices?: readonly MergeChoice[] | null }) {
   const parties = await mergeParties(access, input);
-  const snapshot = await loadSnapshot(prisma, parties.survivorId, parties.mergedId, false);
+  // A merge spans every organization of both users, which the checks below authorize.
+  const snapshot = await asSystem(() => loadSnapshot(prisma, parties.survivorId, parties.mergedId, false));
   const plan = planMerge(snapshot, parties.survivorId, parties.mergedId, input.choices ?? []);
   checkMergeable(access, parties, snapshot, plan);
   return plan;
@@ -38,7 +40,8 @@ export interface MergeUsersInput {
 /** Merges `mergedId` into `survivorId` (ORGANIZATION_ADMIN of every organization either touches). */
 export async function mergeUsers(access: Access, input: MergeUsersInput): Promise<MergeResult> {
   const parties = await mergeParties(access, input);
-  return prisma.$transaction((tx) => runMerge(tx, access, parties, input.choices ?? []));
+  // It writes in every organization of both users, which mergeParties authorized.
+  return asSystem(() => prisma.$transaction((tx) => runMerge(tx, access, parties, input.choices ?? [])));
 }
 
 // The rows a preview names, loaded when the response asks for them. The plan was

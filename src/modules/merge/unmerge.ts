@@ -1,3 +1,4 @@
+import { asSystem } from '../../db/scope.ts';
 import type { Access } from '../../context.ts';
 import { Prisma, prisma } from '../../db.ts';
 import { ConflictError, MergeChangedError, NotFoundError } from '../../errors.ts';
@@ -95,7 +96,8 @@ export async function unmergeUser(access: Access, input: { mergeId: string; forc
   requireAdminOfAll({ adminOrganizations: admin }, found.organizationIds);
 
   try {
-    return await prisma.$transaction(async (tx) => {
+    // It writes back in every organization the merge touched, which was checked above.
+    return await asSystem(() => prisma.$transaction(async (tx) => {
       const [locked] = await tx.$queryRaw<{ undone: boolean }[]>`
         SELECT undone_at IS NOT NULL AS undone FROM merges WHERE id = ${mergeId}::uuid FOR UPDATE`;
       if (!locked) throw new NotFoundError('UserMerge');
@@ -129,7 +131,7 @@ export async function unmergeUser(access: Access, input: { mergeId: string; forc
       const fromRows = Object.fromEntries(TABLES.map((table) => [table, after[table] ?? []])) as Record<Table, Row[]>;
       await recordAudit(tx, access.viewer, [...mergeEvents('UNMERGE', merge, merge, fromRows, now), ...driftEvents(merge, drift)]);
       return force ? { ...undone, drift } : undone;
-    });
+    }));
   } catch (err) {
     if (uniqueViolation(err)) {
       throw new ConflictError(['input.mergeId'], 'A row the merge removed cannot come back: its natural key was taken since.');

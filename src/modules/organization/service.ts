@@ -1,3 +1,4 @@
+import { asSystem } from '../../db/scope.ts';
 import type { Access, Viewer } from '../../context.ts';
 import { prisma } from '../../db.ts';
 import { ConflictError, forbidden, NotFoundError } from '../../errors.ts';
@@ -40,7 +41,8 @@ export async function createOrganization(viewer: Viewer, input: CreateOrganizati
   const name = issues.text('input.name', input.name, 200, { required: true });
   issues.throwIfAny();
   try {
-    return await prisma.$transaction(async (tx) => {
+    // The new organization is in no request's scope yet: any signed-in user may create one.
+    return await asSystem(() => prisma.$transaction(async (tx) => {
       const organization = await tx.organization.create({ data: { slug: slug!, name: name! } });
       const member = await tx.member.create({
         data: { organizationId: organization.id, userId: viewer.userId, role: 'ORGANIZATION_ADMIN', state: 'ACTIVE' },
@@ -50,7 +52,7 @@ export async function createOrganization(viewer: Viewer, input: CreateOrganizati
         auditEvent(AUDITED_MEMBER, 'CREATE', null, member),
       ]);
       return organization;
-    });
+    }));
   } catch (err) {
     if (uniqueViolation(err)) throw slugTaken(slug);
     throw err;

@@ -1,3 +1,4 @@
+import { asSystem } from '../../db/scope.ts';
 import type { Access } from '../../context.ts';
 import { Prisma, prisma } from '../../db.ts';
 import { ApiError, ConflictError, DomainError, NotFoundError, ValidationError } from '../../errors.ts';
@@ -271,7 +272,8 @@ async function decide(
     const parties = await mergeParties(access, { survivorId: survivor, mergedId: merged }, { survivorId: 'input.survivorId', mergedId: 'input.id' });
     // The organization's own setting approves within the organization only.
     const effective = opts.automatic ? { ...parties, adminOrganizations: [suggestion.organizationId] } : parties;
-    return prisma.$transaction(async (tx) => {
+    // A merge spans every organization of both users, which mergeParties authorized.
+    return asSystem(() => prisma.$transaction(async (tx) => {
         await locked(tx);
         const { merge } = await runMerge(tx, access, effective, opts.choices ?? [], {
           table: 'link_suggestions',
@@ -281,7 +283,7 @@ async function decide(
           },
         });
         return tx.linkSuggestion.findUniqueOrThrow({ where: { id: suggestion.id, mergeId: merge.id } });
-    });
+    }));
   }
 
   // An identity and a user: link them (MANUAL, as an admin's linkIdentity would).

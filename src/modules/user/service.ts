@@ -1,3 +1,4 @@
+import { asSystem } from '../../db/scope.ts';
 import type { Access } from '../../context.ts';
 import { prisma } from '../../db.ts';
 import { ConflictError, forbidden } from '../../errors.ts';
@@ -167,7 +168,9 @@ export async function updateUser(access: Access, input: UpdateUserInput) {
   const self = access.viewer.kind === 'user' && access.viewer.userId === id;
   if (!self && !isSystemAdmin(access.viewer)) throw forbidden('You can only change your own profile.');
   issues.throwIfAny();
-  return auditedChange(
+  // The change is recorded in the trail of each of the user's organizations, in or out
+  // of the request's scope.
+  return asSystem(() => auditedChange(
     access.viewer,
     AUDITED_USER,
     id!,
@@ -180,7 +183,7 @@ export async function updateUser(access: Access, input: UpdateUserInput) {
         },
       }),
     { conflict: conflictOn, alsoIn: organizationsOfUser },
-  );
+  ));
 }
 
 /** The organizations a user is a member of, whose trails show the user's profile changes. */
