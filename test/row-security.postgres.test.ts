@@ -40,6 +40,16 @@ describe('row-level security', () => {
     expect(owned[0]).toEqual({ n: 0 });
   });
 
+  it('has a policy on every table that holds an organization id, whatever migration made it', async () => {
+    const unguarded = await database!.query(
+      `SELECT c.relname AS name FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
+       WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' AND a.attname = 'organization_id' AND NOT a.attisdropped
+         AND NOT (c.relrowsecurity AND EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid))
+       ORDER BY 1`,
+    );
+    expect(unguarded).toEqual([]);
+  });
+
   it('gives a read that forgets its organization filter only the request organization rows, on both paths', async () => {
     const { a, b } = await twoTenants();
     const viaPrisma = await asRequestOf([a.organization.id], () => prisma.identifier.findMany({ select: { organizationId: true } }));

@@ -5,9 +5,10 @@ import { logger } from '../observability/logger.ts';
 
 // Row-level security (migration row_level_security): every statement runs with the
 // setting `igs.organizations` naming the organizations it may see, '*' for all. A
-// request is scoped to the organizations its viewer may read once its credential is
-// known; before that (authentication itself) and outside requests (background jobs,
-// scripts) statements act for the server and see everything. Code that must act
+// request is scoped to the organizations its viewer may see once its operation is
+// valid and about to run (plugins/row-scope.ts); before that (authentication itself)
+// and outside requests (background jobs, scripts) statements act for the server and
+// see everything. Code that must act
 // beyond the request's organizations on purpose (a merge spanning two) says so with
 // `asSystem`.
 
