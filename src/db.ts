@@ -180,6 +180,7 @@ function openPools(url: string, config: Config): { pool: pg.Pool; readPool: pg.P
   // the pool; the pool drops it and reconnects on demand. Unhandled, it would end
   // the process.
   pool.on('error', (err) => logger.warn(errorFields(err), 'idle database connection lost'));
+  keepCheckedOutErrors(pool);
   // The prepared statements of hot reads run on connections of their own that plan
   // each statement once (a generic plan): left to choose, PostgreSQL plans these
   // statements again on every execution, which costs more than running them. Prisma's
@@ -192,7 +193,20 @@ function openPools(url: string, config: Config): { pool: pg.Pool; readPool: pg.P
     ...(config.statementTimeoutMs > 0 ? { statement_timeout: config.statementTimeoutMs } : {}),
   });
   readPool.on('error', (err) => logger.warn(errorFields(err), 'idle database connection lost'));
+  keepCheckedOutErrors(readPool);
   return { pool, readPool };
+}
+
+/**
+ * The pool listens for a connection's errors only while it is idle. One the server
+ * ends while it is checked out between two statements (a restart, a terminated
+ * backend) would emit an error nobody hears and end the process; this listener keeps
+ * it, and the pool drops the broken connection when it is released.
+ */
+function keepCheckedOutErrors(pool: pg.Pool): void {
+  pool.on('connect', (client) => {
+    client.on('error', (err) => logger.warn(errorFields(err), 'database connection lost while in use'));
+  });
 }
 
 /** The replicas of DATABASE_REPLICA_URLS, checked once before the server serves. */

@@ -9,7 +9,7 @@ import { withSqlLog } from './helpers/sql-count.ts';
 
 // `nodes` of many ids is a read: one statement per type of node, no transaction. And a
 // pool with every connection busy answers SERVICE_UNAVAILABLE with Retry-After, never
-// INTERNAL_SERVER_ERROR: with 2 connections and a 250 ms wait for one, 100 concurrent
+// INTERNAL_SERVER_ERROR: with 2 connections and a 250 ms wait for one, concurrent
 // requests of 48 nodes each get their data or that answer.
 
 const NODES = `query ($ids: [ID!]!) { nodes(ids: $ids) { id ... on User { email } ... on Identifier { identifierValue } } }`;
@@ -67,8 +67,16 @@ describe('nodes and a saturated pool', () => {
       const token = await tokenFor(admin.authSubject!);
       small = await openDatabase(loadConfig({ DATABASE_URL: testDatabaseUrl(workerDatabaseName(inject('postgresTemplate'))), DATABASE_POOL_SIZE: '2', DATABASE_POOL_TIMEOUT_MS: '250' }));
       useDatabase(small);
-      // 100 requests of a few statements each queue for 2 connections well past 250 ms.
-      const answers = await Promise.all(Array.from({ length: 100 }, () => post(token, ids)));
+      // Both connections are held for 600 ms: the first wave waits past 250 ms for one.
+      // The second wave comes once they are free, and queues for 2 connections.
+      const held = Promise.all([small.query('SELECT pg_sleep(0.6)'), small.query('SELECT pg_sleep(0.6)')]);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const first = await Promise.all(Array.from({ length: 50 }, () => post(token, ids)));
+      await held;
+      const second = await Promise.all(Array.from({ length: 100 }, () => post(token, ids)));
+      const answers = [...first, ...second];
+      expect(first.filter((a) => a.body.errors).length).toBeGreaterThan(0);
+      expect(second.filter((a) => !a.body.errors).length).toBeGreaterThan(0);
       const unavailable = answers.filter((a) => a.body.errors);
       for (const a of unavailable) {
         expect(a.body.errors!.map((e) => e.extensions?.code)).toEqual(a.body.errors!.map(() => 'SERVICE_UNAVAILABLE'));
