@@ -3,6 +3,7 @@
 // the Node.js 22 of bench/peers) and the hand-written SQL floor (bench/floor.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, isFresh } from '../scripts/build.mjs';
@@ -41,14 +42,31 @@ export interface PeerOptions {
   jwt: BenchJwt;
 }
 
-async function spawnPeer(name: PeerName, command: string, args: string[], env: Record<string, string>, probe: (url: string) => Promise<boolean>): Promise<Peer> {
+/** A loopback port free now, for a peer whose logs do not name its address. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Starts a peer; its URL is `knownUrl`, or else the first one it prints. */
+async function spawnPeer(
+  name: PeerName,
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  probe: (url: string) => Promise<boolean>,
+  knownUrl?: string,
+): Promise<Peer> {
   const t0 = performance.now();
   const child = spawn(command, args, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d) => (out = (out + d).slice(-20_000)));
   child.stderr!.on('data', (d) => (out = (out + d).slice(-20_000)));
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  const url = await new Promise<string>((resolve, reject) => {
+  const url = knownUrl ?? await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${name}: no URL within 120 s:\n${out}`)), 120_000);
     const look = () => {
       const m = /(http:\/\/127\.0\.0\.1:\d+\/graphql)/.exec(out);
@@ -66,6 +84,7 @@ async function spawnPeer(name: PeerName, command: string, args: string[], env: R
   });
   const deadline = Date.now() + 60_000;
   while (!(await probe(url).catch(() => false))) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${name} exited:\n${out}`);
     if (Date.now() > deadline) throw new Error(`${name} does not answer:\n${out}`);
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -101,6 +120,8 @@ export async function upToDateBuild(): Promise<void> {
 
 export async function startThisServer(o: PeerOptions, extraEnv: Record<string, string> = {}): Promise<Peer> {
   await upToDateBuild();
+  // At LOG_LEVEL=warn the server does not print its address, so it is given one.
+  const port = await freePort();
   return spawnPeer(
     'this',
     process.execPath,
@@ -110,7 +131,7 @@ export async function startThisServer(o: PeerOptions, extraEnv: Record<string, s
     {
       NODE_ENV: 'production',
       HOST: '127.0.0.1',
-      PORT: '0',
+      PORT: String(port),
       DATABASE_URL: await serverRoleUrl(o.databaseUrl),
       MIGRATION_DATABASE_URL: o.databaseUrl,
       DATABASE_POOL_SIZE: String(o.poolSize),
@@ -130,6 +151,7 @@ export async function startThisServer(o: PeerOptions, extraEnv: Record<string, s
       ...extraEnv,
     },
     (url) => answers(url),
+    `http://127.0.0.1:${port}/graphql`,
   );
 }
 

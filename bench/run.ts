@@ -33,6 +33,24 @@ const WORK = path.join(HERE, '.work');
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 const args = parseArgs(process.argv.slice(2));
+if (args.help) {
+  process.stdout.write(`npm run bench -- [options]
+  --peers this,postgraphile,floor   which peers run (default all three)
+  --scenarios a,b                   resolve, members50, members100, node, upsert, entities, mixed (default all)
+  --connections 1,8,32              concurrent connections per block
+  --reps N                          repetitions of each block, peers alternated (default 3)
+  --duration S --warmup S           seconds measured and warmed up per block (3 and 2)
+  --scale N                         seeded data set (1 = 10,000 users, 100,000 identifiers)
+  --pool N                          database connections per peer (16)
+  --quick                           a small scale, short blocks and one repetition
+  --no-cold-start                   skip the cold start measurement
+  --update-readme                   write the results table into README.md
+  --allow-differences               time peers whose answers differ
+  --keep-postgres                   leave the benchmark's PostgreSQL running
+BENCH_SERVER_ROLE=owner runs this server as the schema owner (row-level security not binding it).
+`);
+  process.exit(0);
+}
 const quick = args.quick === 'true';
 const scale = Number(args.scale ?? (quick ? 0.01 : 1));
 const durationS = Number(args.duration ?? (quick ? 2 : 3));
