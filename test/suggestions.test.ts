@@ -76,6 +76,7 @@ describe('matchCandidates', () => {
 
     const result = await gql(CANDIDATES, { asUser: admin, variables: { org: org.id, user: uid(ada.id) } });
     expectNoErrors(result);
+    // 005A is held by three users (Ada, twin, weak): a shared value, each piece of its evidence counts half.
     expect(result.data!.matchCandidates).toEqual([
       {
         user: null,
@@ -90,20 +91,20 @@ describe('matchCandidates', () => {
       {
         user: { id: uid(weak.id) },
         identity: null,
-        score: 0.4,
+        score: 0.2,
         evidence: [{
           kind: 'IDENTIFIER_VALUE', value: '005A', subjectField: 'owner_id', subjectSource: 'crm', subjectConfidence: 0.8,
-          candidateField: 'employee_id', candidateSource: 'chat', candidateConfidence: null, weight: 0.4,
+          candidateField: 'employee_id', candidateSource: 'chat', candidateConfidence: null, weight: 0.2,
         }],
         suggestion: null,
       },
       {
         user: { id: uid(twin.id) },
         identity: null,
-        score: 0.36,
+        score: 0.18,
         evidence: [{
           kind: 'IDENTIFIER_VALUE', value: '005A', subjectField: 'owner_id', subjectSource: 'crm', subjectConfidence: 0.8,
-          candidateField: 'owner_id', candidateSource: 'chat', candidateConfidence: 0.5, weight: 0.36,
+          candidateField: 'owner_id', candidateSource: 'chat', candidateConfidence: 0.5, weight: 0.18,
         }],
         suggestion: null,
       },

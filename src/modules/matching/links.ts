@@ -185,13 +185,22 @@ export interface Evidence {
   candidateField: string;
   candidateSource: string | null;
   candidateConfidence: number | null;
-  /** What this evidence adds to the score, 0..1: its strength times both confidences. */
+  /** What this evidence adds to the score, 0..1: its strength times both confidences, less for a value many users hold (sharedFactor). */
   weight: number;
 }
 
 const round = (x: number) => Math.round(x * 1e6) / 1e6;
 
-export function evidenceOf(subject: Held, candidate: Held): Evidence {
+/**
+ * How much a value counts when `users` distinct users hold it: fully when at most two
+ * do (a person's own value, or one held by their two accounts); held by more (a team
+ * mailbox, a desk phone), it says less about any two of them: 1 / (users - 1). Without
+ * this, two colleagues sharing a team mailbox and a desk phone scored 0.98, enough to
+ * be approved automatically at an organization's 0.95.
+ */
+export const sharedFactor = (users: number) => (users > 2 ? 1 / (users - 1) : 1);
+
+export function evidenceOf(subject: Held, candidate: Held, users = 0): Evidence {
   return {
     kind: evidenceKind(subject, candidate),
     value: subject.value,
@@ -201,7 +210,9 @@ export function evidenceOf(subject: Held, candidate: Held): Evidence {
     candidateField: candidate.field,
     candidateSource: candidate.sourceKey,
     candidateConfidence: candidate.confidence,
-    weight: round(strength(subject, candidate) * effectiveConfidence(subject.confidence) * effectiveConfidence(candidate.confidence)),
+    weight: round(
+      strength(subject, candidate) * sharedFactor(users) * effectiveConfidence(subject.confidence) * effectiveConfidence(candidate.confidence),
+    ),
   };
 }
 
@@ -220,6 +231,17 @@ export interface Party {
 
 /** The party a holder speaks for: an identifier its user, a user or an identity itself. */
 export const partyOf = (h: Held): Party => (h.type === 'IDENTIFIER' ? { type: 'USER', id: h.ownerId! } : { type: h.type, id: h.id });
+
+/**
+ * How many distinct users hold each value among `holders` (through their email, their
+ * identifiers or their linked identities). Identities not linked to a user do not
+ * count: they are accounts waiting to be matched to a user, often several of one person.
+ */
+function usersPerValue(holders: readonly Held[]): Map<string, number> {
+  const sets = new Map<string, Set<string>>();
+  for (const h of holders) if (h.ownerId) sets.set(h.value, (sets.get(h.value) ?? new Set()).add(h.ownerId));
+  return new Map([...sets].map(([value, set]) => [value, set.size]));
+}
 
 const sameParty = (a: Party, b: Party) => a.type === b.type && a.id === b.id;
 
@@ -249,6 +271,8 @@ export function partyLinks(
 ): PartyLink[] {
   const byPair = new Map<string, PartyLink>();
   const seen = new Set<string>();
+  // `holders` has every holder of each subject value, so these counts are the organization's.
+  const users = usersPerValue(holders);
   for (const s of subjectHeld) {
     const subject = partyOf(s);
     for (const h of holders) {
@@ -260,7 +284,7 @@ export function partyLinks(
       seen.add(once);
       const key = `${subject.type}:${subject.id}|${candidate.type}:${candidate.id}`;
       const entry = byPair.get(key) ?? { subject, candidate, evidence: [] };
-      entry.evidence.push(evidenceOf(s, h));
+      entry.evidence.push(evidenceOf(s, h, users.get(h.value)));
       byPair.set(key, entry);
     }
   }

@@ -54,7 +54,7 @@ const MatchEvidenceRef = builder.objectRef<Evidence>('MatchEvidence').implement(
     candidateSource: t.exposeString('candidateSource', { nullable: true, description: "Key of the source of the candidate's identifier, when it is one." }),
     candidateConfidence: t.exposeFloat('candidateConfidence', { nullable: true, description: "Confidence of the candidate's identifier; null when unscored or not an identifier." }),
     weight: t.exposeFloat('weight', {
-      description: 'What the evidence adds to the score (0 to 1): 0.9 for an email or the same identifier key, 0.8 for a phone number, 0.5 for the same value under different keys, times both confidences.',
+      description: 'What the evidence adds to the score (0 to 1): 0.9 for an email or the same identifier key, 0.8 for a phone number, 0.5 for the same value under different keys, times both confidences; divided by (users - 1) when more than two users hold the value.',
     }),
   }),
 });
