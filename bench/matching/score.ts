@@ -1,3 +1,4 @@
+import { SUGGEST_MIN_STRENGTH } from '../../src/modules/matching/links.ts';
 import { classify } from '../../src/modules/matching/normalise.ts';
 import { REGION, pairKey, partyValues, truePairs, type Population } from './generate.ts';
 import { AUTO_APPROVE, type Call, type Loaded } from './load.ts';
@@ -12,8 +13,10 @@ import { AUTO_APPROVE, type Call, type Loaded } from './load.ts';
 //   include one of their accounts; the latter is right only for a value several people
 //   (or one person's two accounts) hold, and is counted apart. A `user` who is someone
 //   else is a wrong answer (precision).
-// - suggestions: every pair the server suggested (any state), and every identity it
-//   linked by itself (a verified email), against the pairs that are the same person.
+// - suggestions: every pair the server suggested (any state; its threshold is on the
+//   evidence's strength, SUGGEST_MIN_STRENGTH), and every identity it linked by itself
+//   (a verified email), against the pairs that are the same person. Also those scored
+//   at least SUGGEST_MIN_STRENGTH (what a reviewer filtering on it sees), with the links.
 // - auto-linking: the same, keeping only suggestions at or above the organization's
 //   auto-approve threshold (what would be approved without review) and the links.
 
@@ -22,6 +25,13 @@ export interface Rate {
   of: number;
 }
 export const rate = (r: Rate) => (r.of ? r.hit / r.of : 1);
+
+export interface Measured {
+  count: number;
+  precision: Rate;
+  recallSharing: Rate;
+  recallAll: Rate;
+}
 
 export interface Scores {
   resolve: {
@@ -34,8 +44,12 @@ export interface Scores {
     ownAccountsAmbiguous: number;
     misses: string[];
   };
-  suggestions: { count: number; precision: Rate; recallSharing: Rate; recallAll: Rate };
+  suggestions: Measured;
+  /** Suggestions scored at least SUGGEST_MIN_STRENGTH, and the links. */
+  atThreshold: Measured;
   auto: { count: number; precision: Rate; recall: Rate; falsePairs: string[] };
+  /** Same-person pairs sharing an email or phone scored below SUGGEST_MIN_STRENGTH, with their confidence. */
+  missedAtThreshold: string[];
 }
 
 interface Query {
@@ -170,11 +184,16 @@ export async function score(call: Call, population: Population, loaded: Loaded):
     recallAll: { hit: [...truth.all].filter((p) => pairs.has(p)).length, of: truth.all.size },
   });
   const s = measure(new Set([...suggested.keys(), ...linked]));
+  const atThreshold = measure(new Set([...[...suggested].filter(([, c]) => c === null || c >= SUGGEST_MIN_STRENGTH).map(([k]) => k), ...linked]));
   const autoPairs = new Set([...[...suggested].filter(([, c]) => c === null || c >= AUTO_APPROVE).map(([k]) => k), ...linked]);
   const a = measure(autoPairs);
+  const kept = new Set([...suggested].filter(([, c]) => c === null || c >= SUGGEST_MIN_STRENGTH).map(([k]) => k));
+  const missedAtThreshold = [...truth.sharing].filter((p) => !kept.has(p) && !linked.has(p)).slice(0, 20).map((p) => `${p} (${suggested.get(p) ?? 'none'})`);
   return {
+    missedAtThreshold,
     resolve,
     suggestions: s,
+    atThreshold,
     auto: {
       count: a.count,
       precision: a.precision,
