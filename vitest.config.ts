@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import pg from 'pg';
 import { defineConfig } from 'vitest/config';
 import { testDatabaseUrl } from './test/helpers/postgres-url.ts';
@@ -55,6 +56,15 @@ export default defineConfig(async () => {
       testTimeout: 30_000,
       hookTimeout: 120_000,
       pool: 'forks',
+      // A worker runs its files in one module graph, so the schema, the Prisma client
+      // and the server are built once per worker instead of once per file. Each file
+      // still opens a database of its own (test/helpers/setup.ts), and no test replaces
+      // a module.
+      isolate: false,
+      // Tests wait on PostgreSQL and on the processes they start about as much as they
+      // compute, so one worker more than the cores keeps them busy (vitest's default is
+      // one fewer: a single worker on two cores).
+      maxWorkers: Number(process.env.TEST_WORKERS) || availableParallelism() + 1,
       reporters: ['default', './test/helpers/summary-reporter.ts'],
       globalSetup: ['test/helpers/global-setup.ts'],
       env: { NODE_ENV: 'test' },

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startServer, type ServerProcess } from './helpers/server-process.ts';
+import { aMigratedFolder } from './helpers/migrated-folder.ts';
 
 // The development sign-in as a developer meets it: `npm start` on the embedded
 // database generates a secret and says how to get a token; `npm run token` (here the
@@ -43,7 +44,7 @@ async function call(url: string, headers: Record<string, string>, query: string)
 describe('development tokens end to end', () => {
   it('npm start generates a secret and says how to get a token; npm run token works with the server running and after a restart', async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'igs-dev-'));
-    const env = { NODE_ENV: 'development', JWT_SECRET: '', DATABASE_URL: '', PGLITE_DATA_DIR: path.join(dir, 'pglite') };
+    const env = { NODE_ENV: 'development', JWT_SECRET: '', DATABASE_URL: '', PGLITE_DATA_DIR: await aMigratedFolder(path.join(dir, 'pglite')) };
     server = await startServer(env);
     expect(server.output()).toContain(`JWT_SECRET is not set: generated a development secret in ${path.join(dir, 'dev-jwt-secret')}`);
     expect(server.output()).toContain('npm run token -- --email');

@@ -9,6 +9,7 @@ import { FolderInUseError, lockFileOf } from '../src/db/folder-lock.ts';
 import { openDatabase } from '../src/db.ts';
 import { tokenFor } from './helpers/app.ts';
 import { nodeArgsOf, startServer, type ServerProcess } from './helpers/server-process.ts';
+import { aMigratedFolder } from './helpers/migrated-folder.ts';
 
 // The embedded database's folder is opened by one process at a time: `npm run import`
 // while the server runs loads through the server (its rows are the server's rows, and
@@ -23,7 +24,7 @@ let server: ServerProcess | undefined;
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'identity-folder-'));
   folder = path.join(dir, 'db');
-  const db = await openDatabase(loadConfig({ PGLITE_DATA_DIR: folder }));
+  const db = await openDatabase(loadConfig({ PGLITE_DATA_DIR: await aMigratedFolder(folder) }));
   const organization = await db.prisma.organization.create({ data: { slug: 'acme', name: 'Acme' } });
   const user = await db.prisma.user.create({ data: { email: 'ana@example.com', authSubject: 'auth|ana' } });
   await db.prisma.member.create({ data: { organizationId: organization.id, userId: user.id, state: 'ACTIVE', role: 'ORGANIZATION_ADMIN' } });

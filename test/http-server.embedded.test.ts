@@ -7,6 +7,7 @@ import { loadConfig } from '../src/config.ts';
 import { TEST_JWT_SECRET } from './helpers/app.ts';
 import { aToken } from './helpers/auth.ts';
 import { startServer, type ServerProcess } from './helpers/server-process.ts';
+import { aMigratedFolder } from './helpers/migrated-folder.ts';
 
 // The HTTP server of `npm start` as clients on raw sockets meet it: what fetch cannot
 // send (repeated headers), and clients that send slowly or not at all.
@@ -24,7 +25,7 @@ let port: number;
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'igs-http-'));
   server = await startServer({
-    PGLITE_DATA_DIR: path.join(dir, 'pglite'),
+    PGLITE_DATA_DIR: await aMigratedFolder(path.join(dir, 'pglite')),
     HTTP_HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS),
     HTTP_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
     HTTP_KEEP_ALIVE_TIMEOUT_MS: String(KEEP_ALIVE_TIMEOUT_MS),

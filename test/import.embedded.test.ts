@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
 import { openDatabase } from '../src/db.ts';
 import { nodeArgsOf } from './helpers/server-process.ts';
+import { aMigratedFolder } from './helpers/migrated-folder.ts';
 
 // `npm run import` as a process, on an embedded database in a folder of its own.
 
@@ -15,7 +16,7 @@ let dir: string;
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'identity-import-cli-'));
-  const db = await openDatabase(loadConfig({ PGLITE_DATA_DIR: path.join(dir, 'db') }));
+  const db = await openDatabase(loadConfig({ PGLITE_DATA_DIR: await aMigratedFolder(path.join(dir, 'db')) }));
   const organization = await db.prisma.organization.create({ data: { slug: 'acme', name: 'Acme' } });
   const user = await db.prisma.user.create({ data: { email: 'ana@example.com' } });
   await db.prisma.member.create({ data: { organizationId: organization.id, userId: user.id, state: 'ACTIVE' } });

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { appWith } from './helpers/app.ts';
 import { startServer } from './helpers/server-process.ts';
+import { aMigratedFolder } from './helpers/migrated-folder.ts';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -24,7 +25,7 @@ describe('shutdown', () => {
   it('on SIGTERM under load completes every request in flight, closes keep-alive connections and exits 0 within the grace period', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'igs-shutdown-'));
     dirs.push(dir);
-    const server = await startServer({ PGLITE_DATA_DIR: path.join(dir, 'pglite'), SHUTDOWN_GRACE_MS: '10000', SHUTDOWN_DRAIN_MS: '3000' });
+    const server = await startServer({ PGLITE_DATA_DIR: await aMigratedFolder(path.join(dir, 'pglite')), SHUTDOWN_GRACE_MS: '10000', SHUTDOWN_DRAIN_MS: '3000' });
     const body = JSON.stringify({ query: `{ ${Array.from({ length: 20 }, (_, i) => `a${i}: __typename`).join(' ')} }` });
     let firstDone!: () => void;
     const first = new Promise<void>((r) => (firstDone = r));
@@ -54,8 +55,11 @@ describe('shutdown', () => {
   }, 90_000);
 
   it('during the drain answers with Connection: close, so keep-alive clients sending until it ends see no failure', async () => {
-    const DRAIN_MS = 1500;
-    const { exitCode, answers, failures } = await trafficAcrossSigterm(String(DRAIN_MS), DRAIN_MS - 100);
+    const DRAIN_MS = 2000;
+    // The clients stop well before the drain ends: on a loaded machine a request is
+    // written a while after the check that sends it, and one written as the listener
+    // closes is refused or reset whatever the server does.
+    const { exitCode, answers, failures } = await trafficAcrossSigterm(String(DRAIN_MS), DRAIN_MS / 2);
     expect(exitCode).toBe(0);
     expect(failures).toEqual([]);
     const before = answers.filter((a) => a.sentAfterSignalMs < 0);
@@ -84,7 +88,7 @@ describe('shutdown', () => {
 async function trafficAcrossSigterm(drainMs: string, stopAfterSignalMs: number) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'igs-drain-'));
   dirs.push(dir);
-  const server = await startServer({ PGLITE_DATA_DIR: path.join(dir, 'pglite'), SHUTDOWN_DRAIN_MS: drainMs });
+  const server = await startServer({ PGLITE_DATA_DIR: await aMigratedFolder(path.join(dir, 'pglite')), SHUTDOWN_DRAIN_MS: drainMs });
   const agent = new Agent({ keepAlive: true, maxSockets: 8 });
   const body = JSON.stringify({ query: '{ __typename }' });
   let signalledAt = Infinity;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
@@ -103,6 +104,21 @@ export default async function setup({ provide }: { provide: (key: string, value:
       await pglite.close();
     }
     provide('pgliteSnapshot', file);
+    // A migrated data folder, copied by tests that start a server on the embedded
+    // database for something other than its first start (test/helpers/server-process.ts).
+    const folder = path.join(dir, `pglite-folder-${hash}`);
+    if (!existsSync(folder)) {
+      const building = `${folder}.${process.pid}`;
+      const db = await openDatabase(loadConfig({ PGLITE_DATA_DIR: building }));
+      await db.close();
+      await rename(building, folder).catch(async (err) => {
+        // Another run made it meanwhile.
+        if (!existsSync(folder)) throw err;
+        await rm(building, { recursive: true, force: true });
+      });
+      await rm(`${building}.lock`, { force: true });
+    }
+    provide('pgliteFolder', folder);
   }
   return async function teardown() {
     if (withPostgres) await dropRunDatabases((pid) => pid === process.pid);
@@ -113,5 +129,6 @@ declare module 'vitest' {
   export interface ProvidedContext {
     postgresTemplate: string;
     pgliteSnapshot: string;
+    pgliteFolder: string;
   }
 }

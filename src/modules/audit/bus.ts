@@ -1,4 +1,4 @@
-import { database } from '../../db.ts';
+import { database, type Database } from '../../db.ts';
 import { errorFields, logger } from '../../observability/logger.ts';
 import { CHANGES_CHANNEL } from './service.ts';
 
@@ -9,7 +9,8 @@ import { CHANGES_CHANNEL } from './service.ts';
 type Listener = (eventIds: string[]) => void;
 
 const listeners = new Map<string, Set<Listener>>();
-let listening: Promise<() => Promise<void>> | null = null;
+/** The LISTEN of the open database; a database opened later (a test file's) gets its own. */
+let listening: { on: Database; stop: Promise<() => Promise<void>> } | null = null;
 
 function dispatch(payload: string) {
   try {
@@ -24,11 +25,19 @@ function dispatch(payload: string) {
 export async function subscribeToChanges(organizationId: string, listener: Listener): Promise<() => void> {
   if (!database) throw new Error('No database is open.');
   const db = database;
-  listening ??= db.listen(CHANGES_CHANNEL, dispatch).catch((err) => {
-    listening = null;
-    throw err;
-  });
-  await listening;
+  if (listening?.on !== db) {
+    const previous = listening;
+    const current = {
+      on: db,
+      stop: db.listen(CHANGES_CHANNEL, dispatch).catch((err) => {
+        if (listening === current) listening = null;
+        throw err;
+      }),
+    };
+    listening = current;
+    void previous?.stop.then((stop) => stop()).catch(() => {});
+  }
+  await listening.stop;
   const set = listeners.get(organizationId) ?? new Set();
   set.add(listener);
   listeners.set(organizationId, set);
@@ -43,7 +52,7 @@ export async function closeChangeBus(): Promise<void> {
   const l = listening;
   listening = null;
   listeners.clear();
-  if (l) await (await l)();
+  if (l) await (await l.stop)();
 }
 
 /**
