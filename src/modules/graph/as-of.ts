@@ -1,5 +1,5 @@
 import type { Context } from '../../context.ts';
-import { classify, needsRegion } from '../matching/normalise.ts';
+import { lookupNeedsRegion, lookupValues } from '../matching/normalise.ts';
 import { sourceRegions } from '../matching/regions.ts';
 import { checkedMoment } from '../shared/as-of.ts';
 import { JsonText, notAsOf, prebuiltResolution, type PlanInfo } from '../shared/engine/index.ts';
@@ -24,12 +24,16 @@ export async function resolutionsAsOf(
   if (other) throw notAsOf(field, `resolving by ${other.kind === 'external' ? 'externalAccount' : other.kind === 'phone' ? 'phoneNumber' : other.kind}`);
   const identifierKeys = keys as Extract<ResolveKey, { kind: 'identifier' }>[];
   // A national phone number is read in its source's region, as a present lookup reads it.
-  const regional = identifierKeys.filter((k) => needsRegion(k.identifierKey, k.identifierValue));
+  const regional = identifierKeys.filter((k) => lookupNeedsRegion(k.identifierKey, k.identifierValue));
   const regions = regional.length ? await sourceRegions(organizationId, regional.map((k) => k.source)) : null;
   const answers: (JsonText | null)[] = [];
   for (const k of identifierKeys) {
-    const { normalizedValue } = classify(k.identifierKey, k.identifierValue, regions?.get(k.source));
-    answers.push((await prebuiltResolution(ctx, info, organizationId, { ...k, normalizedValue }, moment)) ?? null);
+    // The first normalised form that was held then (lookupValues: as inferred, then as a phone number).
+    let answer: JsonText | null = null;
+    for (const normalizedValue of lookupValues(k.identifierKey, k.identifierValue, regions?.get(k.source))) {
+      answer ??= (await prebuiltResolution(ctx, info, organizationId, { ...k, normalizedValue }, moment)) ?? null;
+    }
+    answers.push(answer);
   }
   return answers;
 }

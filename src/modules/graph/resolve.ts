@@ -1,6 +1,6 @@
 import { prisma } from '../../db.ts';
 import type { Identifier, Identity, User } from '../../generated/prisma/client.ts';
-import { classify, needsRegion, normalisePhone } from '../matching/normalise.ts';
+import { lookupNeedsRegion, lookupValues, normalisePhone } from '../matching/normalise.ts';
 import { organizationRegion, sourceRegions } from '../matching/regions.ts';
 import { sourceIdOf } from '../shared/inputs.ts';
 import { survivorsOf } from '../user/tombstones.ts';
@@ -108,12 +108,16 @@ async function findIdentifiers(
   };
 }
 
-/** The identifier keys of `keys`, with their values normalised as their sources would store them. */
+/**
+ * The identifier keys of `keys`, with their values normalised as their sources would
+ * store them; a value that may be a phone number of a given kind is looked up both ways
+ * (lookupValues), the same index `i` standing for both.
+ */
 async function normalisedKeys(organizationId: string, keys: readonly ResolveKey[]): Promise<IdentifierKey[]> {
   const found = keys.flatMap((k, i) => (k.kind === 'identifier' ? [{ ...k, i }] : []));
-  const regional = found.filter((k) => needsRegion(k.identifierKey, k.identifierValue));
+  const regional = found.filter((k) => lookupNeedsRegion(k.identifierKey, k.identifierValue));
   const regions = regional.length ? await sourceRegions(organizationId, regional.map((k) => k.source)) : null;
-  return found.map((k) => ({ ...k, normalizedValue: classify(k.identifierKey, k.identifierValue, regions?.get(k.source)).normalizedValue }));
+  return found.flatMap((k) => lookupValues(k.identifierKey, k.identifierValue, regions?.get(k.source)).map((normalizedValue) => ({ ...k, normalizedValue })));
 }
 
 /** The organization's identifiers holding any of these normalised values, in any source under any key. */

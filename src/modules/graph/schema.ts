@@ -7,7 +7,7 @@ import { prisma } from '../../db.ts';
 import { DiscoveryMethodEnum, IdentifierRef } from '../identifier/schema.ts';
 import { IdentityRef, LinkedByEnum } from '../identity/schema.ts';
 import { requireOrganizationAccess } from '../shared/authorize.ts';
-import { classify, looksLikePhone, needsRegion } from '../matching/normalise.ts';
+import { classify, lookupNeedsRegion, looksLikePhone } from '../matching/normalise.ts';
 import { sourceNamed } from '../shared/inputs.ts';
 import { organizationOf } from '../shared/tenant.ts';
 import { Issues } from '../shared/validate.ts';
@@ -156,8 +156,9 @@ rootPlanners.set('resolve', async (ctx, info, args) => {
   if (args.asOf) return asOfPlanner(ctx, info, args as Parameters<typeof asOfPlanner>[2]);
   const organizationId = await organizationFor(ctx, args.organizationId as string | null | undefined);
   const [key] = toKeys([args.input as ResolveInputShape], 'input');
-  // A national phone number needs its source's region: the general path looks it up.
-  if (key!.kind !== 'identifier' || needsRegion(key!.identifierKey, key!.identifierValue)) return undefined;
+  // A national phone number needs its source's region, and a value that may be a phone
+  // number of a given kind is looked up two ways: the general path does both.
+  if (key!.kind !== 'identifier' || lookupNeedsRegion(key!.identifierKey, key!.identifierValue)) return undefined;
   const { normalizedValue } = classify(key!.identifierKey, key!.identifierValue);
   return prebuiltResolution(ctx, info, organizationId, { ...key!, normalizedValue });
 });

@@ -106,3 +106,25 @@ export function kindMismatch(kind: ValueKind, value: string): string | null {
 
 /** Whether `value` is written like a phone number: digits and the separators people use. */
 export const looksLikePhone = (value: string) => PHONE_CHARS_RE.test(trim(value)) && /\d/.test(value);
+
+/**
+ * Whether a looked-up value may also be a phone number whose kind its writer gave: written
+ * like one, with the separators people put in phone numbers, under a key that does not
+ * name a phone (a `contact` field holding `(415) 555-0100`). Lookups then try both
+ * normalised forms (lookupValues). Bare digits are left out: they are far more often ids
+ * (`005000000000064`), whose lookups would pay a statement more for the region.
+ */
+export const mayBeGivenPhone = (key: string, value: string) =>
+  looksLikePhone(value) && /\d[ ().\/-]+\d/.test(value) && inferValueKind(key, value) !== 'PHONE';
+
+/** Whether looking up `key = value` needs a default region (lookupValues). */
+export const lookupNeedsRegion = (key: string, value: string) =>
+  needsRegion(key, value) || (mayBeGivenPhone(key, value) && needsRegion(key, value, 'PHONE'));
+
+/** The normalised forms to look `key = value` up by: as its kind is inferred, and as a phone number when it may be one. */
+export function lookupValues(key: string, value: string, region?: string | null): string[] {
+  const inferred = classify(key, value, region).normalizedValue;
+  if (!mayBeGivenPhone(key, value)) return [inferred];
+  const phone = normalisePhone(value, region);
+  return phone === inferred ? [inferred] : [inferred, phone];
+}
