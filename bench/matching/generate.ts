@@ -24,6 +24,8 @@ export interface GenIdentifier {
   identifierValue: string;
   /** Null: unscored (a manual entry); else found by a discovery job with this confidence. */
   confidenceScore: number | null;
+  /** Given by the writer (a key that does not say what it holds); else inferred. */
+  valueKind?: 'PHONE';
 }
 
 /** A user: a person's account (the invite's email is theirs). */
@@ -182,6 +184,8 @@ export function generate({ people, seed }: GenerateOptions): Population {
         { sourceKey: 'slack', identifierKey: 'user_email', identifierValue: anyCase(r, work), confidenceScore: r.chance(0.5) ? 0.9 : null },
       ],
     };
+    // A ticketing system's `contact` field: the writer says it holds a phone number.
+    if (r.chance(0.2)) user.identifiers.push({ sourceKey: 'zendesk', identifierKey: 'contact', identifierValue: mobile(r), confidenceScore: null, valueKind: 'PHONE' });
     if (home) user.identifiers.push({ sourceKey: 'zendesk', identifierKey: 'phone', identifierValue: home(r), confidenceScore: null });
     if (team) user.identifiers.push({ sourceKey: 'zendesk', identifierKey: 'team_email', identifierValue: anyCase(r, team.box), confidenceScore: null });
     if (team?.desk) user.identifiers.push({ sourceKey: 'zendesk', identifierKey: 'desk_phone', identifierValue: team.desk(r), confidenceScore: null });
@@ -234,8 +238,8 @@ export interface PartyValues {
 
 /** Every party with the normalised values it holds (user email, identifiers; identity email, phone, account). */
 export function partyValues(population: Population): PartyValues[] {
-  const norm = (key: string, value: string) => {
-    const { valueKind, normalizedValue } = classify(key, value, REGION);
+  const norm = (key: string, value: string, given?: 'PHONE') => {
+    const { valueKind, normalizedValue } = classify(key, value, REGION, given);
     return { kind: valueKind, value: normalizedValue };
   };
   return [
@@ -243,7 +247,7 @@ export function partyValues(population: Population): PartyValues[] {
       ref: u.ref,
       person: u.person,
       kind: 'USER' as const,
-      values: [norm('email', u.email), ...u.identifiers.map((i) => norm(i.identifierKey, i.identifierValue))],
+      values: [norm('email', u.email), ...u.identifiers.map((i) => norm(i.identifierKey, i.identifierValue, i.valueKind))],
     })),
     ...population.identities.map((d) => ({
       ref: d.ref,

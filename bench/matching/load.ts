@@ -67,6 +67,7 @@ export async function loadPopulation(call: Call, population: Population, slug: s
       identifierValue: i.identifierValue,
       discoveryMethod: i.confidenceScore === null ? 'MANUAL' : 'LLM_DISCOVERY',
       confidenceScore: i.confidenceScore,
+      valueKind: i.valueKind,
     })),
   );
   for (const batch of chunks(items)) await as('identifiers', IDENTIFIERS, { input: { items: batch } });

@@ -68,11 +68,11 @@ function resolveQueries(population: Population): Query[] {
   const byValue = new Map<string, Set<number>>();
   const byKey = new Map<string, Set<number>>();
   const add = (m: Map<string, Set<number>>, k: string, p: number) => m.set(k, (m.get(k) ?? new Set()).add(p));
-  const norm = (key: string, value: string) => classify(key, value, REGION);
+  const norm = (key: string, value: string, given?: 'PHONE') => classify(key, value, REGION, given);
   for (const u of population.users) {
     add(byValue, norm('email', u.email).normalizedValue, u.person);
     for (const i of u.identifiers) {
-      const n = norm(i.identifierKey, i.identifierValue).normalizedValue;
+      const n = norm(i.identifierKey, i.identifierValue, i.valueKind).normalizedValue;
       add(byValue, n, u.person);
       add(byKey, `${i.sourceKey}|${i.identifierKey}|${n}`, u.person);
     }
@@ -82,7 +82,7 @@ function resolveQueries(population: Population): Query[] {
     const email = norm('email', u.email).normalizedValue;
     queries.push({ input: { email: email.toUpperCase() }, person: u.person, holders: byValue.get(email)!, label: `email ${email}` });
     for (const i of u.identifiers) {
-      const { valueKind, normalizedValue: n } = norm(i.identifierKey, i.identifierValue);
+      const { valueKind, normalizedValue: n } = norm(i.identifierKey, i.identifierValue, i.valueKind);
       const { sourceKey, identifierKey, identifierValue } = i;
       queries.push({
         input: { identifier: { sourceKey, identifierKey, identifierValue } },
