@@ -40,7 +40,7 @@ if (args.help) {
   --connections 1,8,32              concurrent connections per block
   --reps N                          repetitions of each block, peers alternated (default 3)
   --duration S --warmup S           seconds measured and warmed up per block (3 and 2)
-  --scale N                         seeded data set (1 = 10,000 users, 100,000 identifiers)
+  --scale N                         seeded data set (1 = 100,000 users, 1,000,000 identifiers)
   --pool N                          database connections per peer (16)
   --quick                           a small scale, short blocks and one repetition
   --no-cold-start                   skip the cold start measurement
