@@ -29,7 +29,7 @@ const PREVIEW = `query ($s: ID!, $m: ID!, $choices: [MergeChoiceInput!]) {
     organizations { id }
     profileChanges
     movedMemberships { id } removedMemberships { id }
-    movedIdentifiers { id } removedIdentifiers { id }
+    movedIdentifiers { id } removedIdentifiers { id } identifiersKeptBeside { id }
     relinkedIdentities { id }
     conflicts { key kind field survivorValue mergedValue keep chosen }
   }
@@ -103,8 +103,10 @@ describe('mergeUsers and unmergeUser', () => {
     expect(sorted(p.organizations)).toEqual([globalId('Organization', d.org1.id), globalId('Organization', d.org2.id)].sort());
     expect(sorted(p.movedMemberships)).toEqual([globalId('Member', d.bMember2.id)]);
     expect(sorted(p.removedMemberships)).toEqual([globalId('Member', d.bMember1.id)]);
-    expect(sorted(p.movedIdentifiers)).toEqual([d.bOwner, d.bEmployee, d.bEmail].map((i) => globalId('Identifier', i.id)).sort());
-    expect(sorted(p.removedIdentifiers)).toEqual([d.aOwner, d.bSlack].map((i) => globalId('Identifier', i.id)).sort());
+    expect(sorted(p.movedIdentifiers)).toEqual([d.bOwner, d.bEmployee, d.bEmail, d.bSlack].map((i) => globalId('Identifier', i.id)).sort());
+    expect(p.removedIdentifiers).toEqual([]);
+    // The losing side of each identifier conflict stays, beside the value kept.
+    expect(sorted(p.identifiersKeptBeside)).toEqual([d.aOwner, d.bSlack].map((i) => globalId('Identifier', i.id)).sort());
     expect(sorted(p.relinkedIdentities)).toEqual([d.bIdentity, d.bIdentity2].map((i) => globalId('Identity', i.id)).sort());
     // Profile: the survivor's non-null values stay; its nulls take the merged user's.
     expect(p.profileChanges).toEqual({ givenName: 'Ada', picture: 'https://example.com/ada.png' });
@@ -138,7 +140,9 @@ describe('mergeUsers and unmergeUser', () => {
     // What the preview listed is what happened.
     const identifiers = await prisma.identifier.findMany({ where: { userId: { in: [d.a.id, d.b.id] } } });
     expect(identifiers.every((i) => i.userId === d.a.id)).toBe(true);
-    expect(identifiers.map((i) => i.id).sort()).toEqual([d.aSlack, d.bOwner, d.bEmployee, d.bEmail].map((i) => i.id).sort());
+    expect(identifiers.map((i) => [i.id, i.mergeSlot]).sort()).toEqual(
+      [[d.aSlack.id, 0], [d.bSlack.id, 1], [d.bOwner.id, 0], [d.aOwner.id, 1], [d.bEmployee.id, 0], [d.bEmail.id, 0]].sort(),
+    );
     const members = await prisma.member.findMany({ where: { userId: { in: [d.a.id, d.b.id] } } });
     expect(members.map((m) => [m.id, m.userId, m.role, m.state]).sort()).toEqual(
       [
@@ -220,8 +224,8 @@ describe('mergeUsers and unmergeUser', () => {
     const survivor = await prisma.user.findUniqueOrThrow({ where: { id: d.a.id } });
     expect(survivor.nickname).toBe('countess');
     expect(await prisma.member.findUniqueOrThrow({ where: { id: d.aMember1.id } })).toMatchObject({ role: 'ANALYST', userId: d.a.id });
-    expect(await prisma.identifier.findUnique({ where: { id: d.aOwner.id } })).toMatchObject({ userId: d.a.id, identifierValue: '005A' });
-    expect(await prisma.identifier.findUnique({ where: { id: d.bOwner.id } })).toBeNull();
+    expect(await prisma.identifier.findUnique({ where: { id: d.aOwner.id } })).toMatchObject({ userId: d.a.id, identifierValue: '005A', mergeSlot: 0 });
+    expect(await prisma.identifier.findUnique({ where: { id: d.bOwner.id } })).toMatchObject({ userId: d.a.id, identifierValue: '005B', mergeSlot: 1 });
   });
 
   it('refuses to take the last active admin away from an organization', async () => {
@@ -323,7 +327,7 @@ describe('mergeUsers and unmergeUser', () => {
     expect(await prisma.merge.count()).toBe(1);
     const users = await prisma.user.findMany({ where: { id: { in: [d.a.id, d.b.id] } } });
     expect(users.filter((u) => u.mergedIntoId === null)).toHaveLength(1);
-    expect(await prisma.identifier.count({ where: { userId: { in: [d.a.id, d.b.id] } } })).toBe(4);
+    expect(await prisma.identifier.count({ where: { userId: { in: [d.a.id, d.b.id] } } })).toBe(6); // every identifier kept
   });
 
   it('a merge and its unmerge cost the same number of statements for 4 moved rows or 120', async () => {

@@ -35,6 +35,9 @@ export const TABLE_OF: Record<DeletedKind, (typeof RESTORE_ORDER)[number]> = {
 
 const camel = (s: string) => s.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
 
+/** Key columns a caller never gives, left out of a blocked restore's fields: the organization, and the slot a merge keeps a second value in. */
+const IMPLIED_KEY_COLUMNS = ['organization_id', 'merge_slot'];
+
 /** An audit event of a row given as to_jsonb made it (columns in camelCase, as other events name fields). */
 function rowEvent(kind: DeletedKind, action: string, organizationId: string, row: Row | null, entityId: string): AuditInput {
   const after = row ? Object.fromEntries(Object.entries(row).map(([k, v]) => [camel(k), v])) : null;
@@ -75,7 +78,7 @@ export async function restoreDeleted(access: Access, kind: DeletedKind, entityId
         if (!rows?.length) continue;
         const blocker = await firstBlocker(tx, table, rows);
         if (blocker) {
-          const fields = blocker.columns.filter((c) => c !== 'organization_id').map(camel);
+          const fields = blocker.columns.filter((c) => !IMPLIED_KEY_COLUMNS.includes(c)).map(camel);
           const holder = blocker.holder && encodeGlobalID(NODE_OF[blocker.holder.table] ?? blocker.holder.table, blocker.holder.id);
           throw new RestoreBlockedError(kind, fields.length ? fields : blocker.columns.map(camel), holder, blocker.missing && (NODE_OF[blocker.missing] ?? blocker.missing));
         }

@@ -64,6 +64,10 @@ export const IdentifierRef = builder.prismaNode('Identifier', {
     organization: t.relation('organization', { description: 'The organization it belongs to.' }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was first recorded.' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime', description: 'When its values last changed.' }),
+    mergeSlot: t.exposeInt('mergeSlot', {
+      description:
+        '0 for the value writes of this source and key update. A merge of two users who both held the key keeps the other value beside it, with a higher slot, so it still resolves to the user.',
+    }),
   }),
 });
 

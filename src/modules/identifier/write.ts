@@ -107,7 +107,7 @@ export async function writeIdentifiers(
         SELECT i.id, i.user_id, i.source_id, i.identifier_key, i.identifier_value, i.value_kind, i.discovery_method,
           i.confidence_score, i.discovery_metadata
         FROM identifiers i JOIN t ON i.user_id = t.user_id AND i.source_id = t.source_id AND i.identifier_key = t.identifier_key
-        WHERE i.organization_id = ${organizationId}::uuid
+        WHERE i.organization_id = ${organizationId}::uuid AND i.merge_slot = 0
         ORDER BY i.user_id, i.source_id, i.identifier_key COLLATE "C"
         FOR UPDATE OF i
       ),
@@ -121,7 +121,7 @@ export async function writeIdentifiers(
         -- Read (and lock) the rows as they were before anything is written.
         WHERE (SELECT count(*) FROM b) >= 0
         ORDER BY t.n
-        ON CONFLICT (organization_id, user_id, source_id, identifier_key) DO UPDATE SET
+        ON CONFLICT (organization_id, user_id, source_id, identifier_key, merge_slot) DO UPDATE SET
           identifier_value = EXCLUDED.identifier_value,
           value_kind = EXCLUDED.value_kind,
           normalized_value = EXCLUDED.normalized_value,
@@ -161,7 +161,7 @@ export async function writeIdentifiers(
       JOIN unnest(${unchanged.map((r) => r.userId)}::uuid[], ${unchanged.map((r) => r.sourceId)}::uuid[],
         ${unchanged.map((r) => r.identifierKey)}::text[]) AS t(t_user_id, t_source_id, t_identifier_key)
         ON user_id = t_user_id AND source_id = t_source_id AND identifier_key = t_identifier_key
-      WHERE organization_id = ${organizationId}::uuid`;
+      WHERE organization_id = ${organizationId}::uuid AND merge_slot = 0`;
     for (const identifier of existing) {
       results.set(naturalKey(identifier.userId, identifier.sourceId, identifier.identifierKey), {
         identifier,

@@ -36,7 +36,13 @@ export interface MergePlan {
   /** The survivor's profile columns the merge changes, with their new values. */
   profile: Record<string, unknown>;
   members: { moved: string[]; deleted: string[]; updated: { id: string; role: string; state: string }[] };
-  identifiers: { moved: string[]; deleted: string[] };
+  /**
+   * Every identifier of the merged user moves; none goes. Where both users hold a source
+   * and key, the value kept answers the upsert key (slot 0) and the other stays beside it:
+   * `slots` gives each row whose merge_slot changes its new one, `besides` the rows that
+   * end beside another value.
+   */
+  identifiers: { moved: string[]; slots: { id: string; slot: number }[]; besides: string[] };
   identities: { moved: string[] };
   /** Tombstones of the merged user, repointed to the survivor (chains stay one step long). */
   tombstones: string[];
@@ -131,35 +137,18 @@ export function planMerge(snapshot: Snapshot, survivorId: string, mergedId: stri
     if (keep === 'MERGED') members.updated.push({ id: s.id, role: m.role as string, state: m.state as string });
   }
 
-  const identifiers: MergePlan['identifiers'] = { moved: [], deleted: [] };
-  const naturalKey = (r: Row) => `${r.organization_id}:${r.source_id}:${r.identifier_key}`;
-  const survivorIdentifiers = new Map(snapshot.identifiers.filter((i) => i.user_id === survivorId).map((i) => [naturalKey(i), i]));
-  for (const m of snapshot.identifiers.filter((r) => r.user_id === mergedId)) {
-    const s = survivorIdentifiers.get(naturalKey(m));
-    if (!s) {
-      identifiers.moved.push(m.id);
-      continue;
-    }
-    const better = confidence(m) - confidence(s) || time(m) - time(s);
-    const keep = decide({
-      key: `identifier:${naturalKey(m)}`,
-      kind: 'IDENTIFIER',
-      organizationId: m.organization_id as string,
-      field: m.identifier_key as string,
-      survivorValue: { identifierValue: s.identifier_value, confidenceScore: s.confidence_score, updatedAt: s.updated_at },
-      mergedValue: { identifierValue: m.identifier_value, confidenceScore: m.confidence_score, updatedAt: m.updated_at },
-      rule: 'the higher confidence (unscored counts as certain), then the newer; the survivor on a tie',
-      default: better > 0 ? 'MERGED' : 'SURVIVOR',
-      survivorRowId: s.id,
-      mergedRowId: m.id,
-    });
-    if (keep === 'MERGED') {
-      identifiers.deleted.push(s.id);
-      identifiers.moved.push(m.id);
-    } else {
-      identifiers.deleted.push(m.id);
-    }
-  }
+  const identifiers = planIdentifiers(snapshot, survivorId, mergedId, (key, s, m) => decide({
+    key,
+    kind: 'IDENTIFIER',
+    organizationId: m.organization_id as string,
+    field: m.identifier_key as string,
+    survivorValue: { identifierValue: s.identifier_value, confidenceScore: s.confidence_score, updatedAt: s.updated_at },
+    mergedValue: { identifierValue: m.identifier_value, confidenceScore: m.confidence_score, updatedAt: m.updated_at },
+    rule: 'the higher confidence (unscored counts as certain), then the newer; the survivor on a tie. The other value stays beside it',
+    default: (confidence(m) - confidence(s) || time(m) - time(s)) > 0 ? 'MERGED' : 'SURVIVOR',
+    survivorRowId: s.id,
+    mergedRowId: m.id,
+  }));
 
   const issues = new Issues();
   choices.forEach((c, i) => {
@@ -180,4 +169,47 @@ export function planMerge(snapshot: Snapshot, survivorId: string, mergedId: stri
     tombstones: snapshot.users.filter((u) => u.merged_into_id === mergedId).map((u) => u.id),
     conflicts,
   };
+}
+
+const slotOf = (r: Row) => Number(r.merge_slot ?? 0);
+
+/**
+ * Where each identifier goes. For a source and key both users hold, a conflict decides
+ * which slot-0 value stays in slot 0; every other row keeps its slot when it is free and
+ * otherwise takes the next one past every slot either user holds, so no two rows meet.
+ */
+function planIdentifiers(
+  snapshot: Snapshot,
+  survivorId: string,
+  mergedId: string,
+  decide: (key: string, survivorRow: Row, mergedRow: Row) => MergeSide,
+): MergePlan['identifiers'] {
+  const plan: MergePlan['identifiers'] = { moved: [], slots: [], besides: [] };
+  const groups = new Map<string, { s: Row[]; m: Row[] }>();
+  for (const r of snapshot.identifiers) {
+    if (r.user_id !== survivorId && r.user_id !== mergedId) continue;
+    const key = `identifier:${r.organization_id}:${r.source_id}:${r.identifier_key}`;
+    const g = groups.get(key) ?? groups.set(key, { s: [], m: [] }).get(key)!;
+    (r.user_id === survivorId ? g.s : g.m).push(r);
+  }
+  for (const [key, g] of groups) {
+    plan.moved.push(...g.m.map((m) => m.id));
+    if (!g.s.length) continue;
+    const s0 = g.s.find((r) => slotOf(r) === 0);
+    const m0 = g.m.find((r) => slotOf(r) === 0);
+    let next = Math.max(...g.s.map(slotOf), ...g.m.map(slotOf)) + 1;
+    const taken = new Set(g.s.map(slotOf));
+    if (s0 && m0 && decide(key, s0, m0) === 'MERGED') {
+      plan.slots.push({ id: s0.id, slot: next++ });
+      plan.besides.push(s0.id);
+      taken.delete(0);
+    }
+    for (const m of [...g.m].sort((a, b) => slotOf(a) - slotOf(b))) {
+      const slot = taken.has(slotOf(m)) ? next++ : slotOf(m);
+      taken.add(slot);
+      if (slot !== slotOf(m)) plan.slots.push({ id: m.id, slot });
+      if (slot !== 0) plan.besides.push(m.id);
+    }
+  }
+  return plan;
 }

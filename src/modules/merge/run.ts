@@ -109,7 +109,7 @@ export async function runMerge(
   const touched: Record<Table, string[]> = {
     users: [...(Object.keys(plan.profile).length ? [survivorId] : []), mergedId, ...plan.tombstones],
     members: [...plan.members.moved, ...plan.members.deleted, ...plan.members.updated.map((u) => u.id)],
-    identifiers: [...plan.identifiers.moved, ...plan.identifiers.deleted],
+    identifiers: [...new Set([...plan.identifiers.moved, ...plan.identifiers.slots.map((s) => s.id)])],
     identities: plan.identities.moved,
     link_suggestions: [],
   };
@@ -170,12 +170,20 @@ export async function runMerge(
   if (plan.members.moved.length) {
     await tx.$executeRaw`UPDATE members SET user_id = ${survivorId}::uuid, updated_at = now() WHERE id = ANY(${plan.members.moved}::uuid[])`;
   }
-  if (plan.identifiers.deleted.length) {
-    await tx.$executeRaw`DELETE FROM identifiers WHERE id = ANY(${plan.identifiers.deleted}::uuid[])`;
+  // The survivor's own rows change slot first: the merged user's rows may take the slots they leave.
+  const moving = new Set(plan.identifiers.moved);
+  const reslotted = plan.identifiers.slots.filter((s) => !moving.has(s.id));
+  if (reslotted.length) {
+    await tx.$executeRaw`
+      UPDATE identifiers i SET merge_slot = v.slot, updated_at = now()
+      FROM unnest(${reslotted.map((s) => s.id)}::uuid[], ${reslotted.map((s) => s.slot)}::int[]) AS v(id, slot) WHERE i.id = v.id`;
   }
   if (plan.identifiers.moved.length) {
+    const slot = new Map(plan.identifiers.slots.map((s) => [s.id, s.slot]));
+    const moved = plan.identifiers.moved;
     await tx.$executeRaw`
-      UPDATE identifiers SET user_id = ${survivorId}::uuid, updated_at = now() WHERE id = ANY(${plan.identifiers.moved}::uuid[])`;
+      UPDATE identifiers i SET user_id = ${survivorId}::uuid, merge_slot = COALESCE(v.slot, i.merge_slot), updated_at = now()
+      FROM unnest(${moved}::uuid[], ${moved.map((id) => slot.get(id) ?? null)}::int[]) AS v(id, slot) WHERE i.id = v.id`;
   }
   if (plan.identities.moved.length) {
     await tx.$executeRaw`

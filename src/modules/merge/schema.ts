@@ -108,8 +108,15 @@ const MergePreviewRef = builder.objectRef<MergePlan>('MergePreview').implement({
     }),
     removedIdentifiers: t.field({
       type: [IdentifierRef],
-      description: 'Identifiers that would go: the losing side of each identifier conflict.',
-      resolve: (p) => previewIdentifiers(p.identifiers.deleted),
+      description: 'Always empty: a merge removes no identifier (see `identifiersKeptBeside`).',
+      deprecationReason: 'A merge keeps every identifier; the losing side of a conflict is in `identifiersKeptBeside`.',
+      resolve: () => [],
+    }),
+    identifiersKeptBeside: t.field({
+      type: [IdentifierRef],
+      description:
+        "Identifiers that would stay with the survivor beside another value of the same source and key (`mergeSlot` above 0): the losing side of each identifier conflict. Writes of that source and key update the other value; every value still resolves to the survivor.",
+      resolve: (p) => previewIdentifiers(p.identifiers.besides),
     }),
     relinkedIdentities: t.field({
       type: [IdentityRef],

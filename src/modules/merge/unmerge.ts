@@ -154,12 +154,17 @@ async function restore(tx: Db, before: Record<Table, Row[]>, after: Record<Table
     const t = Prisma.raw(table);
     const updated = rows.filter((r) => kept.has(r.id));
     const deleted = rows.filter((r) => !kept.has(r.id));
-    if (updated.length) {
-      const columns = Object.keys(updated[0]!).filter((c) => c !== 'id');
+    // Rows going back to the other user first: unique keys are checked row by row, and
+    // they free the slots the survivor's own rows return to.
+    const userOf = new Map((after[table] ?? []).map((r) => [r.id, r.user_id]));
+    const leaving = updated.filter((r) => 'user_id' in r && r.user_id !== userOf.get(r.id));
+    for (const batch of [leaving, updated.filter((r) => !leaving.includes(r))]) {
+      if (!batch.length) continue;
+      const columns = Object.keys(batch[0]!).filter((c) => c !== 'id');
       if (!columns.every((c) => COLUMN.test(c))) throw new Error(`unexpected column in merge record of ${table}`);
       const done = await tx.$queryRaw<{ id: string }[]>`
         UPDATE ${t} AS x SET (${Prisma.raw(columns.join(', '))}) = (${Prisma.raw(columns.map((c) => `r.${c}`).join(', '))})
-        FROM jsonb_populate_recordset(NULL::${t}, ${JSON.stringify(updated)}::jsonb) r WHERE x.id = r.id RETURNING x.id::text`;
+        FROM jsonb_populate_recordset(NULL::${t}, ${JSON.stringify(batch)}::jsonb) r WHERE x.id = r.id RETURNING x.id::text`;
       for (const d of done) back[table].add(d.id);
     }
     if (deleted.length) {
