@@ -1,4 +1,5 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
+import { pruneHistory } from '../shared/history-retention.ts';
 import type { Access, Viewer } from '../../context.ts';
 import { Prisma, prisma } from '../../db.ts';
 import { NotFoundError, RestoreBlockedError } from '../../errors.ts';
@@ -134,7 +135,7 @@ export async function purgeExpired(viewer: Viewer, limit = 500, db: typeof prism
 }
 
 /**
- * Purges what is past retention every `seconds` (first a minute after start), in batches
+ * Purges deleted objects and prunes history past retention every `seconds` (first a minute after start), in batches
  * until none is left. Every instance runs it; purgeExpired keeps them from doubling up.
  */
 export function startPurging(viewer: Viewer, seconds: number, onError: (err: unknown) => void): { stop(): void } {
@@ -143,6 +144,7 @@ export function startPurging(viewer: Viewer, seconds: number, onError: (err: unk
   const run = async () => {
     try {
       while (!stopped && (await purgeExpired(viewer)) === 500);
+      while (!stopped && (await pruneHistory()) > 0);
     } catch (err) {
       onError(err);
     }

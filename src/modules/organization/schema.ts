@@ -45,6 +45,9 @@ export const OrganizationRef = builder.prismaNode('Organization', {
     deletedRetentionDays: t.exposeInt('deletedRetentionDays', {
       description: 'Days a deleted object can be restored (deletedItems) before it is purged for good; 30 unless changed.',
     }),
+    historyRetentionDays: t.exposeInt('historyRetentionDays', {
+      description: 'Days back a read as of a past moment (`asOf`) can reach; older history is pruned. 365 unless changed.',
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the organization was created.' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime', description: 'When the organization last changed.' }),
   }),
@@ -132,6 +135,10 @@ const UpdateOrganizationInput = builder.inputType('UpdateOrganizationInput', {
     deletedRetentionDays: t.int({
       required: false,
       description: 'Days, 1 to 3650, a deleted object can be restored before it is purged; applies to objects already deleted too. Cannot be cleared.',
+    }),
+    historyRetentionDays: t.int({
+      required: false,
+      description: 'Days, 1 to 3650, of history kept for reads as of a past moment; shortening it prunes older history at the next purge. Cannot be cleared.',
     }),
   }),
 });

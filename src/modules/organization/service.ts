@@ -18,7 +18,7 @@ import { renormalisePhones } from '../matching/regions.ts';
 export const AUDITED_ORGANIZATION: Audited<Organization> = {
   model: 'Organization',
   entityType: 'Organization',
-  fields: ['slug', 'name', 'autoApproveLinkConfidence', 'defaultPhoneRegion', 'deletedRetentionDays'],
+  fields: ['slug', 'name', 'autoApproveLinkConfidence', 'defaultPhoneRegion', 'deletedRetentionDays', 'historyRetentionDays'],
   find: (tx, id) => tx.organization.findUnique({ where: { id } }),
   organizationOf: (row) => row.id,
 };
@@ -66,6 +66,7 @@ export interface UpdateOrganizationInput {
   autoApproveLinkConfidence?: number | null;
   defaultPhoneRegion?: string | null;
   deletedRetentionDays?: number | null;
+  historyRetentionDays?: number | null;
 }
 
 /**
@@ -82,10 +83,10 @@ export async function updateOrganization(access: Access, input: UpdateOrganizati
   const threshold = input.autoApproveLinkConfidence;
   if (threshold != null && !(threshold >= 0 && threshold <= 1)) issues.add('input.autoApproveLinkConfidence', 'must be a number from 0 to 1, or null');
   const region = phoneRegion(issues, 'input.defaultPhoneRegion', input.defaultPhoneRegion);
-  issues.notNull('input.deletedRetentionDays', input.deletedRetentionDays);
-  const retention = input.deletedRetentionDays;
-  if (retention != null && !(Number.isInteger(retention) && retention >= 1 && retention <= 3650)) {
-    issues.add('input.deletedRetentionDays', 'must be a whole number of days from 1 to 3650');
+  for (const field of ['deletedRetentionDays', 'historyRetentionDays'] as const) {
+    issues.notNull(`input.${field}`, input[field]);
+    const days = input[field];
+    if (days != null && !(Number.isInteger(days) && days >= 1 && days <= 3650)) issues.add(`input.${field}`, 'must be a whole number of days from 1 to 3650');
   }
   if (!id) issues.throwIfAny();
   await requireOrganizationAccess(access, id!, 'admin');
@@ -102,7 +103,8 @@ export async function updateOrganization(access: Access, input: UpdateOrganizati
           ...(name != null && { name }),
           ...(threshold !== undefined && { autoApproveLinkConfidence: threshold }),
           ...(region !== undefined && { defaultPhoneRegion: region }),
-          ...(retention != null && { deletedRetentionDays: retention }),
+          ...(input.deletedRetentionDays != null && { deletedRetentionDays: input.deletedRetentionDays }),
+          ...(input.historyRetentionDays != null && { historyRetentionDays: input.historyRetentionDays }),
         },
       });
       if (after.defaultPhoneRegion !== before.defaultPhoneRegion) await renormalisePhones(tx, after.id);

@@ -4,8 +4,9 @@ import { Issues } from './validate.ts';
 // Reads as of a past moment (README, "Reading the past"): the moment asked for, checked
 // against the history the database holds. An organization's history begins when its
 // first version was written (its creation, or for one older than the history tables
-// the migration that made them): nothing earlier is known, so a moment before that
-// horizon is refused rather than answered with what happens to be there.
+// the migration that made them) and reaches back no further than its retention
+// (history-retention.ts prunes what is older): a moment before that horizon is refused
+// rather than answered with what happens to be left.
 
 export const AS_OF_DESCRIPTION =
   'Answer with the state at this past moment (history of the organization is kept from its horizon; an earlier moment answers BAD_USER_INPUT naming it). Left out: now.';
@@ -30,13 +31,17 @@ export function versionsAt(h: HistoryTable, at: string): string {
 
 /**
  * The first millisecond at which the organization's history is known (of any
- * organization's, for reads not within one); null when there is none.
+ * organization's, for reads not within one): its first version, or its retention's
+ * start when that is later; null when there is none.
  */
 export async function historyHorizon(organizationId: string | null): Promise<Date | null> {
   // Versions are written to the microsecond, moments are asked for to the millisecond.
   const [row] = await prisma.$queryRaw<{ ms: number | null }[]>`
-    SELECT ceil(extract(epoch FROM min(valid_from)) * 1000)::float8 AS ms FROM organizations_history
-    WHERE ${organizationId}::uuid IS NULL OR id = ${organizationId}::uuid`;
+    SELECT ceil(extract(epoch FROM greatest(
+      (SELECT min(valid_from) FROM organizations_history WHERE ${organizationId}::uuid IS NULL OR id = ${organizationId}::uuid),
+      now() - make_interval(days => (SELECT max(history_retention_days) FROM organizations
+        WHERE ${organizationId}::uuid IS NULL OR id = ${organizationId}::uuid))
+    )) * 1000)::float8 AS ms`;
   return row?.ms == null ? null : new Date(row.ms);
 }
 

@@ -75,6 +75,12 @@ export function model(name: string): Model {
   return m;
 }
 
+/** Every model whose rows have a history table. */
+export function historyModels(): Model[] {
+  models ??= load();
+  return [...models.values()].filter((m) => m.history);
+}
+
 /** The history table of `m` and its columns; `m` has none: not compiled (a read as of a moment is refused). */
 export function historyOf(m: Model): HistoryTable {
   const h = m.history ?? unplannable(m.name);
