@@ -1,9 +1,8 @@
 import { queryFromInfo } from '@pothos/plugin-prisma';
-import { decodeGlobalID, encodeGlobalID } from '@pothos/plugin-relay';
+import { encodeGlobalID } from '@pothos/plugin-relay';
 import type { GraphQLResolveInfo } from 'graphql';
 import { builder } from '../../builder.ts';
 import type { Context } from '../../context.ts';
-import { prisma } from '../../db.ts';
 import { DiscoveryMethodEnum, IdentifierRef } from '../identifier/schema.ts';
 import { IdentityRef, LinkedByEnum } from '../identity/schema.ts';
 import { requireOrganizationAccess } from '../shared/authorize.ts';
@@ -12,13 +11,12 @@ import { sourceNamed } from '../shared/inputs.ts';
 import { organizationOf } from '../shared/tenant.ts';
 import { Issues } from '../shared/validate.ts';
 import { UserRef } from '../user/schema.ts';
-import { redirectsOf } from '../user/tombstones.ts';
-import { isUuid } from '../shared/visibility.ts';
 import { notAsOf, prebuiltResolution, rootPlanners, type PlanInfo } from '../shared/engine/index.ts';
 import { AS_OF_DESCRIPTION } from '../shared/as-of.ts';
 import { listOf, resolutionsAsOf } from './as-of.ts';
 import { resolveKeys, type Resolution, type ResolveKey } from './resolve.ts';
-import { shortestPath, walk, type Graph, type GraphEdge, type GraphNode, type GraphNodeType } from './traverse.ts';
+import { explainLinkOf, graphOf, MAX_NODES } from './service.ts';
+import type { Graph, GraphEdge, GraphNode, GraphNodeType } from './traverse.ts';
 
 const MAX_RESOLVE_MANY = 1000;
 
@@ -304,38 +302,6 @@ const LinkExplanationRef = builder.objectRef<{ steps: GraphEdge[] }>('LinkExplan
   }),
 });
 
-/** The starting object of a walk: a user, identity or identifier of the organization. */
-async function startOf(organizationId: string, globalId: string, path: string) {
-  const issues = new Issues();
-  let decoded: { typename: string; id: string } | null = null;
-  try {
-    decoded = decodeGlobalID(globalId);
-  } catch {
-    decoded = null;
-  }
-  if (!decoded || !['User', 'Identity', 'Identifier'].includes(decoded.typename) || !isUuid(decoded.id)) {
-    issues.add(path, 'must be the global id of a User, an Identity or an Identifier');
-    issues.throwIfAny();
-  }
-  const { typename, id } = decoded!;
-  if (typename === 'User') {
-    const inOrganization = (userId: string) => prisma.user.findFirst({ where: { id: userId, memberships: { some: { organizationId } } } });
-    // A merged user's id starts from the user it was merged into; only a miss costs more.
-    let u = await inOrganization(id);
-    const survivor = u ? undefined : (await redirectsOf([id])).get(id);
-    if (survivor) u = await inOrganization(survivor);
-    return u ? { type: 'USER' as const, id: u.id, label: u.name ?? u.email } : null;
-  }
-  if (typename === 'Identity') {
-    const d = await prisma.identity.findFirst({ where: { id, organizationId } });
-    return d ? { type: 'IDENTITY' as const, id: d.id, label: d.name } : null;
-  }
-  const i = await prisma.identifier.findFirst({ where: { id, organizationId } });
-  return i ? { type: 'IDENTIFIER' as const, id: i.id, label: `${i.identifierKey}=${i.identifierValue}` } : null;
-}
-
-const MAX_NODES = 1000;
-
 builder.queryFields((t) => ({
   graph: t.field({
     type: IdentityGraphRef,
@@ -349,20 +315,9 @@ builder.queryFields((t) => ({
       depth: t.arg.int({ required: false, defaultValue: 1, description: 'How many steps to walk, 1 to 3.' }),
       minConfidence: t.arg.float({ required: false, description: 'Leave out evidence scored below this (0 to 1); unscored evidence counts as certain and stays.' }),
       maxNodes: t.arg.int({ required: false, defaultValue: 200, description: `Stop after this many nodes (at most ${MAX_NODES}); \`truncated\` says so.` }),
+      asOf: t.arg({ type: 'DateTime', required: false, description: AS_OF_DESCRIPTION }),
     },
-    resolve: async (_root, args, ctx) => {
-      const issues = new Issues();
-      const depth = args.depth ?? 1;
-      if (depth < 1 || depth > 3) issues.add('depth', 'must be 1, 2 or 3');
-      const maxNodes = args.maxNodes ?? 200;
-      if (maxNodes < 1 || maxNodes > MAX_NODES) issues.add('maxNodes', `must be 1 to ${MAX_NODES}`);
-      if (args.minConfidence != null && (args.minConfidence < 0 || args.minConfidence > 1)) issues.add('minConfidence', 'must be between 0 and 1');
-      issues.throwIfAny();
-      const organizationId = await organizationFor(ctx, args.organizationId);
-      const start = await startOf(organizationId, args.from, 'from');
-      if (!start) return null;
-      return walk(start, { organizationId, depth, minConfidence: args.minConfidence ?? null, maxNodes });
-    },
+    resolve: async (_root, args, ctx) => graphOf(await organizationFor(ctx, args.organizationId), args),
   }),
   explainLink: t.field({
     type: LinkExplanationRef,
@@ -374,16 +329,8 @@ builder.queryFields((t) => ({
       organizationId: t.arg.id(ORGANIZATION_ARG),
       a: t.arg.id({ description: 'Global id of a User, Identity or Identifier.' }),
       b: t.arg.id({ description: 'Global id of another User, Identity or Identifier.' }),
+      asOf: t.arg({ type: 'DateTime', required: false, description: AS_OF_DESCRIPTION }),
     },
-    resolve: async (_root, args, ctx) => {
-      const organizationId = await organizationFor(ctx, args.organizationId);
-      const [a, b] = await Promise.all([startOf(organizationId, args.a, 'a'), startOf(organizationId, args.b, 'b')]);
-      if (!a || !b) return null;
-      const target = `${b.type}:${b.id}`;
-      if (`${a.type}:${a.id}` === target) return { steps: [] };
-      const graph = await walk(a, { organizationId, depth: 6, minConfidence: null, maxNodes: 5000, target });
-      const steps = shortestPath(graph, `${a.type}:${a.id}`, target);
-      return steps ? { steps } : null;
-    },
+    resolve: async (_root, args, ctx) => explainLinkOf(await organizationFor(ctx, args.organizationId), args),
   }),
 }));

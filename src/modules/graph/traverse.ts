@@ -1,9 +1,10 @@
 import { prisma } from '../../db.ts';
-import type { DiscoveryMethod, Identifier, Identity, LinkedBy, User } from '../../generated/prisma/client.ts';
+import type { DiscoveryMethod, LinkedBy } from '../../generated/prisma/client.ts';
 import { linkedHolders, linked, meetsMinimum } from '../matching/links.ts';
+import { identifiersById, identifiersOfUsers, identitiesById, identitiesOfUsers, membershipsOf, usersById } from './reads.ts';
 
-// The neighbourhood of a person in one organization, as nodes and edges with their
-// evidence; which values link two nodes is the matching module's rule
+// The neighbourhood of a person in one organization, now or as it was at a past moment,
+// as nodes and edges with their evidence; which values link two nodes is the matching module's rule
 // (matching/links.ts), as for candidates and suggestions. Each level of the breadth-first walk costs a fixed number of statements
 // (batched over the whole frontier), whatever its size.
 
@@ -44,6 +45,8 @@ export interface WalkOptions {
   maxNodes: number;
   /** Stop as soon as this node key is reached (explainLink). */
   target?: string;
+  /** Walk the graph as it was at this past moment. */
+  asOf?: Date | null;
 }
 
 const nodeKey = (type: GraphNodeType, id: string) => `${type}:${id}`;
@@ -86,21 +89,20 @@ export async function walk(start: { type: GraphNodeType; id: string; label: stri
     const org = opts.organizationId;
 
     // What the frontier's identifiers and identities are, and the values its nodes hold (matching/links.ts).
+    const at = opts.asOf ?? null;
     const [frontierIdentifiers, frontierIdentities, { own: frontierHeld, holders }, ownedIdentifiers, linkedIdentities, memberships] = await Promise.all([
-      identifierIds.length ? prisma.identifier.findMany({ where: { id: { in: identifierIds }, organizationId: org } }) : ([] as Identifier[]),
-      identityIds.length ? prisma.identity.findMany({ where: { id: { in: identityIds }, organizationId: org } }) : ([] as Identity[]),
-      linkedHolders(prisma, org, { userIds: users, identifierIds, identityIds }),
-      users.length ? prisma.identifier.findMany({ where: { userId: { in: users }, organizationId: org }, orderBy: { createdAt: 'asc' } }) : [],
-      users.length ? prisma.identity.findMany({ where: { userId: { in: users }, organizationId: org }, orderBy: { createdAt: 'asc' } }) : [],
-      users.length
-        ? prisma.member.findMany({ where: { userId: { in: users }, organizationId: org }, include: { organization: { select: { id: true, name: true } } } })
-        : [],
+      identifiersById(org, identifierIds, at),
+      identitiesById(org, identityIds, at),
+      linkedHolders(prisma, org, { userIds: users, identifierIds, identityIds, asOf: at }),
+      identifiersOfUsers(org, users, at),
+      identitiesOfUsers(org, users, at),
+      membershipsOf(org, users, at),
     ]);
     const ownerIds = new Set<string>([...frontierIdentifiers.map((i) => i.userId), ...frontierIdentities.flatMap((d) => (d.userId ? [d.userId] : []))]);
-    const owners = ownerIds.size ? await prisma.user.findMany({ where: { id: { in: [...ownerIds] } } }) : ([] as User[]);
+    const owners = await usersById([...ownerIds], at);
 
     for (const m of memberships) {
-      const orgNode = addNode('ORGANIZATION', m.organizationId, m.organization.name, depth);
+      const orgNode = addNode('ORGANIZATION', m.organizationId, m.organizationName, depth);
       if (!orgNode) continue;
       addEdge({ kind: 'MEMBERSHIP', from: nodeKey('USER', m.userId), to: orgNode.key, confidence: 1, discoveryMethod: null, sourceId: null, linkedBy: null, at: m.createdAt });
       reach(orgNode);

@@ -1,5 +1,6 @@
 import { Prisma } from '../../db.ts';
 import type { DiscoveryMethod, LinkedBy, PartyType } from '../../generated/prisma/client.ts';
+import { rowsAt } from '../shared/engine/datamodel.ts';
 import { meetsMinimum, UNSCORED } from '../shared/rules.ts';
 import type { ValueKind } from './normalise.ts';
 
@@ -47,6 +48,8 @@ export interface HeldFilter {
   ownedBy?: string[];
   identifierIds?: string[];
   identityIds?: string[];
+  /** Read the values held at this past moment instead of now. */
+  asOf?: Date | null;
 }
 
 type Db = Pick<Prisma.TransactionClient, '$queryRaw'>;
@@ -74,43 +77,46 @@ export async function heldValues(db: Db, organizationId: string, filter: HeldFil
   // in one WHERE makes PostgreSQL scan the organization's whole table; a semi-join of
   // the table with the lookups, planned on the stale estimates of rows just written in
   // the same transaction, may run every lookup again for every row.
+  const at = filter.asOf ?? null;
+  const t = Object.fromEntries(['Identifier', 'Identity', 'User', 'IntegrationSource', 'Member'].map((m) => [m, Prisma.raw(rowsAt(m, at))])) as Record<
+    'Identifier' | 'Identity' | 'User' | 'IntegrationSource' | 'Member', Prisma.Sql>;
   const rows = await db.$queryRaw<HeldRow[]>`
     WITH asked AS (
       SELECT unnest(${values}::text[]) AS value
-      UNION SELECT i.normalized_value FROM identifiers i
+      UNION SELECT i.normalized_value FROM ${t.Identifier} i
         WHERE ${expand} AND i.organization_id = ${organizationId}::uuid AND i.id = ANY(${identifierIds}::uuid[])
-      UNION SELECT i.normalized_value FROM identifiers i
+      UNION SELECT i.normalized_value FROM ${t.Identifier} i
         WHERE ${expand} AND i.organization_id = ${organizationId}::uuid AND i.user_id = ANY(${ownedBy}::uuid[])
-      UNION SELECT x.value FROM identities d
+      UNION SELECT x.value FROM ${t.Identity} d
         CROSS JOIN LATERAL (VALUES (d.email), (d.external_email), (d.phone_number), (d.external_id)) AS x(value)
         WHERE ${expand} AND d.organization_id = ${organizationId}::uuid AND d.id = ANY(${identityIds}::uuid[]) AND x.value IS NOT NULL
-      UNION SELECT u.email FROM users u WHERE ${expand} AND u.id = ANY(${userIds}::uuid[])
+      UNION SELECT u.email FROM ${t.User} u WHERE ${expand} AND u.id = ANY(${userIds}::uuid[])
     ),
     identifier_ids AS MATERIALIZED (
-      SELECT h.id FROM identifiers h WHERE h.organization_id = ${organizationId}::uuid AND h.normalized_value = ANY(ARRAY(SELECT value FROM asked))
+      SELECT h.id FROM ${t.Identifier} h WHERE h.organization_id = ${organizationId}::uuid AND h.normalized_value = ANY(ARRAY(SELECT value FROM asked))
       UNION SELECT unnest(${identifierIds}::uuid[])
-      UNION SELECT h.id FROM identifiers h WHERE h.organization_id = ${organizationId}::uuid AND h.user_id = ANY(${ownedBy}::uuid[])
+      UNION SELECT h.id FROM ${t.Identifier} h WHERE h.organization_id = ${organizationId}::uuid AND h.user_id = ANY(${ownedBy}::uuid[])
     ),
     identity_ids AS MATERIALIZED (
-      SELECT h.id FROM identities h WHERE h.organization_id = ${organizationId}::uuid AND h.email = ANY(ARRAY(SELECT value FROM asked))
-      UNION SELECT h.id FROM identities h WHERE h.organization_id = ${organizationId}::uuid AND h.external_email = ANY(ARRAY(SELECT value FROM asked))
-      UNION SELECT h.id FROM identities h WHERE h.organization_id = ${organizationId}::uuid AND h.phone_number = ANY(ARRAY(SELECT value FROM asked))
-      UNION SELECT h.id FROM identities h WHERE h.organization_id = ${organizationId}::uuid AND h.external_id = ANY(ARRAY(SELECT value FROM asked))
+      SELECT h.id FROM ${t.Identity} h WHERE h.organization_id = ${organizationId}::uuid AND h.email = ANY(ARRAY(SELECT value FROM asked))
+      UNION SELECT h.id FROM ${t.Identity} h WHERE h.organization_id = ${organizationId}::uuid AND h.external_email = ANY(ARRAY(SELECT value FROM asked))
+      UNION SELECT h.id FROM ${t.Identity} h WHERE h.organization_id = ${organizationId}::uuid AND h.phone_number = ANY(ARRAY(SELECT value FROM asked))
+      UNION SELECT h.id FROM ${t.Identity} h WHERE h.organization_id = ${organizationId}::uuid AND h.external_id = ANY(ARRAY(SELECT value FROM asked))
       UNION SELECT unnest(${identityIds}::uuid[])
     ),
     user_ids AS MATERIALIZED (
-      SELECT v.id FROM users v WHERE v.email = ANY(ARRAY(SELECT value FROM asked)) UNION SELECT unnest(${userIds}::uuid[])
+      SELECT v.id FROM ${t.User} v WHERE v.email = ANY(ARRAY(SELECT value FROM asked)) UNION SELECT unnest(${userIds}::uuid[])
     )
     SELECT 'IDENTIFIER' AS type, i.id::text AS id, i.identifier_key || '=' || i.identifier_value AS label, i.user_id::text AS "ownerId",
            i.identifier_key AS field, i.source_id::text AS "sourceId", s.key AS "sourceKey", i.value_kind::text AS kind,
            i.normalized_value AS value, i.confidence_score AS confidence, i.discovery_method::text AS "discoveryMethod",
            NULL::text AS "linkedBy", i.updated_at AS at
-      FROM identifier_ids f JOIN identifiers i ON i.id = f.id JOIN integration_sources s ON s.id = i.source_id
+      FROM identifier_ids f JOIN ${t.Identifier} i ON i.id = f.id JOIN ${t.IntegrationSource} s ON s.id = i.source_id
       WHERE i.organization_id = ${organizationId}::uuid
     UNION ALL
     SELECT 'IDENTITY', d.id::text, d.name, d.user_id::text, x.field, d.source_id::text, s.key, x.kind, x.value,
            NULL::float8, NULL::text, d.linked_by::text, d.updated_at
-      FROM identity_ids f JOIN identities d ON d.id = f.id LEFT JOIN integration_sources s ON s.id = d.source_id
+      FROM identity_ids f JOIN ${t.Identity} d ON d.id = f.id LEFT JOIN ${t.IntegrationSource} s ON s.id = d.source_id
       CROSS JOIN LATERAL (VALUES ('email', 'EMAIL', d.email), ('externalEmail', 'EMAIL', d.external_email),
                                  ('phoneNumber', 'PHONE', d.phone_number), ('externalId', 'OTHER', d.external_id)) AS x(field, kind, value)
       WHERE d.organization_id = ${organizationId}::uuid AND x.value IS NOT NULL
@@ -118,7 +124,7 @@ export async function heldValues(db: Db, organizationId: string, filter: HeldFil
     UNION ALL
     SELECT 'USER', u.id::text, coalesce(u.name, u.email), u.id::text, 'email', NULL, NULL, 'EMAIL', u.email,
            NULL::float8, NULL::text, NULL::text, NULL::timestamptz
-      FROM user_ids f JOIN users u ON u.id = f.id JOIN members m ON m.user_id = u.id AND m.organization_id = ${organizationId}::uuid
+      FROM user_ids f JOIN ${t.User} u ON u.id = f.id JOIN ${t.Member} m ON m.user_id = u.id AND m.organization_id = ${organizationId}::uuid
       WHERE u.merged_into_id IS NULL`;
   return rows.map((r) => ({
     ...r,

@@ -1,6 +1,6 @@
 import { prisma } from '../../../db.ts';
 import { getDatamodel } from '../../../generated/pothos-types.ts';
-import type { HistoryTable } from '../as-of.ts';
+import { type HistoryTable, versionsAt } from '../as-of.ts';
 import { unplannable } from './text.ts';
 
 // Table and column names, and how models point at each other, read from the Prisma
@@ -86,6 +86,16 @@ export function historyOf(m: Model): HistoryTable {
   const h = m.history ?? unplannable(m.name);
   const col = (f: string) => h.fields.get(f)!.column;
   return { table: h.table, id: col('id'), validFrom: col('validFrom'), deleted: col('deleted') };
+}
+
+/**
+ * SQL of a model's rows: its table, or as of a moment its rows as they were then, as a
+ * derived table with the same columns. For reads outside the engine that must also
+ * answer as of a moment (the graph walk).
+ */
+export function rowsAt(name: string, asOf: Date | null): string {
+  const m = model(name);
+  return asOf ? versionsAt(historyOf(m), `'${asOf.toISOString()}'::timestamptz`) : m.table;
 }
 
 /** The column of a scalar field, or undefined when the model has no such field. */

@@ -1,0 +1,113 @@
+import { encodeGlobalID } from '@pothos/plugin-relay';
+import { describe, expect, it } from 'vitest';
+import { prisma } from '../src/db.ts';
+import { expectErrorCode, expectNoErrors, gql, type GqlOptions } from './helpers/app.ts';
+import { aMember, anIdentifier, anOrganization, aSource, aUser } from './helpers/factories.ts';
+
+// graph and explainLink as of a past moment: the links that held then, from where the
+// start was then; the present read as of now answers what the present read does.
+
+const GRAPH = `query ($from: ID!, $asOf: DateTime) {
+  graph(from: $from, depth: 3, asOf: $asOf) { nodes { id type label } edges { kind from to value } truncated }
+}`;
+const EXPLAIN = `query ($a: ID!, $b: ID!, $asOf: DateTime) { explainLink(a: $a, b: $b, asOf: $asOf) { length steps { kind from to } } }`;
+const MERGE = `mutation ($input: MergeUsersInput!) { mergeUsers(input: $input) { __typename } }`;
+
+const userGid = (id: string) => encodeGlobalID('User', id);
+const pause = () => new Promise((r) => setTimeout(r, 3));
+const momentNow = async () => {
+  await pause();
+  const at = new Date();
+  await pause();
+  return at;
+};
+
+async function tenant() {
+  const org = await anOrganization();
+  const crm = await aSource(org.id, { key: 'crm' });
+  const admin = await aUser();
+  await aMember(org.id, admin.id, { role: 'ORGANIZATION_ADMIN' });
+  const [p1, p2] = [await aUser(), await aUser()];
+  for (const p of [p1, p2]) await aMember(org.id, p.id);
+  await anIdentifier(org.id, p1.id, crm.id, { identifierKey: 'owner_id', identifierValue: 'A-1' });
+  return { org, crm, admin, p1, p2, as: { asUser: admin, organizationId: org.id } as GqlOptions };
+}
+
+const sorted = <T>(list: T[]) => [...list].sort((x, y) => JSON.stringify(x).localeCompare(JSON.stringify(y)));
+
+describe('graph and explainLink as of a past moment', () => {
+  it('answer the links that held then, before, between and after changes, and now as the present does', async () => {
+    const d = await tenant();
+    const explain = async (asOf?: Date) => {
+      const r = await gql(EXPLAIN, { ...d.as, variables: { a: userGid(d.p1.id), b: userGid(d.p2.id), asOf: asOf?.toISOString() } });
+      expectNoErrors(r);
+      return r.data!.explainLink;
+    };
+    const graph = async (asOf?: Date) => {
+      const r = await gql(GRAPH, { ...d.as, variables: { from: userGid(d.p1.id), asOf: asOf?.toISOString() } });
+      expectNoErrors(r);
+      const g = r.data!.graph;
+      return { nodes: sorted(g.nodes), edges: sorted(g.edges), truncated: g.truncated };
+    };
+    const apart = await momentNow();
+    const shared = await anIdentifier(d.org.id, d.p2.id, d.crm.id, { identifierKey: 'alt_id', identifierValue: 'A-1' });
+    const linked = await momentNow();
+    const deleted = await gql(`mutation ($id: ID!) { deleteIdentifier(input: { id: $id }) { __typename } }`, {
+      ...d.as,
+      variables: { id: encodeGlobalID('Identifier', shared.id) },
+    });
+    expectNoErrors(deleted);
+    const apartAgain = await momentNow();
+
+    expect(await explain(apart)).toBeNull();
+    expect(await explain(linked)).toMatchObject({ length: 3, steps: [{ kind: 'OWNS_IDENTIFIER' }, { kind: 'SHARES_VALUE' }, { kind: 'OWNS_IDENTIFIER' }] });
+    expect(await explain(apartAgain)).toBeNull();
+    expect(await explain()).toBeNull();
+
+    const then = await graph(linked);
+    expect(then.nodes.map((n: { id: string }) => n.id)).toContain(userGid(d.p2.id));
+    expect(then.edges.some((e: { kind: string; value: string }) => e.kind === 'SHARES_VALUE' && e.value === 'A-1')).toBe(true);
+    expect((await graph(apart)).nodes.map((n: { id: string }) => n.id)).not.toContain(userGid(d.p2.id));
+    // The past's reads and the present's are one: as of now, the graph is the present's.
+    expect(await graph(await momentNow())).toEqual(await graph());
+  });
+
+  it('starts a merged-away user from itself before the merge and from the survivor after it', async () => {
+    const d = await tenant();
+    const before = await momentNow();
+    const m = await gql(MERGE, { ...d.as, variables: { input: { survivorId: d.p1.id, mergedId: d.p2.id } } });
+    expect(m.data!.mergeUsers.__typename).toBe('MergeUsersSuccess');
+    const after = await momentNow();
+    const startAt = async (asOf: Date) => {
+      const r = await gql(GRAPH, { ...d.as, variables: { from: userGid(d.p2.id), asOf: asOf.toISOString() } });
+      expectNoErrors(r);
+      return r.data!.graph.nodes[0].id;
+    };
+    expect(await startAt(before)).toBe(userGid(d.p2.id));
+    expect(await startAt(after)).toBe(userGid(d.p1.id));
+  });
+
+  it("refuses moments outside the history, and never walks another organization's past", async () => {
+    const a = await tenant();
+    const b = await tenant();
+    const then = await momentNow();
+    const early = await gql(GRAPH, { ...a.as, variables: { from: userGid(a.p1.id), asOf: new Date(Date.now() - 86_400_000 * 400).toISOString() } });
+    expectErrorCode(early, 'BAD_USER_INPUT');
+    expect(early.errors![0]!.message).toMatch(/history horizon/);
+    const future = await gql(EXPLAIN, { ...a.as, variables: { a: userGid(a.p1.id), b: userGid(a.p2.id), asOf: new Date(Date.now() + 60_000).toISOString() } });
+    expectErrorCode(future, 'BAD_USER_INPUT');
+    // B's people, asked for in A, are not there then either; asking in B is refused.
+    const inA = await gql(GRAPH, { ...a.as, variables: { from: userGid(b.p1.id), asOf: then.toISOString() } });
+    expectNoErrors(inA);
+    expect(inA.data!.graph).toBeNull();
+    const inB = await gql(GRAPH, { asUser: a.admin, organizationId: b.org.id, variables: { from: userGid(b.p1.id), asOf: then.toISOString() } });
+    expectErrorCode(inB, 'FORBIDDEN');
+    // Nothing of B is reached from A's people, even through a value both hold.
+    await anIdentifier(b.org.id, b.p1.id, b.crm.id, { identifierKey: 'alt_id', identifierValue: 'A-1' });
+    const later = await momentNow();
+    const walked = await gql(GRAPH, { ...a.as, variables: { from: userGid(a.p1.id), asOf: later.toISOString() } });
+    expectNoErrors(walked);
+    expect(walked.data!.graph.nodes.map((n: { id: string }) => n.id)).not.toContain(userGid(b.p1.id));
+    expect(await prisma.identifier.count({ where: { organizationId: b.org.id } })).toBe(2);
+  });
+});
