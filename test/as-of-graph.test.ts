@@ -33,6 +33,11 @@ async function tenant() {
   return { org, crm, admin, p1, p2, as: { asUser: admin, organizationId: org.id } as GqlOptions };
 }
 
+interface Drawn {
+  nodes: { id: string; type: string; label: string }[];
+  edges: { kind: string; from: string; to: string; value: string | null }[];
+  truncated: boolean;
+}
 const sorted = <T>(list: T[]) => [...list].sort((x, y) => JSON.stringify(x).localeCompare(JSON.stringify(y)));
 
 describe('graph and explainLink as of a past moment', () => {
@@ -43,10 +48,10 @@ describe('graph and explainLink as of a past moment', () => {
       expectNoErrors(r);
       return r.data!.explainLink;
     };
-    const graph = async (asOf?: Date) => {
+    const graph = async (asOf?: Date): Promise<Drawn> => {
       const r = await gql(GRAPH, { ...d.as, variables: { from: userGid(d.p1.id), asOf: asOf?.toISOString() } });
       expectNoErrors(r);
-      const g = r.data!.graph;
+      const g = r.data!.graph as Drawn;
       return { nodes: sorted(g.nodes), edges: sorted(g.edges), truncated: g.truncated };
     };
     const apart = await momentNow();
@@ -65,9 +70,9 @@ describe('graph and explainLink as of a past moment', () => {
     expect(await explain()).toBeNull();
 
     const then = await graph(linked);
-    expect(then.nodes.map((n: { id: string }) => n.id)).toContain(userGid(d.p2.id));
-    expect(then.edges.some((e: { kind: string; value: string }) => e.kind === 'SHARES_VALUE' && e.value === 'A-1')).toBe(true);
-    expect((await graph(apart)).nodes.map((n: { id: string }) => n.id)).not.toContain(userGid(d.p2.id));
+    expect(then.nodes.map((n) => n.id)).toContain(userGid(d.p2.id));
+    expect(then.edges.some((e) => e.kind === 'SHARES_VALUE' && e.value === 'A-1')).toBe(true);
+    expect((await graph(apart)).nodes.map((n) => n.id)).not.toContain(userGid(d.p2.id));
     // The past's reads and the present's are one: as of now, the graph is the present's.
     expect(await graph(await momentNow())).toEqual(await graph());
   });
