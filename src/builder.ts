@@ -25,17 +25,6 @@ import { PAGE } from './modules/shared/rules.ts';
 // - simple-objects for plain output shapes that are not database rows;
 // - directives then federation last, after every plugin that wraps resolvers: they add
 //   the subgraph's @key directives and `_entities` resolution (src/modules/federation).
-/**
- * Where the ids of a type that load nothing lead instead, by type name: a module whose
- * rows can be replaced (a merged user by its survivor) registers its redirect with
- * redirectNodes, so `node` and `nodes` follow it without this file knowing the domain.
- */
-const redirects = new Map<string, (ids: string[]) => Promise<Map<string, string>>>();
-
-export function redirectNodes(typename: string, redirect: (ids: string[]) => Promise<Map<string, string>>): void {
-  redirects.set(typename, redirect);
-}
-
 export const builder = new SchemaBuilder<{
   Context: Context;
   PrismaTypes: PrismaTypes;
@@ -95,48 +84,9 @@ export const builder = new SchemaBuilder<{
     cursorType: 'String',
     idFieldOptions: { description: 'Global id: opaque, stable, accepted by `node(id)`.' },
     nodeTypeOptions: { description: 'An object with a global id that `node(id)` can fetch again.' },
-    nodeQueryOptions: {
-      description:
-        'Fetches any object by its global id; null when it does not exist or is not visible to you. The id of a merged user leads to the user it was merged into.',
-      args: { id: { description: 'A global id, as returned in any `id` field.' } },
-      // The plugin's callback loads `args.id` whatever it is given, so a tombstone's id
-      // is swapped for its survivor's before the second load. Only a miss costs more.
-      resolve: async (_root, args, _ctx, _info, resolveNode) => {
-        const found = await resolveNode(args.id);
-        const redirect = redirects.get(args.id.typename);
-        if (found || !redirect) return found;
-        const survivor = (await redirect([args.id.id])).get(args.id.id);
-        if (!survivor) return null;
-        args.id = { typename: args.id.typename, id: survivor };
-        return resolveNode(args.id);
-      },
-    },
-    nodesQueryOptions: {
-      description:
-        'Fetches objects by global ids, in order; null for each that does not exist or is not visible to you. Ids of merged users lead to the users they were merged into.',
-      args: { ids: { description: 'Global ids, as returned in `id` fields.' } },
-      resolve: async (_root, args, _ctx, _info, resolveNodes) => {
-        const all = args.ids;
-        const found = await resolveNodes(all);
-        const missing = all.flatMap((id, i) => (found[i] == null && redirects.has(id.typename) ? [i] : []));
-        if (!missing.length) return found;
-        const survivors = new Map<number, string>();
-        for (const [typename, redirect] of redirects) {
-          const ofType = missing.filter((i) => all[i]!.typename === typename);
-          if (!ofType.length) continue;
-          const led = await redirect(ofType.map((i) => all[i]!.id));
-          for (const i of ofType) if (led.has(all[i]!.id)) survivors.set(i, led.get(all[i]!.id)!);
-        }
-        const retry = missing.filter((i) => survivors.has(i));
-        if (!retry.length) return found;
-        args.ids = retry.map((i) => ({ typename: all[i]!.typename, id: survivors.get(i)! }));
-        const again = await resolveNodes(args.ids);
-        args.ids = all;
-        const out = [...found];
-        retry.forEach((i, k) => (out[i] = again[k]));
-        return out;
-      },
-    },
+    // node and nodes are defined by modules/shared/node.ts, with `asOf`.
+    nodeQueryOptions: false,
+    nodesQueryOptions: false,
     // Connections (Relay cursor pagination) share these descriptions.
     pageInfoTypeOptions: { description: 'Where a page sits in the whole list, for fetching the next or previous one.' },
     pageInfoFieldOptions: { description: 'How to fetch the next or previous page.' },

@@ -1,6 +1,7 @@
 import { lexicographicSortSchema } from 'graphql';
 import { builder } from './builder.ts';
 import './modules/shared/errors.ts';
+import './modules/shared/node.ts';
 import './modules/organization/schema.ts';
 import './modules/user/schema.ts';
 import './modules/auth/schema.ts';

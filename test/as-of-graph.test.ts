@@ -116,3 +116,66 @@ describe('graph and explainLink as of a past moment', () => {
     expect(await prisma.identifier.count({ where: { organizationId: b.org.id } })).toBe(2);
   });
 });
+
+describe('node and nodes as of a past moment', () => {
+  const NODE = `query ($id: ID!, $asOf: DateTime) { node(id: $id, asOf: $asOf) { id ... on Identifier { identifierValue } ... on Organization { name } ... on User { email } } }`;
+
+  it('answer each object as it was, null where it was not, and the survivor of a merge from then on', async () => {
+    const d = await tenant();
+    const held = await anIdentifier(d.org.id, d.p1.id, d.crm.id, { identifierKey: 'alt_id', identifierValue: 'old' });
+    const first = await momentNow();
+    await prisma.identifier.update({ where: { id: held.id }, data: { identifierValue: 'new', normalizedValue: 'new' } });
+    await prisma.organization.update({ where: { id: d.org.id }, data: { name: 'Renamed' } });
+    const second = await momentNow();
+    const gone = await gql(`mutation ($id: ID!) { deleteIdentifier(input: { id: $id }) { __typename } }`, { ...d.as, variables: { id: encodeGlobalID('Identifier', held.id) } });
+    expectNoErrors(gone);
+    const m = await gql(MERGE, { ...d.as, variables: { input: { survivorId: d.p1.id, mergedId: d.p2.id } } });
+    expect(m.data!.mergeUsers.__typename).toBe('MergeUsersSuccess');
+    const third = await momentNow();
+
+    const node = async (id: string, asOf?: Date) => {
+      const r = await gql(NODE, { ...d.as, variables: { id, asOf: asOf?.toISOString() } });
+      expectNoErrors(r);
+      return r.data!.node;
+    };
+    const identifierId = encodeGlobalID('Identifier', held.id);
+    expect(await node(identifierId, first)).toEqual({ id: identifierId, identifierValue: 'old' });
+    expect(await node(identifierId, second)).toEqual({ id: identifierId, identifierValue: 'new' });
+    expect(await node(identifierId, third)).toBeNull();
+    expect(await node(identifierId)).toBeNull();
+    const orgId = encodeGlobalID('Organization', d.org.id);
+    expect((await node(orgId, first)).name).not.toBe('Renamed');
+    expect((await node(orgId, second)).name).toBe('Renamed');
+    expect(await node(userGid(d.p2.id), second)).toEqual({ id: userGid(d.p2.id), email: d.p2.email });
+    expect(await node(userGid(d.p2.id), third)).toEqual({ id: userGid(d.p1.id), email: d.p1.email });
+
+    const list = await gql(`query ($ids: [ID!]!, $asOf: DateTime) { nodes(ids: $ids, asOf: $asOf) { id } }`, {
+      ...d.as,
+      variables: { ids: [identifierId, userGid(d.p2.id), orgId], asOf: first.toISOString() },
+    });
+    expectNoErrors(list);
+    expect(list.data!.nodes).toEqual([{ id: identifierId }, { id: userGid(d.p2.id) }, { id: orgId }]);
+  });
+
+  it("refuses what it cannot read then, and never shows another organization's past", async () => {
+    const a = await tenant();
+    const b = await tenant();
+    const secret = await anIdentifier(b.org.id, b.p1.id, b.crm.id, { identifierKey: 'alt_id', identifierValue: 'secret' });
+    const then = await momentNow();
+    const foreign = await gql(NODE, { ...a.as, variables: { id: encodeGlobalID('Identifier', secret.id), asOf: then.toISOString() } });
+    expectNoErrors(foreign);
+    expect(foreign.data!.node).toBeNull();
+    const foreignOrg = await gql(NODE, { ...a.as, variables: { id: encodeGlobalID('Organization', b.org.id), asOf: then.toISOString() } });
+    expectNoErrors(foreignOrg);
+    expect(foreignOrg.data!.node).toBeNull();
+    const source = await gql(NODE, { ...a.as, variables: { id: encodeGlobalID('IntegrationSource', a.crm.id), asOf: then.toISOString() } });
+    expectErrorCode(source, 'BAD_USER_INPUT');
+    expect(source.errors![0]!.message).toMatch(/IntegrationSource is not available as of a past moment/);
+    const among = await gql(`query ($asOf: DateTime) { node(id: "${encodeGlobalID('Organization', a.org.id)}", asOf: $asOf) { id } viewer { id } }`, {
+      ...a.as,
+      variables: { asOf: then.toISOString() },
+    });
+    expectErrorCode(among, 'BAD_USER_INPUT');
+    expect(among.errors![0]!.message).toMatch(/among other fields/);
+  });
+});

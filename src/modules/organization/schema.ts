@@ -1,3 +1,4 @@
+import { readNodeAsOf } from '../shared/node.ts';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../../builder.ts';
 import { prisma } from '../../db.ts';
@@ -59,6 +60,12 @@ rootPlanners.set('organization', async (ctx, info, args) => {
   const id = await organizationIdForRead(ctx.access, args as { id?: string | null; slug?: string | null });
   if (args.asOf) return organizationAsOf(ctx, info, id, args.asOf as Date);
   return id === null ? null : prebuiltOrganization(ctx, info, id);
+});
+
+// node(id, asOf) of an organization: null unless the viewer may read it, as now.
+readNodeAsOf('Organization', async (ctx, info, id, asOf) => {
+  const readable = await ctx.access.readableOrganizationIds();
+  return readable === 'all' || readable.includes(id) ? organizationAsOf(ctx, info, id, asOf) : null;
 });
 
 /** `organization(asOf)`: the organization as it was then, with what is selected of it, read from history by the engine. */

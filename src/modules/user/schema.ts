@@ -1,12 +1,12 @@
-import { builder, redirectNodes } from '../../builder.ts';
+import { builder } from '../../builder.ts';
 import { prisma } from '../../db.ts';
 import { mutationResult } from '../shared/errors.ts';
 import type { InputFieldBuilder } from '../shared/fields.ts';
 import type { Context } from '../../context.ts';
 import { AS_OF_DESCRIPTION, checkedMoment, versionsAt } from '../shared/as-of.ts';
-import { compiledNode, historyOf, JsonText, model, notAsOf, prebuiltNode, prebuiltUser, rootPlanners, type PlanInfo } from '../shared/engine/index.ts';
+import { compiledNode, historyOf, JsonText, model, notAsOf, prebuiltUser, rootPlanners, type PlanInfo } from '../shared/engine/index.ts';
 import { visibleUsersWhere as visibleUsersOf } from '../shared/rules.ts';
-import { globalIdParts } from '../shared/validate.ts';
+import { readNodeAsOf, redirectNodes } from '../shared/node.ts';
 import { isUuid, NO_ROW } from '../shared/visibility.ts';
 import { createUser, findUser, mayReadAuthSubject, membersAmong, updateUser, userLookup, visibleUsersWhere } from './service.ts';
 import { redirectsOf } from './tombstones.ts';
@@ -57,14 +57,6 @@ export const UserRef = builder.prismaNode('User', {
 // id leads to its survivor there), take the general path.
 // Other types declared with compiledNode (identifiers, identities) are answered the same way.
 compiledNode('User', (ctx, readable) => ({ mergedIntoId: null, ...visibleUsersOf(ctx.access.viewer.kind === 'user' ? ctx.access.viewer.userId : null, readable) }));
-rootPlanners.set('node', async (ctx, info, args) => {
-  const parts = globalIdParts(String(args.id));
-  if (!parts) return undefined;
-  const answer = await prebuiltNode(ctx, info, parts.typename, parts.id);
-  // A user not found may be a merged one, whose id leads to its survivor on the general path.
-  return parts.typename === 'User' ? (answer ?? undefined) : answer;
-});
-
 /**
  * `user(id or email, asOf)`: the user as it was then, read from history by the engine
  * (what is selected of it too); a user merged away by then leads to the user it was
@@ -84,6 +76,7 @@ async function userAsOf(ctx: Context, info: PlanInfo, args: { id?: string | null
 const MAX_MERGE_HOPS = 10;
 
 rootPlanners.set('user', async (ctx, info, args) => (args.asOf ? userAsOf(ctx, info, args as Parameters<typeof userAsOf>[2]) : undefined));
+readNodeAsOf('User', (ctx, info, id, asOf) => userAsOf(ctx, info, { id, asOf }));
 
 builder.queryFields((t) => ({
   viewer: t.prismaField({
