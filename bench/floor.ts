@@ -70,7 +70,7 @@ const SQL = {
       FROM items x JOIN integration_sources s ON s.organization_id = $2 AND s.key = x.source_key
       JOIN members m ON m.organization_id = $2 AND m.user_id = x.user_id
       WHERE ${VIEWER}
-      ON CONFLICT (organization_id, user_id, source_id, identifier_key) DO UPDATE SET
+      ON CONFLICT (organization_id, user_id, source_id, identifier_key, merge_slot) DO UPDATE SET
         identifier_value = excluded.identifier_value, value_kind = excluded.value_kind, normalized_value = excluded.normalized_value, discovery_method = excluded.discovery_method,
         confidence_score = excluded.confidence_score, discovery_metadata = excluded.discovery_metadata, updated_at = now()
       WHERE (identifiers.identifier_value, identifiers.discovery_method, identifiers.confidence_score, identifiers.discovery_metadata::text)
