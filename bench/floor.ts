@@ -3,7 +3,7 @@
 // read), checks the same ES256 JWT with jose, and answers each scenario with one
 // prepared SQL statement that also checks the viewer is an ACTIVE member of the
 // organization X-Organization-ID names, building the JSON of this server's answer in
-// PostgreSQL (json_build_object, json_agg). Settings from the environment:
+// PostgreSQL (json_build_object, json_agg); its bulk upsert records the same audit events. Settings from the environment:
 // DATABASE_URL, POOL_SIZE, JWKS, JWT_ISSUER, JWT_AUDIENCE.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createLocalJWKSet, jwtVerify } from 'jose';
@@ -18,6 +18,12 @@ const VIEWER = `EXISTS (SELECT 1 FROM users v JOIN members vm ON vm.user_id = v.
   WHERE v.auth_subject = $1 AND vm.organization_id = $2 AND vm.state = 'ACTIVE')`;
 const gid = (type: string, col: string) => `encode(convert_to('${type}:' || ${col}, 'UTF8'), 'base64')`;
 const empty = `'[]'::json`;
+// The identifier columns this server's audit events record, with their field names.
+const AUDITED = [
+  ['user_id', 'userId'], ['source_id', 'sourceId'], ['identifier_key', 'identifierKey'], ['identifier_value', 'identifierValue'],
+  ['value_kind', 'valueKind'], ['discovery_method', 'discoveryMethod'], ['confidence_score', 'confidenceScore'], ['discovery_metadata', 'discoveryMetadata'],
+] as const;
+const cursor = (col: string) => `encode(convert_to('GPC:S:' || ${col}, 'UTF8'), 'base64')`;
 
 const SQL = {
   // $3 source key, $4 identifier key, $5 value. The best match: highest confidence, then newest.
@@ -57,25 +63,88 @@ const SQL = {
       SELECT json_agg(CASE WHEN u.id IS NULL THEN NULL ELSE json_build_object('id', ${gid('User', 'u.id')}, 'email', u.email, 'name', u.name) END ORDER BY r.n)
       FROM unnest($3::uuid[]) WITH ORDINALITY r(id, n)
       LEFT JOIN users u ON u.id = r.id AND EXISTS (SELECT 1 FROM members m WHERE m.user_id = u.id AND m.organization_id = $2)))::text AS data`,
+  // $3 page size, $4 the id of the member the page follows (null: the first page).
+  // Oldest first; a cursor is this server's (base64 of GPC:S:<id>).
+  BenchPage: `
+    WITH page AS (
+      SELECT * FROM members m WHERE m.organization_id = $2
+        AND ($4::uuid IS NULL OR (m.created_at, m.id) > (SELECT a.created_at, a.id FROM members a WHERE a.id = $4::uuid AND a.organization_id = $2))
+      ORDER BY m.created_at, m.id LIMIT $3 + 1),
+    shown AS (SELECT * FROM page ORDER BY created_at, id LIMIT $3)
+    SELECT ${VIEWER} AS allowed, json_build_object('organization', (
+      SELECT json_build_object('members', json_build_object(
+        'totalCount', (SELECT count(*) FROM members c WHERE c.organization_id = o.id),
+        'pageInfo', json_build_object('hasNextPage', (SELECT count(*) FROM page) > $3,
+          'endCursor', (SELECT ${cursor('x.id')} FROM shown x ORDER BY x.created_at DESC, x.id DESC LIMIT 1)),
+        'edges', (
+        SELECT coalesce(json_agg(json_build_object('cursor', ${cursor('p.id')}, 'node', json_build_object('role', p.role, 'user', json_build_object(
+          'id', ${gid('User', 'u.id')}, 'email', u.email, 'name', u.name,
+          'identifiers', json_build_object('edges', (
+            SELECT coalesce(json_agg(json_build_object('node', json_build_object('identifierKey', i.identifier_key, 'identifierValue', i.identifier_value)) ORDER BY i.created_at, i.id), ${empty})
+            FROM (SELECT * FROM identifiers WHERE user_id = u.id AND organization_id = $2 ORDER BY created_at, id LIMIT 100) i))))) ORDER BY p.created_at, p.id), ${empty})
+        FROM shown p JOIN users u ON u.id = p.user_id)))
+      FROM organizations o WHERE o.id = $2))::text AS data`,
+  // $3 the identity's id, with its properties (by key), provider and linked user.
+  BenchIdentity: `
+    SELECT ${VIEWER} AS allowed, json_build_object('node', (
+      SELECT json_build_object('id', ${gid('Identity', 'd.id')}, 'name', d.name, 'email', d.email, 'identityType', d.identity_type, 'externalId', d.external_id,
+        'source', (SELECT json_build_object('key', s.key) FROM integration_sources s WHERE s.id = d.source_id),
+        'user', (SELECT json_build_object('id', ${gid('User', 'u.id')}, 'email', u.email) FROM users u WHERE u.id = d.user_id),
+        'properties', (SELECT coalesce(json_agg(json_build_object('key', p.key, 'value', p.value) ORDER BY p.key, p.id), ${empty})
+                       FROM identity_properties p WHERE p.identity_id = d.id))
+      FROM identities d WHERE d.id = $3 AND d.organization_id = $2))::text AS data`,
+  // $3 the source's key, $4 the minimum confidence (unscored counts as certain). Oldest first, 50.
+  BenchIdentifiers: `
+    WITH f AS (
+      SELECT i.* FROM identifiers i JOIN integration_sources s ON s.id = i.source_id AND s.organization_id = $2
+      WHERE i.organization_id = $2 AND s.key = $3 AND (i.confidence_score >= $4 OR i.confidence_score IS NULL)),
+    page AS (SELECT * FROM f ORDER BY created_at, id LIMIT 51),
+    shown AS (SELECT * FROM page ORDER BY created_at, id LIMIT 50)
+    SELECT ${VIEWER} AS allowed, json_build_object('organization', json_build_object('identifiers', json_build_object(
+      'totalCount', (SELECT count(*) FROM f),
+      'pageInfo', json_build_object('hasNextPage', (SELECT count(*) FROM page) > 50,
+        'endCursor', (SELECT ${cursor('x.id')} FROM shown x ORDER BY x.created_at DESC, x.id DESC LIMIT 1)),
+      'edges', (SELECT coalesce(json_agg(json_build_object('cursor', ${cursor('p.id')}, 'node', json_build_object(
+          'identifierKey', p.identifier_key, 'identifierValue', p.identifier_value, 'confidenceScore', p.confidence_score,
+          'user', json_build_object('id', ${gid('User', 'p.user_id')}))) ORDER BY p.created_at, p.id), ${empty})
+        FROM shown p))))::text AS data`,
   // $3..$8 the items as arrays: user ids, source keys, keys, values, methods, scores.
-  // One INSERT ... ON CONFLICT; rows whose values are all equal are left untouched.
+  // The same work as this server's bulk upsert in one statement: the rows it replaces
+  // locked and read first, one INSERT ... ON CONFLICT (rows whose values are all equal
+  // left untouched), and an audit event per row created or changed with the changed
+  // fields before and after.
   BenchUpsertIdentifiers: `
     WITH items AS (
-      SELECT * FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::float8[]) AS x(user_id, source_key, identifier_key, identifier_value, discovery_method, confidence_score)
-    ), written AS (
-      INSERT INTO identifiers (organization_id, user_id, source_id, identifier_key, identifier_value, value_kind, normalized_value, discovery_method, confidence_score)
-      SELECT $2, x.user_id, s.id, x.identifier_key, x.identifier_value, identifier_value_kind(x.identifier_key, x.identifier_value),
-        normalised_identifier_value(identifier_value_kind(x.identifier_key, x.identifier_value), x.identifier_value),
-        x.discovery_method::"DiscoveryMethod", x.confidence_score
-      FROM items x JOIN integration_sources s ON s.organization_id = $2 AND s.key = x.source_key
+      SELECT x.*, s.id AS source_id FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::float8[])
+        AS x(user_id, source_key, identifier_key, identifier_value, discovery_method, confidence_score)
+      JOIN integration_sources s ON s.organization_id = $2 AND s.key = x.source_key
       JOIN members m ON m.organization_id = $2 AND m.user_id = x.user_id
       WHERE ${VIEWER}
+    ), before AS (
+      SELECT i.* FROM identifiers i JOIN items x ON i.organization_id = $2 AND i.user_id = x.user_id AND i.source_id = x.source_id
+        AND i.identifier_key = x.identifier_key AND i.merge_slot = 0
+      ORDER BY i.user_id, i.source_id, i.identifier_key FOR UPDATE OF i
+    ), written AS (
+      INSERT INTO identifiers AS t (organization_id, user_id, source_id, identifier_key, identifier_value, value_kind, normalized_value, discovery_method, confidence_score)
+      SELECT $2, x.user_id, x.source_id, x.identifier_key, x.identifier_value, identifier_value_kind(x.identifier_key, x.identifier_value),
+        normalised_identifier_value(identifier_value_kind(x.identifier_key, x.identifier_value), x.identifier_value),
+        x.discovery_method::"DiscoveryMethod", x.confidence_score
+      FROM items x WHERE (SELECT count(*) FROM before) >= 0
       ON CONFLICT (organization_id, user_id, source_id, identifier_key, merge_slot) DO UPDATE SET
         identifier_value = excluded.identifier_value, value_kind = excluded.value_kind, normalized_value = excluded.normalized_value, discovery_method = excluded.discovery_method,
         confidence_score = excluded.confidence_score, discovery_metadata = excluded.discovery_metadata, updated_at = now()
-      WHERE (identifiers.identifier_value, identifiers.discovery_method, identifiers.confidence_score, identifiers.discovery_metadata::text)
+      WHERE (t.identifier_value, t.discovery_method, t.confidence_score, t.discovery_metadata::text)
             IS DISTINCT FROM (excluded.identifier_value, excluded.discovery_method, excluded.confidence_score, excluded.discovery_metadata::text)
-      RETURNING (xmax = 0) AS created
+      RETURNING t.*, (xmax = 0) AS created
+    ), audited AS (
+      INSERT INTO audit_events (organization_id, actor_type, actor_user_id, entity_type, entity_id, action, changes, discovery_method)
+      SELECT $2, 'USER'::"ActorType", (SELECT v.id FROM users v WHERE v.auth_subject = $1), 'Identifier', w.id,
+        CASE WHEN w.created THEN 'CREATE' ELSE 'UPDATE' END, ${AUDITED.map(
+          (c) => `CASE WHEN b.${c[0]} IS DISTINCT FROM w.${c[0]} THEN jsonb_build_object('${c[1]}', jsonb_build_object('before', to_jsonb(b.${c[0]}), 'after', to_jsonb(w.${c[0]}))) ELSE '{}'::jsonb END`,
+        ).join(' || ')},
+        w.discovery_method
+      FROM written w LEFT JOIN before b ON b.id = w.id
+      RETURNING 1
     )
     SELECT ${VIEWER} AS allowed, json_build_object('upsertIdentifiers', json_build_object(
       '__typename', 'UpsertIdentifiersSuccess',
@@ -83,7 +152,9 @@ const SQL = {
       'updatedCount', (SELECT count(*) FILTER (WHERE NOT created) FROM written),
       'unchangedCount', (SELECT count(*) FROM items) - (SELECT count(*) FROM written)))::text AS data`,
 } as const;
-type Operation = keyof typeof SQL;
+// The same statement answers resolve written with fragments.
+const STATEMENTS = { ...SQL, BenchResolveFragment: SQL.BenchResolve };
+type Operation = keyof typeof STATEMENTS;
 
 interface Item {
   userId: string;
@@ -100,7 +171,14 @@ const uuidOf = (id: string) => (id.includes('-') ? id : Buffer.from(id, 'base64'
 function params(op: Operation, v: Record<string, unknown>): unknown[] {
   switch (op) {
     case 'BenchResolve':
+    case 'BenchResolveFragment':
       return [v.source, v.identifierKey, v.identifierValue];
+    case 'BenchPage':
+      return [v.first, v.after ? Buffer.from(String(v.after), 'base64').toString('utf8').replace(/^GPC:S:/, '') : null];
+    case 'BenchIdentity':
+      return [uuidOf(String(v.id))];
+    case 'BenchIdentifiers':
+      return [v.sourceKey, v.minConfidence];
     case 'BenchMembers':
       return [v.first];
     case 'BenchNode':
@@ -145,8 +223,8 @@ async function handle(req: IncomingMessage, res: ServerResponse) {
   }
   const op = body.operationName as Operation;
   const organizationId = req.headers['x-organization-id'];
-  if (!(op in SQL) || typeof organizationId !== 'string') return send(res, 400, '{"errors":[{"message":"Unknown operation"}]}');
-  const result = await pool.query({ name: op, text: SQL[op], values: [subject, organizationId, ...params(op, body.variables ?? {})] });
+  if (!(op in STATEMENTS) || typeof organizationId !== 'string') return send(res, 400, '{"errors":[{"message":"Unknown operation"}]}');
+  const result = await pool.query({ name: op, text: STATEMENTS[op], values: [subject, organizationId, ...params(op, body.variables ?? {})] });
   const row = result.rows[0] as { allowed: boolean; data: string };
   if (!row.allowed) return send(res, 200, '{"data":null,"errors":[{"message":"Forbidden","extensions":{"code":"FORBIDDEN"}}]}');
   send(res, 200, `{"data":${row.data}}`);

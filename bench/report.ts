@@ -91,6 +91,11 @@ const SCENARIO_LABEL: Record<ScenarioName, string> = {
   upsert: '4. upsert 1,000 identifiers',
   entities: '5. _entities, 100 users',
   mixed: '6. mixed 80/15/5',
+  page: '7. members page, totalCount, pageInfo and cursors',
+  page2: '7. its second page, by cursor',
+  identity: '8. identity with properties, provider and user',
+  identifiers: '9. identifiers filtered (source, minConfidence)',
+  resolveFragment: '10. resolve written with fragments',
 };
 
 const f = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
@@ -102,15 +107,18 @@ export function evaluateTargets(r: Report): Target[] {
   const c = (s: ScenarioName, p: PeerName, n: number) => cell(r.blocks, s, p, n) ?? undefined;
   const add = (name: string, value: number | null, comparison: '<=' | '>=', limit: number, detail: string) =>
     targets.push({ name, ratio: value === null ? null : +value.toFixed(2), comparison, limit, met: value === null ? null : comparison === '<=' ? value <= limit : value >= limit, detail });
-  for (const s of ['resolve', 'members50', 'members100'] as const) {
+  // The frontend shapes (7 to 10) have the tighter latency limit of their issue.
+  const reads = ['resolve', 'members50', 'members100', 'page', 'page2', 'identity', 'identifiers', 'resolveFragment'] as const;
+  for (const s of reads.filter((x) => r.blocks.some((b) => b.scenario === x))) {
     const self = c(s, 'this', top);
     const pgl = c(s, 'postgraphile', top);
     const floor = c(s, 'floor', top);
-    add(`${SCENARIO_LABEL[s]}: throughput vs PostGraphile (${top} connections)`, ratio(self?.rps, pgl?.rps), '>=', 1.5, `${f(self?.rps ?? NaN, 0)} vs ${f(pgl?.rps ?? NaN, 0)} req/s`);
+    if (pgl) add(`${SCENARIO_LABEL[s]}: throughput vs PostGraphile (${top} connections)`, ratio(self?.rps, pgl?.rps), '>=', 1.5, `${f(self?.rps ?? NaN, 0)} vs ${f(pgl?.rps ?? NaN, 0)} req/s`);
     add(`${SCENARIO_LABEL[s]}: throughput vs SQL floor (${top} connections)`, ratio(self?.rps, floor?.rps), '>=', 0.5, `${f(self?.rps ?? NaN, 0)} vs ${f(floor?.rps ?? NaN, 0)} req/s`);
     const self1 = c(s, 'this', 1);
     const floor1 = c(s, 'floor', 1);
-    add(`${SCENARIO_LABEL[s]}: p50 at 1 connection vs SQL floor`, ratio(self1?.p50, floor1?.p50), '<=', 2, `${f(self1?.p50 ?? NaN)} vs ${f(floor1?.p50 ?? NaN)} ms`);
+    const limit = ['resolve', 'members50', 'members100'].includes(s) ? 2 : 1.5;
+    add(`${SCENARIO_LABEL[s]}: p50 at 1 connection vs SQL floor`, ratio(self1?.p50, floor1?.p50), '<=', limit, `${f(self1?.p50 ?? NaN)} vs ${f(floor1?.p50 ?? NaN)} ms`);
   }
   const stmts = (s: ScenarioName) =>
     r.statementCounts.find((e) => e.scenario === s && e.peer === 'this')?.perRequest ?? median(r.blocks.filter((b) => b.scenario === s && b.peer === 'this').map((b) => b.statementsPerRequest));
@@ -129,7 +137,7 @@ export function evaluateTargets(r: Report): Target[] {
   });
   const up = c('upsert', 'this', 1);
   const upFloor = c('upsert', 'floor', 1);
-  add('4. upsert 1,000 identifiers: median vs one INSERT ... ON CONFLICT', ratio(up?.p50, upFloor?.p50), '<=', 1.5, `${f(up?.p50 ?? NaN)} vs ${f(upFloor?.p50 ?? NaN)} ms`);
+  add('4. upsert 1,000 identifiers: median vs one statement doing the same work (upsert and audit events)', ratio(up?.p50, upFloor?.p50), '<=', 1.3, `${f(up?.p50 ?? NaN)} vs ${f(upFloor?.p50 ?? NaN)} ms`);
   add(
     'Embedded cold start vs PGlite opening the folder',
     r.coldStart ? r.coldStart.serverMs / r.coldStart.pgliteMs : null,

@@ -24,8 +24,8 @@ import { clusterCpuMs, cpuMs, findWrk, rssMiB, runUndici, runWrk, Statements, ty
 import { PEER_LABEL, PEERS_DIR, postgraphileInstalled, START_NODE_FLAGS, startPeer, startThisServer, upToDateBuild, type Peer, type PeerName } from './peers.ts';
 import { databaseForScale, ensureBenchPostgres, postmasterPid } from './postgres.ts';
 import { evaluateTargets, markdownReport, type Block, type Report } from './report.ts';
-import { seed, seededScale } from './seed.ts';
-import { buildWorkload, concreteBody, normalise, type BenchRequest, type ScenarioName } from './workload.ts';
+import { countsFor, propertiesSql, seed, seededScale } from './seed.ts';
+import { buildWorkload, concreteBody, normalise, secondPages, type BenchRequest, type ScenarioName } from './workload.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
@@ -36,7 +36,8 @@ const args = parseArgs(process.argv.slice(2));
 if (args.help) {
   process.stdout.write(`npm run bench -- [options]
   --peers this,postgraphile,floor   which peers run (default all three)
-  --scenarios a,b                   resolve, members50, members100, node, upsert, entities, mixed (default all)
+  --scenarios a,b                   resolve, members50, members100, node, upsert, entities, page, page2,
+                                    identity, identifiers, resolveFragment, mixed (default all)
   --connections 1,8,32              concurrent connections per block
   --reps N                          repetitions of each block, peers alternated (default 3)
   --duration S --warmup S           seconds measured and warmed up per block (3 and 2)
@@ -58,7 +59,9 @@ const warmupS = Number(args.warmup ?? (quick ? 1 : 2));
 const reps = Number(args.reps ?? (quick ? 1 : 3));
 const poolSize = Number(args.pool ?? 16);
 const levels = (args.connections ?? (quick ? '1,8' : '1,8,32')).split(',').map(Number);
-const allScenarios: ScenarioName[] = ['resolve', 'members50', 'members100', 'node', 'upsert', 'entities', 'mixed'];
+const allScenarios: ScenarioName[] = [
+  'resolve', 'members50', 'members100', 'node', 'upsert', 'entities', 'page', 'page2', 'identity', 'identifiers', 'resolveFragment', 'mixed',
+];
 const scenarios = (args.scenarios?.split(',') as ScenarioName[] | undefined) ?? allScenarios;
 const peerNames = (args.peers?.split(',') as PeerName[] | undefined) ?? (['this', 'postgraphile', 'floor'] as PeerName[]);
 
@@ -70,6 +73,12 @@ const PLAN: Record<ScenarioName, { peers: PeerName[]; levels: number[] }> = {
   node: { peers: ['this', 'postgraphile', 'floor'], levels },
   upsert: { peers: ['this', 'floor'], levels: levels.filter((c) => c <= 8) },
   entities: { peers: ['this', 'floor'], levels },
+  page: { peers: ['this', 'postgraphile', 'floor'], levels },
+  page2: { peers: ['this', 'postgraphile', 'floor'], levels },
+  identity: { peers: ['this', 'postgraphile', 'floor'], levels },
+  // PostGraphile has no range filter (minConfidence) without a plugin.
+  identifiers: { peers: ['this', 'floor'], levels },
+  resolveFragment: { peers: ['this', 'postgraphile', 'floor'], levels },
   mixed: { peers: ['this', 'floor'], levels: levels.filter((c) => c > 1) },
 };
 
@@ -97,6 +106,7 @@ if ((await seededScale(cluster.url)) !== scale) {
   const admin = new pg.Client({ connectionString: cluster.url });
   await admin.connect();
   await admin.query('TRUNCATE audit_events');
+  if (!(await admin.query('SELECT 1 FROM identity_properties LIMIT 1')).rowCount) await admin.query(propertiesSql(countsFor(scale)));
   await admin.query('VACUUM ANALYZE identifiers, audit_events');
   await admin.end();
   log(`Reusing the seeded data set (scale ${scale}), without the history earlier runs wrote`);
@@ -112,11 +122,12 @@ const requestDir = path.join(WORK, 'requests');
 rmSync(requestDir, { recursive: true, force: true });
 mkdirSync(requestDir, { recursive: true });
 const fileOf = (scenario: Exclude<ScenarioName, 'mixed'>, peer: PeerName) => path.join(requestDir, `${scenario}-${peer}.tsv`);
-for (const [scenario, byPeer] of Object.entries(workload.requests)) {
-  for (const [peer, list] of Object.entries(byPeer)) {
-    writeFileSync(fileOf(scenario as Exclude<ScenarioName, 'mixed'>, peer as PeerName), list!.map((r) => `${r.organizationId}\t${r.token}\t${r.body}\n`).join(''));
+const writeRequests = (scenario: Exclude<ScenarioName, 'mixed'>) => {
+  for (const [peer, list] of Object.entries(workload.requests[scenario])) {
+    writeFileSync(fileOf(scenario, peer as PeerName), list!.map((r) => `${r.organizationId}\t${r.token}\t${r.body}\n`).join(''));
   }
-}
+};
+for (const scenario of Object.keys(workload.requests) as Exclude<ScenarioName, 'mixed'>[]) writeRequests(scenario);
 const loadFiles = (scenario: ScenarioName, peer: PeerName): [number, string][] =>
   scenario === 'mixed'
     ? [
@@ -134,6 +145,12 @@ for (const name of peerNames) {
   peers.set(name, await startPeer(name, peerOptions));
 }
 const statements = await Statements.open(cluster.url);
+if (scenarios.includes('page2')) {
+  const running = Object.fromEntries([...peers.entries()].filter(([, p]) => p)) as Partial<Record<PeerName, Peer>>;
+  const first = Object.fromEntries(Object.entries(workload.requests.page).filter(([peer]) => running[peer as PeerName]));
+  workload.requests.page2 = await secondPages(first, (peer, r) => send(running[peer]!, r));
+  writeRequests('page2');
+}
 
 async function send(peer: Peer, r: BenchRequest): Promise<unknown> {
   const res = await fetch(peer.url, {
@@ -155,7 +172,8 @@ try {
   const checks: Report['checks'] = [];
   for (const scenario of allScenarios.filter((s) => s !== 'mixed') as Exclude<ScenarioName, 'mixed'>[]) {
     const byPeer = workload.requests[scenario];
-    const taking = [...peers.values()].filter((p) => byPeer[p.name]);
+    const taking = [...peers.values()].filter((p) => byPeer[p.name]?.length);
+    if (!taking.length) continue; // the second page, when it is not run
     const count = scenario === 'upsert' ? 3 : 20;
     let equal = 0;
     let differing = 0;

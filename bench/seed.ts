@@ -43,6 +43,18 @@ function progress(step: string, done: number, total: number, started: number) {
   process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${pct} ${step.padEnd(34)} ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
 
+/**
+ * Two properties (a string and a number) on every other identity: what the identity
+ * scenario reads. A data set seeded before they were added gets them on its next run.
+ */
+export function propertiesSql(counts: SeedCounts): string {
+  return `INSERT INTO identity_properties (id, organization_id, identity_id, key, type, value, created_at, updated_at)
+    SELECT md5('property' || i || '-' || p.key)::uuid, d.organization_id, d.id, p.key, p.type::"PropertyType", p.value, d.created_at, d.created_at
+    FROM generate_series(2, ${counts.identities}, 2) i JOIN identities d ON d.id = md5('identity' || i)::uuid,
+      LATERAL (VALUES ('department', 'STRING', to_jsonb('dept-' || (i % 17))), ('seniority', 'NUMBER', to_jsonb(i % 9))) p(key, type, value)
+    ON CONFLICT DO NOTHING`;
+}
+
 /** The fixed instant every seeded timestamp counts from (row n is n milliseconds later). */
 const EPOCH = "'2025-01-01T00:00:00Z'::timestamptz";
 const at = (n: string) => `${EPOCH} + (${n}) * interval '1 millisecond'`;
@@ -131,6 +143,7 @@ export async function seed(url: string, scale: number, opts: { quiet?: boolean }
               ${at('i')}, ${at('i')}
        FROM generate_series(1, ${counts.identities}) i`,
     ],
+    ['identity properties', propertiesSql(counts)],
     ['vacuum analyze', 'VACUUM ANALYZE'],
     ['recording the scale', `COMMENT ON DATABASE "${(await client.query('SELECT current_database() AS d')).rows[0].d}" IS 'bench seed scale=${scale}'`],
   ];

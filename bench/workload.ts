@@ -13,7 +13,19 @@ import type { PeerName } from './peers.ts';
 const OPS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'operations');
 const op = (file: string) => readFileSync(path.join(OPS, file), 'utf8');
 
-export type ScenarioName = 'resolve' | 'members50' | 'members100' | 'node' | 'upsert' | 'entities' | 'mixed';
+export type ScenarioName =
+  | 'resolve'
+  | 'members50'
+  | 'members100'
+  | 'node'
+  | 'upsert'
+  | 'entities'
+  | 'page'
+  | 'page2'
+  | 'identity'
+  | 'identifiers'
+  | 'resolveFragment'
+  | 'mixed';
 
 export interface BenchRequest {
   organizationId: string;
@@ -98,6 +110,34 @@ export async function buildWorkload(url: string, jwt: BenchJwt, opts: { samples:
       this: members.map((m) => req(m.organization_id, { operationName: 'BenchNode', query: op('node.graphql'), variables: { id: gid('User', m.user_id) } })),
       postgraphile: members.map((m) => req(m.organization_id, { operationName: 'BenchNode', query: op('postgraphile/node.graphql'), variables: { id: pgNodeId('User', m.user_id) } })),
     };
+    // The frontend shapes (scenarios 7 to 10): paging, an identity, a filtered list, fragments.
+    const page = {
+      this: orgs.map((o) => req(o, { operationName: 'BenchPage', query: op('page.graphql'), variables: { organizationId: o, first: 50 } })),
+      postgraphile: orgs.map((o) => req(o, { operationName: 'BenchPage', query: op('postgraphile/page.graphql'), variables: { organizationId: o, first: 50 } })),
+    };
+    const identityRows = (
+      await client.query<{ organization_id: string; id: string }>(
+        `SELECT organization_id, id FROM identities WHERE EXISTS (SELECT 1 FROM identity_properties p WHERE p.identity_id = identities.id)
+         ORDER BY md5(id::text) LIMIT $1`,
+        [opts.samples],
+      )
+    ).rows.filter((r) => tokens.has(r.organization_id));
+    const identity = {
+      this: identityRows.map((d) => req(d.organization_id, { operationName: 'BenchIdentity', query: op('identity.graphql'), variables: { id: gid('Identity', d.id) } })),
+      postgraphile: identityRows.map((d) => req(d.organization_id, { operationName: 'BenchIdentity', query: op('postgraphile/identity.graphql'), variables: { rowId: d.id } })),
+    };
+    const identifiersPage = orgs.map((o, i) =>
+      req(o, { operationName: 'BenchIdentifiers', query: op('identifiers.graphql'), variables: { organizationId: o, sourceKey: ['salesforce', 'slack', 'okta'][i % 3], minConfidence: 0.5 } }),
+    );
+    const fragmentOp = op('resolve-fragment.graphql');
+    const fragmentPg = op('postgraphile/resolve-fragment.graphql');
+    const resolveFragment = {
+      this: identifiers.map((i) => req(i.organization_id, { operationName: 'BenchResolveFragment', query: fragmentOp, variables: { source: i.source, identifierKey: i.identifier_key, identifierValue: i.identifier_value } })),
+      postgraphile: identifiers.map((i) =>
+        req(i.organization_id, { operationName: 'BenchResolveFragment', query: fragmentPg, variables: { organizationId: i.organization_id, source: i.source, identifierKey: i.identifier_key, identifierValue: i.identifier_value } }),
+      ),
+    };
+
     const entityOrgs = [...membersByOrg.entries()].filter(([, ids]) => ids.length >= 5).map(([o]) => o);
     const entities = Array.from({ length: Math.min(200, opts.samples) }, () => {
       const o = pick(entityOrgs);
@@ -137,11 +177,39 @@ export async function buildWorkload(url: string, jwt: BenchJwt, opts: { samples:
         node: { this: node.this, floor: node.this, postgraphile: node.postgraphile },
         upsert: { this: upsert, floor: upsert },
         entities: { this: entities, floor: entities },
+        page: { ...page, floor: page.this },
+        // Built once the peers run, from each peer's own end cursor of the first page (secondPages).
+        page2: {},
+        identity: { ...identity, floor: identity.this },
+        identifiers: { this: identifiersPage, floor: identifiersPage },
+        resolveFragment: { ...resolveFragment, floor: resolveFragment.this },
       },
     };
   } finally {
     await client.end();
   }
+}
+
+/**
+ * The second page of each first-page request, after the end cursor the peer itself gave
+ * (`send` asks it): cursors are each peer's own. The floor takes this server's.
+ */
+export async function secondPages(first: Partial<Record<PeerName, BenchRequest[]>>, send: (peer: PeerName, r: BenchRequest) => Promise<Json>) {
+  const out: Partial<Record<PeerName, BenchRequest[]>> = {};
+  for (const peer of ['this', 'postgraphile'] as const) {
+    const list = first[peer];
+    if (!list) continue;
+    out[peer] = [];
+    for (const r of list.slice(0, 200)) {
+      const d = (await send(peer, r))?.data;
+      const info = peer === 'this' ? d?.organization?.members?.pageInfo : d?.organizationByRowId?.membersByOrganizationId?.pageInfo;
+      if (!info?.endCursor) throw new Error(`No end cursor from ${peer} for the first page of ${r.organizationId}`);
+      const body = JSON.parse(r.body);
+      out[peer].push({ ...r, body: JSON.stringify({ ...body, variables: { ...body.variables, after: info.endCursor } }) });
+    }
+  }
+  if (out.this) out.floor = out.this;
+  return out;
 }
 
 /** The body with its placeholders replaced by one fresh confidence score. */
@@ -200,6 +268,46 @@ export function normalise(scenario: Exclude<ScenarioName, 'mixed'>, peer: PeerNa
       if (!n) return null;
       return { id: pgl ? n.rowId : uuidOfGid(n.id), email: n.email, name: n.name };
     }
+    case 'page':
+    case 'page2': {
+      const c = pgl ? d.organizationByRowId.membersByOrganizationId : d.organization.members;
+      const edges = c.edges as Json[];
+      // Cursors are each peer's own: they must be there, and the end cursor the last edge's.
+      const cursorsHold = edges.every((e) => typeof e.cursor === 'string' && e.cursor.length > 0) && c.pageInfo.endCursor === edges.at(-1)?.cursor;
+      const items = edges.map(({ node: m }: Json) => {
+        const u = pgl ? m.userByUserId : m.user;
+        const identifiers = pgl ? u.identifiersByUserId.nodes : u.identifiers.edges.map((e: Json) => e.node);
+        return { role: m.role, user: { id: pgl ? u.rowId : uuidOfGid(u.id), email: u.email, name: u.name, identifiers: identifiers.map((i: Json) => [i.identifierKey, i.identifierValue]) } };
+      });
+      return { totalCount: c.totalCount, hasNextPage: c.pageInfo.hasNextPage, cursorsHold, items };
+    }
+    case 'identity': {
+      const n = pgl ? d.identityByRowId : d.node;
+      if (!n) return null;
+      const user = pgl ? n.userByUserId : n.user;
+      const source = pgl ? n.integrationSourceByOrganizationIdAndSourceId : n.source;
+      const properties = pgl ? n.identityPropertiesByOrganizationIdAndIdentityId.nodes : n.properties;
+      return {
+        id: pgl ? n.rowId : Buffer.from(n.id, 'base64').toString('utf8').replace(/^Identity:/, ''),
+        name: n.name,
+        email: n.email,
+        identityType: n.identityType,
+        externalId: n.externalId,
+        source: source?.key ?? null,
+        user: user ? { id: pgl ? user.rowId : uuidOfGid(user.id), email: user.email } : null,
+        properties: properties.map((p: Json) => [p.key, p.value]),
+      };
+    }
+    case 'identifiers': {
+      const c = d.organization.identifiers;
+      return {
+        totalCount: c.totalCount,
+        hasNextPage: c.pageInfo.hasNextPage,
+        items: c.edges.map(({ node: i }: Json) => [i.identifierKey, i.identifierValue, i.confidenceScore, uuidOfGid(i.user.id)]),
+      };
+    }
+    case 'resolveFragment':
+      return normalise('resolve', peer, json);
     case 'entities':
       return d._entities.map((e: Json) => (e ? { id: uuidOfGid(e.id), email: e.email, name: e.name } : null));
     case 'upsert': {
