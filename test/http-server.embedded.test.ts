@@ -180,7 +180,8 @@ describe('slow clients', () => {
     expect(h.received).toMatch(/^HTTP\/1\.1 200 /);
     expect(h.received).toContain('"__typename":"Query"');
     expect(h.idleBeforeCloseMs).toBeGreaterThanOrEqual(KEEP_ALIVE_TIMEOUT_MS - 50);
-    expect(h.idleBeforeCloseMs).toBeLessThan(KEEP_ALIVE_TIMEOUT_MS + 1500);
+    // Well under Node's own 5 s default, with room for a loaded machine's timers.
+    expect(h.idleBeforeCloseMs).toBeLessThan(KEEP_ALIVE_TIMEOUT_MS + 3500);
   });
 });
 
