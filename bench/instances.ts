@@ -4,7 +4,6 @@
 // load: 9 in 10 requests read an organization with a page of 20 members (served by
 // the replica), 1 in 10 renames it (on the primary).
 //   npm run bench:instances -- [--runs 5] [--duration 5] [--connections 16]
-import { cpus, loadavg } from 'node:os';
 import { loadConfig } from '../src/config.ts';
 import { openDatabase, useDatabase } from '../src/db.ts';
 import { globalId, tokenFor } from '../test/helpers/app.ts';
@@ -27,7 +26,6 @@ if (unavailable) {
   process.exit(2);
 }
 
-const loadAtStart = loadavg()[0]!.toFixed(1);
 const pair = await startReplicaPair();
 const db = await openDatabase(loadConfig({ DATABASE_URL: pair.primary.url, NODE_ENV: 'test' }), { migrate: true }).catch((err: unknown) => {
   pair.destroy();

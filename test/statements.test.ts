@@ -82,7 +82,7 @@ async function statementsOf(query: string, variables: Record<string, unknown>, o
 describe('SQL statements per request of the benchmark scenarios, authentication included', () => {
   it('resolves an identifier to the user with memberships and identifiers in 2 statements', async () => {
     const { people, credentials } = await world();
-    for (const [credential, options] of credentials) {
+    for (const [, options] of credentials) {
       const person = people[1]!; // also a member of the other organization
       const { data, statements } = await statementsOf(RESOLVE, { value: `owner_id-${person.id}` }, options);
       expect(data.resolve.user.email).toBe(person.email);
@@ -114,7 +114,7 @@ describe('SQL statements per request of the benchmark scenarios, authentication 
 
   it('answers node(id) for a user in 2 statements', async () => {
     const { people, credentials } = await world();
-    for (const [credential, options] of credentials) {
+    for (const [, options] of credentials) {
       const { data, statements } = await statementsOf(NODE, { id: globalId('User', people[7]!.id) }, options);
       expect(data.node.email).toBe(people[7]!.email);
       expect(statements).toBe(PLANNED_STATEMENTS);
@@ -124,7 +124,7 @@ describe('SQL statements per request of the benchmark scenarios, authentication 
   it('answers _entities for 10 or 100 User representations in 2 statements', async () => {
     const { people, credentials } = await world();
     const reps = (n: number) => people.slice(0, n).map((p) => ({ __typename: 'User', id: globalId('User', p.id) }));
-    for (const [credential, options] of credentials) {
+    for (const [, options] of credentials) {
       const ten = await statementsOf(ENTITIES, { reps: reps(10) }, options);
       const hundred = await statementsOf(ENTITIES, { reps: reps(100) }, options);
       expect(hundred.data._entities.map((e: { email: string }) => e.email)).toEqual(people.slice(0, 100).map((p) => p.email));

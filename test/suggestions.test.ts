@@ -395,10 +395,10 @@ describe('server-created suggestions', () => {
 
   it('an identity write whose email, unverified account email or phone number a member has suggests the identity as theirs', async () => {
     const { org, analyst, crm } = await tenant();
-    const okta = await aSource(org.id, { key: 'okta', kind: 'IDENTITY_PROVIDER' });
+    await aSource(org.id, { key: 'okta', kind: 'IDENTITY_PROVIDER' });
     const ada = await aUser({ email: 'ada@example.com' });
     const bob = await aUser();
-    const eve = await aUser({ email: 'eve@example.com' });
+    await aUser({ email: 'eve@example.com' });
     await aMember(org.id, ada.id);
     await aMember(org.id, bob.id);
     await anIdentifier(org.id, bob.id, crm.id, { identifierKey: 'mobile', identifierValue: '+15555550123', confidenceScore: 0.5 });

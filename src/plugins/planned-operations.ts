@@ -9,7 +9,7 @@ import {
   type FragmentDefinitionNode,
   type GraphQLSchema,
 } from 'graphql';
-import type { GraphQLParams, Plugin } from 'graphql-yoga';
+import type { Plugin } from 'graphql-yoga';
 import type { Context } from '../context.ts';
 import { JsonText, rootPlanners, type PlanInfo } from '../modules/shared/engine/index.ts';
 

@@ -123,11 +123,6 @@ const UpdateIdentityInput = builder.inputType('UpdateIdentityInput', {
   }),
 });
 
-const IdentityIdInput = (name: string, description: string) =>
-  builder.inputType(name, {
-    description,
-    fields: (t) => ({ id: t.id({ description: 'The identity: its global id (or UUID).' }) }),
-  });
 const DeleteIdentityInput = builder.inputType('DeleteIdentityInput', {
   description: 'The identity to delete, with its properties.',
   fields: (t) => ({

@@ -45,7 +45,7 @@ export const LinkedByEnum = builder.enumType('LinkedBy', {
   } satisfies Record<LinkedBy, unknown>,
 });
 
-const IdentityPropertyRef = builder.prismaObject('IdentityProperty', {
+builder.prismaObject('IdentityProperty', {
   description: 'A typed key/value property of an identity.',
   fields: (t) => ({
     key: t.exposeString('key', { description: 'The key, unique per identity.' }),

@@ -1,5 +1,5 @@
 import type { Access, AccessLevel, Viewer } from '../../context.ts';
-import { forbidden, NotFoundError } from '../../errors.ts';
+import { forbidden } from '../../errors.ts';
 
 // The checks services repeat before they write (the schema declares the same rules
 // with scope-auth; services assert them again so no caller can skip them).
