@@ -43,7 +43,7 @@ export interface PeerOptions {
 }
 
 /** A loopback port free now, for a peer whose logs do not name its address. */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
