@@ -8,15 +8,20 @@ type ModelName = Prisma.ModelName;
 /** The scalar fields of a model, as Prisma names them. */
 export type FieldOf<M extends ModelName> = keyof Prisma.TypeMap['model'][M]['payload']['scalars'] & string;
 
-interface RuntimeModel {
+export interface RuntimeModel {
   dbName: string | null;
-  fields: readonly { name: string; kind: string; dbName?: string | null }[];
+  fields: readonly { name: string; kind: string; type: string; dbName?: string | null; relationName?: string }[];
 }
 
-// The generated client carries its datamodel; it is the same for every client instance.
+/**
+ * The generated client's datamodel (names in the database, `@map` and `@@map` applied):
+ * the one place it is read; it is the same for every client instance.
+ */
+export const runtimeModels = (): Record<string, RuntimeModel> =>
+  (prisma as unknown as { _runtimeDataModel: { models: Record<string, RuntimeModel> } })._runtimeDataModel.models;
+
 function modelOf(name: ModelName): RuntimeModel {
-  const models = (prisma as unknown as { _runtimeDataModel: { models: Record<string, RuntimeModel> } })._runtimeDataModel.models;
-  const model = models[name];
+  const model = runtimeModels()[name];
   if (!model) throw new Error(`The Prisma datamodel has no model ${name}.`);
   return model;
 }

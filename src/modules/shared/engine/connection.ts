@@ -48,12 +48,27 @@ export function connectionOf(
 
   const inner = b.alias(m.table[0]!);
   const filtered = `${inner}.${r.column} = ${outer}.${parentModel.fields.get('id')!.column} AND ${whereSql(b, m, inner, q.where)}`;
-  const keyset = cursor === undefined ? 'true' : keysetSql(b, m, inner, terms, cursor, backward);
-  /** SQL of up to `n` rows of the page, in the order they are fetched. */
-  const page = (n: number) =>
-    `SELECT ${inner}.* FROM ${b.from(m)} ${inner} WHERE ${filtered} AND ${keyset} ORDER BY ${orderSql(terms, inner, backward)} LIMIT ${b.param(n, 'int')}`;
-  // Built only when selected: every parameter must appear in the statement.
-  const more = () => `(SELECT count(*) > ${b.param(size, 'int')} FROM (${page(size + 1)}) x)`;
+  // The page's rows are read once, one more than the page to tell whether another
+  // follows, numbered in the order they are fetched; edges, cursors and hasNextPage all
+  // read them (a CTE inside the connection's own subquery, correlated to its parent).
+  const rows = b.alias('pg');
+  const n = `${rows}_n`;
+  // Built only when read: every parameter must appear in the statement.
+  const fetched = () => {
+    const keyset = cursor === undefined ? 'true' : keysetSql(b, m, inner, terms, cursor, backward);
+    return `SELECT ${inner}.*, row_number() OVER (ORDER BY ${orderSql(terms, inner, backward)}) AS ${n}
+      FROM ${b.from(m)} ${inner} WHERE ${filtered} AND ${keyset} ORDER BY ${orderSql(terms, inner, backward)} LIMIT ${b.param(size + 1, 'int')}`;
+  };
+  let usesRows = false;
+  /** SQL of the page's rows (without the extra one), as a derived table. */
+  const page = () => {
+    usesRows = true;
+    return `SELECT * FROM ${rows} WHERE ${n} <= ${b.param(size, 'int')}`;
+  };
+  const more = () => {
+    usesRows = true;
+    return `(SELECT count(*) > ${b.param(size, 'int')} FROM ${rows})`;
+  };
 
   const connectionType = b.fieldType(parent, name);
   const pairs: [string, Value][] = [];
@@ -71,7 +86,7 @@ export function connectionOf(
         else if (edgeField === 'node') edge.push([edgeKey, objectOf(b, b.fieldType(edgeType, 'node'), inner, edgeNodes)]);
         else unplannable(`${edgeType.name}.${edgeField}`);
       }
-      pairs.push([key, { json: `(SELECT ${listText(objectText(edge), orderSql(terms, inner))} FROM (${page(size)}) ${inner})` }]);
+      pairs.push([key, { json: `(SELECT ${listText(objectText(edge), orderSql(terms, inner))} FROM (${page()}) ${inner})` }]);
     } else if (field === 'pageInfo') {
       const infoType = b.fieldType(connectionType, 'pageInfo');
       const info: [string, Value][] = [];
@@ -82,13 +97,14 @@ export function connectionOf(
         else if (f === 'hasNextPage') info.push([infoKey, before != null ? 'true' : last != null ? 'false' : more()]);
         else if (f === 'hasPreviousPage') info.push([infoKey, after != null ? 'true' : backward ? more() : 'false']);
         else if (f === 'startCursor' || f === 'endCursor') {
-          info.push([infoKey, `(SELECT ${cursorOf(`${inner}.${idColumn}`)} FROM (${page(size)}) ${inner} ORDER BY ${orderSql(terms, inner, f === 'endCursor')} LIMIT 1)`]);
+          info.push([infoKey, `(SELECT ${cursorOf(`${inner}.${idColumn}`)} FROM (${page()}) ${inner} ORDER BY ${orderSql(terms, inner, f === 'endCursor')} LIMIT 1)`]);
         } else unplannable(`PageInfo.${f}`);
       }
       pairs.push([key, { pairs: info }]);
     } else unplannable(`${connectionType.name}.${field}`);
   }
-  return { pairs };
+  if (!usesRows) return { pairs };
+  return { json: `(WITH ${rows} AS MATERIALIZED (${fetched()}) SELECT ${objectText(pairs)})` };
 }
 
 /** SQL true for the rows after (or, backward, before) the row `id` in the order `terms`, all one way (a row comparison an index serves). */

@@ -1,4 +1,4 @@
-import { prisma } from '../../../db.ts';
+import { runtimeModels } from '../sql-names.ts';
 import { getDatamodel } from '../../../generated/pothos-types.ts';
 import { type HistoryTable, versionsAt } from '../as-of.ts';
 import { unplannable } from './text.ts';
@@ -26,11 +26,6 @@ export interface Model {
   history?: Model;
 }
 
-interface RuntimeModel {
-  dbName: string | null;
-  fields: { name: string; kind: string; type: string; dbName?: string | null; relationName?: string }[];
-}
-
 let models: Map<string, Model> | undefined;
 
 // A composite foreign key (organizationId, sourceId) → (organizationId, id) has its
@@ -38,7 +33,7 @@ let models: Map<string, Model> | undefined;
 const pointer = (from: string[]) => from.find((f) => f !== 'organizationId') ?? from[0]!;
 
 function load(): Map<string, Model> {
-  const runtime = (prisma as unknown as { _runtimeDataModel: { models: Record<string, RuntimeModel> } })._runtimeDataModel.models;
+  const runtime = runtimeModels();
   const pothos = getDatamodel().datamodel.models as unknown as Record<string, { fields: { name: string; kind: string; type: string; isList: boolean; relationName?: string; relationFromFields?: string[] }[] }>;
   const out = new Map<string, Model>();
   const columnOf = (model: string, field: string) => {
