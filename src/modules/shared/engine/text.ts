@@ -1,3 +1,5 @@
+import { isUuid } from '../visibility.ts';
+
 // How an answer is written as JSON text in SQL, and put together from the parts a
 // statement returns. The formats here (global ids, cursors, dates) are the ones the
 // general path's scalars and plugins write: test/engine-equivalence.test.ts compares them.
@@ -51,7 +53,7 @@ export function idOfCursor(cursor: unknown): string | undefined {
   if (typeof cursor !== 'string') return undefined;
   const decoded = Buffer.from(cursor, 'base64').toString('utf8');
   const id = decoded.startsWith('GPC:S:') ? decoded.slice(6) : '';
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id) && Buffer.from(decoded).toString('base64') === cursor ? id : undefined;
+  return isUuid(id) && Buffer.from(decoded).toString('base64') === cursor ? id : undefined;
 }
 
 /** SQL of the JSON text of a value, never null. */
