@@ -9,7 +9,9 @@ import { suggestSharedIdentifiers } from '../suggestion/service.ts';
 import { bulkOrganization, throwProblems } from '../shared/bulk.ts';
 import { requireOrganizationOf, requireRowIn } from '../shared/tenant.ts';
 import { inferValueKind, kindMismatch, normaliseValue, VALUE_KINDS, type ValueKind } from '../matching/normalise.ts';
-import { Issues, prismaErrorCode, uniqueViolation } from '../shared/validate.ts';
+import { Issues } from '../shared/validate.ts';
+import { auditedChange, type Audited } from '../shared/audited.ts';
+import { table } from '../shared/sql-names.ts';
 import {
   DISCOVERY_METHODS,
   MAX_BULK_ITEMS,
@@ -23,6 +25,15 @@ import { identifierColumns, identifierEvent, writeIdentifiers, type IdentifierKe
 
 // Identifiers: "user U is `identifierKey = identifierValue` in source S". The rules of
 // each write (access, checks, audit); no GraphQL here.
+
+/** Identifiers' audit events, as the bulk write records them too. */
+const AUDITED_IDENTIFIER: Audited<Identifier> = {
+  model: 'Identifier',
+  entityType: 'Identifier',
+  event: identifierEvent,
+  find: async (tx, id) => (await tx.$queryRaw<Identifier[]>`SELECT ${identifierColumns()} FROM ${table('Identifier')} WHERE id = ${id}::uuid`)[0] ?? null,
+  organizationOf: (row) => row.organizationId,
+};
 
 /** Creates or updates one identifier on its natural key (write access to the organization). */
 export async function upsertIdentifier(access: Access, input: UpsertIdentifierInput): Promise<IdentifierUpsert> {
@@ -104,30 +115,27 @@ export async function updateIdentifier(access: Access, input: UpdateIdentifierIn
     next.confidenceScore !== current.confidenceScore ||
     JSON.stringify(next.discoveryMetadata) !== JSON.stringify(current.discoveryMetadata);
   if (!changed) return current;
-  try {
-    return await prisma.$transaction(async (tx) => {
-      // The row as it is now, locked: the event's "before" is what this write replaces.
-      const [before] = await tx.$queryRaw<Identifier[]>`SELECT ${identifierColumns()} FROM identifiers WHERE id = ${current.id}::uuid FOR UPDATE`;
-      if (!before) throw new NotFoundError('Identifier');
+  return auditedChange(
+    access.viewer,
+    AUDITED_IDENTIFIER,
+    current.id,
+    async (tx, before) => {
       const updated = await tx.identifier.update({
-        where: { id: current.id },
+        where: { id: before.id },
         data: {
           ...next,
           confidenceScore: next.confidenceScore ?? null,
           discoveryMetadata: next.discoveryMetadata === null ? Prisma.DbNull : (next.discoveryMetadata as Prisma.InputJsonObject),
         },
       });
-      await recordAudit(tx, access.viewer, [identifierEvent('UPDATE', before, updated)]);
       await suggestSharedIdentifiers(tx, updated.organizationId, [updated.id]);
       return updated;
-    });
-  } catch (err) {
-    if (uniqueViolation(err)) {
-      throw new ConflictError(['input.identifierKey'], 'The user already has an identifier with this key in this source.');
-    }
-    if (prismaErrorCode(err) === 'P2025') throw new NotFoundError('Identifier');
-    throw err;
-  }
+    },
+    {
+      lock: (tx) => tx.$queryRaw`SELECT id FROM ${table('Identifier')} WHERE id = ${current.id}::uuid FOR UPDATE`,
+      conflict: () => new ConflictError(['input.identifierKey'], 'The user already has an identifier with this key in this source.'),
+    },
+  );
 }
 
 /**

@@ -12,13 +12,24 @@ type Tx = Prisma.TransactionClient;
 type Row = { id: string };
 
 /** A kind of row whose changes are audited. */
-export interface Audited<R extends Row> {
+export type Audited<R extends Row> = AuditedRows<R> & (
+  | {
+      /** The fields its events record. */
+      fields: readonly string[];
+      event?: undefined;
+    }
+  | {
+      /** Writes its events itself, when they carry more than the changed fields. */
+      event: (action: string, before: R | null, after: R | null) => AuditInput;
+      fields?: undefined;
+    }
+);
+
+interface AuditedRows<R extends Row> {
   /** Its Prisma model: the table a change locks. */
   model: Prisma.ModelName;
   /** The entity type of its audit events, and what NOT_FOUND names. */
   entityType: string;
-  /** The fields its events record. */
-  fields: readonly string[];
   /** Reads one row. */
   find: (tx: Tx, id: string) => Promise<R | null>;
   /** The organization its events belong to (null: none, as for a user). */
@@ -27,6 +38,7 @@ export interface Audited<R extends Row> {
 
 /** The audit event of a change to a row (`before` null: created; `after` null: deleted). */
 export function auditEvent<R extends Row>(audited: Audited<R>, action: string, before: R | null, after: R | null): AuditInput {
+  if (audited.event) return audited.event(action, before, after);
   const row = (after ?? before)!;
   return {
     organizationId: audited.organizationOf(row),
