@@ -5,7 +5,7 @@ import { text } from '../shared/inputs.ts';
 import { ConflictError, InUseError, NotFoundError } from '../../errors.ts';
 import type { DiscoveryMethod, IntegrationSource, SourceKind } from '../../generated/prisma/client.ts';
 import { type AuditInput, changesOf, recordAudit } from '../audit/service.ts';
-import { table } from '../shared/sql-names.ts';
+import { selectList, table, type FieldOf } from '../shared/sql-names.ts';
 import { auditedChange, auditEvent, type Audited } from '../shared/audited.ts';
 import { requireOrganizationOf, requireRowIn } from '../shared/tenant.ts';
 import { Issues, prismaErrorCode, uniqueViolation } from '../shared/validate.ts';
@@ -30,7 +30,7 @@ const AUDITED_IDENTIFIER = [
   'discoveryMethod',
   'confidenceScore',
   'discoveryMetadata',
-] as const;
+] as const satisfies readonly FieldOf<'Identifier'>[];
 const AUDITED_IDENTITY = [
   'identifierKey',
   'identityType',
@@ -48,7 +48,7 @@ const AUDITED_IDENTITY = [
   'linkedBy',
   'linkedAt',
   'lastSyncedAt',
-] as const;
+] as const satisfies readonly FieldOf<'Identity'>[];
 type DeletedIdentifier = { id: string; discoveryMethod: DiscoveryMethod } & Record<(typeof AUDITED_IDENTIFIER)[number], unknown>;
 type DeletedIdentity = { id: string } & Record<(typeof AUDITED_IDENTITY)[number], unknown>;
 
@@ -158,20 +158,13 @@ export async function deleteSource(access: Access, input: { id: string; cascade?
         // Each removal is recorded with what it held, as the delete itself returns it.
         const identifiers = await tx.$queryRaw<(DeletedIdentifier & { row: Row })[]>`
           DELETE FROM identifiers x WHERE organization_id = ${organizationId}::uuid AND source_id = ${id}::uuid
-          RETURNING id, user_id AS "userId", source_id AS "sourceId", identifier_key AS "identifierKey",
-            identifier_value AS "identifierValue", discovery_method::text AS "discoveryMethod",
-            confidence_score AS "confidenceScore", discovery_metadata AS "discoveryMetadata", to_jsonb(x) AS row`;
+          RETURNING ${selectList('Identifier', ['id', ...AUDITED_IDENTIFIER])}, to_jsonb(x) AS row`;
         // The properties of its identities are kept with them.
         rows.identity_properties = await deleteRows(tx, 'identity_properties', Prisma.sql`identity_id IN (
           SELECT id FROM identities WHERE organization_id = ${organizationId}::uuid AND source_id = ${id}::uuid)`);
         const identities = await tx.$queryRaw<(DeletedIdentity & { row: Row })[]>`
           DELETE FROM identities x WHERE organization_id = ${organizationId}::uuid AND source_id = ${id}::uuid
-          RETURNING id, identifier_key AS "identifierKey", identity_type::text AS "identityType", name, email,
-            phone_number AS "phoneNumber", project_id AS "projectId", source_id AS "sourceId",
-            external_id AS "externalId", external_username AS "externalUsername",
-            external_email AS "externalEmail", external_email_verified AS "externalEmailVerified",
-            external_display_name AS "externalDisplayName", user_id AS "userId", linked_by::text AS "linkedBy",
-            linked_at AS "linkedAt", last_synced_at AS "lastSyncedAt", to_jsonb(x) AS row`;
+          RETURNING ${selectList('Identity', ['id', ...AUDITED_IDENTITY])}, to_jsonb(x) AS row`;
         rows.identifiers = identifiers.map((r) => r.row);
         rows.identities = identities.map((r) => r.row);
         for (const { row: _row, ...r } of identifiers) {
