@@ -8,6 +8,7 @@ import { AUDITED_MEMBER } from '../member/service.ts';
 import { auditedChange, auditEvent, type Audited } from '../shared/audited.ts';
 import { isSystemAdmin, requireOrganizationAccess, requireSystemAdmin } from '../shared/authorize.ts';
 import { Issues, uniqueViolation } from '../shared/validate.ts';
+import { selectList, table, type FieldOf } from '../shared/sql-names.ts';
 import { phoneRegion } from '../shared/inputs.ts';
 import { renormalisePhones } from '../matching/regions.ts';
 
@@ -114,6 +115,9 @@ export async function updateOrganization(access: Access, input: UpdateOrganizati
   );
 }
 
+/** What an organization's DELETE event records of it (its retention settings are not among them). */
+const DELETE_RECORDS = ['slug', 'name', 'autoApproveLinkConfidence', 'defaultPhoneRegion'] as const satisfies readonly FieldOf<'Organization'>[];
+
 /**
  * Deletes an organization and all its tenant data in one transaction (system admin).
  * Identifiers and identities go first: they refer to the organization's sources with
@@ -130,11 +134,8 @@ export async function deleteOrganization(access: Access, input: { id: string }) 
   access.assertTenant(id);
   requireSystemAdmin(access.viewer, 'delete an organization');
   const deleted = await prisma.$transaction(async (tx) => {
-    const locked = await tx.$queryRaw<
-      { id: string; slug: string; name: string; autoApproveLinkConfidence: number | null; defaultPhoneRegion: string | null }[]
-    >`
-      SELECT id, slug, name, auto_approve_link_confidence AS "autoApproveLinkConfidence", default_phone_region AS "defaultPhoneRegion"
-      FROM organizations WHERE id = ${id}::uuid FOR UPDATE`;
+    const locked = await tx.$queryRaw<Pick<Organization, 'id' | (typeof DELETE_RECORDS)[number]>[]>`
+      SELECT ${selectList('Organization', ['id', ...DELETE_RECORDS])} FROM ${table('Organization')} WHERE id = ${id}::uuid FOR UPDATE`;
     const before = locked[0];
     if (!before) return false;
     await tx.identifier.deleteMany({ where: { organizationId: id } });
@@ -146,7 +147,7 @@ export async function deleteOrganization(access: Access, input: { id: string }) 
         entityType: 'Organization',
         entityId: id,
         action: 'DELETE',
-        changes: changesOf(before, null, AUDITED_ORGANIZATION.fields as (keyof typeof before)[]),
+        changes: changesOf(before, null, DELETE_RECORDS),
       },
     ]);
     return true;
