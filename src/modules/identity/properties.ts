@@ -1,11 +1,15 @@
 import { Prisma } from '../../db.ts';
 import type { PropertyType } from '../../generated/prisma/client.ts';
 import { type Changes } from '../audit/service.ts';
+import { selectList } from '../shared/sql-names.ts';
 import { type CheckedProperty } from './check.ts';
 
 // Identity properties: merged by key in one statement, with their audit changes.
 
 export type StoredProperty = { identityId: string; key: string; type: PropertyType; value: unknown };
+
+/** The columns of a StoredProperty, under its field names; `prefix` is a table alias. */
+export const propertyColumns = (prefix?: string) => selectList('IdentityProperty', ['identityId', 'key', 'type', 'value'], prefix);
 
 /** The audit changes of properties, by identity: `properties.<key>` with its type and value before and after. */
 function propertyChanges(before: StoredProperty[], after: StoredProperty[]): Map<string, Changes> {
@@ -30,7 +34,7 @@ export function removedProperties(removed: StoredProperty[]): Changes {
 /** The properties `entries` name, as they are now, locked until the transaction ends. */
 function lockProperties(tx: Prisma.TransactionClient, identityIds: string[], keys: string[]) {
   return tx.$queryRaw<StoredProperty[]>`
-    SELECT p.identity_id AS "identityId", p.key, p.type, p.value FROM identity_properties p
+    SELECT ${propertyColumns('p')} FROM identity_properties p
     JOIN unnest(${identityIds}::uuid[], ${keys}::text[]) AS t(identity_id, key) ON p.identity_id = t.identity_id AND p.key = t.key
     ORDER BY p.identity_id, p.key COLLATE "C"
     FOR UPDATE OF p`;
@@ -58,6 +62,6 @@ export async function mergeProperties(
       AS t(identity_id, key, type, value)
     ON CONFLICT (identity_id, key) DO UPDATE SET type = EXCLUDED.type, value = EXCLUDED.value, updated_at = CURRENT_TIMESTAMP
     WHERE (p.type, p.value) IS DISTINCT FROM (EXCLUDED.type, EXCLUDED.value)
-    RETURNING identity_id AS "identityId", key, type, value`;
+    RETURNING ${propertyColumns()}`;
   return propertyChanges(before, written);
 }

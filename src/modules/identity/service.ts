@@ -25,7 +25,7 @@ import {
 } from './check.ts';
 import { clashPaths, writeConflict } from './conflicts.ts';
 import { prepareIdentities } from './prepare.ts';
-import { mergeProperties, removedProperties, type StoredProperty } from './properties.ts';
+import { mergeProperties, propertyColumns, removedProperties, type StoredProperty } from './properties.ts';
 import { writeIdentities, type IdentityUpsert } from './write.ts';
 
 // Identities: how a person, organization or other party is known to a tenant, maybe as
@@ -202,7 +202,7 @@ export async function deleteIdentityProperties(
   const identity = await changeIdentity(access, current.id, async (tx, before) => {
     const deleted = await tx.$queryRaw<StoredProperty[]>`
       DELETE FROM identity_properties WHERE identity_id = ${current.id}::uuid AND key = ANY(${input.keys}::text[])
-      RETURNING identity_id AS "identityId", key, type, value`;
+      RETURNING ${propertyColumns()}`;
     deletedKeys = deleted.map((d) => d.key).sort();
     return { after: before, properties: removedProperties(deleted) };
   });
