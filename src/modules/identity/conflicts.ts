@@ -2,6 +2,7 @@ import { prisma } from '../../db.ts';
 import { ConflictError, NotFoundError } from '../../errors.ts';
 import type { Identity } from '../../generated/prisma/client.ts';
 import { type ItemProblem } from '../shared/bulk.ts';
+import { selectList } from '../shared/sql-names.ts';
 import { prismaErrorCode, uniqueViolation } from '../shared/validate.ts';
 import { type IdentityRow } from './check.ts';
 
@@ -54,7 +55,8 @@ export function clash(paths: ClashPaths, index: number, fields: readonly UniqueF
   return new ConflictError([...new Set(fields.flatMap((f) => paths(index, f)))], conflictMessage(named));
 }
 
-type Existing = Pick<Identity, 'identifierKey' | 'email' | 'phoneNumber' | 'sourceId' | 'externalId'>;
+const EXISTING_FIELDS = ['identifierKey', 'email', 'phoneNumber', 'sourceId', 'externalId'] as const;
+type Existing = Pick<Identity, (typeof EXISTING_FIELDS)[number]>;
 
 /**
  * The rows that hold an identifier key, email, phone number or provider account the
@@ -63,8 +65,7 @@ type Existing = Pick<Identity, 'identifierKey' | 'email' | 'phoneNumber' | 'sour
 export function existingHolders(organizationId: string, rows: IdentityRow[]) {
   const accounts = rows.filter((r) => r.sourceId && r.externalId);
   return prisma.$queryRaw<Existing[]>`
-    SELECT identifier_key AS "identifierKey", email, phone_number AS "phoneNumber", source_id AS "sourceId",
-      external_id AS "externalId"
+    SELECT ${selectList('Identity', EXISTING_FIELDS)}
     FROM identities
     WHERE organization_id = ${organizationId}::uuid AND (
       identifier_key = ANY(${rows.map((r) => r.identifierKey)}::text[])
