@@ -5,6 +5,7 @@ import { organizationRegion, sourceRegions } from '../matching/regions.ts';
 import { sourceIdOf } from '../shared/inputs.ts';
 import { survivorsOf } from '../user/tombstones.ts';
 import { rankMatches } from '../shared/rules.ts';
+import { scalarFields, selectList } from '../shared/sql-names.ts';
 
 // "Who is this?": any identifier a tenant knows a person by, to the person. Lookups of
 // one kind are answered together, so a batch of a thousand costs one statement per
@@ -89,10 +90,7 @@ async function findIdentifiers(
     return { rows, users: [...users.values()] };
   }
   const rows = await prisma.$queryRaw<(Identifier & { ord: number })[]>`
-    SELECT i.id, i.organization_id AS "organizationId", i.user_id AS "userId", i.source_id AS "sourceId",
-           i.identifier_key AS "identifierKey", i.identifier_value AS "identifierValue",
-           i.value_kind::text AS "valueKind", i.normalized_value AS "normalizedValue", i.discovery_method::text AS "discoveryMethod", i.confidence_score AS "confidenceScore",
-           i.discovery_metadata AS "discoveryMetadata", i.created_at AS "createdAt", i.updated_at AS "updatedAt", q.ord
+    SELECT ${selectList('Identifier', scalarFields('Identifier'), 'i')}, q.ord
     FROM unnest(${keys.map((k) => k.source)}::text[], ${keys.map((k) => sourceIdOf(k.source))}::uuid[],
                 ${keys.map((k) => k.identifierKey)}::text[], ${keys.map((k) => k.normalizedValue)}::text[],
                 ${keys.map((k) => k.i)}::int[]) AS q(src, sid, k, v, ord)
