@@ -3,13 +3,13 @@ import { prisma } from '../../db.ts';
 import { mutationResult } from '../shared/errors.ts';
 import type { InputFieldBuilder } from '../shared/fields.ts';
 import type { Context } from '../../context.ts';
-import { AS_OF_DESCRIPTION, checkedMoment, versionsAt } from '../shared/as-of.ts';
-import { compiledNode, historyOf, JsonText, model, notAsOf, prebuiltUser, rootPlanners, type PlanInfo } from '../shared/engine/index.ts';
+import { AS_OF_DESCRIPTION, checkedMoment } from '../shared/as-of.ts';
+import { compiledNode, JsonText, notAsOf, prebuiltUser, rootPlanners, type PlanInfo } from '../shared/engine/index.ts';
 import { visibleUsersWhere as visibleUsersOf } from '../shared/rules.ts';
 import { readNodeAsOf, redirectNodes } from '../shared/node.ts';
 import { isUuid, NO_ROW } from '../shared/visibility.ts';
 import { createUser, findUser, mayReadAuthSubject, membersAmong, updateUser, userLookup, visibleUsersWhere } from './service.ts';
-import { redirectsOf } from './tombstones.ts';
+import { redirectsOf, userIdAsOf } from './tombstones.ts';
 
 // `node` and `nodes` lead a merged user's id to the user it was merged into.
 redirectNodes('User', (ids) => redirectsOf(ids));
@@ -65,15 +65,9 @@ compiledNode('User', (ctx, readable) => ({ mergedIntoId: null, ...visibleUsersOf
 async function userAsOf(ctx: Context, info: PlanInfo, args: { id?: string | null; email?: string | null; asOf: Date }): Promise<JsonText | null> {
   const lookup = userLookup(args);
   const asOf = await checkedMoment(null, args.asOf);
-  const users = versionsAt(historyOf(model('User')), '$2::timestamptz');
-  const find = async (column: 'id' | 'email', value: string) =>
-    (await prisma.$queryRawUnsafe<{ id: string; merged_into_id: string | null }[]>(
-      `SELECT id, merged_into_id FROM ${users} u WHERE u.${column} = $1${column === 'id' ? '::uuid' : ''}`, value, asOf))[0];
-  let found = lookup.id ? await find('id', lookup.id) : await find('email', lookup.email!);
-  for (let hop = 0; found?.merged_into_id && hop < MAX_MERGE_HOPS; hop++) found = await find('id', found.merged_into_id);
-  return found ? ((await prebuiltUser(ctx, info, found.id, asOf)) ?? null) : null;
+  const id = await userIdAsOf(lookup, asOf);
+  return id ? ((await prebuiltUser(ctx, info, id, asOf)) ?? null) : null;
 }
-const MAX_MERGE_HOPS = 10;
 
 rootPlanners.set('user', async (ctx, info, args) => (args.asOf ? userAsOf(ctx, info, args as Parameters<typeof userAsOf>[2]) : undefined));
 readNodeAsOf('User', (ctx, info, id, asOf) => userAsOf(ctx, info, { id, asOf }));

@@ -1,5 +1,7 @@
 import { prisma } from '../../db.ts';
 import type { Prisma } from '../../generated/prisma/client.ts';
+import { versionsAt } from '../shared/as-of.ts';
+import { historyOf, model } from '../shared/engine/index.ts';
 import { isUuid } from '../shared/visibility.ts';
 
 // A merged user stays as a tombstone whose `mergedIntoId` points to the user it was
@@ -34,3 +36,18 @@ export async function redirectsOf(ids: readonly string[], db: Db = prisma): Prom
   const all = await survivorsOf(ids, db);
   return new Map([...all].filter(([from, to]) => from !== to));
 }
+
+/**
+ * The id of the user `lookup` named at `asOf` (a moment already checked), or null: a
+ * user merged away by then leads to the user it was merged into then, as now.
+ */
+export async function userIdAsOf(lookup: { id?: string; email?: string }, asOf: Date): Promise<string | null> {
+  const users = versionsAt(historyOf(model('User')), '$2::timestamptz');
+  const find = async (column: 'id' | 'email', value: string) =>
+    (await prisma.$queryRawUnsafe<{ id: string; merged_into_id: string | null }[]>(
+      `SELECT id, merged_into_id FROM ${users} u WHERE u.${column} = $1${column === 'id' ? '::uuid' : ''}`, value, asOf))[0];
+  let found = lookup.id ? await find('id', lookup.id) : await find('email', lookup.email!);
+  for (let hop = 0; found?.merged_into_id && hop < MAX_MERGE_HOPS; hop++) found = await find('id', found.merged_into_id);
+  return found?.id ?? null;
+}
+const MAX_MERGE_HOPS = 10;
