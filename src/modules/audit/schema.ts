@@ -1,4 +1,4 @@
-import { decodeGlobalID, encodeGlobalID } from '@pothos/plugin-relay';
+import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../../builder.ts';
 import type { Context } from '../../context.ts';
 import { prisma } from '../../db.ts';
@@ -8,11 +8,13 @@ import { IdentityRef } from '../identity/schema.ts';
 import { MemberRef } from '../member/schema.ts';
 import { OrganizationRef } from '../organization/schema.ts';
 import { totalCountField } from '../shared/connections.ts';
-import { isUuid, NO_ROW, tenantRowWhere } from '../shared/visibility.ts';
+import { NO_ROW, tenantRowWhere } from '../shared/visibility.ts';
 import { SourceRef } from '../source/schema.ts';
 import { UserRef } from '../user/schema.ts';
 import { visibleUsersWhere } from '../user/service.ts';
 import { openChangeStream } from './bus.ts';
+import { filterWhere, type Filter } from './filters.ts';
+import { parseId } from '../shared/validate.ts';
 
 const ActorTypeEnum = builder.enumType('ActorType', {
   description: 'Who made a change.',
@@ -92,60 +94,6 @@ const AuditEventFilter = builder.inputType('AuditEventFilter', {
   }),
 });
 
-type Filter = {
-  actorUserId?: string | null;
-  actorApiKeyId?: string | null;
-  actorType?: 'USER' | 'API_KEY' | 'SYSTEM' | null;
-  action?: string | null;
-  entityType?: string | null;
-  entityId?: string | null;
-  since?: Date | null;
-  until?: Date | null;
-};
-
-/** The UUID a filter's id names (a global id of `typename`, or a UUID); an id of nothing matches nothing. */
-function filterId(value: string | null | undefined, typename: string): string | undefined {
-  if (!value) return undefined;
-  try {
-    const d = decodeGlobalID(value);
-    return d.typename === typename && isUuid(d.id) ? d.id : NO_ROW.id;
-  } catch {
-    return isUuid(value) ? value : NO_ROW.id;
-  }
-}
-
-/** The entity a filter's `entityId` names: a global id gives type and UUID, a UUID the UUID alone. */
-function filterEntity(value: string | null | undefined): { entityId?: string; entityType?: string } {
-  if (!value) return {};
-  if (isUuid(value)) return { entityId: value };
-  try {
-    const d = decodeGlobalID(value);
-    return isUuid(d.id) ? { entityId: d.id, entityType: d.typename } : { entityId: NO_ROW.id };
-  } catch {
-    return { entityId: NO_ROW.id };
-  }
-}
-
-function filterWhere(filter: Filter | null | undefined) {
-  if (!filter) return {};
-  const entity = filterEntity(filter.entityId);
-  const actorUserId = filterId(filter.actorUserId, 'User');
-  const actorApiKeyId = filterId(filter.actorApiKeyId, 'ApiKey');
-  return {
-    ...(actorUserId ? { actorUserId } : {}),
-    ...(actorApiKeyId ? { actorApiKeyId } : {}),
-    ...(filter.actorType ? { actorType: filter.actorType } : {}),
-    ...(filter.action ? { action: filter.action } : {}),
-    ...(filter.entityType ? { entityType: filter.entityType } : {}),
-    ...(entity.entityId ? { entityId: entity.entityId } : {}),
-    // Both a type filter and a global id's type apply: they must agree for an event to match.
-    ...(entity.entityType ? { AND: [{ entityType: entity.entityType }] } : {}),
-    ...(filter.since || filter.until
-      ? { createdAt: { ...(filter.since ? { gte: filter.since } : {}), ...(filter.until ? { lt: filter.until } : {}) } }
-      : {}),
-  };
-}
-
 const NEWEST_FIRST = [{ createdAt: 'desc' as const }, { id: 'desc' as const }];
 
 builder.prismaObjectField(OrganizationRef, 'auditEvents', (t) =>
@@ -193,18 +141,8 @@ historyOf(ApiKeyRef, 'ApiKey');
 /** The organization a subscription names, else the request's (header or credential); a clash between them is TENANT_MISMATCH. */
 function subscribedOrganization(ctx: Context, value: string | null | undefined): string | null {
   if (value == null) return ctx.access.organizationFor(null);
-  const id = parseOrganizationId(value);
+  const id = parseId(value, 'Organization');
   return id && ctx.access.organizationFor(id);
-}
-
-function parseOrganizationId(value: string): string | null {
-  if (isUuid(value)) return value.toLowerCase();
-  try {
-    const d = decodeGlobalID(value);
-    return d.typename === 'Organization' && isUuid(d.id) ? d.id.toLowerCase() : null;
-  } catch {
-    return null;
-  }
 }
 
 builder.subscriptionType({ description: 'Live changes, over Server-Sent Events (`Accept: text/event-stream`).' });
