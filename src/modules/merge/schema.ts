@@ -8,7 +8,6 @@ import { OrganizationRef } from '../organization/schema.ts';
 import { ErrorInterface, mutationResult } from '../shared/errors.ts';
 import { isUuid, NO_ROW } from '../shared/visibility.ts';
 import { UserRef } from '../user/schema.ts';
-import type { Access } from '../../context.ts';
 import { prisma } from '../../db.ts';
 import { visibleUsersWhere } from '../user/service.ts';
 import type { Drift, UnmergedMerge } from './unmerge.ts';
@@ -23,6 +22,9 @@ import {
   previewOrganizations,
   previewProfileChanges,
   previewUser,
+  readableMergesWhere,
+  readableOf,
+  readableParts,
   unmergeUser,
 } from './service.ts';
 
@@ -127,18 +129,6 @@ const MergePreviewRef = builder.objectRef<MergePlan>('MergePreview').implement({
   }),
 });
 
-/** Merges that touched an organization the viewer may read, or none at all. */
-async function readableMergesWhere(access: Access) {
-  const readable = await access.readableOrganizationIds();
-  return readable === 'all' ? {} : { OR: [{ organizationIds: { hasSome: readable } }, { organizationIds: { isEmpty: true } }] };
-}
-
-/** The organizations of `ids` the viewer may read. */
-async function readableOf(access: Access, ids: string[]): Promise<string[]> {
-  const readable = await access.readableOrganizationIds();
-  return readable === 'all' ? ids : ids.filter((id) => readable.includes(id));
-}
-
 const UnmergeDriftRef = builder.objectRef<Drift>('UnmergeDrift').implement({
   description: 'A row a merge left that changed since, found by a forced unmerge.',
   fields: (t) => ({
@@ -176,22 +166,14 @@ export const UserMergeRef = builder.prismaNode('Merge', {
     conflicts: t.field({
       type: [MergeConflictRef],
       description: 'The conflicts of the merge and the side kept for each: profile conflicts, and those in organizations you may read.',
-      resolve: async (m, _args, ctx) => {
-        const conflicts = m.decisions as unknown as MergeConflict[];
-        const readable = await readableOf(ctx.access, conflicts.flatMap((c) => (c.organizationId ? [c.organizationId] : [])));
-        return conflicts.filter((c) => !c.organizationId || readable.includes(c.organizationId));
-      },
+      resolve: (m, _args, ctx) => readableParts(ctx.access, m.decisions as unknown as MergeConflict[]),
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the merge committed.' }),
     changedSinceMerge: t.field({
       type: [UnmergeDriftRef],
       description:
         'Only in the answer of a forced unmergeUser: the rows that had changed (by value) or been deleted since the merge, in organizations you may read; empty otherwise.',
-      resolve: async (m, _args, ctx) => {
-        const drift = (m as UnmergedMerge).drift ?? [];
-        const readable = await readableOf(ctx.access, drift.flatMap((d) => (d.organizationId ? [d.organizationId] : [])));
-        return drift.filter((d) => !d.organizationId || readable.includes(d.organizationId));
-      },
+      resolve: (m, _args, ctx) => readableParts(ctx.access, (m as UnmergedMerge).drift ?? []),
     }),
     undoneAt: t.expose('undoneAt', { type: 'DateTime', nullable: true, description: 'When it was undone (unmergeUser); null while it stands.' }),
   }),

@@ -69,3 +69,21 @@ export const previewIdentifiers = async (ids: string[]) => inOrder(await prisma.
 
 /** Identities a preview relinks, in the plan's order. */
 export const previewIdentities = async (ids: string[]) => inOrder(await prisma.identity.findMany({ where: { id: { in: ids } } }), ids);
+
+/** Merges that touched an organization the viewer may read, or none at all. */
+export async function readableMergesWhere(access: Access) {
+  const readable = await access.readableOrganizationIds();
+  return readable === 'all' ? {} : { OR: [{ organizationIds: { hasSome: readable } }, { organizationIds: { isEmpty: true } }] };
+}
+
+/** The organizations of `ids` the viewer may read. */
+export async function readableOf(access: Access, ids: string[]): Promise<string[]> {
+  const readable = await access.readableOrganizationIds();
+  return readable === 'all' ? ids : ids.filter((id) => readable.includes(id));
+}
+
+/** The parts of a merge the viewer may see: those of no organization, and those of organizations the viewer may read. */
+export async function readableParts<P extends { organizationId?: string | null }>(access: Access, parts: P[]): Promise<P[]> {
+  const readable = await readableOf(access, parts.flatMap((p) => (p.organizationId ? [p.organizationId] : [])));
+  return parts.filter((p) => !p.organizationId || readable.includes(p.organizationId));
+}
