@@ -5,17 +5,15 @@ import { builder } from '../../builder.ts';
 import type { Context } from '../../context.ts';
 import { DiscoveryMethodEnum, IdentifierRef } from '../identifier/schema.ts';
 import { IdentityRef, LinkedByEnum } from '../identity/schema.ts';
-import { requireOrganizationAccess } from '../shared/authorize.ts';
-import { classify, lookupNeedsRegion, looksLikePhone } from '../matching/normalise.ts';
-import { sourceNamed } from '../shared/inputs.ts';
-import { organizationOf } from '../shared/tenant.ts';
+import { classify, lookupNeedsRegion } from '../matching/normalise.ts';
 import { Issues } from '../shared/validate.ts';
 import { UserRef } from '../user/schema.ts';
 import { notAsOf, prebuiltResolution, rootPlanners, type PlanInfo } from '../shared/engine/index.ts';
 import { AS_OF_DESCRIPTION } from '../shared/as-of.ts';
 import { listOf, resolutionsAsOf } from './as-of.ts';
+import { toKeys } from './keys.ts';
 import { resolveKeys, type Resolution, type ResolveKey } from './resolve.ts';
-import { explainLinkOf, graphOf, MAX_NODES } from './service.ts';
+import { explainLinkOf, graphOf, MAX_NODES, readableOrganization } from './service.ts';
 import type { Graph, GraphEdge, GraphNode, GraphNodeType } from './traverse.ts';
 
 const MAX_RESOLVE_MANY = 1000;
@@ -93,45 +91,6 @@ const ResolutionRef = builder.objectRef<Resolution>('Resolution').implement({
   }),
 });
 
-/** Checks and normalises inputs; every problem is reported at once, by path. */
-function toKeys(inputs: ResolveInputShape[], base: string): ResolveKey[] {
-  const issues = new Issues();
-  const keys = inputs.map((input, i): ResolveKey => {
-    const at = base === 'input' ? 'input' : `${base}[${i}]`;
-    if (input.identifier) {
-      const { identifierKey, identifierValue } = input.identifier;
-      const source = sourceNamed(issues, `${at}.identifier.`, input.identifier) ?? '';
-      issues.text(`${at}.identifier.identifierKey`, identifierKey, 255, { required: true });
-      if (identifierValue.length > 1024) issues.add(`${at}.identifier.identifierValue`, 'must be at most 1024 characters');
-      return { kind: 'identifier', source, identifierKey: identifierKey.trim(), identifierValue };
-    }
-    if (input.email != null) return { kind: 'email', email: issues.email(`${at}.email`, input.email) ?? '' };
-    if (input.phoneNumber != null) {
-      // Read in the organization's default region, if any, when it is looked up (resolveKeys).
-      if (!looksLikePhone(input.phoneNumber)) issues.add(`${at}.phoneNumber`, 'must be a phone number: digits, with or without a country code');
-      return { kind: 'phone', phoneNumber: input.phoneNumber.trim() };
-    }
-    if (input.externalAccount) {
-      const { externalId } = input.externalAccount;
-      const source = sourceNamed(issues, `${at}.externalAccount.`, input.externalAccount) ?? '';
-      issues.text(`${at}.externalAccount.externalId`, externalId, 255, { required: true });
-      return { kind: 'external', source, externalId: externalId.trim() };
-    }
-    issues.text(`${at}.identityKey`, input.identityKey, 255, { required: true });
-    return { kind: 'identityKey', identityKey: (input.identityKey ?? '').trim() };
-  });
-  issues.throwIfAny();
-  return keys;
-}
-
-async function organizationFor(ctx: Context, organizationId: string | null | undefined): Promise<string> {
-  const issues = new Issues();
-  const id = organizationOf(ctx.access, issues, 'organizationId', organizationId);
-  issues.throwIfAny();
-  await requireOrganizationAccess(ctx.access, id!, 'read');
-  return id!;
-}
-
 /**
  * Lookups of one request are batched: aliased `resolve` fields cost what one
  * `resolveMany` does (those that select the same fields of the user). The user is
@@ -152,7 +111,7 @@ function resolver(ctx: Context, info: GraphQLResolveInfo, organizationId: string
 // Lookups among other fields stay batched by the resolver.
 rootPlanners.set('resolve', async (ctx, info, args) => {
   if (args.asOf) return asOfPlanner(ctx, info, args as Parameters<typeof asOfPlanner>[2]);
-  const organizationId = await organizationFor(ctx, args.organizationId as string | null | undefined);
+  const organizationId = await readableOrganization(ctx.access, args.organizationId as string | null | undefined);
   const [key] = toKeys([args.input as ResolveInputShape], 'input');
   // A national phone number needs its source's region, and a value that may be a phone
   // number of a given kind is looked up two ways: the general path does both.
@@ -163,7 +122,7 @@ rootPlanners.set('resolve', async (ctx, info, args) => {
 
 /** `resolve` (one input) or `resolveMany` (a list) as of a past moment: only a whole operation of that one field is answered. */
 async function asOfPlanner(ctx: Context, info: PlanInfo, args: { organizationId?: string | null; input?: ResolveInputShape; inputs?: ResolveInputShape[]; asOf: Date }) {
-  const organizationId = await organizationFor(ctx, args.organizationId);
+  const organizationId = await readableOrganization(ctx.access, args.organizationId);
   const many = args.inputs !== undefined;
   if (many && args.inputs!.length > MAX_RESOLVE_MANY) {
     const issues = new Issues();
@@ -199,7 +158,7 @@ builder.queryFields((t) => ({
         await asOfPlanner(ctx, info, { ...args, asOf: args.asOf });
         throw notAsOf('resolve', 'resolve among other fields of an operation');
       }
-      const organizationId = await organizationFor(ctx, args.organizationId);
+      const organizationId = await readableOrganization(ctx.access, args.organizationId);
       const [key] = toKeys([args.input], 'input');
       return resolver(ctx, info, organizationId).load(key!);
     },
@@ -225,7 +184,7 @@ builder.queryFields((t) => ({
         await asOfPlanner(ctx, info, { ...args, asOf: args.asOf });
         throw notAsOf('resolveMany', 'resolveMany among other fields of an operation');
       }
-      const organizationId = await organizationFor(ctx, args.organizationId);
+      const organizationId = await readableOrganization(ctx.access, args.organizationId);
       const keys = toKeys(args.inputs, 'inputs');
       return resolver(ctx, info, organizationId).loadMany(keys) as Promise<(Resolution | null)[]>;
     },
@@ -317,7 +276,7 @@ builder.queryFields((t) => ({
       maxNodes: t.arg.int({ required: false, defaultValue: 200, description: `Stop after this many nodes (at most ${MAX_NODES}); \`truncated\` says so.` }),
       asOf: t.arg({ type: 'DateTime', required: false, description: AS_OF_DESCRIPTION }),
     },
-    resolve: async (_root, args, ctx) => graphOf(await organizationFor(ctx, args.organizationId), args),
+    resolve: async (_root, args, ctx) => graphOf(await readableOrganization(ctx.access, args.organizationId), args),
   }),
   explainLink: t.field({
     type: LinkExplanationRef,
@@ -331,6 +290,6 @@ builder.queryFields((t) => ({
       b: t.arg.id({ description: 'Global id of another User, Identity or Identifier.' }),
       asOf: t.arg({ type: 'DateTime', required: false, description: AS_OF_DESCRIPTION }),
     },
-    resolve: async (_root, args, ctx) => explainLinkOf(await organizationFor(ctx, args.organizationId), args),
+    resolve: async (_root, args, ctx) => explainLinkOf(await readableOrganization(ctx.access, args.organizationId), args),
   }),
 }));

@@ -2,6 +2,9 @@ import { decodeGlobalID } from '@pothos/plugin-relay';
 import { Prisma, prisma } from '../../db.ts';
 import { checkedMoment } from '../shared/as-of.ts';
 import { rowsAt } from '../shared/engine/datamodel.ts';
+import type { Access } from '../../context.ts';
+import { requireOrganizationAccess } from '../shared/authorize.ts';
+import { organizationOf } from '../shared/tenant.ts';
 import { Issues } from '../shared/validate.ts';
 import { isUuid } from '../shared/visibility.ts';
 import { redirectsOf } from '../user/tombstones.ts';
@@ -92,3 +95,13 @@ export async function explainLinkOf(organizationId: string, args: { a: string; b
   const steps = shortestPath(graph, `${a.type}:${a.id}`, target);
   return steps ? { steps } : null;
 }
+
+/** The organization a graph read acts in, once the viewer may read it. */
+export async function readableOrganization(access: Access, organizationId: string | null | undefined): Promise<string> {
+  const issues = new Issues();
+  const id = organizationOf(access, issues, 'organizationId', organizationId);
+  issues.throwIfAny();
+  await requireOrganizationAccess(access, id!, 'read');
+  return id!;
+}
+
