@@ -8,8 +8,7 @@ import { OrganizationRef } from '../organization/schema.ts';
 import { prebuiltUsers, rootPlanners } from '../shared/engine/index.ts';
 import { parseGlobalId } from '../shared/validate.ts';
 import { UserRef } from '../user/schema.ts';
-import { visibleUsersWhere } from '../user/service.ts';
-import { redirectsOf } from '../user/tombstones.ts';
+import { usersLeadingFrom } from '../user/service.ts';
 
 // Entities of the subgraph, keyed by `id` (the global id every client already has).
 // A gateway's `_entities` call resolves all representations of one type with one
@@ -45,20 +44,7 @@ federatedEntity(OrganizationRef, 'Organization', (ids, readable) =>
 );
 
 // A merged user's reference resolves to the user it was merged into; only a miss costs more.
-federatedEntity(UserRef, 'User', async (ids, _readable, ctx) => {
-  const visible = await visibleUsersWhere(ctx.access);
-  const rows = await prisma.user.findMany({ where: { id: { in: ids }, mergedIntoId: null, ...visible } });
-  const byId = new Map(rows.map((r) => [r.id, r]));
-  const survivors = await redirectsOf(ids.filter((id) => !byId.has(id)));
-  if (survivors.size) {
-    const more = await prisma.user.findMany({ where: { id: { in: [...new Set(survivors.values())] }, ...visible } });
-    for (const [from, to] of survivors) {
-      const row = more.find((r) => r.id === to);
-      if (row) byId.set(from, row);
-    }
-  }
-  return byId;
-});
+federatedEntity(UserRef, 'User', (ids, _readable, ctx) => usersLeadingFrom(ctx.access, ids));
 
 // A gateway's `_entities` call for users only (the common one) is answered by one
 // statement (plugins/planned-operations.ts) when every user is visible; anything else
