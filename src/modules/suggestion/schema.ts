@@ -18,6 +18,7 @@ import {
   createLinkSuggestion,
   type Evidence,
   matchCandidates,
+  partiesOf,
   type Party,
   rejectLinkSuggestion,
   subjectOf,
@@ -68,15 +69,7 @@ const LinkPartyRef = builder.unionType('LinkParty', {
 
 function loadParty(ctx: Context, party: Party) {
   return ctx
-    .loader<string, unknown>(`suggestion:party`, async (keys) => {
-      const users = keys.filter((k) => k.startsWith('USER:')).map((k) => k.slice(5));
-      const identities = keys.filter((k) => k.startsWith('IDENTITY:')).map((k) => k.slice(9));
-      const [u, d] = await Promise.all([
-        users.length ? prisma.user.findMany({ where: { id: { in: users } } }) : [],
-        identities.length ? prisma.identity.findMany({ where: { id: { in: identities } } }) : [],
-      ]);
-      return keys.map((k) => [...u, ...d].find((r) => r.id === k.slice(k.indexOf(':') + 1)) ?? null);
-    })
+    .loader<string, unknown>(`suggestion:party`, partiesOf)
     .load(`${party.type}:${party.id}`) as Promise<never>;
 }
 
