@@ -2,7 +2,7 @@ import type { Identity } from '../../generated/prisma/client.ts';
 import { changesOf, type AuditInput, type Changes } from '../audit/service.ts';
 
 /** The fields of an identity its audit events record (its properties are recorded as `properties.<key>`). */
-const AUDITED_FIELDS = [
+export const AUDITED_IDENTITY_FIELDS = [
   'identifierKey', 'identityType', 'name', 'email', 'phoneNumber', 'projectId', 'sourceId', 'externalId',
   'externalUsername', 'externalEmail', 'externalEmailVerified', 'externalDisplayName', 'lastSyncedAt', 'userId', 'linkedBy',
 ] as const;
@@ -15,6 +15,6 @@ export function identityEvent(action: string, before: Identity | null, after: Id
     entityType: 'Identity',
     entityId: row.id,
     action,
-    changes: { ...changesOf(before, after, AUDITED_FIELDS), ...properties },
+    changes: { ...changesOf(before, after, AUDITED_IDENTITY_FIELDS), ...properties },
   };
 }

@@ -6,6 +6,7 @@ import { ConflictError, InUseError, NotFoundError } from '../../errors.ts';
 import type { DiscoveryMethod, IntegrationSource, SourceKind } from '../../generated/prisma/client.ts';
 import { type AuditInput, changesOf, recordAudit } from '../audit/service.ts';
 import { selectList, table, type FieldOf } from '../shared/sql-names.ts';
+import { AUDITED_IDENTITY_FIELDS } from '../identity/events.ts';
 import { auditedChange, auditEvent, type Audited } from '../shared/audited.ts';
 import { requireOrganizationOf, requireRowIn } from '../shared/tenant.ts';
 import { Issues, prismaErrorCode, uniqueViolation } from '../shared/validate.ts';
@@ -31,24 +32,8 @@ const AUDITED_IDENTIFIER = [
   'confidenceScore',
   'discoveryMetadata',
 ] as const satisfies readonly FieldOf<'Identifier'>[];
-const AUDITED_IDENTITY = [
-  'identifierKey',
-  'identityType',
-  'name',
-  'email',
-  'phoneNumber',
-  'projectId',
-  'sourceId',
-  'externalId',
-  'externalUsername',
-  'externalEmail',
-  'externalEmailVerified',
-  'externalDisplayName',
-  'userId',
-  'linkedBy',
-  'linkedAt',
-  'lastSyncedAt',
-] as const satisfies readonly FieldOf<'Identity'>[];
+// A cascade also records when each identity it removes was linked.
+const AUDITED_IDENTITY = [...AUDITED_IDENTITY_FIELDS, 'linkedAt'] as const satisfies readonly FieldOf<'Identity'>[];
 type DeletedIdentifier = { id: string; discoveryMethod: DiscoveryMethod } & Record<(typeof AUDITED_IDENTIFIER)[number], unknown>;
 type DeletedIdentity = { id: string } & Record<(typeof AUDITED_IDENTITY)[number], unknown>;
 
