@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { prisma } from '../src/db.ts';
 import { expectErrorCode, expectNoErrors, gql, type GqlOptions } from './helpers/app.ts';
 import { aMember, anIdentifier, anOrganization, aSource, aUser } from './helpers/factories.ts';
+import { momentNow } from './helpers/moments.ts';
 
 // graph and explainLink as of a past moment: the links that held then, from where the
 // start was then; the present read as of now answers what the present read does.
@@ -14,13 +15,6 @@ const EXPLAIN = `query ($a: ID!, $b: ID!, $asOf: DateTime) { explainLink(a: $a, 
 const MERGE = `mutation ($input: MergeUsersInput!) { mergeUsers(input: $input) { __typename } }`;
 
 const userGid = (id: string) => encodeGlobalID('User', id);
-const pause = () => new Promise((r) => setTimeout(r, 3));
-const momentNow = async () => {
-  await pause();
-  const at = new Date();
-  await pause();
-  return at;
-};
 
 async function tenant() {
   const org = await anOrganization();

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { prisma } from '../src/db.ts';
 import { expectNoErrors, gql, type GqlOptions } from './helpers/app.ts';
 import { aMember, anIdentifier, anIdentity, anOrganization, aSource, aUser } from './helpers/factories.ts';
+import { momentNow } from './helpers/moments.ts';
 import { fc } from './helpers/property-runs.ts';
 
 // Every version of a row is kept with the period it was valid in, written by the
@@ -108,14 +109,6 @@ const MERGE = `mutation ($input: MergeUsersInput!) { mergeUsers(input: $input) {
 const UNMERGE = `mutation ($input: UnmergeUserInput!) { unmergeUser(input: $input) { __typename } }`;
 
 const userGid = (id: string) => encodeGlobalID('User', id);
-const pause = () => new Promise((r) => setTimeout(r, 3));
-/** A moment strictly after everything written so far and before anything written next. */
-const momentNow = async () => {
-  await pause();
-  const at = new Date();
-  await pause();
-  return at;
-};
 
 async function tenant() {
   const org = await anOrganization();

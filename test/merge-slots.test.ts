@@ -69,14 +69,19 @@ describe('merging two users who hold the same source and key', () => {
     expect(after.map((r) => [r.id, r.identifierValue, r.mergeSlot])).toEqual([[d.bOwner.id, '005C', 0], [d.aOwner.id, '005A', 1]]);
   });
 
-  it('a choice of the other side swaps the slots, and unmerge restores every row exactly', async () => {
+  // MERGED (the default here) moves the survivor's own value out of slot 0, so unmerge must
+  // free slot 0 before that value returns to it.
+  it.each([
+    ['SURVIVOR', (d: Awaited<ReturnType<typeof twoHolders>>) => [[d.aOwner.id, 0], [d.bOwner.id, 1]]],
+    ['MERGED', (d: Awaited<ReturnType<typeof twoHolders>>) => [[d.bOwner.id, 0], [d.aOwner.id, 1]]],
+  ] as const)('keeping the %s side in slot 0, unmerge restores every row exactly', async (keep, slots) => {
     const d = await twoHolders();
     const before = await identifierRows([d.a.id, d.b.id]);
-    const choices = [{ key: `identifier:${d.org.id}:${d.crm.id}:owner_id`, keep: 'SURVIVOR' }];
+    const choices = [{ key: `identifier:${d.org.id}:${d.crm.id}:owner_id`, keep }];
     const merged = await gql(MERGE, { asUser: d.admin, variables: { input: { survivorId: uid(d.a.id), mergedId: uid(d.b.id), choices } } });
     expect(merged.data!.mergeUsers.__typename).toBe('MergeUsersSuccess');
     const rows = await prisma.identifier.findMany({ where: { organizationId: d.org.id }, orderBy: { mergeSlot: 'asc' } });
-    expect(rows.map((r) => [r.id, r.mergeSlot])).toEqual([[d.aOwner.id, 0], [d.bOwner.id, 1]]);
+    expect(rows.map((r) => [r.id, r.mergeSlot])).toEqual(slots(d));
 
     const undone = await gql(UNMERGE, { asUser: d.admin, variables: { input: { mergeId: merged.data!.mergeUsers.merge.id } } });
     expect(undone.data!.unmergeUser.__typename).toBe('UnmergeUserSuccess');
