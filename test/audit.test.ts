@@ -378,17 +378,17 @@ describe('integration sources', () => {
     expect(result.data?.deleteIntegrationSource.__typename).toBe('DeleteIntegrationSourceSuccess');
     expect(events).toHaveLength(3);
     expect(events.every((e) => e.organizationId === organization.id && e.action === 'DELETE' && e.actorUserId === admin.id)).toBe(true);
-    expect(events.find((e) => e.entityType === 'Identifier')).toMatchObject({
-      entityId: identifier.id,
-      discoveryMethod: 'MCP_TOOL',
-      changes: {
-        userId: { before: admin.id, after: null },
-        sourceId: { before: source.id, after: null },
-        identifierKey: { before: 'owner_id', after: null },
-        identifierValue: { before: '005xx', after: null },
-        discoveryMethod: { before: 'MCP_TOOL', after: null },
-        confidenceScore: { before: 0.9, after: null },
-      },
+    // The identifier is recorded with every field deleteIdentifier records, its value's kind too.
+    const removed = events.find((e) => e.entityType === 'Identifier')!;
+    expect(removed).toMatchObject({ entityId: identifier.id, discoveryMethod: 'MCP_TOOL' });
+    expect(removed.changes).toEqual({
+      userId: { before: admin.id, after: null },
+      sourceId: { before: source.id, after: null },
+      identifierKey: { before: 'owner_id', after: null },
+      identifierValue: { before: '005xx', after: null },
+      valueKind: { before: identifier.valueKind, after: null },
+      discoveryMethod: { before: 'MCP_TOOL', after: null },
+      confidenceScore: { before: 0.9, after: null },
     });
     expect(events.find((e) => e.entityType === 'Identity')).toMatchObject({
       entityId: identity.id,

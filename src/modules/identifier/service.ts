@@ -21,7 +21,8 @@ import {
   type UpsertIdentifierInput,
   type UpsertIdentifiersInput,
 } from './prepare.ts';
-import { identifierColumns, identifierEvent, writeIdentifiers, type IdentifierKeys, type IdentifierUpsert, type Returning } from './write.ts';
+import { identifierEvent } from './events.ts';
+import { identifierColumns, writeIdentifiers, type IdentifierKeys, type IdentifierUpsert, type Returning } from './write.ts';
 
 // Identifiers: "user U is `identifierKey = identifierValue` in source S". The rules of
 // each write (access, checks, audit); no GraphQL here.

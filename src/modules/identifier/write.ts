@@ -1,11 +1,12 @@
 import type { Viewer } from '../../context.ts';
 import { Prisma, prisma } from '../../db.ts';
 import type { Identifier } from '../../generated/prisma/client.ts';
-import { actorOf, type AuditInput, changesOf, publishInserted } from '../audit/service.ts';
+import { actorOf, publishInserted } from '../audit/service.ts';
 import { suggestSharedIdentifiers } from '../suggestion/service.ts';
 import type { UpsertOutcome } from '../shared/bulk.ts';
 import { compare, retryOnDeadlock } from '../shared/deadlock.ts';
 import { columnName, scalarFields, selectList, type FieldOf } from '../shared/sql-names.ts';
+import { AUDITED_IDENTIFIER_FIELDS } from './events.ts';
 import { naturalKey, type IdentifierRow } from './prepare.ts';
 
 // Writing identifiers: every upsert, one or a thousand, is one INSERT ... ON CONFLICT
@@ -36,18 +37,6 @@ const KEY_FIELDS = ['id', 'userId', 'sourceId', 'identifierKey'] as const satisf
 /** Fields of the rows the write's CTE `w` returned, under their Prisma names. */
 const returnedOf = (fields: readonly string[]) => Prisma.raw(fields.map((f) => `w."${f}"`).join(', '));
 
-/** The fields an identifier's audit events record. */
-const AUDITED_FIELDS = [
-  'userId',
-  'sourceId',
-  'identifierKey',
-  'identifierValue',
-  'valueKind',
-  'discoveryMethod',
-  'confidenceScore',
-  'discoveryMetadata',
-] as const satisfies readonly FieldOf<'Identifier'>[];
-
 /**
  * SQL: the changes between the rows `b` (before; null columns for a new row) and `w`
  * (written), as audit JSON: one `{ field: { before, after } }` object per changed
@@ -56,7 +45,7 @@ const AUDITED_FIELDS = [
  */
 const changesSql = () =>
   Prisma.raw(
-    `(${AUDITED_FIELDS.map((k) => {
+    `(${AUDITED_IDENTIFIER_FIELDS.map((k) => {
       const c = columnName('Identifier', k);
       return `CASE WHEN b.${c} IS DISTINCT FROM w.${c} THEN jsonb_build_object('${k}', jsonb_build_object('before', to_jsonb(b.${c}), 'after', to_jsonb(w.${c}))) ELSE '{}'::jsonb END`;
     }).join(' || ')})`,
@@ -176,17 +165,4 @@ export async function writeIdentifiers(
   const written = [...results.values()].filter((r) => r.outcome !== 'UNCHANGED').map((r) => r.identifier.id);
   await suggestSharedIdentifiers(prisma, organizationId, written);
   return rows.map((r) => results.get(naturalKey(r.userId, r.sourceId, r.identifierKey))!);
-}
-
-/** The audit event of a change to one identifier (`before` null: created; `after` null: deleted). */
-export function identifierEvent(action: string, before: Identifier | null, after: Identifier | null): AuditInput {
-  const row = (after ?? before)!;
-  return {
-    organizationId: row.organizationId,
-    entityType: 'Identifier',
-    entityId: row.id,
-    action,
-    changes: changesOf(before, after, AUDITED_FIELDS),
-    discoveryMethod: row.discoveryMethod,
-  };
 }

@@ -3,9 +3,10 @@ import { Prisma, prisma } from '../../db.ts';
 import { deleteRows, keepDeleted, type Row, type Rows } from '../deletion/store.ts';
 import { text } from '../shared/inputs.ts';
 import { ConflictError, InUseError, NotFoundError } from '../../errors.ts';
-import type { DiscoveryMethod, IntegrationSource, SourceKind } from '../../generated/prisma/client.ts';
+import type { IntegrationSource, SourceKind } from '../../generated/prisma/client.ts';
 import { type AuditInput, changesOf, recordAudit } from '../audit/service.ts';
-import { selectList, table, type FieldOf } from '../shared/sql-names.ts';
+import { column, selectList, table, type FieldOf } from '../shared/sql-names.ts';
+import { AUDITED_IDENTIFIER_FIELDS, identifierEvent, type AuditedIdentifier } from '../identifier/events.ts';
 import { AUDITED_IDENTITY_FIELDS } from '../identity/events.ts';
 import { auditedChange, auditEvent, type Audited } from '../shared/audited.ts';
 import { requireOrganizationOf, requireRowIn } from '../shared/tenant.ts';
@@ -22,19 +23,9 @@ const AUDITED_SOURCE: Audited<IntegrationSource> = {
   find: (tx, id) => tx.integrationSource.findUnique({ where: { id } }),
   organizationOf: (row) => row.organizationId,
 };
-/** The fields recorded for identifiers and identities a cascading delete removes. */
-const AUDITED_IDENTIFIER = [
-  'userId',
-  'sourceId',
-  'identifierKey',
-  'identifierValue',
-  'discoveryMethod',
-  'confidenceScore',
-  'discoveryMetadata',
-] as const satisfies readonly FieldOf<'Identifier'>[];
-// A cascade also records when each identity it removes was linked.
+// A cascade records each identifier it removes as deleteIdentifier would, and each
+// identity with when it was linked too.
 const AUDITED_IDENTITY = [...AUDITED_IDENTITY_FIELDS, 'linkedAt'] as const satisfies readonly FieldOf<'Identity'>[];
-type DeletedIdentifier = { id: string; discoveryMethod: DiscoveryMethod } & Record<(typeof AUDITED_IDENTIFIER)[number], unknown>;
 type DeletedIdentity = { id: string } & Record<(typeof AUDITED_IDENTITY)[number], unknown>;
 
 const keyTaken = (key: string | undefined) =>
@@ -141,27 +132,20 @@ export async function deleteSource(access: Access, input: { id: string; cascade?
       const rows: Rows = {};
       if (input.cascade) {
         // Each removal is recorded with what it held, as the delete itself returns it.
-        const identifiers = await tx.$queryRaw<(DeletedIdentifier & { row: Row })[]>`
-          DELETE FROM identifiers x WHERE organization_id = ${organizationId}::uuid AND source_id = ${id}::uuid
-          RETURNING ${selectList('Identifier', ['id', ...AUDITED_IDENTIFIER])}, to_jsonb(x) AS row`;
+        const ofSource = (m: 'Identifier' | 'Identity') =>
+          Prisma.sql`${column(m, 'organizationId')} = ${organizationId}::uuid AND ${column(m, 'sourceId')} = ${id}::uuid`;
+        const identifiers = await tx.$queryRaw<(AuditedIdentifier & { row: Row })[]>`
+          DELETE FROM ${table('Identifier')} x WHERE ${ofSource('Identifier')}
+          RETURNING ${selectList('Identifier', ['id', 'organizationId', ...AUDITED_IDENTIFIER_FIELDS])}, to_jsonb(x) AS row`;
         // The properties of its identities are kept with them.
-        rows.identity_properties = await deleteRows(tx, 'identity_properties', Prisma.sql`identity_id IN (
-          SELECT id FROM identities WHERE organization_id = ${organizationId}::uuid AND source_id = ${id}::uuid)`);
+        rows.identity_properties = await deleteRows(tx, 'identity_properties', Prisma.sql`${column('IdentityProperty', 'identityId')} IN (
+          SELECT ${column('Identity', 'id')} FROM ${table('Identity')} WHERE ${ofSource('Identity')})`);
         const identities = await tx.$queryRaw<(DeletedIdentity & { row: Row })[]>`
-          DELETE FROM identities x WHERE organization_id = ${organizationId}::uuid AND source_id = ${id}::uuid
+          DELETE FROM ${table('Identity')} x WHERE ${ofSource('Identity')}
           RETURNING ${selectList('Identity', ['id', ...AUDITED_IDENTITY])}, to_jsonb(x) AS row`;
         rows.identifiers = identifiers.map((r) => r.row);
         rows.identities = identities.map((r) => r.row);
-        for (const { row: _row, ...r } of identifiers) {
-          events.push({
-            organizationId,
-            entityType: 'Identifier',
-            entityId: r.id,
-            action: 'DELETE',
-            changes: changesOf(r, null, AUDITED_IDENTIFIER),
-            discoveryMethod: r.discoveryMethod,
-          });
-        }
+        for (const { row: _row, ...r } of identifiers) events.push(identifierEvent('DELETE', r, null));
         for (const { row: _row, ...r } of identities) {
           events.push({
             organizationId,
