@@ -5,7 +5,8 @@ import { throwProblems } from '../shared/bulk.ts';
 import { loadMembers, loadSources, sourceRef, userRef } from '../shared/inputs.ts';
 import { requireOrganizationOf } from '../shared/tenant.ts';
 import { Issues } from '../shared/validate.ts';
-import { changeIdentity, identityFor } from './change.ts';
+import { auditedChange } from '../shared/audited.ts';
+import { AUDITED_IDENTITY, identityFor } from './change.ts';
 import { providerOf, type IdentityRow } from './check.ts';
 import { clashPaths } from './conflicts.ts';
 import { prepareIdentities } from './prepare.ts';
@@ -43,21 +44,21 @@ export async function linkIdentity(access: Access, input: LinkIdentityInput): Pr
     throw new ConflictError(['input.identityId'], 'The identity is linked to another user; unlink it first.');
   }
   if (current.userId === member.id && current.linkedBy === linkedBy) return current;
-  return (await changeIdentity(access, current.id, async (tx, before) => {
+  return auditedChange(access.viewer, AUDITED_IDENTITY, current.id, async (tx, before) => {
     if (before.userId && before.userId !== member.id) {
       throw new ConflictError(['input.identityId'], 'The identity is linked to another user; unlink it first.');
     }
-    return { after: await tx.identity.update({ where: { id: current.id }, data: { userId: member.id, linkedBy, linkedAt: new Date() } }) };
-  }))!;
+    return tx.identity.update({ where: { id: current.id }, data: { userId: member.id, linkedBy, linkedAt: new Date() } });
+  });
 }
 
 /** Removes an identity's link to its user (ORGANIZATION_ADMIN); nothing to do when it has none. */
 export async function unlinkIdentity(access: Access, input: { identityId: string }): Promise<Identity> {
   const current = await identityFor(access, input.identityId, 'input.identityId', 'admin');
   if (!current.userId) return current;
-  return (await changeIdentity(access, current.id, async (tx) => ({
-    after: await tx.identity.update({ where: { id: current.id }, data: { userId: null, linkedBy: null, linkedAt: null } }),
-  })))!;
+  return auditedChange(access.viewer, AUDITED_IDENTITY, current.id, (tx) =>
+    tx.identity.update({ where: { id: current.id }, data: { userId: null, linkedBy: null, linkedAt: null } }),
+  );
 }
 
 export interface CreateUserIdentityInput {

@@ -8,7 +8,8 @@ import { bool, email, instant, loadMembers, loadSources, oneOf, phoneNumber, sou
 import { requireOrganizationOf } from '../shared/tenant.ts';
 import { Issues } from '../shared/validate.ts';
 import { suggestIdentityOwners } from '../suggestion/service.ts';
-import { changeIdentity, identityFor } from './change.ts';
+import { auditedChange } from '../shared/audited.ts';
+import { AUDITED_IDENTITY, identityFor } from './change.ts';
 import { regionForPhones } from '../matching/regions.ts';
 import {
   autoLinkEmail,
@@ -141,11 +142,11 @@ export async function updateIdentity(access: Access, input: UpdateIdentityInput)
   );
   if (!Object.keys(data).length && !Object.keys(link).length) return current;
   try {
-    return (await changeIdentity(access, current.id, async (tx) => {
+    return await auditedChange(access.viewer, AUDITED_IDENTITY, current.id, async (tx) => {
       const after = await tx.identity.update({ where: { id: current.id }, data: { ...data, ...link } });
       await suggestIdentityOwners(tx, after.organizationId, [after.id]);
-      return { after };
-    }))!;
+      return after;
+    });
   } catch (err) {
     writeConflict(err);
   }
@@ -157,7 +158,7 @@ export async function deleteIdentity(access: Access, input: { id: string; reason
   const reason = text(issues, 'input.reason', input.reason, 1000);
   issues.throwIfAny();
   const current = await identityFor(access, input.id, 'input.id');
-  await changeIdentity(access, current.id, async (tx, before) => {
+  await auditedChange(access.viewer, AUDITED_IDENTITY, current.id, async (tx, before, more) => {
     // Its properties go with it, kept in the same deleted item: the event records them as removed.
     const properties = await deleteRows(tx, 'identity_properties', Prisma.sql`identity_id = ${current.id}::uuid`);
     const identities = await deleteRows(tx, 'identities', Prisma.sql`id = ${current.id}::uuid`);
@@ -170,7 +171,8 @@ export async function deleteIdentity(access: Access, input: { id: string; reason
       reason,
     });
     const gone = properties.map((p) => ({ identityId: current.id, key: p.key, type: p.type, value: p.value }) as StoredProperty);
-    return { after: null, properties: removedProperties(gone) };
+    more(removedProperties(gone));
+    return null;
   });
   return current.id;
 }
@@ -185,10 +187,11 @@ export async function upsertIdentityProperties(
   const properties = checkProperties(issues, 'input.properties', input.properties);
   if (!input.properties.length) issues.add('input.properties', 'must not be empty');
   issues.throwIfAny();
-  return (await changeIdentity(access, current.id, async (tx, before) => ({
-    after: before,
-    properties: (await mergeProperties(tx, current.organizationId, properties.map((property) => ({ identityId: current.id, property })), new Set([current.id]))).get(current.id),
-  })))!;
+  return auditedChange(access.viewer, AUDITED_IDENTITY, current.id, async (tx, before, more) => {
+    const entries = properties.map((property) => ({ identityId: current.id, property }));
+    more((await mergeProperties(tx, current.organizationId, entries, new Set([current.id]))).get(current.id) ?? {});
+    return before;
+  });
 }
 
 /** Removes properties of an identity by key; keys it does not have are ignored. */
@@ -199,14 +202,15 @@ export async function deleteIdentityProperties(
   const current = await identityFor(access, input.identityId, 'input.identityId');
   if (!input.keys.length) throw ValidationError.field('input.keys', 'must not be empty');
   let deletedKeys: string[] = [];
-  const identity = await changeIdentity(access, current.id, async (tx, before) => {
+  const identity = await auditedChange(access.viewer, AUDITED_IDENTITY, current.id, async (tx, before, more) => {
     const deleted = await tx.$queryRaw<StoredProperty[]>`
       DELETE FROM identity_properties WHERE identity_id = ${current.id}::uuid AND key = ANY(${input.keys}::text[])
       RETURNING ${propertyColumns()}`;
     deletedKeys = deleted.map((d) => d.key).sort();
-    return { after: before, properties: removedProperties(deleted) };
+    more(removedProperties(deleted));
+    return before;
   });
-  return { identity: identity!, deletedKeys };
+  return { identity, deletedKeys };
 }
 
 export { MAX_BULK_IDENTITIES, MAX_PROPERTIES, type IdentityRow } from './check.ts';

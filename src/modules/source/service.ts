@@ -25,8 +25,8 @@ const AUDITED_SOURCE: Audited<IntegrationSource> = {
 };
 // A cascade records each identifier it removes as deleteIdentifier would, and each
 // identity with when it was linked too.
-const AUDITED_IDENTITY = [...AUDITED_IDENTITY_FIELDS, 'linkedAt'] as const satisfies readonly FieldOf<'Identity'>[];
-type DeletedIdentity = { id: string } & Record<(typeof AUDITED_IDENTITY)[number], unknown>;
+const CASCADED_IDENTITY = [...AUDITED_IDENTITY_FIELDS, 'linkedAt'] as const satisfies readonly FieldOf<'Identity'>[];
+type DeletedIdentity = { id: string } & Record<(typeof CASCADED_IDENTITY)[number], unknown>;
 
 const keyTaken = (key: string | undefined) =>
   new ConflictError(['input.key'], `The organization already has a source with the key "${key}".`);
@@ -142,7 +142,7 @@ export async function deleteSource(access: Access, input: { id: string; cascade?
           SELECT ${column('Identity', 'id')} FROM ${table('Identity')} WHERE ${ofSource('Identity')})`);
         const identities = await tx.$queryRaw<(DeletedIdentity & { row: Row })[]>`
           DELETE FROM ${table('Identity')} x WHERE ${ofSource('Identity')}
-          RETURNING ${selectList('Identity', ['id', ...AUDITED_IDENTITY])}, to_jsonb(x) AS row`;
+          RETURNING ${selectList('Identity', ['id', ...CASCADED_IDENTITY])}, to_jsonb(x) AS row`;
         rows.identifiers = identifiers.map((r) => r.row);
         rows.identities = identities.map((r) => r.row);
         for (const { row: _row, ...r } of identifiers) events.push(identifierEvent('DELETE', r, null));
@@ -152,7 +152,7 @@ export async function deleteSource(access: Access, input: { id: string; cascade?
             entityType: 'Identity',
             entityId: r.id,
             action: 'DELETE',
-            changes: changesOf(r, null, AUDITED_IDENTITY),
+            changes: changesOf(r, null, CASCADED_IDENTITY),
           });
         }
       } else {
