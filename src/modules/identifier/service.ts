@@ -27,12 +27,17 @@ import { identifierColumns, writeIdentifiers, type IdentifierKeys, type Identifi
 // Identifiers: "user U is `identifierKey = identifierValue` in source S". The rules of
 // each write (access, checks, audit); no GraphQL here.
 
+const read = (tx: Prisma.TransactionClient, id: string, lock: Prisma.Sql) =>
+  tx.$queryRaw<Identifier[]>`SELECT ${identifierColumns()} FROM ${table('Identifier')} WHERE id = ${id}::uuid ${lock}`.then(([row]) => row ?? null);
+
 /** Identifiers' audit events, as the bulk write records them too. */
 const AUDITED_IDENTIFIER: Audited<Identifier> = {
   model: 'Identifier',
   entityType: 'Identifier',
   event: identifierEvent,
-  find: async (tx, id) => (await tx.$queryRaw<Identifier[]>`SELECT ${identifierColumns()} FROM ${table('Identifier')} WHERE id = ${id}::uuid`)[0] ?? null,
+  find: (tx, id) => read(tx, id, Prisma.empty),
+  // A change locks the row FOR UPDATE, as deleting it would.
+  findLocked: (tx, id) => read(tx, id, Prisma.sql`FOR UPDATE`),
   organizationOf: (row) => row.organizationId,
 };
 
@@ -132,10 +137,7 @@ export async function updateIdentifier(access: Access, input: UpdateIdentifierIn
       await suggestSharedIdentifiers(tx, updated.organizationId, [updated.id]);
       return updated;
     },
-    {
-      lock: (tx) => tx.$queryRaw`SELECT id FROM ${table('Identifier')} WHERE id = ${current.id}::uuid FOR UPDATE`,
-      conflict: () => new ConflictError(['input.identifierKey'], 'The user already has an identifier with this key in this source.'),
-    },
+    { conflict: () => new ConflictError(['input.identifierKey'], 'The user already has an identifier with this key in this source.') },
   );
 }
 
