@@ -8,9 +8,9 @@ import { IdentityRef, LinkedByEnum } from '../identity/schema.ts';
 import { classify, lookupNeedsRegion } from '../matching/normalise.ts';
 import { Issues } from '../shared/validate.ts';
 import { UserRef } from '../user/schema.ts';
-import { notAsOf, prebuiltResolution, rootPlanners, type PlanInfo } from '../shared/engine/index.ts';
+import { notAsOf, prebuiltResolution, rootPlanners, soleElement, type PlanInfo } from '../shared/engine/index.ts';
 import { AS_OF_DESCRIPTION } from '../shared/as-of.ts';
-import { listOf, resolutionsAsOf } from './as-of.ts';
+import { resolutionsAsOf } from './as-of.ts';
 import { toKeys } from './keys.ts';
 import { resolveKeys, type Resolution, type ResolveKey } from './resolve.ts';
 import { explainLinkOf, graphOf, MAX_NODES, readableOrganization } from './service.ts';
@@ -131,7 +131,7 @@ async function asOfPlanner(ctx: Context, info: PlanInfo, args: { organizationId?
   }
   const keys = many ? toKeys(args.inputs!, 'inputs') : toKeys([args.input!], 'input');
   const answers = await resolutionsAsOf(ctx, info, organizationId, keys, args.asOf, many ? 'resolveMany' : 'resolve');
-  return many ? listOf(answers) : answers[0]!;
+  return many ? answers : soleElement(answers);
 }
 rootPlanners.set('resolveMany', async (ctx, info, args) => (args.asOf ? asOfPlanner(ctx, info, args as Parameters<typeof asOfPlanner>[2]) : undefined));
 

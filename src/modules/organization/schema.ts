@@ -62,10 +62,15 @@ rootPlanners.set('organization', async (ctx, info, args) => {
   return id === null ? null : prebuiltOrganization(ctx, info, id);
 });
 
-// node(id, asOf) of an organization: null unless the viewer may read it, as now.
-readNodeAsOf('Organization', async (ctx, info, id, asOf) => {
-  const readable = await ctx.access.readableOrganizationIds();
-  return readable === 'all' || readable.includes(id) ? organizationAsOf(ctx, info, id, asOf) : null;
+// node(id, asOf) of an organization: null unless the viewer may read it, as now; the
+// moment is checked against its own horizon. Each is read on its own (its connections
+// compile only at the root of a plan whose organization was checked).
+readNodeAsOf('Organization', {
+  horizon: async (ctx, id) => {
+    const readable = await ctx.access.readableOrganizationIds();
+    return readable === 'all' || readable.includes(id) ? id : undefined;
+  },
+  read: async (ctx, info, id, moment) => (await prebuiltOrganization(ctx, info, id, moment)) ?? null,
 });
 
 /** `organization(asOf)`: the organization as it was then, with what is selected of it, read from history by the engine. */

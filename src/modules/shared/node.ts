@@ -2,17 +2,34 @@ import { resolveNodes } from '@pothos/plugin-relay';
 import { builder } from '../../builder.ts';
 import type { Context } from '../../context.ts';
 import { AS_OF_DESCRIPTION, checkedMoment } from './as-of.ts';
-import { JsonText, notAsOf, type PlanInfo, prebuiltNode, rootPlanners } from './engine/index.ts';
+import {
+  compiledNodeRule,
+  JsonText,
+  notAsOf,
+  type NodePosition,
+  type PlanInfo,
+  prebuiltNode,
+  prebuiltNodesAsOf,
+  rootPlanners,
+  soleElement,
+} from './engine/index.ts';
 import { globalIdParts } from './validate.ts';
 
 // `node(id, asOf)` and `nodes(ids, asOf)`: any object by its global id, now or as it was
 // at a past moment. A module whose ids can lead elsewhere (a merged user to its
-// survivor) registers a redirect; one whose objects are read as of a moment by rules of
-// their own (a user, an organization) registers how. Every other type declared with
-// compiledNode is read as of a moment by the engine; the rest answer BAD_USER_INPUT.
+// survivor) registers a redirect (and, as of a moment, a lead: engine/in-order.ts); an
+// organization, whose moment is checked against its own horizon, registers how it is
+// read. Every other type declared with compiledNode is read as of a moment by the
+// engine, all ids of all such types in one statement; the rest answer BAD_USER_INPUT.
 
 type Redirect = (ids: string[]) => Promise<Map<string, string>>;
-type ReadAsOf = (ctx: Context, info: PlanInfo, id: string, asOf: Date) => Promise<JsonText | null>;
+interface ReadAsOf {
+  /** The organization whose history horizon the moment is checked against for `id` (null: any); undefined: the id answers null. */
+  horizon: (ctx: Context, id: string) => Promise<string | null | undefined>;
+  /** The object as it was at the moment, once checked. */
+  read: (ctx: Context, info: PlanInfo, id: string, moment: Date) => Promise<JsonText | null>;
+}
+type Parts = { typename: string; id: string } | null;
 
 const redirects = new Map<string, Redirect>();
 const readers = new Map<string, ReadAsOf>();
@@ -22,27 +39,46 @@ export function redirectNodes(typename: string, redirect: Redirect): void {
   redirects.set(typename, redirect);
 }
 
-/** How `node(id, asOf)` reads an object of `typename` as it was. */
+/** How `node(id, asOf)` reads an object of `typename` as it was, by rules of its own. */
 export function readNodeAsOf(typename: string, read: ReadAsOf): void {
   readers.set(typename, read);
 }
 
-/** The object of a global id as it was at `asOf` (JSON text); null where there was none visible. */
-async function nodeAsOf(ctx: Context, info: PlanInfo, parts: { typename: string; id: string } | null, asOf: Date): Promise<JsonText | null> {
-  if (!parts) return null;
-  const read = readers.get(parts.typename);
-  if (read) return read(ctx, info, parts.id, asOf);
-  const moment = await checkedMoment(null, asOf);
-  const answer = await prebuiltNode(ctx, info, parts.typename, parts.id, moment);
-  if (answer === undefined) throw notAsOf('node', `an object of type ${parts.typename}`);
-  return answer;
+/**
+ * The objects of global ids as they were at `asOf`, in order, as a JSON list (null
+ * where there was none visible). Each id is checked in order, as `node` checks one:
+ * the moment against its horizon, then its type.
+ */
+async function nodesAsOf(ctx: Context, info: PlanInfo, list: Parts[], asOf: Date): Promise<JsonText> {
+  const checked = new Map<string | null, Promise<Date>>();
+  const check = (organizationId: string | null) => {
+    if (!checked.has(organizationId)) checked.set(organizationId, checkedMoment(organizationId, asOf));
+    return checked.get(organizationId)!;
+  };
+  const positions: NodePosition[] = [];
+  const own = new Map<string, number[]>();
+  for (const parts of list) {
+    const reader = parts && readers.get(parts.typename);
+    const horizon = !parts ? undefined : reader ? await reader.horizon(ctx, parts.id) : null;
+    if (horizon !== undefined) await check(horizon);
+    if (parts && !reader && !compiledNodeRule(parts.typename)) throw notAsOf('node', `an object of type ${parts.typename}`);
+    if (reader && horizon !== undefined) {
+      const key = `${parts!.typename}:${parts!.id}`;
+      own.set(key, [...(own.get(key) ?? []), positions.length]);
+    }
+    positions.push(horizon === undefined || reader ? null : parts);
+  }
+  // Objects read by rules of their own, once per id; the engine puts them in their places.
+  for (const [key, at] of own) {
+    const [typename, id] = key.split(':') as [string, string];
+    const answer = await readers.get(typename)!.read(ctx, info, id, asOf);
+    for (const i of at) positions[i] = answer;
+  }
+  if (positions.some((p) => p && !(p instanceof JsonText))) return prebuiltNodesAsOf(ctx, info, positions, asOf);
+  return new JsonText(`[${positions.map((p) => (p as JsonText | null)?.text ?? 'null').join(',')}]`);
 }
 
-const nodesAsOf = async (ctx: Context, info: PlanInfo, ids: string[], asOf: Date) => {
-  const answers: (JsonText | null)[] = [];
-  for (const id of ids) answers.push(await nodeAsOf(ctx, info, globalIdParts(id), asOf));
-  return new JsonText(`[${answers.map((a) => a?.text ?? 'null').join(',')}]`);
-};
+const nodeAsOf = async (ctx: Context, info: PlanInfo, parts: Parts, asOf: Date) => soleElement(await nodesAsOf(ctx, info, [parts], asOf));
 
 // A whole operation of one `node` is one statement (plugins/planned-operations.ts). A
 // type with a redirect that finds nothing takes the general path, which follows it.
@@ -53,7 +89,7 @@ rootPlanners.set('node', async (ctx, info, args) => {
   const answer = await prebuiltNode(ctx, info, parts.typename, parts.id);
   return redirects.has(parts.typename) ? (answer ?? undefined) : answer;
 });
-rootPlanners.set('nodes', async (ctx, info, args) => (args.asOf ? nodesAsOf(ctx, info, (args.ids as unknown[]).map(String), args.asOf as Date) : undefined));
+rootPlanners.set('nodes', async (ctx, info, args) => (args.asOf ? nodesAsOf(ctx, info, (args.ids as unknown[]).map((id) => globalIdParts(String(id))), args.asOf as Date) : undefined));
 
 const notAmongOthers = (field: string) => notAsOf(field, `${field} among other fields of an operation`);
 
@@ -94,7 +130,7 @@ builder.queryFields((t) => ({
     },
     resolve: async (_root, args, ctx, info) => {
       if (args.asOf) {
-        for (const id of args.ids) await nodeAsOf(ctx, info, id, args.asOf);
+        await nodesAsOf(ctx, info, args.ids, args.asOf);
         throw notAmongOthers('nodes');
       }
       const all = args.ids;

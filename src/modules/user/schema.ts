@@ -4,12 +4,12 @@ import { mutationResult } from '../shared/errors.ts';
 import type { InputFieldBuilder } from '../shared/fields.ts';
 import type { Context } from '../../context.ts';
 import { AS_OF_DESCRIPTION, checkedMoment } from '../shared/as-of.ts';
-import { compiledNode, JsonText, notAsOf, prebuiltUser, rootPlanners, type PlanInfo } from '../shared/engine/index.ts';
+import { compiledNode, JsonText, leadNodeAsOf, model, notAsOf, prebuiltUser, rootPlanners, type PlanInfo } from '../shared/engine/index.ts';
 import { visibleUsersWhere as visibleUsersOf } from '../shared/rules.ts';
-import { readNodeAsOf, redirectNodes } from '../shared/node.ts';
+import { redirectNodes } from '../shared/node.ts';
 import { isUuid, NO_ROW } from '../shared/visibility.ts';
 import { createUser, findUser, mayReadAuthSubject, membersAmong, updateUser, userLookup, visibleUsersWhere } from './service.ts';
-import { redirectsOf, userIdAsOf } from './tombstones.ts';
+import { redirectsOf, survivorAt, userIdAsOf } from './tombstones.ts';
 
 // `node` and `nodes` lead a merged user's id to the user it was merged into.
 redirectNodes('User', (ids) => redirectsOf(ids));
@@ -70,7 +70,8 @@ async function userAsOf(ctx: Context, info: PlanInfo, args: { id?: string | null
 }
 
 rootPlanners.set('user', async (ctx, info, args) => (args.asOf ? userAsOf(ctx, info, args as Parameters<typeof userAsOf>[2]) : undefined));
-readNodeAsOf('User', (ctx, info, id, asOf) => userAsOf(ctx, info, { id, asOf }));
+// As of a moment, nodes(ids) reads each id's user from where it led then.
+leadNodeAsOf('User', (b, id) => survivorAt(b.from(model('User')), id));
 
 builder.queryFields((t) => ({
   viewer: t.prismaField({

@@ -38,16 +38,29 @@ export async function redirectsOf(ids: readonly string[], db: Db = prisma): Prom
 }
 
 /**
+ * SQL of the id of the user that the user `id` (SQL of a uuid) led to among `users` (SQL
+ * of the users as of a moment, versionsAt): itself when it was not merged away then,
+ * the last user reached when a step finds none, null when there was no such user.
+ */
+export function survivorAt(users: string, id: string): string {
+  const m = model('User');
+  const [key, next] = [m.fields.get('id')!.column, m.fields.get('mergedIntoId')!.column];
+  return `(WITH RECURSIVE hop(id, next, depth) AS (
+      SELECT u.${key}, u.${next}, 0 FROM ${users} u WHERE u.${key} = ${id}
+      UNION ALL
+      SELECT u.${key}, u.${next}, hop.depth + 1 FROM hop JOIN ${users} u ON u.${key} = hop.next WHERE hop.depth < ${MAX_MERGE_HOPS})
+    SELECT hop.id FROM hop ORDER BY hop.depth DESC LIMIT 1)`;
+}
+const MAX_MERGE_HOPS = 10;
+
+/**
  * The id of the user `lookup` named at `asOf` (a moment already checked), or null: a
  * user merged away by then leads to the user it was merged into then, as now.
  */
 export async function userIdAsOf(lookup: { id?: string; email?: string }, asOf: Date): Promise<string | null> {
-  const users = versionsAt(historyOf(model('User')), '$2::timestamptz');
-  const find = async (column: 'id' | 'email', value: string) =>
-    (await prisma.$queryRawUnsafe<{ id: string; merged_into_id: string | null }[]>(
-      `SELECT id, merged_into_id FROM ${users} u WHERE u.${column} = $1${column === 'id' ? '::uuid' : ''}`, value, asOf))[0];
-  let found = lookup.id ? await find('id', lookup.id) : await find('email', lookup.email!);
-  for (let hop = 0; found?.merged_into_id && hop < MAX_MERGE_HOPS; hop++) found = await find('id', found.merged_into_id);
-  return found?.id ?? null;
+  const m = model('User');
+  const users = versionsAt(historyOf(m), '$2::timestamptz');
+  const start = lookup.id ? '$1::uuid' : `(SELECT u.${m.fields.get('id')!.column} FROM ${users} u WHERE u.${m.fields.get('email')!.column} = $1 LIMIT 1)`;
+  const [row] = await prisma.$queryRawUnsafe<{ id: string | null }[]>(`SELECT ${survivorAt(users, start)} AS id`, lookup.id ?? lookup.email, asOf);
+  return row?.id ?? null;
 }
-const MAX_MERGE_HOPS = 10;

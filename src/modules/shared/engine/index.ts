@@ -17,3 +17,5 @@ export {
 export { engineCounts, notAsOf, setPlannedReads, statementFor } from './run.ts';
 export { JsonText, type PlanRow } from './text.ts';
 export { matches } from './where.ts';
+export { leadNodeAsOf, prebuiltNodesAsOf, prebuiltResolutionsAsOf, soleElement, type NodeLead, type NodePosition } from './in-order.ts';
+export { compiledNodeRule } from './roots.ts';

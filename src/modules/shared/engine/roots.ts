@@ -2,7 +2,7 @@ import type { GraphQLObjectType } from 'graphql';
 import type { Context } from '../../../context.ts';
 import { visibleUsersWhere } from '../rules.ts';
 import { sourceIdOf } from '../inputs.ts';
-import { ROOT, type PlanInfo } from './builder.ts';
+import { ROOT, type Builder, type PlanInfo } from './builder.ts';
 import { model } from './datamodel.ts';
 import { objectOf } from './fields.ts';
 import { planAndRun } from './run.ts';
@@ -41,6 +41,9 @@ const nodes = new Map<string, RowsWhere>();
 export function compiledNode(type: string, visible: RowsWhere) {
   nodes.set(type, visible);
 }
+
+/** The rule `node(id)` of `type` finds its row under, when the type is declared with compiledNode. */
+export const compiledNodeRule = (type: string): RowsWhere | undefined => nodes.get(type);
 
 /** One row of `type` matching `where` and what is selected of it; null when there is none. */
 export function prebuiltRow(ctx: Context, info: PlanInfo, type: string, where: RowsWhere, readableRoot: string | null = null, asOf: Date | null = null): Promise<JsonText | null | undefined> {
@@ -105,18 +108,10 @@ export function prebuiltResolution(
   key: { source: string; identifierKey: string; normalizedValue: string },
   asOf: Date | null = null,
 ): Promise<JsonText | null | undefined> {
-  const resolution = info.schema.getType('Resolution') as GraphQLObjectType;
   const identifier = model('Identifier');
   const users = model('User');
   return planAndRun(ctx, info, (b) => {
-    const pairs: [string, Value][] = [];
-    for (const [k, nodes] of b.collect(resolution, info.fieldNodes)) {
-      const name = nodes[0]!.name.value;
-      if (name === '__typename') pairs.push([k, typename('Resolution')]);
-      // Null when no single user matched (the LEFT JOIN below found none).
-      else if (name === 'user') pairs.push([k, { json: `CASE WHEN ${ROOT}.id IS NOT NULL THEN ${objectText(objectOf(b, b.fieldType(resolution, 'user'), ROOT, nodes).pairs)} END` }]);
-      else unplannable(`Resolution.${name}`);
-    }
+    const pairs = resolutionPairs(b, info);
     const where = {
       organizationId,
       identifierKey: key.identifierKey,
@@ -135,6 +130,22 @@ export function prebuiltResolution(
       LEFT JOIN ${b.from(users)} ${ROOT} ON ${ROOT}.id = hit.user_id AND hit.users = 1`,
     };
   }, null, asOf);
+}
+
+/**
+ * What a compiled resolution selects (`user` and `__typename`), its user being the row
+ * ROOT joined when a single user matched: null otherwise.
+ */
+export function resolutionPairs(b: Builder, info: PlanInfo): [string, Value][] {
+  const resolution = info.schema.getType('Resolution') as GraphQLObjectType;
+  const pairs: [string, Value][] = [];
+  for (const [k, nodes] of b.collect(resolution, info.fieldNodes)) {
+    const name = nodes[0]!.name.value;
+    if (name === '__typename') pairs.push([k, typename('Resolution')]);
+    else if (name === 'user') pairs.push([k, { json: `CASE WHEN ${ROOT}.id IS NOT NULL THEN ${objectText(objectOf(b, b.fieldType(resolution, 'user'), ROOT, nodes).pairs)} END` }]);
+    else unplannable(`Resolution.${name}`);
+  }
+  return pairs;
 }
 
 /**
