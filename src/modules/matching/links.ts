@@ -2,6 +2,7 @@ import { Prisma } from '../../db.ts';
 import type { DiscoveryMethod, LinkedBy, PartyType } from '../../generated/prisma/client.ts';
 import { rowsAt } from '../shared/engine/datamodel.ts';
 import { meetsMinimum, UNSCORED } from '../shared/rules.ts';
+import { column, type FieldOf } from '../shared/sql-names.ts';
 import type { ValueKind } from './normalise.ts';
 
 // What links to what, for every feature that asks (resolve, graph, explainLink,
@@ -54,6 +55,12 @@ export interface HeldFilter {
 
 type Db = Pick<Prisma.TransactionClient, '$queryRaw'>;
 
+/** The columns of a model under a table alias, for the statement below. */
+const of =
+  <M extends Prisma.ModelName>(model: M, alias: string) =>
+  (field: FieldOf<M>) =>
+    column(model, field, alias);
+
 interface HeldRow extends Omit<Held, 'confidence' | 'at'> {
   confidence: number | string | null;
   at: Date | string | null;
@@ -80,52 +87,55 @@ export async function heldValues(db: Db, organizationId: string, filter: HeldFil
   const at = filter.asOf ?? null;
   const t = Object.fromEntries(['Identifier', 'Identity', 'User', 'IntegrationSource', 'Member'].map((m) => [m, Prisma.raw(rowsAt(m, at))])) as Record<
     'Identifier' | 'Identity' | 'User' | 'IntegrationSource' | 'Member', Prisma.Sql>;
+  // The columns of each alias below, named by the datamodel.
+  const [i, d, u, v, s, m] = [of('Identifier', 'i'), of('Identity', 'd'), of('User', 'u'), of('User', 'v'), of('IntegrationSource', 's'), of('Member', 'm')];
+  const [hi, hd] = [of('Identifier', 'h'), of('Identity', 'h')];
   const rows = await db.$queryRaw<HeldRow[]>`
     WITH asked AS (
       SELECT unnest(${values}::text[]) AS value
-      UNION SELECT i.normalized_value FROM ${t.Identifier} i
-        WHERE ${expand} AND i.organization_id = ${organizationId}::uuid AND i.id = ANY(${identifierIds}::uuid[])
-      UNION SELECT i.normalized_value FROM ${t.Identifier} i
-        WHERE ${expand} AND i.organization_id = ${organizationId}::uuid AND i.user_id = ANY(${ownedBy}::uuid[])
+      UNION SELECT ${i('normalizedValue')} FROM ${t.Identifier} i
+        WHERE ${expand} AND ${i('organizationId')} = ${organizationId}::uuid AND ${i('id')} = ANY(${identifierIds}::uuid[])
+      UNION SELECT ${i('normalizedValue')} FROM ${t.Identifier} i
+        WHERE ${expand} AND ${i('organizationId')} = ${organizationId}::uuid AND ${i('userId')} = ANY(${ownedBy}::uuid[])
       UNION SELECT x.value FROM ${t.Identity} d
-        CROSS JOIN LATERAL (VALUES (d.email), (d.external_email), (d.phone_number), (d.external_id)) AS x(value)
-        WHERE ${expand} AND d.organization_id = ${organizationId}::uuid AND d.id = ANY(${identityIds}::uuid[]) AND x.value IS NOT NULL
-      UNION SELECT u.email FROM ${t.User} u WHERE ${expand} AND u.id = ANY(${userIds}::uuid[])
+        CROSS JOIN LATERAL (VALUES (${d('email')}), (${d('externalEmail')}), (${d('phoneNumber')}), (${d('externalId')})) AS x(value)
+        WHERE ${expand} AND ${d('organizationId')} = ${organizationId}::uuid AND ${d('id')} = ANY(${identityIds}::uuid[]) AND x.value IS NOT NULL
+      UNION SELECT ${u('email')} FROM ${t.User} u WHERE ${expand} AND ${u('id')} = ANY(${userIds}::uuid[])
     ),
     identifier_ids AS MATERIALIZED (
-      SELECT h.id FROM ${t.Identifier} h WHERE h.organization_id = ${organizationId}::uuid AND h.normalized_value = ANY(ARRAY(SELECT value FROM asked))
+      SELECT ${hi('id')} FROM ${t.Identifier} h WHERE ${hi('organizationId')} = ${organizationId}::uuid AND ${hi('normalizedValue')} = ANY(ARRAY(SELECT value FROM asked))
       UNION SELECT unnest(${identifierIds}::uuid[])
-      UNION SELECT h.id FROM ${t.Identifier} h WHERE h.organization_id = ${organizationId}::uuid AND h.user_id = ANY(${ownedBy}::uuid[])
+      UNION SELECT ${hi('id')} FROM ${t.Identifier} h WHERE ${hi('organizationId')} = ${organizationId}::uuid AND ${hi('userId')} = ANY(${ownedBy}::uuid[])
     ),
     identity_ids AS MATERIALIZED (
-      SELECT h.id FROM ${t.Identity} h WHERE h.organization_id = ${organizationId}::uuid AND h.email = ANY(ARRAY(SELECT value FROM asked))
-      UNION SELECT h.id FROM ${t.Identity} h WHERE h.organization_id = ${organizationId}::uuid AND h.external_email = ANY(ARRAY(SELECT value FROM asked))
-      UNION SELECT h.id FROM ${t.Identity} h WHERE h.organization_id = ${organizationId}::uuid AND h.phone_number = ANY(ARRAY(SELECT value FROM asked))
-      UNION SELECT h.id FROM ${t.Identity} h WHERE h.organization_id = ${organizationId}::uuid AND h.external_id = ANY(ARRAY(SELECT value FROM asked))
+      SELECT ${hd('id')} FROM ${t.Identity} h WHERE ${hd('organizationId')} = ${organizationId}::uuid AND ${hd('email')} = ANY(ARRAY(SELECT value FROM asked))
+      UNION SELECT ${hd('id')} FROM ${t.Identity} h WHERE ${hd('organizationId')} = ${organizationId}::uuid AND ${hd('externalEmail')} = ANY(ARRAY(SELECT value FROM asked))
+      UNION SELECT ${hd('id')} FROM ${t.Identity} h WHERE ${hd('organizationId')} = ${organizationId}::uuid AND ${hd('phoneNumber')} = ANY(ARRAY(SELECT value FROM asked))
+      UNION SELECT ${hd('id')} FROM ${t.Identity} h WHERE ${hd('organizationId')} = ${organizationId}::uuid AND ${hd('externalId')} = ANY(ARRAY(SELECT value FROM asked))
       UNION SELECT unnest(${identityIds}::uuid[])
     ),
     user_ids AS MATERIALIZED (
-      SELECT v.id FROM ${t.User} v WHERE v.email = ANY(ARRAY(SELECT value FROM asked)) UNION SELECT unnest(${userIds}::uuid[])
+      SELECT ${v('id')} FROM ${t.User} v WHERE ${v('email')} = ANY(ARRAY(SELECT value FROM asked)) UNION SELECT unnest(${userIds}::uuid[])
     )
-    SELECT 'IDENTIFIER' AS type, i.id::text AS id, i.identifier_key || '=' || i.identifier_value AS label, i.user_id::text AS "ownerId",
-           i.identifier_key AS field, i.source_id::text AS "sourceId", s.key AS "sourceKey", i.value_kind::text AS kind,
-           i.normalized_value AS value, i.confidence_score AS confidence, i.discovery_method::text AS "discoveryMethod",
-           NULL::text AS "linkedBy", i.updated_at AS at
-      FROM identifier_ids f JOIN ${t.Identifier} i ON i.id = f.id JOIN ${t.IntegrationSource} s ON s.id = i.source_id
-      WHERE i.organization_id = ${organizationId}::uuid
+    SELECT 'IDENTIFIER' AS type, ${i('id')}::text AS id, ${i('identifierKey')} || '=' || ${i('identifierValue')} AS label, ${i('userId')}::text AS "ownerId",
+           ${i('identifierKey')} AS field, ${i('sourceId')}::text AS "sourceId", ${s('key')} AS "sourceKey", ${i('valueKind')}::text AS kind,
+           ${i('normalizedValue')} AS value, ${i('confidenceScore')} AS confidence, ${i('discoveryMethod')}::text AS "discoveryMethod",
+           NULL::text AS "linkedBy", ${i('updatedAt')} AS at
+      FROM identifier_ids f JOIN ${t.Identifier} i ON ${i('id')} = f.id JOIN ${t.IntegrationSource} s ON ${s('id')} = ${i('sourceId')}
+      WHERE ${i('organizationId')} = ${organizationId}::uuid
     UNION ALL
-    SELECT 'IDENTITY', d.id::text, d.name, d.user_id::text, x.field, d.source_id::text, s.key, x.kind, x.value,
-           NULL::float8, NULL::text, d.linked_by::text, d.updated_at
-      FROM identity_ids f JOIN ${t.Identity} d ON d.id = f.id LEFT JOIN ${t.IntegrationSource} s ON s.id = d.source_id
-      CROSS JOIN LATERAL (VALUES ('email', 'EMAIL', d.email), ('externalEmail', 'EMAIL', d.external_email),
-                                 ('phoneNumber', 'PHONE', d.phone_number), ('externalId', 'OTHER', d.external_id)) AS x(field, kind, value)
-      WHERE d.organization_id = ${organizationId}::uuid AND x.value IS NOT NULL
-        AND (x.value = ANY(ARRAY(SELECT value FROM asked)) OR d.id = ANY(${identityIds}::uuid[]))
+    SELECT 'IDENTITY', ${d('id')}::text, ${d('name')}, ${d('userId')}::text, x.field, ${d('sourceId')}::text, ${s('key')}, x.kind, x.value,
+           NULL::float8, NULL::text, ${d('linkedBy')}::text, ${d('updatedAt')}
+      FROM identity_ids f JOIN ${t.Identity} d ON ${d('id')} = f.id LEFT JOIN ${t.IntegrationSource} s ON ${s('id')} = ${d('sourceId')}
+      CROSS JOIN LATERAL (VALUES ('email', 'EMAIL', ${d('email')}), ('externalEmail', 'EMAIL', ${d('externalEmail')}),
+                                 ('phoneNumber', 'PHONE', ${d('phoneNumber')}), ('externalId', 'OTHER', ${d('externalId')})) AS x(field, kind, value)
+      WHERE ${d('organizationId')} = ${organizationId}::uuid AND x.value IS NOT NULL
+        AND (x.value = ANY(ARRAY(SELECT value FROM asked)) OR ${d('id')} = ANY(${identityIds}::uuid[]))
     UNION ALL
-    SELECT 'USER', u.id::text, coalesce(u.name, u.email), u.id::text, 'email', NULL, NULL, 'EMAIL', u.email,
+    SELECT 'USER', ${u('id')}::text, coalesce(${u('name')}, ${u('email')}), ${u('id')}::text, 'email', NULL, NULL, 'EMAIL', ${u('email')},
            NULL::float8, NULL::text, NULL::text, NULL::timestamptz
-      FROM user_ids f JOIN ${t.User} u ON u.id = f.id JOIN ${t.Member} m ON m.user_id = u.id AND m.organization_id = ${organizationId}::uuid
-      WHERE u.merged_into_id IS NULL`;
+      FROM user_ids f JOIN ${t.User} u ON ${u('id')} = f.id JOIN ${t.Member} m ON ${m('userId')} = ${u('id')} AND ${m('organizationId')} = ${organizationId}::uuid
+      WHERE ${u('mergedIntoId')} IS NULL`;
   return rows.map((r) => ({
     ...r,
     confidence: r.confidence === null ? null : Number(r.confidence),
