@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { prisma } from '../src/db.ts';
-import { columnName, scalarFields, selectList, table, tableName } from '../src/modules/shared/sql-names.ts';
+import { columnName, namedStatement, scalarFields, selectList, table, tableName } from '../src/modules/shared/sql-names.ts';
 import { anIdentifier, aSource, aTenantWithMember } from './helpers/factories.ts';
 
 // Raw statements name tables and columns through the Prisma datamodel, which honours
@@ -18,6 +18,18 @@ describe('SQL names from the Prisma datamodel', () => {
   it('list the scalar fields of a model, not its relations', () => {
     const fields = scalarFields('Member');
     expect(fields).toEqual(['id', 'organizationId', 'userId', 'role', 'state', 'createdAt', 'updatedAt']);
+  });
+
+  it('build a named statement\'s text once, on its first use', () => {
+    let built = 0;
+    const byEmail = namedStatement('sql_names_test', () => {
+      built += 1;
+      return `SELECT ${columnName('User', 'isSystemAdmin')} FROM ${tableName('User')} WHERE email = $1`;
+    });
+    expect(built).toBe(0);
+    expect(byEmail()).toBe(byEmail());
+    expect(built).toBe(1);
+    expect(byEmail()).toEqual({ name: 'sql_names_test', text: 'SELECT "is_system_admin" FROM "users" WHERE email = $1' });
   });
 
   it('refuse a field the model does not have', () => {

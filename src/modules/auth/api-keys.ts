@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Access, Viewer } from '../../context.ts';
-import { Prisma, prisma, sql, statement } from '../../db.ts';
+import { Prisma, prisma, sql } from '../../db.ts';
 import { deleteRows, keepDeleted } from '../deletion/store.ts';
 import { text } from '../shared/inputs.ts';
 import { forbidden, NotFoundError } from '../../errors.ts';
@@ -8,6 +8,7 @@ import type { ApiKey, MemberRole } from '../../generated/prisma/client.ts';
 import { recordAudit } from '../audit/service.ts';
 import { auditedChange, auditEvent, type Audited } from '../shared/audited.ts';
 import { requireOrganizationAccess } from '../shared/authorize.ts';
+import { columnName, namedStatement, selectList, tableName, type FieldOf } from '../shared/sql-names.ts';
 import { Issues, prismaErrorCode } from '../shared/validate.ts';
 
 // Organization API keys: credentials for machine clients (MCP tools, discovery jobs),
@@ -52,17 +53,17 @@ interface ApiKeyRow {
 }
 
 // Every request with an API key runs this.
-const API_KEY_BY_HASH = statement(
-  'api_key_by_hash',
-  `SELECT id, organization_id AS "organizationId", role::text AS role, revoked_at IS NOT NULL AS revoked,
-          (extract(epoch FROM last_used_at) * 1000)::float8 AS "lastUsedMs"
-   FROM api_keys WHERE secret_hash = $1`,
-);
+const API_KEY_BY_HASH = namedStatement('api_key_by_hash', () => {
+  const k = (f: FieldOf<'ApiKey'>) => columnName('ApiKey', f);
+  return `SELECT ${selectList('ApiKey', ['id', 'organizationId']).sql}, ${k('role')}::text AS role, ${k('revokedAt')} IS NOT NULL AS revoked,
+          (extract(epoch FROM ${k('lastUsedAt')}) * 1000)::float8 AS "lastUsedMs"
+   FROM ${tableName('ApiKey')} WHERE ${k('secretHash')} = $1`;
+});
 
 /** The viewer an API key signs in, or null for a malformed, unknown or revoked key. */
 export async function viewerForApiKey(key: string): Promise<Viewer | null> {
   if (!API_KEY.test(key)) return null;
-  const [row] = await sql<ApiKeyRow>(API_KEY_BY_HASH, [hashApiKey(key)]);
+  const [row] = await sql<ApiKeyRow>(API_KEY_BY_HASH(), [hashApiKey(key)]);
   if (!row || row.revoked) return null;
   const now = Date.now();
   if (row.lastUsedMs === null || now - row.lastUsedMs >= LAST_USED_RESOLUTION_MS) {

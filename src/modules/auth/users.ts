@@ -1,8 +1,9 @@
 import type { JWTPayload } from 'jose';
-import { prisma, sql, statement } from '../../db.ts';
+import { prisma, sql } from '../../db.ts';
 import type { MemberRole, MembershipState } from '../../generated/prisma/client.ts';
 import { logger } from '../../observability/logger.ts';
 import { activatePendingMemberships } from '../member/service.ts';
+import { columnName, namedStatement, selectList, tableName, type FieldOf } from '../shared/sql-names.ts';
 import { normaliseEmail, uniqueViolation } from '../shared/validate.ts';
 import { survivorsOf } from '../user/tombstones.ts';
 
@@ -51,12 +52,13 @@ interface UserRow {
 
 // Every authenticated request runs this: the user of a subject, with the membership
 // of the organization the request acts in ($2, or null).
-const USER_BY_SUBJECT = statement(
-  'user_by_subject',
-  `SELECT u.id, u.is_system_admin AS "isSystemAdmin", u.merged_into_id AS "mergedIntoId", m.role::text AS role, m.state::text AS state
-   FROM users u LEFT JOIN members m ON m.user_id = u.id AND m.organization_id = $2::uuid
-   WHERE u.auth_subject = $1`,
-);
+const USER_BY_SUBJECT = namedStatement('user_by_subject', () => {
+  const u = (f: FieldOf<'User'>) => `u.${columnName('User', f)}`;
+  const m = (f: FieldOf<'Member'>) => `m.${columnName('Member', f)}`;
+  return `SELECT ${selectList('User', ['id', 'isSystemAdmin', 'mergedIntoId'], 'u').sql}, ${m('role')}::text AS role, ${m('state')}::text AS state
+   FROM ${tableName('User')} u LEFT JOIN ${tableName('Member')} m ON ${m('userId')} = ${u('id')} AND ${m('organizationId')} = $2::uuid
+   WHERE ${u('authSubject')} = $1`;
+});
 
 /** The email of the claims when the identity provider says it verified it; null otherwise. */
 function verifiedEmail(claims: JWTPayload): string | null {
@@ -88,7 +90,7 @@ export async function userForToken(
   provision: boolean,
   organizationId: string | null = null,
 ): Promise<SignedInUser | null> {
-  const [known] = await sql<UserRow>(USER_BY_SUBJECT, [subject, organizationId]);
+  const [known] = await sql<UserRow>(USER_BY_SUBJECT(), [subject, organizationId]);
   if (known && !known.mergedIntoId && organizationId) {
     const membership = known.role && known.state ? { organizationId, role: known.role, state: known.state } : null;
     return { id: known.id, isSystemAdmin: known.isSystemAdmin, membership };

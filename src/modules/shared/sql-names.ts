@@ -1,4 +1,4 @@
-import { Prisma, prisma } from '../../db.ts';
+import { Prisma, prisma, statement, type Statement } from '../../db.ts';
 
 // Table and column names for raw SQL, read from the Prisma datamodel (which honours
 // @map and @@map), so raw statements name what the schema names: a renamed column
@@ -57,4 +57,14 @@ export function selectList<M extends ModelName>(model: M, fields: readonly Field
 /** Every scalar field of a model, as Prisma names them. */
 export function scalarFields<M extends ModelName>(model: M): FieldOf<M>[] {
   return modelOf(model).fields.filter((f) => f.kind !== 'object').map((f) => f.name as FieldOf<M>);
+}
+
+/**
+ * A named statement (db.ts) whose text names tables and columns through the datamodel:
+ * built on its first use, as the datamodel is read from the client, which exists only
+ * once the database is opened.
+ */
+export function namedStatement(name: string, text: () => string): () => Statement {
+  let built: Statement | undefined;
+  return () => (built ??= statement(name, text()));
 }
