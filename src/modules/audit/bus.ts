@@ -1,4 +1,4 @@
-import { database, type Database } from '../../db.ts';
+import { database, prisma, type Database } from '../../db.ts';
 import { errorFields, logger } from '../../observability/logger.ts';
 import { CHANGES_CHANNEL } from './service.ts';
 
@@ -145,3 +145,9 @@ export async function openChangeStream<T>(
   };
   return stream;
 }
+
+/** The organization's audit events as they commit, in commit order: what a subscription delivers. */
+export const openEventStream = (organizationId: string) =>
+  openChangeStream(organizationId, (ids) =>
+    prisma.auditEvent.findMany({ where: { id: { in: ids }, organizationId }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] }),
+  );

@@ -50,3 +50,19 @@ export function filterWhere(filter: Filter | null | undefined): Prisma.AuditEven
       : {}),
   };
 }
+
+/** The events of an organization's trail a filter lets through. */
+export function trailWhere(organizationId: string, filter: Filter | null | undefined): Prisma.AuditEventWhereInput {
+  return { organizationId, ...filterWhere(filter) };
+}
+
+// A profile change is recorded once without an organization and copied into the trail of
+// each organization the user belongs to; the user's own history lists it once.
+const NOT_A_COPY: Partial<Record<string, Prisma.AuditEventWhereInput>> = {
+  User: { NOT: { action: 'UPDATE', organizationId: { not: null } } },
+};
+
+/** The events of one object's history (an `entityType` with this id) a filter lets through. */
+export function historyWhere(entityType: string, entityId: string, filter: Filter | null | undefined): Prisma.AuditEventWhereInput {
+  return { entityType, entityId, ...NOT_A_COPY[entityType], ...filterWhere(filter) };
+}

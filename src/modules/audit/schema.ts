@@ -2,6 +2,7 @@ import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../../builder.ts';
 import type { Context } from '../../context.ts';
 import { prisma } from '../../db.ts';
+import type { User } from '../../generated/prisma/client.ts';
 import { ApiKeyRef } from '../auth/schema.ts';
 import { DiscoveryMethodEnum, IdentifierRef } from '../identifier/schema.ts';
 import { IdentityRef } from '../identity/schema.ts';
@@ -11,9 +12,9 @@ import { totalCountField } from '../shared/connections.ts';
 import { NO_ROW, tenantRowWhere } from '../shared/visibility.ts';
 import { SourceRef } from '../source/schema.ts';
 import { UserRef } from '../user/schema.ts';
-import { visibleUsersWhere } from '../user/service.ts';
-import { openChangeStream } from './bus.ts';
-import { filterWhere, type Filter } from './filters.ts';
+import { visibleUsersAmong } from '../user/service.ts';
+import { openEventStream } from './bus.ts';
+import { historyWhere, trailWhere, type Filter } from './filters.ts';
 import { parseId } from '../shared/validate.ts';
 
 const ActorTypeEnum = builder.enumType('ActorType', {
@@ -68,8 +69,8 @@ export const AuditEventRef = builder.prismaNode('AuditEvent', {
 /** Users an audit event names, in one query per request, under the usual visibility. */
 function loadVisibleUser(ctx: Context, id: string) {
   return ctx
-    .loader<string, Awaited<ReturnType<typeof prisma.user.findMany>>[number] | null>('audit:actor', async (ids) => {
-      const rows = await prisma.user.findMany({ where: { id: { in: [...ids] }, ...(await visibleUsersWhere(ctx.access)) } });
+    .loader<string, User | null>('audit:actor', async (ids) => {
+      const rows = await visibleUsersAmong(ctx.access, ids);
       const byId = new Map(rows.map((r) => [r.id, r]));
       return ids.map((i) => byId.get(i) ?? null);
     })
@@ -101,37 +102,31 @@ builder.prismaObjectField(OrganizationRef, 'auditEvents', (t) =>
     type: AuditEventRef,
     description: "The organization's audit trail, newest first.",
     cursor: 'id',
-    totalCount: (organization, { filter }) => prisma.auditEvent.count({ where: { organizationId: organization.id, ...filterWhere(filter) } }),
+    totalCount: (organization, { filter }) => prisma.auditEvent.count({ where: trailWhere(organization.id, filter) }),
     args: { filter: t.arg({ type: AuditEventFilter, required: false, description: 'Which events.' }) },
     resolve: (query, organization, { filter }) =>
-      prisma.auditEvent.findMany({ ...query, where: { organizationId: organization.id, ...filterWhere(filter) }, orderBy: NEWEST_FIRST }),
+      prisma.auditEvent.findMany({ ...query, where: trailWhere(organization.id, filter), orderBy: NEWEST_FIRST }),
   }, { description: 'A page of audit events.', fields: totalCountField }, { description: 'An audit event in a page.' }),
 );
 
 /** Adds `history`: the audit trail of one object, newest first. */
-function historyOf(ref: Parameters<typeof builder.prismaObjectField>[0], entityType: string, except: object = {}) {
+function historyOf(ref: Parameters<typeof builder.prismaObjectField>[0], entityType: string) {
   builder.prismaObjectField(ref as never, 'history', (t: any) =>
     t.prismaConnection({
       type: AuditEventRef,
       cursor: 'id',
       description: `Every recorded change to this ${entityType}, newest first.`,
       totalCount: (parent: { id: string }, args: { filter?: Filter | null }) =>
-        prisma.auditEvent.count({ where: { entityType, entityId: parent.id, ...except, ...filterWhere(args.filter) } }),
+        prisma.auditEvent.count({ where: historyWhere(entityType, parent.id, args.filter) }),
       args: { filter: t.arg({ type: AuditEventFilter, required: false, description: 'Which events.' }) },
       resolve: (query: object, parent: { id: string }, args: { filter?: Filter | null }) =>
-        prisma.auditEvent.findMany({
-          ...query,
-          where: { entityType, entityId: parent.id, ...except, ...filterWhere(args.filter) },
-          orderBy: NEWEST_FIRST,
-        }),
+        prisma.auditEvent.findMany({ ...query, where: historyWhere(entityType, parent.id, args.filter), orderBy: NEWEST_FIRST }),
     }, { description: `A page of the ${entityType}'s audit events.`, fields: totalCountField }, { description: 'An audit event in a page.' }),
   );
 }
 
 historyOf(OrganizationRef, 'Organization');
-// A profile change is recorded once without an organization and copied into the trail of
-// each organization the user belongs to; the user's own history lists it once.
-historyOf(UserRef, 'User', { NOT: { action: 'UPDATE', organizationId: { not: null } } });
+historyOf(UserRef, 'User');
 historyOf(MemberRef, 'Member');
 historyOf(SourceRef, 'IntegrationSource');
 historyOf(IdentifierRef, 'Identifier');
@@ -161,12 +156,7 @@ builder.subscriptionField('identityGraphChanged', (t) =>
     authScopes: (_root, args, ctx) => ({ orgRead: subscribedOrganization(ctx, args.organizationId) ?? NO_ROW.id }),
     // Listening starts before the subscription is answered, so the response opens only
     // once every later commit is sure to arrive.
-    subscribe: (_root, args, ctx) => {
-      const organizationId = subscribedOrganization(ctx, args.organizationId)!;
-      return openChangeStream(organizationId, (ids) =>
-        prisma.auditEvent.findMany({ where: { id: { in: ids }, organizationId }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] }),
-      );
-    },
+    subscribe: (_root, args, ctx) => openEventStream(subscribedOrganization(ctx, args.organizationId)!),
     resolve: (event) => event as never,
   }),
 );
