@@ -2,7 +2,6 @@ import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../../builder.ts';
 import { prisma } from '../../db.ts';
 import { RestoreBlockedError } from '../../errors.ts';
-import type { Prisma } from '../../generated/prisma/client.ts';
 import { ApiKeyRef } from '../auth/schema.ts';
 import { IdentifierRef } from '../identifier/schema.ts';
 import { IdentityRef } from '../identity/schema.ts';
@@ -11,7 +10,7 @@ import { OrganizationRef } from '../organization/schema.ts';
 import { SourceRef } from '../source/schema.ts';
 import { totalCountField } from '../shared/connections.ts';
 import { ErrorInterface, mutationResult } from '../shared/errors.ts';
-import { globalIdParts, Issues } from '../shared/validate.ts';
+import { deletedItemsWhere } from './filters.ts';
 import { purgeDeleted, restoreDeleted } from './service.ts';
 import { DELETED_KINDS, type DeletedKind } from './store.ts';
 
@@ -78,19 +77,6 @@ const DeletedItemFilter = builder.inputType('DeletedItemFilter', {
   }),
 });
 
-type Filter = { entityType?: DeletedKind | null; deletedAfter?: Date | null; deletedBefore?: Date | null; search?: string | null };
-
-const filterWhere = (organizationId: string, f: Filter | null | undefined): Prisma.DeletedItemWhereInput => ({
-  organizationId,
-  ...(f?.entityType && { entityType: f.entityType }),
-  ...((f?.deletedAfter || f?.deletedBefore) && {
-    deletedAt: { ...(f.deletedAfter && { gte: f.deletedAfter }), ...(f.deletedBefore && { lt: f.deletedBefore }) },
-  }),
-  ...(f?.search && {
-    OR: [{ label: { contains: f.search, mode: 'insensitive' } }, { reason: { contains: f.search, mode: 'insensitive' } }],
-  }),
-});
-
 builder.prismaObjectField(OrganizationRef, 'deletedItems', (t) =>
   t.prismaConnection(
     {
@@ -100,9 +86,9 @@ builder.prismaObjectField(OrganizationRef, 'deletedItems', (t) =>
       description: "Deleted objects that can still be restored, newest first. Null, with FORBIDDEN, unless you administer the organization.",
       authScopes: (organization) => ({ orgAdmin: organization.id }),
       args: { filter: t.arg({ type: DeletedItemFilter, required: false, description: 'Which deleted objects.' }) },
-      totalCount: (organization, { filter }) => prisma.deletedItem.count({ where: filterWhere(organization.id, filter) }),
+      totalCount: (organization, { filter }) => prisma.deletedItem.count({ where: deletedItemsWhere(organization.id, filter) }),
       resolve: (query, organization, { filter }) =>
-        prisma.deletedItem.findMany({ ...query, where: filterWhere(organization.id, filter), orderBy: [{ deletedAt: 'desc' }, { id: 'desc' }] }),
+        prisma.deletedItem.findMany({ ...query, where: deletedItemsWhere(organization.id, filter), orderBy: [{ deletedAt: 'desc' }, { id: 'desc' }] }),
     },
     { description: 'A page of deleted objects.', fields: totalCountField },
     { description: 'A deleted object in a page.' },
@@ -119,44 +105,25 @@ const PurgeDeletedItemInput = builder.inputType('PurgeDeletedItemInput', {
   fields: (t) => ({ id: t.id({ description: 'The id it had: its global id (or UUID), as deletedItems lists it.' }) }),
 });
 
-/** The id of a deleted object of `kind` given as input (any kind when null). */
-function parsedId(value: string, kind: DeletedKind | null): { kind: DeletedKind | null; id: string } {
-  const issues = new Issues();
-  const parts = globalIdParts(value);
-  if (kind) {
-    const id = issues.id('input.id', value, kind);
-    issues.throwIfAny();
-    return { kind, id: id! };
-  }
-  if (parts && (DELETED_KINDS as readonly string[]).includes(parts.typename)) return { kind: parts.typename as DeletedKind, id: parts.id };
-  const id = issues.uuid('input.id', value);
-  if (!id) issues.add('input.id', `must be the id of a deleted ${DELETED_KINDS.join(', ')}`);
-  issues.throwIfAny();
-  return { kind: null, id: id! };
-}
-
 const RESTORED = {
-  Identifier: { ref: IdentifierRef, field: 'identifier', load: (id: string) => prisma.identifier.findUniqueOrThrow({ where: { id } }) },
-  Identity: { ref: IdentityRef, field: 'identity', load: (id: string) => prisma.identity.findUniqueOrThrow({ where: { id } }) },
-  IntegrationSource: { ref: SourceRef, field: 'source', load: (id: string) => prisma.integrationSource.findUniqueOrThrow({ where: { id } }) },
-  Member: { ref: MemberRef, field: 'member', load: (id: string) => prisma.member.findUniqueOrThrow({ where: { id } }) },
-  ApiKey: { ref: ApiKeyRef, field: 'apiKey', load: (id: string) => prisma.apiKey.findUniqueOrThrow({ where: { id } }) },
+  Identifier: { ref: IdentifierRef, field: 'identifier' },
+  Identity: { ref: IdentityRef, field: 'identity' },
+  IntegrationSource: { ref: SourceRef, field: 'source' },
+  Member: { ref: MemberRef, field: 'member' },
+  ApiKey: { ref: ApiKeyRef, field: 'apiKey' },
 } as const;
 
 builder.mutationFields((t) => {
   const fields: Record<string, unknown> = {};
   for (const kind of DELETED_KINDS) {
-    const { ref, field, load } = RESTORED[kind];
+    const { ref, field } = RESTORED[kind];
     fields[`restore${kind}`] = t.field({
       type: ref as typeof IdentifierRef,
       description: `Restores a deleted ${kind} with the same id, values and links (ORGANIZATION_ADMIN of its organization), as long as deletedItems lists it.`,
       authScopes: { authenticated: true },
       args: { input: t.arg({ type: RestoreInput, description: `The deleted ${kind}.` }) },
       errors: mutationResult(`Restore${kind}`, field, `restoring a ${kind}`, [RestoreBlockedError]),
-      resolve: async (_root, { input }, ctx) => {
-        const { id } = parsedId(input.id, kind);
-        return load(await restoreDeleted(ctx.access, kind, id)) as never;
-      },
+      resolve: (_root, { input }, ctx) => restoreDeleted(ctx.access, kind, input.id) as never,
     });
   }
   return {
@@ -168,10 +135,7 @@ builder.mutationFields((t) => {
       authScopes: { authenticated: true },
       args: { input: t.arg({ type: PurgeDeletedItemInput, description: 'The deleted object.' }) },
       errors: mutationResult('PurgeDeletedItem', { name: 'purgedId', description: 'The global id the purged object had.' }, 'purging a deleted object'),
-      resolve: (_root, { input }, ctx) => {
-        const { kind, id } = parsedId(input.id, null);
-        return purgeDeleted(ctx.access, kind, id);
-      },
+      resolve: (_root, { input }, ctx) => purgeDeleted(ctx.access, input.id),
     }),
   };
 });

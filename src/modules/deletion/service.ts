@@ -5,8 +5,9 @@ import { Prisma, prisma } from '../../db.ts';
 import { NotFoundError, RestoreBlockedError } from '../../errors.ts';
 import { changesOf, recordAudit, type AuditInput } from '../audit/service.ts';
 import { requireRowIn } from '../shared/tenant.ts';
-import { uniqueViolation } from '../shared/validate.ts';
-import { firstBlocker, insertRows, RESTORE_ORDER, type DeletedItem, type DeletedKind, type Row } from './store.ts';
+import { globalIdParts, Issues, uniqueViolation } from '../shared/validate.ts';
+import type { ApiKey, Identifier, Identity, IntegrationSource, Member } from '../../generated/prisma/client.ts';
+import { DELETED_KINDS, firstBlocker, insertRows, RESTORE_ORDER, type DeletedItem, type DeletedKind, type Row } from './store.ts';
 
 // Restoring and purging deleted objects (organization admins), and the purge of those
 // past their organization's retention.
@@ -61,12 +62,47 @@ async function withoutMembership(tx: Tx, rows: Row[]): Promise<boolean> {
   return !!orphan;
 }
 
+/** The id of a deleted object of `kind` given as input: its global id or UUID (any kind when null). */
+function deletedId(value: string, kind: DeletedKind | null): { kind: DeletedKind | null; id: string } {
+  const issues = new Issues();
+  if (kind) {
+    const id = issues.id('input.id', value, kind);
+    issues.throwIfAny();
+    return { kind, id: id! };
+  }
+  const parts = globalIdParts(value);
+  if (parts && (DELETED_KINDS as readonly string[]).includes(parts.typename)) return { kind: parts.typename as DeletedKind, id: parts.id };
+  const id = issues.uuid('input.id', value);
+  if (!id) issues.add('input.id', `must be the id of a deleted ${DELETED_KINDS.join(', ')}`);
+  issues.throwIfAny();
+  return { kind: null, id: id! };
+}
+
+interface Restored {
+  Identifier: Identifier;
+  Identity: Identity;
+  IntegrationSource: IntegrationSource;
+  Member: Member;
+  ApiKey: ApiKey;
+}
+
+/** A restored object, read as it is live again. */
+const LIVE: { [K in DeletedKind]: (id: string) => Promise<Restored[K]> } = {
+  Identifier: (id) => prisma.identifier.findUniqueOrThrow({ where: { id } }),
+  Identity: (id) => prisma.identity.findUniqueOrThrow({ where: { id } }),
+  IntegrationSource: (id) => prisma.integrationSource.findUniqueOrThrow({ where: { id } }),
+  Member: (id) => prisma.member.findUniqueOrThrow({ where: { id } }),
+  ApiKey: (id) => prisma.apiKey.findUniqueOrThrow({ where: { id } }),
+};
+
 /**
- * Puts a deleted object back with the same id and every column (its dependents too),
- * and records a RESTORE event. A unique key now held by a live object, or a row it
- * belongs to that is gone, answers RestoreBlockedError naming it, and writes nothing.
+ * Puts a deleted object of `kind` (`rawId`: the global id or UUID it had) back with the
+ * same id and every column (its dependents too), records a RESTORE event, and answers
+ * it as it is live again. A unique key now held by a live object, or a row it belongs
+ * to that is gone, answers RestoreBlockedError naming it, and writes nothing.
  */
-export async function restoreDeleted(access: Access, kind: DeletedKind, entityId: string): Promise<string> {
+export async function restoreDeleted<K extends DeletedKind>(access: Access, kind: K, rawId: string): Promise<Restored[K]> {
+  const { id: entityId } = deletedId(rawId, kind);
   const item = await adminItem(access, kind, entityId);
   try {
     await prisma.$transaction(async (tx) => {
@@ -98,11 +134,12 @@ export async function restoreDeleted(access: Access, kind: DeletedKind, entityId
     if (fields) throw new RestoreBlockedError(kind, fields.map(camel), null, null);
     throw err;
   }
-  return entityId;
+  return LIVE[kind](entityId);
 }
 
-/** Purges one deleted object at once (an erasure request): its rows are gone for good. */
-export async function purgeDeleted(access: Access, kindGiven: DeletedKind | null, entityId: string): Promise<string> {
+/** Purges one deleted object at once (an erasure request; `rawId`: the global id or UUID it had): its rows are gone for good. */
+export async function purgeDeleted(access: Access, rawId: string): Promise<string> {
+  const { kind: kindGiven, id: entityId } = deletedId(rawId, null);
   const item = await adminItem(access, kindGiven, entityId);
   const kind = item.entityType;
   await prisma.$transaction(async (tx) => {
