@@ -6,9 +6,8 @@ import { mutationResult } from '../shared/errors.ts';
 import { LastOrganizationAdminError } from '../../errors.ts';
 import { ownMembershipsWhere, scopesForOrganization } from '../shared/tenant.ts';
 import { tenantRowWhere } from '../shared/visibility.ts';
-import { compiledConnection, compiledField, matches, relatedList } from '../shared/engine/index.ts';
-import { visibleMembershipsWhere } from '../shared/rules.ts';
-import { addMember, membersWhere, removeMember, updateMember } from './service.ts';
+import { compiledConnection, compiledField, relatedList } from '../shared/engine/index.ts';
+import { addMember, membersWhere, removeMember, updateMember, visibleMemberships, visibleMembershipsFor } from './service.ts';
 
 export const MemberRoleEnum = builder.enumType('MemberRole', {
   description: 'What a member may do in an organization.',
@@ -83,7 +82,7 @@ builder.prismaObjectField('Organization', 'members', (t) =>
 compiledField(
   'User',
   'memberships',
-  relatedList('memberships', (ctx, readable) => ({ where: visibleMembershipsWhere(ownMembershipsWhere(ctx.access), readable), orderBy: OLDEST_FIRST })),
+  relatedList('memberships', (ctx, readable) => ({ where: visibleMembershipsFor(ctx.access, readable), orderBy: OLDEST_FIRST })),
 );
 
 builder.prismaObjectField('User', 'memberships', (t) =>
@@ -92,10 +91,7 @@ builder.prismaObjectField('User', 'memberships', (t) =>
     description:
       "The user's memberships, oldest first: those in organizations you may read, and your own in any state (only the one in the organization the request acts in, when it names one).",
     select: (_args, _ctx, nestedSelection) => ({ memberships: nestedSelection({ orderBy: OLDEST_FIRST }) }),
-    resolve: async (user, _args, ctx) => {
-      const visible = visibleMembershipsWhere(ownMembershipsWhere(ctx.access), await ctx.access.readableOrganizationIds());
-      return user.memberships.filter((m) => matches(m, visible));
-    },
+    resolve: (user, _args, ctx) => visibleMemberships(ctx.access, user.memberships),
   }),
 );
 

@@ -8,7 +8,9 @@ import { type AuditInput, recordAudit } from '../audit/service.ts';
 import { auditedChange, auditEvent, type Audited } from '../shared/audited.ts';
 import { isSystemAdmin } from '../shared/authorize.ts';
 import { table } from '../shared/sql-names.ts';
-import { requireOrganizationOf, requireRowIn } from '../shared/tenant.ts';
+import { ownMembershipsWhere, requireOrganizationOf, requireRowIn } from '../shared/tenant.ts';
+import { matches } from '../shared/engine/where.ts';
+import { visibleMembershipsWhere } from '../shared/rules.ts';
 import { Issues, uniqueViolation } from '../shared/validate.ts';
 import { AUDITED_USER, visibleUsersWhere } from '../user/service.ts';
 
@@ -241,4 +243,14 @@ export function membersWhere(args: {
       },
     }),
   };
+}
+
+/** The memberships the viewer may see: those in organizations it may read (`readable`), and its own in any state. */
+export const visibleMembershipsFor = (access: Access, readable: string[] | 'all') =>
+  visibleMembershipsWhere(ownMembershipsWhere(access), readable);
+
+/** Of a user's memberships, those the viewer may see. */
+export async function visibleMemberships<M extends Member>(access: Access, memberships: readonly M[]): Promise<M[]> {
+  const visible = visibleMembershipsFor(access, await access.readableOrganizationIds());
+  return memberships.filter((m) => matches(m, visible));
 }
