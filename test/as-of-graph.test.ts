@@ -162,9 +162,20 @@ describe('node and nodes as of a past moment', () => {
     const foreignOrg = await gql(NODE, { ...a.as, variables: { id: encodeGlobalID('Organization', b.org.id), asOf: then.toISOString() } });
     expectNoErrors(foreignOrg);
     expect(foreignOrg.data!.node).toBeNull();
-    const source = await gql(NODE, { ...a.as, variables: { id: encodeGlobalID('IntegrationSource', a.crm.id), asOf: then.toISOString() } });
-    expectErrorCode(source, 'BAD_USER_INPUT');
-    expect(source.errors![0]!.message).toMatch(/IntegrationSource is not available as of a past moment/);
+    // A source is read as it was (its versions), another organization's is null; a
+    // membership, which no compiled node reads, is refused as of a moment.
+    await prisma.integrationSource.update({ where: { id: a.crm.id }, data: { name: 'Renamed CRM' } });
+    const SOURCE = `query ($id: ID!, $asOf: DateTime) { node(id: $id, asOf: $asOf) { id ... on IntegrationSource { key name } } }`;
+    const source = await gql(SOURCE, { ...a.as, variables: { id: encodeGlobalID('IntegrationSource', a.crm.id), asOf: then.toISOString() } });
+    expectNoErrors(source);
+    expect(source.data!.node).toEqual({ id: encodeGlobalID('IntegrationSource', a.crm.id), key: 'crm', name: a.crm.name });
+    const foreignSource = await gql(SOURCE, { ...a.as, variables: { id: encodeGlobalID('IntegrationSource', b.crm.id), asOf: then.toISOString() } });
+    expectNoErrors(foreignSource);
+    expect(foreignSource.data!.node).toBeNull();
+    const member = await prisma.member.findFirstOrThrow({ where: { organizationId: a.org.id } });
+    const membership = await gql(NODE, { ...a.as, variables: { id: encodeGlobalID('Member', member.id), asOf: then.toISOString() } });
+    expectErrorCode(membership, 'BAD_USER_INPUT');
+    expect(membership.errors![0]!.message).toMatch(/Member is not available as of a past moment/);
     const among = await gql(`query ($asOf: DateTime) { node(id: "${encodeGlobalID('Organization', a.org.id)}", asOf: $asOf) { id } viewer { id } }`, {
       ...a.as,
       variables: { asOf: then.toISOString() },

@@ -6,12 +6,14 @@ import { appWith, globalId, gql, tokenFor, type GqlOptions } from './helpers/app
 import { aMember, anApiKey, anIdentifier, anIdentity, anOrganization, aSource, aUser } from './helpers/factories.ts';
 import { fc } from './helpers/property-runs.ts';
 import { withSqlLog } from './helpers/sql-count.ts';
+import { normalisedPair } from '../src/modules/suggestion/pairs.ts';
 
 // Generated worlds (people, memberships of every role and state, scored and unscored
-// identifiers in two sources, identities with properties and provider accounts) and
+// identifiers in two sources, identities with properties and provider accounts, link
+// suggestions scored or not in every state) and
 // generated selections under the compiled roots: for viewers of every role, the
 // compiled answer equals the general path's, and the compiled statement answered it.
-// A second page is read with the first page's endCursor, again both ways.
+// Other pages are read by the first page's cursors, again both ways.
 
 afterEach(() => setPlannedReads(true));
 
@@ -20,6 +22,7 @@ const roomy = appWith({ MAX_QUERY_COST: '10000000' });
 const ROLES = ['ANALYST', 'ORGANIZATION_ADMIN'] as const;
 const STATES = ['ACTIVE', 'ACTIVE', 'PENDING', 'SUSPENDED'] as const;
 const METHODS = ['MANUAL', 'MCP_TOOL', 'LLM_DISCOVERY'] as const;
+const SUGGESTION_STATES = ['SUGGESTED', 'APPROVED', 'REJECTED'] as const;
 
 const worldShape = fc.record({
   people: fc.array(
@@ -35,6 +38,10 @@ const worldShape = fc.record({
     { minLength: 2, maxLength: 6 },
   ),
   identities: fc.array(fc.record({ provider: fc.boolean(), properties: fc.integer({ min: 0, max: 3 }), linked: fc.boolean() }), { maxLength: 3 }),
+  suggestions: fc.array(
+    fc.record({ state: fc.constantFrom(...SUGGESTION_STATES), score: fc.option(fc.integer({ min: 0, max: 10 }), { nil: null }), metadata: fc.boolean() }),
+    { maxLength: 4 },
+  ),
 });
 
 type WorldShape = typeof worldShape extends fc.Arbitrary<infer T> ? T : never;
@@ -70,6 +77,24 @@ async function world(shape: WorldShape) {
     }
     identities.push(identity);
   }
+  // Suggestions that the first person is someone else, scored or not, in every state.
+  const suggestions = [];
+  for (const [i, d] of shape.suggestions.entries()) {
+    const candidate = await aUser();
+    const suggestion = await prisma.linkSuggestion.create({
+      data: {
+        organizationId: org.id,
+        ...normalisedPair({ type: 'USER', id: people[0]!.id }, { type: 'USER', id: candidate.id }),
+        state: d.state,
+        decidedAt: d.state === 'SUGGESTED' ? null : new Date(Date.UTC(2026, 0, 1 + i)),
+        confidence: d.score === null ? null : d.score / 10,
+        evidence: [{ kind: 'EMAIL', weight: i / 4 }],
+        ...(d.metadata && { metadata: { job: `run ${i}`, seen: [i, 0.5] } }),
+        createdBy: i % 2 ? 'SERVER' : 'LLM_DISCOVERY',
+      },
+    });
+    suggestions.push(suggestion);
+  }
   const secret = `igk_${randomBytes(32).toString('base64url')}`;
   await anApiKey(org.id, createHash('sha256').update(secret).digest('hex'));
   const admin = await aUser({ isSystemAdmin: true });
@@ -82,7 +107,7 @@ async function world(shape: WorldShape) {
     ['a system admin, not narrowed', { token: await tokenFor(admin.authSubject!) }],
     ['an analyst of both organizations, not narrowed', { token: await tokenFor(both.authSubject!) }],
   ];
-  return { org, people, identities, viewers };
+  return { org, crm, otherCrm, people, identities, suggestions, viewers };
 }
 
 const pick = <T>(xs: readonly T[]) => fc.subarray([...xs], { minLength: 1 });
@@ -121,6 +146,10 @@ const memberFilters = fc.record({ role: fc.constantFrom(...ROLES), state: fc.con
 const memberNode = fc
   .record({ scalars: pick(['id', 'role', 'state', 'createdAt']), user: fc.option(userSelection, { nil: null }) })
   .map(({ scalars, user }) => `${scalars.join(' ')} ${user ? `user { ${user} }` : ''}`);
+const sourceNode = pick(['id', 'key', 'name', 'kind', 'createdAt', 'updatedAt', 'organization { slug }']).map((f) => f.join(' '));
+const sourceFilters = fc.record({ kind: fc.constantFrom('INTEGRATION', 'IDENTITY_PROVIDER') }, { requiredKeys: [] });
+const suggestionNode = pick(['id', 'state', 'confidence', 'evidence', 'metadata', 'createdBy', 'decidedAt', 'createdAt', 'organization { name }']).map((f) => f.join(' '));
+const suggestionFilters = fc.record({ state: fc.constantFrom(...SUGGESTION_STATES), minConfidence: fc.constantFrom(0, 0.3, 0.75) }, { requiredKeys: [] });
 const identityNode = pick(['id', 'name', 'identityType', 'externalId', 'properties { key type value }', 'source { key name }', 'user { email }', 'linkedBy']).map((f) => f.join(' '));
 
 const organizationSelection = fc
@@ -129,15 +158,19 @@ const organizationSelection = fc
     members: fc.option(connection(memberNode, memberFilters), { nil: null }),
     identifiers: fc.option(connection(identifierNode, identifierFilters), { nil: null }),
     identities: fc.option(connection(identityNode, fc.constant({})), { nil: null }),
+    sources: fc.option(connection(sourceNode, sourceFilters), { nil: null }),
+    suggestions: fc.option(connection(suggestionNode, suggestionFilters), { nil: null }),
     alias: fc.boolean(),
     skip: fc.boolean(),
   })
-  .map(({ scalars, members, identifiers, identities, alias, skip }) =>
+  .map(({ scalars, members, identifiers, identities, sources, suggestions, alias, skip }) =>
     [
       scalars.join(' '),
       members ? `${alias ? 'people: ' : ''}members${members}` : '',
       identifiers ? `identifiers${identifiers}` : '',
       identities ? `identities${identities.replace(' { ', ' @skip(if: $skip) { ')}` : '',
+      sources ? `sources${sources}` : '',
+      suggestions ? `${alias ? 'review: ' : ''}linkSuggestions${suggestions}` : '',
       skip ? '...Extra' : '... on Organization { ...Extra }',
       'kind: __typename @include(if: $skip)',
     ].join(' '),
@@ -157,7 +190,7 @@ async function expectSame(query: string, options: GqlOptions, label: string) {
 }
 
 describe('compiled answers equal the general path on generated worlds and selections', () => {
-  it('organization(id) with members, identifiers and identities pages, and the next page by cursor', async () => {
+  it('organization(id) with members, identifiers, identities, sources and suggestions pages, and other pages by cursor', async () => {
     await fc.assert(
       fc.asyncProperty(worldShape, fc.array(organizationSelection, { minLength: 2, maxLength: 3 }), fc.boolean(), async (shape, selections, skip) => {
         const { org, viewers } = await world(shape);
@@ -172,6 +205,13 @@ describe('compiled answers equal the general path on generated worlds and select
               const next = `{ organization(id: "${org.id}") { members(first: 2, after: "${end}") { edges { cursor node { id } } pageInfo { hasNextPage hasPreviousPage endCursor } } } }`;
               await expectSame(next, options, `${next}\nas ${viewer}`);
             }
+            // The suggestions before the page's last one, by its cursor, backward.
+            const review = answer.data?.organization?.linkSuggestions ?? answer.data?.organization?.review;
+            const last = review?.pageInfo?.endCursor ?? review?.edges?.at(-1)?.cursor;
+            if (last) {
+              const previous = `{ organization(id: "${org.id}") { linkSuggestions(last: 2, before: "${last}") { totalCount edges { node { id state } } pageInfo { hasNextPage hasPreviousPage startCursor } } } }`;
+              await expectSame(previous, options, `${previous}\nas ${viewer}`);
+            }
           }
         }
       }),
@@ -179,10 +219,10 @@ describe('compiled answers equal the general path on generated worlds and select
     );
   }, 240_000);
 
-  it('resolve, node(id) of users, identifiers and identities, and identity lookups', async () => {
+  it('resolve, node(id) of users, identifiers, identities, sources and suggestions, and identity lookups', async () => {
     await fc.assert(
-      fc.asyncProperty(worldShape, userSelection, identityNode, async (shape, userFields, identityFields) => {
-        const { org, people, identities, viewers } = await world(shape);
+      fc.asyncProperty(worldShape, userSelection, identityNode, sourceNode, suggestionNode, async (shape, userFields, identityFields, sourceFields, suggestionFields) => {
+        const { org, crm, otherCrm, people, identities, suggestions, viewers } = await world(shape);
         const withIdentifier = shape.people.findIndex((p) => p.identifiers.length > 0);
         const queries = [
           `{ node(id: "${globalId('User', people[people.length - 1]!.id)}") { id ... on User { ${userFields} } } }`,
@@ -191,6 +231,9 @@ describe('compiled answers equal the general path on generated worlds and select
                 `{ resolve(organizationId: "${org.id}", input: { identifier: { source: "${shape.people[withIdentifier]!.identifiers[0]!.crm ? 'crm' : 'hr'}", identifierKey: "k0", identifierValue: "v-${withIdentifier}-0" } }) { user { ...U } } } fragment U on User { ${userFields} }`,
               ]
             : []),
+          // A source of the organization, and one of the other (null to a viewer who may not read it).
+          ...[crm, otherCrm].map((source) => `{ node(id: "${globalId('IntegrationSource', source.id)}") { id ... on IntegrationSource { ${sourceFields} } } }`),
+          ...suggestions.map((suggestion) => `{ node(id: "${globalId('LinkSuggestion', suggestion.id)}") { ... on LinkSuggestion { ${suggestionFields} } } }`),
           ...identities.flatMap((identity) => [
             `{ node(id: "${globalId('Identity', identity.id)}") { ... on Identity { ${identityFields} } } }`,
             `{ identity(organizationId: "${org.id}", identifierKey: "${identity.identifierKey}") { ${identityFields} } }`,

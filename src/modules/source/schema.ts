@@ -6,6 +6,8 @@ import { OLDEST_FIRST, totalCountField } from '../shared/connections.ts';
 import { mutationResult } from '../shared/errors.ts';
 import { tenantRowWhere } from '../shared/visibility.ts';
 import { scopesForOrganization } from '../shared/tenant.ts';
+import { compiledConnection, compiledNode } from '../shared/engine/index.ts';
+import { readableWhere } from '../shared/rules.ts';
 import { createSource, deleteSource, updateSource } from './service.ts';
 
 export const SourceKindEnum = builder.enumType('SourceKind', {
@@ -32,6 +34,13 @@ export const SourceRef = builder.prismaNode('IntegrationSource', {
   }),
 });
 
+// node(id) is compiled under the rule of findUnique above (tenantRowWhere).
+compiledNode('IntegrationSource', (_ctx, readable) => readableWhere(readable));
+
+// The same query is given to Pothos and to the read engine (compiledConnection).
+const sourcesQuery = (args: { kind?: SourceKind | null }) => ({ where: args.kind ? { kind: args.kind } : {}, orderBy: OLDEST_FIRST });
+compiledConnection('Organization', 'sources', sourcesQuery, { checkedAtRoot: true });
+
 builder.prismaObjectField('Organization', 'sources', (t) =>
   t.relatedConnection(
     'sources',
@@ -45,7 +54,7 @@ builder.prismaObjectField('Organization', 'sources', (t) =>
       args: {
         kind: t.arg({ type: SourceKindEnum, required: false, description: 'Only sources of this kind.' }),
       },
-      query: (args) => ({ where: args.kind ? { kind: args.kind } : {}, orderBy: OLDEST_FIRST }),
+      query: sourcesQuery,
     },
     { description: 'A page of integration sources.', fields: totalCountField },
     { description: 'An integration source in a page.' },

@@ -11,6 +11,8 @@ import { mutationResult } from '../shared/errors.ts';
 import { scopesForOrganization } from '../shared/tenant.ts';
 import { tenantRowWhere } from '../shared/visibility.ts';
 import { UserRef } from '../user/schema.ts';
+import { columnValue, compiledConnection, compiledField, compiledNode, model } from '../shared/engine/index.ts';
+import { readableWhere } from '../shared/rules.ts';
 import {
   approveLinkSuggestion,
   type Candidate,
@@ -104,6 +106,15 @@ export const LinkSuggestionRef = builder.prismaNode('LinkSuggestion', {
   }),
 });
 
+// node(id) is compiled under the rule of findUnique above (tenantRowWhere). `metadata`
+// is its column; subject, candidate (a union, loaded by id) and merge are not compiled.
+compiledNode('LinkSuggestion', (_ctx, readable) => readableWhere(readable));
+compiledField('LinkSuggestion', 'metadata', (_b, alias) => columnValue(model('LinkSuggestion'), alias, 'metadata'));
+
+// The same query is given to Pothos and to the read engine (compiledConnection).
+const suggestionsQuery = (args: Parameters<typeof suggestionsWhere>[0]) => ({ where: suggestionsWhere(args), orderBy: OLDEST_FIRST });
+compiledConnection('Organization', 'linkSuggestions', suggestionsQuery, { checkedAtRoot: true });
+
 builder.prismaObjectField('Organization', 'linkSuggestions', (t) =>
   t.relatedConnection(
     'linkSuggestions',
@@ -117,7 +128,7 @@ builder.prismaObjectField('Organization', 'linkSuggestions', (t) =>
         state: t.arg({ type: SuggestionStateEnum, required: false, description: 'Only suggestions in this state.' }),
         minConfidence: t.arg.float({ required: false, description: 'Only suggestions scored at least this (0 to 1); unscored ones count as certain and are kept.' }),
       },
-      query: (args) => ({ where: suggestionsWhere(args), orderBy: OLDEST_FIRST }),
+      query: suggestionsQuery,
     },
     { description: 'A page of link suggestions.', fields: totalCountField },
     { description: 'A link suggestion in a page.' },

@@ -1,0 +1,185 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { prisma } from '../src/db.ts';
+import { setPlannedReads } from '../src/modules/shared/engine/index.ts';
+import { globalId, gql, tokenFor, type GqlOptions } from './helpers/app.ts';
+import { aMember, anApiKey, anIdentifier, anIdentity, anOrganization, aSource, aUser } from './helpers/factories.ts';
+import { withSqlLog } from './helpers/sql-count.ts';
+import { normalisedPair } from '../src/modules/suggestion/pairs.ts';
+
+// The organization's sources and link suggestions, node(id) of sources, suggestions and
+// merges, and a user's merges, compiled by the read engine (declared next to their
+// Pothos fields): every answer is compared with the general path's, for viewers of
+// every role, and each case checks which path answered.
+
+afterEach(() => setPlannedReads(true));
+
+const isPlan = (statement: string) => statement.startsWith('SELECT true AS found, ');
+
+/** The answer with planning on and off, and whether the compiled statement ran. */
+async function bothWays(query: string, options: GqlOptions) {
+  setPlannedReads(true);
+  const { result: planned, statements } = await withSqlLog(() => gql(query, options));
+  setPlannedReads(false);
+  const general = await gql(query, options);
+  setPlannedReads(true);
+  return { planned, general, usedPlan: statements.some(isPlan) };
+}
+
+async function world() {
+  const org = await anOrganization();
+  const other = await anOrganization();
+  const crm = await aSource(org.id, { key: 'crm', name: "O'Brien CRM" });
+  await aSource(org.id, { key: 'hr', kind: 'IDENTITY_PROVIDER' });
+  for (const key of ['erp', 'chat', 'okta']) await aSource(org.id, { key, kind: key === 'okta' ? 'IDENTITY_PROVIDER' : 'INTEGRATION' });
+  const otherCrm = await aSource(other.id, { key: 'crm' });
+  const analyst = await aUser();
+  await aMember(org.id, analyst.id, { role: 'ANALYST' });
+  const auditor = await aUser();
+  await aMember(org.id, auditor.id, { role: 'ANALYST' });
+  await aMember(other.id, auditor.id, { role: 'ANALYST' });
+  const admin = await aUser({ isSystemAdmin: true });
+  const person = await aUser({ name: 'Zoë Ünal' });
+  await aMember(org.id, person.id, { role: 'ORGANIZATION_ADMIN' });
+  await aMember(other.id, person.id, { role: 'ANALYST', state: 'SUSPENDED' });
+  const rival = await aUser();
+  await aMember(org.id, rival.id, { state: 'PENDING' });
+  await anIdentifier(org.id, person.id, crm.id, { identifierKey: 'k1', identifierValue: 'v1' });
+  const identity = await anIdentity(org.id, { name: 'Zoe U.' });
+  // Suggestions scored, unscored and decided, with and without metadata; one in the other organization.
+  const pair = (a: { id: string }, b: { id: string }, bType: 'USER' | 'IDENTITY' = 'USER') => normalisedPair({ type: 'USER', id: a.id }, { type: bType, id: b.id });
+  const suggestions = [
+    { organizationId: org.id, ...pair(person, rival), confidence: 0.8, evidence: [{ kind: 'EMAIL', weight: 0.9 }], metadata: { job: 'nightly', hits: [1, 2.5] }, createdBy: 'LLM_DISCOVERY' },
+    { organizationId: org.id, ...pair(person, analyst), confidence: null, createdBy: 'SERVER', state: 'APPROVED' as const, decidedAt: new Date() },
+    { organizationId: org.id, ...pair(person, identity, 'IDENTITY'), confidence: 0.3, createdBy: 'MANUAL', state: 'REJECTED' as const, decidedAt: new Date() },
+    { organizationId: org.id, ...pair(rival, analyst), confidence: 0.55, createdBy: 'MANUAL' },
+    { organizationId: other.id, ...pair(person, auditor), confidence: 0.9, createdBy: 'MANUAL' },
+  ];
+  const rows = [];
+  for (const data of suggestions) rows.push(await prisma.linkSuggestion.create({ data }));
+  // Merges into the person touching the organization, the other one, both, or none.
+  const merges = [];
+  for (const [i, organizationIds] of [[org.id], [other.id], [], [org.id, other.id]].entries()) {
+    const merged = await aUser();
+    const createdAt = new Date(Date.UTC(2026, 0, 1 + i));
+    merges.push(await prisma.merge.create({ data: { survivorId: person.id, mergedId: merged.id, organizationIds, before: {}, after: {}, createdAt, undoneAt: organizationIds.length === 2 ? new Date() : null } }));
+  }
+  const secret = `igk_${randomBytes(32).toString('base64url')}`;
+  await anApiKey(org.id, createHash('sha256').update(secret).digest('hex'));
+  const viewers: [string, GqlOptions][] = [
+    ['an analyst acting in the organization', { token: await tokenFor(analyst.authSubject!), organizationId: org.id }],
+    ['an API key', { headers: { 'x-api-key': secret } }],
+    ['a system admin, not narrowed to an organization', { token: await tokenFor(admin.authSubject!) }],
+    ['a system admin acting in the organization', { token: await tokenFor(admin.authSubject!), organizationId: org.id }],
+    ['the person themself, not narrowed', { token: await tokenFor(person.authSubject!) }],
+    ['an analyst of both organizations, not narrowed', { token: await tokenFor(auditor.authSubject!) }],
+  ];
+  // A pending member of the organization may read none of it: refused before anything runs.
+  const refused: GqlOptions = { token: await tokenFor(rival.authSubject!), organizationId: org.id };
+  // A reader of the other organization only: what it may not read is null, on both paths.
+  const outsider = await aUser();
+  await aMember(other.id, outsider.id);
+  const outside: [string, GqlOptions] = ['a reader of the other organization only', { token: await tokenFor(outsider.authSubject!) }];
+  return { org, other, crm, otherCrm, person, suggestions: rows, merges, viewers, refused, outside };
+}
+
+const SOURCE = 'id __typename kind key name createdAt updatedAt organization { slug }';
+const SUGGESTION = 'id __typename state confidence evidence metadata createdBy decidedAt createdAt organization { slug }';
+const PAGE_INFO = 'pageInfo { hasNextPage hasPreviousPage startCursor endCursor }';
+
+/** Compares both paths for every viewer; `planned` says, per viewer, whether the compiled statement answers. */
+async function expectCases(cases: [string, string, boolean | ((viewer: string) => boolean)][], viewers: [string, GqlOptions][]) {
+  const answers = new Map<string, Record<string, any>>();
+  for (const [viewer, options] of viewers) {
+    for (const [name, query, planned] of cases) {
+      const both = await bothWays(query, options);
+      const label = `${name}, as ${viewer}`;
+      expect(both.planned, label).toEqual(both.general);
+      const compiled = typeof planned === 'function' ? planned(viewer) : planned;
+      if (compiled) expect(both.planned.errors, label).toBeUndefined();
+      expect(both.usedPlan, label).toBe(compiled);
+      answers.set(label, both.planned);
+    }
+  }
+  return answers;
+}
+
+/** A viewer refused before anything is read: FORBIDDEN alike on both paths. */
+async function expectRefused(cases: [string, string, unknown][], refused: GqlOptions) {
+  for (const [name, query] of cases) {
+    const both = await bothWays(query, refused);
+    expect(both.planned, `${name}, as a pending member`).toEqual(both.general);
+    expect(both.planned.errors?.[0]?.extensions?.code, name).toBe('FORBIDDEN');
+  }
+}
+
+describe('the organization’s sources and link suggestions, compiled', () => {
+  it('organization(id): sources and suggestions with filters, pages, pageInfo and totalCount; the same answer as the general path', async () => {
+    const { org, viewers, refused } = await world();
+    const page = (selection: string) => `{ organization(id: "${org.id}") { ${selection} } }`;
+    const cases: [string, string, boolean][] = [
+      ['every field of the sources', page(`sources { totalCount __typename edges { __typename cursor node { ${SOURCE} } } ${PAGE_INFO} }`), true],
+      ['sources of a kind', page('sources(kind: IDENTITY_PROVIDER) { totalCount edges { node { key kind } } }'), true],
+      ['a first page of sources', page(`sources(first: 2) { totalCount edges { cursor node { key } } ${PAGE_INFO} }`), true],
+      ['the last page of sources', page(`sources(last: 2) { edges { cursor node { key } } ${PAGE_INFO} }`), true],
+      ['every field of the suggestions', page(`linkSuggestions { totalCount edges { cursor node { ${SUGGESTION} } } ${PAGE_INFO} }`), true],
+      ['suggestions in a state, at least as sure as', page('linkSuggestions(state: SUGGESTED, minConfidence: 0.6) { totalCount edges { node { confidence state } } }'), true],
+      ['a minimum of 0 keeps the unscored', page('linkSuggestions(first: 2, minConfidence: 0) { totalCount edges { node { confidence } } pageInfo { hasNextPage endCursor } }'), true],
+      ['with members beside them', page('name members(first: 2) { totalCount } sources(first: 1) { edges { node { key } } } s: linkSuggestions(last: 1) { edges { node { state } } }'), true],
+      // What is not compiled takes the general path, with its answer or its error.
+      ['a minimum out of range', page('linkSuggestions(minConfidence: 2) { totalCount }'), false],
+      ['the parties of a suggestion', page('linkSuggestions { edges { node { subject { __typename } candidate { __typename } } } }'), false],
+      ['identifiers of a source below the organization', page('sources { edges { node { key identifiers(first: 1) { totalCount } } } }'), false],
+    ];
+    const answers = await expectCases(cases, viewers);
+    // Every viewer here reads the organization: all of its sources and suggestions.
+    const all = answers.get(`every field of the sources, as ${viewers[0]![0]}`)!.data.organization.sources;
+    expect(all.totalCount).toBe(5);
+    expect(answers.get(`suggestions in a state, at least as sure as, as ${viewers[0]![0]}`)!.data.organization.linkSuggestions.totalCount).toBe(1);
+    expect(answers.get(`a minimum out of range, as ${viewers[0]![0]}`)!.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+
+    // The next page after a cursor and the one before it, both ways.
+    for (const [viewer, options] of viewers) {
+      const first = answers.get(`a first page of sources, as ${viewer}`)!.data.organization.sources;
+      const end = first.pageInfo.endCursor;
+      const last = answers.get(`every field of the suggestions, as ${viewer}`)!.data.organization.linkSuggestions.pageInfo.endCursor;
+      await expectCases(
+        [
+          ['the page after a cursor', page(`sources(first: 2, after: "${end}") { edges { cursor node { key } } ${PAGE_INFO} }`), true],
+          ['the page before a cursor', page(`sources(last: 1, before: "${end}") { edges { node { key } } ${PAGE_INFO} }`), true],
+          ['suggestions before the last', page(`linkSuggestions(last: 2, before: "${last}") { totalCount edges { node { createdBy } } ${PAGE_INFO} }`), true],
+          ['a cursor that is not one', page('sources(first: 1, after: "nonsense") { edges { node { key } } }'), false],
+        ],
+        [[viewer, options]],
+      );
+    }
+
+    await expectRefused(cases, refused);
+  });
+
+  it('node(id) of a source or a suggestion: found under the same rule as the general path, null where it may not be read', async () => {
+    const { otherCrm, crm, suggestions, viewers, refused, outside } = await world();
+    const node = (type: string, id: string, selection: string) => `{ node(id: "${globalId(type, id)}") { id ... on ${type} { ${selection} } } }`;
+    const cases: [string, string, boolean][] = [
+      ['a source', node('IntegrationSource', crm.id, SOURCE), true],
+      ['a source of the other organization', node('IntegrationSource', otherCrm.id, 'key organization { slug }'), true],
+      ['a suggestion', node('LinkSuggestion', suggestions[0]!.id, SUGGESTION), true],
+      ['a suggestion of the other organization', node('LinkSuggestion', suggestions[4]!.id, 'state confidence'), true],
+      ['identifiers of a source', node('IntegrationSource', crm.id, 'identifiers(first: 1) { totalCount }'), false],
+      ['the merge of a suggestion', node('LinkSuggestion', suggestions[1]!.id, 'merge { id }'), false],
+    ];
+    const answers = await expectCases(cases, [...viewers, outside]);
+    const sees = (name: string, viewer: string) => answers.get(`${name}, as ${viewer}`)!.data.node !== null;
+    for (const [viewer] of viewers) {
+      expect(sees('a source', viewer), viewer).toBe(true);
+      expect(sees('a suggestion', viewer), viewer).toBe(true);
+      const readsOther = viewer.startsWith('a system admin, not') || viewer.startsWith('an analyst of both');
+      expect(sees('a source of the other organization', viewer), viewer).toBe(readsOther);
+      expect(sees('a suggestion of the other organization', viewer), viewer).toBe(readsOther);
+    }
+    expect(sees('a source', outside[0])).toBe(false);
+    expect(sees('a suggestion', outside[0])).toBe(false);
+    expect(sees('a source of the other organization', outside[0])).toBe(true);
+    await expectRefused(cases, refused);
+  });
+});
