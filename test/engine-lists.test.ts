@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { prisma } from '../src/db.ts';
+import { database, prisma } from '../src/db.ts';
 import { setPlannedReads } from '../src/modules/shared/engine/index.ts';
 import { globalId, gql, tokenFor, type GqlOptions } from './helpers/app.ts';
 import { aMember, anApiKey, anIdentifier, anIdentity, anOrganization, aSource, aUser } from './helpers/factories.ts';
@@ -181,5 +181,35 @@ describe('the organization’s sources and link suggestions, compiled', () => {
     expect(sees('a suggestion', outside[0])).toBe(false);
     expect(sees('a source of the other organization', outside[0])).toBe(true);
     await expectRefused(cases, refused);
+  });
+});
+
+describe('merges, compiled', () => {
+  it("a user's merges and node(id) of a merge: the same answer as the general path, only the merges the viewer may see", async () => {
+    const { person, merges, viewers, refused, outside } = await world();
+    const MERGE = 'id __typename createdAt undoneAt mergedUserId survivor { id email }';
+    // Which merges a viewer sees is a filter on the organizations a merge touched, which
+    // the engine compiles for a viewer who reads every organization; for any other the
+    // general path answers (README, "How the hot reads are answered").
+    const readsAll = (viewer: string) => viewer.startsWith('a system admin, not narrowed');
+    const cases: [string, string, (viewer: string) => boolean][] = [
+      ['the merges of a user', `{ node(id: "${globalId('User', person.id)}") { ... on User { email merges { ${MERGE} } } } }`, readsAll],
+      ...merges.map((m, i): [string, string, (viewer: string) => boolean] => [`merge ${i}`, `{ node(id: "${globalId('UserMerge', m.id)}") { ... on UserMerge { ${MERGE} } } }`, readsAll]),
+      ['the organizations of a merge', `{ node(id: "${globalId('UserMerge', merges[0]!.id)}") { ... on UserMerge { organizationIds } } }`, () => false],
+    ];
+    const answers = await expectCases(cases, [...viewers, outside]);
+    await expectRefused(cases, refused);
+    const seen = (viewer: string) => (answers.get(`the merges of a user, as ${viewer}`)!.data.node?.merges ?? []).map((m: { id: string }) => m.id);
+    const id = (i: number) => globalId('UserMerge', merges[i]!.id);
+    // Newest first; those touching an organization the viewer reads, or none. (One that
+    // touched none, merge 2, is hidden on PostgreSQL by row-level security from a viewer
+    // scoped to organizations; the embedded database has no such policies.)
+    const none = database!.kind === 'postgres' ? [] : [id(2)];
+    expect(seen('a system admin, not narrowed to an organization')).toEqual([id(3), id(2), id(1), id(0)]);
+    expect(seen('an analyst acting in the organization')).toEqual([id(3), ...none, id(0)]);
+    expect(seen('an analyst of both organizations, not narrowed')).toEqual([id(3), ...none, id(1), id(0)]);
+    expect(answers.get(`merge 1, as an analyst acting in the organization`)!.data.node).toBeNull();
+    expect(seen(outside[0])).toEqual([id(3), ...none, id(1)]);
+    expect(answers.get(`merge 0, as ${outside[0]}`)!.data.node).toBeNull();
   });
 });

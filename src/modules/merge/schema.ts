@@ -9,7 +9,10 @@ import { ErrorInterface, mutationResult } from '../shared/errors.ts';
 import { isUuid, NO_ROW } from '../shared/visibility.ts';
 import { UserRef } from '../user/schema.ts';
 import { prisma } from '../../db.ts';
-import { visibleUsersWhere } from '../user/service.ts';
+import type { Context } from '../../context.ts';
+import { visibleUsersWhere } from '../shared/rules.ts';
+import { compiledField, compiledNode, model, relatedList } from '../shared/engine/index.ts';
+import { globalId } from '../shared/engine/text.ts';
 import type { Drift, UnmergedMerge } from './unmerge.ts';
 import {
   type MergeConflict,
@@ -22,7 +25,7 @@ import {
   previewOrganizations,
   previewProfileChanges,
   previewUser,
-  readableMergesWhere,
+  readableMergesOf,
   readableOf,
   readableParts,
   unmergeUser,
@@ -144,6 +147,12 @@ const UnmergeDriftRef = builder.objectRef<Drift>('UnmergeDrift').implement({
   }),
 });
 
+/** Merges the viewer may see: of a user they may see, touching an organization they may read (or none). */
+const visibleMergesWhere = (ctx: Context, readable: string[] | 'all') => ({
+  survivor: visibleUsersWhere(ctx.access.viewer.kind === 'user' ? ctx.access.viewer.userId : null, readable),
+  ...readableMergesOf(readable),
+});
+
 export const UserMergeRef = builder.prismaNode('Merge', {
   name: 'UserMerge',
   description: 'A merge of one user into another: who, when, what was decided, and whether it was undone.',
@@ -151,8 +160,7 @@ export const UserMergeRef = builder.prismaNode('Merge', {
   nullable: true,
   // Visible to whoever can see the survivor and read an organization the merge touched
   // (any, for a merge that touched none); its fields show only those organizations' parts.
-  findUnique: async (id, ctx) =>
-    isUuid(id) ? { id, survivor: await visibleUsersWhere(ctx.access), ...(await readableMergesWhere(ctx.access)) } : NO_ROW,
+  findUnique: async (id, ctx) => (isUuid(id) ? { id, ...visibleMergesWhere(ctx, await ctx.access.readableOrganizationIds()) } : NO_ROW),
   fields: (t) => ({
     survivor: t.relation('survivor', { description: 'The user that stayed.' }),
     mergedUserId: t.id({
@@ -179,13 +187,28 @@ export const UserMergeRef = builder.prismaNode('Merge', {
   }),
 });
 
+// node(id) is compiled under the rule of findUnique above, and so are the id, survivor,
+// createdAt, undoneAt and mergedUserId of a merge; organizationIds, conflicts and
+// changedSinceMerge are filtered to what the viewer may read by their resolvers.
+compiledNode('UserMerge', visibleMergesWhere);
+compiledField('UserMerge', 'mergedUserId', (_b, alias) => globalId('User', `${alias}.${model('Merge').fields.get('mergedId')!.column}`));
+
+// The same rule is given to the resolver below and to the read engine (relatedList).
+const NEWEST_FIRST = [{ createdAt: 'desc' as const }, { id: 'desc' as const }];
+const survivorMergesQuery = (_ctx: Context, readable: string[] | 'all') => ({ where: readableMergesOf(readable), orderBy: NEWEST_FIRST });
+compiledField('User', 'merges', relatedList('mergesAsSurvivor', survivorMergesQuery));
+
+// Not a t.relation: the prisma plugin would load the relation with its parent, and
+// answer it without this filter, which needs the organizations the viewer may read.
 builder.prismaObjectField('User', 'merges', (t) =>
-  t.relation('mergesAsSurvivor', {
+  t.prismaField({
+    type: [UserMergeRef],
     description:
       'The merges of other users into this one that touched an organization you may read, newest first (undone ones included).',
-    query: { orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] },
-    resolve: async (query, user, _args, ctx) =>
-      prisma.merge.findMany({ ...query, where: { survivorId: user.id, ...(await readableMergesWhere(ctx.access)) }, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] }),
+    resolve: async (query, user, _args, ctx) => {
+      const { where, orderBy } = survivorMergesQuery(ctx, await ctx.access.readableOrganizationIds());
+      return prisma.merge.findMany({ ...query, where: { survivorId: user.id, ...where }, orderBy });
+    },
   }),
 );
 

@@ -70,11 +70,9 @@ export const previewIdentifiers = async (ids: string[]) => inOrder(await prisma.
 /** Identities a preview relinks, in the plan's order. */
 export const previewIdentities = async (ids: string[]) => inOrder(await prisma.identity.findMany({ where: { id: { in: ids } } }), ids);
 
-/** Merges that touched an organization the viewer may read, or none at all. */
-export async function readableMergesWhere(access: Access) {
-  const readable = await access.readableOrganizationIds();
-  return readable === 'all' ? {} : { OR: [{ organizationIds: { hasSome: readable } }, { organizationIds: { isEmpty: true } }] };
-}
+/** Merges that touched an organization of `readable` (the organizations the viewer may read), or none at all. */
+export const readableMergesOf = (readable: string[] | 'all') =>
+  readable === 'all' ? {} : { OR: [{ organizationIds: { hasSome: readable } }, { organizationIds: { isEmpty: true } }] };
 
 /** The organizations of `ids` the viewer may read. */
 export async function readableOf(access: Access, ids: string[]): Promise<string[]> {
