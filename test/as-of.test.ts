@@ -242,24 +242,37 @@ describe('reads as of a past moment', () => {
     expect(seen.data!.user.identifiers.totalCount).toBe(1);
   });
 
-  it('answers an organization as it was, with its members and identifiers then', async () => {
+  it('answers an organization as it was, with its members, identifiers and sources then', async () => {
     const { org, people, as } = await tenant();
     const crm = await prisma.integrationSource.findFirstOrThrow({ where: { organizationId: org.id, key: 'crm' } });
+    const sources = async () =>
+      (await prisma.integrationSource.findMany({ where: { organizationId: org.id }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] })).map((s) => ({ node: { key: s.key, name: s.name } }));
+    const sourcesBefore = await sources();
     const before = await momentNow();
     await prisma.organization.update({ where: { id: org.id }, data: { name: 'Renamed' } });
     await anIdentifier(org.id, people[0]!.id, crm.id, { identifierKey: 'owner_id', identifierValue: 'o-1' });
     const newcomer = await aUser();
     await aMember(org.id, newcomer.id);
-    const ORG = `query ($id: ID!, $asOf: DateTime) { organization(id: $id, asOf: $asOf) { name members(first: 50) { totalCount } identifiers(first: 50) { totalCount } } }`;
+    await prisma.integrationSource.update({ where: { id: crm.id }, data: { name: 'Renamed CRM' } });
+    await aSource(org.id, { key: 'erp' });
+    const ORG = `query ($id: ID!, $asOf: DateTime) { organization(id: $id, asOf: $asOf) {
+      name members(first: 50) { totalCount } identifiers(first: 50) { totalCount } sources { totalCount edges { node { key name } } } } }`;
     const at = async (asOf?: Date) => {
       const r = await gql(ORG, { ...as, variables: { id: org.id, asOf: asOf?.toISOString() } });
       expectNoErrors(r);
       return r.data!.organization;
     };
-    expect(await at(before)).toEqual({ name: org.name, members: { totalCount: 3 }, identifiers: { totalCount: 0 } });
-    const after = { name: 'Renamed', members: { totalCount: 4 }, identifiers: { totalCount: 1 } };
+    const sourcesThen = { totalCount: sourcesBefore.length, edges: sourcesBefore };
+    expect(await at(before)).toEqual({ name: org.name, members: { totalCount: 3 }, identifiers: { totalCount: 0 }, sources: sourcesThen });
+    const sourcesNow = await sources();
+    expect(sourcesNow).toContainEqual({ node: { key: 'crm', name: 'Renamed CRM' } });
+    const after = { name: 'Renamed', members: { totalCount: 4 }, identifiers: { totalCount: 1 }, sources: { totalCount: sourcesNow.length, edges: sourcesNow } };
     expect(await at(await momentNow())).toEqual(after);
     expect(await at()).toEqual(after);
+    // Link suggestions keep no history: refused as of a moment, naming them.
+    const r = await gql(`query ($id: ID!, $asOf: DateTime) { organization(id: $id, asOf: $asOf) { linkSuggestions { totalCount } } }`, { ...as, variables: { id: org.id, asOf: before.toISOString() } });
+    expect(r.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(r.errors?.[0]?.message).toMatch(/LinkSuggestion is not available as of a past moment/);
   });
 
   it("answers a user's identities with their properties as they were", async () => {
