@@ -1,6 +1,5 @@
 import { builder } from '../../builder.ts';
 import type { Context } from '../../context.ts';
-import { prisma } from '../../db.ts';
 import type { SuggestionState } from '../../generated/prisma/client.ts';
 import { organizationIdField } from '../shared/fields.ts';
 import { IdentityRef } from '../identity/schema.ts';
@@ -20,6 +19,7 @@ import {
   createLinkSuggestion,
   type Evidence,
   matchCandidates,
+  mergeOf,
   partiesOf,
   type Party,
   rejectLinkSuggestion,
@@ -99,7 +99,7 @@ export const LinkSuggestionRef = builder.prismaNode('LinkSuggestion', {
       type: UserMergeRef,
       nullable: true,
       description: 'The merge an approved user pair performed.',
-      resolve: (s) => (s.mergeId ? prisma.merge.findUnique({ where: { id: s.mergeId } }) : null),
+      resolve: (s) => mergeOf(s),
     }),
     organization: t.relation('organization', { description: 'The organization it belongs to.' }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was first suggested.' }),

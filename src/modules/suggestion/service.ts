@@ -343,3 +343,7 @@ export async function partiesOf(keys: readonly string[]) {
   ]);
   return keys.map((k) => [...u, ...d].find((r) => r.id === k.slice(k.indexOf(':') + 1)) ?? null);
 }
+
+/** The merge approving a suggestion of two users performed; null before (or without) one. */
+export const mergeOf = (suggestion: Pick<LinkSuggestion, 'mergeId'>) =>
+  suggestion.mergeId ? prisma.merge.findUnique({ where: { id: suggestion.mergeId } }) : null;
