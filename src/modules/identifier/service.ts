@@ -11,7 +11,7 @@ import { requireOrganizationOf, requireRowIn } from '../shared/tenant.ts';
 import { inferValueKind, kindMismatch, normaliseValue, VALUE_KINDS, type ValueKind } from '../matching/normalise.ts';
 import { Issues } from '../shared/validate.ts';
 import { auditedChange, type Audited } from '../shared/audited.ts';
-import { table } from '../shared/sql-names.ts';
+import { column, table } from '../shared/sql-names.ts';
 import {
   DISCOVERY_METHODS,
   MAX_BULK_ITEMS,
@@ -169,7 +169,7 @@ export async function deleteIdentifier(access: Access, input: { id: string; reas
   const organizationId = await requireRowIn(access, row?.organizationId, 'write', 'Identifier');
   await prisma.$transaction(async (tx) => {
     const [deleted] = await tx.$queryRaw<(Identifier & { row: Row })[]>`
-      DELETE FROM identifiers x WHERE id = ${id!}::uuid AND organization_id = ${organizationId}::uuid
+      DELETE FROM ${table('Identifier')} x WHERE id = ${id!}::uuid AND ${column('Identifier', 'organizationId')} = ${organizationId}::uuid
       RETURNING ${identifierColumns()}, to_jsonb(x) AS row`;
     if (!deleted) throw new NotFoundError('Identifier');
     const { row: kept, ...identifier } = deleted;

@@ -1,5 +1,6 @@
 import type { Access } from '../../context.ts';
 import { Prisma } from '../../db.ts';
+import { column, table } from '../shared/sql-names.ts';
 import { deleteRows, keepDeleted } from '../deletion/store.ts';
 import { NotFoundError, ValidationError } from '../../errors.ts';
 import type { Identity } from '../../generated/prisma/client.ts';
@@ -160,7 +161,7 @@ export async function deleteIdentity(access: Access, input: { id: string; reason
   const current = await identityFor(access, input.id, 'input.id');
   await auditedChange(access.viewer, AUDITED_IDENTITY, current.id, async (tx, before, more) => {
     // Its properties go with it, kept in the same deleted item: the event records them as removed.
-    const properties = await deleteRows(tx, 'identity_properties', Prisma.sql`identity_id = ${current.id}::uuid`);
+    const properties = await deleteRows(tx, 'identity_properties', Prisma.sql`${column('IdentityProperty', 'identityId')} = ${current.id}::uuid`);
     const identities = await deleteRows(tx, 'identities', Prisma.sql`id = ${current.id}::uuid`);
     await keepDeleted(tx, access.viewer, {
       organizationId: current.organizationId,
@@ -204,7 +205,7 @@ export async function deleteIdentityProperties(
   let deletedKeys: string[] = [];
   const identity = await auditedChange(access.viewer, AUDITED_IDENTITY, current.id, async (tx, before, more) => {
     const deleted = await tx.$queryRaw<StoredProperty[]>`
-      DELETE FROM identity_properties WHERE identity_id = ${current.id}::uuid AND key = ANY(${input.keys}::text[])
+      DELETE FROM ${table('IdentityProperty')} WHERE ${column('IdentityProperty', 'identityId')} = ${current.id}::uuid AND ${column('IdentityProperty', 'key')} = ANY(${input.keys}::text[])
       RETURNING ${propertyColumns()}`;
     deletedKeys = deleted.map((d) => d.key).sort();
     more(removedProperties(deleted));

@@ -7,7 +7,7 @@ import type { Member, MemberRole, MembershipState } from '../../generated/prisma
 import { type AuditInput, recordAudit } from '../audit/service.ts';
 import { auditedChange, auditEvent, type Audited } from '../shared/audited.ts';
 import { isSystemAdmin } from '../shared/authorize.ts';
-import { table } from '../shared/sql-names.ts';
+import { column, selectList, table, type FieldOf } from '../shared/sql-names.ts';
 import { ownMembershipsWhere, requireOrganizationOf, requireRowIn } from '../shared/tenant.ts';
 import { matches } from '../shared/engine/where.ts';
 import { visibleMembershipsWhere } from '../shared/rules.ts';
@@ -202,16 +202,17 @@ export async function activatePendingMemberships(userId: string): Promise<number
   // The user accepts by signing in, so the events name the user as the actor.
   const viewer = { kind: 'user', userId, isSystemAdmin: false, boundOrganizationId: null } as const;
   return prisma.$transaction(async (tx) => {
-    const activated = await tx.$queryRaw<{ id: string; organization_id: string }[]>`
-      UPDATE members SET state = 'ACTIVE', updated_at = now() WHERE user_id = ${userId}::uuid AND state = 'PENDING'
-      RETURNING id::text, organization_id::text`;
+    const m = (f: FieldOf<'Member'>) => column('Member', f);
+    const activated = await tx.$queryRaw<Pick<Member, 'id' | 'organizationId'>[]>`
+      UPDATE ${table('Member')} SET ${m('state')} = 'ACTIVE', ${m('updatedAt')} = now() WHERE ${m('userId')} = ${userId}::uuid AND ${m('state')} = 'PENDING'
+      RETURNING ${selectList('Member', ['id', 'organizationId'])}`;
     await recordAudit(
       tx,
       viewer,
-      activated.map((m) => ({
-        organizationId: m.organization_id,
+      activated.map((row) => ({
+        organizationId: row.organizationId,
         entityType: 'Member',
-        entityId: m.id,
+        entityId: row.id,
         action: 'UPDATE',
         changes: { state: { before: 'PENDING', after: 'ACTIVE' } },
       })),
