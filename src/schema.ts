@@ -1,5 +1,6 @@
 import { lexicographicSortSchema } from 'graphql';
 import { builder } from './builder.ts';
+import { answerCompiledObjects } from './modules/shared/engine/index.ts';
 import './modules/shared/errors.ts';
 import './modules/shared/node.ts';
 import './modules/organization/schema.ts';
@@ -26,4 +27,6 @@ export const schema = builder.toSubGraphSchema({
   linkUrl: 'https://specs.apollo.dev/federation/v2.6',
   federationDirectives: ['@key', '@shareable'],
 });
+// Root fields may answer with compiled objects (modules/shared/engine/compiled.ts).
+answerCompiledObjects(schema);
 export const sortedSchema = () => lexicographicSortSchema(schema);

@@ -8,7 +8,7 @@ import { IdentityRef, LinkedByEnum } from '../identity/schema.ts';
 import { classify, lookupNeedsRegion } from '../matching/normalise.ts';
 import { Issues } from '../shared/validate.ts';
 import { UserRef } from '../user/schema.ts';
-import { notAsOf, prebuiltResolution, rootPlanners, soleElement, type PlanInfo } from '../shared/engine/index.ts';
+import { compiledList, compiledObject, prebuiltResolution, rootPlanners, soleElement, type JsonText, type PlanInfo } from '../shared/engine/index.ts';
 import { AS_OF_DESCRIPTION } from '../shared/as-of.ts';
 import { resolutionsAsOf } from './as-of.ts';
 import { toKeys } from './keys.ts';
@@ -113,12 +113,17 @@ rootPlanners.set('resolve', async (ctx, info, args) => {
   if (args.asOf) return asOfPlanner(ctx, info, args as Parameters<typeof asOfPlanner>[2]);
   const organizationId = await readableOrganization(ctx.access, args.organizationId as string | null | undefined);
   const [key] = toKeys([args.input as ResolveInputShape], 'input');
+  return compiledResolution(ctx, info, organizationId, key!, false);
+});
+
+/** `resolve` of one key compiled (with `holes`, leaving fields with no SQL form to the general path); undefined when not compiled. */
+function compiledResolution(ctx: Context, info: PlanInfo, organizationId: string, key: ResolveKey, holes: boolean) {
   // A national phone number needs its source's region, and a value that may be a phone
   // number of a given kind is looked up two ways: the general path does both.
-  if (key!.kind !== 'identifier' || lookupNeedsRegion(key!.identifierKey, key!.identifierValue)) return undefined;
-  const { normalizedValue } = classify(key!.identifierKey, key!.identifierValue);
-  return prebuiltResolution(ctx, info, organizationId, { ...key!, normalizedValue });
-});
+  if (key.kind !== 'identifier' || lookupNeedsRegion(key.identifierKey, key.identifierValue)) return undefined;
+  const { normalizedValue } = classify(key.identifierKey, key.identifierValue);
+  return prebuiltResolution(ctx, info, organizationId, { ...key, normalizedValue }, null, holes);
+}
 
 /** `resolve` (one input) or `resolveMany` (a list) as of a past moment: only a whole operation of that one field is answered. */
 async function asOfPlanner(ctx: Context, info: PlanInfo, args: { organizationId?: string | null; input?: ResolveInputShape; inputs?: ResolveInputShape[]; asOf: Date }) {
@@ -153,13 +158,15 @@ builder.queryFields((t) => ({
       asOf: t.arg({ type: 'DateTime', required: false, description: AS_OF_DESCRIPTION }),
     },
     resolve: async (_root, args, ctx, info) => {
-      if (args.asOf) {
-        // Reached when the operation is more than this one field: say why it is not answered.
-        await asOfPlanner(ctx, info, { ...args, asOf: args.asOf });
-        throw notAsOf('resolve', 'resolve among other fields of an operation');
-      }
+      if (args.asOf) return compiledObject<Resolution>((await asOfPlanner(ctx, info, { ...args, asOf: args.asOf })) as JsonText | null, 'Resolution');
       const organizationId = await readableOrganization(ctx.access, args.organizationId);
       const [key] = toKeys([args.input], 'input');
+      // The operation's only field: compiled, but for the fields with no SQL form. Beside
+      // other fields, lookups are batched (several resolves cost what one resolveMany does).
+      if (info.operation.selectionSet.selections.length === 1) {
+        const answer = await compiledResolution(ctx, info, organizationId, key!, true);
+        if (answer !== undefined) return compiledObject<Resolution>(answer, 'Resolution');
+      }
       return resolver(ctx, info, organizationId).load(key!);
     },
   }),
@@ -179,11 +186,7 @@ builder.queryFields((t) => ({
         issues.add('inputs', `must hold at most ${MAX_RESOLVE_MANY} items`);
         issues.throwIfAny();
       }
-      if (args.asOf) {
-        // Reached when the operation is more than this one field: say why it is not answered.
-        await asOfPlanner(ctx, info, { ...args, asOf: args.asOf });
-        throw notAsOf('resolveMany', 'resolveMany among other fields of an operation');
-      }
+      if (args.asOf) return compiledList<Resolution>((await asOfPlanner(ctx, info, { ...args, asOf: args.asOf })) as JsonText, 'Resolution');
       const organizationId = await readableOrganization(ctx.access, args.organizationId);
       const keys = toKeys(args.inputs, 'inputs');
       return resolver(ctx, info, organizationId).loadMany(keys) as Promise<(Resolution | null)[]>;

@@ -1,12 +1,12 @@
 import type { ArgBuilder } from '@pothos/core';
 import { builder } from '../../builder.ts';
 import { prisma } from '../../db.ts';
-import type { IdentityType, LinkedBy, PropertyType } from '../../generated/prisma/client.ts';
+import type { Identity, IdentityType, LinkedBy, PropertyType } from '../../generated/prisma/client.ts';
 import { OLDEST_FIRST, totalCountField } from '../shared/connections.ts';
 import type { Types } from '../shared/fields.ts';
 import { readableRowsWhere, scopesForOrganization } from '../shared/tenant.ts';
 import { tenantRowWhere } from '../shared/visibility.ts';
-import { compiledConnection, compiledField, compiledNode, prebuiltRow, relatedList, rootPlanners } from '../shared/engine/index.ts';
+import { compiledConnection, compiledField, compiledNode, compiledObject, prebuiltRow, relatedList, rootPlanners, type PlanInfo, type RowsWhere } from '../shared/engine/index.ts';
 import { readableWhere } from '../shared/rules.ts';
 import type { Context } from '../../context.ts';
 import { identitiesWhere, identityLookup } from './service.ts';
@@ -108,11 +108,14 @@ export const IdentityRef = builder.prismaNode('Identity', {
 // node(id) and `identity` by any of its lookups are compiled (shared/engine), under
 // the same rule as findUnique above (tenantRowWhere) and the resolver below.
 compiledNode('Identity', (_ctx, readable) => readableWhere(readable));
-rootPlanners.set('identity', async (ctx, info, args) => {
-  const { organizationId, where } = identityLookup(ctx.access, args as Parameters<typeof identityLookup>[1]);
+/** `identity(…)` compiled (with `holes`, leaving fields with no SQL form to the general path); undefined when not compiled. */
+async function compiledIdentity(ctx: Context, info: PlanInfo, args: Parameters<typeof identityLookup>[1], holes: boolean) {
+  const { organizationId, where } = identityLookup(ctx.access, args);
   if (organizationId !== null && !(await ctx.access.can(organizationId, 'read'))) return undefined;
-  return prebuiltRow(ctx, info, 'Identity', (_c, readable) => (organizationId === null ? { ...where, ...readableWhere(readable) } : where));
-});
+  const visible: RowsWhere = (_c, readable) => (organizationId === null ? { ...where, ...readableWhere(readable) } : where);
+  return prebuiltRow(ctx, info, 'Identity', visible, null, null, holes);
+}
+rootPlanners.set('identity', (ctx, info, args) => compiledIdentity(ctx, info, args as Parameters<typeof identityLookup>[1], false));
 
 const filterArgs = (arg: ArgBuilder<Types>, withUser: boolean) => ({
   identityType: arg({ type: IdentityTypeEnum, required: false, description: 'Only identities of this type.' }),
@@ -215,7 +218,9 @@ builder.queryField('identity', (t) =>
       sourceId: t.arg.id({ required: false, description: 'With externalId: the identity provider, by global id (or UUID).' }),
       sourceKey: t.arg.string({ required: false, description: 'With externalId: the identity provider, by key.' }),
     },
-    resolve: async (query, _root, args, ctx) => {
+    resolve: async (query, _root, args, ctx, info) => {
+      const answer = await compiledIdentity(ctx, info, args, true);
+      if (answer !== undefined) return compiledObject<Identity>(answer, 'Identity', query);
       const { organizationId, where } = identityLookup(ctx.access, args);
       if (organizationId === null) {
         const visible = await tenantRowWhere(where.id as string, ctx);

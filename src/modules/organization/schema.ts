@@ -1,10 +1,11 @@
 import { readNodeAsOf } from '../shared/node.ts';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../../builder.ts';
+import type { Organization } from '../../generated/prisma/client.ts';
 import { prisma } from '../../db.ts';
 import type { Context } from '../../context.ts';
 import { AS_OF_DESCRIPTION, checkedMoment } from '../shared/as-of.ts';
-import { JsonText, notAsOf, prebuiltOrganization, rootPlanners, type PlanInfo } from '../shared/engine/index.ts';
+import { compiledObject, JsonText, prebuiltOrganization, rootPlanners, type PlanInfo } from '../shared/engine/index.ts';
 import { OLDEST_FIRST, totalCountField } from '../shared/connections.ts';
 import { mutationResult } from '../shared/errors.ts';
 import { scopesForOrganization } from '../shared/tenant.ts';
@@ -93,12 +94,11 @@ builder.queryFields((t) => ({
     },
     resolve: async (query, _root, args, ctx, info) => {
       const id = await organizationIdForRead(ctx.access, args);
-      if (args.asOf) {
-        // Reached when the operation is more than this one field: say why it is not answered.
-        await organizationAsOf(ctx, info, id, args.asOf);
-        throw notAsOf('organization', 'organization among other fields of an operation');
-      }
-      return id === null ? null : prisma.organization.findUnique({ ...query, where: { id } });
+      if (args.asOf) return compiledObject<Organization>(await organizationAsOf(ctx, info, id, args.asOf), 'Organization', query);
+      if (id === null) return null;
+      // Compiled, but for the fields that have no SQL form (they take the general path alone).
+      const answer = await prebuiltOrganization(ctx, info, id, null, true);
+      return answer === undefined ? prisma.organization.findUnique({ ...query, where: { id } }) : compiledObject<Organization>(answer, 'Organization', query);
     },
   }),
   organizations: t.prismaConnection(

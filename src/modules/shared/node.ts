@@ -3,7 +3,9 @@ import { builder } from '../../builder.ts';
 import type { Context } from '../../context.ts';
 import { AS_OF_DESCRIPTION, checkedMoment } from './as-of.ts';
 import {
+  compiledList,
   compiledNodeRule,
+  compiledObject,
   JsonText,
   notAsOf,
   type NodePosition,
@@ -91,8 +93,6 @@ rootPlanners.set('node', async (ctx, info, args) => {
 });
 rootPlanners.set('nodes', async (ctx, info, args) => (args.asOf ? nodesAsOf(ctx, info, (args.ids as unknown[]).map((id) => globalIdParts(String(id))), args.asOf as Date) : undefined));
 
-const notAmongOthers = (field: string) => notAsOf(field, `${field} among other fields of an operation`);
-
 builder.queryFields((t) => ({
   node: t.field({
     type: builder.nodeInterfaceRef(),
@@ -104,11 +104,11 @@ builder.queryFields((t) => ({
       asOf: t.arg({ type: 'DateTime', required: false, description: AS_OF_DESCRIPTION }),
     },
     resolve: async (_root, args, ctx, info) => {
-      if (args.asOf) {
-        // Reached when the operation is more than this one field: say why it is not answered.
-        await nodeAsOf(ctx, info, args.id, args.asOf);
-        throw notAmongOthers('node');
-      }
+      if (args.asOf) return compiledObject(await nodeAsOf(ctx, info, args.id, args.asOf), args.id.typename);
+      // Compiled, but for the fields that have no SQL form (they take the general path alone).
+      const answer = await prebuiltNode(ctx, info, args.id.typename, args.id.id, null, true);
+      if (answer) return compiledObject(answer, args.id.typename);
+      if (answer === null && !redirects.has(args.id.typename)) return null;
       const [found] = await resolveNodes(builder, ctx, info, [args.id]);
       const redirect = redirects.get(args.id.typename);
       if (found || !redirect) return found ?? null;
@@ -129,10 +129,7 @@ builder.queryFields((t) => ({
       asOf: t.arg({ type: 'DateTime', required: false, description: AS_OF_DESCRIPTION }),
     },
     resolve: async (_root, args, ctx, info) => {
-      if (args.asOf) {
-        await nodesAsOf(ctx, info, args.ids, args.asOf);
-        throw notAmongOthers('nodes');
-      }
+      if (args.asOf) return compiledList(await nodesAsOf(ctx, info, args.ids, args.asOf), (i) => args.ids[i]!.typename);
       const all = args.ids;
       const found = await resolveNodes(builder, ctx, info, all);
       const missing = all.flatMap((id, i) => (found[i] == null && redirects.has(id.typename) ? [i] : []));

@@ -4,7 +4,8 @@ import { mutationResult } from '../shared/errors.ts';
 import type { InputFieldBuilder } from '../shared/fields.ts';
 import type { Context } from '../../context.ts';
 import { AS_OF_DESCRIPTION, checkedMoment } from '../shared/as-of.ts';
-import { compiledNode, JsonText, leadNodeAsOf, model, notAsOf, prebuiltUser, rootPlanners, type PlanInfo } from '../shared/engine/index.ts';
+import { compiledNode, compiledObject, JsonText, leadNodeAsOf, model, prebuiltRow, prebuiltUser, rootPlanners, type PlanInfo, type RowsWhere } from '../shared/engine/index.ts';
+import type { User } from '../../generated/prisma/client.ts';
 import { visibleUsersWhere as visibleUsersOf } from '../shared/rules.ts';
 import { redirectNodes } from '../shared/node.ts';
 import { isUuid, NO_ROW } from '../shared/visibility.ts';
@@ -56,7 +57,8 @@ export const UserRef = builder.prismaNode('User', {
 // (plugins/planned-operations.ts). Any other id, and a user not found (a merged user's
 // id leads to its survivor there), take the general path.
 // Other types declared with compiledNode (identifiers, identities) are answered the same way.
-compiledNode('User', (ctx, readable) => ({ mergedIntoId: null, ...visibleUsersOf(ctx.access.viewer.kind === 'user' ? ctx.access.viewer.userId : null, readable) }));
+const visibleUser: RowsWhere = (ctx, readable) => ({ mergedIntoId: null, ...visibleUsersOf(ctx.access.viewer.kind === 'user' ? ctx.access.viewer.userId : null, readable) });
+compiledNode('User', visibleUser);
 /**
  * `user(id or email, asOf)`: the user as it was then, read from history by the engine
  * (what is selected of it too); a user merged away by then leads to the user it was
@@ -78,8 +80,13 @@ builder.queryFields((t) => ({
     type: UserRef,
     nullable: true,
     description: 'The signed-in user; null for anonymous callers and API keys.',
-    resolve: (query, _root, _args, ctx) =>
-      ctx.viewer.kind === 'user' ? prisma.user.findUnique({ ...query, where: { id: ctx.viewer.userId } }) : null,
+    resolve: async (query, _root, _args, ctx, info) => {
+      if (ctx.viewer.kind !== 'user') return null;
+      const id = ctx.viewer.userId;
+      // Compiled, but for the fields that have no SQL form (they take the general path alone).
+      const answer = await prebuiltRow(ctx, info, 'User', () => ({ id }), null, null, true);
+      return answer === undefined ? prisma.user.findUnique({ ...query, where: { id } }) : compiledObject<User>(answer, 'User', query);
+    },
   }),
   user: t.prismaField({
     type: UserRef,
@@ -93,12 +100,11 @@ builder.queryFields((t) => ({
       asOf: t.arg({ type: 'DateTime', required: false, description: AS_OF_DESCRIPTION }),
     },
     resolve: async (query, _root, args, ctx, info) => {
-      if (args.asOf) {
-        // Reached when the operation is more than this one field: say why it is not answered.
-        await userAsOf(ctx, info, { ...args, asOf: args.asOf });
-        throw notAsOf('user', 'user among other fields of an operation');
-      }
-      return findUser(ctx.access, args, query);
+      if (args.asOf) return compiledObject<User>(await userAsOf(ctx, info, { ...args, asOf: args.asOf }), 'User', query);
+      const lookup = userLookup(args);
+      const answer = await prebuiltRow(ctx, info, 'User', (c, readable) => ({ ...lookup, ...visibleUser(c, readable) }), null, null, true);
+      // A miss may be a merged user's id or email: the general path leads it to the survivor.
+      return answer ? compiledObject<User>(answer, 'User', query) : findUser(ctx.access, args, query);
     },
   }),
 }));

@@ -47,7 +47,26 @@ export class Builder {
     readonly readableRoot: string | null = null,
     /** The moment the plan reads as of (each model's versions valid then); null: the present. */
     readonly asOf: Date | null = null,
+    /**
+     * Whether a field the engine does not compile leaves a hole in its object (the
+     * general path fills it: compiled.ts) instead of refusing the whole plan.
+     */
+    readonly holes = false,
   ) {}
+
+  /** The fields left as holes, as `Type.field: reason`. */
+  readonly holesLeft: string[] = [];
+
+  /** Where the parameters stand, to go back to when a field's SQL is dropped. */
+  mark(): number {
+    return this.params.length;
+  }
+
+  /** Drops the parameters added since `mark` (a statement must use every one it is given). */
+  rewind(mark: number): void {
+    this.params.length = mark;
+    for (const [key, p] of this.byValue) if (Number(/^\$(\d+)/.exec(p)![1]) > mark) this.byValue.delete(key);
+  }
 
   /**
    * What the plan reads rows of `m` from: its table, or as of a past moment the versions

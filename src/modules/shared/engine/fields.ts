@@ -1,9 +1,9 @@
 import type { FieldNode, GraphQLObjectType } from 'graphql';
 import type { Context } from '../../../context.ts';
-import type { Builder, ConnectionQuery } from './builder.ts';
+import { ROOT, type Builder, type ConnectionQuery } from './builder.ts';
 import { connectionOf } from './connection.ts';
 import { model, type Model } from './datamodel.ts';
-import { globalId, iso, listText, objectText, typename, unplannable, type Shape, type Value } from './text.ts';
+import { globalId, iso, listText, objectText, ROW_KEY, typename, Unplannable, unplannable, type Shape, type Value } from './text.ts';
 import { orderSql, orderTerms, whereSql } from './where.ts';
 
 // How each field of a table-backed type is compiled. Most need no declaration: a
@@ -55,36 +55,48 @@ interface FieldExtensions {
   pothosOptions?: { authScopes?: unknown; query?: unknown; select?: unknown };
 }
 
-/** The object of type `type` for the row `alias`, with the fields `nodes` select. */
+/**
+ * The object of type `type` for the row `alias`, with the fields `nodes` select. When
+ * the builder leaves holes, a field it cannot compile is left out and the object
+ * carries its row's id (ROW_KEY), so that the general path can answer that field alone.
+ */
 export function objectOf(b: Builder, type: GraphQLObjectType, alias: string, nodes: readonly FieldNode[]): Shape {
   const m = modelOf(type) ?? unplannable(`${type.name} is not a table`);
   const pairs: [string, Value][] = [];
+  let holes = false;
   for (const [key, fieldNodes] of b.collect(type, nodes)) {
-    const name = fieldNodes[0]!.name.value;
-    if (name === '__typename') {
-      pairs.push([key, typename(type.name)]);
-      continue;
+    const at = b.mark();
+    try {
+      pairs.push([key, fieldOf(b, type, m, alias, fieldNodes)]);
+    } catch (err) {
+      if (!(err instanceof Unplannable) || !b.holes) throw err;
+      b.rewind(at);
+      b.holesLeft.push(`${type.name}.${fieldNodes[0]!.name.value}: ${err.message}`);
+      holes = true;
     }
-    const def = type.getFields()[name] ?? unplannable(`${type.name}.${name}`);
-    const decl = declared.get(`${type.name}.${name}`);
-    if (decl && 'connection' in decl) {
-      if (decl.checkedAtRoot && (alias !== 'r0' || !b.readableRoot)) unplannable(`${type.name}.${name} below the root`);
-      pairs.push([key, connectionOf(b, m, alias, type, fieldNodes, decl.connection, objectOf)]);
-      continue;
-    }
-    if (decl) {
-      pairs.push([key, decl.sql(b, alias, fieldNodes, type)]);
-      continue;
-    }
-    const ext = def.extensions as FieldExtensions;
-    if (def.args.length || ext.pothosOptions?.authScopes) unplannable(`${type.name}.${name} has arguments or auth scopes`);
-    if (name === 'id' && type.getInterfaces().some((i) => i.name === 'Node')) pairs.push([key, globalId(type.name, `${alias}.${m.fields.get('id')!.column}`)]);
-    else if (ext.pothosExposedField) pairs.push([key, columnValue(m, alias, ext.pothosExposedField)]);
-    else if (ext.pothosPrismaRelationField && !ext.pothosOptions?.select) pairs.push([key, relationOf(b, m, alias, type, fieldNodes, ext.pothosOptions?.query)]);
-    else unplannable(`${type.name}.${name} has a resolver`);
   }
+  if (holes) pairs.push([ROW_KEY, `${alias}.${m.fields.get('id')!.column}`]);
   if (pairs.length > 50) unplannable('too many fields');
   return { pairs };
+}
+
+/** The value of one field (selected as `nodes`) of the row `alias` of `type`. */
+function fieldOf(b: Builder, type: GraphQLObjectType, m: Model, alias: string, nodes: FieldNode[]): Value {
+  const name = nodes[0]!.name.value;
+  if (name === '__typename') return typename(type.name);
+  const def = type.getFields()[name] ?? unplannable(`${type.name}.${name}`);
+  const decl = declared.get(`${type.name}.${name}`);
+  if (decl && 'connection' in decl) {
+    if (decl.checkedAtRoot && (alias !== ROOT || !b.readableRoot)) unplannable(`${type.name}.${name} below the root`);
+    return connectionOf(b, m, alias, type, nodes, decl.connection, objectOf);
+  }
+  if (decl) return decl.sql(b, alias, nodes, type);
+  const ext = def.extensions as FieldExtensions;
+  if (def.args.length || ext.pothosOptions?.authScopes) unplannable(`${type.name}.${name} has arguments or auth scopes`);
+  if (name === 'id' && type.getInterfaces().some((i) => i.name === 'Node')) return globalId(type.name, `${alias}.${m.fields.get('id')!.column}`);
+  if (ext.pothosExposedField) return columnValue(m, alias, ext.pothosExposedField);
+  if (ext.pothosPrismaRelationField && !ext.pothosOptions?.select) return relationOf(b, m, alias, type, nodes, ext.pothosOptions?.query);
+  return unplannable(`${type.name}.${name} has a resolver`);
 }
 
 /**

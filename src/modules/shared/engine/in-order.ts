@@ -58,8 +58,7 @@ export async function prebuiltNodesAsOf(ctx: Context, info: PlanInfo, positions:
         FROM unnest(${b.param(ids, 'uuid[]')}, ${b.param(typeOf, 'int[]')}, ${b.param(texts, 'text[]')}) WITH ORDINALITY AS wanted(id, t, given, n)`,
       };
     },
-    null,
-    asOf,
+    { asOf },
   );
   return list!;
 }
@@ -122,8 +121,7 @@ export async function prebuiltResolutionsAsOf(
         LEFT JOIN ${b.from(users)} ${ROOT} ON ${ROOT}.${col(users, 'id')} = hit.user_id AND hit.users = 1`,
       };
     },
-    null,
-    asOf,
+    { asOf },
   );
   return list!;
 }

@@ -1,6 +1,7 @@
 // The read engine: compiles a selection over the table-backed types to one SQL
 // statement (README, "How the hot reads are answered").
 export type { PlanInfo } from './builder.ts';
+export { answerCompiledObjects, compiledList, compiledObject } from './compiled.ts';
 export { columnValue, compiledConnection, compiledField, relatedList } from './fields.ts';
 export { historyOf, model } from './datamodel.ts';
 export {
@@ -13,6 +14,7 @@ export {
   prebuiltUsers,
   rootPlanners,
   type RootPlanner,
+  type RowsWhere,
 } from './roots.ts';
 export { engineCounts, notAsOf, setPlannedReads, statementFor } from './run.ts';
 export { JsonText, type PlanRow } from './text.ts';

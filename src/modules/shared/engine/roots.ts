@@ -16,7 +16,7 @@ import { whereSql } from './where.ts';
 const viewerId = (ctx: Context) => (ctx.viewer.kind === 'user' ? ctx.viewer.userId : null);
 
 /** `organization(id)`: the organization and what is selected of it; the caller checked the viewer may read it. */
-export function prebuiltOrganization(ctx: Context, info: PlanInfo, organizationId: string, asOf: Date | null = null): Promise<JsonText | null | undefined> {
+export function prebuiltOrganization(ctx: Context, info: PlanInfo, organizationId: string, asOf: Date | null = null, holes = false): Promise<JsonText | null | undefined> {
   const type = info.schema.getType('Organization') as GraphQLObjectType;
   const m = model('Organization');
   return planAndRun(
@@ -27,8 +27,7 @@ export function prebuiltOrganization(ctx: Context, info: PlanInfo, organizationI
       const parts = new Parts(shape);
       return { parts, text: `SELECT ${parts.select()} FROM ${b.from(m)} ${ROOT} WHERE ${whereSql(b, m, ROOT, { id: organizationId })}` };
     },
-    organizationId,
-    asOf,
+    { readableRoot: organizationId, asOf, holes },
   );
 }
 
@@ -46,7 +45,15 @@ export function compiledNode(type: string, visible: RowsWhere) {
 export const compiledNodeRule = (type: string): RowsWhere | undefined => nodes.get(type);
 
 /** One row of `type` matching `where` and what is selected of it; null when there is none. */
-export function prebuiltRow(ctx: Context, info: PlanInfo, type: string, where: RowsWhere, readableRoot: string | null = null, asOf: Date | null = null): Promise<JsonText | null | undefined> {
+export function prebuiltRow(
+  ctx: Context,
+  info: PlanInfo,
+  type: string,
+  where: RowsWhere,
+  readableRoot: string | null = null,
+  asOf: Date | null = null,
+  holes = false,
+): Promise<JsonText | null | undefined> {
   const objectType = info.schema.getType(type) as GraphQLObjectType;
   const m = model((objectType.extensions as { pothosPrismaModel: string }).pothosPrismaModel);
   return planAndRun(
@@ -56,15 +63,14 @@ export function prebuiltRow(ctx: Context, info: PlanInfo, type: string, where: R
       const parts = new Parts(objectOf(b, objectType, ROOT, info.fieldNodes));
       return { parts, text: `SELECT ${parts.select()} FROM ${b.from(m)} ${ROOT} WHERE ${whereSql(b, m, ROOT, where(ctx, b.readable))} LIMIT 1` };
     },
-    readableRoot,
-    asOf,
+    { readableRoot, asOf, holes },
   );
 }
 
 /** `node(id)` of a type declared with compiledNode; undefined for any other type. */
-export function prebuiltNode(ctx: Context, info: PlanInfo, type: string, id: string, asOf: Date | null = null): Promise<JsonText | null | undefined> | undefined {
+export function prebuiltNode(ctx: Context, info: PlanInfo, type: string, id: string, asOf: Date | null = null, holes = false): Promise<JsonText | null | undefined> | undefined {
   const visible = nodes.get(type);
-  return visible && prebuiltRow(ctx, info, type, (c, readable) => ({ AND: [{ id }, visible(c, readable)] }), null, asOf);
+  return visible && prebuiltRow(ctx, info, type, (c, readable) => ({ AND: [{ id }, visible(c, readable)] }), null, asOf, holes);
 }
 
 /** A visible user (rules.ts, visibleUsersWhere; not merged away); null when there is none such. */
@@ -107,6 +113,7 @@ export function prebuiltResolution(
   organizationId: string,
   key: { source: string; identifierKey: string; normalizedValue: string },
   asOf: Date | null = null,
+  holes = false,
 ): Promise<JsonText | null | undefined> {
   const identifier = model('Identifier');
   const users = model('User');
@@ -129,7 +136,7 @@ export function prebuiltResolution(
             FROM ${b.from(identifier)} hit WHERE ${whereSql(b, identifier, 'hit', where)} HAVING count(*) > 0) hit
       LEFT JOIN ${b.from(users)} ${ROOT} ON ${ROOT}.id = hit.user_id AND hit.users = 1`,
     };
-  }, null, asOf);
+  }, { asOf, holes });
 }
 
 /**

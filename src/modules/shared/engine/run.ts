@@ -23,8 +23,8 @@ export function setPlannedReads(enabled: boolean): void {
 export const engineCounts = { compiled: new Map<string, number>(), fallback: new Map<string, number>(), failed: new Map<string, number>() };
 const count = (m: Map<string, number>, field: string) => m.set(field, (m.get(field) ?? 0) + 1);
 
-/** Root field nodes (of cached documents) whose fallback was logged already. */
-const loggedFallbacks = new WeakSet<FieldNode>();
+/** Root field nodes (of cached documents) and the messages logged about them already. */
+const logged = new WeakMap<FieldNode, Set<string>>();
 
 /** Prepared statements are kept for this many distinct plans; more run unprepared. */
 const MAX_NAMED = 200;
@@ -53,6 +53,14 @@ export interface Plan {
   text: string;
 }
 
+/** How a plan is built: see Builder. */
+export interface PlanOptions {
+  readableRoot?: string | null;
+  asOf?: Date | null;
+  /** Leave the fields the engine cannot compile to the general path (compiled.ts) instead of refusing the plan. */
+  holes?: boolean;
+}
+
 /**
  * Compiles the subtree under the field being resolved with `build` and runs it: its
  * JSON answer (null: no row), or undefined when it is left to the general path.
@@ -61,27 +69,25 @@ export async function planAndRun(
   ctx: Context,
   info: PlanInfo,
   build: (b: Builder) => Plan,
-  readableRoot: string | null = null,
-  asOf: Date | null = null,
+  { readableRoot = null, asOf = null, holes = false }: PlanOptions = {},
 ): Promise<JsonText | null | undefined> {
   if (!planning && !asOf) return undefined;
   const node = info.fieldNodes[0]!;
   const field = node.name.value;
-  const b = new Builder(info, ctx, await ctx.access.readableOrganizationIds(), readableRoot, asOf);
+  // Only the engine reads the past: the general path would answer the present.
+  const b = new Builder(info, ctx, await ctx.access.readableOrganizationIds(), readableRoot, asOf, holes && !asOf);
   let plan: Plan;
   try {
     plan = build(b);
   } catch (err) {
     if (!(err instanceof Unplannable)) throw err;
-    // Only the engine reads the past: the general path would answer the present.
     if (asOf) throw notAsOf(field, err.message);
     count(engineCounts.fallback, field);
-    if (!loggedFallbacks.has(node)) {
-      loggedFallbacks.add(node);
-      logger.info({ field, reason: err.message }, 'read not compiled; the general path answers it');
-    }
+    logOnce(node, { field, reason: err.message }, holes ? 'read not compiled; the general path answers it' : 'operation not answered by one statement; its resolvers run');
     return undefined;
   }
+  for (const hole of b.holesLeft) count(engineCounts.fallback, hole.slice(0, hole.indexOf(':')));
+  if (b.holesLeft.length) logOnce(node, { field, holes: b.holesLeft }, 'fields left to the general path');
   if (asOf) return plan.parts.render((await sql<PlanRow>(statementFor(plan.text), b.params))[0] ?? null);
   try {
     const rows = await sql<PlanRow>(statementFor(plan.text), b.params);
@@ -92,4 +98,11 @@ export async function planAndRun(
     logger.warn({ field, error: (err as Error).message }, 'compiled read failed; the general path answers it');
     return undefined;
   }
+}
+
+function logOnce(node: FieldNode, details: object, message: string): void {
+  const messages = logged.get(node) ?? new Set<string>();
+  if (messages.has(message)) return;
+  logged.set(node, messages.add(message));
+  logger.info(details, message);
 }

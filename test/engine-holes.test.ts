@@ -1,0 +1,107 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { engineCounts, setPlannedReads } from '../src/modules/shared/engine/index.ts';
+import { globalId, gql, tokenFor, type GqlOptions } from './helpers/app.ts';
+import { aMember, anIdentifier, anIdentity, anOrganization, aSource, aUser } from './helpers/factories.ts';
+import { withSqlLog } from './helpers/sql-count.ts';
+
+// Operations the engine cannot answer whole: several root fields, or fields with no SQL
+// form below a compiled root. Each root is still compiled; only the fields it cannot
+// compile take the general path, given their parent's row. The answers equal the
+// general path's for every viewer.
+
+afterEach(() => setPlannedReads(true));
+
+const isPlan = (statement: string) => statement.startsWith('SELECT true AS found, ');
+
+async function bothWays(query: string, options: GqlOptions) {
+  setPlannedReads(true);
+  const { result: planned, statements } = await withSqlLog(() => gql(query, options));
+  setPlannedReads(false);
+  const general = await gql(query, options);
+  setPlannedReads(true);
+  return { planned, general, plans: statements.filter(isPlan).length, statements };
+}
+
+async function world() {
+  const org = await anOrganization();
+  const crm = await aSource(org.id, { key: 'crm' });
+  const admin = await aUser({ name: 'Ada Admin' });
+  await aMember(org.id, admin.id, { role: 'ORGANIZATION_ADMIN' });
+  const analyst = await aUser();
+  await aMember(org.id, analyst.id, { role: 'ANALYST' });
+  const people = [];
+  for (let i = 0; i < 4; i++) {
+    const person = await aUser({ name: `Person ${i}` });
+    await aMember(org.id, person.id, { role: 'ANALYST', state: i === 3 ? 'SUSPENDED' : 'ACTIVE' });
+    await anIdentifier(org.id, person.id, crm.id, { identifierKey: 'owner_id', identifierValue: `o${i}`, confidenceScore: i / 4 });
+    people.push(person);
+  }
+  const identity = await anIdentity(org.id, { sourceId: crm.id, userId: people[0]!.id, name: 'Work account' });
+  // Audit events to read beside compiled fields.
+  await gql(`mutation ($id: ID!) { updateOrganization(input: { id: $id, name: "Renamed" }) { __typename } }`, {
+    token: await tokenFor(admin.authSubject!),
+    organizationId: org.id,
+    variables: { id: org.id },
+  });
+  const viewers: [string, GqlOptions][] = [
+    ['an organization admin', { token: await tokenFor(admin.authSubject!), organizationId: org.id }],
+    ['an analyst', { token: await tokenFor(analyst.authSubject!), organizationId: org.id }],
+    ['a person, not narrowed', { token: await tokenFor(people[1]!.authSubject!) }],
+  ];
+  return { org, crm, admin, people, identity, viewers };
+}
+
+describe('holes: only what the engine cannot compile takes the general path', () => {
+  it('fields with resolvers of their own, at every depth below compiled roots', async () => {
+    const { org, people, identity, viewers } = await world();
+    const queries = [
+      // A connection with a resolver of its own beside compiled connections.
+      `{ organization(id: "${org.id}") { name auditEvents(first: 2) { totalCount edges { node { action } } } members(first: 10) { totalCount edges { node { role user { email authSubject memberships { role } } } } } } }`,
+      // A field with a resolver inside a compiled list, and a compiled relation under it.
+      `{ organization(id: "${org.id}") { identifiers(first: 10) { edges { cursor node { identifierKey user { name authSubject identifiers(first: 1) { totalCount } } } } pageInfo { hasNextPage endCursor } } } }`,
+      `{ user(id: "${globalId('User', people[0]!.id)}") { email authSubject identities(first: 5) { edges { node { name } } } } }`,
+      `{ viewer { email authSubject memberships { role organization { name } } } }`,
+      `{ node(id: "${globalId('User', people[2]!.id)}") { id ... on User { name authSubject } } }`,
+      `{ identity(id: "${globalId('Identity', identity.id)}") { name user { email authSubject } source { key } } }`,
+    ];
+    for (const [viewer, options] of viewers) {
+      for (const query of queries) {
+        const both = await bothWays(query, options);
+        expect(both.planned, `${query}\nas ${viewer}`).toEqual(both.general);
+        expect(both.plans, `${query}\nas ${viewer}`).toBeGreaterThan(0);
+      }
+    }
+  });
+
+  it('several root fields: each compiled, answered as the general path answers them, errors included', async () => {
+    const { org, people, identity, viewers } = await world();
+    const other = await anOrganization();
+    const query = `{
+      a: organization(id: "${org.id}") { name members(first: 2) { edges { node { role } } pageInfo { hasNextPage } } }
+      b: user(id: "${globalId('User', people[1]!.id)}") { email memberships { role } }
+      c: node(id: "${globalId('Identity', identity.id)}") { ... on Identity { name } }
+      d: identity(id: "${globalId('Identity', identity.id)}") { name }
+      viewer { email }
+      forbidden: organization(id: "${other.id}") { name }
+      missing: user(id: "${globalId('User', '00000000-0000-4000-8000-000000000000')}") { email }
+    }`;
+    for (const [viewer, options] of viewers) {
+      const both = await bothWays(query, options);
+      expect(both.planned, viewer).toEqual(both.general);
+      expect(both.planned.errors?.map((e) => e.path), viewer).toEqual([['forbidden']]);
+      expect(both.plans, viewer).toBeGreaterThanOrEqual(4);
+    }
+  });
+
+  it('loads the rows under holes in one statement per type, and counts each hole in /metrics', async () => {
+    const { org, viewers } = await world();
+    const before = engineCounts.fallback.get('User.authSubject') ?? 0;
+    const query = `{ organization(id: "${org.id}") { members(first: 10) { edges { node { user { email authSubject } } } } } }`;
+    const { planned, statements } = await bothWays(query, viewers[0]![1]);
+    expect(planned.errors).toBeUndefined();
+    expect(planned.data!.organization.members.edges).toHaveLength(6);
+    // The users' rows, once for all six members.
+    expect(statements.filter((s) => /FROM "public"\."users" AS "t0" WHERE "t0"\."id" IN/.test(s))).toHaveLength(1);
+    expect(engineCounts.fallback.get('User.authSubject')).toBe(before + 1);
+  });
+});
