@@ -184,5 +184,11 @@ describe('node and nodes as of a past moment', () => {
     expectNoErrors(among);
     expect(among.data!.node).toEqual({ id: encodeGlobalID('Organization', a.org.id) });
     expect(among.data!.viewer).toEqual({ id: expect.any(String) });
+    const many = await gql(`query ($asOf: DateTime) { nodes(ids: ["${encodeGlobalID('Organization', a.org.id)}", "${encodeGlobalID('Organization', b.org.id)}"], asOf: $asOf) { id ... on Organization { name } } viewer { id } }`, {
+      ...a.as,
+      variables: { asOf: then.toISOString() },
+    });
+    expectNoErrors(many);
+    expect(many.data!.nodes).toEqual([{ id: encodeGlobalID('Organization', a.org.id), name: expect.any(String) }, null]);
   });
 });
