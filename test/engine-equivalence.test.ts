@@ -234,8 +234,8 @@ describe('compiled answers equal the general path on generated worlds and select
               ]
             : []),
           // A source of the organization, and one of the other (null to a viewer who may not read it).
-          ...[crm, otherCrm].map((source) => `{ node(id: "${globalId('IntegrationSource', source.id)}") { id ... on IntegrationSource { ${sourceFields} } } }`),
-          ...suggestions.map((suggestion) => `{ node(id: "${globalId('LinkSuggestion', suggestion.id)}") { ... on LinkSuggestion { ${suggestionFields} } } }`),
+          ...[crm, otherCrm].map((source) => `node(id: "${globalId('IntegrationSource', source.id)}") { id ... on IntegrationSource { ${sourceFields} } }`),
+          ...suggestions.map((suggestion) => `node(id: "${globalId('LinkSuggestion', suggestion.id)}") { ... on LinkSuggestion { ${suggestionFields} } }`),
           ...identities.flatMap((identity) => [
             `node(id: "${globalId('Identity', identity.id)}") { ... on Identity { ${identityFields} } }`,
             `identity(organizationId: "${org.id}", identifierKey: "${identity.identifierKey}") { ${identityFields} }`,

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { engineCounts, setPlannedReads } from '../src/modules/shared/engine/index.ts';
 import { globalId, gql, tokenFor, type GqlOptions } from './helpers/app.ts';
 import { aMember, anIdentifier, anIdentity, anOrganization, aSource, aUser } from './helpers/factories.ts';
-import { withSqlLog } from './helpers/sql-count.ts';
+import { bothWays } from './helpers/engine.ts';
 
 // Operations the engine cannot answer whole: several root fields, or fields with no SQL
 // form below a compiled root. Each root is still compiled; only the fields it cannot
@@ -11,16 +11,7 @@ import { withSqlLog } from './helpers/sql-count.ts';
 
 afterEach(() => setPlannedReads(true));
 
-const isPlan = (statement: string) => statement.startsWith('SELECT true AS found, ');
 
-async function bothWays(query: string, options: GqlOptions) {
-  setPlannedReads(true);
-  const { result: planned, statements } = await withSqlLog(() => gql(query, options));
-  setPlannedReads(false);
-  const general = await gql(query, options);
-  setPlannedReads(true);
-  return { planned, general, plans: statements.filter(isPlan).length, statements };
-}
 
 async function world() {
   const org = await anOrganization();

@@ -2,9 +2,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { database, prisma } from '../src/db.ts';
 import { setPlannedReads } from '../src/modules/shared/engine/index.ts';
-import { globalId, gql, tokenFor, type GqlOptions } from './helpers/app.ts';
+import { globalId, tokenFor, type GqlOptions } from './helpers/app.ts';
 import { aMember, anApiKey, anIdentifier, anIdentity, anOrganization, aSource, aUser } from './helpers/factories.ts';
-import { withSqlLog } from './helpers/sql-count.ts';
+import { bothWays } from './helpers/engine.ts';
 import { normalisedPair } from '../src/modules/suggestion/pairs.ts';
 
 // The organization's sources and link suggestions, node(id) of sources, suggestions and
@@ -14,17 +14,7 @@ import { normalisedPair } from '../src/modules/suggestion/pairs.ts';
 
 afterEach(() => setPlannedReads(true));
 
-const isPlan = (statement: string) => statement.startsWith('SELECT true AS found, ');
 
-/** The answer with planning on and off, and whether the compiled statement ran. */
-async function bothWays(query: string, options: GqlOptions) {
-  setPlannedReads(true);
-  const { result: planned, statements } = await withSqlLog(() => gql(query, options));
-  setPlannedReads(false);
-  const general = await gql(query, options);
-  setPlannedReads(true);
-  return { planned, general, usedPlan: statements.some(isPlan) };
-}
 
 async function world() {
   const org = await anOrganization();
