@@ -11,6 +11,9 @@ export const OLDEST_FIRST = [{ createdAt: 'asc' as const }, { id: 'asc' as const
 /** Rows (any model with organizationId) of the organizations `readable` lists ('all': any). */
 export const readableWhere = (readable: string[] | 'all') => (readable === 'all' ? {} : { organizationId: { in: readable } });
 
+/** Rows only an organization's admins see (API keys, webhook endpoints and deliveries): those of the organizations `administered` lists. */
+export const administeredWhere = (administered: string[] | 'all') => readableWhere(administered);
+
 /**
  * Users the viewer may see, given the organizations they may read: themself, and the
  * members of every organization they may read (everyone, for a system admin).

@@ -1,5 +1,5 @@
 import type { Context } from '../../context.ts';
-import { readableWhere } from './rules.ts';
+import { administeredWhere, readableWhere } from './rules.ts';
 
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -31,6 +31,5 @@ export async function tenantRowWhere(id: string, ctx: Context) {
  */
 export async function administeredRowWhere(id: string, ctx: Context) {
   if (!isUuid(id)) return NO_ROW;
-  const administered = await ctx.access.organizationIdsWith('admin');
-  return administered === 'all' ? { id } : { id, organizationId: { in: administered } };
+  return { id, ...administeredWhere(await ctx.access.organizationIdsWith('admin')) };
 }

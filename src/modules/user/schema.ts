@@ -102,7 +102,7 @@ builder.queryFields((t) => ({
     resolve: async (query, _root, args, ctx, info) => {
       if (args.asOf) return compiledObject<User>(await userAsOf(ctx, info, { ...args, asOf: args.asOf }), 'User', query);
       const lookup = userLookup(args);
-      const answer = await prebuiltRow(ctx, info, 'User', (c, readable) => ({ ...lookup, ...visibleUser(c, readable) }), null, null, true);
+      const answer = await prebuiltRow(ctx, info, 'User', (c, readable, administered) => ({ ...lookup, ...visibleUser(c, readable, administered) }), null, null, true);
       // A miss may be a merged user's id or email: the general path leads it to the survivor.
       return answer ? compiledObject<User>(answer, 'User', query) : findUser(ctx.access, args, query);
     },

@@ -43,6 +43,8 @@ export class Builder {
     readonly ctx: Context,
     /** The organizations the viewer may read ('all' for an unscoped system admin). */
     readonly readable: string[] | 'all',
+    /** The organizations the viewer administers ('all' for an unscoped system admin). */
+    readonly administered: string[] | 'all',
     /** The organization at the root of the plan, when the caller checked the viewer may read it (its connections with auth scopes can be planned). */
     readonly readableRoot: string | null = null,
     /** The moment the plan reads as of (each model's versions valid then); null: the present. */
@@ -53,6 +55,11 @@ export class Builder {
      */
     readonly holes = false,
   ) {}
+
+  /** Whether the viewer administers the organization `id`. */
+  administers(id: string): boolean {
+    return this.administered === 'all' || this.administered.includes(id);
+  }
 
   /** The fields left as holes, as `Type.field: reason`. */
   readonly holesLeft: string[] = [];

@@ -16,15 +16,19 @@ import { orderSql, orderTerms, whereSql } from './where.ts';
 /** SQL of a declared field's value for the row `alias` of its type. */
 export type FieldSql = (b: Builder, alias: string, nodes: FieldNode[], parent: GraphQLObjectType) => Value;
 
-const declared = new Map<string, { sql: FieldSql } | { connection: ConnectionQuery; checkedAtRoot: boolean }>();
+/** What a connection's auth scopes ask of the root organization: to be read (true) or administered ('admin'). */
+type CheckedAtRoot = boolean | 'admin';
+
+const declared = new Map<string, { sql: FieldSql } | { connection: ConnectionQuery; checkedAtRoot: CheckedAtRoot }>();
 
 /**
  * Declares a Pothos `relatedConnection` to the engine: `query` is the very function
  * given to Pothos (its where and order, from the field's arguments). A connection with
  * auth scopes is compiled only on the root object whose access the caller checked
- * (`checkedAtRoot`).
+ * (`checkedAtRoot`); one for the organization's admins ('admin') only when the viewer
+ * administers it, else its resolver answers (FORBIDDEN, as its scopes say).
  */
-export function compiledConnection(type: string, field: string, query: ConnectionQuery, { checkedAtRoot = false } = {}) {
+export function compiledConnection(type: string, field: string, query: ConnectionQuery, { checkedAtRoot = false as CheckedAtRoot } = {}) {
   declared.set(`${type}.${field}`, { connection: query, checkedAtRoot });
 }
 
@@ -88,6 +92,7 @@ function fieldOf(b: Builder, type: GraphQLObjectType, m: Model, alias: string, n
   const decl = declared.get(`${type.name}.${name}`);
   if (decl && 'connection' in decl) {
     if (decl.checkedAtRoot && (alias !== ROOT || !b.readableRoot)) unplannable(`${type.name}.${name} below the root`);
+    if (decl.checkedAtRoot === 'admin' && !b.administers(b.readableRoot!)) unplannable(`${type.name}.${name} for a viewer who does not administer it`);
     return connectionOf(b, m, alias, type, nodes, decl.connection, objectOf);
   }
   if (decl) return decl.sql(b, alias, nodes, type);

@@ -43,7 +43,7 @@ export async function prebuiltNodesAsOf(ctx: Context, info: PlanInfo, positions:
         const visible = compiledNodeRule(type) ?? unplannable(type);
         const id = leads.get(type)?.(b, 'wanted.id') ?? 'wanted.id';
         const object = objectText(objectOf(b, objectType, ROOT, info.fieldNodes).pairs);
-        const row = `SELECT ${object} FROM ${b.from(m)} ${ROOT} WHERE ${ROOT}.${m.fields.get('id')!.column} = ${id} AND ${whereSql(b, m, ROOT, visible(ctx, b.readable))} LIMIT 1`;
+        const row = `SELECT ${object} FROM ${b.from(m)} ${ROOT} WHERE ${ROOT}.${m.fields.get('id')!.column} = ${id} AND ${whereSql(b, m, ROOT, visible(ctx, b.readable, b.administered))} LIMIT 1`;
         return `WHEN ${t} THEN coalesce((${row}), 'null')`;
       });
       const ids = positions.map((p) => (p && !(p instanceof JsonText) ? p.id : null));

@@ -31,8 +31,8 @@ export function prebuiltOrganization(ctx: Context, info: PlanInfo, organizationI
   );
 }
 
-/** Which rows of a type the viewer may see, given the organizations they may read. */
-export type RowsWhere = (ctx: Context, readable: string[] | 'all') => object;
+/** Which rows of a type the viewer may see, given the organizations they may read and those they administer. */
+export type RowsWhere = (ctx: Context, readable: string[] | 'all', administered: string[] | 'all') => object;
 
 const nodes = new Map<string, RowsWhere>();
 
@@ -61,7 +61,7 @@ export function prebuiltRow(
     info,
     (b) => {
       const parts = new Parts(objectOf(b, objectType, ROOT, info.fieldNodes));
-      return { parts, text: `SELECT ${parts.select()} FROM ${b.from(m)} ${ROOT} WHERE ${whereSql(b, m, ROOT, where(ctx, b.readable))} LIMIT 1` };
+      return { parts, text: `SELECT ${parts.select()} FROM ${b.from(m)} ${ROOT} WHERE ${whereSql(b, m, ROOT, where(ctx, b.readable, b.administered))} LIMIT 1` };
     },
     { readableRoot, asOf, holes },
   );
@@ -70,7 +70,7 @@ export function prebuiltRow(
 /** `node(id)` of a type declared with compiledNode; undefined for any other type. */
 export function prebuiltNode(ctx: Context, info: PlanInfo, type: string, id: string, asOf: Date | null = null, holes = false): Promise<JsonText | null | undefined> | undefined {
   const visible = nodes.get(type);
-  return visible && prebuiltRow(ctx, info, type, (c, readable) => ({ AND: [{ id }, visible(c, readable)] }), null, asOf, holes);
+  return visible && prebuiltRow(ctx, info, type, (c, readable, administered) => ({ AND: [{ id }, visible(c, readable, administered)] }), null, asOf, holes);
 }
 
 /** A visible user (rules.ts, visibleUsersWhere; not merged away); null when there is none such. */

@@ -75,7 +75,9 @@ export async function planAndRun(
   const node = info.fieldNodes[0]!;
   const field = node.name.value;
   // Only the engine reads the past: the general path would answer the present.
-  const b = new Builder(info, ctx, await ctx.access.readableOrganizationIds(), readableRoot, asOf, holes && !asOf);
+  // Both lists come from the roles the request read once (Access.organizationIdsWith).
+  const [readable, administered] = await Promise.all([ctx.access.readableOrganizationIds(), ctx.access.organizationIdsWith('admin')]);
+  const b = new Builder(info, ctx, readable, administered, readableRoot, asOf, holes && !asOf);
   let plan: Plan;
   try {
     plan = build(b);
