@@ -1,7 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { database, prisma } from '../src/db.ts';
-import { setPlannedReads } from '../src/modules/shared/engine/index.ts';
+import type { Context } from '../src/context.ts';
+import { database, prisma, sql } from '../src/db.ts';
+import { model, setPlannedReads, type PlanInfo } from '../src/modules/shared/engine/index.ts';
+import { Builder } from '../src/modules/shared/engine/builder.ts';
+import { whereSql } from '../src/modules/shared/engine/where.ts';
 import { globalId, tokenFor, type GqlOptions } from './helpers/app.ts';
 import { aMember, anApiKey, anIdentifier, anIdentity, anOrganization, aSource, aUser } from './helpers/factories.ts';
 import { bothWays } from './helpers/engine.ts';
@@ -10,7 +13,8 @@ import { normalisedPair } from '../src/modules/suggestion/pairs.ts';
 // The organization's sources and link suggestions, node(id) of sources, suggestions and
 // merges, and a user's merges, compiled by the read engine (declared next to their
 // Pothos fields): every answer is compared with the general path's, for viewers of
-// every role, and each case checks which path answered.
+// every role, and each case checks which path answered. The array filters of the
+// merges' rule are compared with Prisma's answers directly.
 
 afterEach(() => setPlannedReads(true));
 
@@ -178,14 +182,12 @@ describe('merges, compiled', () => {
   it("a user's merges and node(id) of a merge: the same answer as the general path, only the merges the viewer may see", async () => {
     const { person, merges, viewers, refused, outside } = await world();
     const MERGE = 'id __typename createdAt undoneAt mergedUserId survivor { id email }';
-    // Which merges a viewer sees is a filter on the organizations a merge touched, which
-    // the engine compiles for a viewer who reads every organization; for any other the
-    // general path answers (README, "How the hot reads are answered").
-    const readsAll = (viewer: string) => viewer.startsWith('a system admin, not narrowed');
-    const cases: [string, string, (viewer: string) => boolean][] = [
-      ['the merges of a user', `{ node(id: "${globalId('User', person.id)}") { ... on User { email merges { ${MERGE} } } } }`, readsAll],
-      ...merges.map((m, i): [string, string, (viewer: string) => boolean] => [`merge ${i}`, `{ node(id: "${globalId('UserMerge', m.id)}") { ... on UserMerge { ${MERGE} } } }`, readsAll]),
-      ['the organizations of a merge', `{ node(id: "${globalId('UserMerge', merges[0]!.id)}") { ... on UserMerge { organizationIds } } }`, () => false],
+    // Which merges a viewer sees is a filter on the organizations a merge touched (an
+    // array column: hasSome, isEmpty), compiled for every viewer.
+    const cases: [string, string, boolean][] = [
+      ['the merges of a user', `{ node(id: "${globalId('User', person.id)}") { ... on User { email merges { ${MERGE} } } } }`, true],
+      ...merges.map((m, i): [string, string, boolean] => [`merge ${i}`, `{ node(id: "${globalId('UserMerge', m.id)}") { ... on UserMerge { ${MERGE} } } }`, true]),
+      ['the organizations of a merge', `{ node(id: "${globalId('UserMerge', merges[0]!.id)}") { ... on UserMerge { organizationIds } } }`, false],
     ];
     const answers = await expectCases(cases, [...viewers, outside]);
     await expectRefused(cases, refused);
@@ -201,5 +203,37 @@ describe('merges, compiled', () => {
     expect(answers.get(`merge 1, as an analyst acting in the organization`)!.data.node).toBeNull();
     expect(seen(outside[0])).toEqual([id(3), ...none, id(1)]);
     expect(answers.get(`merge 0, as ${outside[0]}`)!.data.node).toBeNull();
+  });
+});
+
+describe('array filters, rendered in SQL', () => {
+  it('has, hasSome, hasEvery and isEmpty on a list column find the rows Prisma finds', async () => {
+    const { org, other, merges } = await world();
+    const m = model('Merge');
+    const ids = merges.map((x) => x.id);
+    const filters = [
+      { has: org.id },
+      { has: other.id },
+      { hasSome: [org.id] },
+      { hasSome: [org.id, other.id] },
+      { hasSome: [] },
+      { hasEvery: [org.id, other.id] },
+      { hasEvery: [other.id] },
+      { hasEvery: [] },
+      { isEmpty: true },
+      { isEmpty: false },
+    ];
+    const found: number[] = [];
+    for (const filter of filters) {
+      const where = { id: { in: ids }, organizationIds: filter };
+      const b = new Builder({} as PlanInfo, {} as Context, 'all', 'all');
+      const text = `SELECT r.${m.fields.get('id')!.column} AS id FROM ${m.table} r WHERE ${whereSql(b, m, 'r', where)}`;
+      const rows = await sql<{ id: string }>({ name: '', text }, b.params);
+      const expected = await prisma.merge.findMany({ where, select: { id: true } });
+      expect(rows.map((r) => r.id).sort(), JSON.stringify(filter)).toEqual(expected.map((r) => r.id).sort());
+      found.push(rows.length);
+    }
+    // The merges touch [org], [other], [] and [org, other].
+    expect(found).toEqual([2, 2, 2, 3, 0, 1, 2, 4, 1, 3]);
   });
 });

@@ -31,7 +31,12 @@ function scalar(b: Builder, col: string, filter: unknown): string {
     else if (op === 'contains' || op === 'startsWith' || op === 'endsWith') {
       const pattern = `${op === 'startsWith' ? '' : `'%' || `}${b.param(value, 'text')}${op === 'endsWith' ? '' : ` || '%'`}`;
       parts.push(`${col} ${insensitive ? 'ILIKE' : 'LIKE'} ${pattern}`);
-    } else unplannable(`the filter ${op}`);
+    } else if (op === 'has') parts.push(value === null ? unplannable('has: null') : `${b.param(value)} = ANY(${col})`);
+    // An untyped parameter takes the type of the array column it is compared with.
+    else if (op === 'hasSome') parts.push(`${col} && ${b.param(value)}`);
+    else if (op === 'hasEvery') parts.push(`${col} @> ${b.param(value)}`);
+    else if (op === 'isEmpty') parts.push(value ? `coalesce(cardinality(${col}), 0) = 0` : `cardinality(${col}) > 0`);
+    else unplannable(`the filter ${op}`);
   }
   return parts.length ? parts.join(' AND ') : 'true';
 }
