@@ -3,7 +3,9 @@ import { builder } from '../../builder.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors.ts';
 import type { ApiKey } from '../../generated/prisma/client.ts';
 import { totalCountField } from '../shared/connections.ts';
+import { columnValue, compiledConnection, compiledField, compiledNode, model } from '../shared/engine/index.ts';
 import { mutationResult } from '../shared/errors.ts';
+import { administeredWhere } from '../shared/rules.ts';
 import { scopesForOrganization } from '../shared/tenant.ts';
 import { administeredRowWhere } from '../shared/visibility.ts';
 import { createApiKey, deleteApiKey, revokeApiKey, type ApiKeyRole } from './api-keys.ts';
@@ -46,6 +48,20 @@ export const ApiKeyRef = builder.prismaNode('ApiKey', {
   }),
 });
 
+// node(id) is compiled under the rule of findUnique above, and so are the key's fields
+// (the secret's hash is no field); role and active are computed from their columns.
+compiledNode('ApiKey', (_ctx, _readable, administered) => administeredWhere(administered));
+compiledField('ApiKey', 'role', (_b, alias) => columnValue(model('ApiKey'), alias, 'role'));
+compiledField('ApiKey', 'active', (_b, alias) => `(${alias}.${model('ApiKey').fields.get('revokedAt')!.column} IS NULL)`);
+
+// The same query is given to Pothos and to the read engine, which compiles the
+// connection only for a viewer who administers the organization (its auth scopes).
+const apiKeysQuery = (args: { includeRevoked?: boolean | null }) => ({
+  where: args.includeRevoked ? {} : { revokedAt: null },
+  orderBy: [{ createdAt: 'asc' as const }, { id: 'asc' as const }],
+});
+compiledConnection('Organization', 'apiKeys', apiKeysQuery, { checkedAtRoot: 'admin' });
+
 builder.prismaObjectField('Organization', 'apiKeys', (t) =>
   t.relatedConnection(
     'apiKeys',
@@ -63,10 +79,7 @@ builder.prismaObjectField('Organization', 'apiKeys', (t) =>
           description: 'Also list revoked keys.',
         }),
       },
-      query: (args) => ({
-        where: args.includeRevoked ? {} : { revokedAt: null },
-        orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-      }),
+      query: apiKeysQuery,
     },
     { description: 'A page of API keys.', fields: totalCountField },
     { description: 'An API key in a page.' },

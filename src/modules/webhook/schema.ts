@@ -3,13 +3,35 @@ import { builder } from '../../builder.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors.ts';
 import type { WebhookDeliveryStatus, WebhookEndpoint } from '../../generated/prisma/client.ts';
 import { OLDEST_FIRST, totalCountField } from '../shared/connections.ts';
+import { compiledConnection, compiledField, compiledNode, model } from '../shared/engine/index.ts';
+import { globalId } from '../shared/engine/text.ts';
 import { mutationResult } from '../shared/errors.ts';
+import { administeredWhere } from '../shared/rules.ts';
 import { scopesForOrganization } from '../shared/tenant.ts';
 import { administeredRowWhere } from '../shared/visibility.ts';
 import { createEndpoint, deleteEndpoint, redeliver, redeliverFailed, rotateEndpointSecret, updateEndpoint } from './service.ts';
 
 // Webhook endpoints, their deliveries and attempts: only the organization's admins
 // see them (a node id of another answers like one that does not exist).
+
+// The same queries are given to Pothos and to the read engine (compiledConnection).
+const oldestFirst = () => ({ orderBy: OLDEST_FIRST });
+const deliveriesQuery = (args: { status?: WebhookDeliveryStatus | null }) => ({
+  where: args.status ? { status: args.status } : {},
+  orderBy: [{ createdAt: 'desc' as const }, { id: 'desc' as const }],
+});
+
+// node(id) of an endpoint or a delivery is compiled under the rule of their findUnique,
+// and so are their fields (the signing secrets are no fields). The organization's
+// endpoints compile only for a viewer who administers it (their auth scopes); those
+// below an endpoint or a delivery follow from it.
+const administered = (_ctx: unknown, _readable: unknown, administered: string[] | 'all') => administeredWhere(administered);
+compiledNode('WebhookEndpoint', administered);
+compiledNode('WebhookDelivery', administered);
+compiledField('WebhookDelivery', 'auditEventId', (_b, alias) => globalId('AuditEvent', `${alias}.${model('WebhookDelivery').fields.get('auditEventId')!.column}`));
+compiledConnection('Organization', 'webhookEndpoints', oldestFirst, { checkedAtRoot: 'admin' });
+compiledConnection('WebhookEndpoint', 'deliveries', deliveriesQuery);
+compiledConnection('WebhookDelivery', 'attempts', oldestFirst);
 
 export const WebhookEndpointRef = builder.prismaNode('WebhookEndpoint', {
   description:
@@ -51,10 +73,7 @@ export const WebhookEndpointRef = builder.prismaNode('WebhookEndpoint', {
         args: {
           status: t.arg({ type: WebhookDeliveryStatusEnum, required: false, description: 'Only deliveries in this state.' }),
         },
-        query: (args) => ({
-          where: args.status ? { status: args.status } : {},
-          orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-        }),
+        query: deliveriesQuery,
       },
       { description: 'A page of deliveries.', fields: totalCountField },
       { description: 'A delivery in a page.' },
@@ -90,7 +109,7 @@ export const WebhookDeliveryRef = builder.prismaNode('WebhookDelivery', {
     endpoint: t.relation('endpoint', { description: 'Where it is sent.' }),
     attempts: t.relatedConnection(
       'attempts',
-      { description: 'Every attempt, oldest first.', cursor: 'id', totalCount: true, query: () => ({ orderBy: OLDEST_FIRST }) },
+      { description: 'Every attempt, oldest first.', cursor: 'id', totalCount: true, query: oldestFirst },
       { description: 'A page of attempts.', fields: totalCountField },
       { description: 'An attempt in a page.' },
     ),
@@ -119,7 +138,7 @@ builder.prismaObjectField('Organization', 'webhookEndpoints', (t) =>
       nullable: true,
       totalCount: true,
       authScopes: (organization) => ({ orgAdmin: organization.id }),
-      query: () => ({ orderBy: OLDEST_FIRST }),
+      query: oldestFirst,
     },
     { description: 'A page of webhook endpoints.', fields: totalCountField },
     { description: 'A webhook endpoint in a page.' },
