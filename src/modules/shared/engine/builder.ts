@@ -27,8 +27,12 @@ import { versionsAt } from '../as-of.ts';
 /** What a plan reads of the operation: GraphQLResolveInfo's, or the same parts of a whole operation. */
 export type PlanInfo = Pick<GraphQLResolveInfo, 'schema' | 'fragments' | 'variableValues' | 'fieldNodes'>;
 
-/** The `query` of a Pothos relatedConnection: its where and order from the field's arguments. */
-export type ConnectionQuery = (args: Record<string, unknown>, ctx: Context) => { where?: unknown; orderBy?: unknown };
+/**
+ * The `query` of a Pothos connection: its where and order from the field's arguments,
+ * and for a connection over a model with no relation to its parent, from the parent's
+ * id (the engine gives a ParentId, engine/where.ts, which stands for its column).
+ */
+export type ConnectionQuery = (args: Record<string, unknown>, ctx: Context, parentId: string) => { where?: unknown; orderBy?: unknown };
 
 /** The alias of the row at the root of every plan. */
 export const ROOT = 'r0';

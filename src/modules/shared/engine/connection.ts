@@ -3,13 +3,14 @@ import type { Builder, ConnectionQuery } from './builder.ts';
 import { model, type Model } from './datamodel.ts';
 import { PAGE } from '../rules.ts';
 import { cursorOf, idOfCursor, listText, objectText, typename, unplannable, type Shape, type Value } from './text.ts';
-import { orderSql, orderTerms, whereSql, type OrderTerm } from './where.ts';
+import { orderSql, orderTerms, ParentId, whereSql, type OrderTerm } from './where.ts';
 
 // A Relay connection of a to-many relation, compiled with the paging of the prisma
 // plugin's connections: first/after forward, last/before backward, keyset on the
 // connection's order (which ends with the id), one row more than the page to tell
 // whether another follows, pageInfo and cursors as the plugin writes them, and
-// totalCount over every row the filters match.
+// totalCount over every row the filters match. A connection over a model with no
+// relation to its parent (`over`) is linked by its query's where alone.
 
 const isCount = (n: unknown) => n == null || (Number.isInteger(n) && (n as number) >= 0);
 
@@ -24,6 +25,7 @@ export function connectionOf(
   nodes: FieldNode[],
   query: ConnectionQuery,
   objectOf: NodeOf,
+  over?: string,
 ): Value {
   const name = nodes[0]!.name.value;
   const args = b.args(parent, nodes);
@@ -35,19 +37,20 @@ export function connectionOf(
   const cursor = cursorId == null ? undefined : (idOfCursor(cursorId) ?? unplannable('a cursor'));
   let q: { where?: unknown; orderBy?: unknown };
   try {
-    q = query(args, b.ctx);
+    q = query(args, b.ctx, new ParentId(`${outer}.${parentModel.fields.get('id')!.column}`) as unknown as string);
   } catch {
     return unplannable(`arguments of ${parent.name}.${name}`);
   }
-  const r = parentModel.relations.get(name) ?? unplannable(`${parentModel.name}.${name}`);
-  const m = model(r.model);
+  const r = over ? undefined : (parentModel.relations.get(name) ?? unplannable(`${parentModel.name}.${name}`));
+  const m = model(over ?? r!.model);
   const terms = orderTerms(m, q.orderBy);
   const size = Math.min(first ?? last ?? PAGE.default, PAGE.max);
   const backward = before != null || last != null;
   const idColumn = m.fields.get('id')!.column;
 
   const inner = b.alias(m.table[0]!);
-  const filtered = `${inner}.${r.column} = ${outer}.${parentModel.fields.get('id')!.column} AND ${whereSql(b, m, inner, q.where)}`;
+  const link = r ? `${inner}.${r.column} = ${outer}.${parentModel.fields.get('id')!.column} AND ` : '';
+  const filtered = `${link}${whereSql(b, m, inner, q.where)}`;
   // The page's rows are read once, one more than the page to tell whether another
   // follows, numbered in the order they are fetched; edges, cursors and hasNextPage all
   // read them (a CTE inside the connection's own subquery, correlated to its parent).

@@ -19,17 +19,19 @@ export type FieldSql = (b: Builder, alias: string, nodes: FieldNode[], parent: G
 /** What a connection's auth scopes ask of the root organization: to be read (true) or administered ('admin'). */
 type CheckedAtRoot = boolean | 'admin';
 
-const declared = new Map<string, { sql: FieldSql } | { connection: ConnectionQuery; checkedAtRoot: CheckedAtRoot }>();
+const declared = new Map<string, { sql: FieldSql } | { connection: ConnectionQuery; checkedAtRoot: CheckedAtRoot; over?: string }>();
 
 /**
  * Declares a Pothos `relatedConnection` to the engine: `query` is the very function
  * given to Pothos (its where and order, from the field's arguments). A connection with
  * auth scopes is compiled only on the root object whose access the caller checked
  * (`checkedAtRoot`); one for the organization's admins ('admin') only when the viewer
- * administers it, else its resolver answers (FORBIDDEN, as its scopes say).
+ * administers it, else its resolver answers (FORBIDDEN, as its scopes say). A
+ * `prismaConnection` over a model with no relation to its parent names it (`over`):
+ * its query links the rows to the parent's id.
  */
-export function compiledConnection(type: string, field: string, query: ConnectionQuery, { checkedAtRoot = false as CheckedAtRoot } = {}) {
-  declared.set(`${type}.${field}`, { connection: query, checkedAtRoot });
+export function compiledConnection(type: string, field: string, query: ConnectionQuery, { checkedAtRoot = false as CheckedAtRoot, over = undefined as string | undefined } = {}) {
+  declared.set(`${type}.${field}`, { connection: query, checkedAtRoot, over });
 }
 
 /** Declares the SQL of a field with a resolver of its own. */
@@ -93,7 +95,7 @@ function fieldOf(b: Builder, type: GraphQLObjectType, m: Model, alias: string, n
   if (decl && 'connection' in decl) {
     if (decl.checkedAtRoot && (alias !== ROOT || !b.readableRoot)) unplannable(`${type.name}.${name} below the root`);
     if (decl.checkedAtRoot === 'admin' && !b.administers(b.readableRoot!)) unplannable(`${type.name}.${name} for a viewer who does not administer it`);
-    return connectionOf(b, m, alias, type, nodes, decl.connection, objectOf);
+    return connectionOf(b, m, alias, type, nodes, decl.connection, objectOf, decl.over);
   }
   if (decl) return decl.sql(b, alias, nodes, type);
   const ext = def.extensions as FieldExtensions;
@@ -142,4 +144,19 @@ function listOf(b: Builder, m: Model, alias: string, parent: GraphQLObjectType, 
  */
 export function relatedList(relationName: string, query: (ctx: Context, readable: string[] | 'all') => { where?: unknown; orderBy?: unknown }): FieldSql {
   return (b, alias, nodes, parent) => listOf(b, modelOf(parent)!, alias, parent, nodes, relationName, query(b.ctx, b.readable));
+}
+
+/**
+ * A declared field whose value is the row of `target` its row's `column` points at,
+ * among those `where` lets the viewer see (null when none): a pointer with no Prisma
+ * relation, read under the rule its resolver applies.
+ */
+export function pointedRow(target: string, column: string, where: (ctx: Context, readable: string[] | 'all') => object): FieldSql {
+  return (b, alias, nodes, parent) => {
+    const t = model(target);
+    const inner = b.alias(t.table[0]!);
+    const object = objectText(objectOf(b, b.fieldType(parent, nodes[0]!.name.value), inner, nodes).pairs);
+    const pointer = `${alias}.${modelOf(parent)!.fields.get(column)!.column}`;
+    return { json: `(SELECT ${object} FROM ${b.from(t)} ${inner} WHERE ${inner}.${t.fields.get('id')!.column} = ${pointer} AND ${whereSql(b, t, inner, where(b.ctx, b.readable))})` };
+  };
 }

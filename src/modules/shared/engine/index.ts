@@ -2,7 +2,7 @@
 // statement (README, "How the hot reads are answered").
 export type { PlanInfo } from './builder.ts';
 export { answerCompiledObjects, compiledList, compiledObject } from './compiled.ts';
-export { columnValue, compiledConnection, compiledField, relatedList } from './fields.ts';
+export { columnValue, compiledConnection, compiledField, pointedRow, relatedList } from './fields.ts';
 export { historyOf, model } from './datamodel.ts';
 export {
   compiledNode,

@@ -10,10 +10,16 @@ import { unplannable } from './text.ts';
 
 type Where = Record<string, unknown>;
 
+/** The id of a connection's parent row, as its query's where names it: rendered as that column. */
+export class ParentId {
+  constructor(readonly column: string) {}
+}
+
 const OPERATORS: Record<string, string> = { gt: '>', gte: '>=', lt: '<', lte: '<=' };
 
 function scalar(b: Builder, col: string, filter: unknown): string {
   if (filter === null) return `${col} IS NULL`;
+  if (filter instanceof ParentId) return `${col} = ${filter.column}`;
   if (typeof filter !== 'object' || filter instanceof Date) return `${col} = ${b.param(filter)}`;
   const f = filter as Record<string, unknown>;
   const insensitive = f.mode === 'insensitive';
