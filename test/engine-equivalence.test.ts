@@ -128,7 +128,7 @@ const connection = (node: fc.Arbitrary<string>, filters: fc.Arbitrary<Record<str
         `${args({ ...p, ...f })} { ${total ? 'totalCount' : ''} edges { ${cursor ? 'cursor' : ''} node { ${n} } } ${info.length ? `pageInfo { ${info.join(' ')} }` : ''} }`,
     );
 
-// Fields with no SQL form (history, authSubject) are among them: only they take the general path.
+// A field with no SQL form (authSubject) is among them: only it takes the general path.
 const identifierNode = pick(['id', 'identifierKey', 'confidenceScore', 'discoveryMethod', 'createdAt', 'discoveryMetadata', 'source { key kind }', 'user { email }', 'history(first: 1) { totalCount }']).map((f) => f.join(' '));
 const identifierFilters = fc.record(
   { sourceKey: fc.constantFrom('crm', 'hr'), minConfidence: fc.constantFrom(0, 0.3, 0.75), discoveryMethod: fc.constantFrom(...METHODS) },

@@ -28,7 +28,7 @@ async function world() {
     people.push(person);
   }
   const identity = await anIdentity(org.id, { sourceId: crm.id, userId: people[0]!.id, name: 'Work account' });
-  // Audit events to read beside compiled fields.
+  // An audit event to read beside the fields left to the general path.
   await gql(`mutation ($id: ID!) { updateOrganization(input: { id: $id, name: "Renamed" }) { __typename } }`, {
     token: await tokenFor(admin.authSubject!),
     organizationId: org.id,
@@ -47,7 +47,7 @@ describe('holes: only what the engine cannot compile takes the general path', ()
     const { org, people, identity, viewers } = await world();
     const queries = [
       // A connection with a resolver of its own beside compiled connections.
-      `{ organization(id: "${org.id}") { name auditEvents(first: 2) { totalCount edges { node { action } } } members(first: 10) { totalCount edges { node { role user { email authSubject memberships { role } } } } } } }`,
+      `{ organization(id: "${org.id}") { name auditEvents(first: 2) { totalCount edges { node { action } } } deletedItems(first: 2) { totalCount } members(first: 10) { totalCount edges { node { role user { email authSubject memberships { role } } } } } } }`,
       // A field with a resolver inside a compiled list, and a compiled relation under it.
       `{ organization(id: "${org.id}") { identifiers(first: 10) { edges { cursor node { identifierKey user { name authSubject identifiers(first: 1) { totalCount } } } } pageInfo { hasNextPage endCursor } } } }`,
       `{ user(id: "${globalId('User', people[0]!.id)}") { email authSubject identities(first: 5) { edges { node { name } } } } }`,

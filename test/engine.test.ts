@@ -243,7 +243,7 @@ describe('answers built in one statement', () => {
       ['identifiers of the organization', page(org.id, 'identifiers(first: 5, discoveryMethod: MCP_TOOL) { totalCount pageInfo { hasNextPage endCursor } }'), true],
       ['the last page', page(org.id, 'members(last: 2) { edges { cursor node { role } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } }'), true],
       // A field with no SQL form (a resolver of its own): only it takes the general path.
-      ['audit events beside compiled fields', page(org.id, 'name auditEvents(first: 1) { totalCount } members(first: 2) { edges { node { role } } }'), false],
+      ['deleted items beside compiled fields', page(org.id, 'name deletedItems(first: 1) { totalCount } members(first: 2) { edges { node { role } } }'), false],
     ];
     for (const [viewer, options] of viewers) {
       for (const [name, query, planned] of cases) {
@@ -266,7 +266,7 @@ describe('answers built in one statement', () => {
     const { org, viewers } = await world();
     const analyst = viewers[0]![1];
     await gql(`{ organization(id: "${org.id}") { name } }`, analyst);
-    await gql(`{ organization(id: "${org.id}") { auditEvents(first: 1) { totalCount } } }`, analyst);
+    await gql(`{ organization(id: "${org.id}") { deletedItems(first: 1) { totalCount } } }`, analyst);
     const text = await (await app.fetch('http://localhost/metrics')).text();
     expect(text).toMatch(/graphql_compiled_reads_total\{field="organization",outcome="compiled"\} [1-9]/);
     expect(text).toMatch(/graphql_compiled_reads_total\{field="organization",outcome="fallback"\} [1-9]/);

@@ -9,6 +9,9 @@ import { IdentityRef } from '../identity/schema.ts';
 import { MemberRef } from '../member/schema.ts';
 import { OrganizationRef } from '../organization/schema.ts';
 import { totalCountField } from '../shared/connections.ts';
+import { compiledConnection, compiledField, compiledNode, model, pointedRow } from '../shared/engine/index.ts';
+import { globalId } from '../shared/engine/text.ts';
+import { readableWhere, visibleUsersWhere } from '../shared/rules.ts';
 import { NO_ROW, tenantRowWhere } from '../shared/visibility.ts';
 import { SourceRef } from '../source/schema.ts';
 import { UserRef } from '../user/schema.ts';
@@ -97,30 +100,50 @@ const AuditEventFilter = builder.inputType('AuditEventFilter', {
 
 const NEWEST_FIRST = [{ createdAt: 'desc' as const }, { id: 'desc' as const }];
 
+// node(id) of an event is compiled under the rule of findUnique above, and so are its
+// fields: the global ids from their columns, the actor under the rule of loadVisibleUser.
+compiledNode('AuditEvent', (_ctx, readable) => readableWhere(readable));
+const column = (field: string) => model('AuditEvent').fields.get(field)!.column;
+// Unlike globalId's fixed types, an entity type may be long enough for a line break in PostgreSQL's base64.
+compiledField('AuditEvent', 'entityId', (_b, alias) =>
+  `translate(encode(convert_to(${alias}.${column('entityType')} || ':' || ${alias}.${column('entityId')}::text, 'UTF8'), 'base64'), chr(10), '')`);
+compiledField('AuditEvent', 'actorApiKeyId', (_b, alias) => `CASE WHEN ${alias}.${column('actorApiKeyId')} IS NOT NULL THEN ${globalId('ApiKey', `${alias}.${column('actorApiKeyId')}`)} END`);
+compiledField('AuditEvent', 'actor', pointedRow('User', 'actorUserId', (ctx, readable) => visibleUsersWhere(ctx.access.viewer.kind === 'user' ? ctx.access.viewer.userId : null, readable)));
+
+// The same queries are given to the resolvers below and to the read engine, which links
+// the events to their parent by the parent's id in the query's where (AuditEvent has no
+// relation to its parent: compiledConnection's `over`).
+type TrailArgs = { filter?: Filter | null };
+const trailQuery = (args: TrailArgs, _ctx: unknown, organizationId: string) => ({ where: trailWhere(organizationId, args.filter), orderBy: NEWEST_FIRST });
+const historyQuery = (entityType: string) => (args: TrailArgs, _ctx: unknown, entityId: string) => ({
+  where: historyWhere(entityType, entityId, args.filter),
+  orderBy: NEWEST_FIRST,
+});
+compiledConnection('Organization', 'auditEvents', trailQuery, { over: 'AuditEvent' });
+
 builder.prismaObjectField(OrganizationRef, 'auditEvents', (t) =>
   t.prismaConnection({
     type: AuditEventRef,
     description: "The organization's audit trail, newest first.",
     cursor: 'id',
-    totalCount: (organization, { filter }) => prisma.auditEvent.count({ where: trailWhere(organization.id, filter) }),
+    totalCount: (organization, args, ctx) => prisma.auditEvent.count({ where: trailQuery(args, ctx, organization.id).where }),
     args: { filter: t.arg({ type: AuditEventFilter, required: false, description: 'Which events.' }) },
-    resolve: (query, organization, { filter }) =>
-      prisma.auditEvent.findMany({ ...query, where: trailWhere(organization.id, filter), orderBy: NEWEST_FIRST }),
+    resolve: (query, organization, args, ctx) => prisma.auditEvent.findMany({ ...query, ...trailQuery(args, ctx, organization.id) }),
   }, { description: 'A page of audit events.', fields: totalCountField }, { description: 'An audit event in a page.' }),
 );
 
 /** Adds `history`: the audit trail of one object, newest first. */
 function historyOf(ref: Parameters<typeof builder.prismaObjectField>[0], entityType: string) {
+  const query = historyQuery(entityType);
+  compiledConnection((ref as { name: string }).name, 'history', query, { over: 'AuditEvent' });
   builder.prismaObjectField(ref as never, 'history', (t: any) =>
     t.prismaConnection({
       type: AuditEventRef,
       cursor: 'id',
       description: `Every recorded change to this ${entityType}, newest first.`,
-      totalCount: (parent: { id: string }, args: { filter?: Filter | null }) =>
-        prisma.auditEvent.count({ where: historyWhere(entityType, parent.id, args.filter) }),
+      totalCount: (parent: { id: string }, args: TrailArgs, ctx: Context) => prisma.auditEvent.count({ where: query(args, ctx, parent.id).where }),
       args: { filter: t.arg({ type: AuditEventFilter, required: false, description: 'Which events.' }) },
-      resolve: (query: object, parent: { id: string }, args: { filter?: Filter | null }) =>
-        prisma.auditEvent.findMany({ ...query, where: historyWhere(entityType, parent.id, args.filter), orderBy: NEWEST_FIRST }),
+      resolve: (page: object, parent: { id: string }, args: TrailArgs, ctx: Context) => prisma.auditEvent.findMany({ ...page, ...query(args, ctx, parent.id) }),
     }, { description: `A page of the ${entityType}'s audit events.`, fields: totalCountField }, { description: 'An audit event in a page.' }),
   );
 }
