@@ -12,6 +12,7 @@ import { orderSql, orderTerms, ParentId, whereSql, type OrderTerm } from './wher
 // totalCount over every row the filters match. A connection over a model with no
 // relation to its parent (`over`) is linked by its query's where alone.
 
+const PAGING = new Set(['first', 'last', 'after', 'before']);
 const isCount = (n: unknown) => n == null || (Number.isInteger(n) && (n as number) >= 0);
 
 /** The object of a node of the connection (fields.ts, objectOf). */
@@ -56,10 +57,16 @@ export function connectionOf(
   // read them (a CTE inside the connection's own subquery, correlated to its parent).
   const rows = b.alias('pg');
   const n = `${rows}_n`;
+  // A filtered page without a cursor reads every row the filters leave to find its
+  // first rows, as the count does: the count comes from that same scan. Unfiltered, an
+  // index in the connection's order may serve the page alone, and the count stays apart.
+  const countInScan = cursor === undefined && Object.entries(args).some(([k, v]) => v != null && !PAGING.has(k));
+  const total = `${rows}_total`;
+  let countWithRows = false;
   // Built only when read: every parameter must appear in the statement.
   const fetched = () => {
     const keyset = cursor === undefined ? 'true' : keysetSql(b, m, inner, terms, cursor, backward);
-    return `SELECT ${inner}.*, row_number() OVER (ORDER BY ${orderSql(terms, inner, backward)}) AS ${n}
+    return `SELECT ${inner}.*, row_number() OVER (ORDER BY ${orderSql(terms, inner, backward)}) AS ${n}${countWithRows ? `, count(*) OVER () AS ${total}` : ''}
       FROM ${b.from(m)} ${inner} WHERE ${filtered} AND ${keyset} ORDER BY ${orderSql(terms, inner, backward)} LIMIT ${b.param(size + 1, 'int')}`;
   };
   let usesRows = false;
@@ -78,7 +85,10 @@ export function connectionOf(
   for (const [key, fieldNodes] of b.collect(connectionType, nodes)) {
     const field = fieldNodes[0]!.name.value;
     if (field === '__typename') pairs.push([key, typename(connectionType.name)]);
-    else if (field === 'totalCount') pairs.push([key, `(SELECT count(*) FROM ${b.from(m)} ${inner} WHERE ${filtered})`]);
+    else if (field === 'totalCount' && countInScan) {
+      countWithRows = usesRows = true;
+      pairs.push([key, `coalesce((SELECT ${total} FROM ${rows} LIMIT 1), 0)`]);
+    } else if (field === 'totalCount') pairs.push([key, `(SELECT count(*) FROM ${b.from(m)} ${inner} WHERE ${filtered})`]);
     else if (field === 'edges') {
       const edgeType = b.fieldType(connectionType, 'edges');
       const edge: [string, Value][] = [];

@@ -14,6 +14,12 @@ export interface Relation {
   list: boolean;
   /** For a to-one relation: the column of this model holding the other's id; for a list: the other's column holding this one's id. */
   column: string;
+  /**
+   * For a to-one relation whose key also holds the organization: this model's
+   * organization column (the other's has the same field). Joining on it too lets
+   * PostgreSQL use the other's (organization, …) indexes.
+   */
+  tenantColumn?: string;
 }
 
 export interface Model {
@@ -47,7 +53,13 @@ function load(): Map<string, Model> {
     for (const f of pothos[name]?.fields ?? []) {
       if (f.kind !== 'object') continue;
       if (f.relationFromFields?.length) {
-        relations.set(f.name, { model: f.type, list: false, column: columnOf(name, pointer(f.relationFromFields)) });
+        const tenant = f.relationFromFields.length > 1 && f.relationFromFields.includes('organizationId');
+        relations.set(f.name, {
+          model: f.type,
+          list: false,
+          column: columnOf(name, pointer(f.relationFromFields)),
+          ...(tenant && { tenantColumn: columnOf(name, 'organizationId') }),
+        });
       } else {
         const other = pothos[f.type]!.fields.find((o) => o.relationName === f.relationName && o.relationFromFields?.length);
         if (other) relations.set(f.name, { model: f.type, list: f.isList, column: columnOf(f.type, pointer(other.relationFromFields!)) });

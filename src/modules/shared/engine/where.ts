@@ -70,7 +70,8 @@ function relation(b: Builder, m: Model, alias: string, key: string, filter: Wher
   const inner = b.alias(target.table[0]!);
   if (!r.list) {
     const { is, isNot, ...rest } = filter;
-    const link = `${inner}.${target.fields.get('id')!.column} = ${alias}.${r.column}`;
+    const tenant = r.tenantColumn ? ` AND ${inner}.${target.fields.get('organizationId')!.column} = ${alias}.${r.tenantColumn}` : '';
+    const link = `${inner}.${target.fields.get('id')!.column} = ${alias}.${r.column}${tenant}`;
     const exists = (w: unknown) => `EXISTS (SELECT 1 FROM ${b.from(target)} ${inner} WHERE ${link} AND ${whereSql(b, target, inner, w)})`;
     if (isNot !== undefined) return `NOT ${exists(isNot)}`;
     return exists(is !== undefined ? is : rest);
