@@ -8,6 +8,7 @@ import { Access, ANONYMOUS, createContext } from '../src/context.ts';
 import type { IdentifierItemInput } from '../src/modules/identifier/prepare.ts';
 import { upsertIdentifiers } from '../src/modules/identifier/service.ts';
 import { schema } from '../src/schema.ts';
+import { tableName } from '../src/modules/shared/sql-names.ts';
 
 const UPSERT = `mutation ($input: UpsertIdentifierInput!) {
   upsertIdentifier(input: $input) {
@@ -282,7 +283,7 @@ describe('upsertIdentifiers', () => {
     expectNoErrors(first.result);
     expect(first.result.data?.upsertIdentifiers).toMatchObject({ createdCount: 20, updatedCount: 0, unchangedCount: 0 });
     expect(first.result.data?.upsertIdentifiers.results[19]).toEqual({ created: true, outcome: 'CREATED' });
-    const write = first.statements.find((s) => /INSERT INTO identifiers/.test(s))!;
+    const write = first.statements.find((s) => s.includes(`INSERT INTO ${tableName('Identifier')}`))!;
     // The statement's answer (its final SELECT) has ids and keys, not the values.
     const answer = write.match(/SELECT ((?:(?!SELECT)[^])*), w\.created, \(SELECT count\(\*\) FROM notified\)/)?.[1];
     expect(answer).toBe('w."id", w."userId", w."sourceId", w."identifierKey"');
@@ -298,7 +299,7 @@ describe('upsertIdentifiers', () => {
       ...Array(19).fill('UNCHANGED'),
       'UPDATED',
     ]);
-    const reread = second.statements.find((s) => /^\s*SELECT/.test(s) && /FROM identifiers/.test(s) && /unnest/.test(s))!;
+    const reread = second.statements.find((s) => /^\s*SELECT/.test(s) && s.includes(`FROM ${tableName('Identifier')}`) && /unnest/.test(s))!;
     expect(reread).not.toMatch(/identifier_value/);
 
     // Asked for through a named fragment inside an inline one: every value, as written.

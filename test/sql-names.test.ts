@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { prisma } from '../src/db.ts';
-import { columnName, namedStatement, scalarFields, selectList, table, tableName } from '../src/modules/shared/sql-names.ts';
+import { columnName, namedStatement, scalarFields, selectList, sqlNames, table, tableName } from '../src/modules/shared/sql-names.ts';
 import { anIdentifier, aSource, aTenantWithMember } from './helpers/factories.ts';
 
 // Raw statements name tables and columns through the Prisma datamodel, which honours
@@ -30,6 +30,18 @@ describe('SQL names from the Prisma datamodel', () => {
     expect(byEmail()).toBe(byEmail());
     expect(built).toBe(1);
     expect(byEmail()).toEqual({ name: 'sql_names_test', text: 'SELECT "is_system_admin" FROM "users" WHERE email = $1' });
+  });
+
+  it('give a model\'s table and columns as SQL, built once', async () => {
+    const names = sqlNames('IdentityProperty');
+    expect(names()).toBe(names());
+    expect(names().$table.sql).toBe('"identity_properties"');
+    expect(names().identityId.sql).toBe('"identity_id"');
+    expect(names().key.sql).toBe('"key"');
+    const { $table, identityId } = names();
+    expect(Object.keys(names())).toEqual(['$table', ...scalarFields('IdentityProperty')]);
+    const rows = await prisma.$queryRaw<{ n: number }[]>`SELECT count(${identityId})::int AS n FROM ${$table} p`;
+    expect(rows).toEqual([{ n: 0 }]);
   });
 
   it('refuse a field the model does not have', () => {

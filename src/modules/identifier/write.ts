@@ -5,7 +5,7 @@ import { actorOf, publishInserted } from '../audit/service.ts';
 import { suggestSharedIdentifiers } from '../suggestion/service.ts';
 import type { UpsertOutcome } from '../shared/bulk.ts';
 import { compare, retryOnDeadlock } from '../shared/deadlock.ts';
-import { columnName, scalarFields, selectList, type FieldOf } from '../shared/sql-names.ts';
+import { columnName, onFirstUse, scalarFields, selectList, sqlNames, type FieldOf } from '../shared/sql-names.ts';
 import { AUDITED_IDENTIFIER_FIELDS } from './events.ts';
 import { naturalKey, type IdentifierRow } from './prepare.ts';
 
@@ -31,11 +31,18 @@ export interface IdentifierUpsert<Row extends IdentifierKeys = Identifier> {
 }
 
 /** Every column of an identifier, read under its Prisma name. */
-export const identifierColumns = () => selectList('Identifier', scalarFields('Identifier'));
+export const identifierColumns = onFirstUse(() => selectList('Identifier', scalarFields('Identifier')));
+const IDENTIFIER = sqlNames('Identifier');
+const AUDIT_EVENT = sqlNames('AuditEvent');
 /** The id and natural key of an identifier. */
 const KEY_FIELDS = ['id', 'userId', 'sourceId', 'identifierKey'] as const satisfies readonly FieldOf<'Identifier'>[];
 /** Fields of the rows the write's CTE `w` returned, under their Prisma names. */
 const returnedOf = (fields: readonly string[]) => Prisma.raw(fields.map((f) => `w."${f}"`).join(', '));
+/** What a write reads back of each row and returns, for each way of returning. */
+const RETURNED = onFirstUse(() => {
+  const of = (fields: readonly FieldOf<'Identifier'>[]) => [selectList('Identifier', fields), returnedOf(fields)] as const;
+  return { rows: of(scalarFields('Identifier')), keys: of(KEY_FIELDS) } satisfies Record<Returning, unknown>;
+});
 
 /**
  * SQL: the changes between the rows `b` (before; null columns for a new row) and `w`
@@ -43,13 +50,14 @@ const returnedOf = (fields: readonly string[]) => Prisma.raw(fields.map((f) => `
  * column, joined: a plain expression, cheaper than an aggregate per row (README,
  * Performance).
  */
-const changesSql = () =>
+const changesSql = onFirstUse(() =>
   Prisma.raw(
     `(${AUDITED_IDENTIFIER_FIELDS.map((k) => {
       const c = columnName('Identifier', k);
       return `CASE WHEN b.${c} IS DISTINCT FROM w.${c} THEN jsonb_build_object('${k}', jsonb_build_object('before', to_jsonb(b.${c}), 'after', to_jsonb(w.${c}))) ELSE '{}'::jsonb END`;
     }).join(' || ')})`,
-  );
+  ),
+);
 
 /**
  * Writes checked rows as one statement: INSERT ... ON CONFLICT on the natural key, so
@@ -74,10 +82,10 @@ export async function writeIdentifiers(
   actor: Viewer,
   returning: Returning = 'rows',
 ): Promise<IdentifierUpsert<IdentifierKeys>[]> {
-  const fields = returning === 'rows' ? scalarFields('Identifier') : KEY_FIELDS;
-  const [columns, returned] = [selectList('Identifier', fields), returnedOf(fields)];
+  const [columns, returned] = RETURNED()[returning];
   const results = new Map<string, IdentifierUpsert<IdentifierKeys>>();
   const who = actorOf(actor);
+  const [c, ev] = [IDENTIFIER(), AUDIT_EVENT()];
   // Rows go in key order, so writers of overlapping batches lock them in the same order.
   let pending = [...rows].sort((a, b) => compare(naturalKey(a.userId, a.sourceId, a.identifierKey), naturalKey(b.userId, b.sourceId, b.identifierKey)));
   for (let attempt = 0; pending.length && attempt < 3; attempt++) {
@@ -93,16 +101,16 @@ export async function writeIdentifiers(
           discovery_method, confidence_score, discovery_metadata, n)
       ),
       b AS (
-        SELECT i.id, i.user_id, i.source_id, i.identifier_key, i.identifier_value, i.value_kind, i.discovery_method,
-          i.confidence_score, i.discovery_metadata
-        FROM identifiers i JOIN t ON i.user_id = t.user_id AND i.source_id = t.source_id AND i.identifier_key = t.identifier_key
-        WHERE i.organization_id = ${organizationId}::uuid AND i.merge_slot = 0
-        ORDER BY i.user_id, i.source_id, i.identifier_key COLLATE "C"
+        SELECT i.${c.id}, i.${c.userId}, i.${c.sourceId}, i.${c.identifierKey}, i.${c.identifierValue}, i.${c.valueKind}, i.${c.discoveryMethod},
+          i.${c.confidenceScore}, i.${c.discoveryMetadata}
+        FROM ${c.$table} i JOIN t ON i.${c.userId} = t.user_id AND i.${c.sourceId} = t.source_id AND i.${c.identifierKey} = t.identifier_key
+        WHERE i.${c.organizationId} = ${organizationId}::uuid AND i.${c.mergeSlot} = 0
+        ORDER BY i.${c.userId}, i.${c.sourceId}, i.${c.identifierKey} COLLATE "C"
         FOR UPDATE OF i
       ),
       w AS (
-        INSERT INTO identifiers AS i (organization_id, user_id, source_id, identifier_key, identifier_value, value_kind,
-          normalized_value, discovery_method, confidence_score, discovery_metadata)
+        INSERT INTO ${c.$table} AS i (${c.organizationId}, ${c.userId}, ${c.sourceId}, ${c.identifierKey}, ${c.identifierValue}, ${c.valueKind},
+          ${c.normalizedValue}, ${c.discoveryMethod}, ${c.confidenceScore}, ${c.discoveryMetadata})
         SELECT ${organizationId}::uuid, t.user_id, t.source_id, t.identifier_key, t.identifier_value,
           t.value_kind::"ValueKind", t.normalized_value, t.discovery_method::"DiscoveryMethod", t.confidence_score,
           t.discovery_metadata
@@ -110,28 +118,28 @@ export async function writeIdentifiers(
         -- Read (and lock) the rows as they were before anything is written.
         WHERE (SELECT count(*) FROM b) >= 0
         ORDER BY t.n
-        ON CONFLICT (organization_id, user_id, source_id, identifier_key, merge_slot) DO UPDATE SET
-          identifier_value = EXCLUDED.identifier_value,
-          value_kind = EXCLUDED.value_kind,
-          normalized_value = EXCLUDED.normalized_value,
-          discovery_method = EXCLUDED.discovery_method,
-          confidence_score = EXCLUDED.confidence_score,
-          discovery_metadata = EXCLUDED.discovery_metadata,
-          updated_at = CURRENT_TIMESTAMP
-        WHERE (i.identifier_value, i.value_kind, i.normalized_value, i.discovery_method, i.confidence_score, i.discovery_metadata)
-          IS DISTINCT FROM (EXCLUDED.identifier_value, EXCLUDED.value_kind, EXCLUDED.normalized_value, EXCLUDED.discovery_method,
-            EXCLUDED.confidence_score, EXCLUDED.discovery_metadata)
-        RETURNING ${identifierColumns()}, user_id, source_id, identifier_key, identifier_value, value_kind, discovery_method,
-          confidence_score, discovery_metadata, (xmax = 0) AS created
+        ON CONFLICT (${c.organizationId}, ${c.userId}, ${c.sourceId}, ${c.identifierKey}, ${c.mergeSlot}) DO UPDATE SET
+          ${c.identifierValue} = EXCLUDED.${c.identifierValue},
+          ${c.valueKind} = EXCLUDED.${c.valueKind},
+          ${c.normalizedValue} = EXCLUDED.${c.normalizedValue},
+          ${c.discoveryMethod} = EXCLUDED.${c.discoveryMethod},
+          ${c.confidenceScore} = EXCLUDED.${c.confidenceScore},
+          ${c.discoveryMetadata} = EXCLUDED.${c.discoveryMetadata},
+          ${c.updatedAt} = CURRENT_TIMESTAMP
+        WHERE (i.${c.identifierValue}, i.${c.valueKind}, i.${c.normalizedValue}, i.${c.discoveryMethod}, i.${c.confidenceScore}, i.${c.discoveryMetadata})
+          IS DISTINCT FROM (EXCLUDED.${c.identifierValue}, EXCLUDED.${c.valueKind}, EXCLUDED.${c.normalizedValue}, EXCLUDED.${c.discoveryMethod},
+            EXCLUDED.${c.confidenceScore}, EXCLUDED.${c.discoveryMetadata})
+        RETURNING ${identifierColumns()}, ${c.userId}, ${c.sourceId}, ${c.identifierKey}, ${c.identifierValue}, ${c.valueKind}, ${c.discoveryMethod},
+          ${c.confidenceScore}, ${c.discoveryMetadata}, (xmax = 0) AS created
       ),
       recorded AS (
-        INSERT INTO audit_events (organization_id, actor_type, actor_user_id, actor_api_key_id, entity_type, entity_id,
-          action, changes, discovery_method, request_id)
+        INSERT INTO ${ev.$table} (${ev.organizationId}, ${ev.actorType}, ${ev.actorUserId}, ${ev.actorApiKeyId}, ${ev.entityType}, ${ev.entityId},
+          ${ev.action}, ${ev.changes}, ${ev.discoveryMethod}, ${ev.requestId})
         SELECT w."organizationId", ${who.actorType}::"ActorType", ${who.actorUserId}::uuid, ${who.actorApiKeyId}::uuid,
-          'Identifier', w.id, CASE WHEN w.created THEN 'CREATE' ELSE 'UPDATE' END, ${changesSql()}, w.discovery_method,
+          'Identifier', w.${c.id}, CASE WHEN w.created THEN 'CREATE' ELSE 'UPDATE' END, ${changesSql()}, w.${c.discoveryMethod},
           ${who.requestId}
-        FROM w LEFT JOIN b ON b.id = w.id
-        RETURNING id, organization_id, entity_type, entity_id, action
+        FROM w LEFT JOIN b ON b.${c.id} = w.${c.id}
+        RETURNING ${ev.id}, ${ev.organizationId}, ${ev.entityType}, ${ev.entityId}, ${ev.action}
       ),
       ${publishInserted('recorded')}
       SELECT ${returned}, w.created, (SELECT count(*) FROM notified) AS notified FROM w`);
@@ -146,11 +154,11 @@ export async function writeIdentifiers(
     pending = [];
     if (!unchanged.length) break;
     const existing = await prisma.$queryRaw<IdentifierKeys[]>`
-      SELECT ${columns} FROM identifiers
+      SELECT ${columns} FROM ${c.$table}
       JOIN unnest(${unchanged.map((r) => r.userId)}::uuid[], ${unchanged.map((r) => r.sourceId)}::uuid[],
         ${unchanged.map((r) => r.identifierKey)}::text[]) AS t(t_user_id, t_source_id, t_identifier_key)
-        ON user_id = t_user_id AND source_id = t_source_id AND identifier_key = t_identifier_key
-      WHERE organization_id = ${organizationId}::uuid AND merge_slot = 0`;
+        ON ${c.userId} = t_user_id AND ${c.sourceId} = t_source_id AND ${c.identifierKey} = t_identifier_key
+      WHERE ${c.organizationId} = ${organizationId}::uuid AND ${c.mergeSlot} = 0`;
     for (const identifier of existing) {
       results.set(naturalKey(identifier.userId, identifier.sourceId, identifier.identifierKey), {
         identifier,

@@ -60,6 +60,31 @@ export function scalarFields<M extends ModelName>(model: M): FieldOf<M>[] {
 }
 
 /**
+ * A value built from the datamodel on its first use and kept: the datamodel is read from
+ * the client, which exists only once the database is opened, and no request should
+ * compute a name again.
+ */
+export function onFirstUse<T>(build: () => T): () => T {
+  let built: { value: T } | undefined;
+  return () => (built ??= { value: build() }).value;
+}
+
+/** A model's table (`$table`) and the columns of its scalar fields, as raw SQL. */
+export type SqlNames<M extends ModelName> = Readonly<Record<FieldOf<M>, Prisma.Sql>> & { readonly $table: Prisma.Sql };
+
+/**
+ * The names of a model for raw statements, built on first use (onFirstUse): its table,
+ * and its columns by field (`x.${names.id}` qualifies one with an alias).
+ */
+export function sqlNames<M extends ModelName>(model: M): () => SqlNames<M> {
+  return onFirstUse(() => {
+    const names: Record<string, Prisma.Sql> = { $table: table(model) };
+    for (const f of scalarFields(model)) names[f] = column(model, f);
+    return names as SqlNames<M>;
+  });
+}
+
+/**
  * A named statement (db.ts) whose text names tables and columns through the datamodel:
  * built on its first use, as the datamodel is read from the client, which exists only
  * once the database is opened.
