@@ -5,7 +5,7 @@ import type { Identity } from '../../generated/prisma/client.ts';
 import { recordAudit } from '../audit/service.ts';
 import { throwProblems, type UpsertOutcome } from '../shared/bulk.ts';
 import { compare, retryOnDeadlock } from '../shared/deadlock.ts';
-import { scalarFields, selectList } from '../shared/sql-names.ts';
+import { onFirstUse, scalarFields, selectList, sqlNames } from '../shared/sql-names.ts';
 import { uniqueViolation } from '../shared/validate.ts';
 import { suggestIdentityOwners } from '../suggestion/service.ts';
 import { type IdentityRow } from './check.ts';
@@ -23,36 +23,39 @@ export interface IdentityUpsert {
 }
 
 /** Every column of an identity, read under its Prisma name. */
-export const identityColumns = () => selectList('Identity', scalarFields('Identity'));
+export const identityColumns = onFirstUse(() => selectList('Identity', scalarFields('Identity')));
+const IDENTITY = sqlNames('Identity');
 
-const KEPT_LINK = Prisma.raw(`x.linked_by IN ('MANUAL', 'SCIM')`);
+/** A link a person made, which an upsert keeps. */
+const KEPT_LINK = onFirstUse(() => Prisma.sql`x.${IDENTITY().linkedBy} IN ('MANUAL', 'SCIM')`);
 
 /** The INSERT of identity rows; an upsert updates on the identifier key, a create inserts only. */
 function insertIdentities(tx: Prisma.TransactionClient, organizationId: string, rows: IdentityRow[], create: boolean) {
   const col = <T>(f: (r: IdentityRow) => T) => rows.map(f);
+  const c = IDENTITY();
   const onConflict = create
     ? Prisma.sql`DO NOTHING`
     : Prisma.sql`DO UPDATE SET
-        identity_type = EXCLUDED.identity_type, name = EXCLUDED.name, email = EXCLUDED.email,
-        phone_number = EXCLUDED.phone_number, project_id = EXCLUDED.project_id, source_id = EXCLUDED.source_id,
-        external_id = EXCLUDED.external_id, external_username = EXCLUDED.external_username,
-        external_email = EXCLUDED.external_email, external_email_verified = EXCLUDED.external_email_verified,
-        external_display_name = EXCLUDED.external_display_name, last_synced_at = EXCLUDED.last_synced_at,
-        user_id = CASE WHEN ${KEPT_LINK} THEN x.user_id ELSE EXCLUDED.user_id END,
-        linked_by = CASE WHEN ${KEPT_LINK} THEN x.linked_by ELSE EXCLUDED.linked_by END,
-        linked_at = CASE WHEN ${KEPT_LINK} OR x.user_id IS NOT DISTINCT FROM EXCLUDED.user_id THEN x.linked_at
-          ELSE EXCLUDED.linked_at END,
-        updated_at = CURRENT_TIMESTAMP
-      WHERE (x.identity_type, x.name, x.email, x.phone_number, x.project_id, x.source_id, x.external_id,
-          x.external_username, x.external_email, x.external_email_verified, x.external_display_name, x.last_synced_at)
-        IS DISTINCT FROM (EXCLUDED.identity_type, EXCLUDED.name, EXCLUDED.email, EXCLUDED.phone_number,
-          EXCLUDED.project_id, EXCLUDED.source_id, EXCLUDED.external_id, EXCLUDED.external_username,
-          EXCLUDED.external_email, EXCLUDED.external_email_verified, EXCLUDED.external_display_name, EXCLUDED.last_synced_at)
-        OR (x.linked_by IS NULL OR x.linked_by = 'AUTO') AND x.user_id IS DISTINCT FROM EXCLUDED.user_id`;
+        ${c.identityType} = EXCLUDED.${c.identityType}, ${c.name} = EXCLUDED.${c.name}, ${c.email} = EXCLUDED.${c.email},
+        ${c.phoneNumber} = EXCLUDED.${c.phoneNumber}, ${c.projectId} = EXCLUDED.${c.projectId}, ${c.sourceId} = EXCLUDED.${c.sourceId},
+        ${c.externalId} = EXCLUDED.${c.externalId}, ${c.externalUsername} = EXCLUDED.${c.externalUsername},
+        ${c.externalEmail} = EXCLUDED.${c.externalEmail}, ${c.externalEmailVerified} = EXCLUDED.${c.externalEmailVerified},
+        ${c.externalDisplayName} = EXCLUDED.${c.externalDisplayName}, ${c.lastSyncedAt} = EXCLUDED.${c.lastSyncedAt},
+        ${c.userId} = CASE WHEN ${KEPT_LINK()} THEN x.${c.userId} ELSE EXCLUDED.${c.userId} END,
+        ${c.linkedBy} = CASE WHEN ${KEPT_LINK()} THEN x.${c.linkedBy} ELSE EXCLUDED.${c.linkedBy} END,
+        ${c.linkedAt} = CASE WHEN ${KEPT_LINK()} OR x.${c.userId} IS NOT DISTINCT FROM EXCLUDED.${c.userId} THEN x.${c.linkedAt}
+          ELSE EXCLUDED.${c.linkedAt} END,
+        ${c.updatedAt} = CURRENT_TIMESTAMP
+      WHERE (x.${c.identityType}, x.${c.name}, x.${c.email}, x.${c.phoneNumber}, x.${c.projectId}, x.${c.sourceId}, x.${c.externalId},
+          x.${c.externalUsername}, x.${c.externalEmail}, x.${c.externalEmailVerified}, x.${c.externalDisplayName}, x.${c.lastSyncedAt})
+        IS DISTINCT FROM (EXCLUDED.${c.identityType}, EXCLUDED.${c.name}, EXCLUDED.${c.email}, EXCLUDED.${c.phoneNumber},
+          EXCLUDED.${c.projectId}, EXCLUDED.${c.sourceId}, EXCLUDED.${c.externalId}, EXCLUDED.${c.externalUsername},
+          EXCLUDED.${c.externalEmail}, EXCLUDED.${c.externalEmailVerified}, EXCLUDED.${c.externalDisplayName}, EXCLUDED.${c.lastSyncedAt})
+        OR (x.${c.linkedBy} IS NULL OR x.${c.linkedBy} = 'AUTO') AND x.${c.userId} IS DISTINCT FROM EXCLUDED.${c.userId}`;
   return tx.$queryRaw<(Identity & { created: boolean })[]>`
-    INSERT INTO identities AS x (organization_id, identifier_key, identity_type, name, email, phone_number,
-      project_id, source_id, external_id, external_username, external_email, external_email_verified,
-      external_display_name, last_synced_at, user_id, linked_by, linked_at)
+    INSERT INTO ${c.$table} AS x (${c.organizationId}, ${c.identifierKey}, ${c.identityType}, ${c.name}, ${c.email}, ${c.phoneNumber},
+      ${c.projectId}, ${c.sourceId}, ${c.externalId}, ${c.externalUsername}, ${c.externalEmail}, ${c.externalEmailVerified},
+      ${c.externalDisplayName}, ${c.lastSyncedAt}, ${c.userId}, ${c.linkedBy}, ${c.linkedAt})
     SELECT ${organizationId}::uuid, t.identifier_key, t.identity_type::"IdentityType", t.name, t.email, t.phone_number,
       t.project_id, t.source_id, t.external_id, t.external_username, t.external_email, t.external_email_verified,
       t.external_display_name, t.last_synced_at, t.user_id, t.linked_by::"LinkedBy",
@@ -66,7 +69,7 @@ function insertIdentities(tx: Prisma.TransactionClient, organizationId: string, 
       ${col((r) => r.userId)}::uuid[], ${col((r) => r.linkedBy)}::text[]
     ) AS t(identifier_key, identity_type, name, email, phone_number, project_id, source_id, external_id,
       external_username, external_email, external_email_verified, external_display_name, last_synced_at, user_id, linked_by)
-    ON CONFLICT (organization_id, identifier_key) ${onConflict}
+    ON CONFLICT (${c.organizationId}, ${c.identifierKey}) ${onConflict}
     RETURNING ${identityColumns()}, (xmax = 0) AS created`;
 }
 
@@ -92,11 +95,12 @@ export async function writeIdentities(
       return await retryOnDeadlock(() => prisma.$transaction(
         async (tx) => {
           // The rows as they are now, locked in key order: each event's "before" is what the write replaces.
+          const c = IDENTITY();
           const before = new Map(
             (await tx.$queryRaw<Identity[]>`
-              SELECT ${identityColumns()} FROM identities
-              WHERE organization_id = ${organizationId}::uuid AND identifier_key = ANY(${ordered.map((r) => r.identifierKey)}::text[])
-              ORDER BY identifier_key COLLATE "C"
+              SELECT ${identityColumns()} FROM ${c.$table}
+              WHERE ${c.organizationId} = ${organizationId}::uuid AND ${c.identifierKey} = ANY(${ordered.map((r) => r.identifierKey)}::text[])
+              ORDER BY ${c.identifierKey} COLLATE "C"
               FOR UPDATE`).map((r) => [r.identifierKey, r]),
           );
           const written = await insertIdentities(tx, organizationId, ordered, create);
@@ -111,8 +115,8 @@ export async function writeIdentities(
           }
           if (rest.length) {
             const unchanged = await tx.$queryRaw<Identity[]>`
-              SELECT ${identityColumns()} FROM identities
-              WHERE organization_id = ${organizationId}::uuid AND identifier_key = ANY(${rest.map((r) => r.identifierKey)}::text[])`;
+              SELECT ${identityColumns()} FROM ${c.$table}
+              WHERE ${c.organizationId} = ${organizationId}::uuid AND ${c.identifierKey} = ANY(${rest.map((r) => r.identifierKey)}::text[])`;
             for (const identity of unchanged) byKey.set(identity.identifierKey, { identity, created: false, outcome: 'UNCHANGED' });
           }
           const results = rows.map((r) => byKey.get(r.identifierKey));
