@@ -1,6 +1,6 @@
 import type { Merge } from '../../generated/prisma/client.ts';
 import type { AuditInput } from '../audit/service.ts';
-import { type MergePlan, PROFILE_COLUMNS, type Row } from './plan.ts';
+import { type MergePlan, profileColumns, type Row } from './plan.ts';
 import type { Table } from './rows.ts';
 import type { Drift } from './unmerge.ts';
 
@@ -17,7 +17,7 @@ export function mergeEvents(action: 'MERGE' | 'UNMERGE', merge: Merge, plan: Pic
   const was = from.users.find((u) => u.id === merge.survivorId);
   const is = to.users.find((u) => u.id === merge.survivorId);
   if (was && is) {
-    for (const [field, column] of Object.entries(PROFILE_COLUMNS)) {
+    for (const [field, column] of profileColumns()) {
       if ((was[column] ?? null) !== (is[column] ?? null)) profile[field] = { before: was[column] ?? null, after: is[column] ?? null };
     }
   }

@@ -1,4 +1,5 @@
 import { UNSCORED } from '../shared/rules.ts';
+import { onFirstUse, rowKeys, type FieldOf } from '../shared/sql-names.ts';
 import { Issues } from '../shared/validate.ts';
 
 // What a merge of two users does, decided from their rows alone: every conflict with
@@ -61,18 +62,20 @@ export interface MergeChoice {
   keep: MergeSide;
 }
 
-/** Profile fields by column; the survivor's non-null value wins unless chosen otherwise. */
-export const PROFILE_COLUMNS = {
-  givenName: 'given_name',
-  familyName: 'family_name',
-  nickname: 'nickname',
-  name: 'name',
-  picture: 'picture',
-} as const;
+// Rows are keyed by column (Row), so the plan reads them by the datamodel's column names.
+const USER = rowKeys('User');
+const MEMBER = rowKeys('Member');
+const IDENTIFIER = rowKeys('Identifier');
+const IDENTITY = rowKeys('Identity');
+
+/** Profile fields; the survivor's non-null value wins unless chosen otherwise. */
+const PROFILE_FIELDS = ['givenName', 'familyName', 'nickname', 'name', 'picture'] as const satisfies readonly FieldOf<'User'>[];
+/** The profile fields with their columns. */
+export const profileColumns = onFirstUse(() => PROFILE_FIELDS.map((field) => [field, USER()[field]] as const));
 
 const ROLE_STRENGTH: Record<string, number> = { SYSTEM_ADMIN: 3, ORGANIZATION_ADMIN: 2, ANALYST: 1 };
-const confidence = (r: Row) => (r.confidence_score === null ? UNSCORED : Number(r.confidence_score));
-const time = (r: Row) => new Date(String(r.updated_at)).getTime();
+const confidence = (r: Row) => (r[IDENTIFIER().confidenceScore] === null ? UNSCORED : Number(r[IDENTIFIER().confidenceScore]));
+const time = (r: Row) => new Date(String(r[IDENTIFIER().updatedAt])).getTime();
 
 /**
  * What merging `mergedId` into `survivorId` does, from the rows of both users: every
@@ -89,10 +92,11 @@ export function planMerge(snapshot: Snapshot, survivorId: string, mergedId: stri
     return choice ?? fallback;
   };
 
+  const [u, mc, ic, dc] = [USER(), MEMBER(), IDENTIFIER(), IDENTITY()];
   const survivor = snapshot.users.find((u) => u.id === survivorId)!;
   const merged = snapshot.users.find((u) => u.id === mergedId)!;
   const profile: Record<string, unknown> = {};
-  for (const [field, column] of Object.entries(PROFILE_COLUMNS)) {
+  for (const [field, column] of profileColumns()) {
     const s = survivor[column] ?? null;
     const m = merged[column] ?? null;
     if (s === m || m === null && s === null) continue;
@@ -112,38 +116,39 @@ export function planMerge(snapshot: Snapshot, survivorId: string, mergedId: stri
   }
 
   const members: MergePlan['members'] = { moved: [], deleted: [], updated: [] };
-  const survivorMembers = new Map(snapshot.members.filter((m) => m.user_id === survivorId).map((m) => [m.organization_id as string, m]));
-  for (const m of snapshot.members.filter((r) => r.user_id === mergedId)) {
-    const organizationId = m.organization_id as string;
+  const survivorMembers = new Map(snapshot.members.filter((m) => m[mc.userId] === survivorId).map((m) => [m[mc.organizationId] as string, m]));
+  for (const m of snapshot.members.filter((r) => r[mc.userId] === mergedId)) {
+    const organizationId = m[mc.organizationId] as string;
     const s = survivorMembers.get(organizationId);
     if (!s) {
       members.moved.push(m.id);
       continue;
     }
     members.deleted.push(m.id);
-    if (s.role === m.role && s.state === m.state) continue;
+    const [role, state] = [mc.role, mc.state];
+    if (s[role] === m[role] && s[state] === m[state]) continue;
     const keep = decide({
       key: `membership:${organizationId}`,
       kind: 'MEMBERSHIP',
       organizationId,
       field: 'role',
-      survivorValue: { role: s.role, state: s.state },
-      mergedValue: { role: m.role, state: m.state },
+      survivorValue: { role: s[role], state: s[state] },
+      mergedValue: { role: m[role], state: m[state] },
       rule: 'the stronger role (with its state); the survivor on a tie',
-      default: ROLE_STRENGTH[m.role as string]! > ROLE_STRENGTH[s.role as string]! ? 'MERGED' : 'SURVIVOR',
+      default: ROLE_STRENGTH[m[role] as string]! > ROLE_STRENGTH[s[role] as string]! ? 'MERGED' : 'SURVIVOR',
       survivorRowId: s.id,
       mergedRowId: m.id,
     });
-    if (keep === 'MERGED') members.updated.push({ id: s.id, role: m.role as string, state: m.state as string });
+    if (keep === 'MERGED') members.updated.push({ id: s.id, role: m[role] as string, state: m[state] as string });
   }
 
   const identifiers = planIdentifiers(snapshot, survivorId, mergedId, (key, s, m) => decide({
     key,
     kind: 'IDENTIFIER',
-    organizationId: m.organization_id as string,
-    field: m.identifier_key as string,
-    survivorValue: { identifierValue: s.identifier_value, confidenceScore: s.confidence_score, updatedAt: s.updated_at },
-    mergedValue: { identifierValue: m.identifier_value, confidenceScore: m.confidence_score, updatedAt: m.updated_at },
+    organizationId: m[ic.organizationId] as string,
+    field: m[ic.identifierKey] as string,
+    survivorValue: { identifierValue: s[ic.identifierValue], confidenceScore: s[ic.confidenceScore], updatedAt: s[ic.updatedAt] },
+    mergedValue: { identifierValue: m[ic.identifierValue], confidenceScore: m[ic.confidenceScore], updatedAt: m[ic.updatedAt] },
     rule: 'the higher confidence (unscored counts as certain), then the newer; the survivor on a tie. The other value stays beside it',
     default: (confidence(m) - confidence(s) || time(m) - time(s)) > 0 ? 'MERGED' : 'SURVIVOR',
     survivorRowId: s.id,
@@ -157,7 +162,9 @@ export function planMerge(snapshot: Snapshot, survivorId: string, mergedId: stri
   issues.throwIfAny();
 
   const organizationIds = new Set<string>();
-  for (const r of [...snapshot.members, ...snapshot.identifiers, ...snapshot.identities]) organizationIds.add(r.organization_id as string);
+  for (const r of snapshot.members) organizationIds.add(r[mc.organizationId] as string);
+  for (const r of snapshot.identifiers) organizationIds.add(r[ic.organizationId] as string);
+  for (const r of snapshot.identities) organizationIds.add(r[dc.organizationId] as string);
   return {
     survivorId,
     mergedId,
@@ -165,13 +172,13 @@ export function planMerge(snapshot: Snapshot, survivorId: string, mergedId: stri
     profile,
     members,
     identifiers,
-    identities: { moved: snapshot.identities.filter((d) => d.user_id === mergedId).map((d) => d.id) },
-    tombstones: snapshot.users.filter((u) => u.merged_into_id === mergedId).map((u) => u.id),
+    identities: { moved: snapshot.identities.filter((d) => d[dc.userId] === mergedId).map((d) => d.id) },
+    tombstones: snapshot.users.filter((r) => r[u.mergedIntoId] === mergedId).map((r) => r.id),
     conflicts,
   };
 }
 
-const slotOf = (r: Row) => Number(r.merge_slot ?? 0);
+const slotOf = (r: Row) => Number(r[IDENTIFIER().mergeSlot] ?? 0);
 
 /**
  * Where each identifier goes. For a source and key both users hold, a conflict decides
@@ -186,11 +193,12 @@ function planIdentifiers(
 ): MergePlan['identifiers'] {
   const plan: MergePlan['identifiers'] = { moved: [], slots: [], besides: [] };
   const groups = new Map<string, { s: Row[]; m: Row[] }>();
+  const c = IDENTIFIER();
   for (const r of snapshot.identifiers) {
-    if (r.user_id !== survivorId && r.user_id !== mergedId) continue;
-    const key = `identifier:${r.organization_id}:${r.source_id}:${r.identifier_key}`;
+    if (r[c.userId] !== survivorId && r[c.userId] !== mergedId) continue;
+    const key = `identifier:${r[c.organizationId]}:${r[c.sourceId]}:${r[c.identifierKey]}`;
     const g = groups.get(key) ?? groups.set(key, { s: [], m: [] }).get(key)!;
-    (r.user_id === survivorId ? g.s : g.m).push(r);
+    (r[c.userId] === survivorId ? g.s : g.m).push(r);
   }
   for (const [key, g] of groups) {
     plan.moved.push(...g.m.map((m) => m.id));

@@ -5,11 +5,12 @@ import { ConflictError, forbidden, LastOrganizationAdminError, NotFoundError } f
 import type { Merge } from '../../generated/prisma/client.ts';
 import { recordAudit } from '../audit/service.ts';
 import { isSystemAdmin } from '../shared/authorize.ts';
+import { columnName, onFirstUse, rowKeys, sqlNames } from '../shared/sql-names.ts';
 import { Issues } from '../shared/validate.ts';
 import { visibleUsersWhere } from '../user/service.ts';
 import { survivorsOf } from '../user/tombstones.ts';
 import { mergeEvents } from './events.ts';
-import { type MergeChoice, type MergePlan, PROFILE_COLUMNS, planMerge, type Row, type Snapshot } from './plan.ts';
+import { type MergeChoice, type MergePlan, planMerge, profileColumns, type Row, type Snapshot } from './plan.ts';
 import { currentRows, type Db, emptyTables, loadSnapshot, type Table } from './rows.ts';
 
 // Merging one user into another: the checks before and inside the transaction, and the
@@ -69,16 +70,28 @@ export function checkMergeable(access: Access, parties: MergeParties, snapshot: 
   const survivor = snapshot.users.find((u) => u.id === parties.survivorId);
   const merged = snapshot.users.find((u) => u.id === parties.mergedId);
   if (!survivor || !merged) throw new NotFoundError('User');
-  if (survivor.merged_into_id !== null || merged.merged_into_id !== null) {
+  const { mergedIntoId, isSystemAdmin: systemAdmin } = USER_KEYS();
+  if (survivor[mergedIntoId] !== null || merged[mergedIntoId] !== null) {
     throw new ConflictError(['input.mergedId'], 'One of the users was merged meanwhile; look them up again.');
   }
-  if ((survivor.is_system_admin || merged.is_system_admin) && !isSystemAdmin(access.viewer)) {
+  if ((survivor[systemAdmin] || merged[systemAdmin]) && !isSystemAdmin(access.viewer)) {
     throw forbidden('Only a system admin can merge a system admin.');
   }
   requireAdminOfAll(parties, plan.organizationIds);
 }
 
-const PROFILE = Object.values(PROFILE_COLUMNS);
+// Rows are keyed by column (Row); statements name tables and columns through the datamodel.
+const USER_KEYS = rowKeys('User');
+const MEMBER_KEYS = rowKeys('Member');
+const USER = sqlNames('User');
+const MEMBER = sqlNames('Member');
+const IDENTIFIER = sqlNames('Identifier');
+const IDENTITY = sqlNames('Identity');
+const LINK_SUGGESTION = sqlNames('LinkSuggestion');
+/** The SET list copying the profile columns from a row `r`. */
+const SET_PROFILE = onFirstUse(() =>
+  Prisma.raw(profileColumns().map(([f]) => `${columnName('User', f)} = r.${columnName('User', f)}`).join(', ')),
+);
 
 export interface MergeResult {
   merge: Merge;
@@ -118,8 +131,9 @@ export async function runMerge(
     before[table] = touched[table].map((id) => byId.get(id)!);
   }
   if (also) {
+    const l = LINK_SUGGESTION();
     const [row] = await tx.$queryRaw<{ row: Row }[]>`
-      SELECT to_jsonb(s) AS row FROM link_suggestions s WHERE s.id = ${also.id}::uuid FOR UPDATE`;
+      SELECT to_jsonb(s) AS row FROM ${l.$table} s WHERE s.${l.id} = ${also.id}::uuid FOR UPDATE`;
     if (row) {
       before[also.table].push(row.row);
       touched[also.table].push(also.id);
@@ -127,67 +141,70 @@ export async function runMerge(
   }
 
   // Admins leaving: a membership that stops being an active ORGANIZATION_ADMIN needs another one.
+  const mk = MEMBER_KEYS();
+  const activeAdmin = (r: Row) => r[mk.role] === 'ORGANIZATION_ADMIN' && r[mk.state] === 'ACTIVE';
   const losing = plan.members.updated
     .filter((u) => u.role !== 'ORGANIZATION_ADMIN' || u.state !== 'ACTIVE')
     .map((u) => byId.get(u.id)!)
-    .filter((s) => s.role === 'ORGANIZATION_ADMIN' && s.state === 'ACTIVE')
-    .map((s) => s.organization_id as string);
+    .filter(activeAdmin)
+    .map((s) => s[mk.organizationId] as string);
   const keptSurvivor = plan.conflicts.filter((c) => c.kind === 'MEMBERSHIP' && c.keep === 'SURVIVOR');
   for (const c of keptSurvivor) {
     const m = byId.get(c.mergedRowId!)!;
     const s = byId.get(c.survivorRowId!)!;
-    if (m.role === 'ORGANIZATION_ADMIN' && m.state === 'ACTIVE' && !(s.role === 'ORGANIZATION_ADMIN' && s.state === 'ACTIVE')) {
+    if (activeAdmin(m) && !activeAdmin(s)) {
       losing.push(c.organizationId!);
     }
   }
+  const [u, m, i, d] = [USER(), MEMBER(), IDENTIFIER(), IDENTITY()];
   if (losing.length) {
-    const kept = await tx.$queryRaw<{ organization_id: string }[]>`
-      SELECT DISTINCT organization_id::text FROM members
-      WHERE organization_id = ANY(${losing}::uuid[]) AND role = 'ORGANIZATION_ADMIN' AND state = 'ACTIVE'
-        AND user_id <> ALL(${[survivorId, mergedId]}::uuid[])`;
-    if (losing.some((o) => !kept.some((k) => k.organization_id === o))) throw new LastOrganizationAdminError();
+    const kept = await tx.$queryRaw<Record<string, string>[]>`
+      SELECT DISTINCT ${m.organizationId}::text FROM ${m.$table}
+      WHERE ${m.organizationId} = ANY(${losing}::uuid[]) AND ${m.role} = 'ORGANIZATION_ADMIN' AND ${m.state} = 'ACTIVE'
+        AND ${m.userId} <> ALL(${[survivorId, mergedId]}::uuid[])`;
+    if (losing.some((o) => !kept.some((k) => k[mk.organizationId] === o))) throw new LastOrganizationAdminError();
   }
 
   // Apply, one statement per kind of change.
   if (Object.keys(plan.profile).length) {
     const next = { ...byId.get(survivorId)!, ...plan.profile };
     await tx.$executeRaw`
-      UPDATE users u SET ${Prisma.raw(PROFILE.map((c) => `${c} = r.${c}`).join(', '))}, updated_at = now()
-      FROM jsonb_populate_record(NULL::users, ${JSON.stringify(next)}::jsonb) r WHERE u.id = r.id`;
+      UPDATE ${u.$table} u SET ${SET_PROFILE()}, ${u.updatedAt} = now()
+      FROM jsonb_populate_record(NULL::${u.$table}, ${JSON.stringify(next)}::jsonb) r WHERE u.${u.id} = r.${u.id}`;
   }
   await tx.$executeRaw`
-    UPDATE users SET merged_into_id = ${survivorId}::uuid, updated_at = now() WHERE id = ANY(${[mergedId, ...plan.tombstones]}::uuid[])`;
+    UPDATE ${u.$table} SET ${u.mergedIntoId} = ${survivorId}::uuid, ${u.updatedAt} = now() WHERE ${u.id} = ANY(${[mergedId, ...plan.tombstones]}::uuid[])`;
   if (plan.members.deleted.length) {
-    await tx.$executeRaw`DELETE FROM members WHERE id = ANY(${plan.members.deleted}::uuid[])`;
+    await tx.$executeRaw`DELETE FROM ${m.$table} WHERE ${m.id} = ANY(${plan.members.deleted}::uuid[])`;
   }
   if (plan.members.updated.length) {
-    const u = plan.members.updated;
+    const up = plan.members.updated;
     await tx.$executeRaw`
-      UPDATE members m SET role = v.role::"MemberRole", state = v.state::"MembershipState", updated_at = now()
-      FROM unnest(${u.map((x) => x.id)}::uuid[], ${u.map((x) => x.role)}::text[], ${u.map((x) => x.state)}::text[]) AS v(id, role, state)
-      WHERE m.id = v.id`;
+      UPDATE ${m.$table} m SET ${m.role} = v.role::"MemberRole", ${m.state} = v.state::"MembershipState", ${m.updatedAt} = now()
+      FROM unnest(${up.map((x) => x.id)}::uuid[], ${up.map((x) => x.role)}::text[], ${up.map((x) => x.state)}::text[]) AS v(id, role, state)
+      WHERE m.${m.id} = v.id`;
   }
   if (plan.members.moved.length) {
-    await tx.$executeRaw`UPDATE members SET user_id = ${survivorId}::uuid, updated_at = now() WHERE id = ANY(${plan.members.moved}::uuid[])`;
+    await tx.$executeRaw`UPDATE ${m.$table} SET ${m.userId} = ${survivorId}::uuid, ${m.updatedAt} = now() WHERE ${m.id} = ANY(${plan.members.moved}::uuid[])`;
   }
   // The survivor's own rows change slot first: the merged user's rows may take the slots they leave.
   const moving = new Set(plan.identifiers.moved);
   const reslotted = plan.identifiers.slots.filter((s) => !moving.has(s.id));
   if (reslotted.length) {
     await tx.$executeRaw`
-      UPDATE identifiers i SET merge_slot = v.slot, updated_at = now()
-      FROM unnest(${reslotted.map((s) => s.id)}::uuid[], ${reslotted.map((s) => s.slot)}::int[]) AS v(id, slot) WHERE i.id = v.id`;
+      UPDATE ${i.$table} i SET ${i.mergeSlot} = v.slot, ${i.updatedAt} = now()
+      FROM unnest(${reslotted.map((s) => s.id)}::uuid[], ${reslotted.map((s) => s.slot)}::int[]) AS v(id, slot) WHERE i.${i.id} = v.id`;
   }
   if (plan.identifiers.moved.length) {
     const slot = new Map(plan.identifiers.slots.map((s) => [s.id, s.slot]));
     const moved = plan.identifiers.moved;
     await tx.$executeRaw`
-      UPDATE identifiers i SET user_id = ${survivorId}::uuid, merge_slot = COALESCE(v.slot, i.merge_slot), updated_at = now()
-      FROM unnest(${moved}::uuid[], ${moved.map((id) => slot.get(id) ?? null)}::int[]) AS v(id, slot) WHERE i.id = v.id`;
+      UPDATE ${i.$table} i SET ${i.userId} = ${survivorId}::uuid, ${i.mergeSlot} = COALESCE(v.slot, i.${i.mergeSlot}), ${i.updatedAt} = now()
+      FROM unnest(${moved}::uuid[], ${moved.map((id) => slot.get(id) ?? null)}::int[]) AS v(id, slot) WHERE i.${i.id} = v.id`;
   }
   if (plan.identities.moved.length) {
     await tx.$executeRaw`
-      UPDATE identities SET user_id = ${survivorId}::uuid, updated_at = now() WHERE id = ANY(${plan.identities.moved}::uuid[])`;
+      UPDATE ${d.$table} SET ${d.userId} = ${survivorId}::uuid, ${d.updatedAt} = now() WHERE ${d.id} = ANY(${plan.identities.moved}::uuid[])`;
   }
   if (also) await also.apply(mergeId);
 

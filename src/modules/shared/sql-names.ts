@@ -85,6 +85,18 @@ export function sqlNames<M extends ModelName>(model: M): () => SqlNames<M> {
 }
 
 /**
+ * A model's columns by field, unquoted: the keys of its rows as to_jsonb gives them, and
+ * of raw rows read without an alias. Built on first use (onFirstUse).
+ */
+export function rowKeys<M extends ModelName>(model: M): () => Readonly<Record<FieldOf<M>, string>> {
+  return onFirstUse(() => {
+    const keys: Record<string, string> = {};
+    for (const f of modelOf(model).fields) if (f.kind !== 'object') keys[f.name] = f.dbName ?? f.name;
+    return keys as Record<FieldOf<M>, string>;
+  });
+}
+
+/**
  * A named statement (db.ts) whose text names tables and columns through the datamodel:
  * built on its first use, as the datamodel is read from the client, which exists only
  * once the database is opened.
