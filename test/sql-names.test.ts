@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { prisma } from '../src/db.ts';
-import { columnName, namedStatement, scalarFields, selectList, sqlNames, table, tableName } from '../src/modules/shared/sql-names.ts';
+import { columnName, namedStatement, rowKeys, scalarFields, selectList, sqlNames, table, tableName } from '../src/modules/shared/sql-names.ts';
 import { anIdentifier, aSource, aTenantWithMember } from './helpers/factories.ts';
 
 // Raw statements name tables and columns through the Prisma datamodel, which honours
@@ -42,6 +42,17 @@ describe('SQL names from the Prisma datamodel', () => {
     expect(Object.keys(names())).toEqual(['$table', ...scalarFields('IdentityProperty')]);
     const rows = await prisma.$queryRaw<{ n: number }[]>`SELECT count(${identityId})::int AS n FROM ${$table} p`;
     expect(rows).toEqual([{ n: 0 }]);
+  });
+
+  it('key a row as to_jsonb gives it by column, built once', async () => {
+    const keys = rowKeys('Identifier');
+    expect(keys()).toBe(keys());
+    expect(keys().identifierKey).toBe('identifier_key');
+    const { organization, user } = await aTenantWithMember();
+    const source = await aSource(organization.id);
+    await anIdentifier(organization.id, user.id, source.id, { identifierKey: 'login' });
+    const [row] = await prisma.$queryRaw<{ row: Record<string, unknown> }[]>`SELECT to_jsonb(i) AS row FROM ${table('Identifier')} i`;
+    expect(row!.row[keys().identifierKey]).toBe('login');
   });
 
   it('refuse a field the model does not have', () => {
