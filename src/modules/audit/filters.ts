@@ -63,6 +63,8 @@ const NOT_A_COPY: Partial<Record<string, Prisma.AuditEventWhereInput>> = {
 };
 
 /** The events of one object's history (an `entityType` with this id) a filter lets through. */
-export function historyWhere(entityType: string, entityId: string, filter: Filter | null | undefined): Prisma.AuditEventWhereInput {
-  return { entityType, entityId, ...NOT_A_COPY[entityType], ...filterWhere(filter) };
+export function historyWhere(entityType: string, entityId: string, filter: Filter | null | undefined, readable: string[] | 'all'): Prisma.AuditEventWhereInput {
+  // An object's events in organizations the viewer may not read (a user's, say) stay hidden.
+  const tenant = readable === 'all' ? {} : { OR: [{ organizationId: null }, { organizationId: { in: readable } }] };
+  return { AND: [{ entityType, entityId, ...NOT_A_COPY[entityType], ...filterWhere(filter) }, tenant] };
 }

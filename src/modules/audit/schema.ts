@@ -115,17 +115,20 @@ compiledField('AuditEvent', 'actor', pointedRow('User', 'actorUserId', (ctx, rea
 // relation to its parent: compiledConnection's `over`).
 type TrailArgs = { filter?: Filter | null };
 const trailQuery = (args: TrailArgs, _ctx: unknown, organizationId: string) => ({ where: trailWhere(organizationId, args.filter), orderBy: NEWEST_FIRST });
-const historyQuery = (entityType: string) => (args: TrailArgs, _ctx: unknown, entityId: string) => ({
-  where: historyWhere(entityType, entityId, args.filter),
+const historyQuery = (entityType: string) => (args: TrailArgs, _ctx: unknown, entityId: string, readable: string[] | 'all') => ({
+  where: historyWhere(entityType, entityId, args.filter, readable),
   orderBy: NEWEST_FIRST,
 });
-compiledConnection('Organization', 'auditEvents', trailQuery, { over: 'AuditEvent' });
+// The trail needs read access to its organization: compiled only at a root whose access was checked.
+compiledConnection('Organization', 'auditEvents', trailQuery, { over: 'AuditEvent', checkedAtRoot: true });
 
 builder.prismaObjectField(OrganizationRef, 'auditEvents', (t) =>
   t.prismaConnection({
     type: AuditEventRef,
-    description: "The organization's audit trail, newest first.",
+    description: "The organization's audit trail, newest first. Null, with FORBIDDEN, when you may not read the organization.",
     cursor: 'id',
+    nullable: true,
+    authScopes: (organization) => ({ orgRead: organization.id }),
     totalCount: (organization, args, ctx) => prisma.auditEvent.count({ where: trailQuery(args, ctx, organization.id).where }),
     args: { filter: t.arg({ type: AuditEventFilter, required: false, description: 'Which events.' }) },
     resolve: (query, organization, args, ctx) => prisma.auditEvent.findMany({ ...query, ...trailQuery(args, ctx, organization.id) }),
@@ -141,9 +144,11 @@ function historyOf(ref: Parameters<typeof builder.prismaObjectField>[0], entityT
       type: AuditEventRef,
       cursor: 'id',
       description: `Every recorded change to this ${entityType}, newest first.`,
-      totalCount: (parent: { id: string }, args: TrailArgs, ctx: Context) => prisma.auditEvent.count({ where: query(args, ctx, parent.id).where }),
+      totalCount: async (parent: { id: string }, args: TrailArgs, ctx: Context) =>
+        prisma.auditEvent.count({ where: query(args, ctx, parent.id, await ctx.access.readableOrganizationIds()).where }),
       args: { filter: t.arg({ type: AuditEventFilter, required: false, description: 'Which events.' }) },
-      resolve: (page: object, parent: { id: string }, args: TrailArgs, ctx: Context) => prisma.auditEvent.findMany({ ...page, ...query(args, ctx, parent.id) }),
+      resolve: async (page: object, parent: { id: string }, args: TrailArgs, ctx: Context) =>
+        prisma.auditEvent.findMany({ ...page, ...query(args, ctx, parent.id, await ctx.access.readableOrganizationIds()) }),
     }, { description: `A page of the ${entityType}'s audit events.`, fields: totalCountField }, { description: 'An audit event in a page.' }),
   );
 }

@@ -32,7 +32,7 @@ export type PlanInfo = Pick<GraphQLResolveInfo, 'schema' | 'fragments' | 'variab
  * and for a connection over a model with no relation to its parent, from the parent's
  * id (the engine gives a ParentId, engine/where.ts, which stands for its column).
  */
-export type ConnectionQuery = (args: Record<string, unknown>, ctx: Context, parentId: string) => { where?: unknown; orderBy?: unknown };
+export type ConnectionQuery = (args: Record<string, unknown>, ctx: Context, parentId: string, readable: string[] | 'all') => { where?: unknown; orderBy?: unknown };
 
 /** The alias of the row at the root of every plan. */
 export const ROOT = 'r0';

@@ -38,7 +38,7 @@ export function connectionOf(
   const cursor = cursorId == null ? undefined : (idOfCursor(cursorId) ?? unplannable('a cursor'));
   let q: { where?: unknown; orderBy?: unknown };
   try {
-    q = query(args, b.ctx, new ParentId(`${outer}.${parentModel.fields.get('id')!.column}`) as unknown as string);
+    q = query(args, b.ctx, new ParentId(`${outer}.${parentModel.fields.get('id')!.column}`) as unknown as string, b.readable);
   } catch {
     return unplannable(`arguments of ${parent.name}.${name}`);
   }
