@@ -1,4 +1,5 @@
 import { Prisma } from '../../db.ts';
+import { sqlNames } from '../shared/sql-names.ts';
 
 // The outbox: the statement that records audit events also writes, in the same
 // transaction, one delivery per event and enabled endpoint that wants it, and one
@@ -41,20 +42,25 @@ export function fanOut(deliveryIds: string[]): Prisma.Sql {
   return Prisma.sql`WITH fanned AS (SELECT unnest(${deliveryIds}::uuid[]) AS id) ${jobsFor('fanned')}`;
 }
 
+const DELIVERY = sqlNames('WebhookDelivery');
+const ENDPOINT = sqlNames('WebhookEndpoint');
+const AUDIT_EVENT = sqlNames('AuditEvent');
+
 /**
  * The CTE bodies that queue the deliveries of the audit events a CTE named `cte`
  * inserted (it returns id, organization_id, entity_type, entity_id, action). An
  * endpoint with no event types wants every event; `Entity.*` every action on Entity.
  */
 export function queueDeliveries(cte: string): Prisma.Sql {
+  const [d, e, a] = [DELIVERY(), ENDPOINT(), AUDIT_EVENT()];
   return Prisma.sql`webhook_queued AS (
-      INSERT INTO webhook_deliveries (organization_id, endpoint_id, audit_event_id, event_type, entity_id)
-      SELECT ev.organization_id, e.id, ev.id, ev.entity_type || '.' || ev.action, ev.entity_id
+      INSERT INTO ${d.$table} (${d.organizationId}, ${d.endpointId}, ${d.auditEventId}, ${d.eventType}, ${d.entityId})
+      SELECT ev.${a.organizationId}, e.${e.id}, ev.${a.id}, ev.${a.entityType} || '.' || ev.${a.action}, ev.${a.entityId}
       FROM ${Prisma.raw(cte)} AS ev
-      JOIN webhook_endpoints e ON e.organization_id = ev.organization_id AND e.enabled
-        AND (cardinality(e.event_types) = 0 OR ev.entity_type || '.' || ev.action = ANY(e.event_types)
-          OR ev.entity_type || '.*' = ANY(e.event_types))
-      RETURNING id
+      JOIN ${e.$table} e ON e.${e.organizationId} = ev.${a.organizationId} AND e.${e.enabled}
+        AND (cardinality(e.${e.eventTypes}) = 0 OR ev.${a.entityType} || '.' || ev.${a.action} = ANY(e.${e.eventTypes})
+          OR ev.${a.entityType} || '.*' = ANY(e.${e.eventTypes}))
+      RETURNING ${d.id}
     ),
     webhook_jobs AS (${oneJobFor('webhook_queued')})`;
 }
