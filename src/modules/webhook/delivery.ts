@@ -4,6 +4,7 @@ import { ANONYMOUS } from '../../context.ts';
 import { prisma, Prisma } from '../../db.ts';
 import { errorFields, logger } from '../../observability/logger.ts';
 import { changesOf, recordAudit, type Changes } from '../audit/service.ts';
+import { sqlNames } from '../shared/sql-names.ts';
 import { fanOut, jobsFor } from './outbox.ts';
 import type { DeliveryJobData } from './queue.ts';
 import { post } from './safety.ts';
@@ -32,6 +33,9 @@ interface Claimed {
   organizationId: string;
 }
 
+const DELIVERY = sqlNames('WebhookDelivery');
+const ENDPOINT = sqlNames('WebhookEndpoint');
+
 /** Thrown to have pg-boss retry the job later, with backoff. */
 export class RetryLater extends Error {}
 
@@ -41,17 +45,18 @@ export class RetryLater extends Error {}
  * worker, or waits for an earlier one (which queues it when it settles).
  */
 async function claim(id: string, settings: WebhookSettings): Promise<Claimed | null> {
+  const [w, e] = [DELIVERY(), ENDPOINT()];
   const rows = await prisma.$queryRaw<Claimed[]>`
-    UPDATE webhook_deliveries d SET leased_until = now() + ${settings.timeoutMs + 5000} * interval '1 millisecond'
-    FROM webhook_endpoints e
-    WHERE d.id = ${id}::uuid AND e.id = d.endpoint_id AND d.status = 'PENDING'
-      AND (d.leased_until IS NULL OR d.leased_until < now())
-      AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.endpoint_id = d.endpoint_id AND p.entity_id = d.entity_id
-        AND p.seq < d.seq AND p.status = 'PENDING')
-    RETURNING d.id, d.seq, d.endpoint_id AS "endpointId", d.entity_id AS "entityId", d.event_type AS "eventType",
-      d.audit_event_id AS "auditEventId", d.pending_since AS "pendingSince", d.organization_id AS "organizationId",
-      e.url, e.enabled, e.secret, e.previous_secret AS "previousSecret",
-      e.previous_secret_expires_at AS "previousSecretExpiresAt", e.failing_since AS "failingSince"`;
+    UPDATE ${w.$table} d SET ${w.leasedUntil} = now() + ${settings.timeoutMs + 5000} * interval '1 millisecond'
+    FROM ${e.$table} e
+    WHERE d.${w.id} = ${id}::uuid AND e.${e.id} = d.${w.endpointId} AND d.${w.status} = 'PENDING'
+      AND (d.${w.leasedUntil} IS NULL OR d.${w.leasedUntil} < now())
+      AND NOT EXISTS (SELECT 1 FROM ${w.$table} p WHERE p.${w.endpointId} = d.${w.endpointId} AND p.${w.entityId} = d.${w.entityId}
+        AND p.${w.seq} < d.${w.seq} AND p.${w.status} = 'PENDING')
+    RETURNING d.${w.id}, d.${w.seq}, d.${w.endpointId} AS "endpointId", d.${w.entityId} AS "entityId", d.${w.eventType} AS "eventType",
+      d.${w.auditEventId} AS "auditEventId", d.${w.pendingSince} AS "pendingSince", d.${w.organizationId} AS "organizationId",
+      e.${e.url}, e.${e.enabled}, e.${e.secret}, e.${e.previousSecret} AS "previousSecret",
+      e.${e.previousSecretExpiresAt} AS "previousSecretExpiresAt", e.${e.failingSince} AS "failingSince"`;
   return rows[0] ?? null;
 }
 
@@ -95,9 +100,10 @@ export async function payloadOf(auditEventId: string): Promise<string | null> {
 
 /** SQL queueing the job of the next pending delivery of the same endpoint and entity, if any. */
 function queueNext(d: Claimed): Prisma.Sql {
+  const w = DELIVERY();
   return Prisma.sql`WITH next AS (
-      SELECT id FROM webhook_deliveries WHERE endpoint_id = ${d.endpointId}::uuid AND entity_id = ${d.entityId}::uuid
-        AND status = 'PENDING' AND seq > ${d.seq} ORDER BY seq LIMIT 1)
+      SELECT ${w.id} FROM ${w.$table} WHERE ${w.endpointId} = ${d.endpointId}::uuid AND ${w.entityId} = ${d.entityId}::uuid
+        AND ${w.status} = 'PENDING' AND ${w.seq} > ${d.seq} ORDER BY ${w.seq} LIMIT 1)
     ${jobsFor('next')}`;
 }
 
@@ -204,8 +210,9 @@ export async function deliver(id: string, settings: WebhookSettings): Promise<vo
   if (!d) {
     // Another worker holds it (or held it and failed): look again later rather than
     // drop this job. Settled or waiting for an earlier one, the job is done.
+    const w = DELIVERY();
     const [row] = await prisma.$queryRaw<{ leased: boolean }[]>`
-      SELECT leased_until > now() AS leased FROM webhook_deliveries WHERE id = ${id}::uuid AND status = 'PENDING'`;
+      SELECT ${w.leasedUntil} > now() AS leased FROM ${w.$table} WHERE ${w.id} = ${id}::uuid AND ${w.status} = 'PENDING'`;
     if (row?.leased) throw new RetryLater('Another worker is sending it.');
     return;
   }
