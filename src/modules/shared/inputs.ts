@@ -1,6 +1,7 @@
 import { prisma } from '../../db.ts';
 import type { SourceKind } from '../../generated/prisma/client.ts';
 import { e164, isPhoneRegion } from '../matching/normalise.ts';
+import { sqlNames } from './sql-names.ts';
 import { parseId, type Issues } from './validate.ts';
 
 // Checks for inputs that may arrive untyped (an import file as well as GraphQL), and
@@ -200,6 +201,11 @@ export const sourceIdOf = (name: string) => parseId(name, 'IntegrationSource');
 export const sourceRefKey = (ref: SourceRef) => (ref.id ? `id:${ref.id}` : `key:${ref.key}`);
 export const userRefKey = (ref: UserRef) => (ref.id ? `id:${ref.id}` : `email:${ref.email}`);
 
+const SOURCE = sqlNames('IntegrationSource');
+const ORGANIZATION = sqlNames('Organization');
+const MEMBER = sqlNames('Member');
+const USER = sqlNames('User');
+
 export interface ReferencedSource {
   id: string;
   key: string;
@@ -217,10 +223,11 @@ export async function loadSources(organizationId: string, refs: SourceRef[]): Pr
   const keys = [...new Set(refs.flatMap((r) => (r.key ? [r.key] : [])))];
   const found = new Map<string, ReferencedSource>();
   if (!ids.length && !keys.length) return found;
+  const [c, o] = [SOURCE(), ORGANIZATION()];
   const rows = await prisma.$queryRaw<ReferencedSource[]>`
-    SELECT s.id, s.key, s.kind::text AS kind, coalesce(s.default_phone_region, o.default_phone_region) AS "phoneRegion"
-    FROM integration_sources s JOIN organizations o ON o.id = s.organization_id
-    WHERE s.organization_id = ${organizationId}::uuid AND (s.id = ANY(${ids}::uuid[]) OR s.key = ANY(${keys}::text[]))`;
+    SELECT s.${c.id}, s.${c.key}, s.${c.kind}::text AS kind, coalesce(s.${c.defaultPhoneRegion}, o.${o.defaultPhoneRegion}) AS "phoneRegion"
+    FROM ${c.$table} s JOIN ${o.$table} o ON o.${o.id} = s.${c.organizationId}
+    WHERE s.${c.organizationId} = ${organizationId}::uuid AND (s.${c.id} = ANY(${ids}::uuid[]) OR s.${c.key} = ANY(${keys}::text[]))`;
   for (const row of rows) {
     found.set(`id:${row.id}`, row);
     found.set(`key:${row.key}`, row);
@@ -243,10 +250,11 @@ export async function loadMembers(organizationId: string, refs: UserRef[]): Prom
   const emails = [...new Set(refs.flatMap((r) => (r.email ? [r.email] : [])))];
   const found = new Map<string, ReferencedUser>();
   if (!ids.length && !emails.length) return found;
+  const [u, m] = [USER(), MEMBER()];
   const rows = await prisma.$queryRaw<ReferencedUser[]>`
-    SELECT u.id, u.email FROM members m JOIN users u ON u.id = m.user_id
-    WHERE m.organization_id = ${organizationId}::uuid
-      AND (u.id = ANY(${ids}::uuid[]) OR u.email = ANY(${emails}::text[]))`;
+    SELECT u.${u.id}, u.${u.email} FROM ${m.$table} m JOIN ${u.$table} u ON u.${u.id} = m.${m.userId}
+    WHERE m.${m.organizationId} = ${organizationId}::uuid
+      AND (u.${u.id} = ANY(${ids}::uuid[]) OR u.${u.email} = ANY(${emails}::text[]))`;
   for (const row of rows) {
     found.set(`id:${row.id}`, row);
     found.set(`email:${row.email}`, row);
@@ -258,17 +266,17 @@ export async function loadMembers(organizationId: string, refs: UserRef[]): Prom
   if (!missingIds.length && !missingEmails.length) return found;
   const survivors = await prisma.$queryRaw<{ ref: string; id: string; email: string }[]>`
     WITH RECURSIVE chain(ref, next, depth) AS (
-      SELECT 'id:' || u.id, u.merged_into_id, 0 FROM users u
-      WHERE u.merged_into_id IS NOT NULL AND u.id = ANY(${missingIds}::uuid[])
+      SELECT 'id:' || u.${u.id}, u.${u.mergedIntoId}, 0 FROM ${u.$table} u
+      WHERE u.${u.mergedIntoId} IS NOT NULL AND u.${u.id} = ANY(${missingIds}::uuid[])
       UNION ALL
-      SELECT 'email:' || u.email, u.merged_into_id, 0 FROM users u
-      WHERE u.merged_into_id IS NOT NULL AND u.email = ANY(${missingEmails}::text[])
+      SELECT 'email:' || u.${u.email}, u.${u.mergedIntoId}, 0 FROM ${u.$table} u
+      WHERE u.${u.mergedIntoId} IS NOT NULL AND u.${u.email} = ANY(${missingEmails}::text[])
       UNION ALL
-      SELECT c.ref, u.merged_into_id, c.depth + 1 FROM chain c JOIN users u ON u.id = c.next
-      WHERE u.merged_into_id IS NOT NULL AND c.depth < 32
+      SELECT c.ref, u.${u.mergedIntoId}, c.depth + 1 FROM chain c JOIN ${u.$table} u ON u.${u.id} = c.next
+      WHERE u.${u.mergedIntoId} IS NOT NULL AND c.depth < 32
     )
-    SELECT c.ref, u.id, u.email FROM chain c JOIN users u ON u.id = c.next AND u.merged_into_id IS NULL
-    JOIN members m ON m.user_id = u.id AND m.organization_id = ${organizationId}::uuid`;
+    SELECT c.ref, u.${u.id}, u.${u.email} FROM chain c JOIN ${u.$table} u ON u.${u.id} = c.next AND u.${u.mergedIntoId} IS NULL
+    JOIN ${m.$table} m ON m.${m.userId} = u.${u.id} AND m.${m.organizationId} = ${organizationId}::uuid`;
   for (const { ref, ...user } of survivors) found.set(ref, user);
   return found;
 }
