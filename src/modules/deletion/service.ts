@@ -4,6 +4,7 @@ import type { Access, Viewer } from '../../context.ts';
 import { Prisma, prisma } from '../../db.ts';
 import { NotFoundError, RestoreBlockedError } from '../../errors.ts';
 import { changesOf, recordAudit, type AuditInput } from '../audit/service.ts';
+import { rowKeys, sqlNames } from '../shared/sql-names.ts';
 import { requireRowIn } from '../shared/tenant.ts';
 import { globalIdParts, Issues, uniqueViolation } from '../shared/validate.ts';
 import type { ApiKey, Identifier, Identity, IntegrationSource, Member } from '../../generated/prisma/client.ts';
@@ -13,6 +14,13 @@ import { DELETED_KINDS, firstBlocker, insertRows, RESTORE_ORDER, type DeletedIte
 // past their organization's retention.
 
 type Tx = Prisma.TransactionClient;
+
+const DELETED_ITEM = sqlNames('DeletedItem');
+/** The columns a raw row of deleted_items is keyed by (read without aliases). */
+const DELETED_ITEM_KEYS = rowKeys('DeletedItem');
+const IDENTIFIER = sqlNames('Identifier');
+const MEMBER = sqlNames('Member');
+const ORGANIZATION = sqlNames('Organization');
 
 /** The node type of a live table's rows, for global ids and messages. */
 const NODE_OF: Record<string, string> = {
@@ -56,9 +64,10 @@ async function adminItem(access: Access, kind: DeletedKind | null, entityId: str
 
 /** Whether an identifier's user is no longer a member of its organization: identifiers are only ever of members. */
 async function withoutMembership(tx: Tx, rows: Row[]): Promise<boolean> {
+  const [i, m] = [IDENTIFIER(), MEMBER()];
   const [orphan] = await tx.$queryRaw<{ id: string }[]>`
-    SELECT r.id::text FROM jsonb_populate_recordset(NULL::identifiers, ${JSON.stringify(rows)}::jsonb) r
-    WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.organization_id = r.organization_id AND m.user_id = r.user_id) LIMIT 1`;
+    SELECT r.${i.id}::text FROM jsonb_populate_recordset(NULL::${i.$table}, ${JSON.stringify(rows)}::jsonb) r
+    WHERE NOT EXISTS (SELECT 1 FROM ${m.$table} m WHERE m.${m.organizationId} = r.${i.organizationId} AND m.${m.userId} = r.${i.userId}) LIMIT 1`;
   return !!orphan;
 }
 
@@ -104,11 +113,12 @@ const LIVE: { [K in DeletedKind]: (id: string) => Promise<Restored[K]> } = {
 export async function restoreDeleted<K extends DeletedKind>(access: Access, kind: K, rawId: string): Promise<Restored[K]> {
   const { id: entityId } = deletedId(rawId, kind);
   const item = await adminItem(access, kind, entityId);
+  const d = DELETED_ITEM();
   try {
     await prisma.$transaction(async (tx) => {
       // Locks the item, so two restores (or a restore and a purge) of it queue here.
       const [locked] = await tx.$queryRaw<{ rows: DeletedItem['rows'] }[]>`
-        SELECT rows FROM deleted_items WHERE id = ${item.id}::uuid FOR UPDATE`;
+        SELECT ${d.rows} FROM ${d.$table} WHERE ${d.id} = ${item.id}::uuid FOR UPDATE`;
       if (!locked) throw new NotFoundError(kind);
       for (const table of RESTORE_ORDER) {
         const rows = locked.rows[table];
@@ -124,7 +134,7 @@ export async function restoreDeleted<K extends DeletedKind>(access: Access, kind
         }
         await insertRows(tx, table, rows);
       }
-      await tx.$executeRaw`DELETE FROM deleted_items WHERE id = ${item.id}::uuid`;
+      await tx.$executeRaw`DELETE FROM ${d.$table} WHERE ${d.id} = ${item.id}::uuid`;
       const main = locked.rows[TABLE_OF[kind]]?.find((r) => r.id === entityId) ?? null;
       await recordAudit(tx, access.viewer, [rowEvent(kind, 'RESTORE', item.organizationId, main, entityId)]);
     });
@@ -142,8 +152,9 @@ export async function purgeDeleted(access: Access, rawId: string): Promise<strin
   const { kind: kindGiven, id: entityId } = deletedId(rawId, null);
   const item = await adminItem(access, kindGiven, entityId);
   const kind = item.entityType;
+  const d = DELETED_ITEM();
   await prisma.$transaction(async (tx) => {
-    const gone = await tx.$queryRaw<{ id: string }[]>`DELETE FROM deleted_items WHERE id = ${item.id}::uuid RETURNING id`;
+    const gone = await tx.$queryRaw<{ id: string }[]>`DELETE FROM ${d.$table} WHERE ${d.id} = ${item.id}::uuid RETURNING ${d.id}`;
     if (!gone.length) throw new NotFoundError(kind);
     await recordAudit(tx, access.viewer, [rowEvent(kind, 'PURGE', item.organizationId, null, entityId)]);
   });
@@ -157,16 +168,17 @@ export async function purgeDeleted(access: Access, rawId: string): Promise<strin
  * Answers how many it purged.
  */
 export async function purgeExpired(viewer: Viewer, limit = 500, db: typeof prisma = prisma): Promise<number> {
+  const [c, o, k] = [DELETED_ITEM(), ORGANIZATION(), DELETED_ITEM_KEYS()];
   return db.$transaction(async (tx: Tx) => {
-    const gone = await tx.$queryRaw<{ organization_id: string; entity_type: DeletedKind; entity_id: string }[]>`
+    const gone = await tx.$queryRaw<Record<string, string>[]>`
       WITH due AS (
-        SELECT d.id FROM deleted_items d JOIN organizations o ON o.id = d.organization_id
+        SELECT d.${c.id} FROM ${c.$table} d JOIN ${o.$table} o ON o.${o.id} = d.${c.organizationId}
         -- No retention is shorter than a day: the first bound lets the index on deleted_at narrow the scan.
-        WHERE d.deleted_at <= now() - interval '1 day' AND d.deleted_at <= now() - make_interval(days => o.deleted_retention_days)
-        ORDER BY d.deleted_at LIMIT ${limit} FOR UPDATE OF d SKIP LOCKED)
-      DELETE FROM deleted_items d USING due WHERE d.id = due.id
-      RETURNING d.organization_id::text, d.entity_type, d.entity_id::text`;
-    await recordAudit(tx, viewer, gone.map((g) => rowEvent(g.entity_type, 'PURGE', g.organization_id, null, g.entity_id)));
+        WHERE d.${c.deletedAt} <= now() - interval '1 day' AND d.${c.deletedAt} <= now() - make_interval(days => o.${o.deletedRetentionDays})
+        ORDER BY d.${c.deletedAt} LIMIT ${limit} FOR UPDATE OF d SKIP LOCKED)
+      DELETE FROM ${c.$table} d USING due WHERE d.${c.id} = due.${c.id}
+      RETURNING d.${c.organizationId}::text, d.${c.entityType}, d.${c.entityId}::text`;
+    await recordAudit(tx, viewer, gone.map((g) => rowEvent(g[k.entityType] as DeletedKind, 'PURGE', g[k.organizationId]!, null, g[k.entityId]!)));
     return gone.length;
   });
 }
