@@ -102,6 +102,5 @@ export function rowKeys<M extends ModelName>(model: M): () => Readonly<Record<Fi
  * once the database is opened.
  */
 export function namedStatement(name: string, text: () => string): () => Statement {
-  let built: Statement | undefined;
-  return () => (built ??= statement(name, text()));
+  return onFirstUse(() => statement(name, text()));
 }
