@@ -1,4 +1,5 @@
 import type { Viewer } from '../../context.ts';
+import { sqlNames } from '../shared/sql-names.ts';
 import { Prisma } from '../../db.ts';
 import type { DiscoveryMethod } from '../../generated/prisma/client.ts';
 import { currentRequest } from '../../observability/request-context.ts';
@@ -49,6 +50,8 @@ function actor(viewer: Viewer) {
   return { actorType: 'SYSTEM' as const, actorUserId: null, actorApiKeyId: null };
 }
 
+const EVENT = sqlNames('AuditEvent');
+
 /** Most event ids in one NOTIFY: keeps each payload well under PostgreSQL's 8,000 bytes. */
 export const NOTIFY_IDS_PER_MESSAGE = 150;
 
@@ -86,16 +89,18 @@ export async function recordAudit(tx: Prisma.TransactionClient, viewer: Viewer, 
   const who = actor(viewer);
   const requestId = currentRequest()?.requestId ?? null;
   const col = <T>(f: (e: AuditInput) => T) => real.map(f);
+  const c = EVENT();
+  // The CTE's columns are the names publishInserted reads, whatever the table's are.
   await tx.$queryRaw`
     WITH recorded AS (
-      INSERT INTO audit_events (organization_id, actor_type, actor_user_id, actor_api_key_id, entity_type, entity_id,
-        action, changes, discovery_method, request_id)
+      INSERT INTO ${c.$table} (${c.organizationId}, ${c.actorType}, ${c.actorUserId}, ${c.actorApiKeyId}, ${c.entityType}, ${c.entityId},
+        ${c.action}, ${c.changes}, ${c.discoveryMethod}, ${c.requestId})
       SELECT t.organization_id, ${who.actorType}::"ActorType", ${who.actorUserId}::uuid, ${who.actorApiKeyId}::uuid,
         t.entity_type, t.entity_id, t.action, t.changes, t.discovery_method::"DiscoveryMethod", ${requestId}
       FROM unnest(${col((e) => e.organizationId)}::uuid[], ${col((e) => e.entityType)}::text[], ${col((e) => e.entityId)}::uuid[],
         ${col((e) => e.action)}::text[], ${col((e) => JSON.stringify(e.changes))}::jsonb[], ${col((e) => e.discoveryMethod ?? null)}::text[])
         AS t(organization_id, entity_type, entity_id, action, changes, discovery_method)
-      RETURNING id, organization_id, entity_type, entity_id, action
+      RETURNING ${c.id} AS id, ${c.organizationId} AS organization_id, ${c.entityType} AS entity_type, ${c.entityId} AS entity_id, ${c.action} AS action
     ),
     ${publishInserted('recorded')}
     SELECT count(*)::int AS n FROM notified`;

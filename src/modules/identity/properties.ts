@@ -1,7 +1,7 @@
 import { Prisma } from '../../db.ts';
 import type { PropertyType } from '../../generated/prisma/client.ts';
 import { type Changes } from '../audit/service.ts';
-import { selectList } from '../shared/sql-names.ts';
+import { selectList, sqlNames } from '../shared/sql-names.ts';
 import { type CheckedProperty } from './check.ts';
 
 // Identity properties: merged by key in one statement, with their audit changes.
@@ -10,6 +10,8 @@ export type StoredProperty = { identityId: string; key: string; type: PropertyTy
 
 /** The columns of a StoredProperty, under its field names; `prefix` is a table alias. */
 export const propertyColumns = (prefix?: string) => selectList('IdentityProperty', ['identityId', 'key', 'type', 'value'], prefix);
+
+const PROPERTY = sqlNames('IdentityProperty');
 
 /** The audit changes of properties, by identity: `properties.<key>` with its type and value before and after. */
 function propertyChanges(before: StoredProperty[], after: StoredProperty[]): Map<string, Changes> {
@@ -33,10 +35,11 @@ export function removedProperties(removed: StoredProperty[]): Changes {
 
 /** The properties `entries` name, as they are now, locked until the transaction ends. */
 function lockProperties(tx: Prisma.TransactionClient, identityIds: string[], keys: string[]) {
+  const c = PROPERTY();
   return tx.$queryRaw<StoredProperty[]>`
-    SELECT ${propertyColumns('p')} FROM identity_properties p
-    JOIN unnest(${identityIds}::uuid[], ${keys}::text[]) AS t(identity_id, key) ON p.identity_id = t.identity_id AND p.key = t.key
-    ORDER BY p.identity_id, p.key COLLATE "C"
+    SELECT ${propertyColumns('p')} FROM ${c.$table} p
+    JOIN unnest(${identityIds}::uuid[], ${keys}::text[]) AS t(identity_id, key) ON p.${c.identityId} = t.identity_id AND p.${c.key} = t.key
+    ORDER BY p.${c.identityId}, p.${c.key} COLLATE "C"
     FOR UPDATE OF p`;
 }
 
@@ -54,14 +57,15 @@ export async function mergeProperties(
   if (!entries.length) return new Map();
   const replaced = entries.filter((e) => existing.has(e.identityId));
   const before = replaced.length ? await lockProperties(tx, replaced.map((e) => e.identityId), replaced.map((e) => e.property.key)) : [];
+  const c = PROPERTY();
   const written = await tx.$queryRaw<StoredProperty[]>`
-    INSERT INTO identity_properties AS p (organization_id, identity_id, key, type, value)
+    INSERT INTO ${c.$table} AS p (${c.organizationId}, ${c.identityId}, ${c.key}, ${c.type}, ${c.value})
     SELECT ${organizationId}::uuid, t.identity_id, t.key, t.type::"PropertyType", t.value
     FROM unnest(${entries.map((e) => e.identityId)}::uuid[], ${entries.map((e) => e.property.key)}::text[],
       ${entries.map((e) => e.property.type)}::text[], ${entries.map((e) => JSON.stringify(e.property.value))}::jsonb[])
       AS t(identity_id, key, type, value)
-    ON CONFLICT (identity_id, key) DO UPDATE SET type = EXCLUDED.type, value = EXCLUDED.value, updated_at = CURRENT_TIMESTAMP
-    WHERE (p.type, p.value) IS DISTINCT FROM (EXCLUDED.type, EXCLUDED.value)
+    ON CONFLICT (${c.identityId}, ${c.key}) DO UPDATE SET ${c.type} = EXCLUDED.${c.type}, ${c.value} = EXCLUDED.${c.value}, ${c.updatedAt} = CURRENT_TIMESTAMP
+    WHERE (p.${c.type}, p.${c.value}) IS DISTINCT FROM (EXCLUDED.${c.type}, EXCLUDED.${c.value})
     RETURNING ${propertyColumns()}`;
   return propertyChanges(before, written);
 }

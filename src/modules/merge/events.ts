@@ -3,6 +3,10 @@ import type { AuditInput } from '../audit/service.ts';
 import { type MergePlan, profileColumns, type Row } from './plan.ts';
 import type { Table } from './rows.ts';
 import type { Drift } from './unmerge.ts';
+import { rowKeys } from '../shared/sql-names.ts';
+
+// A merge record's rows are keyed by column names, as to_jsonb gives them.
+const KEYS = { members: rowKeys('Member'), identifiers: rowKeys('Identifier'), identities: rowKeys('Identity') };
 
 /**
  * The audit events of a merge or an unmerge: one per organization on the survivor (so
@@ -44,14 +48,16 @@ export function mergeEvents(action: 'MERGE' | 'UNMERGE', merge: Merge, plan: Pic
       const a = after.get(id) ?? null;
       const row = (a ?? b)!;
       const changes: Record<string, { before: unknown; after: unknown }> = {};
-      for (const [field, column] of [['userId', 'user_id'], ['role', 'role'], ['state', 'state']] as const) {
-        if (!(column in row)) continue;
+      const keys = KEYS[table]() as Readonly<Record<string, string | undefined>>;
+      for (const field of ['userId', 'role', 'state'] as const) {
+        const column = keys[field];
+        if (!column || !(column in row)) continue;
         const bv = b?.[column] ?? null;
         const av = a?.[column] ?? null;
         if (bv !== av) changes[field] = { before: bv, after: av };
       }
       events.push({
-        organizationId: row.organization_id as string,
+        organizationId: row[keys.organizationId!] as string,
         entityType: entity[table],
         entityId: id,
         action: !a ? 'DELETE' : !b ? 'CREATE' : action,

@@ -20,6 +20,12 @@ const IDENTIFIER = sqlNames('Identifier');
 const IDENTITY = sqlNames('Identity');
 const LINK_SUGGESTION = sqlNames('LinkSuggestion');
 
+/** The table a merge record's key names, and its id column, through the datamodel. */
+export function tableOf(table: Table): { name: Prisma.Sql; id: Prisma.Sql } {
+  const names = { users: USER, members: MEMBER, identifiers: IDENTIFIER, identities: IDENTITY, link_suggestions: LINK_SUGGESTION }[table]();
+  return { name: names.$table, id: names.id };
+}
+
 const lockClause = (lock: boolean) => (lock ? Prisma.sql`FOR UPDATE` : Prisma.empty);
 
 /** The rows of both users (and the merged user's tombstones), locked for a merge: four statements. */

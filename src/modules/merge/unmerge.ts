@@ -5,10 +5,11 @@ import { ConflictError, MergeChangedError, NotFoundError } from '../../errors.ts
 import type { Merge } from '../../generated/prisma/client.ts';
 import { recordAudit } from '../audit/service.ts';
 import { isSystemAdmin } from '../shared/authorize.ts';
+import { sqlNames } from '../shared/sql-names.ts';
 import { Issues, uniqueViolation } from '../shared/validate.ts';
 import { driftEvents, mergeEvents } from './events.ts';
 import type { Row } from './plan.ts';
-import { type Db, TABLES, type Table } from './rows.ts';
+import { type Db, tableOf, TABLES, type Table } from './rows.ts';
 import { requireAdminOfAll } from './run.ts';
 
 const COLUMN = /^[a-z_]+$/;
@@ -37,6 +38,9 @@ export interface Drift {
   restored: boolean;
 }
 
+const MERGE = sqlNames('Merge');
+const USER = sqlNames('User');
+
 /** A merge as unmergeUser answers it: with what had changed since, when forced. */
 export type UnmergedMerge = Merge & { drift?: Drift[] };
 
@@ -49,15 +53,15 @@ async function findDrift(tx: Db, after: Record<Table, Row[]>): Promise<Drift[]> 
   for (const table of TABLES) {
     const rows = after[table] ?? [];
     if (!rows.length) continue;
-    const t = Prisma.raw(table);
+    const { name: t, id } = tableOf(table);
     const ids = rows.map((r) => r.id);
     // Both sides go through the table's row type, so values compare as the table holds them.
     const differ = await tx.$queryRaw<{ at_merge: Row; now: Row | null }[]>`
-      WITH cur AS (SELECT * FROM ${t} WHERE id = ANY(${ids}::uuid[]) FOR UPDATE)
+      WITH cur AS (SELECT * FROM ${t} WHERE ${id} = ANY(${ids}::uuid[]) FOR UPDATE)
       SELECT to_jsonb(a) AS at_merge, to_jsonb(c) AS now
       FROM jsonb_populate_recordset(NULL::${t}, ${JSON.stringify(rows)}::jsonb) a
-      LEFT JOIN cur c ON c.id = a.id
-      WHERE c.id IS NULL OR (to_jsonb(c) - ${[...ignored]}::text[]) IS DISTINCT FROM (to_jsonb(a) - ${[...ignored]}::text[])`;
+      LEFT JOIN cur c ON c.${id} = a.${id}
+      WHERE c.${id} IS NULL OR (to_jsonb(c) - ${[...ignored]}::text[]) IS DISTINCT FROM (to_jsonb(a) - ${[...ignored]}::text[])`;
     for (const { at_merge: was, now } of differ) {
       const changes: Drift['changes'] = {};
       if (now) {
@@ -98,15 +102,16 @@ export async function unmergeUser(access: Access, input: { mergeId: string; forc
   try {
     // It writes back in every organization the merge touched, which was checked above.
     return await asSystem(() => prisma.$transaction(async (tx) => {
+      const [m, u] = [MERGE(), USER()];
       const [locked] = await tx.$queryRaw<{ undone: boolean }[]>`
-        SELECT undone_at IS NOT NULL AS undone FROM merges WHERE id = ${mergeId}::uuid FOR UPDATE`;
+        SELECT ${m.undoneAt} IS NOT NULL AS undone FROM ${m.$table} WHERE ${m.id} = ${mergeId}::uuid FOR UPDATE`;
       if (!locked) throw new NotFoundError('UserMerge');
       if (locked.undone) throw new ConflictError(['input.mergeId'], 'This merge was undone already.');
       const merge = await tx.merge.findUniqueOrThrow({ where: { id: mergeId! } });
       const before = merge.before as unknown as Record<Table, Row[]>;
       const after = merge.after as unknown as Record<Table, Row[]>;
       // Both users first, in id order, as a merge locks them.
-      await tx.$queryRaw`SELECT id FROM users WHERE id = ANY(${[merge.survivorId, merge.mergedId]}::uuid[]) ORDER BY id FOR UPDATE`;
+      await tx.$queryRaw`SELECT ${u.id} FROM ${u.$table} WHERE ${u.id} = ANY(${[merge.survivorId, merge.mergedId]}::uuid[]) ORDER BY ${u.id} FOR UPDATE`;
 
       const drift = await findDrift(tx, after);
       if (drift.length && !force) throw new MergeChangedError(drift.map((d) => ({ entity: d.entity, id: d.id })));
@@ -151,7 +156,7 @@ async function restore(tx: Db, before: Record<Table, Row[]>, after: Record<Table
     const rows = before[table] ?? [];
     if (!rows.length) continue;
     const kept = new Set((after[table] ?? []).map((r) => r.id));
-    const t = Prisma.raw(table);
+    const { name: t, id } = tableOf(table);
     const updated = rows.filter((r) => kept.has(r.id));
     const deleted = rows.filter((r) => !kept.has(r.id));
     // Rows going back to the other user first: unique keys are checked row by row, and
@@ -164,13 +169,13 @@ async function restore(tx: Db, before: Record<Table, Row[]>, after: Record<Table
       if (!columns.every((c) => COLUMN.test(c))) throw new Error(`unexpected column in merge record of ${table}`);
       const done = await tx.$queryRaw<{ id: string }[]>`
         UPDATE ${t} AS x SET (${Prisma.raw(columns.join(', '))}) = (${Prisma.raw(columns.map((c) => `r.${c}`).join(', '))})
-        FROM jsonb_populate_recordset(NULL::${t}, ${JSON.stringify(batch)}::jsonb) r WHERE x.id = r.id RETURNING x.id::text`;
+        FROM jsonb_populate_recordset(NULL::${t}, ${JSON.stringify(batch)}::jsonb) r WHERE x.${id} = r.${id} RETURNING x.${id}::text AS id`;
       for (const d of done) back[table].add(d.id);
     }
     if (deleted.length) {
       const done = await tx.$queryRaw<{ id: string }[]>`
         INSERT INTO ${t} SELECT * FROM jsonb_populate_recordset(NULL::${t}, ${JSON.stringify(deleted)}::jsonb)
-        ${force ? Prisma.sql`ON CONFLICT DO NOTHING` : Prisma.empty} RETURNING id::text`;
+        ${force ? Prisma.sql`ON CONFLICT DO NOTHING` : Prisma.empty} RETURNING ${id}::text AS id`;
       for (const d of done) back[table].add(d.id);
     }
   }
