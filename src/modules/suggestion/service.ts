@@ -5,6 +5,7 @@ import { ApiError, ConflictError, DomainError, NotFoundError, ValidationError } 
 import type { LinkSuggestion } from '../../generated/prisma/client.ts';
 import { recordAudit } from '../audit/service.ts';
 import { jsonObject, score } from '../shared/inputs.ts';
+import { sqlNames } from '../shared/sql-names.ts';
 import { requireOrganizationOf, requireRowIn } from '../shared/tenant.ts';
 import { Issues, parseId } from '../shared/validate.ts';
 import { type MergeChoice, mergeParties, runMerge } from '../merge/service.ts';
@@ -14,6 +15,9 @@ import { suggestLinks } from './server.ts';
 
 export { candidateOf, subjectOf, type Party } from './pairs.ts';
 export { findCandidates, matchCandidates, type Candidate, type Evidence } from './candidates.ts';
+
+const SUGGESTION = sqlNames('LinkSuggestion');
+const IDENTITY = sqlNames('Identity');
 
 // Link suggestions with a review life cycle (SUGGESTED, then APPROVED or REJECTED).
 // Candidates are in candidates.ts, the server's own suggestions in server.ts, the
@@ -144,9 +148,10 @@ async function raiseExisting(
 ): Promise<{ suggestion: LinkSuggestion; raised: boolean }> {
   const { subjectIsA: _s, ...key } = pair;
   return prisma.$transaction(async (tx) => {
+    const l = SUGGESTION();
     const [locked] = await tx.$queryRaw<{ id: string }[]>`
-      SELECT id FROM link_suggestions WHERE organization_id = ${organizationId}::uuid AND a_type = ${key.aType}::"PartyType" AND a_id = ${key.aId}::uuid
-        AND b_type = ${key.bType}::"PartyType" AND b_id = ${key.bId}::uuid FOR UPDATE`;
+      SELECT ${l.id} AS id FROM ${l.$table} WHERE ${l.organizationId} = ${organizationId}::uuid AND ${l.aType} = ${key.aType}::"PartyType" AND ${l.aId} = ${key.aId}::uuid
+        AND ${l.bType} = ${key.bType}::"PartyType" AND ${l.bId} = ${key.bId}::uuid FOR UPDATE`;
     const existing = await tx.linkSuggestion.findUniqueOrThrow({ where: { id: locked!.id } });
     const higher = existing.confidence !== null && (next.confidence === null || next.confidence > existing.confidence);
     if (existing.state !== 'SUGGESTED' || !higher) return { suggestion: existing, raised: false };
@@ -239,7 +244,8 @@ async function decide(
   const mark = (tx: Prisma.TransactionClient, mergeId: string | null) =>
     tx.linkSuggestion.update({ where: { id: suggestion.id }, data: { state, decidedAt: new Date(), decidedById, mergeId } });
   const locked = async (tx: Prisma.TransactionClient) => {
-    const [row] = await tx.$queryRaw<{ state: string }[]>`SELECT state::text FROM link_suggestions WHERE id = ${suggestion.id}::uuid FOR UPDATE`;
+    const l = SUGGESTION();
+    const [row] = await tx.$queryRaw<{ state: string }[]>`SELECT ${l.state}::text AS state FROM ${l.$table} WHERE ${l.id} = ${suggestion.id}::uuid FOR UPDATE`;
     if (!row) throw new NotFoundError('LinkSuggestion');
     if (row.state !== 'SUGGESTED') throw new ConflictError(['input.id'], `This suggestion was ${row.state.toLowerCase()} already.`);
   };
@@ -291,8 +297,10 @@ async function decide(
   const userId = subject.type === 'USER' ? subject.id : candidate.id;
   return prisma.$transaction(async (tx) => {
     await locked(tx);
+    const i = IDENTITY();
     const [identity] = await tx.$queryRaw<{ user_id: string | null; linked_by: string | null }[]>`
-      SELECT user_id::text, linked_by::text FROM identities WHERE id = ${identityId}::uuid AND organization_id = ${suggestion.organizationId}::uuid FOR UPDATE`;
+      SELECT ${i.userId}::text AS user_id, ${i.linkedBy}::text AS linked_by FROM ${i.$table}
+      WHERE ${i.id} = ${identityId}::uuid AND ${i.organizationId} = ${suggestion.organizationId}::uuid FOR UPDATE`;
     if (!identity) throw new NotFoundError('Identity');
     if (identity.user_id && identity.user_id !== userId) throw new ConflictError(['input.id'], 'The identity is linked to another user; unlink it first.');
     const member = await tx.member.findUnique({ where: { organizationId_userId: { organizationId: suggestion.organizationId, userId } }, select: { id: true } });
