@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { prisma } from '../src/db.ts';
+import { tableName } from '../src/modules/shared/sql-names.ts';
 import { expectErrorCode, expectNoErrors, globalId, gql } from './helpers/app.ts';
 import { aMember, anIdentifier, anIdentity, anOrganization, aSource, aUser, withNormalised } from './helpers/factories.ts';
 import { withSqlLog } from './helpers/sql-count.ts';
@@ -308,7 +309,7 @@ describe('server-created suggestions', () => {
     expect(big.result.data!.upsertIdentifiers.createdCount).toBe(1000);
     console.info(`upsertIdentifiers: ${small.statements.length} SQL statements for 10 items, ${big.statements.length} for 1,000 (suggestions included)`);
     // The same statements, and the one recording the suggestions when there is something to suggest.
-    const recording = (s: string) => s.includes('INSERT INTO link_suggestions');
+    const recording = (s: string) => s.includes(`INSERT INTO ${tableName('LinkSuggestion')}`);
     expect(big.statements.filter((s) => !recording(s)).length).toBe(small.statements.filter((s) => !recording(s)).length);
     expect(small.statements.filter(recording)).toHaveLength(0);
     expect(big.statements.filter(recording)).toHaveLength(1);
@@ -419,7 +420,7 @@ describe('server-created suggestions', () => {
     ];
     const written = await withSqlLog(() => gql(BULK, { asUser: analyst, variables: { input: { organizationId: org.id, items } } }));
     expectNoErrors(written.result);
-    expect(written.statements.filter((q) => q.includes('INSERT INTO link_suggestions'))).toHaveLength(1);
+    expect(written.statements.filter((q) => q.includes(`INSERT INTO ${tableName('LinkSuggestion')}`))).toHaveLength(1);
     const ids = Object.fromEntries(
       written.result.data!.upsertIdentities.results.map((r: { identity: { id: string; identifierKey: string } }) => [r.identity.identifierKey, r.identity.id]),
     );

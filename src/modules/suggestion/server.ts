@@ -1,5 +1,6 @@
 import type { Prisma } from '../../db.ts';
 import { linkedHolders, partyLinks, scoreOf, SUGGEST_MIN_STRENGTH, strength, type Held } from '../matching/links.ts';
+import { sqlNames } from '../shared/sql-names.ts';
 import { normalisedPair } from './pairs.ts';
 
 // Server-created suggestions: after a write of identifiers or identities, every party
@@ -17,6 +18,8 @@ type Db = Pick<Prisma.TransactionClient, '$executeRaw' | '$queryRaw'>;
 
 /** At most this many pieces of evidence are stored per pair, the strongest (the score counts them all). */
 const MAX_EVIDENCE = 20;
+
+const SUGGESTION = sqlNames('LinkSuggestion');
 
 export async function suggestLinks(db: Db, organizationId: string, written: { identifierIds?: string[]; identityIds?: string[] }) {
   if (!written.identifierIds?.length && !written.identityIds?.length) return 0;
@@ -38,16 +41,17 @@ export async function suggestLinks(db: Db, organizationId: string, written: { id
   }
   if (!rows.size) return 0;
   const list = [...rows.values()];
+  const c = SUGGESTION();
   return db.$executeRaw`
-    INSERT INTO link_suggestions AS l (organization_id, a_type, a_id, b_type, b_id, subject_is_a, confidence, evidence, created_by)
+    INSERT INTO ${c.$table} AS l (${c.organizationId}, ${c.aType}, ${c.aId}, ${c.bType}, ${c.bId}, ${c.subjectIsA}, ${c.confidence}, ${c.evidence}, ${c.createdBy})
     SELECT ${organizationId}::uuid, q.a_type::"PartyType", q.a_id, q.b_type::"PartyType", q.b_id, q.subject_is_a, q.confidence, q.evidence::jsonb, 'SERVER'
     FROM unnest(${list.map((r) => r.aType)}::text[], ${list.map((r) => r.aId)}::uuid[], ${list.map((r) => r.bType)}::text[],
                 ${list.map((r) => r.bId)}::uuid[], ${list.map((r) => r.subjectIsA)}::boolean[], ${list.map((r) => r.confidence)}::float8[],
                 ${list.map((r) => r.evidence)}::text[]) AS q(a_type, a_id, b_type, b_id, subject_is_a, confidence, evidence)
     ORDER BY q.a_id, q.b_id
-    ON CONFLICT (organization_id, a_type, a_id, b_type, b_id) DO UPDATE
-      SET confidence = EXCLUDED.confidence, updated_at = now(),
-          evidence = l.evidence || coalesce((SELECT jsonb_agg(e) FROM jsonb_array_elements(EXCLUDED.evidence) AS e
-                                             WHERE NOT l.evidence @> jsonb_build_array(e)), '[]'::jsonb)
-      WHERE l.state = 'SUGGESTED' AND l.confidence IS NOT NULL AND EXCLUDED.confidence > l.confidence`;
+    ON CONFLICT (${c.organizationId}, ${c.aType}, ${c.aId}, ${c.bType}, ${c.bId}) DO UPDATE
+      SET ${c.confidence} = EXCLUDED.${c.confidence}, ${c.updatedAt} = now(),
+          ${c.evidence} = l.${c.evidence} || coalesce((SELECT jsonb_agg(e) FROM jsonb_array_elements(EXCLUDED.${c.evidence}) AS e
+                                             WHERE NOT l.${c.evidence} @> jsonb_build_array(e)), '[]'::jsonb)
+      WHERE l.${c.state} = 'SUGGESTED' AND l.${c.confidence} IS NOT NULL AND EXCLUDED.${c.confidence} > l.${c.confidence}`;
 }
