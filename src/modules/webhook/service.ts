@@ -3,12 +3,16 @@ import { prisma, Prisma } from '../../db.ts';
 import { NotFoundError } from '../../errors.ts';
 import type { WebhookEndpoint } from '../../generated/prisma/client.ts';
 import { changesOf, recordAudit } from '../audit/service.ts';
+import { sqlNames } from '../shared/sql-names.ts';
 import { requireRowIn, requireOrganizationOf } from '../shared/tenant.ts';
 import { Issues, prismaErrorCode } from '../shared/validate.ts';
 import { urlProblem } from './safety.ts';
 import { webhookSettings } from './settings.ts';
 import { jobsFor } from './outbox.ts';
 import { newSecret } from './signing.ts';
+
+const ENDPOINT = sqlNames('WebhookEndpoint');
+const DELIVERY = sqlNames('WebhookDelivery');
 
 // Webhook endpoints of an organization (ORGANIZATION_ADMIN of it): rules and storage.
 // Every change is an audit event of entity type WebhookEndpoint; secrets never are.
@@ -116,7 +120,8 @@ async function changeEndpoint(
   change: (before: WebhookEndpoint) => Prisma.WebhookEndpointUpdateInput,
 ) {
   return prisma.$transaction(async (tx) => {
-    await tx.$queryRaw`SELECT id FROM webhook_endpoints WHERE id = ${id}::uuid FOR NO KEY UPDATE`;
+    const e = ENDPOINT();
+    await tx.$queryRaw`SELECT ${e.id} FROM ${e.$table} WHERE ${e.id} = ${id}::uuid FOR NO KEY UPDATE`;
     const before = await tx.webhookEndpoint.findUnique({ where: { id } });
     if (!before) throw new NotFoundError('WebhookEndpoint');
     const after = await tx.webhookEndpoint.update({ where: { id }, data: change(before) });
@@ -194,11 +199,12 @@ export async function deleteEndpoint(access: Access, input: { id: string }) {
  * with a new retry window, and their jobs are queued, in one statement. Answers their ids.
  */
 async function resend(where: Prisma.Sql): Promise<string[]> {
+  const d = DELIVERY();
   const rows = await prisma.$queryRaw<{ id: string }[]>`
     WITH again AS (
-      UPDATE webhook_deliveries SET status = 'PENDING', pending_since = now(), leased_until = NULL
-      WHERE ${where} AND status <> 'PENDING'
-      RETURNING id
+      UPDATE ${d.$table} SET ${d.status} = 'PENDING', ${d.pendingSince} = now(), ${d.leasedUntil} = NULL
+      WHERE ${where} AND ${d.status} <> 'PENDING'
+      RETURNING ${d.id} AS id
     ),
     jobs AS (${jobsFor('again')})
     SELECT id FROM again`;
@@ -212,12 +218,13 @@ export async function redeliver(access: Access, input: { id: string }) {
   issues.throwIfAny();
   const row = await prisma.webhookDelivery.findUnique({ where: { id: id! }, select: { organizationId: true } });
   await requireRowIn(access, row?.organizationId, 'admin', 'WebhookDelivery');
-  await resend(Prisma.sql`id = ${id}::uuid`);
+  await resend(Prisma.sql`${DELIVERY().id} = ${id}::uuid`);
   return prisma.webhookDelivery.findUniqueOrThrow({ where: { id: id! } });
 }
 
 /** Sends every FAILED delivery of an endpoint again; answers how many. */
 export async function redeliverFailed(access: Access, input: { endpointId: string }) {
   const id = await requireEndpoint(access, new Issues(), 'input.endpointId', input.endpointId);
-  return (await resend(Prisma.sql`endpoint_id = ${id}::uuid AND status = 'FAILED'`)).length;
+  const d = DELIVERY();
+  return (await resend(Prisma.sql`${d.endpointId} = ${id}::uuid AND ${d.status} = 'FAILED'`)).length;
 }
