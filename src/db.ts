@@ -185,11 +185,13 @@ function openPools(url: string, config: Config): { pool: pg.Pool; readPool: pg.P
   // each statement once (a generic plan): left to choose, PostgreSQL plans these
   // statements again on every execution, which costs more than running them. Prisma's
   // statements keep the default choice on the main pool. Connections open on demand.
+  // No JIT: a generic plan's estimates (a list parameter counts as 1,000 rows) can pass
+  // its cost threshold, and compiling took longer than running a millisecond's read.
   const readPool = new pg.Pool({
     connectionString: url,
     max: config.databasePoolSize,
     connectionTimeoutMillis: config.databasePoolTimeoutMs,
-    options: '-c plan_cache_mode=force_generic_plan',
+    options: '-c plan_cache_mode=force_generic_plan -c jit=off',
     ...(config.statementTimeoutMs > 0 ? { statement_timeout: config.statementTimeoutMs } : {}),
   });
   readPool.on('error', (err) => logger.warn(errorFields(err), 'idle database connection lost'));

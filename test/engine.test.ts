@@ -73,10 +73,14 @@ const USER_FIELDS = `
   }`;
 
 describe('answers built in one statement', () => {
-  it('run on connections that plan each statement once (on PostgreSQL)', async () => {
-    const [row] = await sql<{ plan_cache_mode: string }>(statement('show_plan_cache_mode', "SELECT current_setting('plan_cache_mode') AS plan_cache_mode"), []);
-    // The embedded database has one connection, and prepares nothing across calls.
+  it('run on connections that plan each statement once, without JIT (on PostgreSQL)', async () => {
+    const [row] = await sql<{ plan_cache_mode: string; jit: string }>(
+      statement('show_plan_cache_mode', "SELECT current_setting('plan_cache_mode') AS plan_cache_mode, current_setting('jit', true) AS jit"),
+      [],
+    );
+    // The embedded database has one connection, prepares nothing across calls, and has no JIT.
     expect(row!.plan_cache_mode).toBe(database!.kind === 'postgres' ? 'force_generic_plan' : 'auto');
+    if (database!.kind === 'postgres') expect(row!.jit).toBe('off');
   });
 
   it('resolve: the same answer as the general path for every viewer, selection and match', async () => {
