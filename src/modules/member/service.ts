@@ -7,7 +7,7 @@ import type { Member, MemberRole, MembershipState } from '../../generated/prisma
 import { type AuditInput, recordAudit } from '../audit/service.ts';
 import { auditedChange, auditEvent, type Audited } from '../shared/audited.ts';
 import { isSystemAdmin } from '../shared/authorize.ts';
-import { column, selectList, table, type FieldOf } from '../shared/sql-names.ts';
+import { column, rowKeys, selectList, sqlNames, table, type FieldOf } from '../shared/sql-names.ts';
 import { ownMembershipsWhere, requireOrganizationOf, requireRowIn } from '../shared/tenant.ts';
 import { matches } from '../shared/engine/where.ts';
 import { visibleMembershipsWhere } from '../shared/rules.ts';
@@ -32,6 +32,10 @@ export const AUDITED_MEMBER: Audited<Member> = {
   find: (tx, id) => tx.member.findUnique({ where: { id } }),
   organizationOf: (row) => row.organizationId,
 };
+
+const MEMBER = sqlNames('Member');
+const MEMBER_KEYS = rowKeys('Member');
+const USER = sqlNames('User');
 
 /** Only a system admin grants SYSTEM_ADMIN or changes a member who holds it. */
 function requireRoleAuthority(access: Access, ...roles: (MemberRole | null | undefined)[]) {
@@ -185,8 +189,10 @@ export async function removeMember(access: Access, input: { id: string; reason?:
   const organizationId = await requireRowIn(access, current?.organizationId, 'admin', 'Member');
   requireRoleAuthority(access, current!.role);
   await withAdminGuard(access, id!, organizationId, () => false, async (tx) => {
-    const rows = await deleteRows(tx, 'members', Prisma.sql`id = ${id!}::uuid`);
-    const [user] = await tx.$queryRaw<{ email: string }[]>`SELECT email FROM users WHERE id = ${rows[0]!.user_id as string}::uuid`;
+    const u = USER();
+    const rows = await deleteRows(tx, 'members', Prisma.sql`${MEMBER().id} = ${id!}::uuid`);
+    const [user] = await tx.$queryRaw<{ email: string }[]>`
+      SELECT ${u.email} AS email FROM ${u.$table} WHERE ${u.id} = ${rows[0]![MEMBER_KEYS().userId] as string}::uuid`;
     await keepDeleted(tx, access.viewer, { organizationId, entityType: 'Member', entityId: id!, rows: { members: rows }, label: user?.email ?? '', reason });
     return null;
   });
