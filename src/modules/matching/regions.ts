@@ -1,10 +1,15 @@
 import { prisma, type Prisma } from '../../db.ts';
 import { normaliseValue } from './normalise.ts';
 import { sourceIdOf } from '../shared/inputs.ts';
+import { sqlNames } from '../shared/sql-names.ts';
 
 // The default regions national phone numbers are read in: a source's own, else its
 // organization's. Looked up only for values that need one (see needsRegion), so a
 // lookup or write of anything else costs no statement more.
+
+const SOURCE = sqlNames('IntegrationSource');
+const ORGANIZATION = sqlNames('Organization');
+const IDENTIFIER = sqlNames('Identifier');
 
 /** The organization's default phone region, or null. */
 export async function organizationRegion(organizationId: string): Promise<string | null> {
@@ -16,11 +21,12 @@ export async function organizationRegion(organizationId: string): Promise<string
 export async function sourceRegions(organizationId: string, sources: string[]): Promise<Map<string, string | null>> {
   const names = [...new Set(sources)];
   if (!names.length) return new Map();
+  const [c, o] = [SOURCE(), ORGANIZATION()];
   const rows = await prisma.$queryRaw<{ src: string; region: string | null }[]>`
-    SELECT q.src, coalesce(s.default_phone_region, o.default_phone_region) AS region
+    SELECT q.src, coalesce(s.${c.defaultPhoneRegion}, o.${o.defaultPhoneRegion}) AS region
     FROM unnest(${names}::text[], ${names.map(sourceIdOf)}::uuid[]) AS q(src, sid)
-    JOIN integration_sources s ON s.organization_id = ${organizationId}::uuid AND (s.key = q.src OR s.id = q.sid)
-    JOIN organizations o ON o.id = s.organization_id`;
+    JOIN ${c.$table} s ON s.${c.organizationId} = ${organizationId}::uuid AND (s.${c.key} = q.src OR s.${c.id} = q.sid)
+    JOIN ${o.$table} o ON o.${o.id} = s.${c.organizationId}`;
   return new Map(rows.map((r) => [r.src, r.region]));
 }
 
@@ -31,19 +37,20 @@ export async function sourceRegions(organizationId: string, sources: string[]): 
  * reads them and one writes those that changed.
  */
 export async function renormalisePhones(tx: Prisma.TransactionClient, organizationId: string): Promise<number> {
+  const [n, c, o] = [IDENTIFIER(), SOURCE(), ORGANIZATION()];
   const rows = await tx.$queryRaw<{ id: string; value: string; normalized: string; region: string | null }[]>`
-    SELECT i.id, i.identifier_value AS value, i.normalized_value AS normalized, o.default_phone_region AS region
-    FROM identifiers i JOIN integration_sources s ON s.id = i.source_id JOIN organizations o ON o.id = i.organization_id
-    WHERE i.organization_id = ${organizationId}::uuid AND i.value_kind = 'PHONE' AND s.default_phone_region IS NULL`;
+    SELECT i.${n.id} AS id, i.${n.identifierValue} AS value, i.${n.normalizedValue} AS normalized, o.${o.defaultPhoneRegion} AS region
+    FROM ${n.$table} i JOIN ${c.$table} s ON s.${c.id} = i.${n.sourceId} JOIN ${o.$table} o ON o.${o.id} = i.${n.organizationId}
+    WHERE i.${n.organizationId} = ${organizationId}::uuid AND i.${n.valueKind} = 'PHONE' AND s.${c.defaultPhoneRegion} IS NULL`;
   const changed = rows.flatMap((r) => {
     const normalized = normaliseValue('PHONE', r.value, r.region);
     return normalized === r.normalized ? [] : [{ id: r.id, normalized }];
   });
   if (!changed.length) return 0;
   return tx.$executeRaw`
-    UPDATE identifiers i SET normalized_value = c.normalized
+    UPDATE ${n.$table} i SET ${n.normalizedValue} = c.normalized
     FROM unnest(${changed.map((c) => c.id)}::uuid[], ${changed.map((c) => c.normalized)}::text[]) AS c(id, normalized)
-    WHERE i.id = c.id`;
+    WHERE i.${n.id} = c.id`;
 }
 
 /** The organization's default phone region when an item gives a phoneNumber without its country code (else no statement). */
