@@ -1,4 +1,5 @@
 import { prisma } from '../../db.ts';
+import { sqlNames } from './sql-names.ts';
 import { Issues } from './validate.ts';
 
 // Reads as of a past moment (README, "Reading the past"): the moment asked for, checked
@@ -10,6 +11,9 @@ import { Issues } from './validate.ts';
 
 export const AS_OF_DESCRIPTION =
   'Answer with the state at this past moment (history of the organization is kept from its horizon; an earlier moment answers BAD_USER_INPUT naming it). Left out: now.';
+
+const ORGANIZATION = sqlNames('Organization');
+const ORGANIZATION_VERSION = sqlNames('OrganizationVersion');
 
 /** The columns of a history table (a `…Version` model) that say when a version holds. */
 export interface HistoryTable {
@@ -36,11 +40,12 @@ export function versionsAt(h: HistoryTable, at: string): string {
  */
 export async function historyHorizon(organizationId: string | null): Promise<Date | null> {
   // Versions are written to the microsecond, moments are asked for to the millisecond.
+  const [o, v] = [ORGANIZATION(), ORGANIZATION_VERSION()];
   const [row] = await prisma.$queryRaw<{ ms: number | null }[]>`
     SELECT ceil(extract(epoch FROM greatest(
-      (SELECT min(valid_from) FROM organizations_history WHERE ${organizationId}::uuid IS NULL OR id = ${organizationId}::uuid),
-      now() - make_interval(days => (SELECT max(history_retention_days) FROM organizations
-        WHERE ${organizationId}::uuid IS NULL OR id = ${organizationId}::uuid))
+      (SELECT min(${v.validFrom}) FROM ${v.$table} WHERE ${organizationId}::uuid IS NULL OR ${v.id} = ${organizationId}::uuid),
+      now() - make_interval(days => (SELECT max(${o.historyRetentionDays}) FROM ${o.$table}
+        WHERE ${organizationId}::uuid IS NULL OR ${o.id} = ${organizationId}::uuid))
     )) * 1000)::float8 AS ms`;
   return row?.ms == null ? null : new Date(row.ms);
 }
