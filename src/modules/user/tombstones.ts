@@ -2,6 +2,7 @@ import { prisma } from '../../db.ts';
 import type { Prisma } from '../../generated/prisma/client.ts';
 import { versionsAt } from '../shared/as-of.ts';
 import { historyOf, model } from '../shared/engine/index.ts';
+import { sqlNames } from '../shared/sql-names.ts';
 import { isUuid } from '../shared/visibility.ts';
 
 // A merged user stays as a tombstone whose `mergedIntoId` points to the user it was
@@ -11,6 +12,8 @@ import { isUuid } from '../shared/visibility.ts';
 
 type Db = Pick<Prisma.TransactionClient, '$queryRaw'>;
 
+const USER = sqlNames('User');
+
 /**
  * The user each id finally leads to (itself when it is not a tombstone), in one
  * statement. Ids of users that do not exist, and ids that are not UUIDs, are absent from the map.
@@ -19,11 +22,12 @@ export async function survivorsOf(ids: readonly string[], db: Db = prisma): Prom
   // An id that is no UUID names no user (and must not reach the database as one).
   const unique = [...new Set(ids.filter(isUuid).map((id) => id.toLowerCase()))];
   if (!unique.length) return new Map();
+  const u = USER();
   const rows = await db.$queryRaw<{ start: string; id: string }[]>`
     WITH RECURSIVE chain(start, id, next, depth) AS (
-      SELECT u.id, u.id, u.merged_into_id, 0 FROM users u WHERE u.id = ANY(${unique}::uuid[])
+      SELECT u.${u.id}, u.${u.id}, u.${u.mergedIntoId}, 0 FROM ${u.$table} u WHERE u.${u.id} = ANY(${unique}::uuid[])
       UNION ALL
-      SELECT c.start, u.id, u.merged_into_id, c.depth + 1 FROM chain c JOIN users u ON u.id = c.next WHERE c.depth < 32
+      SELECT c.start, u.${u.id}, u.${u.mergedIntoId}, c.depth + 1 FROM chain c JOIN ${u.$table} u ON u.${u.id} = c.next WHERE c.depth < 32
     )
     SELECT start::text, id::text FROM chain WHERE next IS NULL`;
   const found = new Map(rows.map((r) => [r.start, r.id]));
