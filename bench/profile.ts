@@ -2,12 +2,13 @@
 // scenario's requests one after another and prints the process's and PostgreSQL's CPU
 // per request and each SQL statement's mean execution time. With --cpu-prof a V8 CPU
 // profile of the server is written to bench/.work/prof (open it in Chrome's DevTools).
-//   npm run bench:profile -- --scenario resolve [--requests 2000] [--cpu-prof] [--query file.graphql]
-// --query sends another operation with the scenario's variables (a shape the benchmark
-// does not tune for: a field with no SQL form, another root field beside it).
+//   npm run bench:profile -- --scenario resolve [--requests 2000] [--cpu-prof] [--variant hole|beside]
+// --variant sends the scenario's operation changed to a shape the benchmark does not
+// tune for: `hole` selects a field with no SQL form (authSubject) on every user, `beside`
+// adds another root field (viewer) beside it.
 // Uses the benchmark's PostgreSQL cluster and data (scale 1 unless --scale is given;
 // seed first with `npm run bench:seed`).
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -29,8 +30,18 @@ mkdirSync(WORK, { recursive: true });
 const cluster = await ensureBenchPostgres((l) => console.error(l), databaseForScale(scale));
 const jwt = await startJwks(WORK);
 const workload = await buildWorkload(cluster.url, jwt, { samples: 2000, upsertOrganizations: 5 });
-const query = args.query ? readFileSync(args.query, 'utf8') : undefined;
-const requests = workload.requests[scenario].this!.map((r) => (query ? { ...r, body: JSON.stringify({ ...JSON.parse(r.body), query, operationName: undefined }) } : r));
+const VARIANTS: Record<string, (query: string) => string> = {
+  hole: (q) => q.replace(/\buser\s*\{/g, '$& authSubject'),
+  beside: (q) => q.replace(/\}\s*$/, '  viewer { email }\n}\n'),
+};
+const variant = args.variant ? (VARIANTS[args.variant] ?? (() => { throw new Error(`--variant: one of ${Object.keys(VARIANTS).join(', ')}`); })()) : undefined;
+const requests = workload.requests[scenario].this!.map((r) => {
+  if (!variant) return r;
+  const body = JSON.parse(r.body) as { query: string };
+  const query = variant(body.query);
+  if (query === body.query) throw new Error(`--variant ${args.variant} does not apply to ${scenario}`);
+  return { ...r, body: JSON.stringify({ ...body, query }) };
+});
 if (args['cpu-prof'] === 'true') process.env.BENCH_NODE_ARGS = `--cpu-prof --cpu-prof-dir=${path.join(WORK, 'prof')}`;
 const server = await startThisServer({ databaseUrl: cluster.url, poolSize: 16, jwt });
 const admin = new pg.Client({ connectionString: cluster.url });
