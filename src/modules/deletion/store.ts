@@ -1,6 +1,7 @@
 import type { Viewer } from '../../context.ts';
 import { Prisma } from '../../db.ts';
 import { actorOf } from '../audit/service.ts';
+import { sqlNames } from '../shared/sql-names.ts';
 
 // Deleted objects are moved, in the delete's own transaction, out of the live tables
 // into deleted_items as JSON (PostgreSQL's to_jsonb of each row), and put back with
@@ -42,12 +43,15 @@ export interface Deletion {
   reason?: string | null;
 }
 
+const DELETED_ITEM = sqlNames('DeletedItem');
+
 /** Keeps what a delete took out of the live tables, restorable until the organization's retention runs out. */
 export async function keepDeleted(tx: Tx, viewer: Viewer, d: Deletion): Promise<void> {
   const who = actorOf(viewer);
   const rows = Object.fromEntries(Object.entries(d.rows).filter(([, list]) => list && list.length));
+  const i = DELETED_ITEM();
   await tx.$executeRaw`
-    INSERT INTO deleted_items (organization_id, entity_type, entity_id, rows, label, reason, deleted_by_user_id, deleted_by_api_key_id)
+    INSERT INTO ${i.$table} (${i.organizationId}, ${i.entityType}, ${i.entityId}, ${i.rows}, ${i.label}, ${i.reason}, ${i.deletedByUserId}, ${i.deletedByApiKeyId})
     VALUES (${d.organizationId}::uuid, ${d.entityType}, ${d.entityId}::uuid, ${JSON.stringify(rows)}::jsonb, ${d.label.slice(0, 500)},
       ${d.reason ?? null}, ${who.actorUserId}::uuid, ${who.actorApiKeyId}::uuid)`;
 }
