@@ -36,6 +36,7 @@ export const AUDITED_MEMBER: Audited<Member> = {
 const MEMBER = sqlNames('Member');
 const MEMBER_KEYS = rowKeys('Member');
 const USER = sqlNames('User');
+const ORGANIZATION = sqlNames('Organization');
 
 /** Only a system admin grants SYSTEM_ADMIN or changes a member who holds it. */
 function requireRoleAuthority(access: Access, ...roles: (MemberRole | null | undefined)[]) {
@@ -73,7 +74,12 @@ function withAdminGuard<T extends Member | null>(
       }
       return change(tx, member);
     },
-    { lock: (tx) => tx.$queryRaw`SELECT id FROM ${table('Organization')} WHERE id = ${organizationId}::uuid FOR NO KEY UPDATE` },
+    {
+      lock: (tx) => {
+        const o = ORGANIZATION();
+        return tx.$queryRaw`SELECT ${o.id} FROM ${o.$table} WHERE ${o.id} = ${organizationId}::uuid FOR NO KEY UPDATE`;
+      },
+    },
   );
 }
 
