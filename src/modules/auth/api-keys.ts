@@ -166,7 +166,7 @@ export async function deleteApiKey(access: Access, input: { id: string; reason?:
   if (!key || !(await access.can(key.organizationId, 'read'))) throw new NotFoundError('ApiKey');
   if (!(await access.can(key.organizationId, 'admin'))) throw forbidden();
   await auditedChange(access.viewer, AUDITED_API_KEY, id!, async (tx, before) => {
-    const rows = await deleteRows(tx, 'api_keys', Prisma.sql`id = ${id!}::uuid`);
+    const rows = await deleteRows(tx, 'api_keys', Prisma.sql`${Prisma.raw(columnName('ApiKey', 'id'))} = ${id!}::uuid`);
     const label = `${before.name} (${before.prefix}…)`;
     await keepDeleted(tx, access.viewer, { organizationId: before.organizationId, entityType: 'ApiKey', entityId: id!, rows: { api_keys: rows }, label, reason });
     return null;

@@ -162,7 +162,7 @@ export async function deleteIdentity(access: Access, input: { id: string; reason
   await auditedChange(access.viewer, AUDITED_IDENTITY, current.id, async (tx, before, more) => {
     // Its properties go with it, kept in the same deleted item: the event records them as removed.
     const properties = await deleteRows(tx, 'identity_properties', Prisma.sql`${column('IdentityProperty', 'identityId')} = ${current.id}::uuid`);
-    const identities = await deleteRows(tx, 'identities', Prisma.sql`id = ${current.id}::uuid`);
+    const identities = await deleteRows(tx, 'identities', Prisma.sql`${column('Identity', 'id')} = ${current.id}::uuid`);
     await keepDeleted(tx, access.viewer, {
       organizationId: current.organizationId,
       entityType: 'Identity',

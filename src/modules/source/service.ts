@@ -167,7 +167,7 @@ export async function deleteSource(access: Access, input: { id: string; cascade?
           );
         }
       }
-      rows.integration_sources = await deleteRows(tx, 'integration_sources', Prisma.sql`id = ${id}::uuid`);
+      rows.integration_sources = await deleteRows(tx, 'integration_sources', Prisma.sql`${column('IntegrationSource', 'id')} = ${id}::uuid`);
       await keepDeleted(tx, access.viewer, {
         organizationId,
         entityType: 'IntegrationSource',
