@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { loadConfig } from '../src/config.ts';
-import { openDatabase } from '../src/db.ts';
+import { openDatabase, useDatabase } from '../src/db.ts';
 import type { MemberRole } from '../src/generated/prisma/client.ts';
 import {
   developmentSecret,
@@ -81,6 +81,8 @@ async function main(): Promise<number> {
     membership = await grantThroughServer(server, secret, grant);
   } else {
     const db = await openDatabase(config, { migrate: !config.databaseUrl });
+    // Statements that name tables through the datamodel read it from the process's client.
+    useDatabase(db);
     try {
       membership = await ensureDevMembership(db.prisma, grant);
     } finally {
