@@ -7,7 +7,7 @@ import { Builder } from '../src/modules/shared/engine/builder.ts';
 import { whereSql } from '../src/modules/shared/engine/where.ts';
 import { globalId, tokenFor, type GqlOptions } from './helpers/app.ts';
 import { aMember, anApiKey, anIdentifier, anIdentity, anOrganization, aSource, aUser } from './helpers/factories.ts';
-import { bothWays } from './helpers/engine.ts';
+import { bothWays, readersOf, viewersOf } from './helpers/engine.ts';
 import { normalisedPair } from '../src/modules/suggestion/pairs.ts';
 
 // The organization's sources and link suggestions, node(id) of sources, suggestions and
@@ -27,12 +27,7 @@ async function world() {
   await aSource(org.id, { key: 'hr', kind: 'IDENTITY_PROVIDER' });
   for (const key of ['erp', 'chat', 'okta']) await aSource(org.id, { key, kind: key === 'okta' ? 'IDENTITY_PROVIDER' : 'INTEGRATION' });
   const otherCrm = await aSource(other.id, { key: 'crm' });
-  const analyst = await aUser();
-  await aMember(org.id, analyst.id, { role: 'ANALYST' });
-  const auditor = await aUser();
-  await aMember(org.id, auditor.id, { role: 'ANALYST' });
-  await aMember(other.id, auditor.id, { role: 'ANALYST' });
-  const admin = await aUser({ isSystemAdmin: true });
+  const { analyst, auditor, admin } = await readersOf(org.id, other.id);
   const person = await aUser({ name: 'Zoë Ünal' });
   await aMember(org.id, person.id, { role: 'ORGANIZATION_ADMIN' });
   await aMember(other.id, person.id, { role: 'ANALYST', state: 'SUSPENDED' });
@@ -60,14 +55,7 @@ async function world() {
   }
   const secret = `igk_${randomBytes(32).toString('base64url')}`;
   await anApiKey(org.id, createHash('sha256').update(secret).digest('hex'));
-  const viewers: [string, GqlOptions][] = [
-    ['an analyst acting in the organization', { token: await tokenFor(analyst.authSubject!), organizationId: org.id }],
-    ['an API key', { headers: { 'x-api-key': secret } }],
-    ['a system admin, not narrowed to an organization', { token: await tokenFor(admin.authSubject!) }],
-    ['a system admin acting in the organization', { token: await tokenFor(admin.authSubject!), organizationId: org.id }],
-    ['the person themself, not narrowed', { token: await tokenFor(person.authSubject!) }],
-    ['an analyst of both organizations, not narrowed', { token: await tokenFor(auditor.authSubject!) }],
-  ];
+  const viewers = await viewersOf({ analyst, admin, person, auditor }, org.id, secret);
   // A pending member of the organization may read none of it: refused before anything runs.
   const refused: GqlOptions = { token: await tokenFor(rival.authSubject!), organizationId: org.id };
   // A reader of the other organization only: what it may not read is null, on both paths.

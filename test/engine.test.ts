@@ -5,7 +5,7 @@ import { JsonText, setPlannedReads } from '../src/modules/shared/engine/index.ts
 import { app, globalId, gql, tokenFor, type GqlOptions } from './helpers/app.ts';
 import { aMember, anApiKey, anIdentifier, anOrganization, aSource, aUser } from './helpers/factories.ts';
 import { withSqlLog } from './helpers/sql-count.ts';
-import { bothWays, isPlan } from './helpers/engine.ts';
+import { bothWays, isPlan, readersOf, viewersOf } from './helpers/engine.ts';
 
 // A query of one `resolve` of an identifier, `organization(id)` with its connections,
 // `node(id)` or `_entities` of users is answered by one statement compiled for the
@@ -22,13 +22,7 @@ async function world() {
   const crm = await aSource(org.id, { key: 'crm', name: "O'Brien CRM" });
   const hr = await aSource(org.id, { key: 'hr', kind: 'IDENTITY_PROVIDER' });
   const otherCrm = await aSource(other.id, { key: 'crm' });
-  const analyst = await aUser();
-  await aMember(org.id, analyst.id, { role: 'ANALYST' });
-  // Reads both organizations (the statement's list form, not the single one).
-  const auditor = await aUser();
-  await aMember(org.id, auditor.id, { role: 'ANALYST' });
-  await aMember(other.id, auditor.id, { role: 'ANALYST' });
-  const admin = await aUser({ isSystemAdmin: true });
+  const { analyst, auditor, admin } = await readersOf(org.id, other.id);
   // A person in both organizations, with identifiers in each, scored and unscored.
   const person = await aUser({ name: 'Zoë "Z" Ünal', givenName: 'Zoë', familyName: null as never });
   await aMember(org.id, person.id, { role: 'ORGANIZATION_ADMIN' });
@@ -50,14 +44,7 @@ async function world() {
   await anIdentifier(org.id, person.id, crm.id, { identifierKey: 'owner_id', identifierValue: 'contested', confidenceScore: 0.4 });
   const secret = `igk_${randomBytes(32).toString('base64url')}`;
   await anApiKey(org.id, createHash('sha256').update(secret).digest('hex'));
-  const viewers: [string, GqlOptions][] = [
-    ['an analyst acting in the organization', { token: await tokenFor(analyst.authSubject!), organizationId: org.id }],
-    ['an API key', { headers: { 'x-api-key': secret } }],
-    ['a system admin, not narrowed to an organization', { token: await tokenFor(admin.authSubject!) }],
-    ['a system admin acting in the organization', { token: await tokenFor(admin.authSubject!), organizationId: org.id }],
-    ['the person themself, not narrowed', { token: await tokenFor(person.authSubject!) }],
-    ['an analyst of both organizations, not narrowed', { token: await tokenFor(auditor.authSubject!) }],
-  ];
+  const viewers = await viewersOf({ analyst, admin, person, auditor }, org.id, secret);
   // A pending member may read nothing: refused alike on both paths.
   const refused: GqlOptions = { token: await tokenFor(rival.authSubject!), organizationId: org.id };
   return { org, other, person, rival, crm, viewers, refused };

@@ -1,6 +1,7 @@
 import { expect } from 'vitest';
 import { engineCounts, setPlannedReads } from '../../src/modules/shared/engine/index.ts';
-import { gql, type GqlOptions } from './app.ts';
+import { gql, tokenFor, type GqlOptions } from './app.ts';
+import { aMember, aUser } from './factories.ts';
 import { withSqlLog } from './sql-count.ts';
 
 // Both paths of a read: compiled reads on, then off (the general path alone).
@@ -25,4 +26,33 @@ export async function bothWays(query: string, options: GqlOptions) {
   setPlannedReads(true);
   expect(generalStatements.some(isPlan)).toBe(false);
   return { planned, general, usedPlan, plans: statements.filter(isPlan).length, statements };
+}
+
+/** The viewers the engine tests read a world as: each role and scope a request can have. */
+export async function viewersOf(
+  people: Record<'analyst' | 'admin' | 'person' | 'auditor', { authSubject: string | null }>,
+  organizationId: string,
+  apiKeySecret: string,
+): Promise<[string, GqlOptions][]> {
+  const token = (who: keyof typeof people) => tokenFor(people[who].authSubject!);
+  return [
+    ['an analyst acting in the organization', { token: await token('analyst'), organizationId }],
+    ['an API key', { headers: { 'x-api-key': apiKeySecret } }],
+    ['a system admin, not narrowed to an organization', { token: await token('admin') }],
+    ['a system admin acting in the organization', { token: await token('admin'), organizationId }],
+    ['the person themself, not narrowed', { token: await token('person') }],
+    ['an analyst of both organizations, not narrowed', { token: await token('auditor') }],
+  ];
+}
+
+/** The readers of a world: an analyst of the organization, one of both organizations, and a system admin. */
+export async function readersOf(organizationId: string, otherId: string) {
+  const analyst = await aUser();
+  await aMember(organizationId, analyst.id, { role: 'ANALYST' });
+  // Reads both organizations (a statement's list form, not the single one).
+  const auditor = await aUser();
+  await aMember(organizationId, auditor.id, { role: 'ANALYST' });
+  await aMember(otherId, auditor.id, { role: 'ANALYST' });
+  const admin = await aUser({ isSystemAdmin: true });
+  return { analyst, auditor, admin };
 }
