@@ -4,7 +4,7 @@ import { prisma } from '../src/db.ts';
 import { setPlannedReads } from '../src/modules/shared/engine/index.ts';
 import { globalId, tokenFor, type GqlOptions } from './helpers/app.ts';
 import { aMember, anApiKey, anOrganization, aUser } from './helpers/factories.ts';
-import { bothWays } from './helpers/engine.ts';
+import { type EngineCase, expectCases, expectRefused } from './helpers/engine.ts';
 
 // What only an organization's admins see, compiled by the read engine: its API keys and
 // webhook endpoints (connections whose auth scopes ask the viewer to administer the
@@ -102,35 +102,11 @@ const DELIVERY = 'id __typename eventType auditEventId status attemptCount lastA
 const ATTEMPTS = 'attempts { totalCount edges { cursor node { id succeeded responseStatus responseBody error durationMs createdAt } } }';
 const PAGE_INFO = 'pageInfo { hasNextPage hasPreviousPage startCursor endCursor }';
 
-type Case = [name: string, query: string, compiled: boolean | ((administers: boolean) => boolean)];
+type Case = EngineCase<[string, GqlOptions, boolean]>;
 
-/** Compares both paths for every viewer; `compiled` says, given whether the viewer administers the organization, whether compiled statements answer whole. */
-async function expectCases(cases: Case[], viewers: [string, GqlOptions, boolean][]) {
-  const answers = new Map<string, Record<string, any>>();
-  for (const [viewer, options, administers] of viewers) {
-    for (const [name, query, compiled] of cases) {
-      const both = await bothWays(query, options);
-      const label = `${name}, as ${viewer}`;
-      expect(both.planned, label).toEqual(both.general);
-      const whole = typeof compiled === 'function' ? compiled(administers) : compiled;
-      if (whole) expect(both.planned.errors, label).toBeUndefined();
-      expect(both.usedPlan, label).toBe(whole);
-      answers.set(label, both.planned);
-    }
-  }
-  return answers;
-}
 
-/** A viewer refused before anything is read: FORBIDDEN alike on both paths. */
-async function expectRefused(cases: Case[], refused: GqlOptions) {
-  for (const [name, query] of cases) {
-    const both = await bothWays(query, refused);
-    expect(both.planned, `${name}, as a pending member`).toEqual(both.general);
-    expect(both.planned.errors?.[0]?.extensions?.code, name).toBe('FORBIDDEN');
-  }
-}
 
-const administers = (yes: boolean) => yes;
+const administers = ([, , yes]: [string, GqlOptions, boolean]) => yes;
 
 describe('API keys and webhook endpoints of an organization, compiled for its admins', () => {
   it('organization(id): keys and endpoints with filters, pages, pageInfo and totalCount; FORBIDDEN alike for anyone else', async () => {

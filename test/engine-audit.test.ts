@@ -4,7 +4,7 @@ import { prisma } from '../src/db.ts';
 import { setPlannedReads } from '../src/modules/shared/engine/index.ts';
 import { globalId, tokenFor, type GqlOptions } from './helpers/app.ts';
 import { aMember, anApiKey, anIdentifier, anOrganization, aSource, aUser } from './helpers/factories.ts';
-import { bothWays } from './helpers/engine.ts';
+import { expectCases, expectRefused } from './helpers/engine.ts';
 
 // Audit trails compiled by the read engine: an organization's `auditEvents` and an
 // object's `history` (a user's, a membership's, an identifier's, an API key's…), connections over AuditEvent, which has no relation to its parent
@@ -66,28 +66,7 @@ async function world() {
 const EVENT = 'id __typename action entityType entityId actorType actor { id email } actorApiKeyId changes discoveryMethod requestId createdAt';
 const PAGE_INFO = 'pageInfo { hasNextPage hasPreviousPage startCursor endCursor }';
 
-async function expectCases(cases: [string, string, boolean][], viewers: [string, GqlOptions][]) {
-  const answers = new Map<string, Record<string, any>>();
-  for (const [viewer, options] of viewers) {
-    for (const [name, query, compiled] of cases) {
-      const both = await bothWays(query, options);
-      const label = `${name}, as ${viewer}`;
-      expect(both.planned, label).toEqual(both.general);
-      if (compiled) expect(both.planned.errors, label).toBeUndefined();
-      expect(both.usedPlan, label).toBe(compiled);
-      answers.set(label, both.planned);
-    }
-  }
-  return answers;
-}
 
-async function expectRefused(cases: [string, string, boolean][], refused: GqlOptions) {
-  for (const [name, query] of cases) {
-    const both = await bothWays(query, refused);
-    expect(both.planned, `${name}, as a pending member`).toEqual(both.general);
-    expect(both.planned.errors?.[0]?.extensions?.code, name).toBe('FORBIDDEN');
-  }
-}
 
 describe('audit trails, compiled', () => {
   it("an organization's auditEvents with every filter, pages both ways, pageInfo and totalCount: the same answer as the general path", async () => {

@@ -7,7 +7,7 @@ import { Builder } from '../src/modules/shared/engine/builder.ts';
 import { whereSql } from '../src/modules/shared/engine/where.ts';
 import { globalId, tokenFor, type GqlOptions } from './helpers/app.ts';
 import { aMember, anApiKey, anIdentifier, anIdentity, anOrganization, aSource, aUser } from './helpers/factories.ts';
-import { bothWays, readersOf, viewersOf } from './helpers/engine.ts';
+import { expectCases, expectRefused, readersOf, viewersOf } from './helpers/engine.ts';
 import { normalisedPair } from '../src/modules/suggestion/pairs.ts';
 
 // The organization's sources and link suggestions, node(id) of sources, suggestions and
@@ -69,31 +69,7 @@ const SOURCE = 'id __typename kind key name createdAt updatedAt organization { s
 const SUGGESTION = 'id __typename state confidence evidence metadata createdBy decidedAt createdAt organization { slug }';
 const PAGE_INFO = 'pageInfo { hasNextPage hasPreviousPage startCursor endCursor }';
 
-/** Compares both paths for every viewer; `planned` says, per viewer, whether the compiled statement answers. */
-async function expectCases(cases: [string, string, boolean | ((viewer: string) => boolean)][], viewers: [string, GqlOptions][]) {
-  const answers = new Map<string, Record<string, any>>();
-  for (const [viewer, options] of viewers) {
-    for (const [name, query, planned] of cases) {
-      const both = await bothWays(query, options);
-      const label = `${name}, as ${viewer}`;
-      expect(both.planned, label).toEqual(both.general);
-      const compiled = typeof planned === 'function' ? planned(viewer) : planned;
-      if (compiled) expect(both.planned.errors, label).toBeUndefined();
-      expect(both.usedPlan, label).toBe(compiled);
-      answers.set(label, both.planned);
-    }
-  }
-  return answers;
-}
 
-/** A viewer refused before anything is read: FORBIDDEN alike on both paths. */
-async function expectRefused(cases: [string, string, unknown][], refused: GqlOptions) {
-  for (const [name, query] of cases) {
-    const both = await bothWays(query, refused);
-    expect(both.planned, `${name}, as a pending member`).toEqual(both.general);
-    expect(both.planned.errors?.[0]?.extensions?.code, name).toBe('FORBIDDEN');
-  }
-}
 
 describe('the organization’s sources and link suggestions, compiled', () => {
   it('organization(id): sources and suggestions with filters, pages, pageInfo and totalCount; the same answer as the general path', async () => {

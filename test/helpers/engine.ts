@@ -56,3 +56,32 @@ export async function readersOf(organizationId: string, otherId: string) {
   const admin = await aUser({ isSystemAdmin: true });
   return { analyst, auditor, admin };
 }
+
+/** A case of a read: its name, its query, and whether compiled statements answer it whole, for every viewer or given the viewer. */
+export type EngineCase<V> = [name: string, query: string, whole: boolean | ((viewer: V) => boolean)];
+
+/** Compares both paths for every viewer and case; the answers by `case, as viewer`. */
+export async function expectCases<V extends [string, GqlOptions, ...unknown[]]>(cases: EngineCase<V>[], viewers: V[]) {
+  const answers = new Map<string, Record<string, any>>();
+  for (const viewer of viewers) {
+    for (const [name, query, compiled] of cases) {
+      const both = await bothWays(query, viewer[1]);
+      const label = `${name}, as ${viewer[0]}`;
+      expect(both.planned, label).toEqual(both.general);
+      const whole = typeof compiled === 'function' ? compiled(viewer) : compiled;
+      if (whole) expect(both.planned.errors, label).toBeUndefined();
+      expect(both.usedPlan, label).toBe(whole);
+      answers.set(label, both.planned);
+    }
+  }
+  return answers;
+}
+
+/** A viewer refused before anything is read: FORBIDDEN alike on both paths. */
+export async function expectRefused(cases: [string, string, unknown][], refused: GqlOptions) {
+  for (const [name, query] of cases) {
+    const both = await bothWays(query, refused);
+    expect(both.planned, `${name}, as a pending member`).toEqual(both.general);
+    expect(both.planned.errors?.[0]?.extensions?.code, name).toBe('FORBIDDEN');
+  }
+}
