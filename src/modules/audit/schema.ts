@@ -10,7 +10,7 @@ import { MemberRef } from '../member/schema.ts';
 import { OrganizationRef } from '../organization/schema.ts';
 import { totalCountField } from '../shared/connections.ts';
 import { compiledConnection, compiledField, compiledNode, model, pointedRow } from '../shared/engine/index.ts';
-import { globalId } from '../shared/engine/text.ts';
+import { globalId, typedGlobalId } from '../shared/engine/text.ts';
 import { readableWhere, visibleUsersWhere } from '../shared/rules.ts';
 import { NO_ROW, tenantRowWhere } from '../shared/visibility.ts';
 import { SourceRef } from '../source/schema.ts';
@@ -105,8 +105,7 @@ const NEWEST_FIRST = [{ createdAt: 'desc' as const }, { id: 'desc' as const }];
 compiledNode('AuditEvent', (_ctx, readable) => readableWhere(readable));
 const column = (field: string) => model('AuditEvent').fields.get(field)!.column;
 // Unlike globalId's fixed types, an entity type may be long enough for a line break in PostgreSQL's base64.
-compiledField('AuditEvent', 'entityId', (_b, alias) =>
-  `translate(encode(convert_to(${alias}.${column('entityType')} || ':' || ${alias}.${column('entityId')}::text, 'UTF8'), 'base64'), chr(10), '')`);
+compiledField('AuditEvent', 'entityId', (_b, alias) => typedGlobalId(`${alias}.${column('entityType')}`, `${alias}.${column('entityId')}`));
 compiledField('AuditEvent', 'actorApiKeyId', (_b, alias) => `CASE WHEN ${alias}.${column('actorApiKeyId')} IS NOT NULL THEN ${globalId('ApiKey', `${alias}.${column('actorApiKeyId')}`)} END`);
 compiledField('AuditEvent', 'actor', pointedRow('User', 'actorUserId', (ctx, readable) => visibleUsersWhere(ctx.access.viewer.kind === 'user' ? ctx.access.viewer.userId : null, readable)));
 

@@ -9,6 +9,8 @@ import { MemberRef } from '../member/schema.ts';
 import { OrganizationRef } from '../organization/schema.ts';
 import { SourceRef } from '../source/schema.ts';
 import { totalCountField } from '../shared/connections.ts';
+import { columnValue, compiledConnection, compiledField, model } from '../shared/engine/index.ts';
+import { globalId, iso, typedGlobalId } from '../shared/engine/text.ts';
 import { ErrorInterface, mutationResult } from '../shared/errors.ts';
 import { deletedItemsWhere } from './filters.ts';
 import { purgeDeleted, restoreDeleted } from './service.ts';
@@ -67,6 +69,22 @@ const DeletedItemRef = builder.prismaObject('DeletedItem', {
   }),
 });
 
+// The item's fields computed from its columns, compiled from the same columns: its
+// global ids, and the purge moment (exact days of 86,400 s, as the resolver adds them).
+const item = (alias: string, field: string) => `${alias}.${model('DeletedItem').fields.get(field)!.column}`;
+compiledField('DeletedItem', 'entityType', (_b, alias) => columnValue(model('DeletedItem'), alias, 'entityType'));
+compiledField('DeletedItem', 'entityId', (_b, alias) => typedGlobalId(item(alias, 'entityType'), item(alias, 'entityId')));
+compiledField('DeletedItem', 'deletedById', (_b, alias) => {
+  const [user, key] = [item(alias, 'deletedByUserId'), item(alias, 'deletedByApiKeyId')];
+  return `CASE WHEN ${user} IS NOT NULL THEN ${globalId('User', user)} WHEN ${key} IS NOT NULL THEN ${globalId('ApiKey', key)} END`;
+});
+compiledField('DeletedItem', 'purgeAfter', (b, alias) => {
+  const o = model('Organization');
+  const org = b.alias('o');
+  const days = `(SELECT ${org}.${o.fields.get('deletedRetentionDays')!.column} FROM ${b.from(o)} ${org} WHERE ${org}.${o.fields.get('id')!.column} = ${item(alias, 'organizationId')})`;
+  return iso(`(${item(alias, 'deletedAt')} + ${days} * interval '86400 seconds')`);
+});
+
 const DeletedItemFilter = builder.inputType('DeletedItemFilter', {
   description: 'Which deleted objects to list; every field given must match.',
   fields: (t) => ({
@@ -77,6 +95,14 @@ const DeletedItemFilter = builder.inputType('DeletedItemFilter', {
   }),
 });
 
+// The same query is given to Pothos and to the read engine, which links the items to the
+// organization by the id in its where (`over`) and compiles the connection only for a
+// viewer who administers the organization (its auth scopes).
+type ItemsArgs = { filter?: Parameters<typeof deletedItemsWhere>[1] };
+const NEWEST_FIRST = [{ deletedAt: 'desc' as const }, { id: 'desc' as const }];
+const itemsQuery = (args: ItemsArgs, _ctx: unknown, organizationId: string) => ({ where: deletedItemsWhere(organizationId, args.filter), orderBy: NEWEST_FIRST });
+compiledConnection('Organization', 'deletedItems', itemsQuery, { over: 'DeletedItem', checkedAtRoot: 'admin' });
+
 builder.prismaObjectField(OrganizationRef, 'deletedItems', (t) =>
   t.prismaConnection(
     {
@@ -86,9 +112,8 @@ builder.prismaObjectField(OrganizationRef, 'deletedItems', (t) =>
       description: "Deleted objects that can still be restored, newest first. Null, with FORBIDDEN, unless you administer the organization.",
       authScopes: (organization) => ({ orgAdmin: organization.id }),
       args: { filter: t.arg({ type: DeletedItemFilter, required: false, description: 'Which deleted objects.' }) },
-      totalCount: (organization, { filter }) => prisma.deletedItem.count({ where: deletedItemsWhere(organization.id, filter) }),
-      resolve: (query, organization, { filter }) =>
-        prisma.deletedItem.findMany({ ...query, where: deletedItemsWhere(organization.id, filter), orderBy: [{ deletedAt: 'desc' }, { id: 'desc' }] }),
+      totalCount: (organization, args, ctx) => prisma.deletedItem.count({ where: itemsQuery(args, ctx, organization.id).where }),
+      resolve: (query, organization, args, ctx) => prisma.deletedItem.findMany({ ...query, ...itemsQuery(args, ctx, organization.id) }),
     },
     { description: 'A page of deleted objects.', fields: totalCountField },
     { description: 'A deleted object in a page.' },

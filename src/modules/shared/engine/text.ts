@@ -49,6 +49,9 @@ export const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'Y
 // Global ids are base64 of `Type:uuid` and cursors of `GPC:S:uuid` (the relay and
 // prisma plugins' formats): under 57 bytes, so PostgreSQL's encoding has no line breaks.
 export const globalId = (type: string, column: string) => `encode(convert_to(${literal(`${type}:`)} || ${column}::text, 'UTF8'), 'base64')`;
+/** A global id whose type is a column (or SQL text): a long type may break PostgreSQL's base64 into lines, which are joined. */
+export const typedGlobalId = (typeSql: string, idColumn: string) =>
+  `translate(encode(convert_to(${typeSql} || ':' || ${idColumn}::text, 'UTF8'), 'base64'), chr(10), '')`;
 export const cursorOf = (column: string) => `encode(convert_to('GPC:S:' || ${column}::text, 'UTF8'), 'base64')`;
 
 /** The id a cursor of `cursorOf` holds, or undefined when it is not one. */
