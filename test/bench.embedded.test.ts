@@ -70,6 +70,48 @@ describe('benchmark', () => {
     expect(normalise('node', 'floor', { errors: [{ message: 'Forbidden' }] })).toEqual({ errors: ['Forbidden'] });
   });
 
+  it("normalises Join Monster's answers (UUID ids, plain lists) to this server's shape", () => {
+    const identifier = { identifierKey: 'owner_id', identifierValue: '005' };
+    const user = { email: 'user5@example.com', name: 'User 5' };
+    const ours = {
+      data: {
+        organization: {
+          members: {
+            totalCount: 120,
+            pageInfo: { hasNextPage: true, endCursor: 'b' },
+            edges: [{ cursor: 'a', node: { role: 'ANALYST', user: { ...user, id: gid, identifiers: { edges: [{ node: identifier }] } } } }, { cursor: 'b', node: { role: 'OWNER', user: { ...user, id: gid, identifiers: { edges: [] } } } }],
+          },
+        },
+      },
+    };
+    const theirs = {
+      data: {
+        organization: {
+          members: {
+            totalCount: 120,
+            pageInfo: { hasNextPage: true, endCursor: 'YXJyYXljb25uZWN0aW9uOjE=' },
+            edges: [
+              { cursor: 'YXJyYXljb25uZWN0aW9uOjA=', node: { role: 'ANALYST', user: { ...user, id: uuid, identifiers: [identifier] } } },
+              { cursor: 'YXJyYXljb25uZWN0aW9uOjE=', node: { role: 'OWNER', user: { ...user, id: uuid, identifiers: [] } } },
+            ],
+          },
+        },
+      },
+    };
+    expect(normalise('page', 'joinmonster', theirs)).toEqual(normalise('page', 'this', ours));
+    expect(normalise('page', 'joinmonster', theirs)).toMatchObject({ cursorsHold: true, totalCount: 120 });
+    expect(normalise('members50', 'joinmonster', theirs)).toEqual(normalise('members50', 'this', ours));
+    // A different identifier is a different answer.
+    theirs.data.organization.members.edges[0]!.node.user.identifiers = [{ ...identifier, identifierValue: '006' }];
+    expect(normalise('members50', 'joinmonster', theirs)).not.toEqual(normalise('members50', 'this', ours));
+    const resolved = { ...user, memberships: [{ role: 'ANALYST', organization: { name: 'Organization 6' } }] };
+    const source = { source: { key: 'salesforce' } };
+    expect(normalise('resolve', 'joinmonster', { data: { resolveUser: { ...resolved, id: uuid, identifiers: [{ ...identifier, ...source }] } } })).toEqual(
+      normalise('resolve', 'this', { data: { resolve: { user: { ...resolved, id: gid, identifiers: { edges: [{ node: { ...identifier, ...source } }] } } } } }),
+    );
+    expect(normalise('resolve', 'joinmonster', { data: { resolveUser: null } })).toBeNull();
+  });
+
   it('gives each upsert request fresh confidence scores', () => {
     const r = { organizationId: uuid, token: 't', body: JSON.stringify({ variables: { items: [{ confidenceScore: '__CONFIDENCE__' }, { confidenceScore: '__CONFIDENCE__' }] } }) };
     const score = JSON.parse(concreteBody(r, () => 0.5)).variables.items[0].confidenceScore;
