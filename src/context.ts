@@ -3,8 +3,19 @@ import type { YogaInitialContext } from 'graphql-yoga';
 import { prisma } from './db.ts';
 import { onPrimary } from './db/replicas.ts';
 import { asSystem } from './db/scope.ts';
-import { tenantMismatch } from './errors.ts';
+import { forbidden, refusingRequest, tenantMismatch } from './errors.ts';
 import type { MemberRole, MembershipState } from './generated/prisma/client.ts';
+
+/**
+ * How a viewer taken from memory is known to be still good: the statement that read
+ * its credential's facts (user and membership, or API key), given placeholders for its
+ * parameters, and what it answered then. A compiled read runs it inside its own
+ * statement and answers only if it still answers the same (engine/run.ts).
+ */
+export interface CredentialCheck {
+  facts(placeholder: (value: unknown, cast: string) => string): string;
+  expected: Readonly<Record<string, unknown>>;
+}
 
 /** Who is calling, verified once per request. Read-only; anonymous is explicit. */
 export type Viewer =
@@ -20,6 +31,8 @@ export type Viewer =
        * organization, so authorization need not read them again.
        */
       readonly knownMemberships?: ReadonlyMap<string, { role: MemberRole; state: MembershipState } | null>;
+      /** Set when the credential's facts came from memory, not read in this request: see confirmViewer. */
+      readonly unconfirmed?: CredentialCheck;
     }
   | {
       readonly kind: 'apiKey';
@@ -27,6 +40,7 @@ export type Viewer =
       readonly organizationId: string;
       readonly role: MemberRole;
       readonly boundOrganizationId: string;
+      readonly unconfirmed?: CredentialCheck;
     };
 
 export const ANONYMOUS: Viewer = Object.freeze({ kind: 'anonymous' });
@@ -50,6 +64,8 @@ export interface Context {
   requestedOrganizationId: string | null;
   requestId: string;
   access: Access;
+  /** Reads the request's credential again, from the database (see confirmViewer). */
+  authenticateAgain?: () => Promise<Viewer>;
   /** A per-request DataLoader registry: one loader per key, never shared between requests. */
   loader<K, V>(key: string, batch: DataLoader.BatchLoadFn<K, V>, options?: DataLoader.Options<K, V>): DataLoader<K, V>;
 }
@@ -196,14 +212,45 @@ export interface ContextInput {
   viewer: Viewer;
   requestedOrganizationId: string | null;
   requestId: string;
+  authenticateAgain?: () => Promise<Viewer>;
 }
 
-export function createContext({ viewer, requestedOrganizationId, requestId }: ContextInput): Context {
+/**
+ * A request that names its organization acts only there: a credential bound to another
+ * one is TENANT_MISMATCH; a viewer who may not read it is FORBIDDEN, whether or not it
+ * exists. Anonymous requests are refused by the schema.
+ */
+export async function admitRequest(ctx: Context): Promise<void> {
+  const organizationId = ctx.requestedOrganizationId;
+  if (organizationId && ctx.viewer.kind !== 'anonymous') {
+    ctx.access.assertTenant(organizationId);
+    if (!(await ctx.access.can(organizationId, 'read'))) throw forbidden();
+  }
+}
+
+/**
+ * Makes the request's viewer one read in this request. A viewer whose credential came
+ * from memory may answer a compiled read, which checks the credential in its own
+ * statement; anything else (resolvers, mutations, subscriptions) first reads the
+ * credential again, and the request is admitted again on what it finds.
+ */
+export async function confirmViewer(ctx: Context): Promise<void> {
+  if (ctx.viewer.kind === 'anonymous' || !ctx.viewer.unconfirmed) return;
+  const viewer = await asSystem(() => ctx.authenticateAgain!());
+  ctx.viewer = viewer;
+  ctx.access = new Access(viewer, ctx.requestedOrganizationId);
+  await admitRequest(ctx).catch((error: unknown) => {
+    throw refusingRequest(error);
+  });
+}
+
+export function createContext({ viewer, requestedOrganizationId, requestId, authenticateAgain }: ContextInput): Context {
   const loaders = new Map<string, DataLoader<unknown, unknown>>();
   return {
     viewer,
     requestedOrganizationId,
     requestId,
+    ...(authenticateAgain && { authenticateAgain }),
     access: new Access(viewer, requestedOrganizationId),
     loader<K, V>(key: string, batch: DataLoader.BatchLoadFn<K, V>, options?: DataLoader.Options<K, V>) {
       let l = loaders.get(key) as DataLoader<K, V> | undefined;

@@ -3,13 +3,13 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { createYoga, type GraphQLParams, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from './config.ts';
-import { createContext, type Context } from './context.ts';
+import { admitRequest, createContext, type Context } from './context.ts';
 import { database } from './db.ts';
 import { inRequestScope } from './db/scope.ts';
 import { PROJECT_ROOT } from './paths.ts';
-import { forbidden, refusingRequest } from './errors.ts';
+import { refusingRequest } from './errors.ts';
 import { yogaLogger } from './observability/logger.ts';
 import { currentRequest } from './observability/request-context.ts';
 import { createAuthenticator, type Authenticator } from './modules/auth/authenticate.ts';
@@ -66,19 +66,13 @@ export function createApp({
   counters = new MemoryCounterStore(),
   graphiqlHeaders,
 }: AppOptions): App {
-  async function requestContext(request: Request, params: GraphQLParams): Promise<Context> {
+  async function requestContext(request: Request): Promise<Context> {
     const requestedOrganizationId = organizationNamedBy(request.headers);
     const requestId = currentRequest()?.requestId ?? randomUUID();
     const viewer = await authenticator.authenticate(request);
-    const ctx = createContext({ viewer, requestedOrganizationId, requestId });
-    // A request that names its organization acts only there: a credential bound to
-    // another one is TENANT_MISMATCH; a viewer who may not read it is FORBIDDEN,
-    // whether or not it exists. Anonymous requests are refused by the schema.
-    const organizationId = ctx.requestedOrganizationId;
-    if (organizationId && viewer.kind !== 'anonymous') {
-      ctx.access.assertTenant(organizationId);
-      if (!(await ctx.access.can(organizationId, 'read'))) throw forbidden();
-    }
+    const authenticateAgain = () => authenticator.authenticate(request, { again: true });
+    const ctx = createContext({ viewer, requestedOrganizationId, requestId, authenticateAgain });
+    await admitRequest(ctx);
     return ctx;
   }
 
@@ -101,8 +95,8 @@ export function createApp({
     // useBodyLimit below limits every body (BODY_LIMIT_BYTES).
     maxRequestBodySize: false,
     // Whatever refuses the request here answers for all of it, with its HTTP status.
-    context: ({ request, params }) =>
-      requestContext(request, params).catch((error: unknown) => {
+    context: ({ request }) =>
+      requestContext(request).catch((error: unknown) => {
         throw refusingRequest(error);
       }),
     plugins: [

@@ -10,7 +10,8 @@ import {
   type GraphQLSchema,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { Context } from '../context.ts';
+import { confirmViewer, type Context } from '../context.ts';
+import { database } from '../db.ts';
 import { JsonText, rootPlanners, type PlanInfo } from '../modules/shared/engine/index.ts';
 
 // Operations answered by one statement, without executing resolvers: a query whose
@@ -80,15 +81,28 @@ function stringify(result: ExecutionResult): string {
   return text.slice(0, at) + answer.text + text.slice(at + MARK.length);
 }
 
+/**
+ * Also where a viewer taken from memory is confirmed (context.ts confirmViewer): a
+ * compiled answer checks the credential in its own statement; every other way of
+ * answering reads it again first. With read replicas it is read again before the
+ * compiled read too, as the replica may lag behind a change of role.
+ */
 export function usePlannedOperations(): Plugin {
   return {
     async onExecute({ args, setResultAndStopExecution }) {
       const root = rootOf(args.document, args.operationName);
       const ctx = args.contextValue as unknown as Context;
-      if (!root || ctx.viewer.kind === 'anonymous') return;
-      const answer = await plan(args.schema, root, ctx, args.variableValues as Record<string, unknown> | undefined);
-      const field = root.field;
-      if (answer !== undefined) setResultAndStopExecution({ data: { [field.alias?.value ?? field.name.value]: answer }, stringify } as ExecutionResult);
+      if (database?.replicas) await confirmViewer(ctx);
+      if (root && ctx.viewer.kind !== 'anonymous') {
+        const answer = await plan(args.schema, root, ctx, args.variableValues as Record<string, unknown> | undefined);
+        const field = root.field;
+        if (answer !== undefined) {
+          setResultAndStopExecution({ data: { [field.alias?.value ?? field.name.value]: answer }, stringify } as ExecutionResult);
+          return;
+        }
+      }
+      await confirmViewer(ctx);
     },
+    onSubscribe: ({ args }) => confirmViewer(args.contextValue as unknown as Context),
   };
 }

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Access, Viewer } from '../../context.ts';
+import type { Access, CredentialCheck, Viewer } from '../../context.ts';
 import { Prisma, prisma, sql } from '../../db.ts';
 import { deleteRows, keepDeleted } from '../deletion/store.ts';
 import { text } from '../shared/inputs.ts';
@@ -52,29 +52,47 @@ interface ApiKeyRow {
   lastUsedMs: number | null;
 }
 
-// Every request with an API key runs this.
-const API_KEY_BY_HASH = namedStatement('api_key_by_hash', () => {
+/** A key's facts by the hash of its secret; given its parameter's placeholder, as it also runs inside compiled reads (CredentialCheck). */
+function apiKeyByHash(hash: string): string {
   const k = (f: FieldOf<'ApiKey'>) => columnName('ApiKey', f);
   return `SELECT ${selectList('ApiKey', ['id', 'organizationId']).sql}, ${k('role')}::text AS role, ${k('revokedAt')} IS NOT NULL AS revoked,
           (extract(epoch FROM ${k('lastUsedAt')}) * 1000)::float8 AS "lastUsedMs"
-   FROM ${tableName('ApiKey')} WHERE ${k('secretHash')} = $1`;
-});
+   FROM ${tableName('ApiKey')} WHERE ${k('secretHash')} = ${hash}`;
+}
+
+// Every request with an API key not in memory runs this.
+const API_KEY_BY_HASH = namedStatement('api_key_by_hash', () => apiKeyByHash('$1'));
+
+/** An API key's viewer, how to check it later, and until when it may be remembered: its lastUsedAt is due then (authenticate.ts). */
+export interface ApiKeyViewer {
+  viewer: Viewer;
+  check: CredentialCheck;
+  rememberUntil: number;
+}
 
 /** The viewer an API key signs in, or null for a malformed, unknown or revoked key. */
-export async function viewerForApiKey(key: string): Promise<Viewer | null> {
+export async function viewerForApiKey(key: string): Promise<ApiKeyViewer | null> {
   if (!API_KEY.test(key)) return null;
-  const [row] = await sql<ApiKeyRow>(API_KEY_BY_HASH(), [hashApiKey(key)]);
+  const hash = hashApiKey(key);
+  const [row] = await sql<ApiKeyRow>(API_KEY_BY_HASH(), [hash]);
   if (!row || row.revoked) return null;
   const now = Date.now();
-  if (row.lastUsedMs === null || now - row.lastUsedMs >= LAST_USED_RESOLUTION_MS) {
+  let lastUsedMs = row.lastUsedMs;
+  if (lastUsedMs === null || now - lastUsedMs >= LAST_USED_RESOLUTION_MS) {
     await prisma.apiKey.updateMany({ where: { id: row.id, revokedAt: null }, data: { lastUsedAt: new Date(now) } });
+    lastUsedMs = now;
   }
+  const { lastUsedMs: _, ...facts } = row;
   return {
-    kind: 'apiKey',
-    apiKeyId: row.id,
-    organizationId: row.organizationId,
-    role: row.role,
-    boundOrganizationId: row.organizationId,
+    viewer: {
+      kind: 'apiKey',
+      apiKeyId: row.id,
+      organizationId: row.organizationId,
+      role: row.role,
+      boundOrganizationId: row.organizationId,
+    },
+    check: { facts: (p) => apiKeyByHash(p(hash, 'text')), expected: facts },
+    rememberUntil: lastUsedMs + LAST_USED_RESOLUTION_MS,
   };
 }
 

@@ -14,10 +14,23 @@ import { userForToken } from './users.ts';
 // bearer value). Nothing else is read: a token in the query string or the body is
 // ignored. Every rejection is the same UNAUTHENTICATED error, whatever was wrong; the
 // reason goes to the debug log only.
+//
+// What a credential was found to be (its user and membership, or its key) is
+// remembered for its next requests, as a viewer marked unconfirmed: a compiled read
+// checks those facts inside its own statement, so a request costs one statement, and
+// anything else reads them again first (context.ts confirmViewer).
+
+export interface AuthenticateOptions {
+  /** Read the credential's facts from the database even when they are in memory. */
+  again?: boolean;
+}
 
 export interface Authenticator {
-  /** With `read`, a planned read for the organization X-Organization-ID names may run with a bearer token's user lookup. */
-  authenticate(request: Request): Promise<Viewer>;
+  /**
+   * The request's viewer. A credential seen lately may give a viewer from memory,
+   * marked `unconfirmed` (context.ts confirmViewer); with `again`, never.
+   */
+  authenticate(request: Request, options?: AuthenticateOptions): Promise<Viewer>;
 }
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
@@ -27,6 +40,8 @@ class Rejected extends Error {}
 
 const VERIFIED_TTL_MS = 60_000;
 const VERIFIED_MAX = 10_000;
+/** Viewers kept per verified token, by the organization the request acts in. */
+const VIEWERS_PER_TOKEN = 8;
 
 function reject(reason: string): never {
   throw new Rejected(reason);
@@ -53,24 +68,36 @@ export function createAuthenticator(settings: AuthSettings): Authenticator {
   // very same token string finds an entry; it lives at most VERIFIED_TTL_MS, never
   // past the token's `exp`, and only while the key set it was verified with is the
   // current one (a rotation that withdraws a key refuses its tokens at once).
-  const verified = new Map<string, { claims: JWTPayload; until: number; generation: number }>();
+  //
+  // With the claims go the viewers the token was last found to be, by organization:
+  // the next request may act as one without reading the user and membership first,
+  // since whatever answers it checks them in its own statement (context.ts
+  // confirmViewer). Only viewers admitted to their organization are kept.
+  interface Verified {
+    claims: JWTPayload;
+    until: number;
+    generation: number;
+    viewers: Map<string, Viewer>;
+  }
+  const verified = new Map<string, Verified>();
   const generation = () => jwks?.generation ?? 0;
 
   /** The verified claims of a JWT; throws for anything short of a valid token. */
-  async function verify(token: string): Promise<JWTPayload> {
+  async function verify(token: string): Promise<Verified> {
     const now = Date.now();
     const hit = verified.get(token);
-    if (hit && hit.until > now && hit.generation === generation()) return hit.claims;
+    if (hit && hit.until > now && hit.generation === generation()) return hit;
     if (hit) verified.delete(token);
     const claims = await verifySignature(token);
     // jose checks `iat` only against a maximum age; a token issued in the future (beyond
     // the clock tolerance) comes from a wrong clock or a forger, and is refused.
     if (typeof claims.iat === 'number' && claims.iat > now / 1000 + settings.clockToleranceSeconds) reject('iat in the future');
+    const entry = { claims, until: Math.min(Number(claims.exp) * 1000, now + VERIFIED_TTL_MS), generation: generation(), viewers: new Map() };
     if (typeof claims.exp === 'number' && claims.exp * 1000 > now) {
       if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value!);
-      verified.set(token, { claims, until: Math.min(claims.exp * 1000, now + VERIFIED_TTL_MS), generation: generation() });
+      verified.set(token, entry);
     }
-    return claims;
+    return entry;
   }
 
   async function verifySignature(token: string): Promise<JWTPayload> {
@@ -97,10 +124,10 @@ export function createAuthenticator(settings: AuthSettings): Authenticator {
     return (await jwtVerify(token, jwks.getKey, { ...claimChecks, algorithms: settings.algorithms })).payload;
   }
 
-  async function viewerForToken(token: string, requestedOrganizationId: string | null): Promise<Viewer> {
-    let claims: JWTPayload;
+  async function viewerForToken(token: string, requestedOrganizationId: string | null, again: boolean): Promise<Viewer> {
+    let entry: Verified;
     try {
-      claims = await verify(token);
+      entry = await verify(token);
     } catch (err) {
       if (err instanceof JwksUnavailableError) {
         logger.warn({ error: err.message }, 'identity provider keys unavailable');
@@ -110,6 +137,7 @@ export function createAuthenticator(settings: AuthSettings): Authenticator {
       // Anything else jose raises on hostile input (bad base64, bad JSON) is a rejection too.
       reject('token could not be verified');
     }
+    const claims = entry.claims;
     const subject = claims.sub;
     if (typeof subject !== 'string' || subject.length === 0 || subject.length > 255) reject('bad sub');
     const bound = claims[settings.organizationClaim];
@@ -118,9 +146,11 @@ export function createAuthenticator(settings: AuthSettings): Authenticator {
     // The organization the request acts in (a bound token's, else the header's): the
     // membership there is read with the user, in one statement.
     const organizationId = boundOrganizationId ?? requestedOrganizationId;
+    const remembered = organizationId && !again ? entry.viewers.get(organizationId) : undefined;
+    if (remembered) return remembered;
     const user = await userForToken(subject, claims, settings.provisionUsers, organizationId);
     if (!user) reject('no user for this subject');
-    return {
+    const viewer: Viewer = {
       kind: 'user',
       userId: user.id,
       isSystemAdmin: user.isSystemAdmin,
@@ -129,9 +159,30 @@ export function createAuthenticator(settings: AuthSettings): Authenticator {
         knownMemberships: new Map([[organizationId!, user.membership]]),
       }),
     };
+    if (organizationId && user.check && (user.isSystemAdmin || user.membership?.state === 'ACTIVE')) {
+      if (entry.viewers.size >= VIEWERS_PER_TOKEN) entry.viewers.delete(entry.viewers.keys().next().value!);
+      entry.viewers.set(organizationId, { ...viewer, unconfirmed: user.check });
+    } else if (organizationId) {
+      entry.viewers.delete(organizationId);
+    }
+    return viewer;
   }
 
-  async function authenticate(request: Request): Promise<Viewer> {
+  // API keys' viewers, by key, remembered as tokens' are, until the key's lastUsedAt is
+  // due to be written again.
+  const keys = new Map<string, { viewer: Viewer; until: number }>();
+
+  async function viewerForKey(key: string, again: boolean): Promise<Viewer> {
+    const known = keys.get(key);
+    if (known && !again && known.until > Date.now()) return known.viewer;
+    keys.delete(key);
+    const found = (await viewerForApiKey(key)) ?? reject('unknown or revoked API key');
+    if (keys.size >= VERIFIED_MAX) keys.delete(keys.keys().next().value!);
+    keys.set(key, { viewer: { ...found.viewer, unconfirmed: found.check } as Viewer, until: found.rememberUntil });
+    return found.viewer;
+  }
+
+  async function authenticate(request: Request, again: boolean): Promise<Viewer> {
     const authorization = request.headers.get('authorization');
     const apiKeyHeader = request.headers.get('x-api-key');
     if (authorization === null && apiKeyHeader === null) return ANONYMOUS;
@@ -145,16 +196,16 @@ export function createAuthenticator(settings: AuthSettings): Authenticator {
     if (!credential) reject('malformed credential');
     if (credential.length > settings.maxTokenLength) reject('oversized credential');
     if (looksLikeApiKey(credential)) {
-      return (await viewerForApiKey(credential)) ?? reject('unknown or revoked API key');
+      return viewerForKey(credential, again);
     }
     if (apiKeyHeader !== null) reject('X-API-Key is not an API key');
-    return viewerForToken(credential, requestedOrganizationId(request.headers));
+    return viewerForToken(credential, requestedOrganizationId(request.headers), again);
   }
 
   return {
-    async authenticate(request) {
+    async authenticate(request, options) {
       try {
-        return await authenticate(request);
+        return await authenticate(request, options?.again ?? false);
       } catch (err) {
         if (err instanceof Rejected || err instanceof errors.JOSEError) {
           logger.debug({ reason: err instanceof Rejected ? err.message : err.code }, 'credential rejected');

@@ -1,4 +1,5 @@
 import type { JWTPayload } from 'jose';
+import type { CredentialCheck } from '../../context.ts';
 import { prisma, sql } from '../../db.ts';
 import type { MemberRole, MembershipState } from '../../generated/prisma/client.ts';
 import { logger } from '../../observability/logger.ts';
@@ -23,6 +24,8 @@ export interface SignedInUser {
    * statement as the user (null: not a member); absent when not read.
    */
   membership?: { organizationId: string; role: MemberRole; state: MembershipState } | null;
+  /** With a membership read: how a viewer made of these facts is checked later. */
+  check?: CredentialCheck;
 }
 
 const SELECT = { id: true, isSystemAdmin: true } as const;
@@ -50,15 +53,21 @@ interface UserRow {
   state: MembershipState | null;
 }
 
-// Every authenticated request runs this: the user of a subject, with the membership
-// of the organization the request acts in ($2, or null).
-const USER_BY_SUBJECT = namedStatement('user_by_subject', () => {
+/**
+ * The user of a subject, with the membership of the organization the request acts in:
+ * the facts a bearer token's viewer is made of. Given the placeholders of its two
+ * parameters, as it also runs inside compiled reads (CredentialCheck).
+ */
+function userBySubject(subject: string, organizationId: string): string {
   const u = (f: FieldOf<'User'>) => `u.${columnName('User', f)}`;
   const m = (f: FieldOf<'Member'>) => `m.${columnName('Member', f)}`;
   return `SELECT ${selectList('User', ['id', 'isSystemAdmin', 'mergedIntoId'], 'u').sql}, ${m('role')}::text AS role, ${m('state')}::text AS state
-   FROM ${tableName('User')} u LEFT JOIN ${tableName('Member')} m ON ${m('userId')} = ${u('id')} AND ${m('organizationId')} = $2::uuid
-   WHERE ${u('authSubject')} = $1`;
-});
+   FROM ${tableName('User')} u LEFT JOIN ${tableName('Member')} m ON ${m('userId')} = ${u('id')} AND ${m('organizationId')} = ${organizationId}::uuid
+   WHERE ${u('authSubject')} = ${subject}`;
+}
+
+// Every authenticated request whose credential is not in memory runs this.
+const USER_BY_SUBJECT = namedStatement('user_by_subject', () => userBySubject('$1', '$2'));
 
 /** The email of the claims when the identity provider says it verified it; null otherwise. */
 function verifiedEmail(claims: JWTPayload): string | null {
@@ -93,7 +102,8 @@ export async function userForToken(
   const [known] = await sql<UserRow>(USER_BY_SUBJECT(), [subject, organizationId]);
   if (known && !known.mergedIntoId && organizationId) {
     const membership = known.role && known.state ? { organizationId, role: known.role, state: known.state } : null;
-    return { id: known.id, isSystemAdmin: known.isSystemAdmin, membership };
+    const check: CredentialCheck = { facts: (p) => userBySubject(p(subject, 'text'), p(organizationId, 'uuid')), expected: { ...known } };
+    return { id: known.id, isSystemAdmin: known.isSystemAdmin, membership, check };
   }
   // A merged user signs in its survivor, whose membership is read when needed.
   if (known) return signedIn(known);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FieldNode } from 'graphql';
-import type { Context } from '../../../context.ts';
+import type { Context, CredentialCheck } from '../../../context.ts';
 import { sql, statement, type Statement } from '../../../db.ts';
 import { ApiError, ErrorCode } from '../../../errors.ts';
 import { logger } from '../../../observability/logger.ts';
@@ -90,16 +90,45 @@ export async function planAndRun(
   }
   for (const hole of b.holesLeft) count(engineCounts.fallback, hole.slice(0, hole.indexOf(':')));
   if (b.holesLeft.length) logOnce(node, { field, holes: b.holesLeft }, 'fields left to the general path');
-  if (asOf) return plan.parts.render((await sql<PlanRow>(statementFor(plan.text), b.params))[0] ?? null);
-  try {
-    const rows = await sql<PlanRow>(statementFor(plan.text), b.params);
-    count(engineCounts.compiled, field);
+  const check = ctx.viewer.kind === 'anonymous' ? undefined : ctx.viewer.unconfirmed;
+  const text = check ? checked(plan.text, b, check) : plan.text;
+  const answer = (rows: PlanRow[]) => {
+    if (check && rows[0]?.[CHECKED] !== true) throw new CredentialChanged();
     return plan.parts.render(rows[0] ?? null);
+  };
+  if (asOf) return answer(await sql<PlanRow>(statementFor(text), b.params));
+  let rows: PlanRow[];
+  try {
+    rows = await sql<PlanRow>(statementFor(text), b.params);
+    count(engineCounts.compiled, field);
   } catch (err) {
     count(engineCounts.failed, field);
     logger.warn({ field, error: (err as Error).message }, 'compiled read failed; the general path answers it');
     return undefined;
   }
+  return answer(rows);
+}
+
+/** A compiled read whose viewer came from memory found the credential changed: the request must read it again. */
+export class CredentialChanged extends Error {
+  constructor() {
+    super('the credential changed since it was last read');
+  }
+}
+
+const CHECKED = 'igs_credential_holds';
+
+/**
+ * The plan's statement, answering only while the credential's facts read now are those
+ * its viewer was made of (the same statement that read them, run here in the read's
+ * own snapshot). The plan runs only when they are; its row, or none, comes with the
+ * check's outcome.
+ */
+function checked(text: string, b: Builder, check: CredentialCheck): string {
+  const facts = check.facts((value, cast) => b.param(value, cast));
+  const expected = b.param(JSON.stringify(check.expected), 'jsonb');
+  return `SELECT igs_c.holds AS ${CHECKED}, igs_p.* FROM (SELECT EXISTS (SELECT 1 FROM (${facts}) igs_f WHERE to_jsonb(igs_f) @> ${expected}) AS holds) igs_c
+    LEFT JOIN LATERAL (SELECT * FROM (${text}) igs_i WHERE igs_c.holds) igs_p ON true`;
 }
 
 function logOnce(node: FieldNode, details: object, message: string): void {
