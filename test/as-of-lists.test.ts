@@ -1,6 +1,7 @@
 import { decodeGlobalID, encodeGlobalID } from '@pothos/plugin-relay';
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { isPlan } from './helpers/engine.ts';
 import { prisma } from '../src/db.ts';
 import { expectNoErrors, gql, type GqlOptions } from './helpers/app.ts';
 import { aMember, anIdentity, aSource, aTenantWithMember, aUser } from './helpers/factories.ts';
@@ -18,7 +19,6 @@ const NODE = `query ($id: ID!, $asOf: DateTime) { node(id: $id, asOf: $asOf) { $
 const NODES = `query ($ids: [ID!]!, $asOf: DateTime) { nodes(ids: $ids, asOf: $asOf) { ${SELECTION} } }`;
 const MERGE = `mutation ($input: MergeUsersInput!) { mergeUsers(input: $input) { __typename } }`;
 // Every statement the engine compiles starts so.
-const isPlan = (statement: string) => statement.startsWith('SELECT true AS found, ');
 
 async function world() {
   const { organization: org, user: admin } = await aTenantWithMember('ORGANIZATION_ADMIN');

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { isPlan } from './helpers/engine.ts';
 import { setPlannedReads } from '../src/modules/shared/engine/index.ts';
 import { meetsMinimum } from '../src/modules/shared/rules.ts';
 import { expectNoErrors, gql, type GqlOptions } from './helpers/app.ts';
@@ -10,7 +11,6 @@ import { bothWays as compareWays } from './helpers/both-ways.ts';
 
 afterEach(() => setPlannedReads(true));
 
-const isPlan = (s: string) => s.startsWith('SELECT true AS found, ');
 const SCORES = [null, 0, 0.3, 0.5, 0.99, 1];
 const MINIMUMS = [0, 0.3, 0.5, 0.6, 1];
 

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { isPlan } from './helpers/engine.ts';
 import { setPlannedReads } from '../src/modules/shared/engine/index.ts';
 import { expectNoErrors, globalId, gql, tokenFor, type GqlOptions } from './helpers/app.ts';
 import { aMember, anOrganization, aUser } from './helpers/factories.ts';
@@ -10,7 +11,6 @@ import { withSqlLog } from './helpers/sql-count.ts';
 
 afterEach(() => setPlannedReads(true));
 
-const isPlan = (statement: string) => statement.startsWith('SELECT true AS found, ');
 
 /** A user who is an ANALYST of A, an ORGANIZATION_ADMIN of B and invited to C. */
 async function memberOfThree() {

@@ -1,13 +1,13 @@
 import { expect } from 'vitest';
-import { engineCounts, setPlannedReads } from '../../src/modules/shared/engine/index.ts';
+import { engineCounts, isCompiledStatement, setPlannedReads } from '../../src/modules/shared/engine/index.ts';
 import { gql, tokenFor, type GqlOptions } from './app.ts';
 import { aMember, aUser } from './factories.ts';
 import { withSqlLog } from './sql-count.ts';
 
 // Both paths of a read: compiled reads on, then off (the general path alone).
 
-/** Every compiled statement starts so. */
-export const isPlan = (statement: string) => statement.startsWith('SELECT true AS found, ');
+/** Whether a statement is a compiled read's. */
+export const isPlan = isCompiledStatement;
 
 const fallbacks = () => [...engineCounts.fallback.values()].reduce((a, b) => a + b, 0);
 

@@ -16,7 +16,7 @@ export {
   type RootPlanner,
   type RowsWhere,
 } from './roots.ts';
-export { engineCounts, notAsOf, setPlannedReads, statementFor } from './run.ts';
+export { engineCounts, isCompiledStatement, notAsOf, setPlannedReads, statementFor } from './run.ts';
 export { JsonText, type PlanRow } from './text.ts';
 export { matches } from './where.ts';
 export { leadNodeAsOf, prebuiltNodesAsOf, prebuiltResolutionsAsOf, soleElement, type NodeLead, type NodePosition } from './in-order.ts';

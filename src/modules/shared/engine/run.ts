@@ -25,6 +25,12 @@ const count = (m: Map<string, number>, field: string) => m.set(field, (m.get(fie
 
 /** Root field nodes (of cached documents) and the messages logged about them already. */
 const logged = new WeakMap<FieldNode, Set<string>>();
+/**
+ * Root field nodes whose selection had a field with no SQL form when compiled whole:
+ * their next operations go straight to their resolvers, which compile them with holes,
+ * rather than being compiled twice.
+ */
+const withHoles = new WeakSet<FieldNode>();
 
 /** Prepared statements are kept for this many distinct plans; more run unprepared. */
 const MAX_NAMED = 200;
@@ -74,6 +80,7 @@ export async function planAndRun(
   if (!planning && !asOf) return undefined;
   const node = info.fieldNodes[0]!;
   const field = node.name.value;
+  if (!holes && !asOf && withHoles.has(node)) return undefined;
   // Only the engine reads the past: the general path would answer the present.
   // Both lists come from the roles the request read once (Access.organizationIdsWith).
   const [readable, administered] = await Promise.all([ctx.access.readableOrganizationIds(), ctx.access.organizationIdsWith('admin')]);
@@ -84,6 +91,7 @@ export async function planAndRun(
   } catch (err) {
     if (!(err instanceof Unplannable)) throw err;
     if (asOf) throw notAsOf(field, err.message);
+    if (err.hole && !holes) withHoles.add(node);
     count(engineCounts.fallback, field);
     logOnce(node, { field, reason: err.message }, holes ? 'read not compiled; the general path answers it' : 'operation not answered by one statement; its resolvers run');
     return undefined;
@@ -117,6 +125,10 @@ export class CredentialChanged extends Error {
 }
 
 const CHECKED = 'igs_credential_holds';
+const CHECKED_START = `SELECT igs_c.holds AS ${CHECKED}, `;
+
+/** Whether a statement is a compiled read's, with the credential checked in it or not (tests tell them apart by it). */
+export const isCompiledStatement = (text: string): boolean => text.startsWith('SELECT true AS found, ') || text.startsWith(CHECKED_START);
 
 /**
  * The plan's statement, answering only while the credential's facts read now are those
@@ -127,7 +139,7 @@ const CHECKED = 'igs_credential_holds';
 function checked(text: string, b: Builder, check: CredentialCheck): string {
   const facts = check.facts((value, cast) => b.param(value, cast));
   const expected = b.param(JSON.stringify(check.expected), 'jsonb');
-  return `SELECT igs_c.holds AS ${CHECKED}, igs_p.* FROM (SELECT EXISTS (SELECT 1 FROM (${facts}) igs_f WHERE to_jsonb(igs_f) @> ${expected}) AS holds) igs_c
+  return `${CHECKED_START}igs_p.* FROM (SELECT EXISTS (SELECT 1 FROM (${facts}) igs_f WHERE to_jsonb(igs_f) @> ${expected}) AS holds) igs_c
     LEFT JOIN LATERAL (SELECT * FROM (${text}) igs_i WHERE igs_c.holds) igs_p ON true`;
 }
 
