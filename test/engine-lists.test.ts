@@ -86,7 +86,7 @@ describe('the organization’s sources and link suggestions, compiled', () => {
       ['with members beside them', page('name members(first: 2) { totalCount } sources(first: 1) { edges { node { key } } } s: linkSuggestions(last: 1) { edges { node { state } } }'), true],
       // What is not compiled takes the general path, with its answer or its error.
       ['a minimum out of range', page('linkSuggestions(minConfidence: 2) { totalCount }'), false],
-      ['the parties of a suggestion', page('linkSuggestions { edges { node { subject { __typename } candidate { __typename } } } }'), false],
+      ['the parties of a suggestion', page('linkSuggestions { edges { node { subject { __typename } candidate { __typename } } } }'), true],
       ['identifiers of a source below the organization', page('sources { edges { node { key identifiers(first: 1) { totalCount } } } }'), false],
     ];
     const answers = await expectCases(cases, viewers);
@@ -124,7 +124,7 @@ describe('the organization’s sources and link suggestions, compiled', () => {
       ['a suggestion', node('LinkSuggestion', suggestions[0]!.id, SUGGESTION), true],
       ['a suggestion of the other organization', node('LinkSuggestion', suggestions[4]!.id, 'state confidence'), true],
       ['identifiers of a source', node('IntegrationSource', crm.id, 'identifiers(first: 1) { totalCount }'), false],
-      ['the merge of a suggestion', node('LinkSuggestion', suggestions[1]!.id, 'merge { id }'), false],
+      ['the merge of a suggestion', node('LinkSuggestion', suggestions[1]!.id, 'merge { id }'), true],
     ];
     const answers = await expectCases(cases, [...viewers, outside]);
     const sees = (name: string, viewer: string) => answers.get(`${name}, as ${viewer}`)!.data.node !== null;
@@ -151,7 +151,8 @@ describe('merges, compiled', () => {
     const cases: [string, string, boolean][] = [
       ['the merges of a user', `{ node(id: "${globalId('User', person.id)}") { ... on User { email merges { ${MERGE} } } } }`, true],
       ...merges.map((m, i): [string, string, boolean] => [`merge ${i}`, `{ node(id: "${globalId('UserMerge', m.id)}") { ... on UserMerge { ${MERGE} } } }`, true]),
-      ['the organizations of a merge', `{ node(id: "${globalId('UserMerge', merges[0]!.id)}") { ... on UserMerge { organizationIds } } }`, false],
+      ['the organizations of a merge', `{ node(id: "${globalId('UserMerge', merges[0]!.id)}") { ... on UserMerge { organizationIds } } }`, true],
+      ['what changed since a merge', `{ node(id: "${globalId('UserMerge', merges[0]!.id)}") { ... on UserMerge { changedSinceMerge { id } } } }`, false],
     ];
     const answers = await expectCases(cases, [...viewers, outside]);
     await expectRefused(cases, refused);

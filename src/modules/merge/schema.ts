@@ -13,6 +13,7 @@ import type { Context } from '../../context.ts';
 import { visibleUsersWhere } from '../shared/rules.ts';
 import { compiledField, compiledNode, model, relatedList } from '../shared/engine/index.ts';
 import { globalId } from '../shared/engine/text.ts';
+import './compiled.ts';
 import type { Drift, UnmergedMerge } from './unmerge.ts';
 import {
   type MergeConflict,
@@ -188,8 +189,8 @@ export const UserMergeRef = builder.prismaNode('Merge', {
 });
 
 // node(id) is compiled under the rule of findUnique above, and so are the id, survivor,
-// createdAt, undoneAt and mergedUserId of a merge; organizationIds, conflicts and
-// changedSinceMerge are filtered to what the viewer may read by their resolvers.
+// createdAt, undoneAt and mergedUserId of a merge; organizationIds and conflicts under
+// the rules their resolvers apply (compiled.ts).
 compiledNode('UserMerge', visibleMergesWhere);
 compiledField('UserMerge', 'mergedUserId', (_b, alias) => globalId('User', `${alias}.${model('Merge').fields.get('mergedId')!.column}`));
 

@@ -1,6 +1,8 @@
 import { asSystem } from '../../db/scope.ts';
 import type { Access } from '../../context.ts';
 import { prisma } from '../../db.ts';
+import { matches } from '../shared/engine/index.ts';
+import { readableWhere } from '../shared/rules.ts';
 import { type MergeChoice, type MergePlan, planMerge } from './plan.ts';
 import { loadSnapshot } from './rows.ts';
 import { checkMergeable, mergeParties, type MergeResult, runMerge } from './run.ts';
@@ -74,14 +76,21 @@ export const previewIdentities = async (ids: string[]) => inOrder(await prisma.i
 export const readableMergesOf = (readable: string[] | 'all') =>
   readable === 'all' ? {} : { OR: [{ organizationIds: { hasSome: readable } }, { organizationIds: { isEmpty: true } }] };
 
-/** The organizations of `ids` the viewer may read. */
+/**
+ * The parts of a merge (its conflicts, an unmerge's drift) the viewer may see, given the
+ * organizations they may read: those of no organization, and those of organizations
+ * they may read. Applied here to loaded parts and rendered in SQL by the read engine.
+ */
+export const readablePartsWhere = (readable: string[] | 'all') => (readable === 'all' ? {} : { OR: [{ organizationId: null }, readableWhere(readable)] });
+
+/** The organizations of `ids` the viewer may read (readableWhere, over each id). */
 export async function readableOf(access: Access, ids: string[]): Promise<string[]> {
-  const readable = await access.readableOrganizationIds();
-  return readable === 'all' ? ids : ids.filter((id) => readable.includes(id));
+  const where = readableWhere(await access.readableOrganizationIds());
+  return ids.filter((organizationId) => matches({ organizationId }, where));
 }
 
-/** The parts of a merge the viewer may see: those of no organization, and those of organizations the viewer may read. */
+/** The parts of a merge the viewer may see (readablePartsWhere). */
 export async function readableParts<P extends { organizationId?: string | null }>(access: Access, parts: P[]): Promise<P[]> {
-  const readable = await readableOf(access, parts.flatMap((p) => (p.organizationId ? [p.organizationId] : [])));
-  return parts.filter((p) => !p.organizationId || readable.includes(p.organizationId));
+  const where = readablePartsWhere(await access.readableOrganizationIds());
+  return parts.filter((p) => matches({ organizationId: p.organizationId || null }, where));
 }

@@ -15,5 +15,12 @@ export function normalisedPair(subject: Party, candidate: Party) {
   return { aType: a.type, aId: a.id, bType: b.type, bId: b.id, subjectIsA };
 }
 
-export const subjectOf = (s: LinkSuggestion): Party => (s.subjectIsA ? { type: s.aType, id: s.aId } : { type: s.bType, id: s.bId });
-export const candidateOf = (s: LinkSuggestion): Party => (s.subjectIsA ? { type: s.bType, id: s.bId } : { type: s.aType, id: s.aId });
+/** Which stored end of the pair a side is, given subjectIsA: the rule subjectOf, candidateOf and the read engine follow. */
+export const endOf = (side: 'subject' | 'candidate', subjectIsA: boolean): 'a' | 'b' => ((side === 'subject') === subjectIsA ? 'a' : 'b');
+
+const sideOf = (s: LinkSuggestion, side: 'subject' | 'candidate'): Party => {
+  const end = endOf(side, s.subjectIsA);
+  return { type: s[`${end}Type`], id: s[`${end}Id`] };
+};
+export const subjectOf = (s: LinkSuggestion): Party => sideOf(s, 'subject');
+export const candidateOf = (s: LinkSuggestion): Party => sideOf(s, 'candidate');

@@ -10,7 +10,9 @@ import { mutationResult } from '../shared/errors.ts';
 import { scopesForOrganization } from '../shared/tenant.ts';
 import { tenantRowWhere } from '../shared/visibility.ts';
 import { UserRef } from '../user/schema.ts';
-import { columnValue, compiledConnection, compiledField, compiledNode, model } from '../shared/engine/index.ts';
+import { columnValue, compiledConnection, compiledField, compiledNode, model, pointedRow, unionRow } from '../shared/engine/index.ts';
+import { literal } from '../shared/engine/text.ts';
+import { endOf } from './pairs.ts';
 import { readableWhere } from '../shared/rules.ts';
 import {
   approveLinkSuggestion,
@@ -107,9 +109,22 @@ export const LinkSuggestionRef = builder.prismaNode('LinkSuggestion', {
 });
 
 // node(id) is compiled under the rule of findUnique above (tenantRowWhere). `metadata`
-// is its column; subject, candidate (a union, loaded by id) and merge are not compiled.
+// is its column. A party is the user or identity its stored end names (endOf, as
+// subjectOf and candidateOf read it), found by id alone as partiesOf finds it; the
+// merge is the row mergeId points at, found by id alone as mergeOf finds it.
 compiledNode('LinkSuggestion', (_ctx, readable) => readableWhere(readable));
 compiledField('LinkSuggestion', 'metadata', (_b, alias) => columnValue(model('LinkSuggestion'), alias, 'metadata'));
+const PARTY_TYPES = { USER: 'User', IDENTITY: 'Identity' } as const satisfies Record<Party['type'], string>;
+const party = (side: 'subject' | 'candidate') =>
+  unionRow((alias) => {
+    const col = (field: string) => `${alias}.${model('LinkSuggestion').fields.get(field)!.column}`;
+    const [ifA, ifB] = [endOf(side, true), endOf(side, false)];
+    const either = (field: 'Type' | 'Id') => `CASE WHEN ${col('subjectIsA')} THEN ${col(`${ifA}${field}`)} ELSE ${col(`${ifB}${field}`)} END`;
+    return Object.entries(PARTY_TYPES).map(([stored, type]) => ({ when: `${either('Type')} = ${literal(stored)}`, type, id: either('Id') }));
+  });
+compiledField('LinkSuggestion', 'subject', party('subject'));
+compiledField('LinkSuggestion', 'candidate', party('candidate'));
+compiledField('LinkSuggestion', 'merge', pointedRow('Merge', 'mergeId', () => ({})));
 
 // The same query is given to Pothos and to the read engine (compiledConnection).
 const suggestionsQuery = (args: Parameters<typeof suggestionsWhere>[0]) => ({ where: suggestionsWhere(args), orderBy: OLDEST_FIRST });

@@ -11,7 +11,7 @@ import {
 import type { Context } from '../../../context.ts';
 import { prisma } from '../../../db.ts';
 import { modelOf } from './fields.ts';
-import { ROW_KEY, type JsonText } from './text.ts';
+import { ROW_KEY, TYPE_KEY, type JsonText } from './text.ts';
 
 // A compiled answer executed by graphql-js, for operations the engine cannot answer
 // whole (several root fields, or a field with no SQL form somewhere below a root).
@@ -51,6 +51,7 @@ function lift(value: unknown, type: GraphQLOutputType): unknown {
   if (value == null) return value;
   if (isNonNullType(type)) return lift(value, type.ofType);
   if (isListType(type)) return (value as unknown[]).map((v) => lift(v, type.ofType));
+  if (isAbstractType(type)) return new Compiled((value as Record<string, unknown>)[TYPE_KEY] as string, value as Record<string, unknown>);
   return isObjectType(type) ? new Compiled(type.name, value as Record<string, unknown>) : value;
 }
 

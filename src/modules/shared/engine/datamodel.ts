@@ -82,6 +82,15 @@ export function model(name: string): Model {
   return m;
 }
 
+/**
+ * A model standing for rows a statement derives (the items of an array column, the
+ * elements of a JSON list), whose columns are named as its fields: a rule written as a
+ * Prisma where over those fields renders over them as over a table's rows.
+ */
+export function derivedModel(name: string, fields: string[]): Model {
+  return { name, table: name, fields: new Map(fields.map((f) => [f, { column: `"${f}"`, type: 'String' }])), relations: new Map() };
+}
+
 /** Every model whose rows have a history table. */
 export function historyModels(): Model[] {
   models ??= load();

@@ -3,7 +3,7 @@ import type { Context } from '../../../context.ts';
 import { ROOT, type Builder, type ConnectionQuery } from './builder.ts';
 import { connectionOf } from './connection.ts';
 import { model, type Model } from './datamodel.ts';
-import { globalId, iso, listText, objectText, ROW_KEY, typename, Unplannable, unplannable, type Shape, type Value } from './text.ts';
+import { globalId, iso, listText, objectText, ROW_KEY, TYPE_KEY, typename, Unplannable, unplannable, type Shape, type Value } from './text.ts';
 import { orderSql, orderTerms, whereSql } from './where.ts';
 
 // How each field of a table-backed type is compiled. Most need no declaration: a
@@ -160,5 +160,31 @@ export function pointedRow(target: string, column: string, where: (ctx: Context,
     const object = objectText(objectOf(b, b.fieldType(parent, nodes[0]!.name.value), inner, nodes).pairs);
     const pointer = `${alias}.${modelOf(parent)!.fields.get(column)!.column}`;
     return { json: `(SELECT ${object} FROM ${b.from(t)} ${inner} WHERE ${inner}.${t.fields.get('id')!.column} = ${pointer} AND ${whereSql(b, t, inner, where(b.ctx, b.readable))})` };
+  };
+}
+
+/** A member of a union a declared field may answer: when `when` (SQL) holds, the row of the object type `type` whose id is `id` (SQL). */
+export interface UnionBranch {
+  when: string;
+  type: string;
+  id: string;
+}
+
+/**
+ * A declared field of a union type: the object of the first branch whose condition
+ * holds, null when none does or its row is gone. In an answer with holes the object
+ * also carries its type (TYPE_KEY), which tells graphql-js the union's member.
+ */
+export function unionRow(branches: (alias: string) => UnionBranch[]): FieldSql {
+  return (b, alias, nodes) => {
+    const cases = branches(alias).map(({ when, type, id }) => {
+      const objectType = b.info.schema.getType(type) as GraphQLObjectType;
+      const t = modelOf(objectType) ?? unplannable(`${type} is not a table`);
+      const inner = b.alias(t.table[0]!);
+      const { pairs } = objectOf(b, objectType, inner, nodes);
+      if (b.holes) pairs.push([TYPE_KEY, typename(type)]);
+      return `WHEN ${when} THEN (SELECT ${objectText(pairs)} FROM ${b.from(t)} ${inner} WHERE ${inner}.${t.fields.get('id')!.column} = ${id})`;
+    });
+    return { json: `CASE ${cases.join(' ')} END` };
   };
 }

@@ -2,8 +2,8 @@
 // statement (README, "How the hot reads are answered").
 export type { PlanInfo } from './builder.ts';
 export { answerCompiledObjects, compiledList, compiledObject } from './compiled.ts';
-export { columnValue, compiledConnection, compiledField, pointedRow, relatedList } from './fields.ts';
-export { historyOf, model } from './datamodel.ts';
+export { columnValue, compiledConnection, compiledField, pointedRow, relatedList, unionRow, type FieldSql, type UnionBranch } from './fields.ts';
+export { derivedModel, historyOf, model } from './datamodel.ts';
 export {
   compiledNode,
   prebuiltNode,
@@ -18,6 +18,6 @@ export {
 } from './roots.ts';
 export { engineCounts, isCompiledStatement, notAsOf, setPlannedReads, statementFor } from './run.ts';
 export { JsonText, type PlanRow } from './text.ts';
-export { matches } from './where.ts';
+export { matches, whereSql } from './where.ts';
 export { leadNodeAsOf, prebuiltNodesAsOf, prebuiltResolutionsAsOf, soleElement, type NodeLead, type NodePosition } from './in-order.ts';
 export { compiledNodeRule } from './roots.ts';

@@ -16,6 +16,9 @@ export const unplannable = (reason: string): never => {
 /** The key of an object's row id, in an object with fields left to the general path (compiled.ts). */
 export const ROW_KEY = '\u0000row';
 
+/** The key of an object's type, in an object of a union with fields left to the general path (compiled.ts). */
+export const TYPE_KEY = '\u0000type';
+
 /**
  * The JSON text of an answer built in SQL. The response carries the text as it is
  * (plugins/planned-operations.ts); anything else that serializes it gets its value.
