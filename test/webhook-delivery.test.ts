@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
 import { database, prisma } from '../src/db.ts';
 import { recordAudit } from '../src/modules/audit/service.ts';
-import { fanOut } from '../src/modules/webhook/outbox.ts';
+import { expand } from '../src/modules/webhook/delivery.ts';
 import { startDelivery, type Workers } from '../src/modules/webhook/queue.ts';
 import { useWebhookSettings } from '../src/modules/webhook/settings.ts';
 import { ANONYMOUS } from '../src/context.ts';
@@ -126,35 +126,32 @@ describe('webhook delivery', () => {
     await receiver.stop();
   });
 
-  it('queues one job for a bulk write, which a worker fans out; each delivery is sent once, even when the fan-out runs twice', async () => {
+  it('queues one batch and one job for a bulk write, which a worker expands; each delivery is sent once, even when the expansion runs again', async () => {
     const receiver = await aReceiver();
     const { organization, admin } = await anEndpoint(receiver, ['Identifier.*']);
     await aSourceChange(admin, organization.id, 'salesforce');
-    const jobsBefore = await database!.query("SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'webhook-delivery'");
+    const since = (await prisma.$queryRaw<{ t: Date }[]>`SELECT now() AS t`)[0]!.t;
     const items = Array.from({ length: 25 }, (_, i) => ({
       userEmail: admin.email, sourceKey: 'salesforce', identifierKey: `k${i}`, identifierValue: `v${i}`, discoveryMethod: 'MANUAL',
     }));
     const written = await gql(UPSERT, { asUser: admin, variables: { input: { organizationId: organization.id, items } } });
     expectNoErrors(written);
     expect(written.data!.upsertIdentifiers.createdCount).toBe(25);
-    // One job row for the 25 deliveries (naming them all), whether or not a worker took it yet.
-    const jobs = await database!.query(
-      "SELECT data FROM pgboss.job WHERE name = 'webhook-delivery' ORDER BY created_on DESC LIMIT 1",
-    );
-    expect((jobs[0]!.data as { deliveryIds: string[] }).deliveryIds).toHaveLength(25);
     await eventually(async () => (await prisma.webhookDelivery.count({ where: { status: 'DELIVERED' } })) === 25, 30_000, '25 delivered');
-    // A worker that died after fanning out runs the job again: the deliveries are queued
-    // again and sent no second time.
-    await prisma.$executeRaw(fanOut((jobs[0]!.data as { deliveryIds: string[] }).deliveryIds));
-    await eventually(
-      async () => (await database!.query("SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'webhook-delivery' AND state < 'completed'"))[0]!.n === 0,
-      30_000,
-      'replayed jobs done',
-    );
+    // The write queued one job, naming no delivery; the worker that ran it queued one per delivery.
+    const jobs = await prisma.$queryRaw<{ data: object }[]>`
+      SELECT data FROM pgboss.job WHERE name = 'webhook-delivery' AND created_on >= ${since}`;
+    const ids = new Set((await prisma.webhookDelivery.findMany({ where: { organizationId: organization.id } })).map((d) => d.id));
+    expect(jobs.filter((j) => 'batches' in j.data)).toHaveLength(1);
+    expect(jobs.filter((j) => ids.has((j.data as { deliveryId?: string }).deliveryId ?? ''))).toHaveLength(25);
+    expect(await prisma.webhookBatch.count({ where: { organizationId: organization.id } })).toBe(0);
+    // A worker that died after expanding runs the job again: nothing is queued twice.
+    expect(await expand()).toBe(0);
+    expect(await prisma.webhookDelivery.count({ where: { organizationId: organization.id } })).toBe(25);
+    await new Promise((r) => setTimeout(r, 1500));
     expect(receiver.received).toHaveLength(25);
     expect(new Set(receiver.received.map((r) => r.id)).size).toBe(25);
     expect(receiver.rejected).toEqual([]);
-    expect((await database!.query("SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'webhook-delivery'"))[0]!.n).toBeGreaterThan(jobsBefore[0]!.n as number);
     await receiver.stop();
   });
 

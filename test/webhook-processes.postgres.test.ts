@@ -48,6 +48,7 @@ async function anEndpointWithChanges(receiver: Receiver, n: number) {
     const input = { organizationId: organization.id, kind: 'INTEGRATION', key: `s${i}`, name: `s${i}` };
     expectNoErrors(await gql(CREATE_SOURCE, { asUser: user, variables: { input } }));
   }
+  return organization;
 }
 
 describe('webhook delivery by server processes', () => {
@@ -87,8 +88,9 @@ describe('webhook delivery by server processes', () => {
     const receiver = await aReceiver();
     receivers.push(receiver);
     // Changes made here (in the test process, which delivers nothing) are only enqueued.
-    await anEndpointWithChanges(receiver, 3);
-    expect(await prisma.webhookDelivery.count({ where: { status: 'PENDING' } })).toBe(3);
+    const organization = await anEndpointWithChanges(receiver, 3);
+    const batches = await prisma.webhookBatch.findMany({ where: { organizationId: organization.id } });
+    expect(batches.flatMap((b) => b.auditEventIds)).toHaveLength(3);
     const worker = await startWorker(env);
     servers.push(worker);
     await eventually(() => receiver.received.length >= 3, 60_000, 'three deliveries');

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type WebhookSettings } from '../src/config.ts';
 import { database, prisma } from '../src/db.ts';
-import { deliver, RetryLater } from '../src/modules/webhook/delivery.ts';
+import { deliver, expand, RetryLater } from '../src/modules/webhook/delivery.ts';
 import { startDelivery, type Workers } from '../src/modules/webhook/queue.ts';
 import { isNonPublicAddress, post, urlProblem } from '../src/modules/webhook/safety.ts';
 import { useWebhookSettings } from '../src/modules/webhook/settings.ts';
@@ -35,6 +35,8 @@ async function anEndpointWithOneDelivery(receiver: Receiver) {
   expectNoErrors(created);
   receiver.secrets.push(created.data!.createWebhookEndpoint.secret);
   expectNoErrors(await gql(CREATE_SOURCE, { asUser: user, variables: { input: { organizationId: organization.id, kind: 'INTEGRATION', key: 'k', name: 'k' } } }));
+  // The write left a batch: expanded here, or by a running worker first, it is the delivery.
+  await expand();
   const delivery = await prisma.webhookDelivery.findFirstOrThrow({ where: { organizationId: organization.id } });
   return { admin: user, endpointId: created.data!.createWebhookEndpoint.endpoint.id as string, delivery };
 }

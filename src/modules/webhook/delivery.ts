@@ -5,7 +5,7 @@ import { prisma, Prisma } from '../../db.ts';
 import { errorFields, logger } from '../../observability/logger.ts';
 import { changesOf, recordAudit, type Changes } from '../audit/service.ts';
 import { sqlNames } from '../shared/sql-names.ts';
-import { fanOut, jobsFor } from './outbox.ts';
+import { expandBatches, fanOut, jobsFor, lockExpansion } from './outbox.ts';
 import type { DeliveryJobData } from './queue.ts';
 import { post } from './safety.ts';
 import { signedHeaders, signingSecrets } from './signing.ts';
@@ -226,13 +226,42 @@ export async function deliver(id: string, settings: WebhookSettings): Promise<vo
   }
 }
 
+/** Batches one expansion takes: a transaction stays short even when batches piled up. */
+const BATCHES_PER_EXPANSION = 10;
+
 /**
- * The job handler: a job naming several deliveries becomes a job each (run again after
- * a crash, it queues them again, and a delivery's lease and status keep it from being
- * sent twice). Failures of the handler itself are logged and retried like failed sends.
+ * Turns every batch into deliveries with a job each, oldest first, a few batches per
+ * transaction, one expansion at a time across processes. Answers how many batches.
+ */
+export async function expand(): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const taken = await prisma.$transaction(
+      async (tx) => {
+        // Its own statement: the expansion's snapshot then sees what the one before committed.
+        await tx.$executeRaw(lockExpansion());
+        const [row] = await tx.$queryRaw<{ batches: number }[]>(expandBatches(BATCHES_PER_EXPANSION));
+        return row?.batches ?? 0;
+      },
+      { timeout: 60_000 },
+    );
+    if (!taken) return total;
+    total += taken;
+  }
+}
+
+/**
+ * The job handler: a wake-up job expands the batches; a job naming several deliveries
+ * (queued before batches existed) becomes a job each. Run again after a crash, neither
+ * sends a delivery twice (a batch is deleted as it is expanded; a delivery's lease and
+ * status guard it). Failures of the handler itself are logged and retried like failed sends.
  */
 export function deliveryHandler(settings: WebhookSettings) {
   return async (job: { data: DeliveryJobData }) => {
+    if ('batches' in job.data) {
+      await expand();
+      return;
+    }
     if ('deliveryIds' in job.data) {
       await prisma.$executeRaw(fanOut(job.data.deliveryIds));
       return;

@@ -26,8 +26,11 @@ function onPGlite(pglite: PGlite) {
   };
 }
 
-/** A job names one delivery, or several to be fanned out into a job each. */
-export type DeliveryJobData = { deliveryId: string } | { deliveryIds: string[] };
+/**
+ * A job wakes a worker to expand batches into deliveries, or names one delivery to
+ * send, or (queued by an earlier version) several to be fanned out into a job each.
+ */
+export type DeliveryJobData = { batches: true } | { deliveryId: string } | { deliveryIds: string[] };
 
 export interface DeliveryJob {
   id: string;
