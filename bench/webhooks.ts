@@ -7,15 +7,18 @@
 // identifiers makes each run slower than the one before).
 //
 // Per block it computes B's time over A's; it prints the median and the range of those
-// ratios for wall time, this process's CPU time and PostgreSQL's (the client backends'
-// on-CPU time from /proc/<pid>/schedstat, when the benchmark's own cluster runs), and
-// with --statements the statements whose time differs most between the arms.
+// ratios for wall time, this process's CPU time, PostgreSQL's (the client backends'
+// on-CPU time from /proc/<pid>/schedstat, when the benchmark's own cluster runs) and
+// their sum, which a busy machine disturbs far less than wall time; then what expanding
+// the queued batches into deliveries costs a worker, and with --statements the
+// statements' execution times in each arm.
 //   npm run bench:webhooks -- --blocks 8 [--statements]
 import { readFileSync, readdirSync } from 'node:fs';
 import { SignJWT } from 'jose';
 import pg from 'pg';
 import { loadConfig } from '../src/config.ts';
 import { openDatabase, useDatabase } from '../src/db.ts';
+import { expand } from '../src/modules/webhook/delivery.ts';
 import { createApp } from '../src/yoga.ts';
 import { benchDatabase, parseArgs } from './common.ts';
 import { postmasterPid } from './postgres.ts';
@@ -64,7 +67,7 @@ const endpoint = await prisma.webhookEndpoint.create({
 const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(user.authSubject!).setExpirationTime('1h').sign(new TextEncoder().encode(SECRET));
 const BULK = `mutation ($input: UpsertIdentifiersInput!) { upsertIdentifiers(input: $input) { __typename ... on UpsertIdentifiersSuccess { createdCount } } }`;
 
-interface Run { wall: number; cpu: number; pg: number }
+interface Run { wall: number; cpu: number; pg: number; both: number }
 type Statements = Map<string, { query: string; ms: number; calls: number }>;
 const statements: Record<'A' | 'B', Statements> = { A: new Map(), B: new Map() };
 
@@ -99,7 +102,8 @@ async function upsert(run: string, arm?: 'A' | 'B'): Promise<Run> {
       statements[arm].set(r.queryid, s);
     }
   }
-  return { wall, cpu: (c1.user + c1.system) / 1000, pg: p1 - p0 };
+  const cpu = (c1.user + c1.system) / 1000;
+  return { wall, cpu, pg: p1 - p0, both: cpu + p1 - p0 };
 }
 
 const median = (xs: number[]) => {
@@ -108,7 +112,7 @@ const median = (xs: number[]) => {
 };
 const pct = (r: number) => `${r >= 1 ? '+' : ''}${((r - 1) * 100).toFixed(1)} %`;
 const runs: Record<'A' | 'B', Run[]> = { A: [], B: [] };
-const ratios: Record<keyof Run, number[]> = { wall: [], cpu: [], pg: [] };
+const ratios: Record<keyof Run, number[]> = { wall: [], cpu: [], pg: [], both: [] };
 
 await upsert('warmup-a');
 await prisma.webhookEndpoint.update({ where: { id: endpoint.id }, data: { enabled: true } });
@@ -123,7 +127,7 @@ for (let b = 0; b < blocks; b++) {
     block[arm].push(r);
     runs[arm].push(r);
   }
-  for (const k of ['wall', 'cpu', 'pg'] as const) {
+  for (const k of ['wall', 'cpu', 'pg', 'both'] as const) {
     const sum = (arm: 'A' | 'B') => block[arm].reduce((n, r) => n + r[k], 0);
     ratios[k].push(sum('B') / sum('A'));
   }
@@ -131,16 +135,21 @@ for (let b = 0; b < blocks; b++) {
 // Deliveries are written by a worker from the batches the writes left (none runs here).
 const batches = await prisma.webhookBatch.findMany({ where: { endpointId: endpoint.id }, select: { auditEventIds: true } });
 const queued = batches.reduce((n, b) => n + b.auditEventIds.length, 0);
+// What a worker then pays, off the write's path: the batches become deliveries and jobs.
+const [e0, x0] = [backendCpuMs(), performance.now()];
+await expand();
+const expansion = { wall: performance.now() - x0, pg: backendCpuMs() - e0 };
 
-const LABEL = { wall: 'wall time', cpu: 'process CPU', pg: 'PostgreSQL CPU' } as const;
+const LABEL = { wall: 'wall time', cpu: 'process CPU', pg: 'PostgreSQL CPU', both: 'CPU, both' } as const;
 console.log(`bulk upsert of 1,000 identifiers: ${blocks} blocks (ABAB/BABA), ${runs.A.length} runs per arm; ${queued} events queued for delivery`);
 console.log('                  without (A)   with (B)    B/A per block: median [min – max]');
-for (const k of ['wall', 'cpu', 'pg'] as const) {
-  if (k === 'pg' && !postmaster) continue;
+for (const k of ['wall', 'cpu', 'pg', 'both'] as const) {
+  if ((k === 'pg' || k === 'both') && !postmaster) continue;
   const [a, b] = [median(runs.A.map((r) => r[k])), median(runs.B.map((r) => r[k]))];
   const rs = ratios[k];
   console.log(`${LABEL[k].padEnd(16)} ${a.toFixed(1).padStart(8)} ms ${b.toFixed(1).padStart(8)} ms    ${pct(median(rs))} [${pct(Math.min(...rs))} – ${pct(Math.max(...rs))}]`);
 }
+console.log(`expanding the ${queued} events into deliveries and jobs (a worker's part): ${((expansion.wall / queued) * 1000).toFixed(1)} ms wall, ${((expansion.pg / queued) * 1000).toFixed(1)} ms PostgreSQL CPU per 1,000`);
 if (args.statements) {
   const n = runs.A.length;
   const ids = new Set([...statements.A.keys(), ...statements.B.keys()]);
