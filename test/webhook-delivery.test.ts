@@ -155,6 +155,25 @@ describe('webhook delivery', () => {
     await receiver.stop();
   });
 
+  it('expands each batch once and in order, however many expansions run at once', async () => {
+    const receiver = await aReceiver();
+    const { organization, admin } = await anEndpoint(receiver, ['IntegrationSource.*']);
+    await receiver.stop();
+    const sourceId = await aSourceChange(admin, organization.id, 'erp');
+    for (const name of ['a', 'b', 'c', 'd']) {
+      expectNoErrors(await gql(UPDATE_SOURCE, { asUser: admin, variables: { input: { id: sourceId, name } } }));
+    }
+    await Promise.all([expand(), expand(), expand()]);
+    const deliveries = await prisma.webhookDelivery.findMany({ where: { organizationId: organization.id }, orderBy: { seq: 'asc' } });
+    const events = await prisma.auditEvent.findMany({ where: { id: { in: deliveries.map((d) => d.auditEventId) } } });
+    const createdAt = new Map(events.map((e) => [e.id, e.createdAt.getTime()]));
+    expect(deliveries).toHaveLength(5);
+    expect(new Set(deliveries.map((d) => d.auditEventId)).size).toBe(5);
+    const times = deliveries.map((d) => createdAt.get(d.auditEventId)!);
+    expect(times).toEqual([...times].sort((x, y) => x - y));
+    expect(await prisma.webhookBatch.count({ where: { organizationId: organization.id } })).toBe(0);
+  });
+
   it('signs with both secrets during a rotation grace period, then with the new one alone', async () => {
     const receiver = await aReceiver();
     const { organization, admin, endpointId, secret } = await anEndpoint(receiver, ['IntegrationSource.CREATE']);
