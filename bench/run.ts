@@ -4,7 +4,7 @@
 //   npm run bench -- --quick           a small data set and short blocks (about 2 minutes)
 //   npm run bench -- --reps 5 --duration 10   the long run
 // Other flags: --scale N, --warmup S, --connections 1,8,32, --pool N,
-// --scenarios resolve,members50,..., --peers this,postgraphile,floor,joinmonster, --no-cold-start,
+// --scenarios resolve,members50,..., --peers this,postgraphile,floor,joinmonster,postgraphile-rls, --no-cold-start,
 // --keep-postgres (leave the benchmark cluster running), --update-readme (put the table
 // into README's Performance section), --generator undici (load from bench/load.ts, not wrk),
 // --allow-differences (report answers that differ between peers instead of stopping).
@@ -35,7 +35,8 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 const args = parseArgs(process.argv.slice(2));
 if (args.help) {
   process.stdout.write(`npm run bench -- [options]
-  --peers this,postgraphile,floor   which peers run (default these three; joinmonster adds Join Monster 4)
+  --peers this,postgraphile,floor   which peers run (default these three; joinmonster adds Join Monster 4,
+                                    postgraphile-rls PostGraphile under the row-level policies)
   --scenarios a,b                   resolve, members50, members100, node, upsert, entities, page, page2,
                                     identity, identifiers, resolveFragment, mixed (default all)
   --connections 1,8,32              concurrent connections per block
@@ -67,14 +68,14 @@ const peerNames = (args.peers?.split(',') as PeerName[] | undefined) ?? (['this'
 
 /** Which peers take part in a scenario, and at which connection counts. */
 const PLAN: Record<ScenarioName, { peers: PeerName[]; levels: number[] }> = {
-  resolve: { peers: ['this', 'postgraphile', 'floor', 'joinmonster'], levels },
-  members50: { peers: ['this', 'postgraphile', 'floor', 'joinmonster'], levels },
-  members100: { peers: ['this', 'postgraphile', 'floor', 'joinmonster'], levels },
+  resolve: { peers: ['this', 'postgraphile', 'postgraphile-rls', 'floor', 'joinmonster'], levels },
+  members50: { peers: ['this', 'postgraphile', 'postgraphile-rls', 'floor', 'joinmonster'], levels },
+  members100: { peers: ['this', 'postgraphile', 'postgraphile-rls', 'floor', 'joinmonster'], levels },
   node: { peers: ['this', 'postgraphile', 'floor'], levels },
   upsert: { peers: ['this', 'floor'], levels: levels.filter((c) => c <= 8) },
   entities: { peers: ['this', 'floor'], levels },
-  page: { peers: ['this', 'postgraphile', 'floor', 'joinmonster'], levels },
-  page2: { peers: ['this', 'postgraphile', 'floor', 'joinmonster'], levels },
+  page: { peers: ['this', 'postgraphile', 'postgraphile-rls', 'floor', 'joinmonster'], levels },
+  page2: { peers: ['this', 'postgraphile', 'postgraphile-rls', 'floor', 'joinmonster'], levels },
   identity: { peers: ['this', 'postgraphile', 'floor'], levels },
   // PostGraphile has no range filter (minConfidence) without a plugin.
   identifiers: { peers: ['this', 'floor'], levels },
@@ -88,7 +89,7 @@ const elapsed = () => `${Math.round((Date.now() - started) / 1000)} s`;
 
 // ---- set up --------------------------------------------------------------------------
 
-if ((peerNames.includes('postgraphile') || peerNames.includes('joinmonster')) && !peersInstalled()) {
+if (peerNames.some((p) => p !== 'this' && p !== 'floor') && !peersInstalled()) {
   log('Installing the peers (PostGraphile, Join Monster, Node.js 22) into bench/peers');
   execFileSync('npm', ['ci', '--prefix', PEERS_DIR, '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'], { stdio: 'inherit' });
 }

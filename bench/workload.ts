@@ -174,15 +174,17 @@ export async function buildWorkload(url: string, jwt: BenchJwt, opts: { samples:
       }));
       upsert.push(req(o, { operationName: 'BenchUpsertIdentifiers', query: op('upsert.graphql'), variables: { organizationId: o, items } }));
     }
+    // PostGraphile under the row-level policies takes PostGraphile's requests.
+    const rls = <T extends { this: BenchRequest[]; postgraphile: BenchRequest[] }>(x: T) => ({ ...x, floor: x.this, 'postgraphile-rls': x.postgraphile });
     return {
       requests: {
-        resolve: { ...resolve, floor: resolve.this },
-        members50: { ...membersPage(50), floor: membersPage(50).this },
-        members100: { ...membersPage(100), floor: membersPage(100).this },
+        resolve: rls(resolve),
+        members50: rls(membersPage(50)),
+        members100: rls(membersPage(100)),
         node: { this: node.this, floor: node.this, postgraphile: node.postgraphile },
         upsert: { this: upsert, floor: upsert },
         entities: { this: entities, floor: entities },
-        page: { ...page, floor: page.this },
+        page: rls(page),
         // Built once the peers run, from each peer's own end cursor of the first page (secondPages).
         page2: {},
         identity: { ...identity, floor: identity.this },
@@ -201,13 +203,13 @@ export async function buildWorkload(url: string, jwt: BenchJwt, opts: { samples:
  */
 export async function secondPages(first: Partial<Record<PeerName, BenchRequest[]>>, send: (peer: PeerName, r: BenchRequest) => Promise<Json>) {
   const out: Partial<Record<PeerName, BenchRequest[]>> = {};
-  for (const peer of ['this', 'postgraphile', 'joinmonster'] as const) {
+  for (const peer of ['this', 'postgraphile', 'postgraphile-rls', 'joinmonster'] as const) {
     const list = first[peer];
     if (!list) continue;
     out[peer] = [];
     for (const r of list.slice(0, 200)) {
       const d = (await send(peer, r))?.data;
-      const info = peer === 'postgraphile' ? d?.organizationByRowId?.membersByOrganizationId?.pageInfo : d?.organization?.members?.pageInfo;
+      const info = peer.startsWith('postgraphile') ? d?.organizationByRowId?.membersByOrganizationId?.pageInfo : d?.organization?.members?.pageInfo;
       if (!info?.endCursor) throw new Error(`No end cursor from ${peer} for the first page of ${r.organizationId}`);
       const body = JSON.parse(r.body);
       out[peer].push({ ...r, body: JSON.stringify({ ...body, variables: { ...body.variables, after: info.endCursor } }) });
@@ -231,7 +233,7 @@ const uuidOfGid = (id: string) => Buffer.from(id, 'base64').toString('utf8').rep
 export function normalise(scenario: Exclude<ScenarioName, 'mixed'>, peer: PeerName, json: Json): unknown {
   if (json?.errors) return { errors: json.errors.map((e: Json) => e.message) };
   const d = json?.data;
-  const pgl = peer === 'postgraphile';
+  const pgl = peer === 'postgraphile' || peer === 'postgraphile-rls';
   // Join Monster's ids are the UUIDs and its lists plain lists (bench/peers/joinmonster.mjs).
   const jm = peer === 'joinmonster';
   const userId = (id: string) => (jm ? id : uuidOfGid(id));

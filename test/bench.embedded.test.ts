@@ -64,6 +64,8 @@ describe('benchmark', () => {
     };
     expect(normalise('resolve', 'this', ours)).toEqual(normalise('resolve', 'postgraphile', theirs));
     expect(normalise('resolve', 'this', ours)).toMatchObject({ id: uuid });
+    // PostGraphile under the row-level policies answers in PostGraphile's shape.
+    expect(normalise('resolve', 'postgraphile-rls', theirs)).toEqual(normalise('resolve', 'this', ours));
     expect(normalise('node', 'this', { data: { node: { id: gid, email: 'a', name: 'b' } } })).toEqual(
       normalise('node', 'postgraphile', { data: { node: { id: 'x', rowId: uuid, email: 'a', name: 'b' } } }),
     );
