@@ -4,13 +4,14 @@
 //   npm run bench -- --quick           a small data set and short blocks (about 2 minutes)
 //   npm run bench -- --reps 5 --duration 10   the long run
 // Other flags: --scale N, --warmup S, --connections 1,8,32, --pool N,
-// --scenarios resolve,members50,..., --peers this,postgraphile,floor,joinmonster,postgraphile-rls, --no-cold-start,
+// --scenarios resolve,members50,..., --peers this,postgraphile,floor,joinmonster,postgraphile-rls,
+// --no-cold-start (the cold start alone: npm run bench:cold),
 // --keep-postgres (leave the benchmark cluster running), --update-readme (put the table
 // into README's Performance section), --generator undici (load from bench/load.ts, not wrk),
 // --allow-differences (report answers that differ between peers instead of stopping).
 // Results: bench/results/<time>.json and .md; the table and the targets are printed.
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +22,8 @@ import { openDatabase } from '../src/db.ts';
 import { parseArgs } from './common.ts';
 import { startJwks, verifyCostMicros } from './jwt.ts';
 import { clusterCpuMs, cpuMs, findWrk, rssMiB, runUndici, runWrk, Statements, type LoadNumbers } from './measure.ts';
-import { freePort, PEER_LABEL, PEERS_DIR, peersInstalled, START_NODE_FLAGS, startPeer, startThisServer, upToDateBuild, type Peer, type PeerName } from './peers.ts';
+import { measureColdStart } from './cold-start.ts';
+import { PEER_LABEL, PEERS_DIR, peersInstalled, startPeer, type Peer, type PeerName } from './peers.ts';
 import { databaseForScale, ensureBenchPostgres, postmasterPid } from './postgres.ts';
 import { evaluateTargets, markdownReport, type Block, type Report } from './report.ts';
 import { countsFor, propertiesSql, seed, seededScale } from './seed.ts';
@@ -251,7 +253,7 @@ try {
   let coldStart: Report['coldStart'] = null;
   if (args['no-cold-start'] !== 'true' && peerNames.includes('this')) {
     // A failure here costs the cold start's target, not the blocks measured before it.
-    coldStart = await measureColdStart().catch((err: Error) => (log(`Cold start not measured: ${err.message}`), null));
+    coldStart = await measureColdStart({ dir: path.join(WORK, 'pglite') }).catch((err: Error) => (log(`Cold start not measured: ${err.message}`), null));
     if (coldStart) log(`Cold start: this server ${coldStart.serverMs} ms, PGlite alone ${coldStart.pgliteMs} ms`);
   }
 
@@ -299,52 +301,4 @@ function updateReadme(md: string) {
   if (a < 0 || b < a) return log('README has no bench result markers: not updated');
   writeFileSync(file, `${text.slice(0, a + start.length)}\n${md}${text.slice(b)}`);
   log('README Performance section updated');
-}
-
-// ---- cold start ------------------------------------------------------------------------
-
-/** This server on the embedded database, spawn to first answered /ready (a query), against PGlite alone opening the folder and answering one. */
-async function measureColdStart(): Promise<NonNullable<Report['coldStart']>> {
-  const dir = path.join(WORK, 'pglite');
-  const embedded = (extra: Record<string, string> = {}) =>
-    startThisServer(peerOptions, { DATABASE_URL: '', PGLITE_DATA_DIR: dir, JWT_JWKS_URL: '', JWT_ISSUER: '', JWT_AUDIENCE: '', ...extra });
-  if (!existsSync(path.join(dir, 'PG_VERSION'))) {
-    // The first start creates and migrates the folder; it is not measured.
-    await (await embedded()).stop();
-  }
-  await upToDateBuild();
-  const server: number[] = [];
-  const pglite: number[] = [];
-  for (let i = 0; i < 3; i++) {
-    // A known port: at LOG_LEVEL=warn the server does not print its URL.
-    const base = `http://127.0.0.1:${await freePort()}`;
-    const t0 = performance.now();
-    const child = spawn(process.execPath, [...START_NODE_FLAGS, 'scripts/start.mjs'], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'production', HOST: '127.0.0.1', PORT: base.split(':')[2]!, PGLITE_DATA_DIR: dir, LOG_LEVEL: 'warn', SHUTDOWN_DRAIN_MS: '0' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stderr.on('data', (d) => (out += d));
-    const exited = new Promise<never>((_, reject) => child.on('exit', (code) => reject(new Error(`embedded server exited (${code}):\n${out}`))));
-    exited.catch(() => {}); // it exits when stopped below, too
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const ok = await Promise.race([fetch(`${base}/ready`).then((r) => r.status === 200, () => false), exited]);
-      if (ok) break;
-      if (Date.now() > deadline) {
-        child.kill('SIGKILL');
-        throw new Error(`embedded server did not answer /ready within 60 s:\n${out}`);
-      }
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    server.push(performance.now() - t0);
-    child.kill('SIGTERM');
-    await new Promise((r) => child.on('exit', r));
-    const t1 = performance.now();
-    execFileSync(process.execPath, [path.join(HERE, 'pglite-open.mjs'), dir], { cwd: ROOT, stdio: 'pipe' });
-    pglite.push(performance.now() - t1);
-  }
-  const median = (xs: number[]) => Math.round([...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!);
-  return { serverMs: median(server), pgliteMs: median(pglite), runs: 3 };
 }
