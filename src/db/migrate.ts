@@ -6,6 +6,7 @@ import { PrismaPGlite } from 'pglite-prisma-adapter';
 import {
   MIGRATIONS_DIR,
   NO_FILTERS,
+  migrationNames,
   SCHEMA_PATH,
   openSchemaEngine,
   readMigrations,
@@ -21,7 +22,8 @@ export type RawQuery = (sql: string) => Promise<Record<string, unknown>[]>;
  * costs one query.
  */
 export async function pendingMigrations(query: RawQuery, dir = MIGRATIONS_DIR): Promise<string[]> {
-  const wanted = (await readMigrations(dir)).migrationDirectories.map((d) => d.path);
+  // The folders' names only: reading every script too took a tenth of a cold start.
+  const wanted = await migrationNames(dir);
   let applied: Set<string>;
   try {
     const rows = await query(

@@ -57,13 +57,18 @@ export async function openSchemaEngine(
 
 export const NO_FILTERS: Engine.SchemaFilter = { externalTables: [], externalEnums: [] };
 
-/** Reads prisma/migrations in the shape the engine expects. */
-export async function readMigrations(dir = MIGRATIONS_DIR): Promise<Engine.MigrationList> {
+/** The names of the migration folders in prisma/migrations, in the order they apply. */
+export async function migrationNames(dir = MIGRATIONS_DIR): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  const folders = entries
+  return entries
     .filter((e) => e.isDirectory())
     .map((e) => e.name)
     .sort();
+}
+
+/** Reads prisma/migrations in the shape the engine expects. */
+export async function readMigrations(dir = MIGRATIONS_DIR): Promise<Engine.MigrationList> {
+  const folders = await migrationNames(dir);
   const migrationDirectories: Engine.MigrationDirectory[] = [];
   for (const name of folders) {
     const file = path.join(dir, name, 'migration.sql');
