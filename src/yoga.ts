@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from './config.ts';
 import { admitRequest, createContext, type Context } from './context.ts';
@@ -88,7 +87,8 @@ export function createApp({
         }
       : false,
     // GraphiQL's assets are inlined in the page, so it works without reaching a CDN.
-    renderGraphiQL,
+    // They are 9 MB of JavaScript to load: loaded on the first page, not at start.
+    renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
     maskedErrors: { maskError },
     logging: yogaLogger,
     batching: config.batchLimit > 0 ? { limit: config.batchLimit } : false,
