@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import pg from 'pg';
+import type pg from 'pg';
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import { errorFields, logger } from '../observability/logger.ts';
 
@@ -106,14 +106,11 @@ export class ReplicaSet {
     open: (url: string) => ReplicaConnections,
     private readonly primaryLsn: () => Promise<bigint>,
     describe: (url: string) => string,
+    /** Checks run on connections of their own, so a saturated pool cannot make a replica look down. */
+    openProbe: (url: string) => pg.Pool,
   ) {
     this.replicas = settings.urls.map((url) => ({ describe: describe(url), connections: open(url), healthy: false, replayed: 0n, lagMs: Infinity }));
-    // Checks run on connections of their own, so a saturated pool cannot make a replica look down.
-    this.probes = settings.urls.map((url) => {
-      const pool = new pg.Pool({ connectionString: url, max: 1, connectionTimeoutMillis: 1000, statement_timeout: 1000 });
-      pool.on('error', () => {});
-      return pool;
-    });
+    this.probes = settings.urls.map(openProbe);
   }
 
   /** Checks every replica once, then again every `checkMs`. */

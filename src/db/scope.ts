@@ -1,5 +1,4 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import pg from 'pg';
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import { logger } from '../observability/logger.ts';
 
@@ -52,7 +51,7 @@ export function currentScope(): string {
 }
 
 /** The SQL that sets the scope for the rest of the connection's session. */
-const SET_SESSION = "SELECT set_config('igs.organizations', $1, false)";
+export const SET_SESSION = "SELECT set_config('igs.organizations', $1, false)";
 
 /**
  * Wraps a statement so that it sets its own scope before it reads anything: the scope
@@ -65,55 +64,6 @@ export function scopedText(text: string, parameterCount: number): string {
     `SELECT igs_q.* FROM (SELECT set_config('igs.organizations', $${parameterCount + 1}::text, true) AS igs_scope) igs_s ` +
     `CROSS JOIN LATERAL (SELECT * FROM (${text}) igs_inner WHERE igs_s.igs_scope IS NOT NULL OFFSET 0) igs_q`
   );
-}
-
-const sessionScopes = new WeakMap<pg.PoolClient, string>();
-
-/**
- * A pool whose connections carry the scope of whoever uses them: before a statement
- * (or a transaction) runs on a connection whose session is scoped otherwise, the
- * session's scope is set. Prisma's adapter and raw queries use it.
- */
-export class ScopedPool extends pg.Pool {
-  override connect(): Promise<pg.PoolClient>;
-  override connect(callback: (err: Error | undefined, client: pg.PoolClient | undefined, done: (release?: unknown) => void) => void): void;
-  override connect(callback?: (err: Error | undefined, client: pg.PoolClient | undefined, done: (release?: unknown) => void) => void): Promise<pg.PoolClient> | void {
-    if (callback) return super.connect(callback);
-    return this.scopedConnection();
-  }
-
-  private async scopedConnection(): Promise<pg.PoolClient> {
-    const scope = currentScope();
-    const client = await super.connect();
-    if (sessionScopes.get(client) !== scope) {
-      try {
-        await client.query(SET_SESSION, [scope]);
-      } catch (err) {
-        client.release(err as Error);
-        throw err;
-      }
-      sessionScopes.set(client, scope);
-    }
-    return client;
-  }
-
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  override query(...args: any[]): any {
-    if (typeof args[args.length - 1] === 'function') return (super.query as (...a: unknown[]) => unknown)(...args);
-    return (async () => {
-      const client = await this.scopedConnection();
-      let failure: Error | undefined;
-      try {
-        return await (client.query as (...a: unknown[]) => Promise<unknown>)(...args);
-      } catch (err) {
-        // A server's refusal leaves the connection usable; anything else ends it.
-        if (!(err instanceof pg.DatabaseError)) failure = err as Error;
-        throw err;
-      } finally {
-        client.release(failure);
-      }
-    })();
-  }
 }
 
 /**
