@@ -10,7 +10,7 @@ import { developmentDemo, type DemoLoad } from './modules/demo/load.ts';
 import { inProcessTransport } from './modules/demo/transport.ts';
 import { FolderInUseError } from './db/folder-lock.ts';
 import { developmentSecret, DEV_GRANT_PATH, DEV_IMPORT_PATH, devGrantHandler, devRoute } from './modules/auth/dev.ts';
-import { startDelivery } from './modules/webhook/queue.ts';
+import type { Workers } from './modules/webhook/queue.ts';
 import { useWebhookSettings } from './modules/webhook/settings.ts';
 
 // Listens, and shuts down cleanly. Everything else is built in yoga.ts. Whatever it
@@ -38,8 +38,9 @@ for (const name of db.appliedMigrations) logger.info({ migration: name }, `Appli
 await refuseUnmigrated();
 if (db.kind === 'postgres' && config.env === 'production') await warnIfAboveThePolicies(db);
 // Webhooks go out from this process unless worker processes (npm run worker) send them.
-const delivery = config.webhooks.delivery === 'in-process' ? await startDelivery(db, config.webhooks) : null;
-if (!delivery && db.kind === 'embedded') {
+// The queue (pg-boss) starts once the server listens: answering needs none of it.
+let delivery: Promise<Workers> | null = null;
+if (config.webhooks.delivery !== 'in-process' && db.kind === 'embedded') {
   logger.warn('WEBHOOK_DELIVERY=worker on the embedded database: no process delivers webhooks (npm run worker needs DATABASE_URL).');
 }
 
@@ -100,6 +101,14 @@ server.listen(config.port, config.host, () => {
   // embedded database through its folder lock.
   db.lock?.announce(`http://${host}:${port}`);
   logger.info(`Identity graph on ${db.describe}, ready in ${ms} ms`);
+  if (config.webhooks.delivery === 'in-process' && accepting) {
+    delivery = import('./modules/webhook/queue.ts').then(({ startDelivery }) => startDelivery(db, config.webhooks));
+    // Without its queue the server would take webhooks it never sends: it stops.
+    delivery.catch((err: unknown) => {
+      console.error(`Webhook delivery did not start: ${(err as Error).stack ?? String(err)}`);
+      process.exit(1);
+    });
+  }
   if (demo) {
     logger.info(
       `${demo.loaded ? 'Loaded the demo organization' : 'The demo organization is here'} (slug demo, DEMO_DATA=false skips it): ` +
@@ -149,7 +158,7 @@ async function shutdown(signal: string) {
   timer.unref();
   // Stop listening; requests in flight finish, and their connections close after them.
   await http.close();
-  await delivery?.stop();
+  await (await delivery?.catch(() => null))?.stop();
   purging.stop();
   await db.close();
   await counters.close();
