@@ -20,6 +20,10 @@ import { useWebhookSettings } from './modules/webhook/settings.ts';
 let config = loadConfig();
 setLogger(createLogger(config.logLevel));
 const started = performance.now();
+// Until the server listens, a timer keeps the event loop alive: a loop left with nothing
+// to wait for (between two steps of the start) blocks until V8 has finished compiling
+// PGlite's WebAssembly in the background, which takes longer than the whole start.
+const awake = setInterval(() => {}, 60_000);
 // The database opens (and the embedded one loads its files) while the schema and the
 // server's plugins load: a cold start waits for the slower of the two, not for both.
 const [db, { createApp }, { createCounterStore }] = await Promise.all([
@@ -93,6 +97,7 @@ const http = createHttpServer((req, res) => (devRoutes.get(req.url) ?? app)(req,
 const server = http.server;
 
 server.listen(config.port, config.host, () => {
+  clearInterval(awake);
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
