@@ -1,8 +1,9 @@
 // The cold start of the embedded database: this server (as `npm start` runs it) from
 // spawn to its first answered /ready (which runs a query), against PGlite alone opening
 // the same folder and answering one query (bench/pglite-open.mjs), alternated.
-//   npm run bench:cold -- [--runs N] [--node PATH] [--dir FOLDER]
-// --node runs both under another Node.js binary (e.g. .ci/node24's). `npm run bench`
+//   npm run bench:cold -- [--runs N] [--node PATH] [--dir FOLDER] [--env NAME=VALUE,...]
+// --node runs both under another Node.js binary (e.g. .ci/node24's); --env adds
+// variables to the server's environment (NODE_DISABLE_COMPILE_CACHE=1). `npm run bench`
 // measures it too (3 runs), unless given --no-cold-start.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -42,14 +43,14 @@ function processCpuMs(pid: number): number {
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** One start of this server on the folder, stopped once it answers. */
-async function startOnce(node: string, dir: string): Promise<{ ms: number; cpuMs: number }> {
+async function startOnce(node: string, dir: string, env: Record<string, string> = {}): Promise<{ ms: number; cpuMs: number }> {
   // A known port: at LOG_LEVEL=warn the server does not print its URL.
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const t0 = performance.now();
   const child = spawn(node, [...START_NODE_FLAGS, 'scripts/start.mjs'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'production', HOST: '127.0.0.1', PORT: String(port), PGLITE_DATA_DIR: dir, LOG_LEVEL: 'warn', SHUTDOWN_DRAIN_MS: '0' },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'production', HOST: '127.0.0.1', PORT: String(port), PGLITE_DATA_DIR: dir, LOG_LEVEL: 'warn', SHUTDOWN_DRAIN_MS: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -83,12 +84,12 @@ function pgliteOnce(node: string, dir: string): { ms: number; cpuMs: number } {
 }
 
 /** Measures `runs` alternated starts of each on `dir` (created and migrated first when missing, unmeasured). */
-export async function measureColdStart({ runs = 3, node = process.execPath, dir, log = () => {} }: { runs?: number; node?: string; dir: string; log?: (line: string) => void }): Promise<ColdStart> {
+export async function measureColdStart({ runs = 3, node = process.execPath, dir, env, log = () => {} }: { runs?: number; node?: string; dir: string; env?: Record<string, string>; log?: (line: string) => void }): Promise<ColdStart> {
   await upToDateBuild();
   if (!existsSync(path.join(dir, 'PG_VERSION'))) await startOnce(node, dir);
   const all: ColdStartRun[] = [];
   for (let i = 0; i < runs; i++) {
-    const server = await startOnce(node, dir);
+    const server = await startOnce(node, dir, env);
     const pglite = pgliteOnce(node, dir);
     const run = { serverMs: Math.round(server.ms), serverCpuMs: Math.round(server.cpuMs), pgliteMs: Math.round(pglite.ms), pgliteCpuMs: Math.round(pglite.cpuMs) };
     log(`  run ${i + 1}: this server ${run.serverMs} ms (CPU ${run.serverCpuMs} ms), PGlite alone ${run.pgliteMs} ms (CPU ${run.pgliteCpuMs} ms)`);
@@ -104,7 +105,8 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const dir = path.resolve(args.dir ?? path.join(HERE, '.work', 'pglite'));
   const version = execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
   process.stderr.write(`Cold start on ${dir}, Node.js ${version}\n`);
-  const r = await measureColdStart({ runs: Number(args.runs ?? 5), node, dir, log: (l) => process.stderr.write(`${l}\n`) });
+  const env = Object.fromEntries((args.env ?? '').split(',').filter(Boolean).map((pair) => [pair.split('=')[0]!, pair.slice(pair.indexOf('=') + 1)]));
+  const r = await measureColdStart({ runs: Number(args.runs ?? 5), node, dir, env, log: (l) => process.stderr.write(`${l}\n`) });
   const spread = (xs: number[]) => `${median(xs)} (${Math.min(...xs)}–${Math.max(...xs)})`;
   const col = (k: keyof ColdStartRun) => spread(r.all.map((x) => x[k]));
   const ratios = r.all.map((x) => x.serverMs / x.pgliteMs);

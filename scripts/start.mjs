@@ -4,6 +4,7 @@
 // Nothing is compiled here, so every start runs the same code, whatever may be written;
 // a build older than the sources is run all the same, with a warning.
 import { existsSync } from 'node:fs';
+import module from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DIST, ENTRIES, isFresh } from './build.mjs';
@@ -17,6 +18,10 @@ if (!existsSync(file)) {
 if (!isFresh()) {
   console.warn(`dist/ is older than the sources (${ENTRIES[name]} or what it imports): running the older build. \`npm run build\` brings it up to date.`);
 }
+// Node.js 22.1 and later keep the code V8 compiled for the modules loaded here in a
+// cache (in the temporary folder, or NODE_COMPILE_CACHE), and the next start compiles
+// only what changed. Node.js 20 has no such cache.
+module.enableCompileCache?.();
 // The program finds itself as the script being run (a "run as main" check).
 process.argv[1] = file;
 await import(pathToFileURL(file).href);
