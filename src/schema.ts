@@ -1,5 +1,4 @@
 import { lexicographicSortSchema } from 'graphql';
-import { builder } from './builder.ts';
 import { answerCompiledObjects } from './modules/shared/engine/index.ts';
 import './modules/shared/errors.ts';
 import './modules/shared/node.ts';
@@ -19,11 +18,12 @@ import './modules/deletion/schema.ts';
 import './modules/suggestion/schema.ts';
 import './modules/webhook/schema.ts';
 import './modules/federation/entities.ts';
+import { subGraphSchema } from './modules/federation/subgraph.ts';
 
 // Importing a module registers its types, queries and mutations on the builder.
 // The schema is an Apollo Federation v2 subgraph; standalone clients see an ordinary
 // schema plus `_service` and `_entities`.
-export const schema = builder.toSubGraphSchema({
+export const schema = subGraphSchema({
   linkUrl: 'https://specs.apollo.dev/federation/v2.6',
   federationDirectives: ['@key', '@shareable'],
 });
