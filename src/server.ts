@@ -42,8 +42,10 @@ for (const name of db.appliedMigrations) logger.info({ migration: name }, `Appli
 await refuseUnmigrated();
 if (db.kind === 'postgres' && config.env === 'production') await warnIfAboveThePolicies(db);
 // Webhooks go out from this process unless worker processes (npm run worker) send them.
-// The queue (pg-boss) starts once the server listens: answering needs none of it.
+// The queue (pg-boss) starts a second after the server listens: loading it would hold up
+// the first requests, which need none of it, and a delivery waits for a poll anyway.
 let delivery: Promise<Workers> | null = null;
+let deliveryStart: NodeJS.Timeout | undefined;
 if (config.webhooks.delivery !== 'in-process' && db.kind === 'embedded') {
   logger.warn('WEBHOOK_DELIVERY=worker on the embedded database: no process delivers webhooks (npm run worker needs DATABASE_URL).');
 }
@@ -106,14 +108,7 @@ server.listen(config.port, config.host, () => {
   // embedded database through its folder lock.
   db.lock?.announce(`http://${host}:${port}`);
   logger.info(`Identity graph on ${db.describe}, ready in ${ms} ms`);
-  if (config.webhooks.delivery === 'in-process' && accepting) {
-    delivery = import('./modules/webhook/queue.ts').then(({ startDelivery }) => startDelivery(db, config.webhooks));
-    // Without its queue the server would take webhooks it never sends: it stops.
-    delivery.catch((err: unknown) => {
-      console.error(`Webhook delivery did not start: ${(err as Error).stack ?? String(err)}`);
-      process.exit(1);
-    });
-  }
+  if (config.webhooks.delivery === 'in-process') deliveryStart = setTimeout(startDelivering, 1000);
   if (demo) {
     logger.info(
       `${demo.loaded ? 'Loaded the demo organization' : 'The demo organization is here'} (slug demo, DEMO_DATA=false skips it): ` +
@@ -146,6 +141,16 @@ async function refuseUnmigrated() {
   process.exit(1);
 }
 
+function startDelivering() {
+  if (!accepting) return;
+  delivery = import('./modules/webhook/queue.ts').then(({ startDelivery }) => startDelivery(db, config.webhooks));
+  // Without its queue the server would take webhooks it never sends: it stops.
+  delivery.catch((err: unknown) => {
+    console.error(`Webhook delivery did not start: ${(err as Error).stack ?? String(err)}`);
+    process.exit(1);
+  });
+}
+
 async function shutdown(signal: string) {
   if (!accepting) return;
   accepting = false;
@@ -163,6 +168,7 @@ async function shutdown(signal: string) {
   timer.unref();
   // Stop listening; requests in flight finish, and their connections close after them.
   await http.close();
+  clearTimeout(deliveryStart);
   await (await delivery?.catch(() => null))?.stop();
   purging.stop();
   await db.close();
