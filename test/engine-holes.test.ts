@@ -81,7 +81,24 @@ describe('holes: only what the engine cannot compile takes the general path', ()
       expect(both.planned, viewer).toEqual(both.general);
       expect(both.planned.errors?.map((e) => e.path), viewer).toEqual([['forbidden']]);
       expect(both.plans, viewer).toBeGreaterThanOrEqual(4);
+      // Root fields answered by their statements and by graphql-js come in the operation's order.
+      expect(Object.keys(both.planned.data!), viewer).toEqual(['a', 'b', 'c', 'd', 'viewer', 'forbidden', 'missing']);
     }
+  });
+
+  it("several root fields all compiled whole: one statement each, in the operation's order", async () => {
+    const { org, people, identity, viewers } = await world();
+    const query = `{
+      d: identity(id: "${globalId('Identity', identity.id)}") { name }
+      a: organization(id: "${org.id}") { name members(first: 2) { totalCount } }
+      b: node(id: "${globalId('User', people[1]!.id)}") { ... on User { email } }
+    }`;
+    const options = viewers[0]![1];
+    await gql(query, options); // the credential, seen once
+    const { planned, plans, statements } = await bothWays(query, options);
+    expect(planned.errors).toBeUndefined();
+    expect(Object.keys(planned.data!)).toEqual(['d', 'a', 'b']);
+    expect([plans, statements.length]).toEqual([3, 3]);
   });
 
   it('loads the rows under holes in one statement per type, and counts each hole in /metrics', async () => {

@@ -1,64 +1,123 @@
 import {
+  BREAK,
   getArgumentValues,
   getOperationAST,
   getVariableValues,
   Kind,
+  visit,
   type DocumentNode,
+  type ExecutionArgs,
   type ExecutionResult,
   type FieldNode,
   type FragmentDefinitionNode,
   type GraphQLSchema,
+  type OperationDefinitionNode,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { confirmViewer, type Context } from '../context.ts';
 import { database } from '../db.ts';
 import { JsonText, rootPlanners, type PlanInfo } from '../modules/shared/engine/index.ts';
 
-// Operations answered by one statement, without executing resolvers: a query whose
-// only field is a root field with a planner (modules/shared/engine) and whose
-// selection the planner knows. The SQL builds the answer exactly as the resolvers
-// would (the tests compare the two); anything else, including every error, takes the
-// general path. Runs after the plugins that may refuse the operation (limits, input
-// checks, rate limits), so they apply alike.
+// Root fields of a query answered by one statement each, without executing resolvers:
+// a root field with a planner (modules/shared/engine) whose selection the planner
+// compiles whole. The SQL builds the answer exactly as the resolvers would (the tests
+// compare the two). When every root field of the query is so answered, nothing else
+// runs; otherwise graphql-js executes the others alone (a copy of the operation
+// without the answered ones), and the answers are put together in the operation's
+// order. Anything that fails or is refused, with its errors, takes the general path.
+// Runs after the plugins that may refuse the operation (limits, input checks, rate
+// limits), so they apply alike.
 
-interface Root {
-  field: FieldNode;
+interface Planned {
+  operation: OperationDefinitionNode;
+  /** Root fields that may be answered by their planner, in the operation's order. */
+  roots: FieldNode[];
+  /** The response names of the operation's root fields, in order; null when a root selection is a fragment. */
+  names: string[] | null;
   fragments: Record<string, FragmentDefinitionNode>;
-  variableDefinitions: NonNullable<ReturnType<typeof getOperationAST>>['variableDefinitions'];
+  /** The operation without some of its root fields, by the response names left out. */
+  without: Map<string, DocumentNode>;
 }
+
+const responseName = (field: FieldNode) => field.alias?.value ?? field.name.value;
 
 // Documents come from the parse cache; each one is examined once per operation name.
-const roots = new WeakMap<DocumentNode, Map<string, Root | null>>();
+const operations = new WeakMap<DocumentNode, Map<string, Planned | null>>();
 
-function rootOf(document: DocumentNode, operationName: string | null | undefined): Root | null {
-  let byName = roots.get(document);
-  if (!byName) roots.set(document, (byName = new Map()));
-  const known = byName.get(operationName ?? '');
-  if (known !== undefined) return known;
-  const op = getOperationAST(document, operationName);
-  const only = op?.selectionSet.selections.length === 1 ? op.selectionSet.selections[0] : undefined;
-  let root: Root | null = null;
-  if (op?.operation === 'query' && only?.kind === Kind.FIELD && !only.directives?.length && !op.directives?.length && rootPlanners.has(only.name.value)) {
-    const fragments: Record<string, FragmentDefinitionNode> = {};
-    for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments[d.name.value] = d;
-    root = { field: only, fragments, variableDefinitions: op.variableDefinitions };
-  }
-  byName.set(operationName ?? '', root);
-  return root;
+/** Whether the document asks for incremental delivery, whose results cannot be put together here. */
+function incremental(document: DocumentNode): boolean {
+  let found = false;
+  visit(document, {
+    Directive(node) {
+      if (node.name.value === 'defer' || node.name.value === 'stream') {
+        found = true;
+        return BREAK;
+      }
+      return undefined;
+    },
+  });
+  return found;
 }
 
-/** The root field's answer from its planner: undefined when it cannot be planned or anything fails. */
-async function plan(schema: GraphQLSchema, root: Root, ctx: Context, variableValues: Record<string, unknown> | undefined): Promise<unknown> {
-  const variables = getVariableValues(schema, root.variableDefinitions ?? [], variableValues ?? {});
-  if (variables.errors) return undefined;
-  const field = root.field;
+function plannedOf(document: DocumentNode, operationName: string | null | undefined): Planned | null {
+  let byName = operations.get(document);
+  if (!byName) operations.set(document, (byName = new Map()));
+  const known = byName.get(operationName ?? '');
+  if (known !== undefined) return known;
+  const operation = getOperationAST(document, operationName);
+  let planned: Planned | null = null;
+  if (operation?.operation === 'query' && !operation.directives?.length && !incremental(document)) {
+    const selections = operation.selectionSet.selections;
+    const fields = selections.filter((s): s is FieldNode => s.kind === Kind.FIELD);
+    const count = (f: (s: FieldNode) => string, value: string) => fields.filter((s) => f(s) === value).length;
+    // Several `resolve`s stay with their resolvers, which batch them as one statement;
+    // a response name given twice is one merged field, which graphql-js puts together.
+    const roots = fields.filter(
+      (f) =>
+        !f.directives?.length &&
+        rootPlanners.has(f.name.value) &&
+        count(responseName, responseName(f)) === 1 &&
+        !(f.name.value === 'resolve' && count((s) => s.name.value, 'resolve') > 1),
+    );
+    if (roots.length) {
+      const fragments: Record<string, FragmentDefinitionNode> = {};
+      for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments[d.name.value] = d;
+      const names = fields.length === selections.length ? fields.map(responseName) : null;
+      planned = { operation, roots, names, fragments, without: new Map() };
+    }
+  }
+  byName.set(operationName ?? '', planned);
+  return planned;
+}
+
+/** The document with only the operation's root fields not in `answered`. */
+function documentWithout(document: DocumentNode, planned: Planned, answered: ReadonlySet<string>): DocumentNode {
+  const key = [...answered].join('\u0000');
+  let reduced = planned.without.get(key);
+  if (!reduced) {
+    const operation: OperationDefinitionNode = {
+      ...planned.operation,
+      selectionSet: {
+        ...planned.operation.selectionSet,
+        selections: planned.operation.selectionSet.selections.filter((s) => s.kind !== Kind.FIELD || !answered.has(responseName(s))),
+      },
+    };
+    reduced = { ...document, definitions: document.definitions.map((d) => (d === planned.operation ? operation : d)) };
+    planned.without.set(key, reduced);
+  }
+  return reduced;
+}
+
+/** A root field's answer from its planner: undefined when it cannot be planned or anything fails. */
+async function plan(schema: GraphQLSchema, planned: Planned, field: FieldNode, ctx: Context, variables: Record<string, unknown>): Promise<unknown> {
   const definition = schema.getQueryType()!.getFields()[field.name.value]!;
-  const info: PlanInfo = { schema, fragments: root.fragments, variableValues: variables.coerced, fieldNodes: [field] };
+  const info: PlanInfo = { schema, fragments: planned.fragments, variableValues: variables, fieldNodes: [field] };
   try {
-    return await rootPlanners.get(field.name.value)!(ctx, info, getArgumentValues(definition, field, variables.coerced));
+    return await rootPlanners.get(field.name.value)!(ctx, info, getArgumentValues(definition, field, variables));
   } catch {
-    // The root field's own checks refused the arguments or the viewer: the general
-    // path answers, with its errors. (The engine logs and counts its own fallbacks.)
+    // The root field's own checks refused the arguments or the viewer, or the
+    // credential changed: the general path answers, with its errors. (The engine logs
+    // and counts its own fallbacks.)
     return undefined;
   }
 }
@@ -69,16 +128,38 @@ async function plan(schema: GraphQLSchema, root: Root, ctx: Context, variableVal
 // answer (README, Performance). Any other serialization (say, of a
 // result another plugin replaced) gets JsonText's value.
 const PLACEHOLDER = '\u0000planned answer\u0000';
-const MARK = JSON.stringify(PLACEHOLDER);
 
 function stringify(result: ExecutionResult): string {
-  const data = result.data;
-  const keys = data ? Object.keys(data) : [];
-  const answer = keys.length === 1 ? data![keys[0]!] : undefined;
-  if (!(answer instanceof JsonText)) return JSON.stringify(result);
-  const text = JSON.stringify({ ...result, data: { [keys[0]!]: PLACEHOLDER } });
-  const at = text.indexOf(MARK);
-  return text.slice(0, at) + answer.text + text.slice(at + MARK.length);
+  const texts: string[] = [];
+  const data: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(result.data ?? {})) {
+    if (value instanceof JsonText) {
+      data[name] = `${PLACEHOLDER}${texts.length}`;
+      texts.push(value.text);
+    } else {
+      data[name] = value;
+    }
+  }
+  if (!texts.length) return JSON.stringify(result);
+  let text = JSON.stringify({ ...result, data });
+  texts.forEach((answer, i) => {
+    const mark = JSON.stringify(`${PLACEHOLDER}${i}`);
+    const at = text.indexOf(mark);
+    text = text.slice(0, at) + answer + text.slice(at + mark.length);
+  });
+  return text;
+}
+
+/** The executed root fields' result with the answered ones put back in the operation's order. */
+function together(names: readonly string[], answered: ReadonlyMap<string, unknown>, result: ExecutionResult): ExecutionResult {
+  // A non-null root field's error nulls the whole data, answered fields included.
+  if (!result.data) return result;
+  const data: Record<string, unknown> = {};
+  for (const name of names) {
+    if (answered.has(name)) data[name] = answered.get(name);
+    else if (name in result.data) data[name] = result.data[name];
+  }
+  return { ...result, data, stringify } as ExecutionResult;
 }
 
 /**
@@ -89,19 +170,25 @@ function stringify(result: ExecutionResult): string {
  */
 export function usePlannedOperations(): Plugin {
   return {
-    async onExecute({ args, setResultAndStopExecution }) {
-      const root = rootOf(args.document, args.operationName);
+    async onExecute({ args, executeFn, setExecuteFn, setResultAndStopExecution }) {
+      const planned = plannedOf(args.document, args.operationName);
       const ctx = args.contextValue as unknown as Context;
       if (database?.replicas) await confirmViewer(ctx);
-      if (root && ctx.viewer.kind !== 'anonymous') {
-        const answer = await plan(args.schema, root, ctx, args.variableValues as Record<string, unknown> | undefined);
-        const field = root.field;
-        if (answer !== undefined) {
-          setResultAndStopExecution({ data: { [field.alias?.value ?? field.name.value]: answer }, stringify } as ExecutionResult);
-          return;
-        }
+      const answered = new Map<string, unknown>();
+      if (planned?.names && ctx.viewer.kind !== 'anonymous') {
+        const variables = getVariableValues(args.schema, planned.operation.variableDefinitions ?? [], (args.variableValues ?? {}) as Record<string, unknown>);
+        const answers = variables.errors ? [] : await Promise.all(planned.roots.map((field) => plan(args.schema, planned, field, ctx, variables.coerced)));
+        answers.forEach((answer, i) => answer !== undefined && answered.set(responseName(planned.roots[i]!), answer));
+      }
+      const names = planned?.names;
+      if (answered.size && answered.size === names!.length) {
+        setResultAndStopExecution({ data: Object.fromEntries(answered), stringify } as ExecutionResult);
+        return;
       }
       await confirmViewer(ctx);
+      if (!answered.size) return;
+      const rest = documentWithout(args.document, planned!, new Set(answered.keys()));
+      setExecuteFn(async (execution: ExecutionArgs) => together(names!, answered, (await executeFn({ ...execution, document: rest })) as ExecutionResult));
     },
     onSubscribe: ({ args }) => confirmViewer(args.contextValue as unknown as Context),
   };

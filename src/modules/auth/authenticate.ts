@@ -38,7 +38,9 @@ const BEARER = /^Bearer +(\S+) *$/i;
 
 class Rejected extends Error {}
 
-const VERIFIED_TTL_MS = 60_000;
+// A token's claims cannot change, and its expiry and key set are checked on every use:
+// the bound only keeps idle entries from lingering.
+const VERIFIED_TTL_MS = 10 * 60_000;
 const VERIFIED_MAX = 10_000;
 /** Viewers kept per verified token, by the organization the request acts in. */
 const VIEWERS_PER_TOKEN = 8;

@@ -75,9 +75,7 @@ export function objectOf(b: Builder, type: GraphQLObjectType, alias: string, nod
     try {
       pairs.push([key, fieldOf(b, type, m, alias, fieldNodes)]);
     } catch (err) {
-      if (!(err instanceof Unplannable)) throw err;
-      err.hole = true;
-      if (!b.holes) throw err;
+      if (!(err instanceof Unplannable) || !b.holes) throw err;
       b.rewind(at);
       b.holesLeft.push(`${type.name}.${fieldNodes[0]!.name.value}: ${err.message}`);
       holes = true;

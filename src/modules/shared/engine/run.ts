@@ -25,12 +25,6 @@ const count = (m: Map<string, number>, field: string) => m.set(field, (m.get(fie
 
 /** Root field nodes (of cached documents) and the messages logged about them already. */
 const logged = new WeakMap<FieldNode, Set<string>>();
-/**
- * Root field nodes whose selection had a field with no SQL form when compiled whole:
- * their next operations go straight to their resolvers, which compile them with holes,
- * rather than being compiled twice.
- */
-const withHoles = new WeakSet<FieldNode>();
 
 /** Prepared statements are kept for this many distinct plans; more run unprepared. */
 const MAX_NAMED = 200;
@@ -80,7 +74,6 @@ export async function planAndRun(
   if (!planning && !asOf) return undefined;
   const node = info.fieldNodes[0]!;
   const field = node.name.value;
-  if (!holes && !asOf && withHoles.has(node)) return undefined;
   // Only the engine reads the past: the general path would answer the present.
   // Both lists come from the roles the request read once (Access.organizationIdsWith).
   const [readable, administered] = await Promise.all([ctx.access.readableOrganizationIds(), ctx.access.organizationIdsWith('admin')]);
@@ -91,7 +84,6 @@ export async function planAndRun(
   } catch (err) {
     if (!(err instanceof Unplannable)) throw err;
     if (asOf) throw notAsOf(field, err.message);
-    if (err.hole && !holes) withHoles.add(node);
     count(engineCounts.fallback, field);
     logOnce(node, { field, reason: err.message }, holes ? 'read not compiled; the general path answers it' : 'operation not answered by one statement; its resolvers run');
     return undefined;

@@ -5,10 +5,7 @@ import { isUuid } from '../visibility.ts';
 // general path's scalars and plugins write: test/engine-equivalence.test.ts compares them.
 
 /** A selection, argument or field the engine does not compile: that read takes the general path. */
-export class Unplannable extends Error {
-  /** Thrown for a field that could be left as a hole (fields.ts objectOf). */
-  hole = false;
-}
+export class Unplannable extends Error {}
 export const unplannable = (reason: string): never => {
   throw new Unplannable(reason);
 };
