@@ -254,9 +254,9 @@ describe('upsertIdentifiers', () => {
     expect(result.data?.upsertIdentifiers.results[999]).toMatchObject({ created: true, identifier: { identifierValue: 'v999' } });
     // Whatever the number of items: the caller and its membership, the members and the
     // sources the items name, the upsert, the link suggestions for values other users
-    // share, then the written rows again, with their users and sources for the selection
-    // in the same statement.
-    expect(statements).toHaveLength(7);
+    // share, then the written rows again with their sources for the selection in the
+    // same statement, and their users under the rule users are read by (one statement).
+    expect(statements).toHaveLength(8);
     console.log(`upsertIdentifiers: 1,000 new identifiers in ${ms.toFixed(0)} ms, ${statements.length} SQL statements`);
 
     const mixed = [...items(person, 999), item(person, { identifierKey: 'key_999', identifierValue: 'changed' })];
@@ -264,7 +264,7 @@ describe('upsertIdentifiers', () => {
       gql(BULK, { variables: { input: { organizationId: organization.id, items: mixed } }, asUser: analyst }),
     );
     // One more: the rows the upsert left untouched are read back by their keys.
-    expect(second).toHaveLength(8);
+    expect(second).toHaveLength(9);
     expect(again.data?.upsertIdentifiers).toMatchObject({ createdCount: 0, updatedCount: 1, unchangedCount: 999 });
     expect(again.data?.upsertIdentifiers.results[999]).toMatchObject({ outcome: 'UPDATED', identifier: { identifierValue: 'changed' } });
     expect(await prisma.identifier.count()).toBe(1000);
@@ -484,9 +484,10 @@ describe('identifier lists', () => {
     }
     // The caller, its memberships (read once for the request's row-level security
     // scope, they also answer the connection's orgRead check), and the organization with
-    // the count, its identifiers, their sources, their users (with their counts) and the
-    // users' identifiers in one statement (relations load in their parent's).
-    expect(counts).toEqual([3, 3]);
+    // the count, its identifiers and their sources in one statement (relations load in
+    // their parent's), then their users (with their counts and identifiers) in one more,
+    // under the rule users are read by (shared/pointed.ts).
+    expect(counts).toEqual([4, 4]);
   });
 
   it("shows a user's identifiers only from organizations you may read, and a source's identifiers", async () => {

@@ -2,20 +2,19 @@ import { encodeGlobalID } from '@pothos/plugin-relay';
 import { builder } from '../../builder.ts';
 import type { Context } from '../../context.ts';
 import { prisma } from '../../db.ts';
-import type { User } from '../../generated/prisma/client.ts';
 import { ApiKeyRef } from '../auth/schema.ts';
 import { DiscoveryMethodEnum, IdentifierRef } from '../identifier/schema.ts';
 import { IdentityRef } from '../identity/schema.ts';
 import { MemberRef } from '../member/schema.ts';
 import { OrganizationRef } from '../organization/schema.ts';
 import { totalCountField } from '../shared/connections.ts';
-import { compiledConnection, compiledField, compiledNode, model, pointedRow } from '../shared/engine/index.ts';
+import { compiledConnection, compiledField, compiledNode, model } from '../shared/engine/index.ts';
+import { loadVisibleUser, visibleUserSql } from '../shared/pointed.ts';
 import { globalId, typedGlobalId } from '../shared/engine/text.ts';
-import { readableWhere, visibleUsersWhere } from '../shared/rules.ts';
+import { readableWhere } from '../shared/rules.ts';
 import { NO_ROW, tenantRowWhere } from '../shared/visibility.ts';
 import { SourceRef } from '../source/schema.ts';
 import { UserRef } from '../user/schema.ts';
-import { visibleUsersAmong } from '../user/service.ts';
 import { openEventStream } from './bus.ts';
 import { historyWhere, trailWhere, type Filter } from './filters.ts';
 import { parseId } from '../shared/validate.ts';
@@ -69,17 +68,6 @@ export const AuditEventRef = builder.prismaNode('AuditEvent', {
   }),
 });
 
-/** Users an audit event names, in one query per request, under the usual visibility. */
-function loadVisibleUser(ctx: Context, id: string) {
-  return ctx
-    .loader<string, User | null>('audit:actor', async (ids) => {
-      const rows = await visibleUsersAmong(ctx.access, ids);
-      const byId = new Map(rows.map((r) => [r.id, r]));
-      return ids.map((i) => byId.get(i) ?? null);
-    })
-    .load(id);
-}
-
 const AuditEventFilter = builder.inputType('AuditEventFilter', {
   description: 'Narrows a list of audit events; every field given must match.',
   fields: (t) => ({
@@ -101,13 +89,13 @@ const AuditEventFilter = builder.inputType('AuditEventFilter', {
 const NEWEST_FIRST = [{ createdAt: 'desc' as const }, { id: 'desc' as const }];
 
 // node(id) of an event is compiled under the rule of findUnique above, and so are its
-// fields: the global ids from their columns, the actor under the rule of loadVisibleUser.
+// fields: the global ids from their columns, the actor under the rule of node(id) of a user (shared/pointed.ts).
 compiledNode('AuditEvent', (_ctx, readable) => readableWhere(readable));
 const column = (field: string) => model('AuditEvent').fields.get(field)!.column;
 // Unlike globalId's fixed types, an entity type may be long enough for a line break in PostgreSQL's base64.
 compiledField('AuditEvent', 'entityId', (_b, alias) => typedGlobalId(`${alias}.${column('entityType')}`, `${alias}.${column('entityId')}`));
 compiledField('AuditEvent', 'actorApiKeyId', (_b, alias) => `CASE WHEN ${alias}.${column('actorApiKeyId')} IS NOT NULL THEN ${globalId('ApiKey', `${alias}.${column('actorApiKeyId')}`)} END`);
-compiledField('AuditEvent', 'actor', pointedRow('User', 'actorUserId', (ctx, readable) => visibleUsersWhere(ctx.access.viewer.kind === 'user' ? ctx.access.viewer.userId : null, readable)));
+compiledField('AuditEvent', 'actor', visibleUserSql('actorUserId'));
 
 // The same queries are given to the resolvers below and to the read engine, which links
 // the events to their parent by the parent's id in the query's where (AuditEvent has no

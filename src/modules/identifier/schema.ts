@@ -9,6 +9,8 @@ import { identifiersWhere } from './filters.ts';
 import { columnValue, compiledConnection, compiledField, compiledNode, model } from '../shared/engine/index.ts';
 import { readableWhere } from '../shared/rules.ts';
 import type { Context } from '../../context.ts';
+import { loadVisibleUser, visibleUserSql } from '../shared/pointed.ts';
+import { UserRef } from '../user/schema.ts';
 
 // The identifier type and the identifier lists; the mutations are in mutations.ts.
 
@@ -59,7 +61,13 @@ export const IdentifierRef = builder.prismaNode('Identifier', {
       description: 'Context the discovery recorded (tool, prompt, evidence...).',
       resolve: (row) => row.discoveryMetadata as Record<string, unknown> | null,
     }),
-    user: t.relation('user', { description: 'The user it identifies.' }),
+    user: t.prismaField({
+      type: UserRef,
+      nullable: true,
+      description: 'The user it identifies; null when you may not see them (they are no longer a member of the organization).',
+      select: { userId: true },
+      resolve: (query, row, _args, ctx) => loadVisibleUser(ctx, row.userId, query),
+    }),
     source: t.relation('source', { description: 'The integration source it is used in.' }),
     organization: t.relation('organization', { description: 'The organization it belongs to.' }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was first recorded.' }),
@@ -72,6 +80,8 @@ export const IdentifierRef = builder.prismaNode('Identifier', {
 });
 
 compiledNode('Identifier', (_ctx, readable) => readableWhere(readable));
+// Its user is read under the rule of node(id) of a user (shared/pointed.ts), on both paths.
+compiledField('Identifier', 'user', visibleUserSql('userId'));
 compiledField('Identifier', 'discoveryMetadata', (_b, alias) => columnValue(model('Identifier'), alias, 'discoveryMetadata'));
 
 /** Filter arguments shared by every identifier list. */

@@ -9,6 +9,8 @@ import { tenantRowWhere } from '../shared/visibility.ts';
 import { compiledConnection, compiledField, compiledNode, compiledObject, prebuiltRow, relatedList, rootPlanners, type PlanInfo, type RowsWhere } from '../shared/engine/index.ts';
 import { readableWhere } from '../shared/rules.ts';
 import type { Context } from '../../context.ts';
+import { loadVisibleUser, visibleUserSql } from '../shared/pointed.ts';
+import { UserRef } from '../user/schema.ts';
 import { identitiesWhere, identityLookup } from './service.ts';
 
 // The identity types, the identity lists and the identity query; the mutations are
@@ -96,7 +98,13 @@ export const IdentityRef = builder.prismaNode('Identity', {
       nullable: true,
       description: 'When the provider last synced the account.',
     }),
-    user: t.relation('user', { nullable: true, description: 'The user it is linked to, if any.' }),
+    user: t.prismaField({
+      type: UserRef,
+      nullable: true,
+      description: 'The user it is linked to, if any; null also when you may not see them (they are no longer a member of the organization).',
+      select: { userId: true },
+      resolve: (query, row, _args, ctx) => (row.userId ? loadVisibleUser(ctx, row.userId, query) : null),
+    }),
     linkedBy: t.expose('linkedBy', { type: LinkedByEnum, nullable: true, description: 'Who linked it; null when not linked.' }),
     linkedAt: t.expose('linkedAt', { type: 'DateTime', nullable: true, description: 'When it was linked; null when not linked.' }),
     organization: t.relation('organization', { description: 'The organization it belongs to.' }),
@@ -108,6 +116,8 @@ export const IdentityRef = builder.prismaNode('Identity', {
 // node(id) and `identity` by any of its lookups are compiled (shared/engine), under
 // the same rule as findUnique above (tenantRowWhere) and the resolver below.
 compiledNode('Identity', (_ctx, readable) => readableWhere(readable));
+// Its user is read under the rule of node(id) of a user (shared/pointed.ts), on both paths.
+compiledField('Identity', 'user', visibleUserSql('userId'));
 /** `identity(…)` compiled (with `holes`, leaving fields with no SQL form to the general path); undefined when not compiled. */
 async function compiledIdentity(ctx: Context, info: PlanInfo, args: Parameters<typeof identityLookup>[1], holes: boolean) {
   const { organizationId, where } = identityLookup(ctx.access, args);

@@ -10,6 +10,7 @@ import { isUuid, NO_ROW } from '../shared/visibility.ts';
 import { UserRef } from '../user/schema.ts';
 import { prisma } from '../../db.ts';
 import type { Context } from '../../context.ts';
+import type { Merge } from '../../generated/prisma/client.ts';
 import { visibleUsersWhere } from '../shared/rules.ts';
 import { compiledField, compiledNode, model, relatedList } from '../shared/engine/index.ts';
 import { globalId } from '../shared/engine/text.ts';
@@ -149,10 +150,20 @@ const UnmergeDriftRef = builder.objectRef<Drift>('UnmergeDrift').implement({
 });
 
 /** Merges the viewer may see: of a user they may see, touching an organization they may read (or none). */
-const visibleMergesWhere = (ctx: Context, readable: string[] | 'all') => ({
+export const visibleMergesWhere = (ctx: Context, readable: string[] | 'all') => ({
   survivor: visibleUsersWhere(ctx.access.viewer.kind === 'user' ? ctx.access.viewer.userId : null, readable),
   ...readableMergesOf(readable),
 });
+
+/** The merge with this id when the viewer may see it (the rule of node(id) below), else null; one query per request. */
+export function loadVisibleMerge(ctx: Context, id: string) {
+  return ctx
+    .loader<string, Merge | null>('merge:visible', async (ids) => {
+      const rows = await prisma.merge.findMany({ where: { id: { in: [...ids] }, ...visibleMergesWhere(ctx, await ctx.access.readableOrganizationIds()) } });
+      return ids.map((i) => rows.find((r) => r.id === i) ?? null);
+    })
+    .load(id);
+}
 
 export const UserMergeRef = builder.prismaNode('Merge', {
   name: 'UserMerge',

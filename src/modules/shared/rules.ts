@@ -1,3 +1,4 @@
+import type { Context } from '../../context.ts';
 
 // Rules of the read paths, each written once: the general path hands them to Prisma,
 // the read engine (shared/engine) renders the same objects in SQL (engine/where.ts).
@@ -23,6 +24,10 @@ export function visibleUsersWhere(viewerUserId: string | null, readable: string[
   const self = viewerUserId ? [{ id: viewerUserId }] : [];
   return { OR: [...self, { memberships: { some: { organizationId: { in: readable } } } }] };
 }
+
+/** visibleUsersWhere for a request's viewer, as the read engine takes a rule: users named by id in other rows are read by it too (shared/pointed.ts). */
+export const visibleUserRule = (ctx: Context, readable: string[] | 'all') =>
+  visibleUsersWhere(ctx.access.viewer.kind === 'user' ? ctx.access.viewer.userId : null, readable);
 
 /**
  * Memberships the viewer may see: those in organizations they may read, and their own

@@ -3,7 +3,9 @@ import type { Context } from '../../context.ts';
 import type { SuggestionState } from '../../generated/prisma/client.ts';
 import { organizationIdField } from '../shared/fields.ts';
 import { IdentityRef } from '../identity/schema.ts';
-import { MergeChoiceInput, UserMergeRef } from '../merge/schema.ts';
+import { loadVisibleMerge, MergeChoiceInput, UserMergeRef, visibleMergesWhere } from '../merge/schema.ts';
+import { loadReadableIdentity, loadVisibleUser, readableRowRule } from '../shared/pointed.ts';
+import { visibleUserRule } from '../shared/rules.ts';
 import { LastOrganizationAdminError } from '../../errors.ts';
 import { OLDEST_FIRST, totalCountField } from '../shared/connections.ts';
 import { mutationResult } from '../shared/errors.ts';
@@ -21,8 +23,6 @@ import {
   createLinkSuggestion,
   type Evidence,
   matchCandidates,
-  mergeOf,
-  partiesOf,
   type Party,
   rejectLinkSuggestion,
   subjectOf,
@@ -71,10 +71,9 @@ const LinkPartyRef = builder.unionType('LinkParty', {
   resolveType: (value) => ('email' in value && 'isSystemAdmin' in value ? 'User' : 'Identity'),
 });
 
+/** A party, read under the rule node(id) reads its type by: null when the viewer may not see it (a user who left the organization, say). */
 function loadParty(ctx: Context, party: Party) {
-  return ctx
-    .loader<string, unknown>(`suggestion:party`, partiesOf)
-    .load(`${party.type}:${party.id}`) as Promise<never>;
+  return (party.type === 'USER' ? loadVisibleUser(ctx, party.id) : loadReadableIdentity(ctx, party.id)) as Promise<never>;
 }
 
 export const LinkSuggestionRef = builder.prismaNode('LinkSuggestion', {
@@ -94,14 +93,14 @@ export const LinkSuggestionRef = builder.prismaNode('LinkSuggestion', {
       resolve: (s) => s.metadata as Record<string, unknown> | null,
     }),
     createdBy: t.exposeString('createdBy', { description: '`SERVER` when a write created a shared value, otherwise what the suggester said (e.g. `LLM_DISCOVERY`).' }),
-    subject: t.field({ type: LinkPartyRef, nullable: true, description: 'What the suggestion was made for (null when it no longer exists).', resolve: (s, _a, ctx) => loadParty(ctx, subjectOf(s)) }),
-    candidate: t.field({ type: LinkPartyRef, nullable: true, description: 'What it is suggested to be the same as (null when it no longer exists).', resolve: (s, _a, ctx) => loadParty(ctx, candidateOf(s)) }),
+    subject: t.field({ type: LinkPartyRef, nullable: true, description: 'What the suggestion was made for (null when it no longer exists, or you may not see it: a user who left the organization).', resolve: (s, _a, ctx) => loadParty(ctx, subjectOf(s)) }),
+    candidate: t.field({ type: LinkPartyRef, nullable: true, description: 'What it is suggested to be the same as (null when it no longer exists, or you may not see it: a user who left the organization).', resolve: (s, _a, ctx) => loadParty(ctx, candidateOf(s)) }),
     decidedAt: t.expose('decidedAt', { type: 'DateTime', nullable: true, description: 'When it was approved or rejected.' }),
     merge: t.field({
       type: UserMergeRef,
       nullable: true,
-      description: 'The merge an approved user pair performed.',
-      resolve: (s) => mergeOf(s),
+      description: 'The merge an approved user pair performed; null when you may not see it (as node(id) of it would answer).',
+      resolve: (s, _args, ctx) => (s.mergeId ? loadVisibleMerge(ctx, s.mergeId) : null),
     }),
     organization: t.relation('organization', { description: 'The organization it belongs to.' }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was first suggested.' }),
@@ -110,21 +109,23 @@ export const LinkSuggestionRef = builder.prismaNode('LinkSuggestion', {
 
 // node(id) is compiled under the rule of findUnique above (tenantRowWhere). `metadata`
 // is its column. A party is the user or identity its stored end names (endOf, as
-// subjectOf and candidateOf read it), found by id alone as partiesOf finds it; the
-// merge is the row mergeId points at, found by id alone as mergeOf finds it.
+// subjectOf and candidateOf read it), under the rule node(id) reads its type by
+// (shared/pointed.ts), as the resolvers read it; the merge is the row mergeId points
+// at, under the rule of node(id) of a merge (visibleMergesWhere), as loadVisibleMerge reads it.
 compiledNode('LinkSuggestion', (_ctx, readable) => readableWhere(readable));
 compiledField('LinkSuggestion', 'metadata', (_b, alias) => columnValue(model('LinkSuggestion'), alias, 'metadata'));
 const PARTY_TYPES = { USER: 'User', IDENTITY: 'Identity' } as const satisfies Record<Party['type'], string>;
+const PARTY_RULES = { User: visibleUserRule, Identity: readableRowRule };
 const party = (side: 'subject' | 'candidate') =>
   unionRow((alias) => {
     const col = (field: string) => `${alias}.${model('LinkSuggestion').fields.get(field)!.column}`;
     const [ifA, ifB] = [endOf(side, true), endOf(side, false)];
     const either = (field: 'Type' | 'Id') => `CASE WHEN ${col('subjectIsA')} THEN ${col(`${ifA}${field}`)} ELSE ${col(`${ifB}${field}`)} END`;
-    return Object.entries(PARTY_TYPES).map(([stored, type]) => ({ when: `${either('Type')} = ${literal(stored)}`, type, id: either('Id') }));
+    return Object.entries(PARTY_TYPES).map(([stored, type]) => ({ when: `${either('Type')} = ${literal(stored)}`, type, id: either('Id'), where: PARTY_RULES[type] }));
   });
 compiledField('LinkSuggestion', 'subject', party('subject'));
 compiledField('LinkSuggestion', 'candidate', party('candidate'));
-compiledField('LinkSuggestion', 'merge', pointedRow('Merge', 'mergeId', () => ({})));
+compiledField('LinkSuggestion', 'merge', pointedRow('Merge', 'mergeId', visibleMergesWhere));
 
 // The same query is given to Pothos and to the read engine (compiledConnection).
 const suggestionsQuery = (args: Parameters<typeof suggestionsWhere>[0]) => ({ where: suggestionsWhere(args), orderBy: OLDEST_FIRST });

@@ -337,21 +337,3 @@ export const suggestSharedIdentifiers = (db: Parameters<typeof suggestLinks>[0],
 /** Server-created suggestions for identities just written (server.ts). */
 export const suggestIdentityOwners = (db: Parameters<typeof suggestLinks>[0], organizationId: string, identityIds: string[]) =>
   suggestLinks(db, organizationId, { identityIds });
-
-/**
- * The users and identities keys of the form `USER:<id>` or `IDENTITY:<id>` name, in
- * their order (null for one that no longer exists): the two sides of suggestions.
- */
-export async function partiesOf(keys: readonly string[]) {
-  const users = keys.filter((k) => k.startsWith('USER:')).map((k) => k.slice(5));
-  const identities = keys.filter((k) => k.startsWith('IDENTITY:')).map((k) => k.slice(9));
-  const [u, d] = await Promise.all([
-    users.length ? prisma.user.findMany({ where: { id: { in: users } } }) : [],
-    identities.length ? prisma.identity.findMany({ where: { id: { in: identities } } }) : [],
-  ]);
-  return keys.map((k) => [...u, ...d].find((r) => r.id === k.slice(k.indexOf(':') + 1)) ?? null);
-}
-
-/** The merge approving a suggestion of two users performed; null before (or without) one. */
-export const mergeOf = (suggestion: Pick<LinkSuggestion, 'mergeId'>) =>
-  suggestion.mergeId ? prisma.merge.findUnique({ where: { id: suggestion.mergeId } }) : null;

@@ -43,11 +43,6 @@ export async function visibleUsersWhere(access: Access) {
   return visibleUsers(access.viewer.kind === 'user' ? access.viewer.userId : null, await access.readableOrganizationIds());
 }
 
-/** Of the users with these ids, those the viewer may see: one query. */
-export async function visibleUsersAmong(access: Access, ids: readonly string[]): Promise<User[]> {
-  return prisma.user.findMany({ where: { id: { in: [...ids] }, ...(await visibleUsersWhere(access)) } });
-}
-
 /**
  * Whether the viewer may read a user's `authSubject` (who the identity provider says
  * they are): the user themself, and admins of an organization the user belongs to.

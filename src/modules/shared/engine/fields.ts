@@ -161,11 +161,15 @@ export function pointedRow(target: string, column: string, where: (ctx: Context,
   };
 }
 
-/** A member of a union a declared field may answer: when `when` (SQL) holds, the row of the object type `type` whose id is `id` (SQL). */
+/**
+ * A member of a union a declared field may answer: when `when` (SQL) holds, the row of
+ * the object type `type` whose id is `id` (SQL), among those `where` lets the viewer see.
+ */
 export interface UnionBranch {
   when: string;
   type: string;
   id: string;
+  where: (ctx: Context, readable: string[] | 'all') => object;
 }
 
 /**
@@ -175,13 +179,13 @@ export interface UnionBranch {
  */
 export function unionRow(branches: (alias: string) => UnionBranch[]): FieldSql {
   return (b, alias, nodes) => {
-    const cases = branches(alias).map(({ when, type, id }) => {
+    const cases = branches(alias).map(({ when, type, id, where }) => {
       const objectType = b.info.schema.getType(type) as GraphQLObjectType;
       const t = modelOf(objectType) ?? unplannable(`${type} is not a table`);
       const inner = b.alias(t.table[0]!);
       const { pairs } = objectOf(b, objectType, inner, nodes);
       if (b.holes) pairs.push([TYPE_KEY, typename(type)]);
-      return `WHEN ${when} THEN (SELECT ${objectText(pairs)} FROM ${b.from(t)} ${inner} WHERE ${inner}.${t.fields.get('id')!.column} = ${id})`;
+      return `WHEN ${when} THEN (SELECT ${objectText(pairs)} FROM ${b.from(t)} ${inner} WHERE ${inner}.${t.fields.get('id')!.column} = ${id} AND ${whereSql(b, t, inner, where(b.ctx, b.readable))})`;
     });
     return { json: `CASE ${cases.join(' ')} END` };
   };
