@@ -89,8 +89,9 @@ describe('resolve', () => {
       b: { user: { email: 'ada@example.com' }, matchedIdentifiers: [{ identifierKey: 'employee_id' }] },
       c: null,
     });
-    // The caller with its membership, then the three lookups with their users in one statement.
-    expect(statements).toHaveLength(2);
+    // The caller with its membership, then the three lookups with their users in one
+    // statement, and which of those users the caller may see in one more.
+    expect(statements).toHaveLength(3);
   });
 
   it('answers null for a miss, and never finds the same identifier of another tenant', async () => {

@@ -32,6 +32,8 @@ export interface Resolution {
    * (rules.ts, rankMatches). More than one means the key is ambiguous.
    */
   candidates: User[];
+  /** Whether it matched more than one user, those left out of `candidates` as not visible included; absent: whether candidates has several. */
+  ambiguous?: boolean;
   /** The identity the key names (email, phone, provider account or identity key), if any. */
   identity: Identity | null;
   /** The identifiers that matched, best first. */

@@ -3,6 +3,8 @@ import { encodeGlobalID } from '@pothos/plugin-relay';
 import type { GraphQLResolveInfo } from 'graphql';
 import { builder } from '../../builder.ts';
 import type { Context } from '../../context.ts';
+import { prisma } from '../../db.ts';
+import { visibleUserRule } from '../shared/rules.ts';
 import { DiscoveryMethodEnum, IdentifierRef } from '../identifier/schema.ts';
 import { IdentityRef, LinkedByEnum } from '../identity/schema.ts';
 import { classify, lookupNeedsRegion } from '../matching/normalise.ts';
@@ -76,7 +78,7 @@ const ResolutionRef = builder.objectRef<Resolution>('Resolution').implement({
         'Every user the key matched, best first: the user whose own email it is, the user of the identity it names, then the users of the matched identifiers by confidence (unscored counts as certain), then the most recently updated. More than one means the key is ambiguous.',
       resolve: (r) => r.candidates,
     }),
-    ambiguous: t.boolean({ description: 'Whether the key matched more than one user; then `user` is null.', resolve: (r) => r.candidates.length > 1 }),
+    ambiguous: t.boolean({ description: 'Whether the key matched more than one user; then `user` is null.', resolve: (r) => r.ambiguous ?? r.candidates.length > 1 }),
     identity: t.field({
       type: IdentityRef,
       nullable: true,
@@ -92,6 +94,20 @@ const ResolutionRef = builder.objectRef<Resolution>('Resolution').implement({
 });
 
 /**
+ * Resolutions without the users the viewer may not see (one who left the organization
+ * still owns its identifiers there), by the rule node(id) reads users by; a match of
+ * such a user still counts, so the answer is ambiguous exactly when the compiled read
+ * (engine/roots.ts, prebuiltResolution) says so.
+ */
+async function visibleUsersOf(ctx: Context, found: (Resolution | null)[]): Promise<(Resolution | null)[]> {
+  const ids = [...new Set(found.flatMap((r) => r?.candidates.map((c) => c.id) ?? []))];
+  if (!ids.length) return found;
+  const where = { id: { in: ids }, ...visibleUserRule(ctx, await ctx.access.readableOrganizationIds()) };
+  const visible = new Set((await prisma.user.findMany({ where, select: { id: true } })).map((u) => u.id));
+  return found.map((r) => r && { ...r, ambiguous: r.candidates.length > 1, user: r.user && visible.has(r.user.id) ? r.user : null, candidates: r.candidates.filter((c) => visible.has(c.id)) });
+}
+
+/**
  * Lookups of one request are batched: aliased `resolve` fields cost what one
  * `resolveMany` does (those that select the same fields of the user). The user is
  * loaded with what the operation selects beneath `user` (memberships, identifiers...),
@@ -101,7 +117,7 @@ function resolver(ctx: Context, info: GraphQLResolveInfo, organizationId: string
   const userQuery = queryFromInfo({ context: ctx, info, typeName: 'User', path: ['user'] }) as object;
   return ctx.loader<ResolveKey, Resolution | null>(
     `resolve:${organizationId}:${JSON.stringify(userQuery)}`,
-    (keys) => resolveKeys(organizationId, keys, userQuery),
+    async (keys) => visibleUsersOf(ctx, await resolveKeys(organizationId, keys, userQuery)),
     { cacheKeyFn: ((k: ResolveKey) => JSON.stringify(k)) as never },
   );
 }

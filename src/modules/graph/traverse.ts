@@ -99,7 +99,11 @@ export async function walk(start: { type: GraphNodeType; id: string; label: stri
       membershipsOf(org, users, at),
     ]);
     const ownerIds = new Set<string>([...frontierIdentifiers.map((i) => i.userId), ...frontierIdentities.flatMap((d) => (d.userId ? [d.userId] : []))]);
-    const owners = await usersById([...ownerIds], at);
+    // Owners who are not members of the organization (they left it, keeping their rows
+    // there) are not shown, as users are to its readers anywhere (rules.ts, visibleUsersWhere)
+    // and as value holders are (matching/links.ts).
+    const [owners, ownerMemberships] = await Promise.all([usersById([...ownerIds], at), membershipsOf(org, [...ownerIds], at)]);
+    const members = new Set(ownerMemberships.map((m) => m.userId));
 
     for (const m of memberships) {
       const orgNode = addNode('ORGANIZATION', m.organizationId, m.organizationName, depth);
@@ -120,7 +124,7 @@ export async function walk(start: { type: GraphNodeType; id: string; label: stri
       addEdge({ kind: 'IDENTITY_LINK', from: nodeKey('USER', d.userId!), to: n.key, confidence: 1, discoveryMethod: null, sourceId: d.sourceId, linkedBy: d.linkedBy, at: d.linkedAt });
       reach(n);
     }
-    const userById = new Map(owners.map((u) => [u.id, u]));
+    const userById = new Map(owners.filter((u) => members.has(u.id)).map((u) => [u.id, u]));
     for (const i of frontierIdentifiers) {
       const u = userById.get(i.userId);
       const n = u && addNode('USER', u.id, u.name ?? u.email, depth);

@@ -4,6 +4,7 @@ import { sourceIdOf } from '../inputs.ts';
 import { ROOT, type Builder, type PlanInfo } from './builder.ts';
 import { model } from './datamodel.ts';
 import { objectOf } from './fields.ts';
+import { visibleUserRule } from '../rules.ts';
 import { compiledNodeRule, resolutionPairs } from './roots.ts';
 import { planAndRun } from './run.ts';
 import { JsonText, listText, objectText, Parts, unplannable } from './text.ts';
@@ -118,7 +119,7 @@ export async function prebuiltResolutionsAsOf(
                 AND (s.${col(source, 'key')} = form.source OR s.${col(source, 'id')} = form.source_id))
             HAVING count(*) > 0) hit
           ORDER BY form.n, form.j) hit ON hit.n = wanted.n
-        LEFT JOIN ${b.from(users)} ${ROOT} ON ${ROOT}.${col(users, 'id')} = hit.user_id AND hit.users = 1`,
+        LEFT JOIN ${b.from(users)} ${ROOT} ON ${ROOT}.${col(users, 'id')} = hit.user_id AND hit.users = 1 AND ${whereSql(b, users, ROOT, visibleUserRule(ctx, b.readable))}`,
       };
     },
     { asOf },

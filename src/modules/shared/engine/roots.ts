@@ -1,6 +1,6 @@
 import type { GraphQLObjectType } from 'graphql';
 import type { Context } from '../../../context.ts';
-import { visibleUsersWhere } from '../rules.ts';
+import { visibleUserRule, visibleUsersWhere } from '../rules.ts';
 import { sourceIdOf } from '../inputs.ts';
 import { ROOT, type Builder, type PlanInfo } from './builder.ts';
 import { model } from './datamodel.ts';
@@ -128,13 +128,14 @@ export function prebuiltResolution(
     const userId = `hit.${identifier.fields.get('userId')!.column}`;
     const shape: Shape = { pairs };
     const parts = new Parts(shape);
-    // One row when anything matched (an aggregate without GROUP BY), with the matches' user when there is exactly one.
+    // One row when anything matched (an aggregate without GROUP BY), with the matches' user when there is exactly one
+    // and the viewer may see them (a user who left the organization is not shown).
     return {
       parts,
       text: `SELECT ${parts.select()}
       FROM (SELECT (array_agg(DISTINCT ${userId}))[1] AS user_id, count(DISTINCT ${userId}) AS users
             FROM ${b.from(identifier)} hit WHERE ${whereSql(b, identifier, 'hit', where)} HAVING count(*) > 0) hit
-      LEFT JOIN ${b.from(users)} ${ROOT} ON ${ROOT}.id = hit.user_id AND hit.users = 1`,
+      LEFT JOIN ${b.from(users)} ${ROOT} ON ${ROOT}.id = hit.user_id AND hit.users = 1 AND ${whereSql(b, users, ROOT, visibleUserRule(ctx, b.readable))}`,
     };
   }, { asOf, holes });
 }
