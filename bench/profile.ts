@@ -2,7 +2,7 @@
 // scenario's requests one after another and prints the process's and PostgreSQL's CPU
 // per request and each SQL statement's mean execution time. With --cpu-prof a V8 CPU
 // profile of the server is written to bench/.work/prof (open it in Chrome's DevTools).
-//   npm run bench:profile -- --scenario resolve [--requests 2000] [--cpu-prof] [--variant hole|beside]
+//   npm run bench:profile -- --scenario resolve [--requests 2000] [--warm 200] [--cpu-prof] [--variant hole|beside]
 // --variant sends the scenario's operation changed to a shape the benchmark does not
 // tune for: `hole` selects a field with no SQL form (authSubject) on every user, `beside`
 // adds another root field (viewer) beside it.
@@ -59,7 +59,8 @@ const send = async (i: number) => {
 };
 
 try {
-  for (let i = 0; i < Math.min(200, total); i++) await send(i); // warm-up
+  // Warm-up: by default the first 200 requests; --warm N sends N (each request's token is then one the server has seen).
+  for (let i = 0; i < Math.min(Number(args.warm ?? 200), total); i++) await send(i);
   await admin.query('SELECT pg_stat_statements_reset()');
   const pgPid = postmasterPid();
   const [p0, c0, t0] = [cpuMs(server.pid), pgPid ? clusterCpuMs(pgPid) : 0, performance.now()];
