@@ -19,6 +19,7 @@ import pg from 'pg';
 import { loadConfig } from '../src/config.ts';
 import { openDatabase, useDatabase } from '../src/db.ts';
 import { expand } from '../src/modules/webhook/delivery.ts';
+import { QUEUE } from '../src/modules/webhook/outbox.ts';
 import { createApp } from '../src/yoga.ts';
 import { benchDatabase, parseArgs } from './common.ts';
 import { postmasterPid } from './postgres.ts';
@@ -161,6 +162,10 @@ if (args.statements) {
   console.log('statements, execution ms per run (A, B), calls per run:');
   for (const s of diff.slice(0, 8)) console.log(`  ${s.a.toFixed(2).padStart(8)} ${s.b.toFixed(2).padStart(8)}  ${s.calls.toFixed(1).padStart(5)}  ${s.query.slice(0, 150)}`);
 }
+// The jobs of its deliveries go with the organization, and the wake-ups its writes
+// queued, so that no worker (the next benchmark's server) is kept busy by them.
+const deliveries = await prisma.webhookDelivery.findMany({ where: { endpointId: endpoint.id }, select: { id: true } });
+await admin.query(`DELETE FROM pgboss.job WHERE name = $1 AND (data->>'deliveryId' = ANY($2::text[]) OR data ? 'batches')`, [QUEUE, deliveries.map((d) => d.id)]);
 await prisma.organization.delete({ where: { id: organization.id } });
 await admin.end();
 await db.close();

@@ -2,9 +2,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { prisma } from '../src/db.ts';
 import { setPlannedReads } from '../src/modules/shared/engine/index.ts';
-import { globalId, tokenFor, type GqlOptions } from './helpers/app.ts';
-import { aMember, anApiKey, anOrganization, aUser } from './helpers/factories.ts';
-import { type EngineCase, expectCases, expectRefused } from './helpers/engine.ts';
+import { globalId, type GqlOptions } from './helpers/app.ts';
+import { anApiKey, anOrganization } from './helpers/factories.ts';
+import { administeringViewersOf, type EngineCase, expectCases, expectRefused } from './helpers/engine.ts';
 
 // What only an organization's admins see, compiled by the read engine: its API keys and
 // webhook endpoints (connections whose auth scopes ask the viewer to administer the
@@ -69,30 +69,7 @@ async function world() {
     });
   }
 
-  const user = async (memberships: [string, 'ORGANIZATION_ADMIN' | 'ANALYST', ('ACTIVE' | 'PENDING')?][], systemAdmin = false) => {
-    const u = await aUser({ isSystemAdmin: systemAdmin });
-    for (const [organizationId, role, state] of memberships) await aMember(organizationId, u.id, { role, state: state ?? 'ACTIVE' });
-    return tokenFor(u.authSubject!);
-  };
-  const apiKeyViewer = async (role: 'ORGANIZATION_ADMIN' | 'ANALYST') => {
-    const secret = `igk_${randomBytes(32).toString('base64url')}`;
-    await prisma.apiKey.create({ data: { organizationId: org.id, secretHash: hashOf(secret), prefix: secret.slice(0, 12), name: `viewer ${role}`, role, createdAt: new Date(Date.UTC(2025, 0, 1)) } });
-    return { headers: { 'x-api-key': secret } };
-  };
-  const admin = await user([[org.id, 'ORGANIZATION_ADMIN']]);
-  const systemAdmin = await user([], true);
-  const viewers: [string, GqlOptions, boolean][] = [
-    ['an admin acting in the organization', { token: admin, organizationId: org.id }, true],
-    ['an admin, not narrowed', { token: admin }, true],
-    ['a system admin, not narrowed', { token: systemAdmin }, true],
-    ['a system admin acting in the organization', { token: systemAdmin, organizationId: org.id }, true],
-    ['an admin API key', await apiKeyViewer('ORGANIZATION_ADMIN'), true],
-    ['an analyst API key', await apiKeyViewer('ANALYST'), false],
-    ['an analyst acting in the organization', { token: await user([[org.id, 'ANALYST']]), organizationId: org.id }, false],
-    ['an analyst here and an admin of the other organization', { token: await user([[org.id, 'ANALYST'], [other.id, 'ORGANIZATION_ADMIN']]) }, false],
-  ];
-  // A pending member of the organization may read none of it: refused before anything runs.
-  const refused: GqlOptions = { token: await user([[org.id, 'ANALYST', 'PENDING']]), organizationId: org.id };
+  const { viewers, refused } = await administeringViewersOf(org.id, other.id);
   return { org, keys, otherKey, endpoints, otherEndpoint, deliveries, viewers, refused };
 }
 

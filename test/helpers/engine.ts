@@ -1,4 +1,6 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
+import { prisma } from '../../src/db.ts';
 import { engineCounts, isCompiledStatement, setPlannedReads } from '../../src/modules/shared/engine/index.ts';
 import { gql, tokenFor, type GqlOptions } from './app.ts';
 import { aMember, aUser } from './factories.ts';
@@ -84,4 +86,39 @@ export async function expectRefused(cases: [string, string, unknown][], refused:
     expect(both.planned, `${name}, as a pending member`).toEqual(both.general);
     expect(both.planned.errors?.[0]?.extensions?.code, name).toBe('FORBIDDEN');
   }
+}
+
+/**
+ * The viewers of an organization's administered lists (keys, endpoints, deleted items),
+ * each with whether it administers `organizationId`, and one refused before anything
+ * runs (a pending member). `other` is an organization one of them administers instead.
+ */
+export async function administeringViewersOf(organizationId: string, otherId: string) {
+  const user = async (memberships: [string, 'ORGANIZATION_ADMIN' | 'ANALYST', ('ACTIVE' | 'PENDING')?][], systemAdmin = false) => {
+    const u = await aUser({ isSystemAdmin: systemAdmin });
+    for (const [org, role, state] of memberships) await aMember(org, u.id, { role, state: state ?? 'ACTIVE' });
+    return tokenFor(u.authSubject!);
+  };
+  const apiKeyViewer = async (role: 'ORGANIZATION_ADMIN' | 'ANALYST') => {
+    const secret = `igk_${randomBytes(32).toString('base64url')}`;
+    const secretHash = createHash('sha256').update(secret).digest('hex');
+    // Older than the keys a world makes, so that a list of keys puts them first.
+    await prisma.apiKey.create({ data: { organizationId, secretHash, prefix: secret.slice(0, 12), name: `viewer ${role}`, role, createdAt: new Date(Date.UTC(2025, 0, 1)) } });
+    return { headers: { 'x-api-key': secret } };
+  };
+  const admin = await user([[organizationId, 'ORGANIZATION_ADMIN']]);
+  const systemAdmin = await user([], true);
+  const viewers: [string, GqlOptions, boolean][] = [
+    ['an admin acting in the organization', { token: admin, organizationId }, true],
+    ['an admin, not narrowed', { token: admin }, true],
+    ['a system admin, not narrowed', { token: systemAdmin }, true],
+    ['a system admin acting in the organization', { token: systemAdmin, organizationId }, true],
+    ['an admin API key', await apiKeyViewer('ORGANIZATION_ADMIN'), true],
+    ['an analyst API key', await apiKeyViewer('ANALYST'), false],
+    ['an analyst acting in the organization', { token: await user([[organizationId, 'ANALYST']]), organizationId }, false],
+    ['an analyst here and an admin of the other organization', { token: await user([[organizationId, 'ANALYST'], [otherId, 'ORGANIZATION_ADMIN']]) }, false],
+  ];
+  // A pending member of the organization may read none of it: refused before anything runs.
+  const refused: GqlOptions = { token: await user([[organizationId, 'ANALYST', 'PENDING']]), organizationId };
+  return { viewers, refused };
 }
