@@ -141,13 +141,16 @@ async function refuseUnmigrated() {
   process.exit(1);
 }
 
-function startDelivering() {
+function startDelivering(attempt = 0) {
   if (!accepting) return;
   delivery = import('./modules/webhook/queue.ts').then(({ startDelivery }) => startDelivery(db, config.webhooks));
-  // Without its queue the server would take webhooks it never sends: it stops.
+  // The server already answers, and what it writes waits in the outbox: a start that
+  // fails (the database restarting, say) is tried again, not the end of the process.
   delivery.catch((err: unknown) => {
-    console.error(`Webhook delivery did not start: ${(err as Error).stack ?? String(err)}`);
-    process.exit(1);
+    delivery = null;
+    const retryInMs = Math.min(30_000, 1000 * 2 ** attempt);
+    logger.error({ error: (err as Error).message, retryInMs }, 'webhook delivery did not start; trying again');
+    deliveryStart = setTimeout(() => startDelivering(attempt + 1), retryInMs);
   });
 }
 
