@@ -4,6 +4,7 @@ import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapt
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import type { Config } from './config.ts';
 import { lockFolder, type FolderLock } from './db/folder-lock.ts';
+import { keysetPaging } from './db/keyset-paging.ts';
 import { applyMigrations, type RawQuery } from './db/migrate.ts';
 import { routedPrisma, type ReplicaSet } from './db/replicas.ts';
 import { batchPerScope, currentScope, scopedText } from './db/scope.ts';
@@ -149,7 +150,8 @@ export let database: Database | undefined;
 
 export function useDatabase(db: Database): void {
   database = db;
-  prisma = db.replicas ? routedPrisma(db.prisma) : db.prisma;
+  // Connections page from a cursor as the read engine does (db/keyset-paging.ts).
+  prisma = keysetPaging(db.replicas ? routedPrisma(db.prisma) : db.prisma);
 }
 
 /** Runs a statement on the process's database. */
