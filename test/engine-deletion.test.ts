@@ -116,8 +116,8 @@ describe('deleted items of an organization, compiled for its admins', () => {
     for (const viewer of viewers.filter(administers)) {
       const end = answers.get(`a first page, as ${viewer[0]}`)!.data.organization.deletedItems.pageInfo.endCursor;
       const start = answers.get(`the last page, as ${viewer[0]}`)!.data.organization.deletedItems.pageInfo.startCursor;
-      // Cursors of a filtered list are read under the same filter (the general path skips
-      // the row after a cursor its filter leaves out; see the README's engine section).
+      // Cursors of a filtered list, read under the same filter (cursors read under another
+      // one, or of deleted rows: test/engine-cursors.test.ts).
       const identifier = answers.get(`by kind, as ${viewer[0]}`)!.data.organization.deletedItems.edges[0].cursor;
       const searched = answers.get(`a filtered first page, as ${viewer[0]}`)!.data.organization.deletedItems.pageInfo.endCursor;
       const next = await expectCases(

@@ -15,7 +15,7 @@ type Args = Record<string, unknown>;
 type Row = Record<string, unknown>;
 interface Field { name: string; kind: string; type: string; isRequired: boolean; isId: boolean; isUnique: boolean }
 /** A term of an order: a required scalar field, one way. */
-export interface OrderTerm { field: string; descending: boolean }
+interface OrderTerm { field: string; descending: boolean }
 
 let known: { fields: Map<string, Map<string, Field>>; byDelegate: Map<string, string> } | undefined;
 
@@ -37,8 +37,12 @@ function fieldsOf(model: string): Map<string, Field> {
   return fields;
 }
 
-/** The terms of `orderBy`, which must be required scalar fields ending with a unique one, so that rows are in one order and a row's values place it. */
-export function orderTermsOf(model: string, orderBy: unknown): OrderTerm[] {
+/**
+ * The terms of `orderBy`, which must be required scalar fields ending with a unique one,
+ * so that rows are in one order and a row's values place it. A time is read back as a
+ * JavaScript Date, to the millisecond, as every time column is stored (Timestamptz(3)).
+ */
+function orderTermsOf(model: string, orderBy: unknown): OrderTerm[] {
   const fields = fieldsOf(model);
   const list = (Array.isArray(orderBy) ? orderBy : orderBy ? [orderBy] : []) as Record<string, unknown>[];
   const terms = list.flatMap((o) =>
@@ -60,7 +64,7 @@ export function orderTermsOf(model: string, orderBy: unknown): OrderTerm[] {
  * each term decides when the terms before it are equal. What the engine's row
  * comparison `(columns) > (the cursor row's columns)` says, for an order all one way.
  */
-export function afterRowWhere(terms: OrderTerm[], row: Row, backward: boolean): Args {
+function afterRowWhere(terms: OrderTerm[], row: Row, backward: boolean): Args {
   return {
     OR: terms.map((t, i) => ({
       AND: [...terms.slice(0, i).map((e) => ({ [e.field]: row[e.field] })), { [t.field]: { [t.descending !== backward ? 'lt' : 'gt']: row[t.field] } }],
