@@ -1,10 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
-import { afterAll, beforeAll, beforeEach, inject } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, inject } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { type Database, openDatabase, useDatabase } from '../../src/db.ts';
 import { testAppDatabaseUrl, testDatabaseUrl, workerDatabaseName } from './postgres-url.ts';
+import { engineCounts } from '../../src/modules/shared/engine/index.ts';
 import { recordQuery } from './sql-count.ts';
 
 // Runs before every test file: opens this worker's database and empties it before
@@ -91,4 +92,22 @@ beforeEach(async () => {
 
 afterAll(async () => {
   await db?.close();
+});
+
+/**
+ * A compiled statement that fails leaves the read to the general path, which answers
+ * the same: only the count tells. Every test fails on one, except where a test stops
+ * the database on purpose (`expectCompiledFailures`).
+ */
+let failuresExpected = false;
+export const expectCompiledFailures = () => {
+  failuresExpected = true;
+};
+beforeEach(() => {
+  engineCounts.failed.clear();
+  failuresExpected = false;
+});
+afterEach(() => {
+  const failed = [...engineCounts.failed].map(([field, n]) => `${field} (${n})`);
+  if (failed.length && !failuresExpected) throw new Error(`compiled statements failed and the general path answered: ${failed.join(', ')}`);
 });

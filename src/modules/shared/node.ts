@@ -16,6 +16,7 @@ import {
   soleElement,
 } from './engine/index.ts';
 import { globalIdParts } from './validate.ts';
+import { isUuid } from './visibility.ts';
 
 // `node(id, asOf)` and `nodes(ids, asOf)`: any object by its global id, now or as it was
 // at a past moment. A module whose ids can lead elsewhere (a merged user to its
@@ -106,7 +107,8 @@ builder.queryFields((t) => ({
     resolve: async (_root, args, ctx, info) => {
       if (args.asOf) return compiledObject(await nodeAsOf(ctx, info, args.id, args.asOf), args.id.typename);
       // Compiled, but for the fields that have no SQL form (they take the general path alone).
-      const answer = await prebuiltNode(ctx, info, args.id.typename, args.id.id, null, true);
+      // An id that is no UUID names no row (the general path answers null for it too).
+      const answer = isUuid(args.id.id) ? await prebuiltNode(ctx, info, args.id.typename, args.id.id, null, true) : undefined;
       if (answer) return compiledObject(answer, args.id.typename);
       if (answer === null && !redirects.has(args.id.typename)) return null;
       const [found] = await resolveNodes(builder, ctx, info, [args.id]);
