@@ -95,6 +95,11 @@ export function readableRowsWhere(access: Access) {
   if (v.kind === 'apiKey') return { organizationId: scope === v.organizationId ? v.organizationId : NIL_UUID };
   const inScope = scope ? { organizationId: scope } : {};
   if (v.isSystemAdmin) return inScope;
+  // The membership read with the credential (in a compiled read, checked again in the
+  // same statement) answers for the one organization a narrowed request acts in, so the
+  // subquery is not repeated for every row of every list.
+  const known = scope ? v.knownMemberships?.get(scope) : undefined;
+  if (known !== undefined) return { organizationId: known?.state === 'ACTIVE' ? scope! : NIL_UUID };
   return {
     ...inScope,
     organization: { members: { some: { userId: v.userId, state: 'ACTIVE' as const } } },
