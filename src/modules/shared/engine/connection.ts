@@ -64,16 +64,18 @@ export function connectionOf(
   const total = `${rows}_total`;
   let countWithRows = false;
   // Built only when read: every parameter must appear in the statement.
-  const fetched = () => {
-    const keyset = cursor === undefined ? 'true' : keysetSql(b, m, inner, terms, cursor, backward);
-    return `SELECT ${inner}.*, row_number() OVER (ORDER BY ${orderSql(terms, inner, backward)}) AS ${n}${countWithRows ? `, count(*) OVER () AS ${total}` : ''}
-      FROM ${b.from(m)} ${inner} WHERE ${filtered} AND ${keyset} ORDER BY ${orderSql(terms, inner, backward)} LIMIT ${b.param(size + 1, 'int')}`;
-  };
+  const keyset = () => (cursor === undefined ? 'true' : keysetSql(b, m, inner, terms, cursor, backward));
+  const fetched = () =>
+    `SELECT ${inner}.*, row_number() OVER (ORDER BY ${orderSql(terms, inner, backward)}) AS ${n}${countWithRows ? `, count(*) OVER () AS ${total}` : ''}
+      FROM ${b.from(m)} ${inner} WHERE ${filtered} AND ${keyset()} ORDER BY ${orderSql(terms, inner, backward)} LIMIT ${b.param(size + 1, 'int')}`;
   let usesRows = false;
+  let pages = 0;
+  // Where the page's rows go: known only once the whole selection is read (below).
+  const PAGE_ROWS = `\u0000${rows}\u0000`;
   /** SQL of the page's rows (without the extra one), as a derived table. */
   const page = () => {
-    usesRows = true;
-    return `SELECT * FROM ${rows} WHERE ${n} <= ${b.param(size, 'int')}`;
+    pages++;
+    return PAGE_ROWS;
   };
   const more = () => {
     usesRows = true;
@@ -116,8 +118,15 @@ export function connectionOf(
       pairs.push([key, { pairs: info }]);
     } else unplannable(`${connectionType.name}.${field}`);
   }
-  if (!usesRows) return { pairs };
-  return { json: `(WITH ${rows} AS MATERIALIZED (${fetched()}) SELECT ${objectText(pairs)})` };
+  if (!usesRows && pages === 0) return { pairs };
+  const text = objectText(pairs);
+  // Edges alone read the page once: a plain LIMIT, with no numbering and no extra row.
+  if (!usesRows && pages === 1) {
+    const direct = `SELECT ${inner}.* FROM ${b.from(m)} ${inner} WHERE ${filtered} AND ${keyset()} ORDER BY ${orderSql(terms, inner, backward)} LIMIT ${b.param(size, 'int')}`;
+    return { json: text.replace(PAGE_ROWS, () => direct) };
+  }
+  const shown = pages ? `SELECT * FROM ${rows} WHERE ${n} <= ${b.param(size, 'int')}` : '';
+  return { json: `(WITH ${rows} AS MATERIALIZED (${fetched()}) SELECT ${text.split(PAGE_ROWS).join(shown)})` };
 }
 
 /** SQL true for the rows after (or, backward, before) the row `id` in the order `terms`, all one way (a row comparison an index serves). */
