@@ -131,7 +131,9 @@ export const isCompiledStatement = (text: string): boolean => text.startsWith('S
 function checked(text: string, b: Builder, check: CredentialCheck): string {
   const facts = check.facts((value, cast) => b.param(value, cast));
   const expected = b.param(JSON.stringify(check.expected), 'jsonb');
-  return `${CHECKED_START}igs_p.* FROM (SELECT EXISTS (SELECT 1 FROM (${facts}) igs_f WHERE to_jsonb(igs_f) @> ${expected}) AS holds) igs_c
+  // OFFSET 0 keeps the check one subquery, run once: pulled up, it would be planned
+  // (and run) once for the column and once for the join's condition.
+  return `${CHECKED_START}igs_p.* FROM (SELECT EXISTS (SELECT 1 FROM (${facts}) igs_f WHERE to_jsonb(igs_f) @> ${expected}) AS holds OFFSET 0) igs_c
     LEFT JOIN LATERAL (SELECT * FROM (${text}) igs_i WHERE igs_c.holds) igs_p ON true`;
 }
 
