@@ -99,8 +99,20 @@ export function normaliseEmail(value: string): string | null {
   return email.length <= MAX_EMAIL_LENGTH && isEmail(email) ? email : null;
 }
 
+/**
+ * Whether `value` may be a global id with a UUID inside: decoded leniently, where
+ * decodeGlobalID would throw (and build two errors) for most other strings, such as a
+ * source's key given where a source's id or key is allowed. A string decodeGlobalID
+ * accepts decodes the same both ways.
+ */
+function mayBeGlobalId(value: string): boolean {
+  const decoded = Buffer.from(value, 'base64').toString();
+  return UUID_RE.test(decoded.slice(decoded.indexOf(':') + 1));
+}
+
 /** The UUID behind a global id of `typename` (a bare UUID is not one); null otherwise. */
 export function parseGlobalId(value: string, typename: string): string | null {
+  if (!mayBeGlobalId(value)) return null;
   try {
     const decoded = decodeGlobalID(value);
     return decoded.typename === typename && UUID_RE.test(decoded.id) ? decoded.id.toLowerCase() : null;
@@ -111,6 +123,7 @@ export function parseGlobalId(value: string, typename: string): string | null {
 
 /** The type and UUID of a global id; null when it is not one. */
 export function globalIdParts(value: string): { typename: string; id: string } | null {
+  if (!mayBeGlobalId(value)) return null;
   try {
     const decoded = decodeGlobalID(value);
     return UUID_RE.test(decoded.id) ? { typename: decoded.typename, id: decoded.id.toLowerCase() } : null;
