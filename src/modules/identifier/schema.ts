@@ -108,8 +108,9 @@ const filterArgs = (arg: ArgBuilder<Types>, withUser: boolean, withSource: boole
 const connectionOptions = { description: 'A page of identifiers.', fields: totalCountField };
 // The same queries are given to Pothos and to the read engine (compiledConnection).
 const identifiersQuery = (args: Parameters<typeof identifiersWhere>[0]) => ({ where: identifiersWhere(args), orderBy: OLDEST_FIRST });
-const readableIdentifiersQuery = (args: Parameters<typeof identifiersWhere>[0], ctx: Context) => ({
-  where: { AND: [readableRowsWhere(ctx.access), identifiersWhere(args)] },
+// The read engine gives the organizations the viewer reads (`readable`); Pothos does not.
+const readableIdentifiersQuery = (args: Parameters<typeof identifiersWhere>[0], ctx: Context, _parent?: string, readable?: string[] | 'all') => ({
+  where: { AND: [readableRowsWhere(ctx.access, readable), identifiersWhere(args)] },
   orderBy: OLDEST_FIRST,
 });
 compiledConnection('Organization', 'identifiers', identifiersQuery, { checkedAtRoot: true });

@@ -143,8 +143,9 @@ const filterArgs = (arg: ArgBuilder<Types>, withUser: boolean) => ({
 const connectionOptions = { description: 'A page of identities.', fields: totalCountField };
 // The same queries are given to Pothos and to the read engine (compiledConnection).
 const identitiesQuery = (args: Parameters<typeof identitiesWhere>[0]) => ({ where: identitiesWhere(args), orderBy: OLDEST_FIRST });
-const readableIdentitiesQuery = (args: Parameters<typeof identitiesWhere>[0], ctx: Context) => ({
-  where: { AND: [readableRowsWhere(ctx.access), identitiesWhere(args)] },
+// The read engine gives the organizations the viewer reads (`readable`); Pothos does not.
+const readableIdentitiesQuery = (args: Parameters<typeof identitiesWhere>[0], ctx: Context, _parent?: string, readable?: string[] | 'all') => ({
+  where: { AND: [readableRowsWhere(ctx.access, readable), identitiesWhere(args)] },
   orderBy: OLDEST_FIRST,
 });
 compiledConnection('Organization', 'identities', identitiesQuery, { checkedAtRoot: true });

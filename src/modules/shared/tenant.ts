@@ -2,6 +2,7 @@ import type { Access } from '../../context.ts';
 import { forbidden, NotFoundError } from '../../errors.ts';
 import { requireOrganizationAccess } from './authorize.ts';
 import { type Issues, parseId } from './validate.ts';
+import { readableWhere } from './rules.ts';
 import { NIL_UUID } from './visibility.ts';
 
 // The organization a write acts in, and who may see which tenant rows, for services
@@ -86,9 +87,11 @@ export function scopesForOrganization(
  * A filter on tenant rows (any model with `organizationId`) to those the viewer may
  * read, built without a query so it can go into the plan of a nested list (a user's
  * identifiers span organizations): the same rule as Access.organizationIdsWith('read'),
- * as a subquery on the viewer's active memberships.
+ * as a subquery on the viewer's active memberships. Given that list (`readable`, as
+ * the read engine has it), the rule is the list itself.
  */
-export function readableRowsWhere(access: Access) {
+export function readableRowsWhere(access: Access, readable?: string[] | 'all') {
+  if (readable !== undefined) return readableWhere(readable);
   const v = access.viewer;
   const scope = access.organizationFor(null);
   if (v.kind === 'anonymous') return { organizationId: NIL_UUID };
