@@ -1,7 +1,7 @@
 import type { Access } from '../../context.ts';
 import { prisma } from '../../db.ts';
 import { NotFoundError } from '../../errors.ts';
-import type { Identity, LinkSuggestion, User } from '../../generated/prisma/client.ts';
+import type { LinkSuggestion } from '../../generated/prisma/client.ts';
 import { linkedHolders, partyLinks, scoreOf, type Evidence, type Party } from '../matching/links.ts';
 import { requireOrganizationAccess } from '../shared/authorize.ts';
 import { Issues } from '../shared/validate.ts';
@@ -13,9 +13,8 @@ import { normalisedPair } from './pairs.ts';
 export type { Evidence, EvidenceKind } from '../matching/links.ts';
 
 export interface Candidate {
+  /** The candidate user or identity: its row is read as node(id) reads it (schema.ts). */
   party: Party;
-  user: User | null;
-  identity: Identity | null;
   evidence: Evidence[];
   /** 0..1: 1 - Π(1 - weight) over the evidence. */
   score: number;
@@ -25,8 +24,8 @@ export interface Candidate {
 /**
  * The organization's other users and identities that share an identifier value, an
  * email or a phone number with `subject`, each with its evidence and score, best
- * first. One statement finds the subject's values and their holders; three load the
- * users, the identities and the suggestions already recorded for the pairs.
+ * first. One statement finds the subject's values and their holders, one the
+ * suggestions already recorded for the pairs.
  */
 export async function matchCandidates(access: Access, args: { organizationId?: string | null; userId?: string | null; identityId?: string | null }) {
   const issues = new Issues();
@@ -66,21 +65,13 @@ export async function findCandidates(organizationId: string, subject: Party, lin
   // The subject's own user (itself, or the user its identity is linked to) is no candidate.
   const ownUser = subject.type === 'USER' ? subject.id : linkedUserId;
   const parties = partyLinks(subjectHeld, holders, () => ownUser).map((l) => ({ party: l.candidate, evidence: l.evidence }));
-  const userIds = parties.filter((p) => p.party.type === 'USER').map((p) => p.party.id);
-  const identityIds = parties.filter((p) => p.party.type === 'IDENTITY').map((p) => p.party.id);
   const pairs = parties.map((p) => normalisedPair(subject, p.party));
-  const [users, identities, suggestions] = await Promise.all([
-    userIds.length ? prisma.user.findMany({ where: { id: { in: userIds } } }) : [],
-    identityIds.length ? prisma.identity.findMany({ where: { id: { in: identityIds } } }) : [],
-    pairs.length ? prisma.linkSuggestion.findMany({ where: { organizationId, OR: pairs.map(({ subjectIsA: _s, ...p }) => p) } }) : [],
-  ]);
+  const suggestions = pairs.length ? await prisma.linkSuggestion.findMany({ where: { organizationId, OR: pairs.map(({ subjectIsA: _s, ...p }) => p) } }) : [];
   return parties
     .map(({ party, evidence }): Candidate => {
       const pair = normalisedPair(subject, party);
       return {
         party,
-        user: party.type === 'USER' ? (users.find((u) => u.id === party.id) ?? null) : null,
-        identity: party.type === 'IDENTITY' ? (identities.find((d) => d.id === party.id) ?? null) : null,
         evidence,
         score: scoreOf(evidence),
         suggestion: suggestions.find((s) => s.aId === pair.aId && s.bId === pair.bId && s.aType === pair.aType && s.bType === pair.bType) ?? null,

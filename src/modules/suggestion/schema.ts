@@ -1,3 +1,4 @@
+import type { GraphQLObjectType, GraphQLResolveInfo } from 'graphql';
 import { builder } from '../../builder.ts';
 import type { Context } from '../../context.ts';
 import type { SuggestionState } from '../../generated/prisma/client.ts';
@@ -12,7 +13,7 @@ import { mutationResult } from '../shared/errors.ts';
 import { scopesForOrganization } from '../shared/tenant.ts';
 import { tenantRowWhere } from '../shared/visibility.ts';
 import { UserRef } from '../user/schema.ts';
-import { columnValue, compiledConnection, compiledField, compiledNode, model, pointedRow, unionRow } from '../shared/engine/index.ts';
+import { columnValue, compiledConnection, compiledField, compiledNode, model, type NamedRows, pointedRow, prebuiltNamedRows, unionRow } from '../shared/engine/index.ts';
 import { literal } from '../shared/engine/text.ts';
 import { endOf } from './pairs.ts';
 import { readableWhere } from '../shared/rules.ts';
@@ -151,18 +152,44 @@ builder.prismaObjectField('Organization', 'linkSuggestions', (t) =>
   ),
 );
 
-const MatchCandidateRef = builder.objectRef<Candidate>('MatchCandidate').implement({
+/** A candidate as listed: with the rows it names, when the engine read them for the whole list. */
+type Listed = Candidate & { compiled?: NamedRows };
+
+/**
+ * A row a candidate names, by the field's response name: compiled with the list
+ * (matchCandidates below), else `general`, read under the rule node(id) reads it by.
+ */
+function named<T>(c: Listed, info: GraphQLResolveInfo, general: () => Promise<T | null> | T | null): Promise<T | null> | T | null {
+  const key = info.path.key as string;
+  return c.compiled && key in c.compiled ? (c.compiled[key] as T | null) : general();
+}
+
+const MatchCandidateRef = builder.objectRef<Listed>('MatchCandidate').implement({
   description: 'Another user or identity that shares values with the subject: perhaps the same person.',
   fields: (t) => ({
-    user: t.field({ type: UserRef, nullable: true, description: 'The candidate, when it is a user.', resolve: (c) => c.user }),
-    identity: t.field({ type: IdentityRef, nullable: true, description: 'The candidate, when it is an identity.', resolve: (c) => c.identity }),
+    user: t.field({
+      type: UserRef,
+      nullable: true,
+      description: 'The candidate, when it is a user; null when you may not see it (a user who left the organization).',
+      resolve: (c, _args, ctx, info) =>
+        named(c, info, async () => {
+          const user = c.party.type === 'USER' ? await loadVisibleUser(ctx, c.party.id) : null;
+          return user && !user.mergedIntoId ? user : null;
+        }),
+    }),
+    identity: t.field({
+      type: IdentityRef,
+      nullable: true,
+      description: 'The candidate, when it is an identity.',
+      resolve: (c, _args, ctx, info) => named(c, info, () => (c.party.type === 'IDENTITY' ? loadReadableIdentity(ctx, c.party.id) : null)),
+    }),
     score: t.exposeFloat('score', { description: 'How likely the two are one person, 0 to 1: one minus the product of (1 - weight) over the evidence.' }),
     evidence: t.field({ type: [MatchEvidenceRef], description: 'Every shared value, strongest first.', resolve: (c) => c.evidence }),
     suggestion: t.field({
       type: LinkSuggestionRef,
       nullable: true,
       description: 'The suggestion already recorded for this pair, if any (a rejected one means: not the same person).',
-      resolve: (c) => c.suggestion,
+      resolve: (c, _args, _ctx, info) => named(c, info, () => c.suggestion),
     }),
   }),
 });
@@ -178,7 +205,18 @@ builder.queryFields((t) => ({
       userId: t.arg.id({ required: false, description: 'A member of the organization: its global id (or UUID).' }),
       identityId: t.arg.id({ required: false, description: 'An identity: its global id (or UUID).' }),
     },
-    resolve: (_root, args, ctx) => matchCandidates(ctx.access, args),
+    resolve: async (_root, args, ctx, info): Promise<Listed[]> => {
+      const candidates = await matchCandidates(ctx.access, args);
+      if (!candidates.length) return candidates;
+      // What is selected of the rows the candidates name, for all of them in one statement.
+      const idOf = (type: Candidate['party']['type']) => candidates.map((c) => (c.party.type === type ? c.party.id : null));
+      const rows = await prebuiltNamedRows(ctx, info, info.schema.getType('MatchCandidate') as GraphQLObjectType, {
+        user: idOf('USER'),
+        identity: idOf('IDENTITY'),
+        suggestion: candidates.map((c) => c.suggestion?.id ?? null),
+      });
+      return rows ? candidates.map((c, i) => ({ ...c, compiled: rows[i] })) : candidates;
+    },
   }),
 }));
 

@@ -21,3 +21,4 @@ export { JsonText, type PlanRow } from './text.ts';
 export { matches, whereSql } from './where.ts';
 export { leadNodeAsOf, prebuiltNodesAsOf, prebuiltResolutionsAsOf, soleElement, type NodeLead, type NodePosition } from './in-order.ts';
 export { compiledNodeRule } from './roots.ts';
+export { nodeRowSql, prebuiltNamedRows, type NamedRows } from './named.ts';
