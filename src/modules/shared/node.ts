@@ -11,6 +11,7 @@ import {
   type NodePosition,
   type PlanInfo,
   prebuiltNode,
+  prebuiltNodes,
   prebuiltNodesAsOf,
   rootPlanners,
   soleElement,
@@ -20,10 +21,11 @@ import { isUuid } from './visibility.ts';
 
 // `node(id, asOf)` and `nodes(ids, asOf)`: any object by its global id, now or as it was
 // at a past moment. A module whose ids can lead elsewhere (a merged user to its
-// survivor) registers a redirect (and, as of a moment, a lead: engine/in-order.ts); an
-// organization, whose moment is checked against its own horizon, registers how it is
-// read. Every other type declared with compiledNode is read as of a moment by the
-// engine, all ids of all such types in one statement; the rest answer BAD_USER_INPUT.
+// survivor) registers a redirect (and leads for the engine, now and as of a moment:
+// engine/in-order.ts); an organization, whose moment is checked against its own
+// horizon, registers how it is read. Every other type declared with compiledNode is
+// read as of a moment by the engine, all ids of all such types in one statement; the
+// rest answer BAD_USER_INPUT. Now, `nodes` of such types alone is one statement too.
 
 type Redirect = (ids: string[]) => Promise<Map<string, string>>;
 interface ReadAsOf {
@@ -81,6 +83,16 @@ async function nodesAsOf(ctx: Context, info: PlanInfo, list: Parts[], asOf: Date
   return new JsonText(`[${positions.map((p) => (p as JsonText | null)?.text ?? 'null').join(',')}]`);
 }
 
+/**
+ * `nodes(ids)` now, compiled: each id's row under its type's rule, from where its type
+ * leads it (engine/in-order.ts, leadNode, as the redirects here do). Undefined, for the
+ * general path, when any id is no UUID of a type declared with compiledNode.
+ */
+function nodesNow(ctx: Context, info: PlanInfo, list: Parts[], holes: boolean): Promise<JsonText | undefined> | undefined {
+  if (!list.every((p) => p && isUuid(p.id) && compiledNodeRule(p.typename))) return undefined;
+  return prebuiltNodes(ctx, info, list, null, holes);
+}
+
 const nodeAsOf = async (ctx: Context, info: PlanInfo, parts: Parts, asOf: Date) => soleElement(await nodesAsOf(ctx, info, [parts], asOf));
 
 // A whole operation of one `node` is one statement (plugins/planned-operations.ts). A
@@ -92,7 +104,10 @@ rootPlanners.set('node', async (ctx, info, args) => {
   const answer = await prebuiltNode(ctx, info, parts.typename, parts.id);
   return redirects.has(parts.typename) ? (answer ?? undefined) : answer;
 });
-rootPlanners.set('nodes', async (ctx, info, args) => (args.asOf ? nodesAsOf(ctx, info, (args.ids as unknown[]).map((id) => globalIdParts(String(id))), args.asOf as Date) : undefined));
+rootPlanners.set('nodes', async (ctx, info, args) => {
+  const list = (args.ids as unknown[]).map((id) => globalIdParts(String(id)));
+  return args.asOf ? nodesAsOf(ctx, info, list, args.asOf as Date) : nodesNow(ctx, info, list, false);
+});
 
 builder.queryFields((t) => ({
   node: t.field({
@@ -132,6 +147,9 @@ builder.queryFields((t) => ({
     },
     resolve: async (_root, args, ctx, info) => {
       if (args.asOf) return compiledList(await nodesAsOf(ctx, info, args.ids, args.asOf), (i) => args.ids[i]!.typename);
+      // Compiled, but for the fields that have no SQL form (they take the general path alone).
+      const answer = await nodesNow(ctx, info, args.ids, true);
+      if (answer) return compiledList(answer, (i) => args.ids[i]!.typename);
       const all = args.ids;
       const found = await resolveNodes(builder, ctx, info, all);
       const missing = all.flatMap((id, i) => (found[i] == null && redirects.has(id.typename) ? [i] : []));

@@ -4,16 +4,18 @@ import { mutationResult } from '../shared/errors.ts';
 import type { InputFieldBuilder } from '../shared/fields.ts';
 import type { Context } from '../../context.ts';
 import { AS_OF_DESCRIPTION, checkedMoment } from '../shared/as-of.ts';
-import { compiledNode, compiledObject, JsonText, leadNodeAsOf, model, prebuiltRow, prebuiltUser, rootPlanners, type PlanInfo, type RowsWhere } from '../shared/engine/index.ts';
+import { compiledNode, compiledObject, JsonText, leadNode, leadNodeAsOf, model, prebuiltRow, prebuiltUser, rootPlanners, type PlanInfo, type RowsWhere } from '../shared/engine/index.ts';
 import type { User } from '../../generated/prisma/client.ts';
 import { visibleUsersWhere as visibleUsersOf } from '../shared/rules.ts';
 import { redirectNodes } from '../shared/node.ts';
 import { isUuid, NO_ROW } from '../shared/visibility.ts';
 import { createUser, findUser, mayReadAuthSubject, membersAmong, updateUser, userLookup, visibleUsersWhere } from './service.ts';
-import { redirectsOf, survivorAt, userIdAsOf } from './tombstones.ts';
+import { redirectsOf, survivorAt, survivorNow, userIdAsOf } from './tombstones.ts';
 
-// `node` and `nodes` lead a merged user's id to the user it was merged into.
+// `node` and `nodes` lead a merged user's id to the user it was merged into (the
+// compiled `nodes` by the same rule, in its statement).
 redirectNodes('User', (ids) => redirectsOf(ids));
+leadNode('User', (b, id) => survivorNow(b.from(model('User')), id));
 
 export const UserRef = builder.prismaNode('User', {
   description: 'A person who can sign in, and whom identifiers and identities resolve to.',

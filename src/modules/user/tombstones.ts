@@ -56,6 +56,23 @@ export function survivorAt(users: string, id: string): string {
     SELECT hop.id FROM hop ORDER BY hop.depth DESC LIMIT 1)`;
 }
 const MAX_MERGE_HOPS = 10;
+/** The steps survivorsOf follows a chain for (its statement says 32 too). */
+const MAX_CHAIN = 32;
+
+/**
+ * SQL of the id of the user that the user `id` (SQL of a uuid) leads to now among
+ * `users` (SQL of the users table), by survivorsOf's rule: the end of its chain (itself
+ * when it is not a tombstone), null when there is no such user or no end within as many steps.
+ */
+export function survivorNow(users: string, id: string): string {
+  const m = model('User');
+  const [key, next] = [m.fields.get('id')!.column, m.fields.get('mergedIntoId')!.column];
+  return `(WITH RECURSIVE hop(id, next, depth) AS (
+      SELECT u.${key}, u.${next}, 0 FROM ${users} u WHERE u.${key} = ${id}
+      UNION ALL
+      SELECT u.${key}, u.${next}, hop.depth + 1 FROM hop JOIN ${users} u ON u.${key} = hop.next WHERE hop.depth < ${MAX_CHAIN})
+    SELECT hop.id FROM hop WHERE hop.next IS NULL LIMIT 1)`;
+}
 
 /**
  * The id of the user `lookup` named at `asOf` (a moment already checked), or null: a

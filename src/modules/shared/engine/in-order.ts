@@ -10,18 +10,24 @@ import { planAndRun } from './run.ts';
 import { JsonText, listText, objectText, Parts, unplannable } from './text.ts';
 import { whereSql } from './where.ts';
 
-// Lists read as of a past moment, each answered by one statement whatever its length:
-// the objects of several ids (`nodes`) and the resolutions of several identifiers
-// (`resolveMany`). Each position follows the rule of its single read (roots.ts) and is
-// null where that finds nothing; the list keeps the order asked.
+// Lists read now or as of a past moment, each answered by one statement whatever its
+// length: the objects of several ids (`nodes`) and the resolutions of several
+// identifiers (`resolveMany`). Each position follows the rule of its single read
+// (roots.ts) and is null where that finds nothing; the list keeps the order asked.
 
-/** SQL of the id a node's id leads to (an SQL uuid), read as of the plan's moment. */
+/** SQL of the id a node's id leads to (an SQL uuid), read now or as of the plan's moment. */
 export type NodeLead = (b: Builder, id: string) => string;
 const leads = new Map<string, NodeLead>();
+const leadsNow = new Map<string, NodeLead>();
 
 /** Declares where ids of `type` lead as of a moment (a merged user to its survivor then); `nodes` reads the row led to. */
 export function leadNodeAsOf(type: string, lead: NodeLead): void {
   leads.set(type, lead);
+}
+
+/** Declares where ids of `type` lead now, as node.ts's redirect does (a merged user to its survivor); `nodes` reads the row led to. */
+export function leadNode(type: string, lead: NodeLead): void {
+  leadsNow.set(type, lead);
 }
 
 /** A position of `nodes`: an id of a type declared with compiledNode, an answer already known, or null. */
@@ -32,6 +38,15 @@ export type NodePosition = { typename: string; id: string } | JsonText | null;
  * from where its type leads it (leadNodeAsOf). Every id's type must be compiled.
  */
 export async function prebuiltNodesAsOf(ctx: Context, info: PlanInfo, positions: NodePosition[], asOf: Date): Promise<JsonText> {
+  return (await prebuiltNodes(ctx, info, positions, asOf))!;
+}
+
+/**
+ * `nodes(ids)` now (asOf null: leads of leadNode) or as of `asOf` (leads of
+ * leadNodeAsOf), as prebuiltNodesAsOf; undefined when the general path answers instead.
+ * With `holes`, fields with no SQL form are left to the general path (compiled.ts).
+ */
+export async function prebuiltNodes(ctx: Context, info: PlanInfo, positions: NodePosition[], asOf: Date | null, holes = false): Promise<JsonText | undefined> {
   const types = [...new Set(positions.flatMap((p) => (p && !(p instanceof JsonText) ? [p.typename] : [])))];
   const list = await planAndRun(
     ctx,
@@ -42,7 +57,7 @@ export async function prebuiltNodesAsOf(ctx: Context, info: PlanInfo, positions:
         const objectType = info.schema.getType(type) as GraphQLObjectType;
         const m = model((objectType.extensions as { pothosPrismaModel: string }).pothosPrismaModel);
         const visible = compiledNodeRule(type) ?? unplannable(type);
-        const id = leads.get(type)?.(b, 'wanted.id') ?? 'wanted.id';
+        const id = (asOf ? leads : leadsNow).get(type)?.(b, 'wanted.id') ?? 'wanted.id';
         const object = objectText(objectOf(b, objectType, ROOT, info.fieldNodes).pairs);
         const row = `SELECT ${object} FROM ${b.from(m)} ${ROOT} WHERE ${ROOT}.${m.fields.get('id')!.column} = ${id} AND ${whereSql(b, m, ROOT, visible(ctx, b.readable, b.administered))} LIMIT 1`;
         return `WHEN ${t} THEN coalesce((${row}), 'null')`;
@@ -59,9 +74,9 @@ export async function prebuiltNodesAsOf(ctx: Context, info: PlanInfo, positions:
         FROM unnest(${b.param(ids, 'uuid[]')}, ${b.param(typeOf, 'int[]')}, ${b.param(texts, 'text[]')}) WITH ORDINALITY AS wanted(id, t, given, n)`,
       };
     },
-    { asOf },
+    { asOf, holes },
   );
-  return list!;
+  return list ?? undefined;
 }
 
 /** The element of a list of one (the single read of a list read). */
@@ -83,13 +98,19 @@ export interface ResolutionKey {
  * the identifiers of the organization with that key and normalised value in that source
  * (by key or id), and their user when they belong to exactly one.
  */
-export async function prebuiltResolutionsAsOf(
+export async function prebuiltResolutionsAsOf(ctx: Context, info: PlanInfo, organizationId: string, keys: ResolutionKey[], asOf: Date): Promise<JsonText> {
+  return (await prebuiltResolutions(ctx, info, organizationId, keys, asOf))!;
+}
+
+/** `resolveMany` now (asOf null) or as of `asOf`, as prebuiltResolutionsAsOf; undefined when the general path answers instead. */
+export async function prebuiltResolutions(
   ctx: Context,
   info: PlanInfo,
   organizationId: string,
   keys: ResolutionKey[],
-  asOf: Date,
-): Promise<JsonText> {
+  asOf: Date | null,
+  holes = false,
+): Promise<JsonText | undefined> {
   const identifier = model('Identifier');
   const source = model('IntegrationSource');
   const users = model('User');
@@ -122,7 +143,7 @@ export async function prebuiltResolutionsAsOf(
         LEFT JOIN ${b.from(users)} ${ROOT} ON ${ROOT}.${col(users, 'id')} = hit.user_id AND hit.users = 1 AND ${whereSql(b, users, ROOT, visibleUserRule(ctx, b.readable))}`,
       };
     },
-    { asOf },
+    { asOf, holes },
   );
-  return list!;
+  return list ?? undefined;
 }

@@ -19,6 +19,6 @@ export {
 export { engineCounts, isCompiledStatement, notAsOf, setPlannedReads, statementFor } from './run.ts';
 export { JsonText, type PlanRow } from './text.ts';
 export { matches, whereSql } from './where.ts';
-export { leadNodeAsOf, prebuiltNodesAsOf, prebuiltResolutionsAsOf, soleElement, type NodeLead, type NodePosition } from './in-order.ts';
+export { leadNode, leadNodeAsOf, prebuiltNodes, prebuiltNodesAsOf, prebuiltResolutions, prebuiltResolutionsAsOf, soleElement, type NodeLead, type NodePosition } from './in-order.ts';
 export { compiledNodeRule } from './roots.ts';
 export { nodeRowSql, prebuiltNamedRows, type NamedRows } from './named.ts';
