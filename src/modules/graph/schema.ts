@@ -10,7 +10,7 @@ import { IdentityRef, LinkedByEnum } from '../identity/schema.ts';
 import { classify, lookupNeedsRegion } from '../matching/normalise.ts';
 import { Issues } from '../shared/validate.ts';
 import { UserRef } from '../user/schema.ts';
-import { compiledList, compiledObject, prebuiltResolution, rootPlanners, soleElement, type JsonText, type PlanInfo } from '../shared/engine/index.ts';
+import { compiledList, compiledObject, prebuiltResolution, prebuiltResolutions, rootPlanners, soleElement, type JsonText, type PlanInfo } from '../shared/engine/index.ts';
 import { AS_OF_DESCRIPTION } from '../shared/as-of.ts';
 import { resolutionsAsOf } from './as-of.ts';
 import { toKeys } from './keys.ts';
@@ -132,29 +132,52 @@ rootPlanners.set('resolve', async (ctx, info, args) => {
   return compiledResolution(ctx, info, organizationId, key!, false);
 });
 
+// A national phone number needs its source's region, and a value that may be a phone
+// number of a given kind is looked up two ways: the general path does both.
+const compilable = (key: ResolveKey): key is Extract<ResolveKey, { kind: 'identifier' }> =>
+  key.kind === 'identifier' && !lookupNeedsRegion(key.identifierKey, key.identifierValue);
+
 /** `resolve` of one key compiled (with `holes`, leaving fields with no SQL form to the general path); undefined when not compiled. */
 function compiledResolution(ctx: Context, info: PlanInfo, organizationId: string, key: ResolveKey, holes: boolean) {
-  // A national phone number needs its source's region, and a value that may be a phone
-  // number of a given kind is looked up two ways: the general path does both.
-  if (key.kind !== 'identifier' || lookupNeedsRegion(key.identifierKey, key.identifierValue)) return undefined;
+  if (!compilable(key)) return undefined;
   const { normalizedValue } = classify(key.identifierKey, key.identifierValue);
   return prebuiltResolution(ctx, info, organizationId, { ...key, normalizedValue }, null, holes);
+}
+
+/** `resolveMany` compiled, each key as compiledResolution reads it, in one statement; undefined unless every key is one it compiles. */
+function compiledResolutions(ctx: Context, info: PlanInfo, organizationId: string, keys: ResolveKey[], holes: boolean) {
+  if (!keys.every(compilable)) return undefined;
+  const forms = keys.map((k) => ({ ...k, forms: [classify(k.identifierKey, k.identifierValue).normalizedValue] }));
+  return prebuiltResolutions(ctx, info, organizationId, forms, null, holes);
+}
+
+/** The inputs of `resolveMany`, refused past MAX_RESOLVE_MANY (`inRead`: as a read refuses, when asked before execution). */
+function checkedCount(inputs: unknown[], inRead: boolean): void {
+  if (inputs.length <= MAX_RESOLVE_MANY) return;
+  const issues = new Issues();
+  issues.add('inputs', `must hold at most ${MAX_RESOLVE_MANY} items`);
+  if (inRead) issues.throwIfAnyInRead();
+  else issues.throwIfAny();
 }
 
 /** `resolve` (one input) or `resolveMany` (a list) as of a past moment: only a whole operation of that one field is answered. */
 async function asOfPlanner(ctx: Context, info: PlanInfo, args: { organizationId?: string | null; input?: ResolveInputShape; inputs?: ResolveInputShape[]; asOf: Date }) {
   const organizationId = await readableOrganization(ctx.access, args.organizationId);
   const many = args.inputs !== undefined;
-  if (many && args.inputs!.length > MAX_RESOLVE_MANY) {
-    const issues = new Issues();
-    issues.add('inputs', `must hold at most ${MAX_RESOLVE_MANY} items`);
-    issues.throwIfAnyInRead();
-  }
+  if (many) checkedCount(args.inputs!, true);
   const keys = many ? toKeys(args.inputs!, 'inputs') : toKeys([args.input!], 'input');
   const answers = await resolutionsAsOf(ctx, info, organizationId, keys, args.asOf, many ? 'resolveMany' : 'resolve');
   return many ? answers : soleElement(answers);
 }
-rootPlanners.set('resolveMany', async (ctx, info, args) => (args.asOf ? asOfPlanner(ctx, info, args as Parameters<typeof asOfPlanner>[2]) : undefined));
+// A whole operation of one `resolveMany` is one statement too when every key is one
+// `resolve` compiles (the resolver's checks first, as for `resolve`).
+rootPlanners.set('resolveMany', async (ctx, info, args) => {
+  if (args.asOf) return asOfPlanner(ctx, info, args as Parameters<typeof asOfPlanner>[2]);
+  const inputs = args.inputs as ResolveInputShape[];
+  checkedCount(inputs, true);
+  const organizationId = await readableOrganization(ctx.access, args.organizationId as string | null | undefined);
+  return compiledResolutions(ctx, info, organizationId, toKeys(inputs, 'inputs'), false);
+});
 
 const ORGANIZATION_ARG = {
   required: false,
@@ -197,14 +220,15 @@ builder.queryFields((t) => ({
       asOf: t.arg({ type: 'DateTime', required: false, description: AS_OF_DESCRIPTION }),
     },
     resolve: async (_root, args, ctx, info) => {
-      if (args.inputs.length > MAX_RESOLVE_MANY) {
-        const issues = new Issues();
-        issues.add('inputs', `must hold at most ${MAX_RESOLVE_MANY} items`);
-        issues.throwIfAny();
-      }
+      checkedCount(args.inputs, false);
       if (args.asOf) return compiledList<Resolution>((await asOfPlanner(ctx, info, { ...args, asOf: args.asOf })) as JsonText, 'Resolution');
       const organizationId = await readableOrganization(ctx.access, args.organizationId);
       const keys = toKeys(args.inputs, 'inputs');
+      // The operation's only field: compiled, but for the fields with no SQL form (as `resolve`).
+      if (info.operation.selectionSet.selections.length === 1) {
+        const answer = await compiledResolutions(ctx, info, organizationId, keys, true);
+        if (answer !== undefined) return compiledList<Resolution>(answer, 'Resolution');
+      }
       return resolver(ctx, info, organizationId).loadMany(keys) as Promise<(Resolution | null)[]>;
     },
   }),
