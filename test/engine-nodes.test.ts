@@ -1,0 +1,246 @@
+import { encodeGlobalID } from '@pothos/plugin-relay';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { prisma } from '../src/db.ts';
+import { setPlannedReads } from '../src/modules/shared/engine/index.ts';
+import { gql, tokenFor, type GqlOptions } from './helpers/app.ts';
+import { bothWays, isPlan } from './helpers/engine.ts';
+import { aMember, anApiKey, anIdentifier, aUser } from './helpers/factories.ts';
+import { fc } from './helpers/property-runs.ts';
+import { withSqlLog } from './helpers/sql-count.ts';
+import { tenancyWorld, type TenancyWorld } from './helpers/tenancy-world.ts';
+
+// `nodes(ids)` and `resolveMany(inputs)` now, compiled: for generated lists (ids of every
+// compiled type, of both organizations, unknown, of merged users down chains of any
+// length, repeated; identifiers matching one user, several, one not visible, none) and
+// viewers of every role, the compiled answer equals the general path's, and a whole
+// operation is one statement for a credential the server has seen.
+
+afterEach(() => setPlannedReads(true));
+
+const SELECTION = `__typename id
+  ... on User { email userName: name }
+  ... on Identifier { identifierKey identifierValue user { email } }
+  ... on Identity { identityName: name }
+  ... on IntegrationSource { key kind }
+  ... on AuditEvent { action entityType }
+  ... on LinkSuggestion { state confidence }
+  ... on UserMerge { mergedUserId }
+  ... on ApiKey { keyName: name role }
+  ... on WebhookEndpoint { url }
+  ... on WebhookDelivery { status eventType }`;
+const NODES = `query ($ids: [ID!]!) { nodes(ids: $ids) { ${SELECTION} } }`;
+// authSubject has no SQL form: the planner leaves the operation, the resolver compiles the rest.
+const NODES_WITH_HOLE = `query ($ids: [ID!]!) { nodes(ids: $ids) { ${SELECTION} ... on User { authSubject } } }`;
+const RESOLVE_MANY = `query ($inputs: [ResolveInput!]!, $org: ID) { resolveMany(inputs: $inputs, organizationId: $org) { __typename user { id email name } } }`;
+const RESOLVE_MANY_WITH_HOLE = `query ($inputs: [ResolveInput!]!, $org: ID) { resolveMany(inputs: $inputs, organizationId: $org) { user { id email authSubject } } }`;
+
+const COMPILED = ['User', 'Identifier', 'Identity', 'IntegrationSource', 'AuditEvent', 'LinkSuggestion', 'UserMerge', 'ApiKey', 'WebhookEndpoint', 'WebhookDelivery'];
+
+interface World {
+  w: TenancyWorld;
+  /** Global ids the generated lists are drawn from. */
+  ids: string[];
+  /** Ids of types `nodes` does not compile (the general path answers). */
+  others: string[];
+  /** Users merged away, each leading down its chain: the first to the last. */
+  chains: { tombstone: string; end: string | null }[];
+  viewers: [string, GqlOptions][];
+  identifiers: { sourceKey?: string; sourceId?: string; identifierKey: string; identifierValue: string }[];
+}
+
+// Each test starts from an empty database.
+async function makeWorld(): Promise<World> {
+  const w = await tenancyWorld();
+  const { a, b, people } = w;
+  // Chains of merged users: of twelve steps to a person of both organizations (past the
+  // ten an as-of read follows), of two to an analyst of A, to a user of B alone, and a cycle.
+  const tombstones = async (n: number, into: string | null) => {
+    const chain: string[] = [];
+    for (let i = 0; i < n; i++) chain.unshift((await aUser()).id);
+    for (const [i, id] of chain.entries()) {
+      const next = chain[i + 1] ?? into;
+      if (next) await prisma.user.update({ where: { id }, data: { mergedIntoId: next } });
+    }
+    return chain;
+  };
+  const long = await tombstones(12, people.shared.id);
+  const short = await tombstones(2, people.analyst.id);
+  const ofB = await tombstones(1, people.bActive.id);
+  const cycle = await tombstones(2, null);
+  await prisma.user.update({ where: { id: cycle[1]! }, data: { mergedIntoId: cycle[0]! } });
+  const chains = [
+    { tombstone: long[0]!, end: people.shared.id },
+    { tombstone: long[7]!, end: people.shared.id },
+    { tombstone: short[0]!, end: people.analyst.id },
+    { tombstone: ofB[0]!, end: people.bActive.id },
+    { tombstone: people.formerMerged.id, end: people.former.id },
+    { tombstone: cycle[0]!, end: null },
+  ];
+  // An identifier value two people of A hold (ambiguous), one a person who left A holds
+  // beside a person of A, and values of B.
+  const sourceA = w.sources.sourceA;
+  await anIdentifier(a.id, people.admin.id, sourceA.id, { identifierKey: 'owner_id', identifierValue: 'a-two' });
+  await anIdentifier(a.id, people.analyst.id, sourceA.id, { identifierKey: 'owner_id', identifierValue: 'a-two' });
+  await anIdentifier(a.id, people.analyst.id, sourceA.id, { identifierKey: 'email', identifierValue: 'Analyst@Example.com' });
+  await anIdentifier(a.id, people.analyst.id, sourceA.id, { identifierKey: 'phone', identifierValue: '+1 415 555 0100' });
+  await anIdentifier(a.id, people.former.id, sourceA.id, { identifierKey: 'legacy_id', identifierValue: 'a-left' });
+  const ofA = (identifierKey: string, identifierValue: string) => [
+    { sourceKey: 'crm-a', identifierKey, identifierValue },
+    { sourceId: encodeGlobalID('IntegrationSource', sourceA.id), identifierKey, identifierValue },
+  ];
+  const identifiers = [
+    ...ofA('owner_id', 'a-shared-1'),
+    ...ofA('owner_id', 'a-former-1'),
+    ...ofA('owner_id', 'a-two'),
+    ...ofA('legacy_id', 'a-left'),
+    ...ofA('owner_id', 'nobody'),
+    { sourceId: sourceA.id, identifierKey: 'owner_id', identifierValue: 'a-shared-1' },
+    { sourceKey: 'crm-a', identifierKey: 'email', identifierValue: 'analyst@example.COM' },
+    { sourceKey: 'crm-a', identifierKey: 'phone', identifierValue: '+14155550100' },
+    { sourceKey: 'no-such-source', identifierKey: 'owner_id', identifierValue: 'a-shared-1' },
+    ...w.identifiers.inB.map((i) => ({ sourceKey: w.sources.sourceB.key, identifierKey: i.identifierKey, identifierValue: i.identifierValue })),
+  ];
+  const gid = (typename: string, id: string) => encodeGlobalID(typename, id);
+  const ids = [
+    ...w.ids.filter((x) => COMPILED.includes(x.typename)).map((x) => gid(x.typename, x.id)),
+    ...chains.map((c) => gid('User', c.tombstone)),
+    ...COMPILED.map((t) => gid(t, randomUUID())),
+    gid('User', people.bPending.id),
+    // The same id written in capitals.
+    gid('User', people.shared.id.toUpperCase()),
+  ];
+  const others = w.ids.filter((x) => !COMPILED.includes(x.typename)).map((x) => gid(x.typename, x.id));
+  expect(new Set(w.ids.map((x) => x.typename))).toEqual(new Set([...COMPILED, 'Organization', 'Member']));
+  const keyOfB = `igk_${randomBytes(32).toString('base64url')}`;
+  await anApiKey(b.id, createHash('sha256').update(keyOfB).digest('hex'), { role: 'ORGANIZATION_ADMIN' });
+  const system = await aUser({ isSystemAdmin: true });
+  const both = await aUser();
+  await aMember(a.id, both.id);
+  await aMember(b.id, both.id, { role: 'ORGANIZATION_ADMIN' });
+  const viewers: [string, GqlOptions][] = [
+    ...w.viewers,
+    ['a system admin, not narrowed', { token: await tokenFor(system.authSubject!) }],
+    ['an analyst of A and admin of B, not narrowed', { token: await tokenFor(both.authSubject!) }],
+    ['the admin of A, not narrowed', { token: await tokenFor(people.admin.authSubject!) }],
+    ['an admin API key of B', { headers: { 'x-api-key': keyOfB } }],
+    ['a person of both organizations, as themself', { token: await tokenFor(people.shared.authSubject!) }],
+  ];
+  return { w, ids, others, chains, viewers, identifiers };
+}
+
+// Only a pending or suspended member is refused whatever is asked.
+const refusedViewer = (viewer: [string, GqlOptions]) => /pending|suspended/.test(viewer[0]);
+// A credential acting in an organization (a key, a token with X-Organization-ID) is remembered: its next compiled read is one statement.
+const remembered = (viewer: [string, GqlOptions]) => Boolean(viewer[1].organizationId ?? viewer[1].headers?.['x-api-key']);
+
+/**
+ * Both paths of one request, which must answer alike. When the general path answers
+ * without errors, compiled statements did (`whole`: one, answering it all; and for a
+ * credential the server has seen, the operation's only statement).
+ */
+async function expectSame(query: string, variables: Record<string, unknown>, viewer: [string, GqlOptions], whole: boolean) {
+  const options = { ...viewer[1], variables };
+  const both = await bothWays(query, options);
+  const label = `${viewer[0]}: ${JSON.stringify(variables)}`;
+  expect(both.planned, label).toEqual(both.general);
+  if (both.general.errors) return both;
+  expect(both.plans, label).toBeGreaterThanOrEqual(1);
+  if (whole) {
+    expect(both.usedPlan, label).toBe(true);
+    expect(both.plans, label).toBe(1);
+    if (remembered(viewer)) {
+      // bothWays sent the credential already.
+      const { statements } = await withSqlLog(() => gql(query, options));
+      expect(statements.length, `${label}\n${statements.join('\n')}`).toBe(1);
+      expect(isPlan(statements[0]!), label).toBe(true);
+    }
+  }
+  return both;
+}
+
+describe('nodes(ids) now, compiled', () => {
+  it('answers generated lists of ids as the general path does, in one statement, for viewers of every role', async () => {
+    const { ids, viewers } = await makeWorld();
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.constantFrom(...ids), { maxLength: 12 }),
+        fc.constantFrom(...viewers),
+        fc.boolean(),
+        async (list, viewer, hole) => {
+          const both = await expectSame(hole ? NODES_WITH_HOLE : NODES, { ids: list }, viewer, !hole);
+          expect(Boolean(both.general.errors), JSON.stringify(both.general.errors)).toBe(refusedViewer(viewer));
+        },
+      ),
+      { numRuns: 40 },
+    );
+  }, 300_000);
+
+  it('leads a merged user down its chain as the general path does, for every viewer', async () => {
+    const { chains, viewers, w } = await makeWorld();
+    const ids = chains.flatMap((c) => [encodeGlobalID('User', c.tombstone), encodeGlobalID('User', c.tombstone)]);
+    for (const viewer of viewers) {
+      const both = await expectSame(NODES, { ids }, viewer, true);
+      expect(Boolean(both.general.errors), JSON.stringify(both.general.errors)).toBe(refusedViewer(viewer));
+      if (viewer[0] !== 'a system admin, not narrowed') continue;
+      // A system admin sees every survivor: each tombstone is answered by where its chain ends.
+      const emails = (both.planned.data!.nodes as ({ email: string } | null)[]).map((n) => n?.email ?? null);
+      const ends = await Promise.all(chains.map(async (c) => (c.end ? (await prisma.user.findUniqueOrThrow({ where: { id: c.end } })).email : null)));
+      expect(emails).toEqual(ends.flatMap((e) => [e, e]));
+    }
+    expect(w.people.shared.id).toBe(chains[0]!.end);
+  });
+
+  it('leaves a list with an id of a type it does not compile, or an empty list, to the general path alike', async () => {
+    const { ids, others, viewers } = await makeWorld();
+    for (const viewer of viewers.slice(0, 3)) {
+      const both = await bothWays(NODES, { ...viewer[1], variables: { ids: [ids[0], others[0], ids[1]] } });
+      expect(both.planned).toEqual(both.general);
+      expect(both.usedPlan).toBe(false);
+      await expectSame(NODES, { ids: [] }, viewer, true);
+    }
+  });
+});
+
+describe('resolveMany(inputs) now, compiled', () => {
+  it('answers generated lists of identifiers as the general path does, in one statement, for viewers of every role', async () => {
+    const { identifiers, viewers, w } = await makeWorld();
+    let answered = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.constantFrom(...identifiers), { maxLength: 10 }),
+        fc.constantFrom(...viewers),
+        fc.constantFrom(undefined, w.a.id, encodeGlobalID('Organization', w.b.id)),
+        fc.boolean(),
+        async (list, viewer, org, hole) => {
+          const inputs = list.map((identifier) => ({ identifier }));
+          const both = await expectSame(hole ? RESOLVE_MANY_WITH_HOLE : RESOLVE_MANY, { inputs, org }, viewer, !hole);
+          if (!both.general.errors) answered++;
+        },
+      ),
+      { numRuns: 60 },
+    );
+    // Most draws are answered (the rest refused alike: another organization, none named).
+    expect(answered).toBeGreaterThan(10);
+  }, 300_000);
+
+  it('leaves keys the single resolve does not compile to the general path, and refuses alike', async () => {
+    const { identifiers, viewers, w } = await makeWorld();
+    const viewer = viewers[0]!;
+    const national = { identifier: { sourceKey: 'crm-a', identifierKey: 'phone', identifierValue: '(415) 555-0100' } };
+    const mixed = [{ identifier: identifiers[0] }, { email: 'analyst@example.com' }, national];
+    const both = await bothWays(RESOLVE_MANY, { ...viewer[1], variables: { inputs: mixed } });
+    expect(both.planned).toEqual(both.general);
+    expect(both.usedPlan).toBe(false);
+    const tooMany = Array.from({ length: 1001 }, () => ({ identifier: identifiers[0] }));
+    const refused = await bothWays(RESOLVE_MANY, { ...viewer[1], variables: { inputs: tooMany } });
+    expect(refused.planned).toEqual(refused.general);
+    expect(refused.planned.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    const invalid = await bothWays(RESOLVE_MANY, { ...viewer[1], variables: { inputs: [{ identifier: { identifierKey: 'owner_id', identifierValue: 'x' } }] } });
+    expect(invalid.planned).toEqual(invalid.general);
+    expect(invalid.planned.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    const other = await bothWays(RESOLVE_MANY, { ...viewers.find((v) => v[0] === 'the API key of A')![1], variables: { inputs: [{ identifier: identifiers[0] }], org: w.b.id } });
+    expect(other.planned).toEqual(other.general);
+    expect(other.planned.errors?.[0]?.extensions?.code).toBe('TENANT_MISMATCH');
+  });
+});
