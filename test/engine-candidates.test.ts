@@ -6,6 +6,7 @@ import { normalisedPair } from '../src/modules/suggestion/pairs.ts';
 import { globalId, tokenFor, type GqlOptions } from './helpers/app.ts';
 import { aMember, anApiKey, anIdentifier, anIdentity, anOrganization, aSource, aUser } from './helpers/factories.ts';
 import { bothWays, expectCases, readersOf, viewersOf } from './helpers/engine.ts';
+import { fc } from './helpers/property-runs.ts';
 
 // matchCandidates computes its candidates, scores and evidence in JS; the users,
 // identities and suggestions they name, and everything selected under them, are read
@@ -146,4 +147,75 @@ describe('matchCandidates: the rows candidates name, compiled', () => {
     console.info(`matchCandidates, compiled: ${few.statements.length} SQL statements for ${few.planned.data!.matchCandidates.length} candidates, ${many.statements.length} for ${many.planned.data!.matchCandidates.length}`);
     expect(many.statements.length).toBe(few.statements.length);
   });
+});
+
+// Generated worlds: holders of the subject's values of every kind (members in every
+// state, users who left, merged users, identities linked or not, another
+// organization's), suggestions in every state, and generated selections.
+const KINDS = ['member', 'member', 'left', 'merged', 'identity', 'elsewhere'] as const;
+const holderShape = fc.record({
+  kind: fc.constantFrom(...KINDS),
+  state: fc.constantFrom('ACTIVE', 'PENDING', 'SUSPENDED'),
+  values: fc.subarray([0, 1, 2], { minLength: 1 }),
+  sameKey: fc.boolean(),
+  score: fc.option(fc.integer({ min: 1, max: 10 }), { nil: null }),
+  linkedTo: fc.constantFrom('none', 'subject', 'previous'),
+  suggestion: fc.option(fc.constantFrom('SUGGESTED', 'APPROVED', 'REJECTED'), { nil: null }),
+});
+const pick = <T>(xs: readonly T[]) => fc.subarray([...xs], { minLength: 1 }).map((f) => f.join(' '));
+const candidateSelection = fc
+  .record({
+    user: fc.option(pick(['id', 'email', 'name', '__typename', 'authSubject', 'memberships { role state organization { slug } }', 'identifiers(first: 2) { totalCount edges { node { identifierValue } } }', 'identities { totalCount }']), { nil: null }),
+    identity: fc.option(pick(['id', 'name', 'externalEmail', 'user { email }', 'source { key }', 'organization { slug }', 'linkedBy']), { nil: null }),
+    suggestion: fc.option(pick(['id', 'state', 'confidence', 'decidedAt', 'subject { __typename ... on User { email } }', 'candidate { ... on Identity { name } ... on User { id } }']), { nil: null }),
+    computed: pick(['score', 'evidence { kind value weight candidateField }', '__typename']),
+  })
+  .map(({ user, identity, suggestion, computed }) =>
+    [computed, user ? `user { ${user} }` : '', identity ? `identity { ${identity} }` : '', suggestion ? `suggestion { ${suggestion} }` : ''].join(' '),
+  );
+
+describe('matchCandidates on generated worlds', () => {
+  it('the same answer as the general path, for viewers of every role', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(holderShape, { minLength: 1, maxLength: 6 }), candidateSelection, async (holders, selection) => {
+        const w = await world();
+        const values = ['G1', 'G2', 'G3'].map((v) => `${v}-${w.org.id.slice(0, 8)}`);
+        for (const [i, v] of values.entries()) await anIdentifier(w.org.id, w.person.id, w.crm.id, { identifierKey: `g${i}`, identifierValue: v });
+        let previous: { id: string } = w.person;
+        for (const [n, h] of holders.entries()) {
+          const party: Party =
+            h.kind === 'identity'
+              ? { type: 'IDENTITY', id: (await anIdentity(w.org.id, { externalEmail: w.person.email, userId: h.linkedTo === 'subject' ? w.person.id : h.linkedTo === 'previous' ? previous.id : null })).id }
+              : { type: 'USER', id: (await aUser()).id };
+          if (party.type === 'USER') {
+            if (h.kind === 'member') await aMember(w.org.id, party.id, { state: h.state });
+            const org = h.kind === 'elsewhere' ? (await prisma.member.findFirstOrThrow({ where: { userId: w.left.id, organizationId: { not: w.org.id } } })).organizationId : w.org.id;
+            if (h.kind === 'left' || h.kind === 'elsewhere') await aMember(org, party.id);
+            const source = org === w.org.id ? w.crm.id : (await aSource(org)).id;
+            for (const v of h.values) {
+              await anIdentifier(org, party.id, source, { identifierKey: h.sameKey ? `g${v}` : `other${n}-${v}`, identifierValue: values[v]!, confidenceScore: h.score && h.score / 10 });
+            }
+            if (h.kind === 'merged') await prisma.user.update({ where: { id: party.id }, data: { mergedIntoId: previous.id } });
+            previous = party;
+          }
+          if (h.suggestion) {
+            await prisma.linkSuggestion.create({
+              data: { organizationId: w.org.id, ...normalisedPair({ type: 'USER', id: w.person.id }, party), state: h.suggestion, confidence: h.score && h.score / 10, createdBy: 'MANUAL', decidedAt: h.suggestion === 'SUGGESTED' ? null : new Date() },
+            });
+          }
+        }
+        const query = `{ matchCandidates(organizationId: "${w.org.id}", userId: "${globalId('User', w.person.id)}") { ${selection} } }`;
+        // Every user holding a value here is a candidate (an identity, unless it is the subject's own).
+        const users = holders.filter((h) => h.kind !== 'identity' && h.kind !== 'elsewhere').length;
+        const named = /\b(user|identity|suggestion) \{/.test(selection);
+        for (const [viewer, options] of [...w.viewers, ...w.refused]) {
+          const both = await bothWays(query, options);
+          expect(both.planned, `${query}\nas ${viewer}`).toEqual(both.general);
+          if (!both.planned.errors && named) expect(both.plans, `${query}\nas ${viewer}`).toBe(1);
+          if (!both.planned.errors) expect(both.planned.data!.matchCandidates.length).toBeGreaterThanOrEqual(users);
+        }
+      }),
+      { numRuns: 4 },
+    );
+  }, 240_000);
 });
