@@ -123,6 +123,22 @@ describe('SQL statements per request of the benchmark scenarios, authentication 
     }
   });
 
+  it('answers viewer, and user by id or by email, in 1 statement', async () => {
+    const { people, credentials } = await world();
+    const [[, token]] = credentials;
+    const viewer = await statementsOf('{ viewer { id email memberships { role } } }', {}, token!);
+    expect(viewer.data.viewer.memberships).toEqual([{ role: 'ANALYST' }]);
+    expect(viewer.statements).toBe(PLANNED_STATEMENTS);
+    for (const [, options] of credentials) {
+      const byId = await statementsOf('query ($id: ID!) { user(id: $id) { email identifiers(first: 5) { totalCount } } }', { id: globalId('User', people[3]!.id) }, options);
+      expect(byId.data.user).toEqual({ email: people[3]!.email, identifiers: { totalCount: 2 } });
+      expect(byId.statements).toBe(PLANNED_STATEMENTS);
+      const byEmail = await statementsOf('query ($email: String!) { user(email: $email) { id } }', { email: people[4]!.email.toUpperCase() }, options);
+      expect(byEmail.data.user.id).toBe(globalId('User', people[4]!.id));
+      expect(byEmail.statements).toBe(PLANNED_STATEMENTS);
+    }
+  });
+
   it('answers _entities for 10 or 100 User representations in 1 statement', async () => {
     const { people, credentials } = await world();
     const reps = (n: number) => people.slice(0, n).map((p) => ({ __typename: 'User', id: globalId('User', p.id) }));

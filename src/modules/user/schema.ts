@@ -73,7 +73,21 @@ async function userAsOf(ctx: Context, info: PlanInfo, args: { id?: string | null
   return id ? ((await prebuiltUser(ctx, info, id, asOf)) ?? null) : null;
 }
 
-rootPlanners.set('user', async (ctx, info, args) => (args.asOf ? userAsOf(ctx, info, args as Parameters<typeof userAsOf>[2]) : undefined));
+/** The viewer's own user: always visible to itself. */
+const ownUser = (ctx: Context) => (ctx.viewer.kind === 'user' ? ctx.viewer.userId : null);
+/** `user(id | email)` now: the user the lookup names, under the rule node(id) reads users by. */
+const lookedUp = (lookup: ReturnType<typeof userLookup>): RowsWhere => (c, readable, administered) => ({ ...lookup, ...visibleUser(c, readable, administered) });
+
+// A whole operation of `viewer` or of `user` is one statement (plugins/planned-operations.ts).
+// A miss of `user` may be a merged user's id or email: the general path leads it on.
+rootPlanners.set('viewer', async (ctx, info) => {
+  const id = ownUser(ctx);
+  return id ? prebuiltRow(ctx, info, 'User', () => ({ id })) : null;
+});
+rootPlanners.set('user', async (ctx, info, args) => {
+  if (args.asOf) return userAsOf(ctx, info, args as Parameters<typeof userAsOf>[2]);
+  return (await prebuiltRow(ctx, info, 'User', lookedUp(userLookup(args as Parameters<typeof userLookup>[0])))) ?? undefined;
+});
 // As of a moment, nodes(ids) reads each id's user from where it led then.
 leadNodeAsOf('User', (b, id) => survivorAt(b.from(model('User')), id));
 
@@ -83,8 +97,8 @@ builder.queryFields((t) => ({
     nullable: true,
     description: 'The signed-in user; null for anonymous callers and API keys.',
     resolve: async (query, _root, _args, ctx, info) => {
-      if (ctx.viewer.kind !== 'user') return null;
-      const id = ctx.viewer.userId;
+      const id = ownUser(ctx);
+      if (!id) return null;
       // Compiled, but for the fields that have no SQL form (they take the general path alone).
       const answer = await prebuiltRow(ctx, info, 'User', () => ({ id }), null, null, true);
       return answer === undefined ? prisma.user.findUnique({ ...query, where: { id } }) : compiledObject<User>(answer, 'User', query);
@@ -103,8 +117,7 @@ builder.queryFields((t) => ({
     },
     resolve: async (query, _root, args, ctx, info) => {
       if (args.asOf) return compiledObject<User>(await userAsOf(ctx, info, { ...args, asOf: args.asOf }), 'User', query);
-      const lookup = userLookup(args);
-      const answer = await prebuiltRow(ctx, info, 'User', (c, readable, administered) => ({ ...lookup, ...visibleUser(c, readable, administered) }), null, null, true);
+      const answer = await prebuiltRow(ctx, info, 'User', lookedUp(userLookup(args)), null, null, true);
       // A miss may be a merged user's id or email: the general path leads it to the survivor.
       return answer ? compiledObject<User>(answer, 'User', query) : findUser(ctx.access, args, query);
     },
