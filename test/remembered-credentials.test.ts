@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { prisma } from '../src/db.ts';
+import { engineCounts } from '../src/modules/shared/engine/index.ts';
 import type { MemberRole, MembershipState } from '../src/generated/prisma/client.ts';
-import { appWith, gql, tokenFor, type GqlOptions, type GqlResult } from './helpers/app.ts';
+import { app, appWith, gql, tokenFor, type GqlOptions, type GqlResult } from './helpers/app.ts';
 import { anApiKey, aTenantWithMember, aUser, aMember } from './helpers/factories.ts';
 import { fc } from './helpers/property-runs.ts';
 import { withSqlLog } from './helpers/sql-count.ts';
@@ -124,5 +125,21 @@ describe('a remembered credential answers as a new one', () => {
     const after = await gql(OPERATIONS.admin, options);
     expect(after.data?.organization.apiKeys).toBeNull();
     expect(after.errors?.map((e) => e.extensions?.code)).toEqual(['FORBIDDEN']);
+  });
+
+  it('counts a compiled read whose credential changed under its own name, not as compiled, in /metrics', async () => {
+    const { organization, user, apply } = await world();
+    const options = { token: await tokenFor(user.authSubject!), organizationId: organization.id, variables: { org: organization.id } };
+    await gql(OPERATIONS.admin, options);
+    const counts = () => ({ compiled: engineCounts.compiled.get('organization') ?? 0, changed: engineCounts.credentialChanged.get('organization') ?? 0 });
+    const before = counts();
+    await apply({ kind: 'role', role: 'ANALYST' });
+    const after = await gql(OPERATIONS.admin, options);
+    expect(after.errors?.map((e) => e.extensions?.code)).toEqual(['FORBIDDEN']);
+    // The remembered admin's statement found the credential changed; the read answered
+    // after reading it again (apiKeys left to its resolver) is the one compiled read.
+    expect(counts()).toEqual({ compiled: before.compiled + 1, changed: before.changed + 1 });
+    const text = await (await app.fetch('http://localhost/metrics')).text();
+    expect(text).toMatch(/graphql_compiled_reads_total\{field="organization",outcome="credentialChanged"\} [1-9]/);
   });
 });

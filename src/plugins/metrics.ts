@@ -20,10 +20,11 @@ export function useMetrics(): Plugin[] {
     registers: [registry],
   });
   // Reads of root fields the engine compiles: answered by its statement, left to the
-  // general path (a selection it does not compile), or left to it after the statement failed.
+  // general path (a selection it does not compile), left to it after the statement
+  // failed, or whose statement found the remembered credential changed.
   new Counter({
     name: 'graphql_compiled_reads_total',
-    help: 'Reads of root fields the read engine compiles, by field and outcome (compiled, fallback, failed).',
+    help: 'Reads of root fields the read engine compiles, by field and outcome (compiled, fallback, failed, credentialChanged).',
     labelNames: ['field', 'outcome'] as const,
     registers: [registry],
     collect() {

@@ -10,7 +10,8 @@ import { Unplannable, type JsonText, type Parts, type PlanRow } from './text.ts'
 // Compiles the selection under a root field and runs its one statement. A selection
 // the engine does not compile, and a statement that fails, leave the read to the
 // general path: both are logged (once per operation for a selection, every time for a
-// failure) and counted (`engineCounts`, in /metrics).
+// failure) and counted (`engineCounts`, in /metrics), as is a read whose remembered
+// credential turned out changed.
 
 let planning = true;
 
@@ -19,8 +20,17 @@ export function setPlannedReads(enabled: boolean): void {
   planning = enabled;
 }
 
-/** Reads answered by a compiled statement, left to the general path, or whose statement failed; by root field. */
-export const engineCounts = { compiled: new Map<string, number>(), fallback: new Map<string, number>(), failed: new Map<string, number>() };
+/**
+ * Reads answered by a compiled statement, left to the general path, whose statement
+ * failed, or whose statement found the remembered credential changed (the request
+ * reads it again and is answered another way); by root field.
+ */
+export const engineCounts = {
+  compiled: new Map<string, number>(),
+  fallback: new Map<string, number>(),
+  failed: new Map<string, number>(),
+  credentialChanged: new Map<string, number>(),
+};
 const count = (m: Map<string, number>, field: string) => m.set(field, (m.get(field) ?? 0) + 1);
 
 /** Root field nodes (of cached documents) and the messages logged about them already. */
@@ -93,20 +103,24 @@ export async function planAndRun(
   const check = ctx.viewer.kind === 'anonymous' ? undefined : ctx.viewer.unconfirmed;
   const text = check ? checked(plan.text, b, check) : plan.text;
   const answer = (rows: PlanRow[]) => {
-    if (check && rows[0]?.[CHECKED] !== true) throw new CredentialChanged();
+    if (check && rows[0]?.[CHECKED] !== true) {
+      count(engineCounts.credentialChanged, field);
+      throw new CredentialChanged();
+    }
     return plan.parts.render(rows[0] ?? null);
   };
   if (asOf) return answer(await sql<PlanRow>(statementFor(text), b.params));
   let rows: PlanRow[];
   try {
     rows = await sql<PlanRow>(statementFor(text), b.params);
-    count(engineCounts.compiled, field);
   } catch (err) {
     count(engineCounts.failed, field);
     logger.warn({ field, error: (err as Error).message }, 'compiled read failed; the general path answers it');
     return undefined;
   }
-  return answer(rows);
+  const answered = answer(rows);
+  count(engineCounts.compiled, field);
+  return answered;
 }
 
 /** A compiled read whose viewer came from memory found the credential changed: the request must read it again. */
