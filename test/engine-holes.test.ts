@@ -1,8 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Builder } from '../src/modules/shared/engine/builder.ts';
 import { engineCounts, setPlannedReads } from '../src/modules/shared/engine/index.ts';
 import { globalId, gql, tokenFor, type GqlOptions } from './helpers/app.ts';
 import { aMember, anIdentifier, anIdentity, anOrganization, aSource, aUser } from './helpers/factories.ts';
-import { bothWays } from './helpers/engine.ts';
+import { bothWays, isPlan } from './helpers/engine.ts';
+import { withSqlLog } from './helpers/sql-count.ts';
 
 // Operations the engine cannot answer whole: several root fields, or fields with no SQL
 // form below a compiled root. Each root is still compiled; only the fields it cannot
@@ -111,5 +113,36 @@ describe('holes: only what the engine cannot compile takes the general path', ()
     // The users' rows, once for all six members.
     expect(statements.filter((s) => /FROM "public"\."users" AS "t0" WHERE "t0"\."id" IN/.test(s))).toHaveLength(1);
     expect(engineCounts.fallback.get('User.authSubject')).toBe(before + 1);
+  });
+
+  it('builds the plan of a root with holes once per request, answering as before, for a new credential and a remembered one', async () => {
+    const { org, admin, people, identity, viewers } = await world();
+    const cases = [
+      `{ organization(id: "${org.id}") { name apiKeys(first: 1) { totalCount } members(first: 10) { edges { node { user { email authSubject } } } } } }`,
+      `{ node(id: "${globalId('User', people[2]!.id)}") { id ... on User { name authSubject } } }`,
+      `{ identity(id: "${globalId('Identity', identity.id)}") { name user { email authSubject } } }`,
+      `{ resolve(input: { identifier: { source: "crm", identifierKey: "owner_id", identifierValue: "o1" } }) { user { name authSubject } } }`,
+    ];
+    // Each build of a plan collects its root's selection once.
+    const collect = vi.spyOn(Builder.prototype, 'collect');
+    const rootBuilds = () => collect.mock.calls.filter((args, i) => args[1] === (collect.mock.contexts[i] as Builder).info.fieldNodes).length;
+    try {
+      for (const query of cases) {
+        // A credential not seen yet, then the same one remembered.
+        const fresh = { token: await tokenFor(admin.authSubject!, { jti: `${Math.random()}` }), organizationId: org.id };
+        for (const options of [fresh, fresh, viewers[1]![1]]) {
+          collect.mockClear();
+          const { result, statements } = await withSqlLog(() => gql(query, options));
+          expect(rootBuilds(), query).toBe(1);
+          expect(statements.filter(isPlan), query).toHaveLength(1);
+          setPlannedReads(false);
+          const general = await gql(query, options);
+          setPlannedReads(true);
+          expect(result, query).toEqual(general);
+        }
+      }
+    } finally {
+      collect.mockRestore();
+    }
   });
 });

@@ -16,7 +16,7 @@ import {
 import type { Plugin } from 'graphql-yoga';
 import { confirmViewer, type Context } from '../context.ts';
 import { database } from '../db.ts';
-import { JsonText, rootPlanners, type PlanInfo } from '../modules/shared/engine/index.ts';
+import { beforeExecution, JsonText, rootPlanners } from '../modules/shared/engine/index.ts';
 
 // Root fields of a query answered by one statement each, without executing resolvers:
 // a root field with a planner (modules/shared/engine) whose selection the planner
@@ -25,6 +25,8 @@ import { JsonText, rootPlanners, type PlanInfo } from '../modules/shared/engine/
 // runs; otherwise graphql-js executes the others alone (a copy of the operation
 // without the answered ones), and the answers are put together in the operation's
 // order. Anything that fails or is refused, with its errors, takes the general path.
+// A root whose selection has fields with no SQL form (holes) is built once: the plan
+// waits for the root's resolver, which still makes its own checks (engine/run.ts).
 // Runs after the plugins that may refuse the operation (limits, input checks, rate
 // limits), so they apply alike.
 
@@ -111,7 +113,7 @@ function documentWithout(document: DocumentNode, planned: Planned, answered: Rea
 /** A root field's answer from its planner: undefined when it cannot be planned or anything fails. */
 async function plan(schema: GraphQLSchema, planned: Planned, field: FieldNode, ctx: Context, variables: Record<string, unknown>): Promise<unknown> {
   const definition = schema.getQueryType()!.getFields()[field.name.value]!;
-  const info: PlanInfo = { schema, fragments: planned.fragments, variableValues: variables, fieldNodes: [field] };
+  const info = beforeExecution({ schema, fragments: planned.fragments, variableValues: variables, fieldNodes: [field] });
   try {
     return await rootPlanners.get(field.name.value)!(ctx, info, getArgumentValues(definition, field, variables));
   } catch {

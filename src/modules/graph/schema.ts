@@ -124,12 +124,13 @@ function resolver(ctx: Context, info: GraphQLResolveInfo, organizationId: string
 
 // A whole operation of one `resolve` of an identifier, the most common, is answered by
 // one statement: the resolver's checks, then the plan (plugins/planned-operations.ts).
-// Lookups among other fields stay batched by the resolver.
+// Lookups among other fields stay batched by the resolver. A plan with holes is kept
+// for the resolver, which compiles the same read with them when it is the only field.
 rootPlanners.set('resolve', async (ctx, info, args) => {
   if (args.asOf) return asOfPlanner(ctx, info, args as Parameters<typeof asOfPlanner>[2]);
   const organizationId = await readableOrganization(ctx.access, args.organizationId as string | null | undefined);
   const [key] = toKeys([args.input as ResolveInputShape], 'input');
-  return compiledResolution(ctx, info, organizationId, key!, false);
+  return compiledResolution(ctx, info, organizationId, key!, true);
 });
 
 // A national phone number needs its source's region, and a value that may be a phone

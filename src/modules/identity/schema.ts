@@ -125,7 +125,8 @@ async function compiledIdentity(ctx: Context, info: PlanInfo, args: Parameters<t
   const visible: RowsWhere = (_c, readable) => (organizationId === null ? { ...where, ...readableWhere(readable) } : where);
   return prebuiltRow(ctx, info, 'Identity', visible, null, null, holes);
 }
-rootPlanners.set('identity', (ctx, info, args) => compiledIdentity(ctx, info, args as Parameters<typeof identityLookup>[1], false));
+// A plan with holes is kept for the resolver, which compiles the same read with them.
+rootPlanners.set('identity', (ctx, info, args) => compiledIdentity(ctx, info, args as Parameters<typeof identityLookup>[1], true));
 
 const filterArgs = (arg: ArgBuilder<Types>, withUser: boolean) => ({
   identityType: arg({ type: IdentityTypeEnum, required: false, description: 'Only identities of this type.' }),

@@ -56,11 +56,11 @@ export const OrganizationRef = builder.prismaNode('Organization', {
 });
 
 // A whole operation of one `organization`: the resolver's checks, then the planned
-// statement (plugins/planned-operations.ts).
+// statement (plugins/planned-operations.ts); a plan with holes is kept for the resolver.
 rootPlanners.set('organization', async (ctx, info, args) => {
   const id = await organizationIdForRead(ctx.access, args as { id?: string | null; slug?: string | null });
   if (args.asOf) return organizationAsOf(ctx, info, id, args.asOf as Date);
-  return id === null ? null : prebuiltOrganization(ctx, info, id);
+  return id === null ? null : prebuiltOrganization(ctx, info, id, null, true);
 });
 
 // node(id, asOf) of an organization: null unless the viewer may read it, as now; the

@@ -96,12 +96,13 @@ function nodesNow(ctx: Context, info: PlanInfo, list: Parts[], holes: boolean): 
 const nodeAsOf = async (ctx: Context, info: PlanInfo, parts: Parts, asOf: Date) => soleElement(await nodesAsOf(ctx, info, [parts], asOf));
 
 // A whole operation of one `node` is one statement (plugins/planned-operations.ts). A
-// type with a redirect that finds nothing takes the general path, which follows it.
+// type with a redirect that finds nothing takes the general path, which follows it. A
+// plan with holes is kept for the resolver.
 rootPlanners.set('node', async (ctx, info, args) => {
   if (args.asOf) return nodeAsOf(ctx, info, globalIdParts(String(args.id)), args.asOf as Date);
   const parts = globalIdParts(String(args.id));
   if (!parts) return undefined;
-  const answer = await prebuiltNode(ctx, info, parts.typename, parts.id);
+  const answer = await prebuiltNode(ctx, info, parts.typename, parts.id, null, true);
   return redirects.has(parts.typename) ? (answer ?? undefined) : answer;
 });
 rootPlanners.set('nodes', async (ctx, info, args) => {

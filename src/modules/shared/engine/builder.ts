@@ -53,12 +53,25 @@ export class Builder {
     readonly readableRoot: string | null = null,
     /** The moment the plan reads as of (each model's versions valid then); null: the present. */
     readonly asOf: Date | null = null,
-    /**
-     * Whether a field the engine does not compile leaves a hole in its object (the
-     * general path fills it: compiled.ts) instead of refusing the whole plan.
-     */
-    readonly holes = false,
+    /** See `holes`. */
+    private readonly holesAllowed = false,
   ) {}
+
+  /**
+   * Whether a field the engine does not compile leaves a hole in its object (the
+   * general path fills it: compiled.ts) instead of refusing the whole plan.
+   */
+  get holes(): boolean {
+    this.holesAsked ||= this.holesAllowed;
+    return this.holesAllowed;
+  }
+
+  /**
+   * Whether anything built so far depended on holes being allowed. When nothing did,
+   * the plan is the one a builder without holes makes (run.ts answers a whole
+   * operation with it).
+   */
+  holesAsked = false;
 
   /** Whether the viewer administers the organization `id`. */
   administers(id: string): boolean {

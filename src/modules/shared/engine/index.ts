@@ -16,7 +16,7 @@ export {
   type RootPlanner,
   type RowsWhere,
 } from './roots.ts';
-export { engineCounts, isCompiledStatement, notAsOf, setPlannedReads, statementFor } from './run.ts';
+export { beforeExecution, engineCounts, isCompiledStatement, notAsOf, setPlannedReads, statementFor } from './run.ts';
 export { JsonText, type PlanRow } from './text.ts';
 export { matches, whereSql } from './where.ts';
 export { leadNode, leadNodeAsOf, prebuiltNodes, prebuiltNodesAsOf, prebuiltResolutions, prebuiltResolutionsAsOf, soleElement, type NodeLead, type NodePosition } from './in-order.ts';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FieldNode } from 'graphql';
-import type { Context, CredentialCheck } from '../../../context.ts';
+import type { Context, CredentialCheck, Viewer } from '../../../context.ts';
 import { sql, statement, type Statement } from '../../../db.ts';
 import { ApiError, ErrorCode } from '../../../errors.ts';
 import { logger } from '../../../observability/logger.ts';
@@ -67,8 +67,55 @@ export interface Plan {
 export interface PlanOptions {
   readableRoot?: string | null;
   asOf?: Date | null;
-  /** Leave the fields the engine cannot compile to the general path (compiled.ts) instead of refusing the plan. */
+  /**
+   * Leave the fields the engine cannot compile to the general path (compiled.ts) instead
+   * of refusing the plan. A root planner passes it when its resolver compiles the same
+   * read with holes: a plan with holes built before execution is then kept for it.
+   */
   holes?: boolean;
+}
+
+/** Root fields' plan infos made before execution (plugins/planned-operations.ts), to answer the whole operation. */
+const operationRoots = new WeakSet<PlanInfo>();
+
+/** Marks `info` as a root field's before execution: see planAndRun. */
+export function beforeExecution(info: PlanInfo): PlanInfo {
+  operationRoots.add(info);
+  return info;
+}
+
+/**
+ * Plans built with holes before execution, by request and root field node, for the
+ * root's resolver, with what they were built for; null: refused. The resolver takes
+ * one only while the viewer (read again in between, context.ts confirmViewer) is the
+ * same, so that the read is built once per request.
+ */
+interface Kept {
+  viewer: Viewer;
+  readableRoot: string | null;
+  built: { b: Builder; plan: Plan } | null;
+}
+const kept = new WeakMap<Context, Map<FieldNode, Kept>>();
+
+/** Root field nodes whose plan with holes had none left but depended on them (a union's objects carry their type): built without holes first. */
+const typed = new WeakSet<FieldNode>();
+
+/** A viewer's facts, without whether they came from memory. */
+const factsOf = (v: Viewer) => JSON.stringify(v, (k, value: unknown) => (k === 'unconfirmed' ? undefined : value instanceof Map ? [...value] : value));
+
+function takeKept(ctx: Context, node: FieldNode, readableRoot: string | null): Kept['built'] | undefined {
+  const byNode = kept.get(ctx);
+  const k = byNode?.get(node);
+  if (!k) return undefined;
+  byNode!.delete(node);
+  const same = k.readableRoot === readableRoot && (k.viewer === ctx.viewer || factsOf(k.viewer) === factsOf(ctx.viewer));
+  return same ? k.built : undefined;
+}
+
+function keep(ctx: Context, node: FieldNode, readableRoot: string | null, built: Kept['built']): void {
+  let byNode = kept.get(ctx);
+  if (!byNode) kept.set(ctx, (byNode = new Map()));
+  byNode.set(node, { viewer: ctx.viewer, readableRoot, built });
 }
 
 /**
@@ -84,20 +131,44 @@ export async function planAndRun(
   if (!planning && !asOf) return undefined;
   const node = info.fieldNodes[0]!;
   const field = node.name.value;
-  // Only the engine reads the past: the general path would answer the present.
-  // Both lists come from the roles the request read once (Access.organizationIdsWith).
-  const [readable, administered] = await Promise.all([ctx.access.readableOrganizationIds(), ctx.access.organizationIdsWith('admin')]);
-  const b = new Builder(info, ctx, readable, administered, readableRoot, asOf, holes && !asOf);
-  let plan: Plan;
-  try {
-    plan = build(b);
-  } catch (err) {
-    if (!(err instanceof Unplannable)) throw err;
-    if (asOf) throw notAsOf(field, err.message);
-    count(engineCounts.fallback, field);
-    logOnce(node, { field, reason: err.message }, holes ? 'read not compiled; the general path answers it' : 'operation not answered by one statement; its resolvers run');
-    return undefined;
+  holes &&= !asOf;
+  // Before execution, with holes: a plan with none left answers the operation; one
+  // with holes left waits for the root's resolver, as does a refusal.
+  const first = holes && operationRoots.has(info);
+  let built = holes && !first ? takeKept(ctx, node, readableRoot) : undefined;
+  if (built === null) return undefined;
+  if (!built) {
+    // Only the engine reads the past: the general path would answer the present.
+    // Both lists come from the roles the request read once (Access.organizationIdsWith).
+    const [readable, administered] = await Promise.all([ctx.access.readableOrganizationIds(), ctx.access.organizationIdsWith('admin')]);
+    const attempt = (withHoles: boolean) => {
+      const b = new Builder(info, ctx, readable, administered, readableRoot, asOf, withHoles);
+      return { b, plan: build(b) };
+    };
+    const withHoles = holes && !(first && typed.has(node));
+    try {
+      built = attempt(withHoles);
+    } catch (err) {
+      if (!(err instanceof Unplannable)) throw err;
+      if (asOf) throw notAsOf(field, err.message);
+      count(engineCounts.fallback, field);
+      logOnce(node, { field, reason: err.message }, holes && !first ? 'read not compiled; the general path answers it' : 'operation not answered by one statement; its resolvers run');
+      if (first && withHoles) keep(ctx, node, readableRoot, null);
+      return undefined;
+    }
+    if (first && built.b.holesLeft.length) {
+      count(engineCounts.fallback, field);
+      logOnce(node, { field, holes: built.b.holesLeft }, 'operation not answered by one statement; its resolvers run');
+      keep(ctx, node, readableRoot, built);
+      return undefined;
+    }
+    if (first && built.b.holesAsked) {
+      // Nothing left to the general path, but the objects carry what it would need.
+      typed.add(node);
+      built = attempt(false);
+    }
   }
+  const { b, plan } = built;
   for (const hole of b.holesLeft) count(engineCounts.fallback, hole.slice(0, hole.indexOf(':')));
   if (b.holesLeft.length) logOnce(node, { field, holes: b.holesLeft }, 'fields left to the general path');
   const check = ctx.viewer.kind === 'anonymous' ? undefined : ctx.viewer.unconfirmed;
