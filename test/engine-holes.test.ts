@@ -55,6 +55,7 @@ describe('holes: only what the engine cannot compile takes the general path', ()
       `{ user(id: "${globalId('User', people[0]!.id)}") { email authSubject identities(first: 5) { edges { node { name } } } } }`,
       `{ viewer { email authSubject memberships { role organization { name } } } }`,
       `{ node(id: "${globalId('User', people[2]!.id)}") { id ... on User { name authSubject } } }`,
+      `{ nodes(ids: ["${globalId('User', people[2]!.id)}", "${globalId('Identity', identity.id)}"]) { id ... on User { name authSubject } } }`,
       `{ identity(id: "${globalId('Identity', identity.id)}") { name user { email authSubject } source { key } } }`,
     ];
     for (const [viewer, options] of viewers) {
@@ -120,12 +121,14 @@ describe('holes: only what the engine cannot compile takes the general path', ()
     const cases = [
       `{ organization(id: "${org.id}") { name apiKeys(first: 1) { totalCount } members(first: 10) { edges { node { user { email authSubject } } } } } }`,
       `{ node(id: "${globalId('User', people[2]!.id)}") { id ... on User { name authSubject } } }`,
+      `{ nodes(ids: ["${globalId('User', people[2]!.id)}", "${globalId('Identity', identity.id)}"]) { id ... on User { name authSubject } } }`,
       `{ identity(id: "${globalId('Identity', identity.id)}") { name user { email authSubject } } }`,
       `{ resolve(input: { identifier: { source: "crm", identifierKey: "owner_id", identifierValue: "o1" } }) { user { name authSubject } } }`,
+      `{ resolveMany(inputs: [{ identifier: { source: "crm", identifierKey: "owner_id", identifierValue: "o1" } }]) { user { name authSubject } } }`,
     ];
-    // Each build of a plan collects its root's selection once.
+    // Each build of a plan is a builder that collects its root's selection.
     const collect = vi.spyOn(Builder.prototype, 'collect');
-    const rootBuilds = () => collect.mock.calls.filter((args, i) => args[1] === (collect.mock.contexts[i] as Builder).info.fieldNodes).length;
+    const rootBuilds = () => new Set(collect.mock.contexts.filter((b, i) => collect.mock.calls[i]![1] === (b as Builder).info.fieldNodes)).size;
     try {
       for (const query of cases) {
         // A credential not seen yet, then the same one remembered.

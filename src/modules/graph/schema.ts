@@ -171,13 +171,14 @@ async function asOfPlanner(ctx: Context, info: PlanInfo, args: { organizationId?
   return many ? answers : soleElement(answers);
 }
 // A whole operation of one `resolveMany` is one statement too when every key is one
-// `resolve` compiles (the resolver's checks first, as for `resolve`).
+// `resolve` compiles (the resolver's checks first, as for `resolve`); a plan with holes
+// is kept for the resolver, as for `resolve`.
 rootPlanners.set('resolveMany', async (ctx, info, args) => {
   if (args.asOf) return asOfPlanner(ctx, info, args as Parameters<typeof asOfPlanner>[2]);
   const inputs = args.inputs as ResolveInputShape[];
   checkedCount(inputs, true);
   const organizationId = await readableOrganization(ctx.access, args.organizationId as string | null | undefined);
-  return compiledResolutions(ctx, info, organizationId, toKeys(inputs, 'inputs'), false);
+  return compiledResolutions(ctx, info, organizationId, toKeys(inputs, 'inputs'), true);
 });
 
 const ORGANIZATION_ARG = {

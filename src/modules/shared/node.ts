@@ -97,7 +97,7 @@ const nodeAsOf = async (ctx: Context, info: PlanInfo, parts: Parts, asOf: Date) 
 
 // A whole operation of one `node` is one statement (plugins/planned-operations.ts). A
 // type with a redirect that finds nothing takes the general path, which follows it. A
-// plan with holes is kept for the resolver.
+// plan with holes is kept for the resolver (`node`'s and `nodes`' compile the same read).
 rootPlanners.set('node', async (ctx, info, args) => {
   if (args.asOf) return nodeAsOf(ctx, info, globalIdParts(String(args.id)), args.asOf as Date);
   const parts = globalIdParts(String(args.id));
@@ -107,7 +107,7 @@ rootPlanners.set('node', async (ctx, info, args) => {
 });
 rootPlanners.set('nodes', async (ctx, info, args) => {
   const list = (args.ids as unknown[]).map((id) => globalIdParts(String(id)));
-  return args.asOf ? nodesAsOf(ctx, info, list, args.asOf as Date) : nodesNow(ctx, info, list, false);
+  return args.asOf ? nodesAsOf(ctx, info, list, args.asOf as Date) : nodesNow(ctx, info, list, true);
 });
 
 builder.queryFields((t) => ({

@@ -69,8 +69,9 @@ export interface PlanOptions {
   asOf?: Date | null;
   /**
    * Leave the fields the engine cannot compile to the general path (compiled.ts) instead
-   * of refusing the plan. A root planner passes it when its resolver compiles the same
-   * read with holes: a plan with holes built before execution is then kept for it.
+   * of refusing the plan. A root planner passes it only when its resolver compiles the
+   * same read (the same build of the same inputs) with holes: a plan with holes built
+   * before execution is then kept for that resolver.
    */
   holes?: boolean;
 }
