@@ -16,6 +16,7 @@ import {
 import type { Plugin } from 'graphql-yoga';
 import { confirmViewer, type Context } from '../context.ts';
 import { database } from '../db.ts';
+import { isDatabaseUnavailable } from './errors.ts';
 import { beforeExecution, JsonText, rootPlanners } from '../modules/shared/engine/index.ts';
 
 // Root fields of a query answered by one statement each, without executing resolvers:
@@ -116,7 +117,9 @@ async function plan(schema: GraphQLSchema, planned: Planned, field: FieldNode, c
   const info = beforeExecution({ schema, fragments: planned.fragments, variableValues: variables, fieldNodes: [field] });
   try {
     return await rootPlanners.get(field.name.value)!(ctx, info, getArgumentValues(definition, field, variables));
-  } catch {
+  } catch (err) {
+    // A database that cannot serve now answers for the whole operation (SERVICE_UNAVAILABLE).
+    if (isDatabaseUnavailable(err)) throw err;
     // The root field's own checks refused the arguments or the viewer, or the
     // credential changed: the general path answers, with its errors. (The engine logs
     // and counts its own fallbacks.)

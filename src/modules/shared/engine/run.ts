@@ -4,6 +4,7 @@ import type { Context, CredentialCheck, Viewer } from '../../../context.ts';
 import { sql, statement, type Statement } from '../../../db.ts';
 import { ApiError, ErrorCode } from '../../../errors.ts';
 import { logger } from '../../../observability/logger.ts';
+import { isDatabaseUnavailable } from '../../../plugins/errors.ts';
 import { Builder, type PlanInfo } from './builder.ts';
 import { Unplannable, type JsonText, type Parts, type PlanRow } from './text.ts';
 
@@ -186,6 +187,10 @@ export async function planAndRun(
   try {
     rows = await sql<PlanRow>(statementFor(text), b.params);
   } catch (err) {
+    // A database that cannot serve now (every connection busy, a restart) is no fault
+    // of the plan: the general path would wait for the same connections, so the read
+    // answers SERVICE_UNAVAILABLE at once.
+    if (isDatabaseUnavailable(err)) throw err;
     count(engineCounts.failed, field);
     logger.warn({ field, error: (err as Error).message }, 'compiled read failed; the general path answers it');
     return undefined;
