@@ -127,7 +127,10 @@ describe('lists as of a past moment', () => {
     const count = async (query: string, variables: Record<string, unknown>) => {
       const { result, statements } = await withSqlLog(() => gql(query, { ...w.as, variables: { ...variables, asOf: then } }));
       expectNoErrors(result);
-      return { all: statements.length, plans: statements.filter(isPlan).length };
+      // Whether the request read its credential again depends on what the server still
+      // remembers of it (a token's facts expire), not on the list: left out.
+      const read = statements.filter((s) => !/^SELECT u\."id" AS "id", u\."is_system_admin"/.test(s));
+      return { all: read.length, plans: read.filter(isPlan).length };
     };
     const keys = [identifier('phone', '(415) 555-0142'), identifier('contact', '415-555-0199'), identifier('owner_id', 'shared'), identifier('owner_id', 'missing')];
     const oneKey = await count(RESOLVE_MANY, { inputs: keys.slice(0, 1) });
