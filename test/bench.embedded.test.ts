@@ -3,6 +3,7 @@ import { buildSchema, parse, validate } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import type { Block, Report } from '../bench/report.ts';
 import { evaluateTargets, markdownReport } from '../bench/report.ts';
+import { generateOperations, LIMITS, measureText, type OrgData } from '../bench/shapes/generate.ts';
 import { concreteBody, normalise } from '../bench/workload.ts';
 
 // The benchmark itself never runs in tests; these check what it relies on: its
@@ -182,5 +183,30 @@ describe('benchmark', () => {
     expect(byName('cold start')[0]).toMatchObject({ ratio: 3, met: false });
     report.targets = targets;
     expect(markdownReport(report)).toContain('| 2. members, page of 50 | 32 | PostGraphile | 2000 |');
+  });
+
+  it('bench:shapes draws valid operations within the limits, the same for the same seed', () => {
+    const schema = buildSchema(readFileSync('schema.graphql', 'utf8'));
+    const u = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+    const org = (admin: boolean): OrgData => ({
+      id: u(admin ? 1 : 2),
+      admin,
+      members: [1, 2].map((i) => ({ id: u(10 + i), userId: u(20 + i), email: `user${i}@example.com`, name: `User ${i}` })),
+      identifiers: [{ id: u(30), userId: u(21), source: 'slack', sourceId: u(40), key: 'member_id', value: 'U1' }],
+      identities: [{ id: u(50), key: 'identity-3', email: 'identity3@example.com', phone: '+15550000004', externalId: 'okta-3', sourceKey: 'okta', userId: null, name: 'Identity 3' }],
+      sources: [{ id: u(40), key: 'slack' }],
+      cursors: { 'org.members': ['c1'] },
+    });
+    const ops = generateOperations(schema, [org(true), org(false)], 120, 7);
+    for (const op of ops) {
+      expect(validate(schema, parse(op.query)).map((e) => `${op.query}: ${e.message}`)).toEqual([]);
+      const m = measureText(op.query);
+      expect(m.depth).toBeLessThanOrEqual(LIMITS.depth);
+      expect(m.directives).toBeLessThanOrEqual(LIMITS.directives);
+      // An analyst is never asked what only an admin may read.
+      if (op.organizationId === u(2)) expect(op.query).not.toMatch(/apiKeys|webhookEndpoints|deletedItems/);
+    }
+    expect(new Set(ops.flatMap((o) => o.roots)).size).toBe(9);
+    expect(generateOperations(schema, [org(true), org(false)], 120, 7)).toEqual(ops);
   });
 });
