@@ -68,12 +68,12 @@ const ask: Ask = async (org, query, variables) => JSON.parse((await post(org.id,
 const statements = async () =>
   (
     await admin.query<{ calls: string; query: string }>(
-      `SELECT calls, query FROM pg_stat_statements
+      `SELECT calls, queryid::text || ' ' || query AS query FROM pg_stat_statements
        WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
          AND userid = (SELECT oid FROM pg_roles WHERE rolname = '${ROLE}') AND query NOT ILIKE '%pgboss%'
        ORDER BY calls DESC`,
     )
-  ).rows.map((r) => ({ calls: Number(r.calls), query: r.query.replace(/\s+/g, ' ').slice(0, 200) }));
+  ).rows.map((r) => ({ calls: Number(r.calls), query: r.query.replace(/\s+/g, ' ').slice(0, 220) }));
 
 const results: ShapeResult[] = [];
 try {
@@ -107,7 +107,18 @@ try {
   cluster.stop();
 }
 
-/** Sends one operation `repeat` times, one at a time, after one unmeasured send. */
+/** The statistics' last reset: a reset by another client during a measurement voids it. */
+async function lastReset() {
+  return String((await admin.query('SELECT stats_reset FROM pg_stat_statements_info')).rows[0].stats_reset);
+}
+
+/** Calls since `before` of each statement (statistics are never reset here: others on the cluster read them too). */
+function since(before: { calls: number; query: string }[], after: { calls: number; query: string }[]) {
+  const was = new Map(before.map((s) => [s.query, s.calls]));
+  return after.map((s) => ({ calls: s.calls - (was.get(s.query) ?? 0), query: s.query })).filter((s) => s.calls > 0);
+}
+
+/** Sends one operation `repeat` times, one at a time, after one unmeasured send; measured again when the statistics were reset meanwhile. */
 async function measure(op: ShapeOperation, pgPid: number | null): Promise<ShapeResult> {
   const body = JSON.stringify({ query: op.query, variables: op.variables });
   let errors = 0;
@@ -118,26 +129,30 @@ async function measure(op: ShapeOperation, pgPid: number | null): Promise<ShapeR
     firstError ??= `${status} ${text.slice(0, 400)}`;
   };
   check(await post(op.organizationId, body));
-  await admin.query('SELECT pg_stat_statements_reset()');
-  const walls: number[] = [];
-  const [p0, c0] = [cpuMs(server.pid), pgPid ? clusterCpuMs(pgPid) : 0];
-  for (let i = 0; i < repeat; i++) {
-    const t0 = performance.now();
-    const answer = await post(op.organizationId, body);
-    walls.push(performance.now() - t0);
-    check(answer);
+  for (let attempt = 0; ; attempt++) {
+    const [reset, before] = [await lastReset(), await statements()];
+    const walls: number[] = [];
+    const [p0, c0] = [cpuMs(server.pid), pgPid ? clusterCpuMs(pgPid) : 0];
+    for (let i = 0; i < repeat; i++) {
+      const t0 = performance.now();
+      const answer = await post(op.organizationId, body);
+      walls.push(performance.now() - t0);
+      check(answer);
+    }
+    const [p1, c1] = [cpuMs(server.pid), pgPid ? clusterCpuMs(pgPid) : 0];
+    const after = await statements();
+    if ((await lastReset()) !== reset && attempt < 5) continue;
+    const seen = since(before, after);
+    walls.sort((a, b) => a - b);
+    return {
+      ...op,
+      statementsPerRequest: seen.reduce((n, s) => n + s.calls, 0) / repeat,
+      p50Ms: walls[Math.floor(walls.length / 2)]!,
+      processCpuMs: (p1 - p0) / repeat,
+      postgresCpuMs: (c1 - c0) / repeat,
+      errors,
+      firstError,
+      statements: seen.sort((a, b) => b.calls - a.calls),
+    };
   }
-  const [p1, c1] = [cpuMs(server.pid), pgPid ? clusterCpuMs(pgPid) : 0];
-  const seen = await statements();
-  walls.sort((a, b) => a - b);
-  return {
-    ...op,
-    statementsPerRequest: seen.reduce((n, s) => n + s.calls, 0) / repeat,
-    p50Ms: walls[Math.floor(walls.length / 2)]!,
-    processCpuMs: (p1 - p0) / repeat,
-    postgresCpuMs: (c1 - c0) / repeat,
-    errors,
-    firstError,
-    statements: seen,
-  };
 }
