@@ -123,6 +123,20 @@ describe('SQL statements per request of the benchmark scenarios, authentication 
     }
   });
 
+  it('answers an organization switcher (organizations with pageInfo, cursors, totalCount and members) in 1 statement', async () => {
+    const { organization, credentials } = await world();
+    const query = `query ($first: Int) { organizations(first: $first) {
+      totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id slug name members(first: 5) { totalCount edges { node { role } } } } } } }`;
+    for (const [, options] of credentials) {
+      const { data, statements } = await statementsOf(query, { first: 10 }, options);
+      // A credential acting in one organization lists that one.
+      expect(data.organizations.totalCount).toBe(1);
+      expect(data.organizations.edges[0].node.id).toBe(globalId('Organization', organization.id));
+      expect(data.organizations.edges[0].node.members.totalCount).toBe(121);
+      expect(statements).toBe(PLANNED_STATEMENTS);
+    }
+  });
+
   it('answers viewer, and user by id or by email, in 1 statement', async () => {
     const { people, credentials } = await world();
     const token = credentials[0]![1];

@@ -5,7 +5,8 @@ import type { Organization } from '../../generated/prisma/client.ts';
 import { prisma } from '../../db.ts';
 import type { Context } from '../../context.ts';
 import { AS_OF_DESCRIPTION, checkedMoment } from '../shared/as-of.ts';
-import { compiledObject, JsonText, prebuiltOrganization, rootPlanners, type PlanInfo } from '../shared/engine/index.ts';
+import { compiledObject, compiledRootField, JsonText, prebuiltOrganization, prebuiltOrganizations, rootPlanners, type PlanInfo } from '../shared/engine/index.ts';
+import { readableOrganizationsRule } from '../shared/rules.ts';
 import { OLDEST_FIRST, totalCountField } from '../shared/connections.ts';
 import { mutationResult } from '../shared/errors.ts';
 import { scopesForOrganization } from '../shared/tenant.ts';
@@ -14,7 +15,6 @@ import {
   createOrganization,
   deleteOrganization,
   organizationIdForRead,
-  readableOrganizationsWhere,
   updateOrganization,
 } from './service.ts';
 
@@ -80,6 +80,16 @@ async function organizationAsOf(ctx: Context, info: PlanInfo, id: string | null,
   return (await prebuiltOrganization(ctx, info, id, await checkedMoment(id, asOf))) ?? null;
 }
 
+/** The organizations `organizations` lists, given those the viewer may read, and their order: its resolver's and the engine's rule. */
+const listed = (readable: string[] | 'all') => ({ where: readableOrganizationsRule(readable), orderBy: OLDEST_FIRST });
+
+// A whole operation of `organizations` is one statement (plugins/planned-operations.ts);
+// within a larger one, the list is compiled but for fields with no SQL form, answered
+// before the prisma connection's resolver (which pages rows it reads). Anonymous callers
+// are refused by the field's scope, on the general path.
+rootPlanners.set('organizations', async (ctx, info) => (ctx.viewer.kind === 'anonymous' ? undefined : prebuiltOrganizations(ctx, info, listed)));
+compiledRootField('organizations', async (ctx, info) => (ctx.viewer.kind === 'anonymous' ? undefined : prebuiltOrganizations(ctx, info, listed, true)));
+
 builder.queryFields((t) => ({
   organization: t.prismaField({
     type: OrganizationRef,
@@ -108,10 +118,8 @@ builder.queryFields((t) => ({
       description:
         'The organizations you may read: every one for a system admin, otherwise those you are an active member of. Oldest first.',
       authScopes: { authenticated: true },
-      resolve: async (query, _root, _args, ctx) =>
-        prisma.organization.findMany({ ...query, where: await readableOrganizationsWhere(ctx.access), orderBy: OLDEST_FIRST }),
-      totalCount: async (_root, _args, ctx) =>
-        prisma.organization.count({ where: await readableOrganizationsWhere(ctx.access) }),
+      resolve: async (query, _root, _args, ctx) => prisma.organization.findMany({ ...query, ...listed(await ctx.access.readableOrganizationIds()) }),
+      totalCount: async (_root, _args, ctx) => prisma.organization.count({ where: listed(await ctx.access.readableOrganizationIds()).where }),
     },
     { description: 'A page of organizations.', fields: totalCountField },
     { description: 'An organization in a page.' },

@@ -180,8 +180,3 @@ export async function organizationIdForRead(
   return organizationId;
 }
 
-/** The filter for organizations the viewer may read: all for a system admin, else their own. */
-export async function readableOrganizationsWhere(access: Access) {
-  const readable = await access.readableOrganizationIds();
-  return readable === 'all' ? {} : { id: { in: readable } };
-}

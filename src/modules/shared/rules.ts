@@ -9,6 +9,9 @@ export const PAGE = { default: 20, max: 100 } as const;
 /** The stable order of lists of rows: oldest first, ties broken by id. */
 export const OLDEST_FIRST = [{ createdAt: 'asc' as const }, { id: 'asc' as const }];
 
+/** The organizations `readable` lists ('all': any): the rule of the `organizations` list, in its resolver and compiled. */
+export const readableOrganizationsRule = (readable: string[] | 'all') => (readable === 'all' ? {} : { id: { in: readable } });
+
 /** Rows (any model with organizationId) of the organizations `readable` lists ('all': any). */
 export const readableWhere = (readable: string[] | 'all') => (readable === 'all' ? {} : { organizationId: { in: readable } });
 

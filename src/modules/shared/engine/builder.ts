@@ -78,6 +78,18 @@ export class Builder {
     return this.administered === 'all' || this.administered.includes(id);
   }
 
+  /**
+   * Aliases of rows of organizations the viewer may read, each checked by the row's own
+   * filter (the rows of the `organizations` list): their connections with auth scopes
+   * can be planned as at a checked root.
+   */
+  readonly readableRows = new Set<string>();
+
+  /** Whether the viewer administers every organization it may read (so every readable row). */
+  administersAllReadable(): boolean {
+    return this.administered === 'all' || (this.readable !== 'all' && this.readable.every((id) => this.administers(id)));
+  }
+
   /** The fields left as holes, as `Type.field: reason`. */
   readonly holesLeft: string[] = [];
 

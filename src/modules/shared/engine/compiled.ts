@@ -6,6 +6,7 @@ import {
   isNonNullType,
   isObjectType,
   type GraphQLOutputType,
+  type GraphQLResolveInfo,
   type GraphQLSchema,
 } from 'graphql';
 import type { Context } from '../../../context.ts';
@@ -72,6 +73,19 @@ async function rowOf(parent: Compiled, ctx: Context, schema: GraphQLSchema): Pro
   return row;
 }
 
+/** A root query field's compiled answer (with holes), or undefined to leave it to its resolver. */
+export type RootAnswer = (ctx: Context, info: GraphQLResolveInfo, args: Record<string, unknown>) => Promise<JsonText | null | undefined>;
+const rootAnswers = new Map<string, RootAnswer>();
+
+/**
+ * Declares a root query field answered by `answer` before its resolver runs: for a
+ * field whose resolver cannot return a compiled object (a prisma connection's returns
+ * rows, which the plugin pages). `answer` checks the field's auth scopes itself.
+ */
+export function compiledRootField(field: string, answer: RootAnswer): void {
+  rootAnswers.set(field, answer);
+}
+
 /**
  * Makes every resolver of `schema` answer compiled objects: a field present in the
  * compiled object is its value, a hole its own resolver's answer for the row; anything
@@ -91,6 +105,14 @@ export function answerCompiledObjects(schema: GraphQLSchema): void {
     }
     for (const field of Object.values(type.getFields())) {
       const resolve = field.resolve ?? defaultFieldResolver;
+      const root = type === schema.getQueryType() ? rootAnswers.get(field.name) : undefined;
+      if (root) {
+        field.resolve = async (parent, args, ctx, info) => {
+          const answer = await root(ctx as Context, info, args);
+          return answer === undefined ? resolve(parent, args, ctx, info) : answer && lift(JSON.parse(answer.text), info.returnType);
+        };
+        continue;
+      }
       field.resolve = (parent, args, ctx, info) => {
         if (!(parent instanceof Compiled)) return resolve(parent, args, ctx, info);
         const key = info.path.key as string;

@@ -10,7 +10,8 @@ import { orderSql, orderTerms, ParentId, whereSql, type OrderTerm } from './wher
 // connection's order (which ends with the id), one row more than the page to tell
 // whether another follows, pageInfo and cursors as the plugin writes them, and
 // totalCount over every row the filters match. A connection over a model with no
-// relation to its parent (`over`) is linked by its query's where alone.
+// relation to its parent (`over`) is linked by its query's where alone; one at the
+// root of a plan has no parent row (`parentModel` null) and is always `over` a model.
 
 const PAGING = new Set(['first', 'last', 'after', 'before']);
 const isCount = (n: unknown) => n == null || (Number.isInteger(n) && (n as number) >= 0);
@@ -20,7 +21,7 @@ type NodeOf = (b: Builder, type: GraphQLObjectType, alias: string, nodes: readon
 
 export function connectionOf(
   b: Builder,
-  parentModel: Model,
+  parentModel: Model | null,
   outer: string,
   parent: GraphQLObjectType,
   nodes: FieldNode[],
@@ -38,11 +39,12 @@ export function connectionOf(
   const cursor = cursorId == null ? undefined : (idOfCursor(cursorId) ?? unplannable('a cursor'));
   let q: { where?: unknown; orderBy?: unknown };
   try {
-    q = query(args, b.ctx, new ParentId(`${outer}.${parentModel.fields.get('id')!.column}`) as unknown as string, b.readable);
+    const parentId = parentModel && new ParentId(`${outer}.${parentModel.fields.get('id')!.column}`);
+    q = query(args, b.ctx, parentId as unknown as string, b.readable);
   } catch {
     return unplannable(`arguments of ${parent.name}.${name}`);
   }
-  const r = over ? undefined : (parentModel.relations.get(name) ?? unplannable(`${parentModel.name}.${name}`));
+  const r = over ? undefined : (parentModel?.relations.get(name) ?? unplannable(`${parent.name}.${name}`));
   const m = model(over ?? r!.model);
   const terms = orderTerms(m, q.orderBy);
   const size = Math.min(first ?? last ?? PAGE.default, PAGE.max);
@@ -50,7 +52,7 @@ export function connectionOf(
   const idColumn = m.fields.get('id')!.column;
 
   const inner = b.alias(m.table[0]!);
-  const link = r ? `${inner}.${r.column} = ${outer}.${parentModel.fields.get('id')!.column} AND ` : '';
+  const link = r ? `${inner}.${r.column} = ${outer}.${parentModel!.fields.get('id')!.column} AND ` : '';
   const filtered = `${link}${whereSql(b, m, inner, q.where)}`;
   // The page's rows are read once, one more than the page to tell whether another
   // follows, numbered in the order they are fetched; edges, cursors and hasNextPage all

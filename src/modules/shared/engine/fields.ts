@@ -93,8 +93,11 @@ function fieldOf(b: Builder, type: GraphQLObjectType, m: Model, alias: string, n
   const def = type.getFields()[name] ?? unplannable(`${type.name}.${name}`);
   const decl = declared.get(`${type.name}.${name}`);
   if (decl && 'connection' in decl) {
-    if (decl.checkedAtRoot && (alias !== ROOT || !b.readableRoot)) unplannable(`${type.name}.${name} below the root`);
-    if (decl.checkedAtRoot === 'admin' && !b.administers(b.readableRoot!)) unplannable(`${type.name}.${name} for a viewer who does not administer it`);
+    // At the checked root, or on a row of organizations each filtered to the readable
+    // ones; a list's admin-only connections only when the viewer administers them all.
+    const root = alias === ROOT ? b.readableRoot : null;
+    if (decl.checkedAtRoot && !root && !b.readableRows.has(alias)) unplannable(`${type.name}.${name} below the root`);
+    if (decl.checkedAtRoot === 'admin' && !(root ? b.administers(root) : b.administersAllReadable())) unplannable(`${type.name}.${name} for a viewer who does not administer it`);
     return connectionOf(b, m, alias, type, nodes, decl.connection, objectOf, decl.over);
   }
   if (decl) return decl.sql(b, alias, nodes, type);

@@ -1,13 +1,14 @@
 // The read engine: compiles a selection over the table-backed types to one SQL
 // statement (README, "How the hot reads are answered").
 export type { PlanInfo } from './builder.ts';
-export { answerCompiledObjects, compiledList, compiledObject } from './compiled.ts';
+export { answerCompiledObjects, compiledList, compiledObject, compiledRootField, type RootAnswer } from './compiled.ts';
 export { columnValue, compiledConnection, compiledField, pointedRow, relatedList, unionRow, type FieldSql, type UnionBranch } from './fields.ts';
 export { derivedModel, historyOf, model } from './datamodel.ts';
 export {
   compiledNode,
   prebuiltNode,
   prebuiltOrganization,
+  prebuiltOrganizations,
   prebuiltResolution,
   prebuiltRow,
   prebuiltUser,

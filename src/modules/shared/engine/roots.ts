@@ -1,8 +1,9 @@
-import type { GraphQLObjectType } from 'graphql';
+import type { FieldNode, GraphQLObjectType } from 'graphql';
 import type { Context } from '../../../context.ts';
 import { visibleUserRule, visibleUsersWhere } from '../rules.ts';
 import { sourceIdOf } from '../inputs.ts';
-import { ROOT, type Builder, type PlanInfo } from './builder.ts';
+import { ROOT, type Builder, type ConnectionQuery, type PlanInfo } from './builder.ts';
+import { connectionOf } from './connection.ts';
 import { model } from './datamodel.ts';
 import { objectOf } from './fields.ts';
 import { planAndRun } from './run.ts';
@@ -28,6 +29,31 @@ export function prebuiltOrganization(ctx: Context, info: PlanInfo, organizationI
       return { parts, text: `SELECT ${parts.select()} FROM ${b.from(m)} ${ROOT} WHERE ${whereSql(b, m, ROOT, { id: organizationId })}` };
     },
     { readableRoot: organizationId, asOf, holes },
+  );
+}
+
+/**
+ * `organizations`: a page of the organizations the viewer may read, under `rule` (the
+ * where and order the list's resolver reads with, given the readable ones), paged as
+ * every connection is, with what is selected of each as under `organization(id)`.
+ */
+export function prebuiltOrganizations(
+  ctx: Context,
+  info: PlanInfo,
+  rule: (readable: string[] | 'all') => { where?: unknown; orderBy?: unknown },
+  holes = false,
+): Promise<JsonText | null | undefined> {
+  const query = info.schema.getQueryType()!;
+  const listed: ConnectionQuery = (_args, _ctx, _parent, readable) => rule(readable);
+  return planAndRun(
+    ctx,
+    info,
+    (b) => {
+      const rowOf = (b: Builder, type: GraphQLObjectType, alias: string, nodes: readonly FieldNode[]) => (b.readableRows.add(alias), objectOf(b, type, alias, nodes));
+      const parts = new Parts(connectionOf(b, null, '', query, [...info.fieldNodes], listed, rowOf, 'Organization'));
+      return { parts, text: `SELECT ${parts.select()}` };
+    },
+    { holes },
   );
 }
 
