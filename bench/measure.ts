@@ -73,6 +73,8 @@ export class Statements {
       await this.client.query<{ calls: string; query: string }>(
         `SELECT calls, query FROM pg_stat_statements
          WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query NOT ILIKE '%pg_stat_statements%'
+           -- The webhook worker polls its queue on a timer, whatever the requests.
+           AND query NOT ILIKE '%pgboss.%'
          ORDER BY calls DESC`,
       )
     ).rows;
