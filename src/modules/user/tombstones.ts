@@ -41,20 +41,23 @@ export async function redirectsOf(ids: readonly string[], db: Db = prisma): Prom
   return new Map([...all].filter(([from, to]) => from !== to));
 }
 
-/**
- * SQL of the id of the user that the user `id` (SQL of a uuid) led to among `users` (SQL
- * of the users as of a moment, versionsAt): itself when it was not merged away then,
- * the last user reached when a step finds none, null when there was no such user.
- */
-export function survivorAt(users: string, id: string): string {
+/** SQL walking the merge chain from the user `id` (SQL of a uuid) among `users`, at most `hops` steps, answering the id `pick` chooses. */
+function chainSql(users: string, id: string, hops: number, pick: string): string {
   const m = model('User');
   const [key, next] = [m.fields.get('id')!.column, m.fields.get('mergedIntoId')!.column];
   return `(WITH RECURSIVE hop(id, next, depth) AS (
       SELECT u.${key}, u.${next}, 0 FROM ${users} u WHERE u.${key} = ${id}
       UNION ALL
-      SELECT u.${key}, u.${next}, hop.depth + 1 FROM hop JOIN ${users} u ON u.${key} = hop.next WHERE hop.depth < ${MAX_MERGE_HOPS})
-    SELECT hop.id FROM hop ORDER BY hop.depth DESC LIMIT 1)`;
+      SELECT u.${key}, u.${next}, hop.depth + 1 FROM hop JOIN ${users} u ON u.${key} = hop.next WHERE hop.depth < ${hops})
+    SELECT hop.id FROM hop ${pick} LIMIT 1)`;
 }
+
+/**
+ * SQL of the id of the user that the user `id` (SQL of a uuid) led to among `users` (SQL
+ * of the users as of a moment, versionsAt): itself when it was not merged away then,
+ * the last user reached when a step finds none, null when there was no such user.
+ */
+export const survivorAt = (users: string, id: string): string => chainSql(users, id, MAX_MERGE_HOPS, 'ORDER BY hop.depth DESC');
 const MAX_MERGE_HOPS = 10;
 /** The steps survivorsOf follows a chain for (its statement says 32 too). */
 const MAX_CHAIN = 32;
@@ -64,15 +67,7 @@ const MAX_CHAIN = 32;
  * `users` (SQL of the users table), by survivorsOf's rule: the end of its chain (itself
  * when it is not a tombstone), null when there is no such user or no end within as many steps.
  */
-export function survivorNow(users: string, id: string): string {
-  const m = model('User');
-  const [key, next] = [m.fields.get('id')!.column, m.fields.get('mergedIntoId')!.column];
-  return `(WITH RECURSIVE hop(id, next, depth) AS (
-      SELECT u.${key}, u.${next}, 0 FROM ${users} u WHERE u.${key} = ${id}
-      UNION ALL
-      SELECT u.${key}, u.${next}, hop.depth + 1 FROM hop JOIN ${users} u ON u.${key} = hop.next WHERE hop.depth < ${MAX_CHAIN})
-    SELECT hop.id FROM hop WHERE hop.next IS NULL LIMIT 1)`;
-}
+export const survivorNow = (users: string, id: string): string => chainSql(users, id, MAX_CHAIN, 'WHERE hop.next IS NULL');
 
 /**
  * The id of the user `lookup` named at `asOf` (a moment already checked), or null: a
