@@ -3,11 +3,11 @@ import type { Context } from '../../../context.ts';
 import { sourceIdOf } from '../inputs.ts';
 import { ROOT, type Builder, type PlanInfo } from './builder.ts';
 import { model } from './datamodel.ts';
-import { objectOf } from './fields.ts';
 import { visibleUserRule } from '../rules.ts';
-import { compiledNodeRule, resolutionPairs } from './roots.ts';
+import { resolutionPairs } from './roots.ts';
+import { nodeRowSql } from './named.ts';
 import { planAndRun } from './run.ts';
-import { JsonText, listText, objectText, Parts, unplannable } from './text.ts';
+import { JsonText, listText, objectText, Parts } from './text.ts';
 import { whereSql } from './where.ts';
 
 // Lists read now or as of a past moment, each answered by one statement whatever its
@@ -54,13 +54,8 @@ export async function prebuiltNodes(ctx: Context, info: PlanInfo, positions: Nod
     (b) => {
       // Each type's row is a subquery of its own, chosen by the position's type number.
       const branches = types.map((type, t) => {
-        const objectType = info.schema.getType(type) as GraphQLObjectType;
-        const m = model((objectType.extensions as { pothosPrismaModel: string }).pothosPrismaModel);
-        const visible = compiledNodeRule(type) ?? unplannable(type);
         const id = (asOf ? leads : leadsNow).get(type)?.(b, 'wanted.id') ?? 'wanted.id';
-        const object = objectText(objectOf(b, objectType, ROOT, info.fieldNodes).pairs);
-        const row = `SELECT ${object} FROM ${b.from(m)} ${ROOT} WHERE ${ROOT}.${m.fields.get('id')!.column} = ${id} AND ${whereSql(b, m, ROOT, visible(ctx, b.readable, b.administered))} LIMIT 1`;
-        return `WHEN ${t} THEN coalesce((${row}), 'null')`;
+        return `WHEN ${t} THEN coalesce(${nodeRowSql(b, info.schema.getType(type) as GraphQLObjectType, info.fieldNodes, id)}, 'null')`;
       });
       const ids = positions.map((p) => (p && !(p instanceof JsonText) ? p.id : null));
       const typeOf = positions.map((p) => (p && !(p instanceof JsonText) ? types.indexOf(p.typename) : null));
