@@ -17,7 +17,7 @@ import type { Plugin } from 'graphql-yoga';
 import { confirmViewer, type Context } from '../context.ts';
 import { database } from '../db.ts';
 import { isDatabaseUnavailable } from './errors.ts';
-import { beforeExecution, JsonText, rootPlanners } from '../modules/shared/engine/index.ts';
+import { beforeExecution, JsonText, planTogether, rootPlanners } from '../modules/shared/engine/index.ts';
 
 // Root fields of a query answered by one statement each, without executing resolvers:
 // a root field with a planner (modules/shared/engine) whose selection the planner
@@ -182,7 +182,13 @@ export function usePlannedOperations(): Plugin {
       const answered = new Map<string, unknown>();
       if (planned?.names && ctx.viewer.kind !== 'anonymous') {
         const variables = getVariableValues(args.schema, planned.operation.variableDefinitions ?? [], (args.variableValues ?? {}) as Record<string, unknown>);
-        const answers = variables.errors ? [] : await Promise.all(planned.roots.map((field) => plan(args.schema, planned, field, ctx, variables.coerced)));
+        let answers: unknown[] = [];
+        if (!variables.errors) {
+          // Several root fields' compiled reads go to PostgreSQL as one statement.
+          const batch = planned.roots.length > 1 ? planTogether(ctx, planned.roots) : undefined;
+          const planOne = (field: FieldNode) => plan(args.schema, planned, field, ctx, variables.coerced).finally(() => batch?.settled(field));
+          answers = await Promise.all(planned.roots.map(planOne)).finally(() => batch?.close());
+        }
         answers.forEach((answer, i) => answer !== undefined && answered.set(responseName(planned.roots[i]!), answer));
       }
       const names = planned?.names;

@@ -17,7 +17,8 @@ export {
   type RootPlanner,
   type RowsWhere,
 } from './roots.ts';
-export { beforeExecution, engineCounts, isCompiledStatement, notAsOf, setPlannedReads, statementFor } from './run.ts';
+export { beforeExecution, engineCounts, notAsOf, setPlannedReads } from './run.ts';
+export { isCompiledStatement, planTogether, statementFor } from './send.ts';
 export { JsonText, type PlanRow } from './text.ts';
 export { matches, whereSql } from './where.ts';
 export { leadNode, leadNodeAsOf, prebuiltNodes, prebuiltNodesAsOf, prebuiltResolutions, prebuiltResolutionsAsOf, soleElement, type NodeLead, type NodePosition } from './in-order.ts';

@@ -1,11 +1,10 @@
-import { createHash } from 'node:crypto';
 import type { FieldNode } from 'graphql';
-import type { Context, CredentialCheck, Viewer } from '../../../context.ts';
-import { sql, statement, type Statement } from '../../../db.ts';
+import type { Context, Viewer } from '../../../context.ts';
 import { ApiError, ErrorCode } from '../../../errors.ts';
 import { logger } from '../../../observability/logger.ts';
 import { isDatabaseUnavailable } from '../../../plugins/errors.ts';
 import { Builder, type PlanInfo } from './builder.ts';
+import { credentialHeld, send } from './send.ts';
 import { Unplannable, type JsonText, type Parts, type PlanRow } from './text.ts';
 
 // Compiles the selection under a root field and runs its one statement. A selection
@@ -36,20 +35,6 @@ const count = (m: Map<string, number>, field: string) => m.set(field, (m.get(fie
 
 /** Root field nodes (of cached documents) and the messages logged about them already. */
 const logged = new WeakMap<FieldNode, Set<string>>();
-
-/** Prepared statements are kept for this many distinct plans; more run unprepared. */
-const MAX_NAMED = 200;
-const named = new Map<string, Statement>();
-
-export function statementFor(text: string): Statement {
-  let s = named.get(text);
-  if (!s) {
-    const name = `plan_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
-    s = named.size < MAX_NAMED ? statement(name, text) : { name: '', text };
-    if (s.name) named.set(text, s);
-  }
-  return s;
-}
 
 /** A read as of a past moment of something only the present has: BAD_USER_INPUT naming it. */
 export function notAsOf(field: string, what: string): ApiError {
@@ -174,18 +159,18 @@ export async function planAndRun(
   for (const hole of b.holesLeft) count(engineCounts.fallback, hole.slice(0, hole.indexOf(':')));
   if (b.holesLeft.length) logOnce(node, { field, holes: b.holesLeft }, 'fields left to the general path');
   const check = ctx.viewer.kind === 'anonymous' ? undefined : ctx.viewer.unconfirmed;
-  const text = check ? checked(plan.text, b, check) : plan.text;
+  const read = { text: plan.text, params: b.params, columns: ['found', ...plan.parts.columns.map((_, i) => `c${i}`)], check };
   const answer = (rows: PlanRow[]) => {
-    if (check && rows[0]?.[CHECKED] !== true) {
+    if (check && !credentialHeld(rows[0])) {
       count(engineCounts.credentialChanged, field);
       throw new CredentialChanged();
     }
     return plan.parts.render(rows[0] ?? null);
   };
-  if (asOf) return answer(await sql<PlanRow>(statementFor(text), b.params));
+  if (asOf) return answer(await send(ctx, node, read));
   let rows: PlanRow[];
   try {
-    rows = await sql<PlanRow>(statementFor(text), b.params);
+    rows = await send(ctx, node, read);
   } catch (err) {
     // A database that cannot serve now (every connection busy, a restart) is no fault
     // of the plan: the general path would wait for the same connections, so the read
@@ -205,27 +190,6 @@ export class CredentialChanged extends Error {
   constructor() {
     super('the credential changed since it was last read');
   }
-}
-
-const CHECKED = 'igs_credential_holds';
-const CHECKED_START = `SELECT igs_c.holds AS ${CHECKED}, `;
-
-/** Whether a statement is a compiled read's, with the credential checked in it or not (tests tell them apart by it). */
-export const isCompiledStatement = (text: string): boolean => text.startsWith('SELECT true AS found, ') || text.startsWith(CHECKED_START);
-
-/**
- * The plan's statement, answering only while the credential's facts read now are those
- * its viewer was made of (the same statement that read them, run here in the read's
- * own snapshot). The plan runs only when they are; its row, or none, comes with the
- * check's outcome.
- */
-function checked(text: string, b: Builder, check: CredentialCheck): string {
-  const facts = check.facts((value, cast) => b.param(value, cast));
-  const expected = b.param(JSON.stringify(check.expected), 'jsonb');
-  // OFFSET 0 keeps the check one subquery, run once: pulled up, it would be planned
-  // (and run) once for the column and once for the join's condition.
-  return `${CHECKED_START}igs_p.* FROM (SELECT EXISTS (SELECT 1 FROM (${facts}) igs_f WHERE to_jsonb(igs_f) @> ${expected}) AS holds OFFSET 0) igs_c
-    LEFT JOIN LATERAL (SELECT * FROM (${text}) igs_i WHERE igs_c.holds) igs_p ON true`;
 }
 
 function logOnce(node: FieldNode, details: object, message: string): void {
