@@ -4,9 +4,9 @@ import type { MemberRole, MembershipState } from '../../generated/prisma/client.
 import { OLDEST_FIRST, totalCountField } from '../shared/connections.ts';
 import { mutationResult } from '../shared/errors.ts';
 import { LastOrganizationAdminError } from '../../errors.ts';
-import { ownMembershipsWhere, scopesForOrganization } from '../shared/tenant.ts';
-import { tenantRowWhere } from '../shared/visibility.ts';
-import { compiledConnection, compiledField, relatedList } from '../shared/engine/index.ts';
+import { scopesForOrganization } from '../shared/tenant.ts';
+import { nodeRowWhere } from '../shared/visibility.ts';
+import { compiledConnection, compiledField, compiledNode, relatedList, type RowsWhere } from '../shared/engine/index.ts';
 import { addMember, membersWhere, removeMember, updateMember, visibleMemberships, visibleMembershipsFor } from './service.ts';
 
 export const MemberRoleEnum = builder.enumType('MemberRole', {
@@ -27,19 +27,17 @@ export const MembershipStateEnum = builder.enumType('MembershipState', {
   } satisfies Record<MembershipState, unknown>,
 });
 
+// Visible to readers of its organization and to the member themself (so invitations
+// show before they are accepted); null otherwise, as for an id that does not exist.
+// node(id) finds it under this rule on both paths.
+const visibleMember: RowsWhere = (ctx, readable) => visibleMembershipsFor(ctx.access, readable);
+compiledNode('Member', visibleMember);
+
 export const MemberRef = builder.prismaNode('Member', {
   description: "A user's membership of an organization, with their role and its state.",
   id: { field: 'id' },
   nullable: true,
-  // Visible to readers of its organization and to the member themself (so invitations
-  // show before they are accepted); null otherwise, as for an id that does not exist.
-  findUnique: async (id, ctx) => {
-    const where = await tenantRowWhere(id, ctx);
-    const own = ownMembershipsWhere(ctx.access);
-    if (!('organizationId' in where) || !own) return where;
-    const { organizationId, ...rest } = where;
-    return { ...rest, OR: [{ organizationId }, own] };
-  },
+  findUnique: (id, ctx) => nodeRowWhere(id, ctx, visibleMember),
   fields: (t) => ({
     role: t.expose('role', { type: MemberRoleEnum, description: 'What the member may do.' }),
     state: t.expose('state', { type: MembershipStateEnum, description: 'Whether the role is in effect.' }),

@@ -5,12 +5,22 @@ import type { Organization } from '../../generated/prisma/client.ts';
 import { prisma } from '../../db.ts';
 import type { Context } from '../../context.ts';
 import { AS_OF_DESCRIPTION, checkedMoment } from '../shared/as-of.ts';
-import { compiledObject, compiledRootField, JsonText, prebuiltOrganization, prebuiltOrganizations, rootPlanners, type PlanInfo } from '../shared/engine/index.ts';
+import {
+  compiledNode,
+  compiledObject,
+  compiledRootField,
+  JsonText,
+  prebuiltOrganization,
+  prebuiltOrganizations,
+  rootPlanners,
+  type PlanInfo,
+  type RowsWhere,
+} from '../shared/engine/index.ts';
 import { readableOrganizationsRule } from '../shared/rules.ts';
 import { OLDEST_FIRST, totalCountField } from '../shared/connections.ts';
 import { mutationResult } from '../shared/errors.ts';
 import { scopesForOrganization } from '../shared/tenant.ts';
-import { isUuid, NO_ROW } from '../shared/visibility.ts';
+import { nodeRowWhere } from '../shared/visibility.ts';
 import {
   createOrganization,
   deleteOrganization,
@@ -18,17 +28,16 @@ import {
   updateOrganization,
 } from './service.ts';
 
+// A node lookup answers null for an organization the viewer may not read, exactly as
+// for an id that does not exist; node(id) finds it under this rule on both paths.
+const readableOrganization: RowsWhere = (_ctx, readable) => readableOrganizationsRule(readable);
+compiledNode('Organization', readableOrganization);
+
 export const OrganizationRef = builder.prismaNode('Organization', {
   description: 'A tenant: a company or team that connects integrations and whose people are resolved here.',
   id: { field: 'id' },
   nullable: true,
-  // A node lookup answers null for an organization the viewer may not read, exactly
-  // as for an id that does not exist.
-  findUnique: async (id, ctx) => {
-    if (!isUuid(id)) return NO_ROW;
-    const readable = await ctx.access.readableOrganizationIds();
-    return readable === 'all' ? { id } : { id, AND: [{ id: { in: readable } }] };
-  },
+  findUnique: (id, ctx) => nodeRowWhere(id, ctx, readableOrganization),
   fields: (t) => ({
     slug: t.exposeString('slug', {
       description: 'URL-safe unique name of the organization, e.g. `acme`.',

@@ -1,4 +1,5 @@
 import type { Context } from '../../context.ts';
+import type { RowsWhere } from './engine/index.ts';
 import { administeredWhere, readableWhere } from './rules.ts';
 
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -32,4 +33,14 @@ export async function tenantRowWhere(id: string, ctx: Context) {
 export async function administeredRowWhere(id: string, ctx: Context) {
   if (!isUuid(id)) return NO_ROW;
   return { id, ...administeredWhere(await ctx.access.organizationIdsWith('admin')) };
+}
+
+/**
+ * The unique-lookup filter for a row found by a global id under `visible`: the rule the
+ * read engine finds node(id)'s row by (compiledNode), so both paths apply one rule.
+ */
+export async function nodeRowWhere(id: string, ctx: Context, visible: RowsWhere) {
+  if (!isUuid(id)) return NO_ROW;
+  const [readable, administered] = await Promise.all([ctx.access.readableOrganizationIds(), ctx.access.organizationIdsWith('admin')]);
+  return { id, AND: [visible(ctx, readable, administered)] };
 }
