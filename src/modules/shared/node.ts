@@ -44,6 +44,9 @@ export function redirectNodes(typename: string, redirect: Redirect): void {
   redirects.set(typename, redirect);
 }
 
+/** Where ids of `typename` that load nothing lead, when they lead anywhere (federation's `_entities` follows it too). */
+export const nodeRedirect = (typename: string): Redirect | undefined => redirects.get(typename);
+
 /** How `node(id, asOf)` reads an object of `typename` as it was, by rules of its own. */
 export function readNodeAsOf(typename: string, read: ReadAsOf): void {
   readers.set(typename, read);

@@ -99,25 +99,6 @@ export async function findUser(
   return survivor ? prisma.user.findFirst({ ...query, where: { id: survivor, ...visible } }) : null;
 }
 
-/**
- * The visible users among `ids`, keyed by the id asked for: a merged user's id leads to
- * the user it was merged into (only a miss costs a second query).
- */
-export async function usersLeadingFrom(access: Access, ids: string[]): Promise<Map<string, User>> {
-  const visible = await visibleUsersWhere(access);
-  const rows = await prisma.user.findMany({ where: { id: { in: ids }, mergedIntoId: null, ...visible } });
-  const byId = new Map<string, User>(rows.map((r) => [r.id, r]));
-  const survivors = await redirectsOf(ids.filter((id) => !byId.has(id)));
-  if (survivors.size) {
-    const more = await prisma.user.findMany({ where: { id: { in: [...new Set(survivors.values())] }, ...visible } });
-    for (const [from, to] of survivors) {
-      const row = more.find((r) => r.id === to);
-      if (row) byId.set(from, row);
-    }
-  }
-  return byId;
-}
-
 /** The profile fields every user has; null clears a field on update. */
 export interface ProfileInput {
   givenName?: string | null;

@@ -44,9 +44,10 @@ export async function prebuiltNodesAsOf(ctx: Context, info: PlanInfo, positions:
 /**
  * `nodes(ids)` now (asOf null: leads of leadNode) or as of `asOf` (leads of
  * leadNodeAsOf), as prebuiltNodesAsOf; undefined when the general path answers instead.
- * With `holes`, fields with no SQL form are left to the general path (compiled.ts).
+ * With `holes`, fields with no SQL form are left to the general path (compiled.ts), and
+ * with `typed` too each object then carries its type (named.ts, nodeRowSql).
  */
-export async function prebuiltNodes(ctx: Context, info: PlanInfo, positions: NodePosition[], asOf: Date | null, holes = false): Promise<JsonText | undefined> {
+export async function prebuiltNodes(ctx: Context, info: PlanInfo, positions: NodePosition[], asOf: Date | null, holes = false, typed = false): Promise<JsonText | undefined> {
   const types = [...new Set(positions.flatMap((p) => (p && !(p instanceof JsonText) ? [p.typename] : [])))];
   const list = await planAndRun(
     ctx,
@@ -55,7 +56,7 @@ export async function prebuiltNodes(ctx: Context, info: PlanInfo, positions: Nod
       // Each type's row is a subquery of its own, chosen by the position's type number.
       const branches = types.map((type, t) => {
         const id = (asOf ? leads : leadsNow).get(type)?.(b, 'wanted.id') ?? 'wanted.id';
-        return `WHEN ${t} THEN coalesce(${nodeRowSql(b, info.schema.getType(type) as GraphQLObjectType, info.fieldNodes, id)}, 'null')`;
+        return `WHEN ${t} THEN coalesce(${nodeRowSql(b, info.schema.getType(type) as GraphQLObjectType, info.fieldNodes, id, typed)}, 'null')`;
       });
       const ids = positions.map((p) => (p && !(p instanceof JsonText) ? p.id : null));
       const typeOf = positions.map((p) => (p && !(p instanceof JsonText) ? types.indexOf(p.typename) : null));

@@ -5,7 +5,7 @@ import { Compiled } from './compiled.ts';
 import { modelOf, objectOf } from './fields.ts';
 import { compiledNodeRule } from './roots.ts';
 import { planAndRun } from './run.ts';
-import { listText, objectText, Parts, unplannable, type Value } from './text.ts';
+import { listText, objectText, Parts, TYPE_KEY, typename, unplannable, type Value } from './text.ts';
 import { whereSql } from './where.ts';
 
 // Objects a root resolver computes in JS (matchCandidates' candidates, with scores and
@@ -16,11 +16,15 @@ import { whereSql } from './where.ts';
 /**
  * SQL of the JSON text of the row of `type` whose id is `id` (SQL), with what `nodes`
  * select of it, among the rows node(id) of that type finds (compiledNode); null when none.
+ * `typed`: in an answer with holes the object carries its type (TYPE_KEY), for a list
+ * of an abstract type that graphql-js reads without being told each item's type.
  */
-export function nodeRowSql(b: Builder, type: GraphQLObjectType, nodes: readonly FieldNode[], id: string): string {
+export function nodeRowSql(b: Builder, type: GraphQLObjectType, nodes: readonly FieldNode[], id: string, typed = false): string {
   const m = modelOf(type) ?? unplannable(`${type.name} is not a table`);
   const visible = compiledNodeRule(type.name) ?? unplannable(`node(id) of ${type.name}`);
-  const object = objectText(objectOf(b, type, ROOT, nodes).pairs);
+  const { pairs } = objectOf(b, type, ROOT, nodes);
+  if (typed && b.holes) pairs.push([TYPE_KEY, typename(type.name)]);
+  const object = objectText(pairs);
   const where = whereSql(b, m, ROOT, visible(b.ctx, b.readable, b.administered));
   return `(SELECT ${object} FROM ${b.from(m)} ${ROOT} WHERE ${ROOT}.${m.fields.get('id')!.column} = ${id} AND ${where} LIMIT 1)`;
 }
