@@ -1,8 +1,9 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { prisma } from '../src/db.ts';
 import { expectErrorCode, expectNoErrors, gql, type GqlOptions } from './helpers/app.ts';
-import { aMember, anIdentifier, anOrganization, aSource, aUser } from './helpers/factories.ts';
+import { aMember, anApiKey, anIdentifier, anOrganization, aSource, aUser } from './helpers/factories.ts';
 import { momentNow } from './helpers/moments.ts';
 
 // graph and explainLink as of a past moment: the links that held then, from where the
@@ -162,8 +163,8 @@ describe('node and nodes as of a past moment', () => {
     const foreignOrg = await gql(NODE, { ...a.as, variables: { id: encodeGlobalID('Organization', b.org.id), asOf: then.toISOString() } });
     expectNoErrors(foreignOrg);
     expect(foreignOrg.data!.node).toBeNull();
-    // A source is read as it was (its versions), another organization's is null; a
-    // membership, which no compiled node reads, is refused as of a moment.
+    // A source and a membership are read as they were (their versions), another
+    // organization's are null; an API key, which keeps no versions, is refused as of a moment.
     await prisma.integrationSource.update({ where: { id: a.crm.id }, data: { name: 'Renamed CRM' } });
     const SOURCE = `query ($id: ID!, $asOf: DateTime) { node(id: $id, asOf: $asOf) { id ... on IntegrationSource { key name } } }`;
     const source = await gql(SOURCE, { ...a.as, variables: { id: encodeGlobalID('IntegrationSource', a.crm.id), asOf: then.toISOString() } });
@@ -172,10 +173,20 @@ describe('node and nodes as of a past moment', () => {
     const foreignSource = await gql(SOURCE, { ...a.as, variables: { id: encodeGlobalID('IntegrationSource', b.crm.id), asOf: then.toISOString() } });
     expectNoErrors(foreignSource);
     expect(foreignSource.data!.node).toBeNull();
-    const member = await prisma.member.findFirstOrThrow({ where: { organizationId: a.org.id } });
-    const membership = await gql(NODE, { ...a.as, variables: { id: encodeGlobalID('Member', member.id), asOf: then.toISOString() } });
-    expectErrorCode(membership, 'BAD_USER_INPUT');
-    expect(membership.errors![0]!.message).toMatch(/Member is not available as of a past moment/);
+    const MEMBER = `query ($id: ID!, $asOf: DateTime) { node(id: $id, asOf: $asOf) { id ... on Member { role } } }`;
+    const member = await prisma.member.findFirstOrThrow({ where: { organizationId: a.org.id, userId: a.p1.id } });
+    await prisma.member.update({ where: { id: member.id }, data: { role: 'ORGANIZATION_ADMIN' } });
+    const membership = await gql(MEMBER, { ...a.as, variables: { id: encodeGlobalID('Member', member.id), asOf: then.toISOString() } });
+    expectNoErrors(membership);
+    expect(membership.data!.node).toEqual({ id: encodeGlobalID('Member', member.id), role: 'ANALYST' });
+    const foreignMember = await prisma.member.findFirstOrThrow({ where: { organizationId: b.org.id, userId: b.p1.id } });
+    const foreignMembership = await gql(MEMBER, { ...a.as, variables: { id: encodeGlobalID('Member', foreignMember.id), asOf: then.toISOString() } });
+    expectNoErrors(foreignMembership);
+    expect(foreignMembership.data!.node).toBeNull();
+    const key = await anApiKey(a.org.id, randomBytes(32).toString('hex'));
+    const apiKey = await gql(NODE, { ...a.as, variables: { id: encodeGlobalID('ApiKey', key.id), asOf: then.toISOString() } });
+    expectErrorCode(apiKey, 'BAD_USER_INPUT');
+    expect(apiKey.errors![0]!.message).toMatch(/ApiKey is not available as of a past moment/);
     const among = await gql(`query ($asOf: DateTime) { node(id: "${encodeGlobalID('Organization', a.org.id)}", asOf: $asOf) { id } viewer { id } }`, {
       ...a.as,
       variables: { asOf: then.toISOString() },
