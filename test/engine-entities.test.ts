@@ -3,6 +3,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { prisma } from '../src/db.ts';
 import { setPlannedReads } from '../src/modules/shared/engine/index.ts';
+import { globalIdParts } from '../src/modules/shared/validate.ts';
 import { gql, tokenFor, type GqlOptions } from './helpers/app.ts';
 import { bothWays, isPlan } from './helpers/engine.ts';
 import { aMember, anApiKey, aUser } from './helpers/factories.ts';
@@ -166,6 +167,10 @@ describe('_entities(representations), compiled', () => {
       // Each answer is of its representation's type.
       answers.forEach((e, i) => e && expect(e.__typename).toBe(representations[i]!.__typename));
       if (ofAOnly(viewer, w)) expect(leaksIn(both.planned, w.forbidden, JSON.stringify(representations))).toEqual([]);
+      // What node(id) answers for each id, member's own memberships included.
+      const typed = representations.map((r, i) => [r, i] as const).filter(([r]) => globalIdParts(r.id)?.typename === r.__typename);
+      const nodes = await gql(`query ($ids: [ID!]!) { nodes(ids: $ids) { ${SELECTION} } }`, { ...viewer[1], variables: { ids: typed.map(([r]) => r.id) } });
+      expect(nodes.data!.nodes, viewer[0]).toEqual(typed.map(([, i]) => answers[i]));
       if (viewer[0] === 'a system admin, not narrowed') {
         // Everything that exists is found (the misses and the ids of another type aside).
         expect(answers.filter(Boolean).length).toBe(representations.length - 5 - 4 - 1);
