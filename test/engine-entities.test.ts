@@ -1,16 +1,15 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { prisma } from '../src/db.ts';
 import { setPlannedReads } from '../src/modules/shared/engine/index.ts';
 import { globalIdParts } from '../src/modules/shared/validate.ts';
-import { gql, tokenFor, type GqlOptions } from './helpers/app.ts';
-import { bothWays, isPlan } from './helpers/engine.ts';
-import { aMember, anApiKey, aUser } from './helpers/factories.ts';
+import { gql, tokenFor } from './helpers/app.ts';
+import { bothWays } from './helpers/engine.ts';
+import { expectSame, listsWorld, type Viewer } from './helpers/lists-world.ts';
 import { fc } from './helpers/property-runs.ts';
 import { leaksIn } from './helpers/schema-walk.ts';
-import { withSqlLog } from './helpers/sql-count.ts';
-import { tenancyWorld, type TenancyWorld } from './helpers/tenancy-world.ts';
+import type { TenancyWorld } from './helpers/tenancy-world.ts';
 
 // `_entities(representations)`, compiled: for generated lists of representations
 // (organizations, users, members, identifiers and identities of both organizations,
@@ -43,34 +42,13 @@ interface World {
   representations: Representation[];
   /** Users merged away, each leading down its chain: the first to the last. */
   chains: { tombstone: string; end: string | null }[];
-  viewers: [string, GqlOptions][];
+  viewers: Viewer[];
 }
 
 // Each test starts from an empty database.
 async function makeWorld(): Promise<World> {
-  const w = await tenancyWorld();
+  const { w, chains, viewers } = await listsWorld();
   const { a, b, people } = w;
-  // Chains of merged users: of two steps to an analyst of A, of one to a user of B alone, and a cycle.
-  const tombstones = async (n: number, into: string | null) => {
-    const chain: string[] = [];
-    for (let i = 0; i < n; i++) chain.unshift((await aUser()).id);
-    for (const [i, id] of chain.entries()) {
-      const next = chain[i + 1] ?? into;
-      if (next) await prisma.user.update({ where: { id }, data: { mergedIntoId: next } });
-    }
-    return chain;
-  };
-  const short = await tombstones(2, people.analyst.id);
-  const ofB = await tombstones(1, people.bActive.id);
-  const cycle = await tombstones(2, null);
-  await prisma.user.update({ where: { id: cycle[1]! }, data: { mergedIntoId: cycle[0]! } });
-  const chains = [
-    { tombstone: short[0]!, end: people.analyst.id },
-    { tombstone: short[1]!, end: people.analyst.id },
-    { tombstone: ofB[0]!, end: people.bActive.id },
-    { tombstone: people.formerMerged.id, end: people.former.id },
-    { tombstone: cycle[0]!, end: null },
-  ];
   const rep = (typename: string, id: string) => ({ __typename: typename, id: encodeGlobalID(typename, id) });
   const entities = w.ids.filter((x) => ENTITY_TYPES.includes(x.typename));
   const representations = [
@@ -86,57 +64,19 @@ async function makeWorld(): Promise<World> {
     rep('User', people.shared.id.toUpperCase()),
   ];
   expect(new Set(entities.map((x) => x.typename))).toEqual(new Set(ENTITY_TYPES));
-  const keyOfB = `igk_${randomBytes(32).toString('base64url')}`;
-  await anApiKey(b.id, createHash('sha256').update(keyOfB).digest('hex'), { role: 'ORGANIZATION_ADMIN' });
-  const system = await aUser({ isSystemAdmin: true });
-  const both = await aUser();
-  await aMember(a.id, both.id);
-  await aMember(b.id, both.id, { role: 'ORGANIZATION_ADMIN' });
-  const viewers: [string, GqlOptions][] = [
-    ...w.viewers,
-    ['a system admin, not narrowed', { token: await tokenFor(system.authSubject!) }],
-    ['an analyst of A and admin of B, not narrowed', { token: await tokenFor(both.authSubject!) }],
-    ['the admin of A, not narrowed', { token: await tokenFor(people.admin.authSubject!) }],
+  // Viewers who see their own memberships in organizations they may not read, and of B alone.
+  viewers.push(
     ['a pending member of B, not narrowed', { token: await tokenFor(people.bPending.authSubject!) }],
     ['a member of B alone, acting in B', { token: await tokenFor(people.bActive.authSubject!), organizationId: b.id }],
     ['a member who left A, acting in B', { token: await tokenFor(people.former.authSubject!), organizationId: b.id }],
-    ['an admin API key of B', { headers: { 'x-api-key': keyOfB } }],
-    ['a person of both organizations, as themself', { token: await tokenFor(people.shared.authSubject!) }],
-  ];
+  );
   return { w, representations, chains, viewers };
 }
 
 // Only a pending or suspended member acting in the organization is refused whatever is asked.
-const refusedViewer = (viewer: [string, GqlOptions]) => /pending member of A|suspended/.test(viewer[0]);
-// A credential acting in an organization (a key, a token with X-Organization-ID) is remembered: its next compiled read is one statement.
-const remembered = (viewer: [string, GqlOptions]) => Boolean(viewer[1].organizationId ?? viewer[1].headers?.['x-api-key']);
+const refusedViewer = (viewer: Viewer) => /pending member of A|suspended/.test(viewer[0]);
 // Viewers acting in A (a system admin aside, who reads everything): nothing of B may show.
-const ofAOnly = (viewer: [string, GqlOptions], w: TenancyWorld) => viewer[1].organizationId === w.a.id && !viewer[0].startsWith('a system admin');
-
-/**
- * Both paths of one request, which must answer alike. When the general path answers
- * without errors, compiled statements did (`whole`: one, answering it all; and for a
- * credential the server has seen, the operation's only statement).
- */
-async function expectSame(query: string, reps: Representation[], viewer: [string, GqlOptions], whole: boolean) {
-  const options = { ...viewer[1], variables: { reps } };
-  const both = await bothWays(query, options);
-  const label = `${viewer[0]}: ${JSON.stringify(reps)}`;
-  expect(both.planned, label).toEqual(both.general);
-  if (both.general.errors) return both;
-  expect(both.plans, label).toBeGreaterThanOrEqual(1);
-  if (whole) {
-    expect(both.usedPlan, label).toBe(true);
-    expect(both.plans, label).toBe(1);
-    if (remembered(viewer)) {
-      // bothWays sent the credential already.
-      const { statements } = await withSqlLog(() => gql(query, options));
-      expect(statements.length, `${label}\n${statements.join('\n')}`).toBe(1);
-      expect(isPlan(statements[0]!), label).toBe(true);
-    }
-  }
-  return both;
-}
+const ofAOnly = (viewer: Viewer, w: TenancyWorld) => viewer[1].organizationId === w.a.id && !viewer[0].startsWith('a system admin');
 
 describe('_entities(representations), compiled', () => {
   it('answers generated lists of representations of mixed types as the general path does, in one statement, for viewers of every role', async () => {
@@ -147,7 +87,7 @@ describe('_entities(representations), compiled', () => {
         fc.constantFrom(...viewers),
         fc.boolean(),
         async (reps, viewer, holes) => {
-          const both = await expectSame(holes ? ENTITIES_WITH_HOLES : ENTITIES, reps, viewer, !holes);
+          const both = await expectSame(holes ? ENTITIES_WITH_HOLES : ENTITIES, { reps }, viewer, !holes);
           expect(Boolean(both.general.errors), JSON.stringify(both.general.errors)).toBe(refusedViewer(viewer));
           if (ofAOnly(viewer, w)) expect(leaksIn(both.planned, w.forbidden, JSON.stringify(reps))).toEqual([]);
         },
@@ -159,7 +99,7 @@ describe('_entities(representations), compiled', () => {
   it('answers one representation of every type and owner, in order, holding nothing of another tenant', async () => {
     const { w, representations, viewers } = await makeWorld();
     for (const viewer of viewers) {
-      const both = await expectSame(ENTITIES, representations, viewer, true);
+      const both = await expectSame(ENTITIES, { reps: representations }, viewer, true);
       expect(Boolean(both.general.errors), JSON.stringify(both.general.errors)).toBe(refusedViewer(viewer));
       if (both.general.errors) continue;
       const answers = both.planned.data!._entities as ({ __typename: string } | null)[];
@@ -182,7 +122,7 @@ describe('_entities(representations), compiled', () => {
     const { chains, viewers } = await makeWorld();
     const reps = chains.flatMap((c) => [{ __typename: 'User', id: encodeGlobalID('User', c.tombstone) }, { __typename: 'User', id: encodeGlobalID('User', c.tombstone) }]);
     for (const viewer of viewers) {
-      const both = await expectSame(ENTITIES, reps, viewer, true);
+      const both = await expectSame(ENTITIES, { reps }, viewer, true);
       if (viewer[0] !== 'a system admin, not narrowed') continue;
       // A system admin sees every survivor: each tombstone is answered by where its chain ends.
       const emails = (both.planned.data!._entities as ({ email: string } | null)[]).map((n) => n?.email ?? null);
@@ -203,6 +143,6 @@ describe('_entities(representations), compiled', () => {
       expect(both.usedPlan).toBe(false);
       expect(both.planned.errors?.length).toBeGreaterThan(0);
     }
-    await expectSame(ENTITIES, [], viewer, true);
+    await expectSame(ENTITIES, { reps: [] }, viewer, true);
   });
 });

@@ -1,14 +1,13 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { prisma } from '../src/db.ts';
 import { setPlannedReads } from '../src/modules/shared/engine/index.ts';
-import { gql, tokenFor, type GqlOptions } from './helpers/app.ts';
-import { bothWays, isPlan } from './helpers/engine.ts';
-import { aMember, anApiKey, anIdentifier, aUser } from './helpers/factories.ts';
+import { bothWays } from './helpers/engine.ts';
+import { anIdentifier } from './helpers/factories.ts';
+import { expectSame, listsWorld, type Viewer } from './helpers/lists-world.ts';
 import { fc } from './helpers/property-runs.ts';
-import { withSqlLog } from './helpers/sql-count.ts';
-import { tenancyWorld, type TenancyWorld } from './helpers/tenancy-world.ts';
+import type { TenancyWorld } from './helpers/tenancy-world.ts';
 
 // `nodes(ids)` and `resolveMany(inputs)` now, compiled: for generated lists (ids of every
 // compiled type, of both organizations, unknown, of merged users down chains of any
@@ -47,38 +46,14 @@ interface World {
   others: string[];
   /** Users merged away, each leading down its chain: the first to the last. */
   chains: { tombstone: string; end: string | null }[];
-  viewers: [string, GqlOptions][];
+  viewers: Viewer[];
   identifiers: { sourceKey?: string; sourceId?: string; identifierKey: string; identifierValue: string }[];
 }
 
 // Each test starts from an empty database.
 async function makeWorld(): Promise<World> {
-  const w = await tenancyWorld();
-  const { a, b, people } = w;
-  // Chains of merged users: of twelve steps to a person of both organizations (past the
-  // ten an as-of read follows), of two to an analyst of A, to a user of B alone, and a cycle.
-  const tombstones = async (n: number, into: string | null) => {
-    const chain: string[] = [];
-    for (let i = 0; i < n; i++) chain.unshift((await aUser()).id);
-    for (const [i, id] of chain.entries()) {
-      const next = chain[i + 1] ?? into;
-      if (next) await prisma.user.update({ where: { id }, data: { mergedIntoId: next } });
-    }
-    return chain;
-  };
-  const long = await tombstones(12, people.shared.id);
-  const short = await tombstones(2, people.analyst.id);
-  const ofB = await tombstones(1, people.bActive.id);
-  const cycle = await tombstones(2, null);
-  await prisma.user.update({ where: { id: cycle[1]! }, data: { mergedIntoId: cycle[0]! } });
-  const chains = [
-    { tombstone: long[0]!, end: people.shared.id },
-    { tombstone: long[7]!, end: people.shared.id },
-    { tombstone: short[0]!, end: people.analyst.id },
-    { tombstone: ofB[0]!, end: people.bActive.id },
-    { tombstone: people.formerMerged.id, end: people.former.id },
-    { tombstone: cycle[0]!, end: null },
-  ];
+  const { w, chains, viewers } = await listsWorld();
+  const { a, people } = w;
   // An identifier value two people of A hold (ambiguous), one a person who left A holds
   // beside a person of A, and values of B.
   const sourceA = w.sources.sourceA;
@@ -114,52 +89,11 @@ async function makeWorld(): Promise<World> {
   ];
   const others = [gid('DeletedItem', randomUUID()), gid('User', 'not-a-uuid')];
   expect(new Set(w.ids.map((x) => x.typename))).toEqual(new Set(COMPILED));
-  const keyOfB = `igk_${randomBytes(32).toString('base64url')}`;
-  await anApiKey(b.id, createHash('sha256').update(keyOfB).digest('hex'), { role: 'ORGANIZATION_ADMIN' });
-  const system = await aUser({ isSystemAdmin: true });
-  const both = await aUser();
-  await aMember(a.id, both.id);
-  await aMember(b.id, both.id, { role: 'ORGANIZATION_ADMIN' });
-  const viewers: [string, GqlOptions][] = [
-    ...w.viewers,
-    ['a system admin, not narrowed', { token: await tokenFor(system.authSubject!) }],
-    ['an analyst of A and admin of B, not narrowed', { token: await tokenFor(both.authSubject!) }],
-    ['the admin of A, not narrowed', { token: await tokenFor(people.admin.authSubject!) }],
-    ['an admin API key of B', { headers: { 'x-api-key': keyOfB } }],
-    ['a person of both organizations, as themself', { token: await tokenFor(people.shared.authSubject!) }],
-  ];
   return { w, ids, others, chains, viewers, identifiers };
 }
 
 // Only a pending or suspended member is refused whatever is asked.
-const refusedViewer = (viewer: [string, GqlOptions]) => /pending|suspended/.test(viewer[0]);
-// A credential acting in an organization (a key, a token with X-Organization-ID) is remembered: its next compiled read is one statement.
-const remembered = (viewer: [string, GqlOptions]) => Boolean(viewer[1].organizationId ?? viewer[1].headers?.['x-api-key']);
-
-/**
- * Both paths of one request, which must answer alike. When the general path answers
- * without errors, compiled statements did (`whole`: one, answering it all; and for a
- * credential the server has seen, the operation's only statement).
- */
-async function expectSame(query: string, variables: Record<string, unknown>, viewer: [string, GqlOptions], whole: boolean) {
-  const options = { ...viewer[1], variables };
-  const both = await bothWays(query, options);
-  const label = `${viewer[0]}: ${JSON.stringify(variables)}`;
-  expect(both.planned, label).toEqual(both.general);
-  if (both.general.errors) return both;
-  expect(both.plans, label).toBeGreaterThanOrEqual(1);
-  if (whole) {
-    expect(both.usedPlan, label).toBe(true);
-    expect(both.plans, label).toBe(1);
-    if (remembered(viewer)) {
-      // bothWays sent the credential already.
-      const { statements } = await withSqlLog(() => gql(query, options));
-      expect(statements.length, `${label}\n${statements.join('\n')}`).toBe(1);
-      expect(isPlan(statements[0]!), label).toBe(true);
-    }
-  }
-  return both;
-}
+const refusedViewer = (viewer: Viewer) => /pending|suspended/.test(viewer[0]);
 
 describe('nodes(ids) now, compiled', () => {
   it('answers generated lists of ids as the general path does, in one statement, for viewers of every role', async () => {
