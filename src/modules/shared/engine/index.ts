@@ -12,7 +12,6 @@ export {
   prebuiltResolution,
   prebuiltRow,
   prebuiltUser,
-  prebuiltUsers,
   rootPlanners,
   type RootPlanner,
   type RowsWhere,

@@ -7,7 +7,7 @@ import { connectionOf } from './connection.ts';
 import { model } from './datamodel.ts';
 import { objectOf } from './fields.ts';
 import { planAndRun } from './run.ts';
-import { listText, objectText, Parts, typename, unplannable, type JsonText, type Shape, type Value } from './text.ts';
+import { objectText, Parts, typename, unplannable, type JsonText, type Shape, type Value } from './text.ts';
 import { whereSql } from './where.ts';
 
 // The root fields whose selection the engine compiles: the object (or list) they find,
@@ -102,29 +102,6 @@ export function prebuiltNode(ctx: Context, info: PlanInfo, type: string, id: str
 /** A visible user (rules.ts, visibleUsersWhere; not merged away); null when there is none such. */
 export function prebuiltUser(ctx: Context, info: PlanInfo, userId: string, asOf: Date | null = null): Promise<JsonText | null | undefined> {
   return prebuiltRow(ctx, info, 'User', (c, readable) => ({ id: userId, mergedIntoId: null, ...visibleUsersWhere(viewerId(c), readable) }), null, asOf);
-}
-
-/**
- * Users by id, in order, under the rule of `prebuiltUser`: the list, or undefined when
- * the selection is not compiled or any id finds no visible user (the general path then
- * follows merged users to their survivors).
- */
-export async function prebuiltUsers(ctx: Context, info: PlanInfo, userIds: string[]): Promise<JsonText | undefined> {
-  const type = info.schema.getType('User') as GraphQLObjectType;
-  const m = model('User');
-  const list = await planAndRun(ctx, info, (b) => {
-    const object = objectText(objectOf(b, type, ROOT, info.fieldNodes).pairs);
-    const where = { mergedIntoId: null, ...visibleUsersWhere(viewerId(ctx), b.readable) };
-    // The list's only part is null when any id finds no visible user.
-    const parts = new Parts({ json: `CASE WHEN bool_and(${ROOT}.id IS NOT NULL) THEN ${listText(object, 'r.n')} END` });
-    return {
-      parts,
-      text: `SELECT ${parts.select()}
-      FROM unnest(${b.param(userIds, 'uuid[]')}) WITH ORDINALITY AS r(id, n)
-      LEFT JOIN ${b.from(m)} ${ROOT} ON ${ROOT}.${m.fields.get('id')!.column} = r.id AND ${whereSql(b, m, ROOT, where)}`,
-    };
-  });
-  return list && list.text !== 'null' ? list : undefined;
 }
 
 /**
