@@ -91,6 +91,20 @@ describe('several root fields, one statement', () => {
     );
   });
 
+  it('reads a remembered credential no more than the compiled statement does, beside a root the engine does not plan', async () => {
+    const { viewers, roots } = await world();
+    const options = viewers[1]![1];
+    const query = operationOf([roots[0]!.field, roots[8]!.field]);
+    await gql(query, options);
+    const { planned, general, statements } = await bothWays(query, options);
+    expect(planned).toEqual(general);
+    expect(planned.errors).toBeUndefined();
+    // The compiled statement checked the credential: graph's reads follow without reading it apart.
+    const credentialReads = statements.filter((s) => !isPlan(s) && s.includes('"auth_subject" ='));
+    expect(statements.filter(isPlan)).toHaveLength(1);
+    expect(credentialReads).toEqual([]);
+  });
+
   it('sees a role changed since the credential was remembered, for all the roots at once', async () => {
     const { org, analyst, viewers, roots } = await world();
     const options = viewers[1]![1];

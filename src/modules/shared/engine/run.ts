@@ -1,5 +1,5 @@
 import type { FieldNode } from 'graphql';
-import type { Context, Viewer } from '../../../context.ts';
+import type { Context, CredentialCheck, Viewer } from '../../../context.ts';
 import { ApiError, ErrorCode } from '../../../errors.ts';
 import { logger } from '../../../observability/logger.ts';
 import { isDatabaseUnavailable } from '../../../plugins/errors.ts';
@@ -72,15 +72,16 @@ export function beforeExecution(info: PlanInfo): PlanInfo {
 }
 
 /**
- * Plans built with holes before execution, by request and root field node, for the
- * root's resolver, with what they were built for; null: refused. The resolver takes
- * one only while the viewer (read again in between, context.ts confirmViewer) is the
- * same, so that the read is built once per request.
+ * Reads with holes answered before execution, by request and root field node, for the
+ * root's resolver, with what they were made for; null: refused, or the statement
+ * failed. The resolver takes one only while the viewer (read again in between,
+ * context.ts confirmViewer) has the same facts, so that the read is built and run once
+ * per request.
  */
 interface Kept {
   viewer: Viewer;
   readableRoot: string | null;
-  built: { b: Builder; plan: Plan } | null;
+  built: { answer: JsonText | null } | null;
 }
 const kept = new WeakMap<Context, Map<FieldNode, Kept>>();
 
@@ -119,43 +120,65 @@ export async function planAndRun(
   const node = info.fieldNodes[0]!;
   const field = node.name.value;
   holes &&= !asOf;
-  // Before execution, with holes: a plan with none left answers the operation; one
-  // with holes left waits for the root's resolver, as does a refusal.
+  // Before execution, with holes: a plan with none left answers the operation; the
+  // answer of one with holes left waits for the root's resolver, as does a refusal.
   const first = holes && operationRoots.has(info);
-  let built = holes && !first ? takeKept(ctx, node, readableRoot) : undefined;
-  if (built === null) return undefined;
-  if (!built) {
-    // Only the engine reads the past: the general path would answer the present.
-    // Both lists come from the roles the request read once (Access.organizationIdsWith).
-    const [readable, administered] = await Promise.all([ctx.access.readableOrganizationIds(), ctx.access.organizationIdsWith('admin')]);
-    const attempt = (withHoles: boolean) => {
-      const b = new Builder(info, ctx, readable, administered, readableRoot, asOf, withHoles);
-      return { b, plan: build(b) };
-    };
-    const withHoles = holes && !(first && typed.has(node));
-    try {
-      built = attempt(withHoles);
-    } catch (err) {
-      if (!(err instanceof Unplannable)) throw err;
-      if (asOf) throw notAsOf(field, err.message);
-      count(engineCounts.fallback, field);
-      logOnce(node, { field, reason: err.message }, holes && !first ? 'read not compiled; the general path answers it' : 'operation not answered by one statement; its resolvers run');
-      if (first && withHoles) keep(ctx, node, readableRoot, null);
-      return undefined;
-    }
-    if (first && built.b.holesLeft.length) {
-      count(engineCounts.fallback, field);
-      logOnce(node, { field, holes: built.b.holesLeft }, 'operation not answered by one statement; its resolvers run');
-      keep(ctx, node, readableRoot, built);
-      return undefined;
-    }
-    if (first && built.b.holesAsked) {
-      // Nothing left to the general path, but the objects carry what it would need.
-      typed.add(node);
-      built = attempt(false);
-    }
+  const taken = holes && !first ? takeKept(ctx, node, readableRoot) : undefined;
+  if (taken !== undefined) return taken?.answer;
+  // Only the engine reads the past: the general path would answer the present.
+  // Both lists come from the roles the request read once (Access.organizationIdsWith).
+  const [readable, administered] = await Promise.all([ctx.access.readableOrganizationIds(), ctx.access.organizationIdsWith('admin')]);
+  const attempt = (withHoles: boolean) => {
+    const b = new Builder(info, ctx, readable, administered, readableRoot, asOf, withHoles);
+    return { b, plan: build(b) };
+  };
+  const withHoles = holes && !(first && typed.has(node));
+  let built: Built;
+  try {
+    built = attempt(withHoles);
+  } catch (err) {
+    if (!(err instanceof Unplannable)) throw err;
+    if (asOf) throw notAsOf(field, err.message);
+    count(engineCounts.fallback, field);
+    logOnce(node, { field, reason: err.message }, holes && !first ? 'read not compiled; the general path answers it' : 'operation not answered by one statement; its resolvers run');
+    if (first && withHoles) keep(ctx, node, readableRoot, null);
+    return undefined;
   }
-  const { b, plan } = built;
+  if (first && built.b.holesLeft.length) {
+    count(engineCounts.fallback, field);
+    logOnce(node, { field, holes: built.b.holesLeft }, 'operation not answered by one statement; its resolvers run');
+    // Run now, beside the other root fields' reads: a remembered credential is then
+    // checked by this statement, and the rest of the operation need not read it again.
+    let answer: JsonText | null | undefined;
+    try {
+      answer = await execute(ctx, node, built, null);
+    } catch (err) {
+      if (err instanceof CredentialChanged) return undefined;
+      throw err;
+    }
+    keep(ctx, node, readableRoot, answer === undefined ? null : { answer });
+    return undefined;
+  }
+  if (first && built.b.holesAsked) {
+    // Nothing left to the general path, but the objects carry what it would need.
+    typed.add(node);
+    built = attempt(false);
+  }
+  return execute(ctx, node, built, asOf);
+}
+
+interface Built {
+  b: Builder;
+  plan: Plan;
+}
+
+/**
+ * Runs a built read: its answer, or undefined when its statement failed (the general
+ * path answers). A read that checked a remembered credential and found it unchanged
+ * confirms the request's viewer: what else the request reads needs no other check.
+ */
+async function execute(ctx: Context, node: FieldNode, { b, plan }: Built, asOf: Date | null): Promise<JsonText | null | undefined> {
+  const field = node.name.value;
   for (const hole of b.holesLeft) count(engineCounts.fallback, hole.slice(0, hole.indexOf(':')));
   if (b.holesLeft.length) logOnce(node, { field, holes: b.holesLeft }, 'fields left to the general path');
   const check = ctx.viewer.kind === 'anonymous' ? undefined : ctx.viewer.unconfirmed;
@@ -165,6 +188,7 @@ export async function planAndRun(
       count(engineCounts.credentialChanged, field);
       throw new CredentialChanged();
     }
+    if (check) confirmedBy(ctx, check);
     return plan.parts.render(rows[0] ?? null);
   };
   if (asOf) return answer(await send(ctx, node, read));
@@ -183,6 +207,11 @@ export async function planAndRun(
   const answered = answer(rows);
   count(engineCounts.compiled, field);
   return answered;
+}
+
+/** The viewer's credential, remembered, was found unchanged by `check`: the viewer is as good as one read in this request. */
+function confirmedBy(ctx: Context, check: CredentialCheck): void {
+  if (ctx.viewer.kind !== 'anonymous' && ctx.viewer.unconfirmed === check) ctx.viewer = { ...ctx.viewer, unconfirmed: undefined };
 }
 
 /** A compiled read whose viewer came from memory found the credential changed: the request must read it again. */
