@@ -54,10 +54,36 @@ export const meetsMinimum = (score: number | null | undefined, min: number | nul
 export const meetsMinimumWhere = (field: string, min: number | null | undefined) =>
   min == null ? {} : { OR: [{ [field]: { gte: min } }, { [field]: null }] };
 
-/** How matches of a lookup rank, best first: a higher confidence (unscored counts as certain), then the newest, then by id. */
-export function rankMatches(
-  a: { confidenceScore: number | null; updatedAt: Date; id: string },
-  b: { confidenceScore: number | null; updatedAt: Date; id: string },
-): number {
-  return (b.confidenceScore ?? UNSCORED) - (a.confidenceScore ?? UNSCORED) || b.updatedAt.getTime() - a.updatedAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+/** A term of a ranking: a field, its direction, and what a null counts as (a null with none is not ranked). */
+export interface RankTerm<F extends string = string> {
+  field: F;
+  descending: boolean;
+  nullAs?: number;
+}
+
+/**
+ * How matches of a lookup rank, best first: a higher confidence (unscored counts as
+ * certain), then the newest, then by id. The general path sorts by rankMatches; the
+ * read engine renders the same terms in SQL (engine/where.ts, rankSql).
+ */
+export const MATCH_RANK: RankTerm<'confidenceScore' | 'updatedAt' | 'id'>[] = [
+  { field: 'confidenceScore', descending: true, nullAs: UNSCORED },
+  { field: 'updatedAt', descending: true },
+  { field: 'id', descending: false },
+];
+
+type Ranked = { confidenceScore: number | null; updatedAt: Date; id: string };
+
+/** MATCH_RANK as a comparator. Ids compare as text: lower-case UUIDs order as PostgreSQL orders uuids. */
+export function rankMatches(a: Ranked, b: Ranked): number {
+  for (const t of MATCH_RANK) {
+    const value = (r: Ranked) => {
+      const v = r[t.field] ?? t.nullAs!;
+      return v instanceof Date ? v.getTime() : v;
+    };
+    const [x, y] = [value(a), value(b)];
+    const c = x < y ? -1 : x > y ? 1 : 0;
+    if (c) return t.descending ? -c : c;
+  }
+  return 0;
 }

@@ -1,5 +1,6 @@
 import type { Builder } from './builder.ts';
 import { model, type Model } from './datamodel.ts';
+import type { RankTerm } from '../rules.ts';
 import { unplannable } from './text.ts';
 
 // Prisma filters and orders rendered in SQL. The rules of the read paths (which rows a
@@ -110,6 +111,17 @@ export function orderTerms(m: Model, orderBy: unknown): OrderTerm[] {
 /** SQL of an ORDER BY of `terms` on `alias`, or the reverse. */
 export const orderSql = (terms: OrderTerm[], alias: string, reverse = false) =>
   terms.map((t) => `${alias}.${t.column}${t.descending !== reverse ? ' DESC' : ''}`).join(', ');
+
+/** SQL of an ORDER BY of a ranking (rules.ts, RankTerm) on `alias`: a null counts as its term says. */
+export function rankSql(m: Model, terms: RankTerm[], alias: string): string {
+  return terms
+    .map((t) => {
+      const column = `${alias}.${(m.fields.get(t.field) ?? unplannable(`the rank ${m.name}.${t.field}`)).column}`;
+      const value = t.nullAs === undefined ? column : Number.isFinite(t.nullAs) ? `coalesce(${column}, ${t.nullAs})` : unplannable(`the rank ${t.field}`);
+      return `${value}${t.descending ? ' DESC' : ''}`;
+    })
+    .join(', ');
+}
 
 /** Whether a plain row (as Prisma returns it) matches `where`: the same rule in JavaScript, for lists filtered after loading. */
 export function matches(row: Record<string, unknown>, where: unknown): boolean {
