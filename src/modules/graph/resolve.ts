@@ -6,6 +6,7 @@ import { sourceIdOf } from '../shared/inputs.ts';
 import { survivorsOf } from '../user/tombstones.ts';
 import { rankMatches } from '../shared/rules.ts';
 import { scalarFields, selectList } from '../shared/sql-names.ts';
+import { emailHolderWhere, identifierMatchWhere, identityNamedWhere, inOrganizationWhere, providerAccountWhere, valueHolderWhere } from './lookups.ts';
 
 // "Who is this?": any identifier a tenant knows a person by, to the person. Lookups of
 // one kind are answered together, so a batch of a thousand costs one statement per
@@ -61,20 +62,8 @@ async function findIdentifiers(
 ): Promise<{ rows: { ord: number; row: Identifier }[]; users: User[] }> {
   if (!keys.length) return { rows: [], users: [] };
   if (keys.length <= JOINED_LOOKUP_MAX_KEYS) {
-    // A source is named by its key or its id.
-    const sourceIs = (source: string) => {
-      const id = sourceIdOf(source);
-      return [{ key: source }, ...(id ? [{ id }] : [])];
-    };
     const found = await prisma.identifier.findMany({
-      where: {
-        organizationId,
-        OR: keys.map((k) => ({
-          identifierKey: k.identifierKey,
-          normalizedValue: k.normalizedValue,
-          source: { organizationId, OR: sourceIs(k.source) },
-        })),
-      },
+      where: { organizationId, OR: keys.map((k) => identifierMatchWhere(organizationId, { ...k, sourceId: sourceIdOf(k.source) })) },
       include: { source: { select: { key: true } }, user: Object.keys(userQuery).length ? userQuery : true },
     });
     const users = new Map<string, User>();
@@ -113,16 +102,36 @@ async function findIdentifiers(
  * store them; a value that may be a phone number of a given kind is looked up both ways
  * (lookupValues), the same index `i` standing for both.
  */
-async function normalisedKeys(organizationId: string, keys: readonly ResolveKey[]): Promise<IdentifierKey[]> {
+export async function normalisedKeys(organizationId: string, keys: readonly ResolveKey[]): Promise<IdentifierKey[]> {
   const found = keys.flatMap((k, i) => (k.kind === 'identifier' ? [{ ...k, i }] : []));
   const regional = found.filter((k) => lookupNeedsRegion(k.identifierKey, k.identifierValue));
   const regions = regional.length ? await sourceRegions(organizationId, regional.map((k) => k.source)) : null;
   return found.flatMap((k) => lookupValues(k.identifierKey, k.identifierValue, regions?.get(k.source)).map((normalizedValue) => ({ ...k, normalizedValue })));
 }
 
+/**
+ * How phone numbers looked up are normalised: national formats are read in the
+ * organization's region (looked up only for them), as resolveKeys reads them.
+ */
+export async function phonesOf(organizationId: string, keys: readonly ResolveKey[]): Promise<(k: Extract<ResolveKey, { kind: 'phone' }>) => string> {
+  const region = keys.some((k) => k.kind === 'phone' && !k.phoneNumber.startsWith('+')) ? await organizationRegion(organizationId) : null;
+  return (k) => normalisePhone(k.phoneNumber, region);
+}
+
 /** The organization's identifiers holding any of these normalised values, in any source under any key. */
 export function identifiersHolding(organizationId: string, values: string[]): Promise<Identifier[]> {
-  return prisma.identifier.findMany({ where: { organizationId, normalizedValue: { in: values } }, orderBy: { createdAt: 'asc' } });
+  return prisma.identifier.findMany({ where: valueHolderWhere(organizationId, { in: values }), orderBy: { createdAt: 'asc' } });
+}
+
+/** The identities holding the provider accounts `keys` name (each with the index `ord` of its key). */
+async function identitiesOfAccounts(organizationId: string, keys: (Extract<ResolveKey, { kind: 'external' }> & { i: number })[]): Promise<{ id: string; ord: number }[]> {
+  const found = await prisma.identity.findMany({
+    where: { organizationId, OR: keys.map((k) => providerAccountWhere(organizationId, { ...k, sourceId: sourceIdOf(k.source) })) },
+    select: { id: true, externalId: true, sourceId: true, source: { select: { key: true } } },
+  });
+  return keys.flatMap((k) =>
+    found.filter((d) => d.externalId === k.externalId && (d.source?.key === k.source || d.sourceId === sourceIdOf(k.source))).map((d) => ({ id: d.id, ord: k.i })),
+  );
 }
 
 /** Best first (shared/rules.ts). */
@@ -138,11 +147,8 @@ export async function resolveKeys(
   keys: readonly ResolveKey[],
   userQuery: object = {},
 ): Promise<(Resolution | null)[]> {
-  const identifierKeys = await normalisedKeys(organizationId, keys);
+  const [identifierKeys, phoneOf] = await Promise.all([normalisedKeys(organizationId, keys), phonesOf(organizationId, keys)]);
   const emails = [...new Set(keys.flatMap((k) => (k.kind === 'email' ? [k.email] : [])))];
-  // National formats are read in the organization's region (looked up only for them).
-  const region = keys.some((k) => k.kind === 'phone' && !k.phoneNumber.startsWith('+')) ? await organizationRegion(organizationId) : null;
-  const phoneOf = (k: Extract<ResolveKey, { kind: 'phone' }>) => normalisePhone(k.phoneNumber, region);
   const phones = [...new Set(keys.flatMap((k) => (k.kind === 'phone' ? [phoneOf(k)] : [])))];
   const externals = keys.flatMap((k, i) => (k.kind === 'external' ? [{ ...k, i }] : []));
   const identityKeys = [...new Set(keys.flatMap((k) => (k.kind === 'identityKey' ? [k.identityKey] : [])))];
@@ -153,7 +159,7 @@ export async function resolveKeys(
       ? (prisma.user.findMany({
           ...userQuery,
           // Merged users too: their email leads to the user they were merged into.
-          where: { email: { in: emails }, OR: [{ memberships: { some: { organizationId } } }, { mergedIntoId: { not: null } }] },
+          where: emailHolderWhere(organizationId, { in: emails }),
         }) as Promise<User[]>)
       : [],
     emails.length || phones.length || identityKeys.length
@@ -161,21 +167,14 @@ export async function resolveKeys(
           where: {
             organizationId,
             OR: [
-              ...(emails.length ? [{ email: { in: emails } }] : []),
-              ...(phones.length ? [{ phoneNumber: { in: phones } }] : []),
-              ...(identityKeys.length ? [{ identifierKey: { in: identityKeys } }] : []),
+              ...(emails.length ? [identityNamedWhere(organizationId, 'email', { in: emails })] : []),
+              ...(phones.length ? [identityNamedWhere(organizationId, 'phone', { in: phones })] : []),
+              ...(identityKeys.length ? [identityNamedWhere(organizationId, 'identityKey', { in: identityKeys })] : []),
             ],
           },
         })
       : [],
-    externals.length
-      ? prisma.$queryRaw<{ id: string; ord: number }[]>`
-          SELECT d.id, q.ord
-          FROM unnest(${externals.map((k) => k.source)}::text[], ${externals.map((k) => sourceIdOf(k.source))}::uuid[],
-                      ${externals.map((k) => k.externalId)}::text[], ${externals.map((k) => k.i)}::int[]) AS q(src, sid, ext, ord)
-          JOIN integration_sources s ON s.organization_id = ${organizationId}::uuid AND (s.key = q.src OR s.id = q.sid)
-          JOIN identities d ON d.organization_id = ${organizationId}::uuid AND d.source_id = s.id AND d.external_id = q.ext`
-      : [],
+    externals.length ? identitiesOfAccounts(organizationId, externals) : [],
     // Identifiers holding an email or phone number looked up, in any source under any key.
     emails.length || phones.length ? identifiersHolding(organizationId, [...emails, ...phones]) : ([] as Identifier[]),
   ]);
@@ -186,7 +185,7 @@ export async function resolveKeys(
     const survivors = await survivorsOf(tombstones.map((u) => u.id));
     const found = (await prisma.user.findMany({
       ...userQuery,
-      where: { id: { in: [...new Set(survivors.values())] }, memberships: { some: { organizationId } } },
+      where: { id: { in: [...new Set(survivors.values())] }, ...inOrganizationWhere(organizationId) },
     })) as User[];
     emailUsers = [
       ...emailUsers.filter((u) => u.mergedIntoId === null),
