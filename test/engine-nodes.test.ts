@@ -162,14 +162,14 @@ describe('resolveMany(inputs) now, compiled', () => {
     expect(answered).toBeGreaterThan(10);
   }, 300_000);
 
-  it('leaves keys the single resolve does not compile to the general path, and refuses alike', async () => {
+  it('compiles keys of every kind beside identifiers, and refuses alike', async () => {
     const { identifiers, viewers, w } = await makeWorld();
     const viewer = viewers[0]!;
     const national = { identifier: { sourceKey: 'crm-a', identifierKey: 'phone', identifierValue: '(415) 555-0100' } };
     const mixed = [{ identifier: identifiers[0] }, { email: 'analyst@example.com' }, national];
     const both = await bothWays(RESOLVE_MANY, { ...viewer[1], variables: { inputs: mixed } });
     expect(both.planned).toEqual(both.general);
-    expect(both.usedPlan).toBe(false);
+    expect(both.usedPlan).toBe(true);
     const tooMany = Array.from({ length: 1001 }, () => ({ identifier: identifiers[0] }));
     const refused = await bothWays(RESOLVE_MANY, { ...viewer[1], variables: { inputs: tooMany } });
     expect(refused.planned).toEqual(refused.general);

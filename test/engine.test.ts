@@ -88,7 +88,7 @@ describe('answers built in one statement', () => {
          fragment Person on User { id name memberships { organization { name } } ... on Node { id } }`,
         true,
       ],
-      ['other resolution fields take the general path', lookup('crm', 'k1', 'v1', 'ambiguous candidates { email } user { email }'), false],
+      ['every resolution field', lookup('crm', 'k1', 'v1', 'ambiguous candidates { email } user { email } identity { name } matchedIdentifiers { identifierKey }'), true],
       ['a page larger than allowed takes the general path', lookup('crm', 'k1', 'v1', 'user { identifiers(first: 500) { totalCount } }'), false],
     ];
     for (const [viewer, options] of viewers) {

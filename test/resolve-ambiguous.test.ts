@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { setPlannedReads } from '../src/modules/shared/engine/index.ts';
+import { isCompiledStatement as isPlan, setPlannedReads } from '../src/modules/shared/engine/index.ts';
 import { expectNoErrors, globalId, gql, type GqlOptions } from './helpers/app.ts';
 import { aMember, anIdentifier, anIdentity, anOrganization, aSource, aUser } from './helpers/factories.ts';
 import { bothWays as compareWays } from './helpers/both-ways.ts';
@@ -13,7 +13,6 @@ const FULL = `query ($input: ResolveInput!) { resolve(input: $input) { ambiguous
 const MANY = `query ($inputs: [ResolveInput!]!) { resolveMany(inputs: $inputs) { ambiguous user { email } candidates { email } } }`;
 const MERGE = `mutation ($input: MergeUsersInput!) { mergeUsers(input: $input) { __typename } }`;
 
-const isPlan = (s: string) => /array_agg\(DISTINCT/.test(s);
 
 afterEach(() => setPlannedReads(true));
 

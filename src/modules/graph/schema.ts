@@ -7,10 +7,10 @@ import { prisma } from '../../db.ts';
 import { visibleUserRule } from '../shared/rules.ts';
 import { DiscoveryMethodEnum, IdentifierRef } from '../identifier/schema.ts';
 import { IdentityRef, LinkedByEnum } from '../identity/schema.ts';
-import { classify, lookupNeedsRegion } from '../matching/normalise.ts';
 import { Issues } from '../shared/validate.ts';
 import { UserRef } from '../user/schema.ts';
-import { compiledList, compiledObject, prebuiltResolution, prebuiltResolutions, rootPlanners, soleElement, type JsonText, type PlanInfo } from '../shared/engine/index.ts';
+import { compiledList, compiledObject, rootPlanners, soleElement, type JsonText, type PlanInfo } from '../shared/engine/index.ts';
+import { prebuiltResolutions } from './compiled.ts';
 import { AS_OF_DESCRIPTION } from '../shared/as-of.ts';
 import { resolutionsAsOf } from './as-of.ts';
 import { toKeys } from './keys.ts';
@@ -97,7 +97,7 @@ const ResolutionRef = builder.objectRef<Resolution>('Resolution').implement({
  * Resolutions without the users the viewer may not see (one who left the organization
  * still owns its identifiers there), by the rule node(id) reads users by; a match of
  * such a user still counts, so the answer is ambiguous exactly when the compiled read
- * (engine/roots.ts, prebuiltResolution) says so.
+ * (compiled.ts) says so.
  */
 async function visibleUsersOf(ctx: Context, found: (Resolution | null)[]): Promise<(Resolution | null)[]> {
   const ids = [...new Set(found.flatMap((r) => r?.candidates.map((c) => c.id) ?? []))];
@@ -122,9 +122,8 @@ function resolver(ctx: Context, info: GraphQLResolveInfo, organizationId: string
   );
 }
 
-// A whole operation of one `resolve` of an identifier, the most common, is answered by
-// one statement: the resolver's checks, then the plan (plugins/planned-operations.ts).
-// Lookups among other fields stay batched by the resolver. A plan with holes is kept
+// A whole operation of one `resolve`, of any kind of key, is answered by one statement:
+// the resolver's checks, then the plan (plugins/planned-operations.ts). Lookups among other fields stay batched by the resolver. A plan with holes is kept
 // for the resolver, which compiles the same read with them when it is the only field.
 rootPlanners.set('resolve', async (ctx, info, args) => {
   if (args.asOf) return asOfPlanner(ctx, info, args as Parameters<typeof asOfPlanner>[2]);
@@ -133,24 +132,14 @@ rootPlanners.set('resolve', async (ctx, info, args) => {
   return compiledResolution(ctx, info, organizationId, key!, true);
 });
 
-// A national phone number needs its source's region, and a value that may be a phone
-// number of a given kind is looked up two ways: the general path does both.
-const compilable = (key: ResolveKey): key is Extract<ResolveKey, { kind: 'identifier' }> =>
-  key.kind === 'identifier' && !lookupNeedsRegion(key.identifierKey, key.identifierValue);
-
 /** `resolve` of one key compiled (with `holes`, leaving fields with no SQL form to the general path); undefined when not compiled. */
-function compiledResolution(ctx: Context, info: PlanInfo, organizationId: string, key: ResolveKey, holes: boolean) {
-  if (!compilable(key)) return undefined;
-  const { normalizedValue } = classify(key.identifierKey, key.identifierValue);
-  return prebuiltResolution(ctx, info, organizationId, { ...key, normalizedValue }, null, holes);
+async function compiledResolution(ctx: Context, info: PlanInfo, organizationId: string, key: ResolveKey, holes: boolean) {
+  const list = await prebuiltResolutions(ctx, info, organizationId, [key], holes);
+  return list && soleElement(list);
 }
 
-/** `resolveMany` compiled, each key as compiledResolution reads it, in one statement; undefined unless every key is one it compiles. */
-function compiledResolutions(ctx: Context, info: PlanInfo, organizationId: string, keys: ResolveKey[], holes: boolean) {
-  if (!keys.every(compilable)) return undefined;
-  const forms = keys.map((k) => ({ ...k, forms: [classify(k.identifierKey, k.identifierValue).normalizedValue] }));
-  return prebuiltResolutions(ctx, info, organizationId, forms, null, holes);
-}
+/** `resolveMany` compiled, each key as compiledResolution reads it, in one statement; undefined when not compiled. */
+const compiledResolutions = prebuiltResolutions;
 
 /** The inputs of `resolveMany`, refused past MAX_RESOLVE_MANY (`inRead`: as a read refuses, when asked before execution). */
 function checkedCount(inputs: unknown[], inRead: boolean): void {
@@ -170,9 +159,10 @@ async function asOfPlanner(ctx: Context, info: PlanInfo, args: { organizationId?
   const answers = await resolutionsAsOf(ctx, info, organizationId, keys, args.asOf, many ? 'resolveMany' : 'resolve');
   return many ? answers : soleElement(answers);
 }
-// A whole operation of one `resolveMany` is one statement too when every key is one
-// `resolve` compiles (the resolver's checks first, as for `resolve`); a plan with holes
-// is kept for the resolver, as for `resolve`.
+
+// A whole operation of one `resolveMany` is one statement too, whatever its keys (the
+// resolver's checks first, as for `resolve`); a plan with holes is kept for the
+// resolver, as for `resolve`.
 rootPlanners.set('resolveMany', async (ctx, info, args) => {
   if (args.asOf) return asOfPlanner(ctx, info, args as Parameters<typeof asOfPlanner>[2]);
   const inputs = args.inputs as ResolveInputShape[];

@@ -9,7 +9,6 @@ export {
   prebuiltNode,
   prebuiltOrganization,
   prebuiltOrganizations,
-  prebuiltResolution,
   prebuiltRow,
   prebuiltUser,
   rootPlanners,

@@ -1,13 +1,12 @@
 import type { FieldNode, GraphQLObjectType } from 'graphql';
 import type { Context } from '../../../context.ts';
-import { visibleUserRule, visibleUsersWhere } from '../rules.ts';
-import { sourceIdOf } from '../inputs.ts';
+import { visibleUsersWhere } from '../rules.ts';
 import { ROOT, type Builder, type ConnectionQuery, type PlanInfo } from './builder.ts';
 import { connectionOf } from './connection.ts';
 import { model } from './datamodel.ts';
 import { objectOf } from './fields.ts';
 import { planAndRun } from './run.ts';
-import { objectText, Parts, typename, unplannable, type JsonText, type Shape, type Value } from './text.ts';
+import { objectText, Parts, typename, unplannable, type JsonText, type Value } from './text.ts';
 import { whereSql } from './where.ts';
 
 // The root fields whose selection the engine compiles: the object (or list) they find,
@@ -102,45 +101,6 @@ export function prebuiltNode(ctx: Context, info: PlanInfo, type: string, id: str
 /** A visible user (rules.ts, visibleUsersWhere; not merged away); null when there is none such. */
 export function prebuiltUser(ctx: Context, info: PlanInfo, userId: string, asOf: Date | null = null): Promise<JsonText | null | undefined> {
   return prebuiltRow(ctx, info, 'User', (c, readable) => ({ id: userId, mergedIntoId: null, ...visibleUsersWhere(viewerId(c), readable) }), null, asOf);
-}
-
-/**
- * `resolve` of one identifier, by its normalised value (as resolveKeys finds it), when
- * it selects only `user` (and `__typename`) of the resolution: null when nothing
- * matches, else the resolution, whose user is the one user the matches belong to, or
- * null when they belong to more than one (ambiguous; graph/resolve.ts, the same rule).
- */
-export function prebuiltResolution(
-  ctx: Context,
-  info: PlanInfo,
-  organizationId: string,
-  key: { source: string; identifierKey: string; normalizedValue: string },
-  asOf: Date | null = null,
-  holes = false,
-): Promise<JsonText | null | undefined> {
-  const identifier = model('Identifier');
-  const users = model('User');
-  return planAndRun(ctx, info, (b) => {
-    const pairs = resolutionPairs(b, info);
-    const where = {
-      organizationId,
-      identifierKey: key.identifierKey,
-      normalizedValue: key.normalizedValue,
-      source: sourceIdOf(key.source) ? { OR: [{ key: key.source }, { id: sourceIdOf(key.source) }] } : { key: key.source },
-    };
-    const userId = `hit.${identifier.fields.get('userId')!.column}`;
-    const shape: Shape = { pairs };
-    const parts = new Parts(shape);
-    // One row when anything matched (an aggregate without GROUP BY), with the matches' user when there is exactly one
-    // and the viewer may see them (a user who left the organization is not shown).
-    return {
-      parts,
-      text: `SELECT ${parts.select()}
-      FROM (SELECT (array_agg(DISTINCT ${userId}))[1] AS user_id, count(DISTINCT ${userId}) AS users
-            FROM ${b.from(identifier)} hit WHERE ${whereSql(b, identifier, 'hit', where)} HAVING count(*) > 0) hit
-      LEFT JOIN ${b.from(users)} ${ROOT} ON ${ROOT}.id = hit.user_id AND hit.users = 1 AND ${whereSql(b, users, ROOT, visibleUserRule(ctx, b.readable))}`,
-    };
-  }, { asOf, holes });
 }
 
 /**

@@ -1,0 +1,156 @@
+import type { FieldNode, GraphQLObjectType } from 'graphql';
+import type { Context } from '../../context.ts';
+import type { Builder, PlanInfo } from '../shared/engine/builder.ts';
+import { model, type Model } from '../shared/engine/datamodel.ts';
+import { objectOf } from '../shared/engine/fields.ts';
+import { planAndRun } from '../shared/engine/run.ts';
+import { listText, literal, objectText, Parts, typename, unplannable, type JsonText, type Value } from '../shared/engine/text.ts';
+import { ParentId, rankSql, whereSql } from '../shared/engine/where.ts';
+import { sourceIdOf } from '../shared/inputs.ts';
+import { MATCH_RANK, visibleUserRule } from '../shared/rules.ts';
+import { survivorNow } from '../user/tombstones.ts';
+import { emailHolderWhere, identifierMatchWhere, identityNamedWhere, inOrganizationWhere, providerAccountWhere, valueHolderWhere } from './lookups.ts';
+import { normalisedKeys, phonesOf, type ResolveKey } from './resolve.ts';
+
+// `resolve` and `resolveMany` compiled: every key of every kind, with everything selected
+// under its resolution, in one statement. Values are normalised in JS by the general
+// path's own functions (normalisedKeys, phonesOf; a national phone number first reads
+// its region, as the general path does); what each kind matches is lookups.ts's filters
+// and the ranking rules.ts's MATCH_RANK, rendered in SQL. The answer is resolveKeys's:
+// candidates are the user whose own email it is (a merged user led to its survivor),
+// the user of the identity named, then the users of the matches as they rank, each once;
+// `user` is the one candidate when there is exactly one and the viewer may see them;
+// `ambiguous` counts candidates the viewer may not see too (schema.ts, visibleUsersOf).
+
+/** One row of the statement's keys: a key (n, from 1), its kind, a normalised value it compares, and the source it names. */
+interface Form {
+  n: number;
+  kind: ResolveKey['kind'];
+  value: string;
+  source: string | null;
+  sourceId: string | null;
+  identifierKey: string | null;
+}
+
+/** The rows of `keys`: an identifier key has one per normalised form it is looked up by (lookupValues), any other key one. */
+async function formsOf(organizationId: string, keys: readonly ResolveKey[]): Promise<Form[]> {
+  const [identifierKeys, phoneOf] = await Promise.all([normalisedKeys(organizationId, keys), phonesOf(organizationId, keys)]);
+  const forms: Form[] = identifierKeys.map((k) => ({
+    n: k.i + 1,
+    kind: 'identifier',
+    value: k.normalizedValue,
+    source: k.source,
+    sourceId: sourceIdOf(k.source),
+    identifierKey: k.identifierKey,
+  }));
+  keys.forEach((k, i) => {
+    const form = (value: string, source: string | null = null): Form => ({ n: i + 1, kind: k.kind, value, source, sourceId: source && sourceIdOf(source), identifierKey: null });
+    if (k.kind === 'email') forms.push(form(k.email));
+    else if (k.kind === 'phone') forms.push(form(phoneOf(k)));
+    else if (k.kind === 'external') forms.push(form(k.externalId, k.source));
+    else if (k.kind === 'identityKey') forms.push(form(k.identityKey));
+  });
+  return forms;
+}
+
+const column = (m: Model, field: string) => m.fields.get(field)!.column;
+/** A column of the keys' rows, as the lookups' filters compare with it. */
+const formColumn = (name: 'value' | 'source' | 'source_id' | 'identifier_key') => new ParentId(`f.${name}`);
+const isKind = (kind: ResolveKey['kind']) => `f.kind = ${literal(kind)}`;
+
+/**
+ * The statement's common table expressions: `f` the keys' rows; `hit` each key's matched
+ * identifiers, ranked (pos from 1); `named` the identity each names; `owner` the user whose
+ * own email it is; `cand` each key's candidates, each once at its best place.
+ */
+function lookupsSql(b: Builder, organizationId: string, forms: Form[]): string {
+  const [identifier, identity, user] = [model('Identifier'), model('Identity'), model('User')];
+  const array = (field: keyof Form, cast: string) => b.param(forms.map((f) => f[field]), cast);
+  const value = formColumn('value');
+  const account = { source: formColumn('source'), sourceId: formColumn('source_id') };
+  const matches = [
+    `SELECT f.n, i.* FROM f JOIN ${b.from(identifier)} i ON ${isKind('identifier')}
+      AND ${whereSql(b, identifier, 'i', identifierMatchWhere(organizationId, { identifierKey: formColumn('identifier_key'), normalizedValue: value, ...account }))}`,
+    `SELECT f.n, i.* FROM f JOIN ${b.from(identifier)} i ON (${isKind('email')} OR ${isKind('phone')})
+      AND ${whereSql(b, identifier, 'i', valueHolderWhere(organizationId, value))}`,
+  ];
+  const identityOf = (kind: ResolveKey['kind'], where: object) =>
+    `SELECT f.n, d.${column(identity, 'id')} AS id, d.${column(identity, 'userId')} AS user_id FROM f JOIN ${b.from(identity)} d ON ${isKind(kind)} AND ${whereSql(b, identity, 'd', where)}`;
+  const named = [
+    identityOf('email', identityNamedWhere(organizationId, 'email', value)),
+    identityOf('phone', identityNamedWhere(organizationId, 'phone', value)),
+    identityOf('identityKey', identityNamedWhere(organizationId, 'identityKey', value)),
+    identityOf('external', providerAccountWhere(organizationId, { externalId: value, ...account })),
+  ];
+  const id = column(user, 'id');
+  return `f AS (SELECT * FROM unnest(${array('n', 'int[]')}, ${array('kind', 'text[]')}, ${array('value', 'text[]')}, ${array('source', 'text[]')},
+        ${array('sourceId', 'uuid[]')}, ${array('identifierKey', 'text[]')}) AS f(n, kind, value, source, source_id, identifier_key)),
+    hit AS (SELECT m.n, m.${column(identifier, 'id')} AS id, m.${column(identifier, 'userId')} AS user_id,
+        row_number() OVER (PARTITION BY m.n ORDER BY ${rankSql(identifier, MATCH_RANK, 'm')}) AS pos
+      FROM (${matches.join(' UNION ALL ')}) m),
+    named AS (SELECT DISTINCT ON (x.n) x.n, x.id, x.user_id FROM (${named.join(' UNION ALL ')}) x ORDER BY x.n, x.id),
+    owner AS (SELECT f.n, s.${id} AS user_id FROM f JOIN ${b.from(user)} holder ON ${isKind('email')} AND ${whereSql(b, user, 'holder', emailHolderWhere(organizationId, value))}
+      CROSS JOIN LATERAL (SELECT ${survivorNow(b.from(user), `holder.${id}`)} AS ${id}) s
+      WHERE ${whereSql(b, user, 's', inOrganizationWhere(organizationId))}),
+    cand AS (SELECT c.n, c.user_id, min(c.pos) AS pos FROM (
+        SELECT n, user_id, 0::bigint AS pos FROM owner
+        UNION ALL SELECT n, user_id, 1 FROM named WHERE user_id IS NOT NULL
+        UNION ALL SELECT n, user_id, 1 + pos FROM hit) c
+      GROUP BY c.n, c.user_id)`;
+}
+
+/**
+ * The statement of the resolutions of `forms`' keys (`count` of them), in order, with what
+ * is selected of each: null where nothing matched.
+ */
+function resolutionsSql(b: Builder, info: PlanInfo, organizationId: string, forms: Form[], count: number): { parts: Parts; text: string } {
+  const resolution = info.schema.getType('Resolution') as GraphQLObjectType;
+  const [identifier, identity, user] = [model('Identifier'), model('Identity'), model('User')];
+  const [cu, mi, nd] = [b.alias('cu'), b.alias('mi'), b.alias('nd')];
+  // Rendered once, and only when used: a statement must use every parameter it is given.
+  let rendered: string | undefined;
+  const visible = () => (rendered ??= whereSql(b, user, cu, visibleUserRule(b.ctx, b.readable)));
+  const object = (field: string, alias: string, nodes: readonly FieldNode[]) => objectText(objectOf(b, b.fieldType(resolution, field), alias, nodes).pairs);
+  // Each key's candidates (pc) and matches (ph), aggregated once per key.
+  const candidates = ['count(*) AS users'];
+  const matched = ['count(*) AS matches'];
+  const pairs: [string, Value][] = [];
+  for (const [key, nodes] of b.collect(resolution, info.fieldNodes)) {
+    const name = nodes[0]!.name.value;
+    const v = `v${pairs.length}`;
+    if (name === '__typename') pairs.push([key, typename('Resolution')]);
+    else if (name === 'ambiguous') pairs.push([key, 'coalesce(pc.users, 0) > 1']);
+    else if (name === 'user') {
+      candidates.push(`CASE WHEN count(*) = 1 THEN min(CASE WHEN ${visible()} THEN ${object(name, cu, nodes)} END) END AS ${v}`);
+      pairs.push([key, { json: `pc.${v}` }]);
+    } else if (name === 'candidates') {
+      candidates.push(`'[' || string_agg(CASE WHEN ${visible()} THEN ${object(name, cu, nodes)} END, ',' ORDER BY c.pos) || ']' AS ${v}`);
+      pairs.push([key, { json: `coalesce(pc.${v}, '[]')` }]);
+    } else if (name === 'identity') pairs.push([key, { json: `CASE WHEN ${nd}.${column(identity, 'id')} IS NOT NULL THEN ${object(name, nd, nodes)} END` }]);
+    else if (name === 'matchedIdentifiers') {
+      matched.push(`${listText(object(name, mi, nodes), 'h.pos')} AS ${v}`);
+      pairs.push([key, { json: `coalesce(ph.${v}, '[]')` }]);
+    } else unplannable(`Resolution.${name}`);
+  }
+  const element = `CASE WHEN pc.n IS NULL AND ph.n IS NULL AND named.n IS NULL THEN 'null' ELSE ${objectText(pairs)} END`;
+  const parts = new Parts({ json: listText('x.e', 'x.n') });
+  return {
+    parts,
+    text: `SELECT ${parts.select()} FROM (WITH ${lookupsSql(b, organizationId, forms)},
+      pc AS (SELECT c.n, ${candidates.join(', ')} FROM cand c JOIN ${b.from(user)} ${cu} ON ${cu}.${column(user, 'id')} = c.user_id GROUP BY c.n),
+      ph AS (SELECT h.n, ${matched.join(', ')} FROM hit h JOIN ${b.from(identifier)} ${mi} ON ${mi}.${column(identifier, 'id')} = h.id GROUP BY h.n)
+    SELECT wanted.n, ${element} AS e
+    FROM generate_series(1, ${b.param(count, 'int')}) AS wanted(n)
+      LEFT JOIN pc ON pc.n = wanted.n LEFT JOIN ph ON ph.n = wanted.n LEFT JOIN named ON named.n = wanted.n
+      LEFT JOIN ${b.from(identity)} ${nd} ON ${nd}.${column(identity, 'id')} = named.id) x`,
+  };
+}
+
+/**
+ * `resolveMany` of `keys` now, in order, compiled (with `holes`, fields with no SQL form
+ * left to the general path): the list, or undefined when the general path answers.
+ */
+export async function prebuiltResolutions(ctx: Context, info: PlanInfo, organizationId: string, keys: readonly ResolveKey[], holes: boolean): Promise<JsonText | undefined> {
+  const forms = await formsOf(organizationId, keys);
+  return (await planAndRun(ctx, info, (b) => resolutionsSql(b, info, organizationId, forms, keys.length), { holes })) ?? undefined;
+}

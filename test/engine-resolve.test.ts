@@ -1,0 +1,230 @@
+import { encodeGlobalID } from '@pothos/plugin-relay';
+import { afterEach, describe, expect, it } from 'vitest';
+import { prisma } from '../src/db.ts';
+import { lookupNeedsRegion } from '../src/modules/matching/normalise.ts';
+import { setPlannedReads } from '../src/modules/shared/engine/index.ts';
+import { expectSame, listsWorld } from './helpers/lists-world.ts';
+import { anIdentifier, anIdentity, aSource, aUser } from './helpers/factories.ts';
+import { fc } from './helpers/property-runs.ts';
+
+// `resolve` and `resolveMany` compiled for every kind of key (an identifier by source
+// key or id, an email, a phone number, a provider account, an identity key): for
+// generated inputs (emails in any case and with stray spaces, phone numbers written
+// several ways and in the organization's national format, misses, values of another
+// organization, keys several users hold, ties broken by id, merged users, a user who
+// left) and viewers of every role, the compiled answer equals the general path's, and a
+// whole operation is one statement for a credential the server has seen (one more for
+// each region a national phone number is read in, as on the general path).
+
+afterEach(() => setPlannedReads(true));
+
+const FIELDS = [
+  '__typename',
+  'ambiguous',
+  'user { __typename id email name memberships { role } }',
+  'candidates { id email }',
+  'first: candidates { name }',
+  'identity { __typename id identifierKey name email phoneNumber user { email } }',
+  'matchedIdentifiers { id identifierKey identifierValue confidenceScore discoveryMethod user { email } source { key } }',
+];
+const SELECTION = FIELDS.join(' ');
+const resolveOf = (selection: string) => `query ($input: ResolveInput!, $org: ID) { resolve(input: $input, organizationId: $org) { ${selection} } }`;
+const resolveManyOf = (selection: string) => `query ($inputs: [ResolveInput!]!, $org: ID) { resolveMany(inputs: $inputs, organizationId: $org) { ${selection} } }`;
+const RESOLVE = resolveOf(SELECTION);
+const RESOLVE_MANY = resolveManyOf(SELECTION);
+/** Selections of some of the fields of a resolution. */
+const selections = fc.subarray(FIELDS, { minLength: 1 }).map((fields) => fields.join(' '));
+// authSubject has no SQL form: the planner leaves the operation, the resolver compiles the rest.
+const WITH_HOLE = `query ($inputs: [ResolveInput!]!, $org: ID) { resolveMany(inputs: $inputs, organizationId: $org) { ambiguous candidates { email authSubject } user { authSubject } } }`;
+
+type Input = Record<string, unknown>;
+
+async function makeWorld() {
+  const { w, viewers } = await listsWorld();
+  const { a, people, sources } = w;
+  await prisma.organization.update({ where: { id: a.id }, data: { defaultPhoneRegion: 'US' } });
+  const crm = sources.sourceA;
+  const idp = await aSource(a.id, { key: 'idp-a', kind: 'IDENTITY_PROVIDER' });
+  // A mailbox: an identity of one person, identifiers of two others (one scored, one not).
+  await anIdentity(a.id, { identifierKey: 'team', name: 'Team', email: 'team@example.com', userId: people.shared.id });
+  await anIdentifier(a.id, people.analyst.id, crm.id, { identifierKey: 'work_email', identifierValue: 'Team@Example.com', confidenceScore: 0.5 });
+  await anIdentifier(a.id, people.admin.id, crm.id, { identifierKey: 'email', identifierValue: 'team@example.com' });
+  // A desk phone: an identity, and identifiers of a person of A and of one who left A.
+  await anIdentity(a.id, { identifierKey: 'desk', name: 'Desk', phoneNumber: '+14155550100', userId: people.analyst.id });
+  await anIdentifier(a.id, people.shared.id, crm.id, { identifierKey: 'phone', identifierValue: '+1 415 555 0100', confidenceScore: 0.9 });
+  await anIdentifier(a.id, people.former.id, crm.id, { identifierKey: 'mobile', identifierValue: '+14155550100' });
+  await anIdentifier(a.id, people.analyst.id, crm.id, { identifierKey: 'contact', identifierValue: '+44 20 7946 0958' });
+  // A value two people hold with the same score at the same moment: ranked by id.
+  const tie = new Date(Date.UTC(2026, 0, 2));
+  const tied: { id: string; email: string }[] = [];
+  for (const who of [people.admin, people.analyst, people.shared]) {
+    const row = await anIdentifier(a.id, who.id, crm.id, { identifierKey: 'legacy_id', identifierValue: 'tie-1', confidenceScore: 0.7 });
+    await prisma.identifier.update({ where: { id: row.id }, data: { updatedAt: tie } });
+    tied.push({ id: row.id, email: who.email });
+  }
+  // Provider accounts: one linked to a user, one not.
+  await anIdentity(a.id, { identifierKey: 'acct', name: 'Account', sourceId: idp.id, externalId: 'ext-1', userId: people.admin.id });
+  await anIdentity(a.id, { identifierKey: 'orphan', name: 'Orphan', sourceId: idp.id, externalId: 'ext-2' });
+  // A user merged into the analyst: their email leads to the analyst.
+  const merged = await aUser({ email: 'old-analyst@example.com' });
+  await prisma.user.update({ where: { id: merged.id }, data: { mergedIntoId: people.analyst.id } });
+  const [identityB, phoneB, accountB] = w.identities.identitiesB;
+  const emails = [
+    'team@example.com',
+    'old-analyst@example.com',
+    'a-identity@example.com',
+    people.analyst.email,
+    people.former.email,
+    people.formerMerged.email,
+    people.bActive.email,
+    identityB!.email!,
+    'nobody@example.com',
+  ];
+  const phones = ['+1 415 555 0100', '+1 (415) 555-0100', '+14155550100', '(415) 555-0100', '415.555.0100', ' 415-555-0100 ', '+44 20 7946 0958', '020 7946 0958', phoneB!.phoneNumber!, '+1 212 555 0199'];
+  const identityKeys = ['team', 'desk', 'acct', 'orphan', 'ida-1', 'ida-former', identityB!.identifierKey, 'nope'];
+  const accounts: Input[] = [
+    { sourceKey: 'idp-a', externalId: 'ext-1' },
+    { sourceId: idp.id, externalId: 'ext-1' },
+    { sourceId: encodeGlobalID('IntegrationSource', idp.id), externalId: 'ext-2' },
+    { sourceKey: 'idp-a', externalId: 'ext-3' },
+    { sourceKey: 'crm-a', externalId: 'ext-1' },
+    { sourceId: sources.providerB.id, externalId: accountB!.externalId },
+  ];
+  const identifiers: Input[] = [
+    { sourceKey: 'crm-a', identifierKey: 'legacy_id', identifierValue: 'tie-1' },
+    { sourceId: crm.id, identifierKey: 'owner_id', identifierValue: 'a-shared-1' },
+    { sourceId: encodeGlobalID('IntegrationSource', crm.id), identifierKey: 'owner_id', identifierValue: 'a-former-1' },
+    { sourceKey: 'crm-a', identifierKey: 'work_email', identifierValue: ' TEAM@example.com' },
+    { sourceKey: 'crm-a', identifierKey: 'phone', identifierValue: '(415) 555-0100' },
+    { sourceKey: 'crm-a', identifierKey: 'mobile', identifierValue: '+1 415-555-0100' },
+    { sourceKey: 'crm-a', identifierKey: 'contact', identifierValue: '+44 (20) 7946 0958' },
+    { sourceKey: 'crm-a', identifierKey: 'owner_id', identifierValue: 'nobody' },
+    { sourceKey: 'no-such-source', identifierKey: 'legacy_id', identifierValue: 'tie-1' },
+    { sourceKey: sources.sourceB.key, identifierKey: 'owner_id', identifierValue: w.identifiers.inB[0]!.identifierValue },
+  ];
+  return { w, emails, phones, identityKeys, accounts, identifiers, viewers, tied };
+}
+
+type World = Awaited<ReturnType<typeof makeWorld>>;
+
+/** An email as someone might type it: in another case, with stray spaces. */
+const typedEmail = (emails: string[]) =>
+  fc
+    .tuple(fc.constantFrom(...emails), fc.constantFrom('as is', 'upper', 'first upper'), fc.constantFrom('', ' ', '  \t'))
+    .map(([e, c, pad]) => `${pad}${c === 'upper' ? e.toUpperCase() : c === 'first upper' ? e[0]!.toUpperCase() + e.slice(1) : e}${pad}`);
+
+/** Inputs of every kind, drawn from the world's values. */
+function inputs(world: World) {
+  return fc.oneof(
+    fc.constantFrom(...world.identifiers).map((identifier) => ({ identifier })),
+    typedEmail(world.emails).map((email) => ({ email })),
+    fc.constantFrom(...world.phones).map((phoneNumber) => ({ phoneNumber })),
+    fc.constantFrom(...world.accounts).map((externalAccount) => ({ externalAccount })),
+    fc.constantFrom(...world.identityKeys).map((identityKey) => ({ identityKey })),
+  );
+}
+
+/** Statements the general path reads a region with first, and so the compiled read too: one for national phone numbers, one for identifiers' sources. */
+function regionReads(list: Input[]): number {
+  const phone = list.some((i) => typeof i.phoneNumber === 'string' && !i.phoneNumber.trim().startsWith('+'));
+  const identifier = list.some((i) => {
+    const k = i.identifier as { identifierKey: string; identifierValue: string } | undefined;
+    return k && lookupNeedsRegion(k.identifierKey.trim(), k.identifierValue);
+  });
+  return Number(phone) + Number(identifier);
+}
+
+describe('resolve and resolveMany of every kind of key, compiled', () => {
+  it('answers a generated resolve as the general path does, in one statement, for viewers of every role', async () => {
+    const world = await makeWorld();
+    let answered = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        inputs(world),
+        fc.constantFrom(...world.viewers),
+        fc.constantFrom(undefined, world.w.a.id, encodeGlobalID('Organization', world.w.b.id)),
+        selections,
+        async (input, viewer, org, selection) => {
+          const both = await expectSame(resolveOf(selection), { input, org }, viewer, true, regionReads([input]));
+          if (!both.general.errors) answered++;
+        },
+      ),
+      { numRuns: 80 },
+    );
+    expect(answered).toBeGreaterThan(15);
+  }, 300_000);
+
+  it('answers generated lists of keys of every kind as the general path does, in one statement, for viewers of every role', async () => {
+    const world = await makeWorld();
+    let answered = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(inputs(world), { maxLength: 8 }),
+        fc.constantFrom(...world.viewers),
+        fc.constantFrom(undefined, world.w.a.id, encodeGlobalID('Organization', world.w.b.id)),
+        fc.boolean(),
+        selections,
+        async (list, viewer, org, hole, selection) => {
+          const both = await expectSame(hole ? WITH_HOLE : resolveManyOf(selection), { inputs: list, org }, viewer, !hole, regionReads(list));
+          if (!both.general.errors) answered++;
+        },
+      ),
+      { numRuns: 60 },
+    );
+    expect(answered).toBeGreaterThan(10);
+  }, 300_000);
+
+  it('ranks candidates and matches alike: the email holder, the identity named, then matches by score, newest, then id', async () => {
+    const world = await makeWorld();
+    const { people } = world.w;
+    const viewer = world.viewers.find((v) => v[0] === 'the admin of A')!;
+    const ask = async (input: Input) => {
+      const both = await expectSame(RESOLVE, { input }, viewer, true, regionReads([input]));
+      return both.planned.data!.resolve;
+    };
+    const emailOf = (u: { email: string }) => u.email;
+    const mailbox = await ask({ email: ' TEAM@Example.COM ' });
+    expect(mailbox.ambiguous).toBe(true);
+    expect(mailbox.user).toBeNull();
+    expect(mailbox.identity.identifierKey).toBe('team');
+    // The identity's user, then the unscored match (certain) before the one scored 0.5.
+    expect(mailbox.candidates.map(emailOf)).toEqual([people.shared, people.admin, people.analyst].map(emailOf));
+    // The same number in national and international formats; the user who left A counts but is not shown.
+    for (const phoneNumber of ['(415) 555-0100', '+1 415 555 0100']) {
+      const desk = await ask({ phoneNumber });
+      expect(desk.identity.identifierKey).toBe('desk');
+      expect(desk.candidates.map(emailOf)).toEqual([people.analyst, people.shared].map(emailOf));
+      expect(desk.matchedIdentifiers.map((m: { identifierKey: string }) => m.identifierKey)).toEqual(['mobile', 'phone']);
+    }
+    const tie = await ask({ identifier: { sourceKey: 'crm-a', identifierKey: 'legacy_id', identifierValue: 'tie-1' } });
+    const byId = world.tied.sort((x, y) => (x.id < y.id ? -1 : 1));
+    expect(tie.matchedIdentifiers.map((m: { id: string }) => m.id)).toEqual(byId.map((t) => encodeGlobalID('Identifier', t.id)));
+    expect(tie.candidates.map(emailOf)).toEqual(byId.map(emailOf));
+    // A merged user's email leads to the user they were merged into.
+    const merged = await ask({ email: 'old-analyst@example.com' });
+    expect(merged).toMatchObject({ ambiguous: false, user: { email: people.analyst.email }, identity: null, matchedIdentifiers: [] });
+    // A provider account with no user: the identity alone.
+    expect(await ask({ externalAccount: { sourceKey: 'idp-a', externalId: 'ext-2' } })).toMatchObject({ ambiguous: false, user: null, candidates: [], identity: { identifierKey: 'orphan' } });
+    expect((await ask({ identityKey: 'acct' })).user.email).toBe(people.admin.email);
+    expect(await ask({ identityKey: 'nope' })).toBeNull();
+  });
+
+  it('counts one compiled statement for each kind of key, and for a list of every kind', async () => {
+    const world = await makeWorld();
+    const viewer = world.viewers.find((v) => v[0] === 'an analyst of A')!;
+    const kinds: Input[] = [
+      { identifier: world.identifiers[0] },
+      { identifier: world.identifiers[4] },
+      { email: 'Team@Example.com' },
+      { phoneNumber: '+1 (415) 555-0100' },
+      { phoneNumber: '415.555.0100' },
+      { externalAccount: world.accounts[1] },
+      { identityKey: 'desk' },
+    ];
+    for (const input of kinds) {
+      for (const query of [RESOLVE, resolveOf('ambiguous'), resolveOf('user { email }')]) await expectSame(query, { input }, viewer, true, regionReads([input]));
+    }
+    await expectSame(RESOLVE_MANY, { inputs: kinds }, viewer, true, regionReads(kinds));
+    await expectSame(RESOLVE_MANY, { inputs: [] }, viewer, true, 0);
+  });
+});
