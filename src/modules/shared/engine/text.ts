@@ -39,10 +39,29 @@ export type PlanRow = Record<string, unknown>;
  * JSON texts outside PostgreSQL (`Parts`): wrapping a long list in one more object
  * copies it once more.
  */
-export type Value = string | { json: string } | Shape;
+export type Value = string | { json: string; rowHole?: true } | Shape;
 export interface Shape {
   pairs: [string, Value][];
 }
+
+/**
+ * A field whose value is `v` in the rows where `when` (SQL) holds, and left to the
+ * general path in the others: its key is missing from their objects, which carry their
+ * row's id (compiled.ts answers such a field by its resolver).
+ */
+export const rowHole = (when: string, v: Value): Value => ({ json: `CASE WHEN ${when} THEN ${jsonText(v)} END`, rowHole: true });
+
+export const isRowHole = (v: Value) => typeof v === 'object' && 'rowHole' in v;
+
+/** The pairs of an object, those missing from some rows last: a key written in every row comes first (and opens the object). */
+function inOrder(pairs: [string, Value][]): [string, Value][] {
+  const ordered = [...pairs.filter(([, v]) => !isRowHole(v)), ...pairs.filter(([, v]) => isRowHole(v))];
+  if (ordered.length && isRowHole(ordered[0]![1])) throw new Error('an object whose every field may be missing');
+  return ordered;
+}
+
+/** SQL of a row hole's key and JSON text, after another pair: empty where the field is left to the general path. */
+const optionalPair = (key: string, v: Value) => `coalesce(${literal(`,${JSON.stringify(key)}:`)} || ${(v as { json: string }).json}, '')`;
 
 export const literal = (s: string) => `'${s.replace(/'/g, "''")}'`;
 /** `__typename`: a string (typed, so that to_json takes it). */
@@ -74,7 +93,8 @@ export function jsonText(v: Value): string {
 /** SQL of the JSON text of the object `pairs` (response name, value). */
 export function objectText(pairs: [string, Value][]): string {
   if (!pairs.length) return `'{}'::text`;
-  return `(${pairs.map(([k, v], i) => `${literal(`${i ? ',' : '{'}${JSON.stringify(k)}:`)} || ${jsonText(v)}`).join(' || ')} || '}')`;
+  const text = inOrder(pairs).map(([k, v], i) => (isRowHole(v) ? optionalPair(k, v) : `${literal(`${i ? ',' : '{'}${JSON.stringify(k)}:`)} || ${jsonText(v)}`));
+  return `(${text.join(' || ')} || '}')`;
 }
 
 /** SQL of the JSON text of a list (an aggregate) of `element`'s JSON text, in `order`; `[]` when there is none. */
@@ -98,15 +118,20 @@ export class Parts {
   private add(v: Value) {
     if (typeof v !== 'string' && 'pairs' in v) {
       this.text('{');
-      v.pairs.forEach(([k, inner], i) => {
+      inOrder(v.pairs).forEach(([k, inner], i) => {
+        if (isRowHole(inner)) return this.column(`${optionalPair(k, inner)} AS c${this.columns.length}`);
         this.text(`${i ? ',' : ''}${JSON.stringify(k)}:`);
         this.add(inner);
       });
       this.text('}');
       return;
     }
+    this.column(typeof v === 'string' ? `to_json(${v})::text AS c${this.columns.length}` : `(${v.json})::text AS c${this.columns.length}`);
+  }
+
+  private column(sql: string) {
     this.template.push(this.columns.length);
-    this.columns.push(typeof v === 'string' ? `to_json(${v})::text AS c${this.columns.length}` : `(${v.json})::text AS c${this.columns.length}`);
+    this.columns.push(sql);
   }
 
   /** `found` and the parts, for a SELECT list. */
