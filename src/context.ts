@@ -161,17 +161,32 @@ export class Access {
    * memberships read here also answer roleIn and organizationIdsWith.
    */
   async rowScope(): Promise<string[] | 'all'> {
-    const v = this.viewer;
-    if (v.kind === 'anonymous') return [];
-    if (this.scopeOrganizationId) return [this.scopeOrganizationId];
-    if (v.kind === 'apiKey') return [v.organizationId];
-    if (v.isSystemAdmin) return 'all';
+    const known = this.knownRowScope();
+    if (known) return known;
+    const v = this.viewer as Extract<Viewer, { kind: 'user' }>;
     const rows = await onPrimary(() =>
       asSystem(() => prisma.member.findMany({ where: { userId: v.userId }, select: { organizationId: true, role: true, state: true } })),
     );
     for (const r of rows) this.memberships.prime(r.organizationId, { role: r.role, state: r.state });
     this.active ??= Promise.resolve(new Map(rows.filter((r) => r.state === 'ACTIVE').map((r) => [r.organizationId, r.role])));
-    return rows.map((r) => r.organizationId);
+    return (this.memberOf = rows.map((r) => r.organizationId));
+  }
+
+  /** The organizations a user not narrowed to one belongs to in any state, once rowScope has read them. */
+  private memberOf: string[] | undefined;
+
+  /**
+   * rowScope's answer when it is known without a statement (or was read already), else
+   * undefined. No row this request reads is of another organization: the read engine
+   * decides from it which organizations a row reached below the root may belong to.
+   */
+  knownRowScope(): string[] | 'all' | undefined {
+    const v = this.viewer;
+    if (v.kind === 'anonymous') return [];
+    if (this.scopeOrganizationId) return [this.scopeOrganizationId];
+    if (v.kind === 'apiKey') return [v.organizationId];
+    if (v.isSystemAdmin) return 'all';
+    return this.memberOf;
   }
 
   /** Organizations whose data the viewer may read (see organizationIdsWith). */

@@ -98,8 +98,8 @@ describe('API keys and webhook endpoints of an organization, compiled for its ad
       ['deliveries of the endpoints, by state', page(`webhookEndpoints(first: 1) { edges { node { url deliveries(status: PENDING) { totalCount edges { node { ${DELIVERY} } } } } } }`), administers],
       ['attempts of the deliveries', page(`webhookEndpoints { edges { node { deliveries(last: 1) { edges { node { id ${ATTEMPTS} } } ${PAGE_INFO} } } } }`), administers],
       ['keys and endpoints beside other lists', page('sources { totalCount } apiKeys(first: 1) { totalCount } webhookEndpoints(last: 1) { edges { node { enabled } } }'), administers],
-      // Below the root the viewer's right to administer was not checked: the general path answers.
-      ['keys of the organization of an endpoint', page('webhookEndpoints { edges { node { organization { apiKeys { totalCount } } } } }'), false],
+      // Only the organization's admins see an endpoint: so is its organization, whose keys compile too.
+      ['keys of the organization of an endpoint', page('webhookEndpoints { edges { node { organization { apiKeys { totalCount } } } } }'), administers],
     ];
     const answers = await expectCases(cases, viewers);
     for (const [viewer, , admin] of viewers) {
@@ -152,7 +152,8 @@ describe('API keys and webhook endpoints of an organization, compiled for its ad
       ['failed deliveries of an endpoint', node('WebhookEndpoint', endpoints[0]!.id, 'deliveries(status: FAILED) { totalCount edges { node { status } } }'), true],
       ['an endpoint of the other organization', node('WebhookEndpoint', otherEndpoint.id, 'url'), true],
       ['a delivery and its attempts', node('WebhookDelivery', deliveries[0]!.id, `${DELIVERY} ${ATTEMPTS}`), true],
-      ['the keys of the organization of a key', node('ApiKey', keys[0]!.id, 'organization { apiKeys { totalCount } }'), false],
+      // A key is seen only by its organization's admins, who administer its organization: compiled (a null node for anyone else).
+      ['the keys of the organization of a key', node('ApiKey', keys[0]!.id, 'organization { apiKeys { totalCount } }'), true],
     ];
     const answers = await expectCases(cases, viewers);
     const sees = (name: string, viewer: string) => answers.get(`${name}, as ${viewer}`)!.data.node !== null;

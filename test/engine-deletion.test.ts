@@ -74,8 +74,8 @@ describe('deleted items of an organization, compiled for its admins', () => {
       ['a filtered first page', page(`deletedItems(first: 1, filter: { search: "zoe" }) { totalCount edges { cursor node { label } } ${PAGE_INFO} }`), administers],
       ['the last page', page(`deletedItems(last: 2) { totalCount edges { cursor node { label } } ${PAGE_INFO} }`), administers],
       ['beside the keys', page('apiKeys(first: 1) { totalCount } deletedItems(last: 1) { edges { node { entityType } } } d: deletedItems(filter: { entityType: Member }) { totalCount }'), administers],
-      // Below the root the viewer's right to administer was not checked: the general path answers.
-      ['the items of the organization of a key', page('apiKeys { edges { node { organization { deletedItems { totalCount } } } } }'), false],
+      // A key is seen only by its organization's admins: the items of its organization compile for them.
+      ['the items of the organization of a key', page('apiKeys { edges { node { organization { deletedItems { totalCount } } } } }'), administers],
     ];
     const answers = await expectCases(cases, viewers);
     const items$ = (name: string, viewer: string) => answers.get(`${name}, as ${viewer}`)!.data.organization.deletedItems;

@@ -87,7 +87,8 @@ describe('the organization’s sources and link suggestions, compiled', () => {
       // What is not compiled takes the general path, with its answer or its error.
       ['a minimum out of range', page('linkSuggestions(minConfidence: 2) { totalCount }'), false],
       ['the parties of a suggestion', page('linkSuggestions { edges { node { subject { __typename } candidate { __typename } } } }'), true],
-      ['identifiers of a source below the organization', page('sources { edges { node { key identifiers(first: 1) { totalCount } } } }'), false],
+      // A source is seen only in an organization the viewer reads: its lists compile below the root too.
+      ['identifiers of a source below the organization', page('sources { edges { node { key identifiers(first: 1) { totalCount } } } }'), true],
     ];
     const answers = await expectCases(cases, viewers);
     // Every viewer here reads the organization: all of its sources and suggestions.
@@ -123,7 +124,7 @@ describe('the organization’s sources and link suggestions, compiled', () => {
       ['a source of the other organization', node('IntegrationSource', otherCrm.id, 'key organization { slug }'), true],
       ['a suggestion', node('LinkSuggestion', suggestions[0]!.id, SUGGESTION), true],
       ['a suggestion of the other organization', node('LinkSuggestion', suggestions[4]!.id, 'state confidence'), true],
-      ['identifiers of a source', node('IntegrationSource', crm.id, 'identifiers(first: 1) { totalCount }'), false],
+      ['identifiers of a source', node('IntegrationSource', crm.id, 'identifiers(first: 1) { totalCount }'), true],
       ['the merge of a suggestion', node('LinkSuggestion', suggestions[1]!.id, 'merge { id }'), true],
     ];
     const answers = await expectCases(cases, [...viewers, outside]);

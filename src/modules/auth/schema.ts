@@ -3,7 +3,7 @@ import { builder } from '../../builder.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors.ts';
 import type { ApiKey } from '../../generated/prisma/client.ts';
 import { totalCountField } from '../shared/connections.ts';
-import { columnValue, compiledConnection, compiledField, compiledNode, model } from '../shared/engine/index.ts';
+import { columnValue, compiledConnection, compiledField, compiledNode, model, seenWithin } from '../shared/engine/index.ts';
 import { mutationResult } from '../shared/errors.ts';
 import { administeredWhere } from '../shared/rules.ts';
 import { scopesForOrganization } from '../shared/tenant.ts';
@@ -51,6 +51,8 @@ export const ApiKeyRef = builder.prismaNode('ApiKey', {
 // node(id) is compiled under the rule of findUnique above, and so are the key's fields
 // (the secret's hash is no field); role and active are computed from their columns.
 compiledNode('ApiKey', (_ctx, _readable, administered) => administeredWhere(administered));
+// Only its organization's admins see a key, on every path: so is its organization.
+seenWithin('ApiKey', 'admin');
 compiledField('ApiKey', 'role', (_b, alias) => columnValue(model('ApiKey'), alias, 'role'));
 compiledField('ApiKey', 'active', (_b, alias) => `(${alias}.${model('ApiKey').fields.get('revokedAt')!.column} IS NULL)`);
 

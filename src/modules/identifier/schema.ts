@@ -6,7 +6,7 @@ import type { Types } from '../shared/fields.ts';
 import { readableRowsWhere } from '../shared/tenant.ts';
 import { tenantRowWhere } from '../shared/visibility.ts';
 import { identifiersWhere } from './filters.ts';
-import { columnValue, compiledConnection, compiledField, compiledNode, model } from '../shared/engine/index.ts';
+import { columnValue, compiledConnection, compiledField, compiledNode, model, seenWithin } from '../shared/engine/index.ts';
 import { readableWhere } from '../shared/rules.ts';
 import type { Context } from '../../context.ts';
 import { loadVisibleUser, visibleUserSql } from '../shared/pointed.ts';
@@ -80,6 +80,8 @@ export const IdentifierRef = builder.prismaNode('Identifier', {
 });
 
 compiledNode('Identifier', (_ctx, readable) => readableWhere(readable));
+// An identifier is seen only in an organization the viewer reads, on every path: so is its organization.
+seenWithin('Identifier', 'read');
 // Its user is read under the rule of node(id) of a user (shared/pointed.ts), on both paths.
 compiledField('Identifier', 'user', visibleUserSql('userId'));
 compiledField('Identifier', 'discoveryMetadata', (_b, alias) => columnValue(model('Identifier'), alias, 'discoveryMetadata'));

@@ -6,7 +6,7 @@ import { OLDEST_FIRST, totalCountField } from '../shared/connections.ts';
 import type { Types } from '../shared/fields.ts';
 import { readableRowsWhere, scopesForOrganization } from '../shared/tenant.ts';
 import { tenantRowWhere } from '../shared/visibility.ts';
-import { compiledConnection, compiledField, compiledNode, compiledObject, prebuiltRow, relatedList, rootPlanners, type PlanInfo, type RowsWhere } from '../shared/engine/index.ts';
+import { compiledConnection, compiledField, compiledNode, compiledObject, seenWithin, prebuiltRow, relatedList, rootPlanners, type PlanInfo, type RowsWhere } from '../shared/engine/index.ts';
 import { readableWhere } from '../shared/rules.ts';
 import type { Context } from '../../context.ts';
 import { loadVisibleUser, visibleUserSql } from '../shared/pointed.ts';
@@ -116,6 +116,8 @@ export const IdentityRef = builder.prismaNode('Identity', {
 // node(id) and `identity` by any of its lookups are compiled (shared/engine), under
 // the same rule as findUnique above (tenantRowWhere) and the resolver below.
 compiledNode('Identity', (_ctx, readable) => readableWhere(readable));
+// An identity is seen only in an organization the viewer reads, on every path: so is its organization.
+seenWithin('Identity', 'read');
 // Its user is read under the rule of node(id) of a user (shared/pointed.ts), on both paths.
 compiledField('Identity', 'user', visibleUserSql('userId'));
 /** `identity(…)` compiled (with `holes`, leaving fields with no SQL form to the general path); undefined when not compiled. */

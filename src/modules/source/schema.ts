@@ -6,7 +6,7 @@ import { OLDEST_FIRST, totalCountField } from '../shared/connections.ts';
 import { mutationResult } from '../shared/errors.ts';
 import { tenantRowWhere } from '../shared/visibility.ts';
 import { scopesForOrganization } from '../shared/tenant.ts';
-import { compiledConnection, compiledNode } from '../shared/engine/index.ts';
+import { compiledConnection, compiledNode, seenWithin } from '../shared/engine/index.ts';
 import { readableWhere } from '../shared/rules.ts';
 import { createSource, deleteSource, updateSource } from './service.ts';
 
@@ -36,6 +36,8 @@ export const SourceRef = builder.prismaNode('IntegrationSource', {
 
 // node(id) is compiled under the rule of findUnique above (tenantRowWhere).
 compiledNode('IntegrationSource', (_ctx, readable) => readableWhere(readable));
+// A source is seen only in an organization the viewer reads, on every path: so is its organization.
+seenWithin('IntegrationSource', 'read');
 
 // The same query is given to Pothos and to the read engine (compiledConnection).
 const sourcesQuery = (args: { kind?: SourceKind | null }) => ({ where: args.kind ? { kind: args.kind } : {}, orderBy: OLDEST_FIRST });

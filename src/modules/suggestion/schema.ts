@@ -13,7 +13,7 @@ import { mutationResult } from '../shared/errors.ts';
 import { scopesForOrganization } from '../shared/tenant.ts';
 import { tenantRowWhere } from '../shared/visibility.ts';
 import { UserRef } from '../user/schema.ts';
-import { columnValue, compiledConnection, compiledField, compiledNode, model, type NamedRows, pointedRow, prebuiltNamedRows, unionRow } from '../shared/engine/index.ts';
+import { columnValue, compiledConnection, compiledField, compiledNode, model, seenWithin, type NamedRows, pointedRow, prebuiltNamedRows, unionRow } from '../shared/engine/index.ts';
 import { literal } from '../shared/engine/text.ts';
 import { endOf } from './pairs.ts';
 import { readableWhere } from '../shared/rules.ts';
@@ -114,6 +114,8 @@ export const LinkSuggestionRef = builder.prismaNode('LinkSuggestion', {
 // (shared/pointed.ts), as the resolvers read it; the merge is the row mergeId points
 // at, under the rule of node(id) of a merge (visibleMergesWhere), as loadVisibleMerge reads it.
 compiledNode('LinkSuggestion', (_ctx, readable) => readableWhere(readable));
+// A suggestion is seen only in an organization the viewer reads, on every path: so is its organization.
+seenWithin('LinkSuggestion', 'read');
 compiledField('LinkSuggestion', 'metadata', (_b, alias) => columnValue(model('LinkSuggestion'), alias, 'metadata'));
 const PARTY_TYPES = { USER: 'User', IDENTITY: 'Identity' } as const satisfies Record<Party['type'], string>;
 const PARTY_RULES = { User: visibleUserRule, Identity: readableRowRule };

@@ -3,7 +3,7 @@ import { builder } from '../../builder.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors.ts';
 import type { WebhookDeliveryStatus, WebhookEndpoint } from '../../generated/prisma/client.ts';
 import { OLDEST_FIRST, totalCountField } from '../shared/connections.ts';
-import { compiledConnection, compiledField, compiledNode, model } from '../shared/engine/index.ts';
+import { compiledConnection, compiledField, compiledNode, model, seenWithin } from '../shared/engine/index.ts';
 import { globalId } from '../shared/engine/text.ts';
 import { mutationResult } from '../shared/errors.ts';
 import { administeredWhere } from '../shared/rules.ts';
@@ -28,6 +28,8 @@ const deliveriesQuery = (args: { status?: WebhookDeliveryStatus | null }) => ({
 const administered = (_ctx: unknown, _readable: unknown, administered: string[] | 'all') => administeredWhere(administered);
 compiledNode('WebhookEndpoint', administered);
 compiledNode('WebhookDelivery', administered);
+// Only its organization's admins see an endpoint, on every path: so is its organization's.
+seenWithin('WebhookEndpoint', 'admin');
 compiledField('WebhookDelivery', 'auditEventId', (_b, alias) => globalId('AuditEvent', `${alias}.${model('WebhookDelivery').fields.get('auditEventId')!.column}`));
 compiledConnection('Organization', 'webhookEndpoints', oldestFirst, { checkedAtRoot: 'admin' });
 compiledConnection('WebhookEndpoint', 'deliveries', deliveriesQuery);

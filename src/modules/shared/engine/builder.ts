@@ -79,15 +79,26 @@ export class Builder {
   }
 
   /**
-   * Aliases of rows of organizations the viewer may read, each checked by the row's own
-   * filter (the rows of the `organizations` list): their connections with auth scopes
-   * can be planned as at a checked root.
+   * Aliases of rows of organizations the viewer may read: each checked by the row's own
+   * filter (the rows of the `organizations` list), or reached from a row seen only inside
+   * such an organization (fields.ts, `seenWithin`).
    */
   readonly readableRows = new Set<string>();
 
-  /** Whether the viewer administers every organization it may read (so every readable row). */
-  administersAllReadable(): boolean {
-    return this.administered === 'all' || (this.readable !== 'all' && this.readable.every((id) => this.administers(id)));
+  /** Aliases of rows of organizations the viewer administers (reached from a row only their admins see). */
+  readonly administeredRows = new Set<string>();
+
+  /**
+   * Whether the viewer holds `level` in a row's organization, given the organizations it
+   * may be (undefined: any): true or false when they all decide alike, else the list
+   * its organization must be in, to be tested row by row.
+   */
+  holds(level: 'read' | 'admin', candidates: string[] | 'all' | undefined): boolean | string[] {
+    const list = level === 'admin' ? this.administered : this.readable;
+    if (list === 'all') return true;
+    if (candidates === undefined || candidates === 'all') return list.length ? list : false;
+    const held = candidates.filter((id) => list.includes(id));
+    return held.length === candidates.length ? true : held.length ? held : false;
   }
 
   /** The fields left as holes, as `Type.field: reason`. */

@@ -3,7 +3,8 @@ import type { Context } from '../../../context.ts';
 import { ROOT, type Builder, type ConnectionQuery } from './builder.ts';
 import { connectionOf } from './connection.ts';
 import { model, type Model } from './datamodel.ts';
-import { globalId, iso, listText, objectText, ROW_KEY, TYPE_KEY, typename, Unplannable, unplannable, type Shape, type Value } from './text.ts';
+import { readableOrganizationsRule, readableWhere } from '../rules.ts';
+import { globalId, isRowHole, iso, listText, objectText, ROW_KEY, rowHole, TYPE_KEY, typename, Unplannable, unplannable, type Shape, type Value } from './text.ts';
 import { orderSql, orderTerms, whereSql } from './where.ts';
 
 // How each field of a table-backed type is compiled. Most need no declaration: a
@@ -16,23 +17,52 @@ import { orderSql, orderTerms, whereSql } from './where.ts';
 /** SQL of a declared field's value for the row `alias` of its type. */
 export type FieldSql = (b: Builder, alias: string, nodes: FieldNode[], parent: GraphQLObjectType) => Value;
 
-/** What a connection's auth scopes ask of the root organization: to be read (true) or administered ('admin'). */
+/** What a connection's auth scopes ask of its row's organization: to be read (true) or administered ('admin'). */
 type CheckedAtRoot = boolean | 'admin';
 
 const declared = new Map<string, { sql: FieldSql } | { connection: ConnectionQuery; checkedAtRoot: CheckedAtRoot; over?: string }>();
 
 /**
  * Declares a Pothos `relatedConnection` to the engine: `query` is the very function
- * given to Pothos (its where and order, from the field's arguments). A connection with
- * auth scopes is compiled only on the root object whose access the caller checked
- * (`checkedAtRoot`); one for the organization's admins ('admin') only when the viewer
- * administers it, else its resolver answers (FORBIDDEN, as its scopes say). A
- * `prismaConnection` over a model with no relation to its parent names it (`over`):
- * its query links the rows to the parent's id.
+ * given to Pothos (its where and order, from the field's arguments). A connection whose
+ * auth scopes ask the viewer to read its row's organization (`checkedAtRoot`), or to
+ * administer it ('admin'), is compiled where that is known of the row (`organizationsOf`)
+ * and decided per row where it is not: in the rows of the others its resolver answers
+ * (FORBIDDEN, as its scopes say). A `prismaConnection` over a model with no relation to
+ * its parent names it (`over`): its query links the rows to the parent's id.
  */
 export function compiledConnection(type: string, field: string, query: ConnectionQuery, { checkedAtRoot = false as CheckedAtRoot, over = undefined as string | undefined } = {}) {
   declared.set(`${type}.${field}`, { connection: query, checkedAtRoot, over });
 }
+
+/** How each type's rows are seen, on every path that reads them: see seenWithin. */
+const seen = new Map<string, 'read' | 'admin'>();
+
+/**
+ * Declares that every row of `type` a viewer sees is of an organization they may read
+ * ('read') or administer ('admin'), as the type's visibility rule says: its
+ * organization's connections with auth scopes compile without a test per row.
+ */
+export function seenWithin(type: string, level: 'read' | 'admin') {
+  seen.set(type, level);
+}
+
+/**
+ * The organizations the organization of the row `alias` of `type` may be: the checked
+ * root's, those its type is seen within (or, for an organization, those of the row it
+ * was reached from), else any whose rows the request sees at all (context.ts, rowScope).
+ */
+function organizationsOf(b: Builder, type: GraphQLObjectType, alias: string): string[] | 'all' | undefined {
+  const organization = type.name === 'Organization';
+  if (organization && alias === ROOT && b.readableRoot) return [b.readableRoot];
+  const level = organization ? (b.administeredRows.has(alias) ? 'admin' : b.readableRows.has(alias) ? 'read' : undefined) : seen.get(type.name);
+  if (level) return level === 'admin' ? b.administered : b.readable;
+  return b.ctx.access.knownRowScope();
+}
+
+/** SQL true for the rows of `m` (an organization, or a row of one) whose organization is in `list`. */
+const organizationIn = (b: Builder, m: Model, alias: string, list: string[]) =>
+  whereSql(b, m, alias, m.fields.has('organizationId') ? readableWhere(list) : readableOrganizationsRule(list));
 
 /** Declares the SQL of a field with a resolver of its own. */
 export function compiledField(type: string, field: string, sql: FieldSql) {
@@ -73,7 +103,12 @@ export function objectOf(b: Builder, type: GraphQLObjectType, alias: string, nod
   for (const [key, fieldNodes] of b.collect(type, nodes)) {
     const at = b.mark();
     try {
-      pairs.push([key, fieldOf(b, type, m, alias, fieldNodes)]);
+      const value = fieldOf(b, type, m, alias, fieldNodes);
+      pairs.push([key, value]);
+      if (isRowHole(value)) {
+        b.holesLeft.push(`${type.name}.${fieldNodes[0]!.name.value}: in the rows of organizations the viewer may not see it in`);
+        holes = true;
+      }
     } catch (err) {
       if (!(err instanceof Unplannable) || !b.holes) throw err;
       b.rewind(at);
@@ -93,12 +128,14 @@ function fieldOf(b: Builder, type: GraphQLObjectType, m: Model, alias: string, n
   const def = type.getFields()[name] ?? unplannable(`${type.name}.${name}`);
   const decl = declared.get(`${type.name}.${name}`);
   if (decl && 'connection' in decl) {
-    // At the checked root, or on a row of organizations each filtered to the readable
-    // ones; a list's admin-only connections only when the viewer administers them all.
-    const root = alias === ROOT ? b.readableRoot : null;
-    if (decl.checkedAtRoot && !root && !b.readableRows.has(alias)) unplannable(`${type.name}.${name} below the root`);
-    if (decl.checkedAtRoot === 'admin' && !(root ? b.administers(root) : b.administersAllReadable())) unplannable(`${type.name}.${name} for a viewer who does not administer it`);
-    return connectionOf(b, m, alias, type, nodes, decl.connection, objectOf, decl.over);
+    const value = () => connectionOf(b, m, alias, type, nodes, decl.connection, objectOf, decl.over);
+    if (!decl.checkedAtRoot) return value();
+    const level = decl.checkedAtRoot === 'admin' ? 'admin' : 'read';
+    const held = b.holds(level, organizationsOf(b, type, alias));
+    if (held === true) return value();
+    if (held === false) return unplannable(`${type.name}.${name} for a viewer who may not ${level === 'admin' ? 'administer' : 'read'} its organization`);
+    if (!b.holes) unplannable(`${type.name}.${name}: the viewer's access differs from row to row`);
+    return rowHole(organizationIn(b, m, alias, held), value());
   }
   if (decl) return decl.sql(b, alias, nodes, type);
   const ext = def.extensions as FieldExtensions;
@@ -125,6 +162,9 @@ function relationOf(b: Builder, m: Model, alias: string, parent: GraphQLObjectTy
   const type = b.fieldType(parent, name);
   const target = model(r.model);
   const inner = b.alias(target.table[0]!);
+  // The organization of a row seen only inside organizations the viewer reads (or administers) is one of them.
+  const level = type.name === 'Organization' ? seen.get(parent.name) : undefined;
+  if (level) (level === 'admin' ? b.administeredRows : b.readableRows).add(inner);
   return { json: `(SELECT ${objectText(objectOf(b, type, inner, nodes).pairs)} FROM ${b.from(target)} ${inner} WHERE ${inner}.${target.fields.get('id')!.column} = ${alias}.${r.column})` };
 }
 

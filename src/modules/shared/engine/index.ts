@@ -2,7 +2,7 @@
 // statement (README, "How the hot reads are answered").
 export type { PlanInfo } from './builder.ts';
 export { answerCompiledObjects, compiledList, compiledObject, compiledRootField, type RootAnswer } from './compiled.ts';
-export { columnValue, compiledConnection, compiledField, pointedRow, relatedList, unionRow, type FieldSql, type UnionBranch } from './fields.ts';
+export { columnValue, compiledConnection, compiledField, pointedRow, relatedList, seenWithin, unionRow, type FieldSql, type UnionBranch } from './fields.ts';
 export { derivedModel, historyOf, model } from './datamodel.ts';
 export {
   compiledNode,
