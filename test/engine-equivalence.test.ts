@@ -18,7 +18,7 @@ import { normalisedPair } from '../src/modules/suggestion/pairs.ts';
 
 afterEach(() => setPlannedReads(true));
 
-const roomy = appWith({ MAX_QUERY_COST: '10000000' });
+const roomy = appWith({ MAX_QUERY_COST: '10000000', MAX_QUERY_DEPTH: '20' });
 
 const ROLES = ['ANALYST', 'ORGANIZATION_ADMIN'] as const;
 const STATES = ['ACTIVE', 'ACTIVE', 'PENDING', 'SUSPENDED'] as const;
@@ -130,7 +130,16 @@ const connection = (node: fc.Arbitrary<string>, filters: fc.Arbitrary<Record<str
     );
 
 // A field with no SQL form (authSubject) is among them: only it takes the general path.
-const identifierNode = pick(['id', 'identifierKey', 'confidenceScore', 'discoveryMethod', 'createdAt', 'discoveryMetadata', 'source { key kind }', 'user { email }', 'history(first: 1) { totalCount }']).map((f) => f.join(' '));
+// An organization reached below the root, with connections whose auth scopes ask to read it (each viewer reads it).
+const belowOrganization = fc.constantFrom(
+  'organization { slug }',
+  'organization { slug members(first: 1) { totalCount edges { node { role } } } history(first: 1) { totalCount } }',
+  'organization { sources(last: 1) { totalCount edges { node { key history { totalCount } identifiers(first: 1) { totalCount } } } } auditEvents(first: 1) { edges { node { action actor { email } } } } }',
+  'organization { identifiers(first: 1) { edges { node { identifierKey } } } identities { totalCount } linkSuggestions { totalCount } }',
+);
+const identifierNode = fc
+  .tuple(pick(['id', 'identifierKey', 'confidenceScore', 'discoveryMethod', 'createdAt', 'discoveryMetadata', 'source { key kind }', 'user { email }', 'history(first: 1) { totalCount }']), fc.option(belowOrganization, { nil: null }))
+  .map(([f, organization]) => [...f, organization ?? ''].join(' '));
 const identifierFilters = fc.record(
   { sourceKey: fc.constantFrom('crm', 'hr'), minConfidence: fc.constantFrom(0, 0.3, 0.75), discoveryMethod: fc.constantFrom(...METHODS) },
   { requiredKeys: [] },
@@ -138,7 +147,7 @@ const identifierFilters = fc.record(
 const userSelection = fc
   .record({
     scalars: pick(['id', 'email', 'name', 'givenName', 'isSystemAdmin', 'updatedAt', '__typename', 'authSubject']),
-    memberships: fc.option(pick(['role', 'state', 'organization { slug }', 'user { email }']), { nil: null }),
+    memberships: fc.option(fc.tuple(pick(['role', 'state', 'user { email }']), fc.option(belowOrganization, { nil: null })).map(([f, o]) => (o ? [...f, o] : f)), { nil: null }),
     identifiers: fc.option(connection(identifierNode, identifierFilters), { nil: null }),
   })
   .map(({ scalars, memberships, identifiers }) =>
@@ -148,7 +157,9 @@ const memberFilters = fc.record({ role: fc.constantFrom(...ROLES), state: fc.con
 const memberNode = fc
   .record({ scalars: pick(['id', 'role', 'state', 'createdAt']), user: fc.option(userSelection, { nil: null }) })
   .map(({ scalars, user }) => `${scalars.join(' ')} ${user ? `user { ${user} }` : ''}`);
-const sourceNode = pick(['id', 'key', 'name', 'kind', 'createdAt', 'updatedAt', 'organization { slug }']).map((f) => f.join(' '));
+const sourceNode = fc
+  .tuple(pick(['id', 'key', 'name', 'kind', 'createdAt', 'updatedAt']), fc.option(belowOrganization, { nil: null }))
+  .map(([f, organization]) => [...f, organization ?? ''].join(' '));
 const sourceFilters = fc.record({ kind: fc.constantFrom('INTEGRATION', 'IDENTITY_PROVIDER') }, { requiredKeys: [] });
 const suggestionNode = pick(['id', 'state', 'confidence', 'evidence', 'metadata', 'createdBy', 'decidedAt', 'createdAt', 'organization { name }']).map((f) => f.join(' '));
 const suggestionFilters = fc.record({ state: fc.constantFrom(...SUGGESTION_STATES), minConfidence: fc.constantFrom(0, 0.3, 0.75) }, { requiredKeys: [] });
