@@ -138,9 +138,6 @@ async function compiledResolution(ctx: Context, info: PlanInfo, organizationId: 
   return list && soleElement(list);
 }
 
-/** `resolveMany` compiled, each key as compiledResolution reads it, in one statement; undefined when not compiled. */
-const compiledResolutions = prebuiltResolutions;
-
 /** The inputs of `resolveMany`, refused past MAX_RESOLVE_MANY (`inRead`: as a read refuses, when asked before execution). */
 function checkedCount(inputs: unknown[], inRead: boolean): void {
   if (inputs.length <= MAX_RESOLVE_MANY) return;
@@ -168,7 +165,7 @@ rootPlanners.set('resolveMany', async (ctx, info, args) => {
   const inputs = args.inputs as ResolveInputShape[];
   checkedCount(inputs, true);
   const organizationId = await readableOrganization(ctx.access, args.organizationId as string | null | undefined);
-  return compiledResolutions(ctx, info, organizationId, toKeys(inputs, 'inputs'), true);
+  return prebuiltResolutions(ctx, info, organizationId, toKeys(inputs, 'inputs'), true);
 });
 
 const ORGANIZATION_ARG = {
@@ -218,7 +215,7 @@ builder.queryFields((t) => ({
       const keys = toKeys(args.inputs, 'inputs');
       // The operation's only field: compiled, but for the fields with no SQL form (as `resolve`).
       if (info.operation.selectionSet.selections.length === 1) {
-        const answer = await compiledResolutions(ctx, info, organizationId, keys, true);
+        const answer = await prebuiltResolutions(ctx, info, organizationId, keys, true);
         if (answer !== undefined) return compiledList<Resolution>(answer, 'Resolution');
       }
       return resolver(ctx, info, organizationId).loadMany(keys) as Promise<(Resolution | null)[]>;

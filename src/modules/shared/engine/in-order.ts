@@ -90,23 +90,12 @@ export interface ResolutionKey {
 
 /**
  * `resolveMany` of identifiers as of `asOf`, in order: each key's resolution by the first
- * of its forms that matched anything (null when none did), by prebuiltResolution's rule:
- * the identifiers of the organization with that key and normalised value in that source
- * (by key or id), and their user when they belong to exactly one.
+ * of its forms that matched anything (null when none did): the identifiers of the
+ * organization with that key and normalised value in that source (by key or id), and
+ * their user when they belong to exactly one. (The present's resolve is compiled by
+ * graph/compiled.ts.)
  */
 export async function prebuiltResolutionsAsOf(ctx: Context, info: PlanInfo, organizationId: string, keys: ResolutionKey[], asOf: Date): Promise<JsonText> {
-  return (await prebuiltResolutions(ctx, info, organizationId, keys, asOf))!;
-}
-
-/** `resolveMany` now (asOf null) or as of `asOf`, as prebuiltResolutionsAsOf; undefined when the general path answers instead. */
-export async function prebuiltResolutions(
-  ctx: Context,
-  info: PlanInfo,
-  organizationId: string,
-  keys: ResolutionKey[],
-  asOf: Date | null,
-  holes = false,
-): Promise<JsonText | undefined> {
   const identifier = model('Identifier');
   const source = model('IntegrationSource');
   const users = model('User');
@@ -139,7 +128,7 @@ export async function prebuiltResolutions(
         LEFT JOIN ${b.from(users)} ${ROOT} ON ${ROOT}.${col(users, 'id')} = hit.user_id AND hit.users = 1 AND ${whereSql(b, users, ROOT, visibleUserRule(ctx, b.readable))}`,
       };
     },
-    { asOf, holes },
+    { asOf },
   );
-  return list ?? undefined;
+  return list!;
 }

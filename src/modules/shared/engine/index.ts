@@ -19,6 +19,6 @@ export { beforeExecution, engineCounts, notAsOf, setPlannedReads } from './run.t
 export { isCompiledStatement, planTogether, statementFor } from './send.ts';
 export { JsonText, type PlanRow } from './text.ts';
 export { matches, whereSql } from './where.ts';
-export { leadNode, leadNodeAsOf, prebuiltNodes, prebuiltNodesAsOf, prebuiltResolutions, prebuiltResolutionsAsOf, soleElement, type NodeLead, type NodePosition } from './in-order.ts';
+export { leadNode, leadNodeAsOf, prebuiltNodes, prebuiltNodesAsOf, prebuiltResolutionsAsOf, soleElement, type NodeLead, type NodePosition } from './in-order.ts';
 export { compiledNodeRule } from './roots.ts';
 export { nodeRowSql, prebuiltNamedRows, type NamedRows } from './named.ts';
