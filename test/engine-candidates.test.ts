@@ -5,7 +5,7 @@ import { setPlannedReads } from '../src/modules/shared/engine/index.ts';
 import { normalisedPair } from '../src/modules/suggestion/pairs.ts';
 import { globalId, tokenFor, type GqlOptions } from './helpers/app.ts';
 import { aMember, anApiKey, anIdentifier, anIdentity, anOrganization, aSource, aUser } from './helpers/factories.ts';
-import { bothWays, expectCases, readersOf, viewersOf } from './helpers/engine.ts';
+import { bothWays, expectCases, readersOf, USER_HOLE, viewersOf } from './helpers/engine.ts';
 import { fc } from './helpers/property-runs.ts';
 
 // matchCandidates computes its candidates, scores and evidence in JS; the users,
@@ -93,7 +93,8 @@ describe('matchCandidates: the rows candidates name, compiled', () => {
       ['aliases, fragments and __typename', of('__typename a: user { id } b: user { email } ... on MatchCandidate { identity { __typename id } } s: suggestion { state } score'), true],
       ["an identity's candidates", of(`user { ${USER} } identity { ${IDENTITY} } suggestion { ${SUGGESTION} }`, `identityId: "${globalId('Identity', w.linked.id)}"`), true],
       // No SQL form: the field takes the general path, the rest stays compiled.
-      ['a field left to its resolver', of('user { email authSubject } identity { name }'), false],
+      ['a field left to its resolver', of(`user { email ${USER_HOLE} } identity { name }`), false],
+      ['authSubject, compiled under the rule of who may read it', of('user { email authSubject } identity { name }'), true],
       // Nothing named selected: no compiled statement.
       ['only what is computed', of('score evidence { kind candidateField }'), false],
     ];

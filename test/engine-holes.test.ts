@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Builder } from '../src/modules/shared/engine/builder.ts';
+import { prisma } from '../src/db.ts';
 import { engineCounts, setPlannedReads } from '../src/modules/shared/engine/index.ts';
 import { globalId, gql, tokenFor, type GqlOptions } from './helpers/app.ts';
 import { aMember, anIdentifier, anIdentity, anOrganization, aSource, aUser } from './helpers/factories.ts';
-import { bothWays, isPlan } from './helpers/engine.ts';
+import { bothWays, isPlan, USER_HOLE } from './helpers/engine.ts';
 import { withSqlLog } from './helpers/sql-count.ts';
 
 // Operations the engine cannot answer whole: several root fields, or fields with no SQL
@@ -49,14 +50,14 @@ describe('holes: only what the engine cannot compile takes the general path', ()
     const { org, people, identity, viewers } = await world();
     const queries = [
       // A connection with a resolver of its own beside compiled connections.
-      `{ organization(id: "${org.id}") { name auditEvents(first: 2) { totalCount edges { node { action } } } deletedItems(first: 2) { totalCount } members(first: 10) { totalCount edges { node { role user { email authSubject memberships { role } } } } } } }`,
+      `{ organization(id: "${org.id}") { name auditEvents(first: 2) { totalCount edges { node { action } } } deletedItems(first: 2) { totalCount } members(first: 10) { totalCount edges { node { role user { email ${USER_HOLE} memberships { role } } } } } } }`,
       // A field with a resolver inside a compiled list, and a compiled relation under it.
-      `{ organization(id: "${org.id}") { identifiers(first: 10) { edges { cursor node { identifierKey user { name authSubject identifiers(first: 1) { totalCount } } } } pageInfo { hasNextPage endCursor } } } }`,
-      `{ user(id: "${globalId('User', people[0]!.id)}") { email authSubject identities(first: 5) { edges { node { name } } } } }`,
-      `{ viewer { email authSubject memberships { role organization { name } } } }`,
-      `{ node(id: "${globalId('User', people[2]!.id)}") { id ... on User { name authSubject } } }`,
-      `{ nodes(ids: ["${globalId('User', people[2]!.id)}", "${globalId('Identity', identity.id)}"]) { id ... on User { name authSubject } } }`,
-      `{ identity(id: "${globalId('Identity', identity.id)}") { name user { email authSubject } source { key } } }`,
+      `{ organization(id: "${org.id}") { identifiers(first: 10) { edges { cursor node { identifierKey user { name ${USER_HOLE} identifiers(first: 1) { totalCount } } } } pageInfo { hasNextPage endCursor } } } }`,
+      `{ user(id: "${globalId('User', people[0]!.id)}") { email ${USER_HOLE} identities(first: 5) { edges { node { name } } } } }`,
+      `{ viewer { email ${USER_HOLE} memberships { role organization { name } } } }`,
+      `{ node(id: "${globalId('User', people[2]!.id)}") { id ... on User { name ${USER_HOLE} } } }`,
+      `{ nodes(ids: ["${globalId('User', people[2]!.id)}", "${globalId('Identity', identity.id)}"]) { id ... on User { name ${USER_HOLE} } } }`,
+      `{ identity(id: "${globalId('Identity', identity.id)}") { name user { email ${USER_HOLE} } source { key } } }`,
     ];
     for (const [viewer, options] of viewers) {
       for (const query of queries) {
@@ -107,26 +108,29 @@ describe('holes: only what the engine cannot compile takes the general path', ()
   });
 
   it('loads the rows under holes in one statement per type, and counts each hole in /metrics', async () => {
-    const { org, viewers } = await world();
-    const before = engineCounts.fallback.get('User.authSubject') ?? 0;
-    const query = `{ organization(id: "${org.id}") { members(first: 10) { edges { node { user { email authSubject } } } } } }`;
+    const { org, people, viewers } = await world();
+    // A merge into each person: the rows under the field with no SQL form.
+    const gone = await aUser();
+    for (const person of people) await prisma.merge.create({ data: { survivorId: person.id, mergedId: gone.id, organizationIds: [org.id], before: {}, after: {} } });
+    const before = engineCounts.fallback.get('UserMerge.changedSinceMerge') ?? 0;
+    const query = `{ organization(id: "${org.id}") { members(first: 10) { edges { node { user { email ${USER_HOLE} } } } } } }`;
     const { planned, statements } = await bothWays(query, viewers[0]![1]);
     expect(planned.errors).toBeUndefined();
     expect(planned.data!.organization.members.edges).toHaveLength(6);
-    // The users' rows, once for all six members.
-    expect(statements.filter((s) => /FROM "public"\."users" AS "t0" WHERE "t0"\."id" IN/.test(s))).toHaveLength(1);
-    expect(engineCounts.fallback.get('User.authSubject')).toBe(before + 1);
+    // The merges' rows, once for the four people's merges.
+    expect(statements.filter((s) => /FROM "public"\."merges" AS "t0" WHERE "t0"\."id" IN/.test(s))).toHaveLength(1);
+    expect(engineCounts.fallback.get('UserMerge.changedSinceMerge')).toBe(before + 1);
   });
 
   it('builds the plan of a root with holes once per request, answering as before, for a new credential and a remembered one', async () => {
     const { org, admin, people, identity, viewers } = await world();
     const cases = [
-      `{ organization(id: "${org.id}") { name apiKeys(first: 1) { totalCount } members(first: 10) { edges { node { user { email authSubject } } } } } }`,
-      `{ node(id: "${globalId('User', people[2]!.id)}") { id ... on User { name authSubject } } }`,
-      `{ nodes(ids: ["${globalId('User', people[2]!.id)}", "${globalId('Identity', identity.id)}"]) { id ... on User { name authSubject } } }`,
-      `{ identity(id: "${globalId('Identity', identity.id)}") { name user { email authSubject } } }`,
-      `{ resolve(input: { identifier: { source: "crm", identifierKey: "owner_id", identifierValue: "o1" } }) { user { name authSubject } } }`,
-      `{ resolveMany(inputs: [{ identifier: { source: "crm", identifierKey: "owner_id", identifierValue: "o1" } }]) { user { name authSubject } } }`,
+      `{ organization(id: "${org.id}") { name apiKeys(first: 1) { totalCount } members(first: 10) { edges { node { user { email ${USER_HOLE} } } } } } }`,
+      `{ node(id: "${globalId('User', people[2]!.id)}") { id ... on User { name ${USER_HOLE} } } }`,
+      `{ nodes(ids: ["${globalId('User', people[2]!.id)}", "${globalId('Identity', identity.id)}"]) { id ... on User { name ${USER_HOLE} } } }`,
+      `{ identity(id: "${globalId('Identity', identity.id)}") { name user { email ${USER_HOLE} } } }`,
+      `{ resolve(input: { identifier: { source: "crm", identifierKey: "owner_id", identifierValue: "o1" } }) { user { name ${USER_HOLE} } } }`,
+      `{ resolveMany(inputs: [{ identifier: { source: "crm", identifierKey: "owner_id", identifierValue: "o1" } }]) { user { name ${USER_HOLE} } } }`,
     ];
     // Each build of a plan is a builder that collects its root's selection.
     const collect = vi.spyOn(Builder.prototype, 'collect');

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { prisma } from '../src/db.ts';
 import { setPlannedReads } from '../src/modules/shared/engine/index.ts';
-import { bothWays } from './helpers/engine.ts';
+import { bothWays, USER_HOLE } from './helpers/engine.ts';
 import { anIdentifier } from './helpers/factories.ts';
 import { expectSame, listsWorld, type Viewer } from './helpers/lists-world.ts';
 import { fc } from './helpers/property-runs.ts';
@@ -31,10 +31,10 @@ const SELECTION = `__typename id
   ... on Organization { slug orgName: name }
   ... on Member { memberRole: role memberState: state memberUser: user { email } }`;
 const NODES = `query ($ids: [ID!]!) { nodes(ids: $ids) { ${SELECTION} } }`;
-// authSubject has no SQL form: the planner leaves the operation, the resolver compiles the rest.
-const NODES_WITH_HOLE = `query ($ids: [ID!]!) { nodes(ids: $ids) { ${SELECTION} ... on User { authSubject } } }`;
+// A field with no SQL form: the planner leaves the operation, the resolver compiles the rest.
+const NODES_WITH_HOLE = `query ($ids: [ID!]!) { nodes(ids: $ids) { ${SELECTION} ... on User { ${USER_HOLE} } } }`;
 const RESOLVE_MANY = `query ($inputs: [ResolveInput!]!, $org: ID) { resolveMany(inputs: $inputs, organizationId: $org) { __typename user { id email name } } }`;
-const RESOLVE_MANY_WITH_HOLE = `query ($inputs: [ResolveInput!]!, $org: ID) { resolveMany(inputs: $inputs, organizationId: $org) { user { id email authSubject } } }`;
+const RESOLVE_MANY_WITH_HOLE = `query ($inputs: [ResolveInput!]!, $org: ID) { resolveMany(inputs: $inputs, organizationId: $org) { user { id email ${USER_HOLE} } } }`;
 
 const COMPILED = ['User', 'Identifier', 'Identity', 'IntegrationSource', 'AuditEvent', 'LinkSuggestion', 'UserMerge', 'ApiKey', 'WebhookEndpoint', 'WebhookDelivery', 'Organization', 'Member'];
 

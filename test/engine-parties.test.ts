@@ -5,7 +5,7 @@ import { setPlannedReads } from '../src/modules/shared/engine/index.ts';
 import { normalisedPair } from '../src/modules/suggestion/pairs.ts';
 import { globalId, tokenFor, type GqlOptions } from './helpers/app.ts';
 import { aMember, anApiKey, anIdentity, anOrganization, aUser } from './helpers/factories.ts';
-import { bothWays, expectCases, expectRefused, isPlan, readersOf, viewersOf } from './helpers/engine.ts';
+import { bothWays, expectCases, expectRefused, isPlan, readersOf, USER_HOLE, viewersOf } from './helpers/engine.ts';
 
 // A link suggestion's parties (`subject`, `candidate`: a union of a user and an
 // identity) and its merge, and a merge's organizations and conflicts, compiled by the
@@ -91,7 +91,8 @@ describe("a suggestion's parties and merge, and a merge's organizations and conf
       ['a merge of no organization', node('UserMerge', empty.id, MERGE), true],
       ['the conflicts of a merge, some fields, aliased', node('UserMerge', merge.id, 'conflicts { k: key side: keep } organizationIds'), true],
       // No SQL form: the fields take the general path, the rest stays compiled.
-      ['a field of a party left to its resolver', page('linkSuggestions { edges { node { subject { __typename ... on User { email authSubject } ... on Identity { name } } } } }'), false],
+      ['a field of a party left to its resolver', page(`linkSuggestions { edges { node { subject { __typename ... on User { email ${USER_HOLE} } ... on Identity { name } } } } }`), false],
+      ["a user party's authSubject, compiled", page('linkSuggestions { edges { node { subject { __typename ... on User { email authSubject } ... on Identity { name } } } } }'), true],
       ['what changed since a merge', node('UserMerge', merge.id, 'organizationIds changedSinceMerge { id }'), false],
     ];
     const answers = await expectCases(cases, viewers);
@@ -139,8 +140,8 @@ describe("a suggestion's parties and merge, and a merge's organizations and conf
   it('several root fields: compiled parties and merges executed by graphql-js, holes inside a union member included', async () => {
     const { org, merge, suggestions, viewers } = await world();
     const query = `{
-      a: organization(id: "${org.id}") { linkSuggestions { edges { node { subject { __typename ... on User { email authSubject } ... on Identity { identityName: name } } merge { organizationIds conflicts { key } } } } } }
-      b: node(id: "${globalId('LinkSuggestion', suggestions[1]!.id)}") { ... on LinkSuggestion { subject { ... on Identity { name user { email } } } candidate { ... on User { email authSubject } } } }
+      a: organization(id: "${org.id}") { linkSuggestions { edges { node { subject { __typename ... on User { email authSubject ${USER_HOLE} } ... on Identity { identityName: name } } merge { organizationIds conflicts { key } } } } } }
+      b: node(id: "${globalId('LinkSuggestion', suggestions[1]!.id)}") { ... on LinkSuggestion { subject { ... on Identity { name user { email } } } candidate { ... on User { email authSubject ${USER_HOLE} } } } }
       c: node(id: "${globalId('UserMerge', merge.id)}") { ... on UserMerge { organizationIds conflicts { kind organizationId } changedSinceMerge { id } } }
     }`;
     for (const [viewer, options] of viewers) {

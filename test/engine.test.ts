@@ -5,7 +5,7 @@ import { JsonText, setPlannedReads } from '../src/modules/shared/engine/index.ts
 import { app, globalId, gql, tokenFor, type GqlOptions } from './helpers/app.ts';
 import { aMember, anApiKey, anIdentifier, anOrganization, aSource, aUser } from './helpers/factories.ts';
 import { withSqlLog } from './helpers/sql-count.ts';
-import { bothWays, isPlan, readersOf, viewersOf } from './helpers/engine.ts';
+import { bothWays, isPlan, readersOf, USER_HOLE, viewersOf } from './helpers/engine.ts';
 
 // A query of one `resolve` of an identifier, `organization(id)` with its connections,
 // `node(id)` or `_entities` is answered by one statement compiled for the
@@ -125,7 +125,8 @@ describe('answers built in one statement', () => {
             user { email @include(if: $yes) name @skip(if: $yes) memberships @include(if: false) { role } } } }`,
         true,
       ],
-      ['a field with a resolver of its own: only it takes the general path', lookup('crm', 'k1', 'v1', 'user { email authSubject }'), false],
+      ['authSubject, compiled under the rule of who may read it', lookup('crm', 'k1', 'v1', 'user { email authSubject }'), true],
+      ['a field with a resolver of its own: only it takes the general path', lookup('crm', 'k1', 'v1', `user { email ${USER_HOLE} }`), false],
     ];
     for (const [viewer, options] of viewers) {
       for (const [name, query, planned] of cases) {
@@ -233,8 +234,9 @@ describe('answers built in one statement', () => {
       ['a search', page(org.id, 'members(search: "ÜNAL") { totalCount edges { node { user { name } } } }'), true],
       ['identifiers of the organization', page(org.id, 'identifiers(first: 5, discoveryMethod: MCP_TOOL) { totalCount pageInfo { hasNextPage endCursor } }'), true],
       ['the last page', page(org.id, 'members(last: 2) { edges { cursor node { role } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } }'), true],
+      ['members\' authSubject, compiled under the rule of who may read it', page(org.id, 'name m: members(first: 3) { edges { node { user { email authSubject } } } }'), true],
       // A field with no SQL form (a resolver of its own): only it takes the general path.
-      ['a user\'s authSubject beside compiled fields', page(org.id, 'name m: members(first: 1) { edges { node { user { email authSubject } } } } members(first: 2) { edges { node { role } } }'), false],
+      ['a field with no SQL form beside compiled fields', page(org.id, `name m: members(first: 1) { edges { node { user { email ${USER_HOLE} } } } } members(first: 2) { edges { node { role } } }`), false],
       // Compiled for the viewers who administer the organization (the person does); anyone else gets its resolver's FORBIDDEN.
       ['deleted items beside compiled fields', page(org.id, 'name deletedItems(first: 1) { totalCount } members(first: 2) { edges { node { role } } }'), (viewer) => viewer.startsWith('a system admin') || viewer.startsWith('the person')],
     ];

@@ -5,6 +5,7 @@ import { engineCounts } from '../src/modules/shared/engine/index.ts';
 import type { MemberRole, MembershipState } from '../src/generated/prisma/client.ts';
 import { app, appWith, gql, tokenFor, type GqlOptions, type GqlResult } from './helpers/app.ts';
 import { anApiKey, aTenantWithMember, aUser, aMember } from './helpers/factories.ts';
+import { USER_HOLE } from './helpers/engine.ts';
 import { fc } from './helpers/property-runs.ts';
 import { withSqlLog } from './helpers/sql-count.ts';
 
@@ -18,7 +19,7 @@ import { withSqlLog } from './helpers/sql-count.ts';
 const OPERATIONS = {
   // First after each change: built for the remembered viewer before it is read again.
   // Compiled but for a field with no SQL form, and an admin-only connection (a hole for an analyst).
-  holes: 'query ($org: ID!) { organization(id: $org) { id apiKeys(first: 5) { totalCount } members(first: 5) { edges { node { user { authSubject } } } } } }',
+  holes: `query ($org: ID!) { organization(id: $org) { id apiKeys(first: 5) { totalCount } members(first: 5) { edges { node { user { authSubject ${USER_HOLE} } } } } } }`,
   compiled: 'query ($org: ID!) { organization(id: $org) { id members(first: 5) { totalCount edges { node { role state } } } } }',
   admin: 'query ($org: ID!) { organization(id: $org) { id apiKeys(first: 5) { totalCount } } }',
   general: 'query ($org: ID!) { organization(id: $org) { id name } viewer { id email } }',

@@ -8,6 +8,12 @@ import { withSqlLog } from './sql-count.ts';
 
 // Both paths of a read: compiled reads on, then off (the general path alone).
 
+/**
+ * A field of User with no SQL form, for tests of what the general path answers alone:
+ * the rows a forced unmerge found changed, which only that mutation's answer carries.
+ */
+export const USER_HOLE = 'merges { changedSinceMerge { id } }';
+
 /** Whether a statement is a compiled read's. */
 export const isPlan = isCompiledStatement;
 

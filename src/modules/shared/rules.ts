@@ -28,6 +28,14 @@ export function visibleUsersWhere(viewerUserId: string | null, readable: string[
   return { OR: [...self, { memberships: { some: { organizationId: { in: readable } } } }] };
 }
 
+/**
+ * Users whose sign-in subject (`authSubject`) the viewer may read, given the
+ * organizations it administers: themself, and the members (in any state) of those
+ * organizations (everyone, for a system admin acting nowhere in particular). It is the
+ * visible-users rule over the administered organizations instead of the readable ones.
+ */
+export const authSubjectReadersWhere = (viewerUserId: string | null, administered: string[] | 'all') => visibleUsersWhere(viewerUserId, administered);
+
 /** visibleUsersWhere for a request's viewer, as the read engine takes a rule: users named by id in other rows are read by it too (shared/pointed.ts). */
 export const visibleUserRule = (ctx: Context, readable: string[] | 'all') =>
   visibleUsersWhere(ctx.access.viewer.kind === 'user' ? ctx.access.viewer.userId : null, readable);

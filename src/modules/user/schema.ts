@@ -4,12 +4,12 @@ import { mutationResult } from '../shared/errors.ts';
 import type { InputFieldBuilder } from '../shared/fields.ts';
 import type { Context } from '../../context.ts';
 import { AS_OF_DESCRIPTION, checkedMoment } from '../shared/as-of.ts';
-import { compiledNode, compiledObject, JsonText, leadNode, leadNodeAsOf, model, prebuiltRow, prebuiltUser, rootPlanners, type PlanInfo, type RowsWhere } from '../shared/engine/index.ts';
+import { columnValue, compiledField, compiledNode, compiledObject, JsonText, leadNode, leadNodeAsOf, model, prebuiltRow, prebuiltUser, rootPlanners, whereSql, type PlanInfo, type RowsWhere } from '../shared/engine/index.ts';
 import type { User } from '../../generated/prisma/client.ts';
-import { visibleUsersWhere as visibleUsersOf } from '../shared/rules.ts';
+import { authSubjectReadersWhere, visibleUsersWhere as visibleUsersOf } from '../shared/rules.ts';
 import { redirectNodes } from '../shared/node.ts';
 import { isUuid, NO_ROW } from '../shared/visibility.ts';
-import { createUser, findUser, mayReadAuthSubject, membersAmong, updateUser, userLookup, visibleUsersWhere } from './service.ts';
+import { createUser, findUser, updateUser, userLookup, usersAmong, visibleUsersWhere } from './service.ts';
 import { redirectsOf, survivorAt, survivorNow, userIdAsOf } from './tombstones.ts';
 
 // `node` and `nodes` lead a merged user's id to the user it was merged into (the
@@ -37,14 +37,18 @@ export const UserRef = builder.prismaNode('User', {
       description:
         "The `sub` claim of the user's sign-in tokens: who the identity provider says they are. Shown to the user and to admins of an organization the user belongs to; null to anyone else, and while the user has not signed in.",
       resolve: async (user, _args, ctx) => {
-        const adminsUsers = (administered: readonly string[], userId: string) =>
-          ctx
-            .loader<string, boolean>(`user.authSubject:${administered.join(',')}`, async (ids) => {
-              const members = await membersAmong(administered, ids);
-              return ids.map((id) => members.has(id));
-            })
-            .load(userId);
-        return (await mayReadAuthSubject(ctx.access, user.id, adminsUsers)) ? user.authSubject : null;
+        const administered = await ctx.access.organizationIdsWith('admin');
+        // The rule's cases that need no query: the viewer themself, everyone, or only themself.
+        if (ownUser(ctx) === user.id || administered === 'all') return user.authSubject;
+        if (!administered.length) return null;
+        const readers = authSubjectReadersWhere(ownUser(ctx), administered);
+        const kept = await ctx
+          .loader<string, boolean>(`user.authSubject:${JSON.stringify(readers)}`, async (ids) => {
+            const among = await usersAmong(readers, ids);
+            return ids.map((id) => among.has(id));
+          })
+          .load(user.id);
+        return kept ? user.authSubject : null;
       },
     }),
     isSystemAdmin: t.exposeBoolean('isSystemAdmin', {
@@ -61,6 +65,12 @@ export const UserRef = builder.prismaNode('User', {
 // Other types declared with compiledNode (identifiers, identities) are answered the same way.
 const visibleUser: RowsWhere = (ctx, readable) => ({ mergedIntoId: null, ...visibleUsersOf(ctx.access.viewer.kind === 'user' ? ctx.access.viewer.userId : null, readable) });
 compiledNode('User', visibleUser);
+// authSubject in SQL under the rule its resolver applies, given the organizations the
+// viewer administers (read once per request).
+compiledField('User', 'authSubject', (b, alias) => {
+  const rule = authSubjectReadersWhere(ownUser(b.ctx), b.administered);
+  return `CASE WHEN ${whereSql(b, model('User'), alias, rule)} THEN ${columnValue(model('User'), alias, 'authSubject')} END`;
+});
 /**
  * `user(id or email, asOf)`: the user as it was then, read from history by the engine
  * (what is selected of it too); a user merged away by then leads to the user it was

@@ -43,31 +43,10 @@ export async function visibleUsersWhere(access: Access) {
   return visibleUsers(access.viewer.kind === 'user' ? access.viewer.userId : null, await access.readableOrganizationIds());
 }
 
-/**
- * Whether the viewer may read a user's `authSubject` (who the identity provider says
- * they are): the user themself, and admins of an organization the user belongs to.
- * `adminsUsers` answers, for a user, whether any of those organizations is one of
- * `administered` (a per-request loader batches it).
- */
-export async function mayReadAuthSubject(
-  access: Access,
-  userId: string,
-  adminsUsers: (administered: readonly string[], userId: string) => Promise<boolean>,
-): Promise<boolean> {
-  if (access.viewer.kind === 'user' && access.viewer.userId === userId) return true;
-  const administered = await access.organizationIdsWith('admin');
-  if (administered === 'all') return true;
-  return administered.length > 0 && adminsUsers(administered, userId);
-}
-
-/** Of `userIds`, which are members (in any state) of one of `organizationIds`: one query. */
-export async function membersAmong(organizationIds: readonly string[], userIds: readonly string[]): Promise<Set<string>> {
-  const rows = await prisma.member.findMany({
-    where: { organizationId: { in: [...organizationIds] }, userId: { in: [...userIds] } },
-    select: { userId: true },
-    distinct: ['userId'],
-  });
-  return new Set(rows.map((r) => r.userId));
+/** Of `userIds`, those `where` (a User filter) keeps: one query. */
+export async function usersAmong(where: Prisma.UserWhereInput, userIds: readonly string[]): Promise<Set<string>> {
+  const rows = await prisma.user.findMany({ where: { id: { in: [...userIds] }, ...where }, select: { id: true } });
+  return new Set(rows.map((r) => r.id));
 }
 
 /** The where of a user lookup by id or email (give exactly one), for reads. */
