@@ -90,9 +90,11 @@ const lookedUp = (lookup: ReturnType<typeof userLookup>): RowsWhere => (c, reada
 
 // A whole operation of `viewer` or of `user` is one statement (plugins/planned-operations.ts).
 // A miss of `user` may be a merged user's id or email: the general path leads it on.
+// An API key has no user: its resolver answers null once the key is read again, as an
+// answer with no statement would not check a key remembered from an earlier request.
 rootPlanners.set('viewer', async (ctx, info) => {
   const id = ownUser(ctx);
-  return id ? prebuiltRow(ctx, info, 'User', () => ({ id })) : null;
+  return id ? prebuiltRow(ctx, info, 'User', () => ({ id })) : undefined;
 });
 rootPlanners.set('user', async (ctx, info, args) => {
   if (args.asOf) return userAsOf(ctx, info, args as Parameters<typeof userAsOf>[2]);
