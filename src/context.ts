@@ -2,7 +2,7 @@ import DataLoader from 'dataloader';
 import type { YogaInitialContext } from 'graphql-yoga';
 import { prisma } from './db.ts';
 import { onPrimary } from './db/replicas.ts';
-import { asSystem } from './db/scope.ts';
+import { asSystem, scopeRequestTo } from './db/scope.ts';
 import { forbidden, refusingRequest, tenantMismatch } from './errors.ts';
 import type { MemberRole, MembershipState } from './generated/prisma/client.ts';
 
@@ -31,6 +31,8 @@ export type Viewer =
        * organization, so authorization need not read them again.
        */
       readonly knownMemberships?: ReadonlyMap<string, { role: MemberRole; state: MembershipState } | null>;
+      /** Set when knownMemberships holds every membership of the user (a request acting in no one organization read them all). */
+      readonly allMemberships?: boolean;
       /** Set when the credential's facts came from memory, not read in this request: see confirmViewer. */
       readonly unconfirmed?: CredentialCheck;
     }
@@ -96,6 +98,7 @@ export class Access {
     this.scopedBy = bound ? 'credential' : 'header';
     this.memberships = new DataLoader(async (organizationIds) => {
       if (viewer.kind !== 'user') return organizationIds.map(() => null);
+      if (viewer.allMemberships) return organizationIds.map((id) => viewer.knownMemberships?.get(id) ?? null);
       // Roles decide what a request may do: read from the primary, never from a replica
       // behind, and for the server, as they decide the request's own scope.
       const rows = await onPrimary(() =>
@@ -129,6 +132,10 @@ export class Access {
       if (v.kind === 'anonymous') return new Map();
       if (v.kind === 'apiKey') return new Map(scope === v.organizationId ? [[v.organizationId, v.role]] : []);
       if (v.isSystemAdmin) return scope ? new Map([[scope, 'SYSTEM_ADMIN' as const]]) : 'all';
+      if (v.allMemberships) {
+        const active = [...(v.knownMemberships ?? [])].filter(([id, m]) => m?.state === 'ACTIVE' && (!scope || id === scope));
+        return new Map(active.map(([id, m]) => [id, m!.role]));
+      }
       const known = scope ? v.knownMemberships?.get(scope) : undefined;
       if (known !== undefined) return new Map(known?.state === 'ACTIVE' ? [[scope!, known.role]] : []);
       const rows = await onPrimary(() =>
@@ -186,6 +193,7 @@ export class Access {
     if (this.scopeOrganizationId) return [this.scopeOrganizationId];
     if (v.kind === 'apiKey') return [v.organizationId];
     if (v.isSystemAdmin) return 'all';
+    if (v.allMemberships) return [...(v.knownMemberships?.keys() ?? [])];
     return this.memberOf;
   }
 
@@ -243,6 +251,12 @@ export async function admitRequest(ctx: Context): Promise<void> {
   }
 }
 
+/** Scopes the request's statements to the organizations its viewer may see (row-level security, src/db/scope.ts). */
+export async function scopeRequest(ctx: Context): Promise<void> {
+  const rows = await ctx.access.rowScope();
+  scopeRequestTo(rows === 'all' ? '*' : rows);
+}
+
 /**
  * Makes the request's viewer one read in this request. A viewer whose credential came
  * from memory may answer a compiled read, which checks the credential in its own
@@ -254,6 +268,9 @@ export async function confirmViewer(ctx: Context): Promise<void> {
   const viewer = await asSystem(() => ctx.authenticateAgain!());
   ctx.viewer = viewer;
   ctx.access = new Access(viewer, ctx.requestedOrganizationId);
+  // The request's statements were scoped by the remembered memberships (a request acting
+  // in no one organization sees those of every one): scoped again by those read now.
+  await scopeRequest(ctx);
   await admitRequest(ctx).catch((error: unknown) => {
     throw refusingRequest(error);
   });

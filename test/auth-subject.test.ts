@@ -95,10 +95,10 @@ describe('User.authSubject, compiled', () => {
     expect(ofPeople(await subjects(as('a person themself, not narrowed')))).toEqual([people[0]!.authSubject, null, null]);
   });
 
-  it('is one statement for a seen token acting in an organization', async () => {
+  it('is one statement for a seen token, with and without X-Organization-ID', async () => {
     const { here, admin } = await world();
     const token = await tokenFor(admin.authSubject!);
-    for (const options of [{ token, organizationId: here.id }]) {
+    for (const options of [{ token, organizationId: here.id }, { token }]) {
       await gql('{ viewer { authSubject nickname } }', options);
       const { result, statements } = await withSqlLog(() => gql('{ viewer { authSubject nickname } }', options));
       expect(result.data?.viewer).toEqual({ authSubject: admin.authSubject, nickname: null });

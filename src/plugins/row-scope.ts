@@ -1,6 +1,5 @@
 import type { Plugin } from 'graphql-yoga';
-import type { Context } from '../context.ts';
-import { scopeRequestTo } from '../db/scope.ts';
+import { scopeRequest, type Context } from '../context.ts';
 
 /**
  * Row-level security (src/db/scope.ts): once an operation is valid and about to run,
@@ -9,12 +8,8 @@ import { scopeRequestTo } from '../db/scope.ts';
  * refused operation runs no statement for it.
  */
 export function useRowScope(): Plugin {
-  const scope = async (ctx: Context) => {
-    const rows = await ctx.access.rowScope();
-    scopeRequestTo(rows === 'all' ? '*' : rows);
-  };
   return {
-    onExecute: ({ args }) => scope(args.contextValue as unknown as Context),
-    onSubscribe: ({ args }) => scope(args.contextValue as unknown as Context),
+    onExecute: ({ args }) => scopeRequest(args.contextValue as unknown as Context),
+    onSubscribe: ({ args }) => scopeRequest(args.contextValue as unknown as Context),
   };
 }

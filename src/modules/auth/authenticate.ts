@@ -42,7 +42,7 @@ class Rejected extends Error {}
 // the bound only keeps idle entries from lingering.
 const VERIFIED_TTL_MS = 10 * 60_000;
 const VERIFIED_MAX = 10_000;
-/** Viewers kept per verified token, by the organization the request acts in. */
+/** Viewers kept per verified token, by the organization the request acts in (or none). */
 const VIEWERS_PER_TOKEN = 8;
 
 function reject(reason: string): never {
@@ -72,9 +72,9 @@ export function createAuthenticator(settings: AuthSettings): Authenticator {
   // current one (a rotation that withdraws a key refuses its tokens at once).
   //
   // With the claims go the viewers the token was last found to be, by organization:
-  // the next request may act as one without reading the user and membership first,
+  // the next request may act as one without reading the user and memberships first,
   // since whatever answers it checks them in its own statement (context.ts
-  // confirmViewer). Only viewers admitted to their organization are kept.
+  // confirmViewer). Only viewers admitted to their organization (if any) are kept.
   interface Verified {
     claims: JWTPayload;
     until: number;
@@ -146,9 +146,11 @@ export function createAuthenticator(settings: AuthSettings): Authenticator {
     if (bound !== undefined && (typeof bound !== 'string' || !UUID_RE.test(bound))) reject('bad organization claim');
     const boundOrganizationId = typeof bound === 'string' ? bound.toLowerCase() : null;
     // The organization the request acts in (a bound token's, else the header's): the
-    // membership there is read with the user, in one statement.
+    // membership there is read with the user, in one statement; without one, every
+    // membership is. Viewers are remembered by it ('' for none).
     const organizationId = boundOrganizationId ?? requestedOrganizationId;
-    const remembered = organizationId && !again ? entry.viewers.get(organizationId) : undefined;
+    const key = organizationId ?? '';
+    const remembered = again ? undefined : entry.viewers.get(key);
     if (remembered) return remembered;
     const user = await userForToken(subject, claims, settings.provisionUsers, organizationId);
     if (!user) reject('no user for this subject');
@@ -157,15 +159,15 @@ export function createAuthenticator(settings: AuthSettings): Authenticator {
       userId: user.id,
       isSystemAdmin: user.isSystemAdmin,
       boundOrganizationId,
-      ...(user.membership !== undefined && {
-        knownMemberships: new Map([[organizationId!, user.membership]]),
-      }),
+      ...(user.memberships && { knownMemberships: user.memberships }),
+      ...(user.allMemberships && { allMemberships: true }),
     };
-    if (organizationId && user.check && (user.isSystemAdmin || user.membership?.state === 'ACTIVE')) {
+    const admitted = organizationId === null || user.isSystemAdmin || user.memberships?.get(organizationId)?.state === 'ACTIVE';
+    if (user.check && admitted) {
       if (entry.viewers.size >= VIEWERS_PER_TOKEN) entry.viewers.delete(entry.viewers.keys().next().value!);
-      entry.viewers.set(organizationId, { ...viewer, unconfirmed: user.check });
-    } else if (organizationId) {
-      entry.viewers.delete(organizationId);
+      entry.viewers.set(key, { ...viewer, unconfirmed: user.check });
+    } else {
+      entry.viewers.delete(key);
     }
     return viewer;
   }

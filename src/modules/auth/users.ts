@@ -16,15 +16,20 @@ import { survivorsOf } from '../user/tombstones.ts';
 // first sign-in that proves the email (linking) accepts them. Later PENDING memberships
 // stay PENDING: a request is not an acceptance, and an admin may set PENDING on purpose.
 
+/** A membership's role and state (null: not a member). */
+export type MembershipFacts = { role: MemberRole; state: MembershipState } | null;
+
 export interface SignedInUser {
   id: string;
   isSystemAdmin: boolean;
   /**
-   * The user's membership of the organization the request acts in, read in the same
-   * statement as the user (null: not a member); absent when not read.
+   * Memberships read in the same statement as the user, by organization: the one of the
+   * organization the request acts in (null: not a member), or, for a request acting in
+   * no one organization, every one (`allMemberships`); absent when not read.
    */
-  membership?: { organizationId: string; role: MemberRole; state: MembershipState } | null;
-  /** With a membership read: how a viewer made of these facts is checked later. */
+  memberships?: ReadonlyMap<string, MembershipFacts>;
+  allMemberships?: boolean;
+  /** With memberships read: how a viewer made of these facts is checked later. */
   check?: CredentialCheck;
 }
 
@@ -49,8 +54,10 @@ interface UserRow {
   id: string;
   isSystemAdmin: boolean;
   mergedIntoId: string | null;
-  role: MemberRole | null;
-  state: MembershipState | null;
+  role?: MemberRole | null;
+  state?: MembershipState | null;
+  /** Every membership, as igs_memberships_of writes them (migration credential_memberships). */
+  memberships?: string;
 }
 
 /**
@@ -66,8 +73,44 @@ function userBySubject(subject: string, organizationId: string): string {
    WHERE ${u('authSubject')} = ${subject}`;
 }
 
-// Every authenticated request whose credential is not in memory runs this.
+/**
+ * The user of a subject with every membership it has: the facts of a bearer token's
+ * viewer acting in no one organization. The memberships are read for the server
+ * (igs_memberships_of), so that inside a compiled read, whose scope names only the
+ * organizations remembered, a membership of another one is seen too.
+ */
+function userWithMemberships(subject: string): string {
+  return `SELECT ${selectList('User', ['id', 'isSystemAdmin', 'mergedIntoId'], 'u').sql}, igs_memberships_of(u.${columnName('User', 'id')}) AS memberships
+   FROM ${tableName('User')} u WHERE u.${columnName('User', 'authSubject')} = ${subject}`;
+}
+
+// Every authenticated request whose credential is not in memory runs one of these.
 const USER_BY_SUBJECT = namedStatement('user_by_subject', () => userBySubject('$1', '$2'));
+const USER_WITH_MEMBERSHIPS = namedStatement('user_with_memberships', () => userWithMemberships('$1'));
+
+/** The memberships igs_memberships_of wrote, by organization. */
+const membershipsOf = (text: string): Map<string, MembershipFacts> =>
+  new Map(
+    text
+      .split(',')
+      .filter(Boolean)
+      .map((entry) => {
+        const [organizationId, role, state] = entry.split(':') as [string, MemberRole, MembershipState];
+        return [organizationId, { role, state }];
+      }),
+  );
+
+/** A known user's facts as a signed-in user, with how to check them inside a compiled read. */
+function knownFacts(subject: string, organizationId: string | null, known: UserRow): SignedInUser {
+  const base = { id: known.id, isSystemAdmin: known.isSystemAdmin };
+  if (organizationId === null) {
+    const check: CredentialCheck = { facts: (p) => userWithMemberships(p(subject, 'text')), expected: { ...known } };
+    return { ...base, memberships: membershipsOf(known.memberships ?? ''), allMemberships: true, check };
+  }
+  const membership = known.role && known.state ? { role: known.role, state: known.state } : null;
+  const check: CredentialCheck = { facts: (p) => userBySubject(p(subject, 'text'), p(organizationId, 'uuid')), expected: { ...known } };
+  return { ...base, memberships: new Map([[organizationId, membership]]), check };
+}
 
 /** The email of the claims when the identity provider says it verified it; null otherwise. */
 function verifiedEmail(claims: JWTPayload): string | null {
@@ -80,7 +123,7 @@ function verifiedEmail(claims: JWTPayload): string | null {
  * The user a sign-in acts as: the user itself, or for a merged user (a tombstone) the
  * user it was merged into, so old tokens and accounts keep working after a merge.
  */
-async function signedIn(user: SignedInUser & { mergedIntoId: string | null }): Promise<SignedInUser | null> {
+async function signedIn(user: Pick<SignedInUser, 'id' | 'isSystemAdmin'> & { mergedIntoId: string | null }): Promise<SignedInUser | null> {
   if (!user.mergedIntoId) return { id: user.id, isSystemAdmin: user.isSystemAdmin };
   const survivor = (await survivorsOf([user.id])).get(user.id);
   return survivor ? prisma.user.findUnique({ where: { id: survivor }, select: SELECT }) : null;
@@ -89,9 +132,9 @@ async function signedIn(user: SignedInUser & { mergedIntoId: string | null }): P
 /**
  * The user a verified token signs in, or null when there is none and none may be made
  * (provisioning off, no verified email, or the email belongs to a user who signs in
- * with another subject). With `organizationId` (the organization the request acts in),
- * a known user's membership there comes with it, in the same statement, so the
- * request's authorization needs no statement of its own.
+ * with another subject). A known user's membership of `organizationId` (the
+ * organization the request acts in), or without one every membership, comes with it in
+ * the same statement, so the request's authorization needs no statement of its own.
  */
 export async function userForToken(
   subject: string,
@@ -99,12 +142,10 @@ export async function userForToken(
   provision: boolean,
   organizationId: string | null = null,
 ): Promise<SignedInUser | null> {
-  const [known] = await sql<UserRow>(USER_BY_SUBJECT(), [subject, organizationId]);
-  if (known && !known.mergedIntoId && organizationId) {
-    const membership = known.role && known.state ? { organizationId, role: known.role, state: known.state } : null;
-    const check: CredentialCheck = { facts: (p) => userBySubject(p(subject, 'text'), p(organizationId, 'uuid')), expected: { ...known } };
-    return { id: known.id, isSystemAdmin: known.isSystemAdmin, membership, check };
-  }
+  const [known] = organizationId
+    ? await sql<UserRow>(USER_BY_SUBJECT(), [subject, organizationId])
+    : await sql<UserRow>(USER_WITH_MEMBERSHIPS(), [subject]);
+  if (known && !known.mergedIntoId) return knownFacts(subject, organizationId, known);
   // A merged user signs in its survivor, whose membership is read when needed.
   if (known) return signedIn(known);
   if (!provision) return null;
