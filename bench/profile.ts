@@ -4,7 +4,7 @@
 // profile of the server is written to bench/.work/prof (open it in Chrome's DevTools).
 //   npm run bench:profile -- --scenario resolve [--requests 2000] [--warm 200] [--cpu-prof] [--variant hole|beside]
 // --variant sends the scenario's operation changed to a shape the benchmark does not
-// tune for: `hole` selects a field with no SQL form (authSubject) on every user, `beside`
+// tune for: `hole` selects a field with no SQL form (a merge's changedSinceMerge) on every user, `beside`
 // adds another root field (viewer) beside it.
 // Uses the benchmark's PostgreSQL cluster and data (scale 1 unless --scale is given;
 // seed first with `npm run bench:seed`).
@@ -31,7 +31,7 @@ const cluster = await ensureBenchPostgres((l) => console.error(l), databaseForSc
 const jwt = await startJwks(WORK);
 const workload = await buildWorkload(cluster.url, jwt, { samples: 2000, upsertOrganizations: 5 });
 const VARIANTS: Record<string, (query: string) => string> = {
-  hole: (q) => q.replace(/\buser\s*\{/g, '$& authSubject'),
+  hole: (q) => q.replace(/\buser\s*\{/g, '$& merges { changedSinceMerge { id } }'),
   beside: (q) => q.replace(/\}\s*$/, '  viewer { email }\n}\n'),
 };
 const variant = args.variant ? (VARIANTS[args.variant] ?? (() => { throw new Error(`--variant: one of ${Object.keys(VARIANTS).join(', ')}`); })()) : undefined;
