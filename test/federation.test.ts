@@ -137,6 +137,7 @@ describe('the subgraph', () => {
           headers: { [SUBGRAPH_SECRET_HEADER]: SECRET },
         }),
       );
+    await run(1); // the credential, seen once
     const ten = await run(10);
     const hundred = await run(100);
     expect(hundred.result.errors).toBeUndefined();

@@ -287,13 +287,13 @@ describe('upsertIdentities', () => {
     expectNoErrors(result);
     expect(result.data?.upsertIdentities).toMatchObject({ createdCount: 500, updatedCount: 0, unchangedCount: 0 });
     expect(result.data?.upsertIdentities.results[499]).toMatchObject({ outcome: 'CREATED', identity: { identifierKey: 'id_499', properties: [{ key: 'n' }] } });
-    // The caller and its membership; the values other identities hold (no source and no
+    // The caller with its memberships; the values other identities hold (no source and no
     // provider account here, so no lookup of either); the identities and the properties,
     // in one transaction (the rows they replace, locked for the audit events; the
     // identities; the properties; the events; the link suggestions their emails and
     // phone numbers call for); the rows again, with their users and properties for the
     // selection in the same statement.
-    expect(statements).toHaveLength(10);
+    expect(statements).toHaveLength(9);
     expect(await prisma.identityProperty.count()).toBe(500);
   });
 
@@ -530,10 +530,10 @@ describe('Organization.identities', () => {
       expect(result.data?.node.identities.edges).toHaveLength(n);
       counts.push(statements.length);
     }
-    // The caller, its memberships (read once for the request's row-level security
-    // scope), and the organization with everything selected under it in one compiled
-    // statement, whatever the page's length.
-    expect(counts).toEqual([3, 3]);
+    // The caller with its memberships (read with it, they give the request's row-level
+    // security scope), and the organization with everything selected under it in one
+    // compiled statement, whatever the page's length.
+    expect(counts).toEqual([2, 2]);
   });
 
   it("answers node(id) of another tenant's identity with null", async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
-import { database, openDatabase, useDatabase, type Database } from '../src/db.ts';
+import { database, openDatabase, statement, useDatabase, type Database } from '../src/db.ts';
 import { app, globalId, tokenFor } from './helpers/app.ts';
 import { aMember, anIdentifier, anOrganization, aSource, aUser } from './helpers/factories.ts';
 import { testDatabaseUrl, workerDatabaseName } from './helpers/postgres-url.ts';
@@ -47,7 +47,7 @@ describe('nodes and a saturated pool', () => {
     expect(result.body.errors).toBeUndefined();
     expect(result.body.data!.nodes.every((n) => n !== null)).toBe(true);
     expect(statements.filter((s) => /^(BEGIN|COMMIT)/.test(s))).toEqual([]);
-    // The viewer, their memberships, then users and identifiers in one statement each.
+    // The viewer with their memberships, then users and identifiers in one statement each.
     expect(statements.length).toBeLessThanOrEqual(4);
   });
 
@@ -67,9 +67,11 @@ describe('nodes and a saturated pool', () => {
       const token = await tokenFor(admin.authSubject!);
       small = await openDatabase(loadConfig({ DATABASE_URL: testDatabaseUrl(workerDatabaseName(inject('postgresTemplate'))), DATABASE_POOL_SIZE: '2', DATABASE_POOL_TIMEOUT_MS: '250' }));
       useDatabase(small);
-      // Both connections are held for 600 ms: the first wave waits past 250 ms for one.
-      // The second wave comes once they are free, and queues for 2 connections.
-      const held = Promise.all([small.query('SELECT pg_sleep(0.6)'), small.query('SELECT pg_sleep(0.6)')]);
+      // Both connections of each pool (Prisma's, and the prepared reads') are held for
+      // 600 ms: the first wave waits past 250 ms for one. The second wave comes once they
+      // are free, and queues for 2 connections.
+      const sleep = statement('pool_saturation_sleep', 'SELECT pg_sleep(0.6)');
+      const held = Promise.all([small.query('SELECT pg_sleep(0.6)'), small.query('SELECT pg_sleep(0.6)'), small.run(sleep, []), small.run(sleep, [])]);
       await new Promise((resolve) => setTimeout(resolve, 50));
       const first = await Promise.all(Array.from({ length: 50 }, () => post(token, ids)));
       await held;
