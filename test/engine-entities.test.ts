@@ -5,7 +5,7 @@ import { prisma } from '../src/db.ts';
 import { setPlannedReads } from '../src/modules/shared/engine/index.ts';
 import { globalIdParts } from '../src/modules/shared/validate.ts';
 import { gql, tokenFor } from './helpers/app.ts';
-import { bothWays } from './helpers/engine.ts';
+import { bothWays, USER_HOLE } from './helpers/engine.ts';
 import { expectSame, listsWorld, type Viewer } from './helpers/lists-world.ts';
 import { fc } from './helpers/property-runs.ts';
 import { leaksIn } from './helpers/schema-walk.ts';
@@ -29,10 +29,10 @@ const SELECTION = `__typename
   ... on Identifier { id identifierKey identifierValue user { email } source { key } }
   ... on Identity { id identifierKey identityName: name user { email } }`;
 const ENTITIES = `query ($reps: [_Any!]!) { _entities(representations: $reps) { ${SELECTION} } }`;
-// authSubject has no SQL form, nor has an organization's member list below the root:
-// the planner leaves the operation, the resolver compiles the rest.
+// A field with no SQL form, and an organization's member list below the root: the
+// planner leaves the operation, the resolver compiles the rest.
 const ENTITIES_WITH_HOLES = `query ($reps: [_Any!]!) { _entities(representations: $reps) { ${SELECTION}
-  ... on User { authSubject } ... on Organization { members(first: 2) { totalCount } } } }`;
+  ... on User { authSubject ${USER_HOLE} } ... on Organization { members(first: 2) { totalCount } } } }`;
 
 type Representation = { __typename: string; id: string };
 

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { prisma } from '../src/db.ts';
 import { lookupNeedsRegion } from '../src/modules/matching/normalise.ts';
 import { setPlannedReads } from '../src/modules/shared/engine/index.ts';
+import { USER_HOLE } from './helpers/engine.ts';
 import { expectSame, listsWorld } from './helpers/lists-world.ts';
 import { anIdentifier, anIdentity, aSource, aUser } from './helpers/factories.ts';
 import { fc } from './helpers/property-runs.ts';
@@ -34,8 +35,8 @@ const RESOLVE = resolveOf(SELECTION);
 const RESOLVE_MANY = resolveManyOf(SELECTION);
 /** Selections of some of the fields of a resolution. */
 const selections = fc.subarray(FIELDS, { minLength: 1 }).map((fields) => fields.join(' '));
-// authSubject has no SQL form: the planner leaves the operation, the resolver compiles the rest.
-const WITH_HOLE = `query ($inputs: [ResolveInput!]!, $org: ID) { resolveMany(inputs: $inputs, organizationId: $org) { ambiguous candidates { email authSubject } user { authSubject } } }`;
+// A field with no SQL form: the planner leaves the operation, the resolver compiles the rest.
+const WITH_HOLE = `query ($inputs: [ResolveInput!]!, $org: ID) { resolveMany(inputs: $inputs, organizationId: $org) { ambiguous candidates { email authSubject ${USER_HOLE} } user { authSubject } } }`;
 
 type Input = Record<string, unknown>;
 
