@@ -60,38 +60,59 @@ const isKind = (kind: ResolveKey['kind']) => `f.kind = ${literal(kind)}`;
 
 /**
  * The statement's common table expressions: `f` the keys' rows; `hit` each key's matched
- * identifiers, ranked (pos from 1); `named` the identity each names; `owner` the user whose
+ * identifiers, ranked when `ranked` (pos from 1, else all 1); `named` the identity each names; `owner` the user whose
  * own email it is; `cand` each key's candidates, each once at its best place.
  */
-function lookupsSql(b: Builder, organizationId: string, forms: Form[]): string {
+function lookupsSql(b: Builder, organizationId: string, forms: Form[], ranked: boolean): string {
   const [identifier, identity, user] = [model('Identifier'), model('Identity'), model('User')];
   const array = (field: keyof Form, cast: string) => b.param(forms.map((f) => f[field]), cast);
   const value = formColumn('value');
   const account = { source: formColumn('source'), sourceId: formColumn('source_id') };
-  const matches = [
-    `SELECT f.n, i.* FROM f JOIN ${b.from(identifier)} i ON ${isKind('identifier')}
-      AND ${whereSql(b, identifier, 'i', identifierMatchWhere(organizationId, { identifierKey: formColumn('identifier_key'), normalizedValue: value, ...account }))}`,
-    `SELECT f.n, i.* FROM f JOIN ${b.from(identifier)} i ON (${isKind('email')} OR ${isKind('phone')})
-      AND ${whereSql(b, identifier, 'i', valueHolderWhere(organizationId, value))}`,
-  ];
   const identityOf = (kind: ResolveKey['kind'], where: object) =>
     `SELECT f.n, d.${column(identity, 'id')} AS id, d.${column(identity, 'userId')} AS user_id FROM f JOIN ${b.from(identity)} d ON ${isKind(kind)} AND ${whereSql(b, identity, 'd', where)}`;
-  const named = [
-    identityOf('email', identityNamedWhere(organizationId, 'email', value)),
-    identityOf('phone', identityNamedWhere(organizationId, 'phone', value)),
-    identityOf('identityKey', identityNamedWhere(organizationId, 'identityKey', value)),
-    identityOf('external', providerAccountWhere(organizationId, { externalId: value, ...account })),
-  ];
   const id = column(user, 'id');
+  // Only the kinds some key has are read: another kind's branch would cost its planning
+  // and scans for nothing. Each is built only then (a statement must use every parameter).
+  const kinds = new Set(forms.map((f) => f.kind));
+  const asked = (branches: [ResolveKey['kind'][], () => string][]) => branches.filter(([ks]) => ks.some((k) => kinds.has(k))).map(([, sql]) => sql());
+  const none = (columns: string) => `SELECT ${columns} WHERE false`;
+  const matches = asked([
+    [
+      ['identifier'],
+      () => `SELECT f.n, i.* FROM f JOIN ${b.from(identifier)} i ON ${isKind('identifier')}
+      AND ${whereSql(b, identifier, 'i', identifierMatchWhere(organizationId, { identifierKey: formColumn('identifier_key'), normalizedValue: value, ...account }))}`,
+    ],
+    [
+      ['email', 'phone'],
+      () => `SELECT f.n, i.* FROM f JOIN ${b.from(identifier)} i ON (${isKind('email')} OR ${isKind('phone')})
+      AND ${whereSql(b, identifier, 'i', valueHolderWhere(organizationId, value))}`,
+    ],
+  ]);
+  const named = asked([
+    [['email'], () => identityOf('email', identityNamedWhere(organizationId, 'email', value))],
+    [['phone'], () => identityOf('phone', identityNamedWhere(organizationId, 'phone', value))],
+    [['identityKey'], () => identityOf('identityKey', identityNamedWhere(organizationId, 'identityKey', value))],
+    [['external'], () => identityOf('external', providerAccountWhere(organizationId, { externalId: value, ...account }))],
+  ]);
+  const [owner] = asked([
+    [
+      ['email'],
+      () => `SELECT f.n, s.${id} AS user_id FROM f JOIN ${b.from(user)} holder ON ${isKind('email')} AND ${whereSql(b, user, 'holder', emailHolderWhere(organizationId, value))}
+      CROSS JOIN LATERAL (SELECT ${survivorNow(b.from(user), `holder.${id}`)} AS ${id}) s
+      WHERE ${whereSql(b, user, 's', inOrganizationWhere(organizationId))}`,
+    ],
+  ]);
   return `f AS (SELECT * FROM unnest(${array('n', 'int[]')}, ${array('kind', 'text[]')}, ${array('value', 'text[]')}, ${array('source', 'text[]')},
         ${array('sourceId', 'uuid[]')}, ${array('identifierKey', 'text[]')}) AS f(n, kind, value, source, source_id, identifier_key)),
-    hit AS (SELECT m.n, m.${column(identifier, 'id')} AS id, m.${column(identifier, 'userId')} AS user_id,
-        row_number() OVER (PARTITION BY m.n ORDER BY ${rankSql(identifier, MATCH_RANK, 'm')}) AS pos
-      FROM (${matches.join(' UNION ALL ')}) m),
-    named AS (SELECT DISTINCT ON (x.n) x.n, x.id, x.user_id FROM (${named.join(' UNION ALL ')}) x ORDER BY x.n, x.id),
-    owner AS (SELECT f.n, s.${id} AS user_id FROM f JOIN ${b.from(user)} holder ON ${isKind('email')} AND ${whereSql(b, user, 'holder', emailHolderWhere(organizationId, value))}
-      CROSS JOIN LATERAL (SELECT ${survivorNow(b.from(user), `holder.${id}`)} AS ${id}) s
-      WHERE ${whereSql(b, user, 's', inOrganizationWhere(organizationId))}),
+    hit AS (${
+      matches.length
+        ? `SELECT m.n, m.${column(identifier, 'id')} AS id, m.${column(identifier, 'userId')} AS user_id,
+        ${ranked ? `row_number() OVER (PARTITION BY m.n ORDER BY ${rankSql(identifier, MATCH_RANK, 'm')})` : '1::bigint'} AS pos
+      FROM (${matches.join(' UNION ALL ')}) m`
+        : none('NULL::int AS n, NULL::uuid AS id, NULL::uuid AS user_id, NULL::bigint AS pos')
+    }),
+    named AS (${named.length ? `SELECT DISTINCT ON (x.n) x.n, x.id, x.user_id FROM (${named.join(' UNION ALL ')}) x ORDER BY x.n, x.id` : none('NULL::int AS n, NULL::uuid AS id, NULL::uuid AS user_id')}),
+    owner AS (${owner ?? none('NULL::int AS n, NULL::uuid AS user_id')}),
     cand AS (SELECT c.n, c.user_id, min(c.pos) AS pos FROM (
         SELECT n, user_id, 0::bigint AS pos FROM owner
         UNION ALL SELECT n, user_id, 1 FROM named WHERE user_id IS NOT NULL
@@ -113,9 +134,10 @@ function resolutionsSql(b: Builder, info: PlanInfo, organizationId: string, form
   const object = (field: string, alias: string, nodes: readonly FieldNode[]) => objectText(objectOf(b, b.fieldType(resolution, field), alias, nodes).pairs);
   // Each key's candidates (pc) and matches (ph), aggregated once per key.
   const candidates = ['count(*) AS users'];
-  const matched = ['count(*) AS matches'];
+  const matched: string[] = [];
   const pairs: [string, Value][] = [];
-  for (const [key, nodes] of b.collect(resolution, info.fieldNodes)) {
+  const collected = b.collect(resolution, info.fieldNodes);
+  for (const [key, nodes] of collected) {
     const name = nodes[0]!.name.value;
     const v = `v${pairs.length}`;
     if (name === '__typename') pairs.push([key, typename('Resolution')]);
@@ -132,15 +154,19 @@ function resolutionsSql(b: Builder, info: PlanInfo, organizationId: string, form
       pairs.push([key, { json: `coalesce(ph.${v}, '[]')` }]);
     } else unplannable(`Resolution.${name}`);
   }
+  // Matches are ranked only for what lists them in order: a lone user needs no order.
+  const ranked = matched.length > 0 || pairs.some(([key]) => collected.get(key)![0]!.name.value === 'candidates');
   const element = `CASE WHEN pc.n IS NULL AND ph.n IS NULL AND named.n IS NULL THEN 'null' ELSE ${objectText(pairs)} END`;
   const parts = new Parts({ json: listText('x.e', 'x.n') });
+  // A lone key is one row the planner knows of: joined by nested loops, not hash tables
+  // sized for the thousand rows it would guess of a series.
   return {
     parts,
-    text: `SELECT ${parts.select()} FROM (WITH ${lookupsSql(b, organizationId, forms)},
+    text: `SELECT ${parts.select()} FROM (WITH ${lookupsSql(b, organizationId, forms, ranked)},
       pc AS (SELECT c.n, ${candidates.join(', ')} FROM cand c JOIN ${b.from(user)} ${cu} ON ${cu}.${column(user, 'id')} = c.user_id GROUP BY c.n),
-      ph AS (SELECT h.n, ${matched.join(', ')} FROM hit h JOIN ${b.from(identifier)} ${mi} ON ${mi}.${column(identifier, 'id')} = h.id GROUP BY h.n)
+      ph AS (SELECT h.n${matched.map((m) => `, ${m}`).join('')} FROM hit h${matched.length ? ` JOIN ${b.from(identifier)} ${mi} ON ${mi}.${column(identifier, 'id')} = h.id` : ''} GROUP BY h.n)
     SELECT wanted.n, ${element} AS e
-    FROM generate_series(1, ${b.param(count, 'int')}) AS wanted(n)
+    FROM ${count === 1 ? '(VALUES (1))' : `generate_series(1, ${b.param(count, 'int')})`} AS wanted(n)
       LEFT JOIN pc ON pc.n = wanted.n LEFT JOIN ph ON ph.n = wanted.n LEFT JOIN named ON named.n = wanted.n
       LEFT JOIN ${b.from(identity)} ${nd} ON ${nd}.${column(identity, 'id')} = named.id) x`,
   };
