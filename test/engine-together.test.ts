@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { prisma } from '../src/db.ts';
 import { setPlannedReads } from '../src/modules/shared/engine/index.ts';
 import { globalId, gql, tokenFor, type GqlOptions } from './helpers/app.ts';
-import { bothWays, isPlan } from './helpers/engine.ts';
+import { bothWays, isPlan, USER_HOLE } from './helpers/engine.ts';
 import { aMember, anIdentifier, anIdentity, anOrganization, aSource, aUser } from './helpers/factories.ts';
 import { fc } from './helpers/property-runs.ts';
 
@@ -103,6 +103,25 @@ describe('several root fields, one statement', () => {
     const credentialReads = statements.filter((s) => !isPlan(s) && s.includes('"auth_subject" ='));
     expect(statements.filter(isPlan)).toHaveLength(1);
     expect(credentialReads).toEqual([]);
+  });
+
+  it('reads a remembered credential only in the compiled statement, for roots whose selections leave fields to the general path', async () => {
+    const { people, viewers } = await world();
+    const options = viewers[1]![1];
+    const roots = [
+      `viewer { email ${USER_HOLE} }`,
+      `user(id: "${globalId('User', people[1]!.id)}") { email ${USER_HOLE} }`,
+      `organization(id: "${(options as { organizationId: string }).organizationId}") { name members(first: 2) { edges { node { user { email ${USER_HOLE} } } } } }`,
+    ];
+    for (const picked of [[roots[0]!], [roots[1]!], [roots[2]!], roots]) {
+      const query = operationOf(picked);
+      await gql(query, options);
+      const { planned, general, statements } = await bothWays(query, options);
+      expect(planned, query).toEqual(general);
+      expect(planned.errors).toBeUndefined();
+      expect(statements.filter(isPlan), query).toHaveLength(1);
+      expect(statements.filter((s) => !isPlan(s) && s.includes('"auth_subject" =')), query).toEqual([]);
+    }
   });
 
   it('sees a role changed since the credential was remembered, for all the roots at once', async () => {

@@ -88,17 +88,18 @@ const ownUser = (ctx: Context) => (ctx.viewer.kind === 'user' ? ctx.viewer.userI
 /** `user(id | email)` now: the user the lookup names, under the rule node(id) reads users by. */
 const lookedUp = (lookup: ReturnType<typeof userLookup>): RowsWhere => (c, readable, administered) => ({ ...lookup, ...visibleUser(c, readable, administered) });
 
-// A whole operation of `viewer` or of `user` is one statement (plugins/planned-operations.ts).
+// A whole operation of `viewer` or of `user` is one statement (plugins/planned-operations.ts),
+// holes included: their resolvers compile the same read with holes, and take its answer.
 // A miss of `user` may be a merged user's id or email: the general path leads it on.
 // An API key has no user: its resolver answers null once the key is read again, as an
 // answer with no statement would not check a key remembered from an earlier request.
 rootPlanners.set('viewer', async (ctx, info) => {
   const id = ownUser(ctx);
-  return id ? prebuiltRow(ctx, info, 'User', () => ({ id })) : undefined;
+  return id ? prebuiltRow(ctx, info, 'User', () => ({ id }), null, null, true) : undefined;
 });
 rootPlanners.set('user', async (ctx, info, args) => {
   if (args.asOf) return userAsOf(ctx, info, args as Parameters<typeof userAsOf>[2]);
-  return (await prebuiltRow(ctx, info, 'User', lookedUp(userLookup(args as Parameters<typeof userLookup>[0])))) ?? undefined;
+  return (await prebuiltRow(ctx, info, 'User', lookedUp(userLookup(args as Parameters<typeof userLookup>[0])), null, null, true)) ?? undefined;
 });
 // As of a moment, nodes(ids) reads each id's user from where it led then.
 leadNodeAsOf('User', (b, id) => survivorAt(b.from(model('User')), id));
