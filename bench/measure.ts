@@ -8,6 +8,12 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { runLoad } from './load.ts';
 
+/**
+ * A pg_stat_statements condition leaving out the webhook worker's queue (pg-boss): it
+ * polls on a timer, and checks its schema's version, whatever the requests.
+ */
+export const NOT_QUEUE = `query NOT ILIKE '%pgboss.%' AND query NOT ILIKE 'SELECT to_regclass(%'`;
+
 const TICKS_PER_SECOND = (() => {
   try {
     return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
@@ -73,8 +79,7 @@ export class Statements {
       await this.client.query<{ calls: string; query: string }>(
         `SELECT calls, query FROM pg_stat_statements
          WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query NOT ILIKE '%pg_stat_statements%'
-           -- The webhook worker polls its queue on a timer, whatever the requests.
-           AND query NOT ILIKE '%pgboss.%'
+           AND ${NOT_QUEUE}
          ORDER BY calls DESC`,
       )
     ).rows;

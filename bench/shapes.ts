@@ -14,7 +14,7 @@ import { buildSchema } from 'graphql';
 import pg from 'pg';
 import { parseArgs } from './common.ts';
 import { startJwks } from './jwt.ts';
-import { clusterCpuMs, cpuMs } from './measure.ts';
+import { clusterCpuMs, cpuMs, NOT_QUEUE } from './measure.ts';
 import { startThisServer } from './peers.ts';
 import { databaseForScale, ensureBenchPostgres, postmasterPid } from './postgres.ts';
 import { administered, readCursors, readOrganizations, type Ask } from './shapes/data.ts';
@@ -70,7 +70,7 @@ const statements = async () =>
     await admin.query<{ calls: string; query: string }>(
       `SELECT calls, queryid::text || ' ' || query AS query FROM pg_stat_statements
        WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-         AND userid = (SELECT oid FROM pg_roles WHERE rolname = '${ROLE}') AND query NOT ILIKE '%pgboss%'
+         AND userid = (SELECT oid FROM pg_roles WHERE rolname = '${ROLE}') AND ${NOT_QUEUE}
        ORDER BY calls DESC`,
     )
   ).rows.map((r) => ({ calls: Number(r.calls), query: r.query.replace(/\s+/g, ' ').slice(0, 220) }));
