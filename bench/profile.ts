@@ -8,6 +8,7 @@
 // adds another root field (viewer) beside it.
 // Uses the benchmark's PostgreSQL cluster and data (scale 1 unless --scale is given;
 // seed first with `npm run bench:seed`).
+import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +16,7 @@ import pg from 'pg';
 import { parseArgs } from './common.ts';
 import { startJwks } from './jwt.ts';
 import { clusterCpuMs, cpuMs } from './measure.ts';
-import { startThisServer } from './peers.ts';
+import { peerNode, startThisServer } from './peers.ts';
 import { databaseForScale, ensureBenchPostgres, postmasterPid } from './postgres.ts';
 import { buildWorkload, concreteBody, type ScenarioName } from './workload.ts';
 
@@ -66,7 +67,7 @@ try {
   const [p0, c0, t0] = [cpuMs(server.pid), pgPid ? clusterCpuMs(pgPid) : 0, performance.now()];
   for (let i = 0; i < total; i++) await send(i);
   const [p1, c1, t1] = [cpuMs(server.pid), pgPid ? clusterCpuMs(pgPid) : 0, performance.now()];
-  console.log(`${scenario}: ${total} requests, one at a time`);
+  console.log(`${scenario}: ${total} requests, one at a time, server on Node.js ${execFileSync(peerNode(), ['--version']).toString().trim()}`);
   console.log(`  wall ${((t1 - t0) / total).toFixed(2)} ms/req, process CPU ${((p1 - p0) / total).toFixed(2)} ms/req, PostgreSQL CPU ${((c1 - c0) / total).toFixed(2)} ms/req`);
   const stats = await admin.query<{ calls: string; mean: number; query: string }>(
     `SELECT calls, mean_exec_time AS mean, query FROM pg_stat_statements

@@ -154,7 +154,7 @@ export function markdownReport(r: Report): string {
   lines.push(`#### Benchmark run of ${r.when}`);
   lines.push('');
   lines.push(
-    `${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memoryGiB} GiB (load average ${r.machine.loadAverage.join(' at the start, ')} at the end); ${r.machine.postgres}; Node.js ${r.machine.node} (PostGraphile and Join Monster on Node.js 22). ` +
+    `${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memoryGiB} GiB (load average ${r.machine.loadAverage.join(' at the start, ')} at the end); ${r.machine.postgres}; Node.js ${r.machine.node} for every peer. ` +
       `Scale ${s.scale}; ${s.reps} repetition(s) of ${s.durationS} s per block (upserts ${s.durationS * 2} s) after a ${s.warmupS} s warm-up, peers alternated; pool ${s.poolSize} connections per peer; load from ${s.generator}. ` +
       `Every peer verifies the same ES256 JWT with jose (${r.joseVerifyMicros} µs per verification here).`,
   );

@@ -25,7 +25,7 @@ import { parseArgs } from './common.ts';
 import { startJwks, verifyCostMicros } from './jwt.ts';
 import { clusterCpuMs, cpuMs, findWrk, rssMiB, runUndici, runWrk, Statements, type LoadNumbers } from './measure.ts';
 import { measureColdStart } from './cold-start.ts';
-import { PEER_LABEL, PEERS_DIR, peersInstalled, startPeer, type Peer, type PeerName } from './peers.ts';
+import { PEER_LABEL, PEERS_DIR, peerNode, peersInstalled, startPeer, type Peer, type PeerName } from './peers.ts';
 import { databaseForScale, ensureBenchPostgres, postmasterPid } from './postgres.ts';
 import { evaluateTargets, markdownReport, type Block, type Report } from './report.ts';
 import { countsFor, propertiesSql, seed, seededScale } from './seed.ts';
@@ -93,8 +93,9 @@ const elapsed = () => `${Math.round((Date.now() - started) / 1000)} s`;
 
 // ---- set up --------------------------------------------------------------------------
 
-if (peerNames.some((p) => p !== 'this' && p !== 'floor') && !peersInstalled()) {
-  log('Installing the peers (PostGraphile, Join Monster, Node.js 22) into bench/peers');
+// Every peer, this server and the floor too, runs on the Node.js bench/peers installs.
+if (!peersInstalled()) {
+  log('Installing the peers (PostGraphile, Join Monster, the Node.js 24 every peer runs on) into bench/peers');
   execFileSync('npm', ['ci', '--prefix', PEERS_DIR, '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'], { stdio: 'inherit' });
 }
 const cluster = await ensureBenchPostgres(log, databaseForScale(scale));
@@ -282,7 +283,7 @@ try {
 
   const report: Report = {
     when: new Date().toISOString(),
-    machine: { loadAverage: [loadAtStart, +loadavg()[0]!.toFixed(1)], cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, postgres: execFileSync(path.join(process.env.PG_BIN_DIR ?? '/usr/lib/postgresql/15/bin', 'postgres'), ['--version']).toString().trim() },
+    machine: { loadAverage: [loadAtStart, +loadavg()[0]!.toFixed(1)], cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', memoryGiB: Math.round(totalmem() / 2 ** 30), node: execFileSync(peerNode(), ['--version']).toString().trim(), postgres: execFileSync(path.join(process.env.PG_BIN_DIR ?? '/usr/lib/postgresql/15/bin', 'postgres'), ['--version']).toString().trim() },
     settings: { scale, durationS, warmupS, reps, poolSize, levels, generator: wrk ? 'wrk' : 'undici', quick },
     joseVerifyMicros: jose.es256Micros,
     startMs: Object.fromEntries([...peers.values()].map((p) => [p.name, Math.round(p.startMs)])),

@@ -1,7 +1,7 @@
 // PostGraphile v5 as a peer of the benchmark: the amber preset, production mode
 // (no GraphiQL, no watch, no explain), the public schema of the benchmark database,
 // and the same ES256 JWT check as the other peers (jose, before the request reaches
-// PostGraphile). Run with the Node.js 22 of this folder; settings come from the
+// PostGraphile). Run with the Node.js of this folder; settings come from the
 // environment: DATABASE_URL, POOL_SIZE, JWKS, JWT_ISSUER, JWT_AUDIENCE.
 // With VIEWER_SQL (a statement answering `ok` for a subject $1 and organization $2) it
 // runs under the project's row-level policies, as this server's role does: the viewer's
