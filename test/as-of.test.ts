@@ -297,6 +297,32 @@ describe('reads as of a past moment', () => {
     expect(await at(unlinked)).toEqual([]);
   });
 
+  it("answers a user's sign-in subject as it was, to whom the rule shows it: the user, and admins now of an organization the user belonged to then", async () => {
+    const { org, admin, people, as } = await tenant();
+    const person = people[0]!;
+    const analyst = people[1]!;
+    await prisma.user.update({ where: { id: person.id }, data: { authSubject: 'idp|before' } });
+    const member = await momentNow();
+    await prisma.member.deleteMany({ where: { organizationId: org.id, userId: person.id } });
+    await prisma.user.update({ where: { id: person.id }, data: { authSubject: 'idp|after' } });
+    const left = await momentNow();
+    const Q = `query ($id: ID!, $asOf: DateTime) { user(id: $id, asOf: $asOf) { authSubject } }`;
+    const subject = async (opts: GqlOptions, asOf: Date) => {
+      const r = await gql(Q, { ...opts, variables: { id: userGid(person.id), asOf: asOf.toISOString() } });
+      expectNoErrors(r);
+      return r.data!.user as { authSubject: string | null } | null;
+    };
+    expect(await subject(as, member)).toEqual({ authSubject: 'idp|before' });
+    // The user themself, signed in with their present subject and outside the organization now.
+    expect(await subject({ asUser: { authSubject: 'idp|after' } }, member)).toEqual({ authSubject: 'idp|before' });
+    expect(await subject({ asUser: analyst, organizationId: org.id }, member)).toEqual({ authSubject: null });
+    // Gone from the organization, the user is no longer the admin's to read.
+    expect(await subject(as, left)).toBeNull();
+    // Rights are the viewer's present ones: an admin demoted since sees the subject no more.
+    await prisma.member.updateMany({ where: { organizationId: org.id, userId: admin.id }, data: { role: 'ANALYST' } });
+    expect(await subject(as, member)).toEqual({ authSubject: null });
+  });
+
   it('refuses a moment before the history horizon or in the future, and what it cannot read as of a moment, naming each', async () => {
     const { org, as, people } = await tenant();
     const crm = await prisma.integrationSource.findFirstOrThrow({ where: { organizationId: org.id, key: 'crm' } });

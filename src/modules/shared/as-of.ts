@@ -1,4 +1,5 @@
 import { prisma } from '../../db.ts';
+import { asSystem } from '../../db/scope.ts';
 import { sqlNames } from './sql-names.ts';
 import { Issues } from './validate.ts';
 
@@ -41,12 +42,16 @@ export function versionsAt(h: HistoryTable, at: string): string {
 export async function historyHorizon(organizationId: string | null): Promise<Date | null> {
   // Versions are written to the microsecond, moments are asked for to the millisecond.
   const [o, v] = [ORGANIZATION(), ORGANIZATION_VERSION()];
-  const [row] = await prisma.$queryRaw<{ ms: number | null }[]>`
+  // The horizon of all history kept is the server's fact, not a tenant's rows: read
+  // within the request's scope, a viewer of no organization (a user who left them all,
+  // reading themself) found no history and was refused every moment.
+  const read = <T>(work: () => Promise<T>) => (organizationId ? work() : asSystem(work));
+  const [row] = await read(() => prisma.$queryRaw<{ ms: number | null }[]>`
     SELECT ceil(extract(epoch FROM greatest(
       (SELECT min(${v.validFrom}) FROM ${v.$table} WHERE ${organizationId}::uuid IS NULL OR ${v.id} = ${organizationId}::uuid),
       now() - make_interval(days => (SELECT max(${o.historyRetentionDays}) FROM ${o.$table}
         WHERE ${organizationId}::uuid IS NULL OR ${o.id} = ${organizationId}::uuid))
-    )) * 1000)::float8 AS ms`;
+    )) * 1000)::float8 AS ms`);
   return row?.ms == null ? null : new Date(row.ms);
 }
 
