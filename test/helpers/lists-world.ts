@@ -60,7 +60,7 @@ export async function listsWorld() {
 }
 
 // A credential acting in an organization (a key, a token with X-Organization-ID) is remembered: its next compiled read is one statement.
-const remembered = (viewer: Viewer) => Boolean(viewer[1].organizationId ?? viewer[1].headers?.['x-api-key']);
+export const remembered = (viewer: Viewer) => Boolean(viewer[1].organizationId ?? viewer[1].headers?.['x-api-key']);
 
 /**
  * Both paths of one request, which must answer alike. When the general path answers

@@ -4,25 +4,33 @@ import type { Builder, PlanInfo } from '../shared/engine/builder.ts';
 import { model, type Model } from '../shared/engine/datamodel.ts';
 import { objectOf } from '../shared/engine/fields.ts';
 import { planAndRun } from '../shared/engine/run.ts';
-import { listText, literal, objectText, Parts, typename, unplannable, type JsonText, type Value } from '../shared/engine/text.ts';
+import { JsonText, listText, literal, objectText, Parts, typename, unplannable, type Value } from '../shared/engine/text.ts';
 import { ParentId, rankSql, whereSql } from '../shared/engine/where.ts';
+import { normalisePhone } from '../matching/normalise.ts';
+import { rememberedRegion, rememberRegion } from '../matching/regions.ts';
 import { sourceIdOf } from '../shared/inputs.ts';
 import { MATCH_RANK, visibleUserRule } from '../shared/rules.ts';
 import { survivorNow } from '../user/tombstones.ts';
 import { emailHolderWhere, identifierMatchWhere, identityNamedWhere, inOrganizationWhere, providerAccountWhere, valueHolderWhere } from './lookups.ts';
-import { normalisedKeys, phonesOf, type ResolveKey } from './resolve.ts';
+import { isNationalPhone, normalisedKeys, type ResolveKey } from './resolve.ts';
 
 // `resolve` and `resolveMany` compiled: every key of every kind, with everything selected
 // under its resolution, in one statement. Values are normalised in JS by the general
-// path's own functions (normalisedKeys, phonesOf; a national phone number first reads
-// its region, as the general path does); what each kind matches is lookups.ts's filters
+// path's own functions (normalisedKeys, normalisePhone); a national phone number is
+// normalised for no region and for the organization's as last read, and the statement
+// takes the form for the region stored now (a region it was not given, the statement
+// says, and is run again with it: see prebuiltResolutions). What each kind matches is lookups.ts's filters
 // and the ranking rules.ts's MATCH_RANK, rendered in SQL. The answer is resolveKeys's:
 // candidates are the user whose own email it is (a merged user led to its survivor),
 // the user of the identity named, then the users of the matches as they rank, each once;
 // `user` is the one candidate when there is exactly one and the viewer may see them;
 // `ambiguous` counts candidates the viewer may not see too (schema.ts, visibleUsersOf).
 
-/** One row of the statement's keys: a key (n, from 1), its kind, a normalised value it compares, and the source it names. */
+/**
+ * One row of the statement's keys: a key (n, from 1), its kind, a normalised value it
+ * compares, the source it names, and the region the value was normalised for: null
+ * for any, '' for none (a national phone number has one row for each region it was given).
+ */
 interface Form {
   n: number;
   kind: ResolveKey['kind'];
@@ -30,11 +38,18 @@ interface Form {
   source: string | null;
   sourceId: string | null;
   identifierKey: string | null;
+  region: string | null;
 }
 
-/** The rows of `keys`: an identifier key has one per normalised form it is looked up by (lookupValues), any other key one. */
-async function formsOf(organizationId: string, keys: readonly ResolveKey[]): Promise<Form[]> {
-  const [identifierKeys, phoneOf] = await Promise.all([normalisedKeys(organizationId, keys), phonesOf(organizationId, keys)]);
+/** The regions beside none a national phone number of `keys` is normalised for: the organization's as last read, if any; null when there is no such number. */
+function regionsOf(organizationId: string, keys: readonly ResolveKey[]): string[] | null {
+  if (!keys.some(isNationalPhone)) return null;
+  const region = rememberedRegion(organizationId);
+  return region ? [region] : [];
+}
+
+/** The rows of `keys`: an identifier key has one per normalised form it is looked up by (lookupValues, in `identifierKeys`), a national phone number one per region, any other key one. */
+function formsOf(keys: readonly ResolveKey[], identifierKeys: Awaited<ReturnType<typeof normalisedKeys>>, regions: readonly string[] | null): Form[] {
   const forms: Form[] = identifierKeys.map((k) => ({
     n: k.i + 1,
     kind: 'identifier',
@@ -42,11 +57,21 @@ async function formsOf(organizationId: string, keys: readonly ResolveKey[]): Pro
     source: k.source,
     sourceId: sourceIdOf(k.source),
     identifierKey: k.identifierKey,
+    region: null,
   }));
   keys.forEach((k, i) => {
-    const form = (value: string, source: string | null = null): Form => ({ n: i + 1, kind: k.kind, value, source, sourceId: source && sourceIdOf(source), identifierKey: null });
+    const form = (value: string, source: string | null = null, region: string | null = null): Form => ({
+      n: i + 1,
+      kind: k.kind,
+      value,
+      source,
+      sourceId: source && sourceIdOf(source),
+      identifierKey: null,
+      region,
+    });
     if (k.kind === 'email') forms.push(form(k.email));
-    else if (k.kind === 'phone') forms.push(form(phoneOf(k)));
+    else if (k.kind === 'phone' && isNationalPhone(k)) forms.push(form(normalisePhone(k.phoneNumber, null), null, ''), ...regions!.map((r) => form(normalisePhone(k.phoneNumber, r), null, r)));
+    else if (k.kind === 'phone') forms.push(form(normalisePhone(k.phoneNumber, null)));
     else if (k.kind === 'external') forms.push(form(k.externalId, k.source));
     else if (k.kind === 'identityKey') forms.push(form(k.identityKey));
   });
@@ -59,11 +84,12 @@ const formColumn = (name: 'value' | 'source' | 'source_id' | 'identifier_key') =
 const isKind = (kind: ResolveKey['kind']) => `f.kind = ${literal(kind)}`;
 
 /**
- * The statement's common table expressions: `f` the keys' rows; `hit` each key's matched
+ * The statement's common table expressions: `f` the keys' rows (for the organization's
+ * region `region`, SQL, when a row is for one); `hit` each key's matched
  * identifiers, ranked when `ranked` (pos from 1, else all 1); `named` the identity each names; `owner` the user whose
  * own email it is; `cand` each key's candidates, each once at its best place.
  */
-function lookupsSql(b: Builder, organizationId: string, forms: Form[], ranked: boolean): string {
+function lookupsSql(b: Builder, organizationId: string, forms: Form[], ranked: boolean, region: string | null): string {
   const [identifier, identity, user] = [model('Identifier'), model('Identity'), model('User')];
   const array = (field: keyof Form, cast: string) => b.param(forms.map((f) => f[field]), cast);
   const value = formColumn('value');
@@ -102,8 +128,14 @@ function lookupsSql(b: Builder, organizationId: string, forms: Form[], ranked: b
       WHERE ${whereSql(b, user, 's', inOrganizationWhere(organizationId))}`,
     ],
   ]);
-  return `f AS (SELECT * FROM unnest(${array('n', 'int[]')}, ${array('kind', 'text[]')}, ${array('value', 'text[]')}, ${array('source', 'text[]')},
-        ${array('sourceId', 'uuid[]')}, ${array('identifierKey', 'text[]')}) AS f(n, kind, value, source, source_id, identifier_key)),
+  const rows = `unnest(${array('n', 'int[]')}, ${array('kind', 'text[]')}, ${array('value', 'text[]')}, ${array('source', 'text[]')},
+        ${array('sourceId', 'uuid[]')}, ${array('identifierKey', 'text[]')}`;
+  const keyRows =
+    region === null
+      ? `SELECT * FROM ${rows}) AS f(n, kind, value, source, source_id, identifier_key)`
+      : `SELECT * FROM ${rows}, ${array('region', 'text[]')}) AS f(n, kind, value, source, source_id, identifier_key, region)
+        WHERE f.region IS NULL OR f.region = coalesce(${region}, '')`;
+  return `f AS (${keyRows}),
     hit AS (${
       matches.length
         ? `SELECT m.n, m.${column(identifier, 'id')} AS id, m.${column(identifier, 'userId')} AS user_id,
@@ -157,12 +189,18 @@ function resolutionsSql(b: Builder, info: PlanInfo, organizationId: string, form
   // Matches are ranked only for what lists them in order: a lone user needs no order.
   const ranked = matched.length > 0 || pairs.some(([key]) => collected.get(key)![0]!.name.value === 'candidates');
   const element = `CASE WHEN pc.n IS NULL AND ph.n IS NULL AND named.n IS NULL THEN 'null' ELSE ${objectText(pairs)} END`;
-  const parts = new Parts({ json: listText('x.e', 'x.n') });
+  const list = { json: listText('x.e', 'x.n') };
+  // With national phone numbers, the answer says the organization's region it read them in.
+  const org = model('Organization');
+  const region = forms.some((f) => f.region !== null)
+    ? `(SELECT o.${column(org, 'defaultPhoneRegion')} FROM ${b.from(org)} o WHERE ${whereSql(b, org, 'o', { id: organizationId })})`
+    : null;
+  const parts = new Parts(region === null ? list : { pairs: [['region', region], ['list', list]] });
   // A lone key is one row the planner knows of: joined by nested loops, not hash tables
   // sized for the thousand rows it would guess of a series.
   return {
     parts,
-    text: `SELECT ${parts.select()} FROM (WITH ${lookupsSql(b, organizationId, forms, ranked)},
+    text: `SELECT ${parts.select()} FROM (WITH ${lookupsSql(b, organizationId, forms, ranked, region)},
       pc AS (SELECT c.n, ${candidates.join(', ')} FROM cand c JOIN ${b.from(user)} ${cu} ON ${cu}.${column(user, 'id')} = c.user_id GROUP BY c.n),
       ph AS (SELECT h.n${matched.map((m) => `, ${m}`).join('')} FROM hit h${matched.length ? ` JOIN ${b.from(identifier)} ${mi} ON ${mi}.${column(identifier, 'id')} = h.id` : ''} GROUP BY h.n)
     SELECT wanted.n, ${element} AS e
@@ -177,6 +215,28 @@ function resolutionsSql(b: Builder, info: PlanInfo, organizationId: string, form
  * left to the general path): the list, or undefined when the general path answers.
  */
 export async function prebuiltResolutions(ctx: Context, info: PlanInfo, organizationId: string, keys: readonly ResolveKey[], holes: boolean): Promise<JsonText | undefined> {
-  const forms = await formsOf(organizationId, keys);
-  return (await planAndRun(ctx, info, (b) => resolutionsSql(b, info, organizationId, forms, keys.length), { holes })) ?? undefined;
+  const [identifierKeys, regions] = [await normalisedKeys(organizationId, keys), regionsOf(organizationId, keys)];
+  const run = (given: readonly string[] | null) => {
+    const forms = formsOf(keys, identifierKeys, given);
+    return planAndRun(ctx, info, (b) => resolutionsSql(b, info, organizationId, forms, keys.length), { holes });
+  };
+  const answer = await run(regions);
+  if (!answer || regions === null) return answer ?? undefined;
+  // A region other than the one remembered (or none remembered yet): the numbers are normalised for it, and read again.
+  const read = regionAnswer(answer);
+  rememberRegion(organizationId, read.region);
+  if (read.region === null || regions.includes(read.region)) return read.list;
+  const again = await run([read.region]);
+  if (!again) return undefined;
+  const reread = regionAnswer(again);
+  return reread.region === read.region ? reread.list : undefined;
+}
+
+const REGION_START = '{"region":';
+const LIST_START = ',"list":';
+
+/** The region and list of an answer that reads national phone numbers (resolutionsSql): a region code is a JSON string without commas, so the list starts after its first LIST_START. */
+function regionAnswer(answer: JsonText): { region: string | null; list: JsonText } {
+  const at = answer.text.indexOf(LIST_START);
+  return { region: JSON.parse(answer.text.slice(REGION_START.length, at)) as string | null, list: new JsonText(answer.text.slice(at + LIST_START.length, -1)) };
 }

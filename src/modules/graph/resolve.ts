@@ -109,12 +109,15 @@ export async function normalisedKeys(organizationId: string, keys: readonly Reso
   return found.flatMap((k) => lookupValues(k.identifierKey, k.identifierValue, regions?.get(k.source)).map((normalizedValue) => ({ ...k, normalizedValue })));
 }
 
+/** Whether a key is a phone number read in the organization's region (written without its country code). */
+export const isNationalPhone = (k: ResolveKey): boolean => k.kind === 'phone' && !k.phoneNumber.startsWith('+');
+
 /**
  * How phone numbers looked up are normalised: national formats are read in the
  * organization's region (looked up only for them), as resolveKeys reads them.
  */
 export async function phonesOf(organizationId: string, keys: readonly ResolveKey[]): Promise<(k: Extract<ResolveKey, { kind: 'phone' }>) => string> {
-  const region = keys.some((k) => k.kind === 'phone' && !k.phoneNumber.startsWith('+')) ? await organizationRegion(organizationId) : null;
+  const region = keys.some(isNationalPhone) ? await organizationRegion(organizationId) : null;
   return (k) => normalisePhone(k.phoneNumber, region);
 }
 

@@ -11,11 +11,28 @@ const SOURCE = sqlNames('IntegrationSource');
 const ORGANIZATION = sqlNames('Organization');
 const IDENTIFIER = sqlNames('Identifier');
 
-/** The organization's default phone region, or null. */
+/** The organization's default phone region, or null (remembered: see rememberRegion). */
 export async function organizationRegion(organizationId: string): Promise<string | null> {
   const row = await prisma.organization.findUnique({ where: { id: organizationId }, select: { defaultPhoneRegion: true } });
-  return row?.defaultPhoneRegion ?? null;
+  return rememberRegion(organizationId, row?.defaultPhoneRegion ?? null);
 }
+
+// Each organization's region as this process last read it. A compiled resolve normalises
+// a national phone number for it and its statement picks the form for the region stored
+// then (graph/compiled.ts): a region remembered wrongly costs a statement, never an answer.
+const REMEMBERED_MAX = 10_000;
+const remembered = new Map<string, string | null>();
+
+/** Remembers the region just read for an organization, and returns it. */
+export function rememberRegion(organizationId: string, region: string | null): string | null {
+  remembered.delete(organizationId);
+  if (remembered.size >= REMEMBERED_MAX) remembered.delete(remembered.keys().next().value!);
+  remembered.set(organizationId, region);
+  return region;
+}
+
+/** The organization's region as last read (null: none set); undefined when not read yet. */
+export const rememberedRegion = (organizationId: string): string | null | undefined => remembered.get(organizationId);
 
 /** The region of each source named (by key or id, see sourceIdOf), by the name given; absent for no such source. */
 export async function sourceRegions(organizationId: string, sources: string[]): Promise<Map<string, string | null>> {
