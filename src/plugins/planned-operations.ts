@@ -72,16 +72,9 @@ function plannedOf(document: DocumentNode, operationName: string | null | undefi
   if (operation?.operation === 'query' && !operation.directives?.length && !incremental(document)) {
     const selections = operation.selectionSet.selections;
     const fields = selections.filter((s): s is FieldNode => s.kind === Kind.FIELD);
-    const count = (f: (s: FieldNode) => string, value: string) => fields.filter((s) => f(s) === value).length;
-    // Several `resolve`s stay with their resolvers, which batch them as one statement;
-    // a response name given twice is one merged field, which graphql-js puts together.
-    const roots = fields.filter(
-      (f) =>
-        !f.directives?.length &&
-        rootPlanners.has(f.name.value) &&
-        count(responseName, responseName(f)) === 1 &&
-        !(f.name.value === 'resolve' && count((s) => s.name.value, 'resolve') > 1),
-    );
+    // A response name given twice is one merged field, which graphql-js puts together.
+    const named = (name: string) => fields.filter((s) => responseName(s) === name).length;
+    const roots = fields.filter((f) => !f.directives?.length && rootPlanners.has(f.name.value) && named(responseName(f)) === 1);
     if (roots.length) {
       const fragments: Record<string, FragmentDefinitionNode> = {};
       for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments[d.name.value] = d;

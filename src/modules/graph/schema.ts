@@ -9,7 +9,7 @@ import { DiscoveryMethodEnum, IdentifierRef } from '../identifier/schema.ts';
 import { IdentityRef, LinkedByEnum } from '../identity/schema.ts';
 import { Issues } from '../shared/validate.ts';
 import { UserRef } from '../user/schema.ts';
-import { compiledList, compiledObject, rootPlanners, soleElement, type JsonText, type PlanInfo } from '../shared/engine/index.ts';
+import { compiledList, compiledObject, keptForResolver, rootPlanners, soleElement, type JsonText, type PlanInfo } from '../shared/engine/index.ts';
 import { prebuiltResolutions } from './compiled.ts';
 import { AS_OF_DESCRIPTION } from '../shared/as-of.ts';
 import { resolutionsAsOf } from './as-of.ts';
@@ -108,8 +108,8 @@ async function visibleUsersOf(ctx: Context, found: (Resolution | null)[]): Promi
 }
 
 /**
- * Lookups of one request are batched: aliased `resolve` fields cost what one
- * `resolveMany` does (those that select the same fields of the user). The user is
+ * The general path's lookups of one request are batched: aliased `resolve` fields not
+ * compiled cost what one `resolveMany` does (those that select the same fields of the user). The user is
  * loaded with what the operation selects beneath `user` (memberships, identifiers...),
  * in the statement that finds it.
  */
@@ -122,15 +122,23 @@ function resolver(ctx: Context, info: GraphQLResolveInfo, organizationId: string
   );
 }
 
-// A whole operation of one `resolve`, of any kind of key, is answered by one statement:
-// the resolver's checks, then the plan (plugins/planned-operations.ts). Lookups among other fields stay batched by the resolver. A plan with holes is kept
-// for the resolver, which compiles the same read with them when it is the only field.
+// `resolve` of any kind of key is planned before execution: the resolver's checks, then
+// the plan, which goes as one statement with the other root fields' (several `resolve`s
+// too: plugins/planned-operations.ts). A plan with holes is kept for the resolver, which
+// compiles the same read with them (compiledHere).
 rootPlanners.set('resolve', async (ctx, info, args) => {
   if (args.asOf) return asOfPlanner(ctx, info, args as Parameters<typeof asOfPlanner>[2]);
   const organizationId = await readableOrganization(ctx.access, args.organizationId as string | null | undefined);
   const [key] = toKeys([args.input as ResolveInputShape], 'input');
   return compiledResolution(ctx, info, organizationId, key!, true);
 });
+
+/**
+ * Whether a resolver compiles its lookup: when it was planned before execution (a plan
+ * with holes waits for it) or is the operation's only field. Any other lookup among other
+ * fields is batched with them (several resolves cost what one resolveMany does).
+ */
+const compiledHere = (ctx: Context, info: GraphQLResolveInfo) => info.operation.selectionSet.selections.length === 1 || keptForResolver(ctx, info.fieldNodes[0]!);
 
 /** `resolve` of one key compiled (with `holes`, leaving fields with no SQL form to the general path); undefined when not compiled. */
 async function compiledResolution(ctx: Context, info: PlanInfo, organizationId: string, key: ResolveKey, holes: boolean) {
@@ -157,9 +165,8 @@ async function asOfPlanner(ctx: Context, info: PlanInfo, args: { organizationId?
   return many ? answers : soleElement(answers);
 }
 
-// A whole operation of one `resolveMany` is one statement too, whatever its keys (the
-// resolver's checks first, as for `resolve`); a plan with holes is kept for the
-// resolver, as for `resolve`.
+// `resolveMany` is planned as `resolve` is, whatever its keys (the resolver's checks
+// first); a plan with holes is kept for the resolver, as for `resolve`.
 rootPlanners.set('resolveMany', async (ctx, info, args) => {
   if (args.asOf) return asOfPlanner(ctx, info, args as Parameters<typeof asOfPlanner>[2]);
   const inputs = args.inputs as ResolveInputShape[];
@@ -189,9 +196,8 @@ builder.queryFields((t) => ({
       if (args.asOf) return compiledObject<Resolution>((await asOfPlanner(ctx, info, { ...args, asOf: args.asOf })) as JsonText | null, 'Resolution');
       const organizationId = await readableOrganization(ctx.access, args.organizationId);
       const [key] = toKeys([args.input], 'input');
-      // The operation's only field: compiled, but for the fields with no SQL form. Beside
-      // other fields, lookups are batched (several resolves cost what one resolveMany does).
-      if (info.operation.selectionSet.selections.length === 1) {
+      // Compiled, but for the fields with no SQL form.
+      if (compiledHere(ctx, info)) {
         const answer = await compiledResolution(ctx, info, organizationId, key!, true);
         if (answer !== undefined) return compiledObject<Resolution>(answer, 'Resolution');
       }
@@ -213,8 +219,8 @@ builder.queryFields((t) => ({
       if (args.asOf) return compiledList<Resolution>((await asOfPlanner(ctx, info, { ...args, asOf: args.asOf })) as JsonText, 'Resolution');
       const organizationId = await readableOrganization(ctx.access, args.organizationId);
       const keys = toKeys(args.inputs, 'inputs');
-      // The operation's only field: compiled, but for the fields with no SQL form (as `resolve`).
-      if (info.operation.selectionSet.selections.length === 1) {
+      // Compiled, but for the fields with no SQL form (as `resolve`).
+      if (compiledHere(ctx, info)) {
         const answer = await prebuiltResolutions(ctx, info, organizationId, keys, true);
         if (answer !== undefined) return compiledList<Resolution>(answer, 'Resolution');
       }

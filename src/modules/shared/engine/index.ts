@@ -15,7 +15,7 @@ export {
   type RootPlanner,
   type RowsWhere,
 } from './roots.ts';
-export { beforeExecution, engineCounts, notAsOf, setPlannedReads } from './run.ts';
+export { beforeExecution, engineCounts, keptForResolver, notAsOf, setPlannedReads } from './run.ts';
 export { isCompiledStatement, planTogether, statementFor } from './send.ts';
 export { JsonText, type PlanRow } from './text.ts';
 export { matches, whereSql } from './where.ts';

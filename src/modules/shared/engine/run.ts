@@ -100,6 +100,9 @@ function takeKept(ctx: Context, node: FieldNode, readableRoot: string | null): K
   return same ? k.built : undefined;
 }
 
+/** Whether a read of the root field `node` was made before execution and waits for its resolver (see planAndRun). */
+export const keptForResolver = (ctx: Context, node: FieldNode): boolean => kept.get(ctx)?.has(node) ?? false;
+
 function keep(ctx: Context, node: FieldNode, readableRoot: string | null, built: Kept['built']): void {
   let byNode = kept.get(ctx);
   if (!byNode) kept.set(ctx, (byNode = new Map()));
