@@ -190,12 +190,14 @@ function resolutionsSql(b: Builder, info: PlanInfo, organizationId: string, form
   const ranked = matched.length > 0 || pairs.some(([key]) => collected.get(key)![0]!.name.value === 'candidates');
   const element = `CASE WHEN pc.n IS NULL AND ph.n IS NULL AND named.n IS NULL THEN 'null' ELSE ${objectText(pairs)} END`;
   const list = { json: listText('x.e', 'x.n') };
-  // With national phone numbers, the answer says the organization's region it read them in.
+  // With national phone numbers, the answer says the organization's region it read them
+  // in, and whether they were given for it (else the list is not to be used).
   const org = model('Organization');
   const region = forms.some((f) => f.region !== null)
     ? `(SELECT o.${column(org, 'defaultPhoneRegion')} FROM ${b.from(org)} o WHERE ${whereSql(b, org, 'o', { id: organizationId })})`
     : null;
-  const parts = new Parts(region === null ? list : { pairs: [['region', region], ['list', list]] });
+  const given = () => `${region} IS NULL OR ${region} = ANY(${b.param([...new Set(forms.flatMap((f) => (f.region ? [f.region] : [])))], 'text[]')})`;
+  const parts = new Parts(region === null ? list : { pairs: [['region', region], ['given', given()], ['list', list]] });
   // A lone key is one row the planner knows of: joined by nested loops, not hash tables
   // sized for the thousand rows it would guess of a series.
   return {
@@ -215,7 +217,7 @@ function resolutionsSql(b: Builder, info: PlanInfo, organizationId: string, form
  * left to the general path): the list, or undefined when the general path answers.
  */
 export async function prebuiltResolutions(ctx: Context, info: PlanInfo, organizationId: string, keys: readonly ResolveKey[], holes: boolean): Promise<JsonText | undefined> {
-  const [identifierKeys, regions] = [await normalisedKeys(organizationId, keys), regionsOf(organizationId, keys)];
+  const [identifierKeys, regions] = [await identifierKeysOf(ctx, organizationId, keys), regionsOf(organizationId, keys)];
   const run = (given: readonly string[] | null) => {
     const forms = formsOf(keys, identifierKeys, given);
     return planAndRun(ctx, info, (b) => resolutionsSql(b, info, organizationId, forms, keys.length), { holes });
@@ -225,18 +227,35 @@ export async function prebuiltResolutions(ctx: Context, info: PlanInfo, organiza
   // A region other than the one remembered (or none remembered yet): the numbers are normalised for it, and read again.
   const read = regionAnswer(answer);
   rememberRegion(organizationId, read.region);
-  if (read.region === null || regions.includes(read.region)) return read.list;
-  const again = await run([read.region]);
+  if (read.given) return read.list;
+  const again = await run([read.region!]);
   if (!again) return undefined;
   const reread = regionAnswer(again);
-  return reread.region === read.region ? reread.list : undefined;
+  return reread.given ? reread.list : undefined;
 }
 
-const REGION_START = '{"region":';
+// A read with holes is compiled before execution and again by its resolver: the
+// identifier keys' sources' regions are read once per request.
+const normalised = new WeakMap<Context, Map<string, ReturnType<typeof normalisedKeys>>>();
+
+function identifierKeysOf(ctx: Context, organizationId: string, keys: readonly ResolveKey[]): ReturnType<typeof normalisedKeys> {
+  let byKeys = normalised.get(ctx);
+  if (!byKeys) normalised.set(ctx, (byKeys = new Map()));
+  const key = JSON.stringify([organizationId, keys]);
+  let found = byKeys.get(key);
+  if (!found) byKeys.set(key, (found = normalisedKeys(organizationId, keys)));
+  return found;
+}
+
 const LIST_START = ',"list":';
 
-/** The region and list of an answer that reads national phone numbers (resolutionsSql): a region code is a JSON string without commas, so the list starts after its first LIST_START. */
-function regionAnswer(answer: JsonText): { region: string | null; list: JsonText } {
+/**
+ * The parts of an answer that reads national phone numbers (resolutionsSql): the region,
+ * whether the numbers were given for it, and the list. The first two hold no comma in
+ * a string, so the list starts after the first LIST_START.
+ */
+function regionAnswer(answer: JsonText): { region: string | null; given: boolean; list: JsonText } {
   const at = answer.text.indexOf(LIST_START);
-  return { region: JSON.parse(answer.text.slice(REGION_START.length, at)) as string | null, list: new JsonText(answer.text.slice(at + LIST_START.length, -1)) };
+  const { region, given } = JSON.parse(`${answer.text.slice(0, at)}}`) as { region: string | null; given: boolean };
+  return { region, given, list: new JsonText(answer.text.slice(at + LIST_START.length, -1)) };
 }
