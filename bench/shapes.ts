@@ -7,6 +7,7 @@
 //   npm run bench:shapes -- [--operations 40] [--requests 50] [--seed 1] [--show K] [--scale 1]
 // --show K prints operation K's text and variables and its statements. Results go to
 // bench/results/shapes-<time>.json. Uses the benchmark's cluster (seed it first).
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +16,7 @@ import pg from 'pg';
 import { parseArgs } from './common.ts';
 import { startJwks } from './jwt.ts';
 import { clusterCpuMs, cpuMs, NOT_QUEUE } from './measure.ts';
-import { startThisServer } from './peers.ts';
+import { peerNode, startThisServer } from './peers.ts';
 import { databaseForScale, ensureBenchPostgres, postmasterPid } from './postgres.ts';
 import { administered, readCursors, readOrganizations, type Ask } from './shapes/data.ts';
 import { generateOperations, type ShapeOperation } from './shapes/generate.ts';
@@ -53,6 +54,7 @@ if (!(await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [ROLE])).ro
 const serverUrl = new URL(cluster.url);
 serverUrl.username = ROLE;
 const server = await startThisServer({ databaseUrl: cluster.url, poolSize: 16, jwt }, { DATABASE_URL: serverUrl.toString() });
+log(`The server runs on Node.js ${execFileSync(peerNode(), ['--version']).toString().trim()}`);
 
 const post = async (organizationId: string, body: string) => {
   const res = await fetch(server.url, {
