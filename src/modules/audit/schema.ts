@@ -107,7 +107,7 @@ const historyQuery = (entityType: string) => (args: TrailArgs, _ctx: unknown, en
   orderBy: NEWEST_FIRST,
 });
 // The trail needs read access to its organization: compiled only at a root whose access was checked.
-compiledConnection('Organization', 'auditEvents', trailQuery, { over: 'AuditEvent', checkedAtRoot: true });
+compiledConnection('Organization', 'auditEvents', trailQuery, { over: 'AuditEvent' });
 
 builder.prismaObjectField(OrganizationRef, 'auditEvents', (t) =>
   t.prismaConnection({

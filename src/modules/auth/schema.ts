@@ -62,7 +62,7 @@ const apiKeysQuery = (args: { includeRevoked?: boolean | null }) => ({
   where: args.includeRevoked ? {} : { revokedAt: null },
   orderBy: [{ createdAt: 'asc' as const }, { id: 'asc' as const }],
 });
-compiledConnection('Organization', 'apiKeys', apiKeysQuery, { checkedAtRoot: 'admin' });
+compiledConnection('Organization', 'apiKeys', apiKeysQuery);
 
 builder.prismaObjectField('Organization', 'apiKeys', (t) =>
   t.relatedConnection(

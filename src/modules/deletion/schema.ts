@@ -101,7 +101,7 @@ const DeletedItemFilter = builder.inputType('DeletedItemFilter', {
 type ItemsArgs = { filter?: Parameters<typeof deletedItemsWhere>[1] };
 const NEWEST_FIRST = [{ deletedAt: 'desc' as const }, { id: 'desc' as const }];
 const itemsQuery = (args: ItemsArgs, _ctx: unknown, organizationId: string) => ({ where: deletedItemsWhere(organizationId, args.filter), orderBy: NEWEST_FIRST });
-compiledConnection('Organization', 'deletedItems', itemsQuery, { over: 'DeletedItem', checkedAtRoot: 'admin' });
+compiledConnection('Organization', 'deletedItems', itemsQuery, { over: 'DeletedItem' });
 
 builder.prismaObjectField(OrganizationRef, 'deletedItems', (t) =>
   t.prismaConnection(

@@ -115,8 +115,8 @@ const readableIdentifiersQuery = (args: Parameters<typeof identifiersWhere>[0], 
   where: { AND: [readableRowsWhere(ctx.access, readable), identifiersWhere(args)] },
   orderBy: OLDEST_FIRST,
 });
-compiledConnection('Organization', 'identifiers', identifiersQuery, { checkedAtRoot: true });
-compiledConnection('IntegrationSource', 'identifiers', identifiersQuery, { checkedAtRoot: true });
+compiledConnection('Organization', 'identifiers', identifiersQuery);
+compiledConnection('IntegrationSource', 'identifiers', identifiersQuery);
 compiledConnection('User', 'identifiers', readableIdentifiersQuery);
 const edgeOptions = { description: 'An identifier in a page.' };
 

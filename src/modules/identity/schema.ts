@@ -151,8 +151,8 @@ const readableIdentitiesQuery = (args: Parameters<typeof identitiesWhere>[0], ct
   where: { AND: [readableRowsWhere(ctx.access, readable), identitiesWhere(args)] },
   orderBy: OLDEST_FIRST,
 });
-compiledConnection('Organization', 'identities', identitiesQuery, { checkedAtRoot: true });
-compiledConnection('IntegrationSource', 'identities', identitiesQuery, { checkedAtRoot: true });
+compiledConnection('Organization', 'identities', identitiesQuery);
+compiledConnection('IntegrationSource', 'identities', identitiesQuery);
 compiledConnection('User', 'identities', readableIdentitiesQuery);
 const edgeOptions = { description: 'An identity in a page.' };
 

@@ -49,7 +49,7 @@ export const MemberRef = builder.prismaNode('Member', {
 });
 
 const membersQuery = (args: Parameters<typeof membersWhere>[0]) => ({ where: membersWhere(args), orderBy: OLDEST_FIRST });
-compiledConnection('Organization', 'members', membersQuery, { checkedAtRoot: true });
+compiledConnection('Organization', 'members', membersQuery);
 
 builder.prismaObjectField('Organization', 'members', (t) =>
   t.relatedConnection(

@@ -41,7 +41,7 @@ seenWithin('IntegrationSource', 'read');
 
 // The same query is given to Pothos and to the read engine (compiledConnection).
 const sourcesQuery = (args: { kind?: SourceKind | null }) => ({ where: args.kind ? { kind: args.kind } : {}, orderBy: OLDEST_FIRST });
-compiledConnection('Organization', 'sources', sourcesQuery, { checkedAtRoot: true });
+compiledConnection('Organization', 'sources', sourcesQuery);
 
 builder.prismaObjectField('Organization', 'sources', (t) =>
   t.relatedConnection(

@@ -132,7 +132,7 @@ compiledField('LinkSuggestion', 'merge', pointedRow('Merge', 'mergeId', visibleM
 
 // The same query is given to Pothos and to the read engine (compiledConnection).
 const suggestionsQuery = (args: Parameters<typeof suggestionsWhere>[0]) => ({ where: suggestionsWhere(args), orderBy: OLDEST_FIRST });
-compiledConnection('Organization', 'linkSuggestions', suggestionsQuery, { checkedAtRoot: true });
+compiledConnection('Organization', 'linkSuggestions', suggestionsQuery);
 
 builder.prismaObjectField('Organization', 'linkSuggestions', (t) =>
   t.relatedConnection(

@@ -31,7 +31,7 @@ compiledNode('WebhookDelivery', administered);
 // Only its organization's admins see an endpoint, on every path: so is its organization's.
 seenWithin('WebhookEndpoint', 'admin');
 compiledField('WebhookDelivery', 'auditEventId', (_b, alias) => globalId('AuditEvent', `${alias}.${model('WebhookDelivery').fields.get('auditEventId')!.column}`));
-compiledConnection('Organization', 'webhookEndpoints', oldestFirst, { checkedAtRoot: 'admin' });
+compiledConnection('Organization', 'webhookEndpoints', oldestFirst);
 compiledConnection('WebhookEndpoint', 'deliveries', deliveriesQuery);
 compiledConnection('WebhookDelivery', 'attempts', oldestFirst);
 

@@ -17,22 +17,58 @@ import { orderSql, orderTerms, whereSql } from './where.ts';
 /** SQL of a declared field's value for the row `alias` of its type. */
 export type FieldSql = (b: Builder, alias: string, nodes: FieldNode[], parent: GraphQLObjectType) => Value;
 
-/** What a connection's auth scopes ask of its row's organization: to be read (true) or administered ('admin'). */
-type CheckedAtRoot = boolean | 'admin';
-
-const declared = new Map<string, { sql: FieldSql } | { connection: ConnectionQuery; checkedAtRoot: CheckedAtRoot; over?: string }>();
+const declared = new Map<string, { sql: FieldSql } | { connection: ConnectionQuery; over?: string }>();
 
 /**
  * Declares a Pothos `relatedConnection` to the engine: `query` is the very function
  * given to Pothos (its where and order, from the field's arguments). A connection whose
- * auth scopes ask the viewer to read its row's organization (`checkedAtRoot`), or to
- * administer it ('admin'), is compiled where that is known of the row (`organizationsOf`)
- * and decided per row where it is not: in the rows of the others its resolver answers
- * (FORBIDDEN, as its scopes say). A `prismaConnection` over a model with no relation to
- * its parent names it (`over`): its query links the rows to the parent's id.
+ * auth scopes ask the viewer to read or administer its row's organization (scopesAsk
+ * reads which from the scopes themselves) is compiled where that is known of the row
+ * (`organizationsOf`) and decided per row where it is not: in the rows of the others its
+ * resolver answers (FORBIDDEN, as its scopes say). A `prismaConnection` over a model
+ * with no relation to its parent names it (`over`): its query links the rows to the
+ * parent's id.
  */
-export function compiledConnection(type: string, field: string, query: ConnectionQuery, { checkedAtRoot = false as CheckedAtRoot, over = undefined as string | undefined } = {}) {
-  declared.set(`${type}.${field}`, { connection: query, checkedAtRoot, over });
+export function compiledConnection(type: string, field: string, query: ConnectionQuery, { over = undefined as string | undefined } = {}) {
+  declared.set(`${type}.${field}`, { connection: query, over });
+}
+
+/** The scopes (src/builder.ts) a connection's auth scopes may ask of its row's organization, and what each asks. */
+const ORGANIZATION_SCOPES: Record<string, 'read' | 'admin'> = { orgRead: 'read', orgAdmin: 'admin' };
+const ROW = 'row.';
+const asked = new Map<string, 'read' | 'admin' | null | 'unreadable'>();
+
+/**
+ * What the auth scopes of the field `name` of `type` ask of its row's organization:
+ * nothing (null), to read it or to administer it. Read once per field by calling the
+ * field's scope function on a stand-in row whose properties answer their own names, so
+ * the rule stays written once, on the Pothos field; scopes of any other form (another
+ * scope, another column than the one that names the row's organization, the context or
+ * the arguments) are refused.
+ */
+function scopesAsk(type: GraphQLObjectType, m: Model, name: string, scopes: unknown): 'read' | 'admin' | null {
+  const key = `${type.name}.${name}`;
+  let level = asked.get(key);
+  if (level === undefined) {
+    level = scopes === undefined ? null : readScopes(scopes, m.fields.has('organizationId') ? 'organizationId' : 'id');
+    asked.set(key, level);
+  }
+  return level === 'unreadable' ? unplannable(`${key}: auth scopes the engine cannot read`) : level;
+}
+
+/** What the scope function `scopes` asks of the organization its row names in `column` (exported for tests). */
+export function readScopes(scopes: unknown, column: string): 'read' | 'admin' | 'unreadable' {
+  if (typeof scopes !== 'function') return 'unreadable';
+  const row = new Proxy({}, { get: (_t, prop) => `${ROW}${String(prop)}` });
+  let result: unknown;
+  try {
+    result = (scopes as (parent: unknown, args: unknown, ctx: unknown) => unknown)(row, {}, undefined);
+  } catch {
+    return 'unreadable';
+  }
+  const entries = result && typeof result === 'object' ? Object.entries(result) : [];
+  const [scope = '', value] = entries[0] ?? [];
+  return entries.length === 1 && Object.hasOwn(ORGANIZATION_SCOPES, scope) && value === `${ROW}${column}` ? ORGANIZATION_SCOPES[scope]! : 'unreadable';
 }
 
 /** How each type's rows are seen, on every path that reads them: see seenWithin. */
@@ -129,8 +165,8 @@ function fieldOf(b: Builder, type: GraphQLObjectType, m: Model, alias: string, n
   const decl = declared.get(`${type.name}.${name}`);
   if (decl && 'connection' in decl) {
     const value = () => connectionOf(b, m, alias, type, nodes, decl.connection, objectOf, decl.over);
-    if (!decl.checkedAtRoot) return value();
-    const level = decl.checkedAtRoot === 'admin' ? 'admin' : 'read';
+    const level = scopesAsk(type, m, name, (def.extensions as FieldExtensions).pothosOptions?.authScopes);
+    if (!level) return value();
     const held = b.holds(level, organizationsOf(b, type, alias));
     if (held === true) return value();
     if (held === false) return unplannable(`${type.name}.${name} for a viewer who may not ${level === 'admin' ? 'administer' : 'read'} its organization`);
