@@ -3,6 +3,7 @@ import {
   getArgumentValues,
   getOperationAST,
   getVariableValues,
+  GraphQLError,
   Kind,
   visit,
   type DocumentNode,
@@ -16,7 +17,8 @@ import {
 import type { Plugin } from 'graphql-yoga';
 import { confirmViewer, type Context } from '../context.ts';
 import { database } from '../db.ts';
-import { isDatabaseUnavailable } from './errors.ts';
+import { servingReplica } from '../db/replicas.ts';
+import { isDatabaseUnavailable, maskError } from './errors.ts';
 import { beforeExecution, JsonText, planTogether, rootPlanners } from '../modules/shared/engine/index.ts';
 
 // Root fields of a query answered by one statement each, without executing resolvers:
@@ -180,7 +182,17 @@ export function usePlannedOperations(): Plugin {
           // Several root fields' compiled reads go to PostgreSQL as one statement.
           const batch = planned.roots.length > 1 ? planTogether(ctx, planned.roots) : undefined;
           const planOne = (field: FieldNode) => plan(args.schema, planned, field, ctx, variables.coerced).finally(() => batch?.settled(field));
-          answers = await Promise.all(planned.roots.map(planOne)).finally(() => batch?.close());
+          try {
+            answers = await Promise.all(planned.roots.map(planOne)).finally(() => batch?.close());
+          } catch (err) {
+            // A read replica that cannot serve answers as the operation's result, not
+            // thrown: read routing (read-routing.ts) sees it there, and runs the operation
+            // again on the primary when the replica is down.
+            if (!servingReplica()) throw err;
+            const error = maskError(err);
+            setResultAndStopExecution({ errors: [error instanceof GraphQLError ? error : new GraphQLError(error.message, { originalError: error })] });
+            return;
+          }
         }
         answers.forEach((answer, i) => answer !== undefined && answered.set(responseName(planned.roots[i]!), answer));
       }
