@@ -187,6 +187,9 @@ describe.skipIf(!!unavailable)('read replicas', () => {
     } finally {
       pair.replica.start();
     }
+    // Back once it has replayed the write made while it was down: until then it may
+    // serve the older name, within REPLICA_MAX_LAG_MS.
+    await pair.replica.catchUp();
     const back = await eventually(() => read(t.reader, t.orgId), (r) => r.inRecovery);
     expect(back).toEqual({ name: 'While down', inRecovery: true });
   });
