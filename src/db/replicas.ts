@@ -93,7 +93,20 @@ export interface ReplicaSettings {
 // while the replica has not replayed all the primary had written before the check (an
 // idle primary writes nothing, and its replicas are not behind).
 const REPLICA_STATE = `SELECT pg_is_in_recovery() AS recovery, pg_last_wal_replay_lsn()::text AS replayed,
-  COALESCE(EXTRACT(EPOCH FROM clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000, 0)::float8 AS since`;
+  (EXTRACT(EPOCH FROM clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000)::float8 AS since`;
+
+/**
+ * How far behind a replica is, in milliseconds: none once it has replayed the primary's
+ * position (`primary`, null when the primary could not be read), else the age of its last
+ * replayed commit. A replica that has replayed no commit since it started (`since` null)
+ * and is behind the primary is of unknown lag, so never within the limit; with no
+ * primary to compare with, it is taken as current, as before there was a timestamp.
+ */
+export function replicaLagMs(replayed: bigint, since: number | null, primary: bigint | null): number {
+  if (primary !== null && replayed >= primary) return 0;
+  if (since === null) return primary === null ? 0 : Infinity;
+  return Math.max(0, since);
+}
 
 export class ReplicaSet {
   readonly replicas: Replica[];
@@ -162,15 +175,16 @@ export class ReplicaSet {
     let healthy = false;
     let reason = '';
     try {
-      const [row] = (await probe.query<{ recovery: boolean; replayed: string | null; since: number }>(REPLICA_STATE)).rows;
+      const [row] = (await probe.query<{ recovery: boolean; replayed: string | null; since: number | null }>(REPLICA_STATE)).rows;
       const replayed = row?.replayed ? parseLsn(row.replayed) : null;
       if (!row?.recovery || replayed === null) {
         reason = 'not a streaming replica (not in recovery)';
       } else {
         replica.replayed = replayed;
-        replica.lagMs = primary !== null && replayed >= primary ? 0 : Math.max(0, row.since);
+        replica.lagMs = replicaLagMs(replayed, row.since, primary);
         healthy = replica.lagMs <= this.settings.maxLagMs;
-        if (!healthy) reason = `${Math.round(replica.lagMs)} ms behind (REPLICA_MAX_LAG_MS ${this.settings.maxLagMs})`;
+        const behind = Number.isFinite(replica.lagMs) ? `${Math.round(replica.lagMs)} ms behind` : 'behind, with no commit replayed since it started';
+        if (!healthy) reason = `${behind} (REPLICA_MAX_LAG_MS ${this.settings.maxLagMs})`;
       }
     } catch (err) {
       reason = (err as Error).message;
