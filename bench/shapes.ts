@@ -20,7 +20,7 @@ import { peerNode, startThisServer } from './peers.ts';
 import { databaseForScale, ensureBenchPostgres, postmasterPid } from './postgres.ts';
 import { administered, readCursors, readOrganizations, type Ask } from './shapes/data.ts';
 import { generateOperations, type ShapeOperation } from './shapes/generate.ts';
-import { summarise, table, type ShapeResult } from './shapes/report.ts';
+import { summarise, table, type ShapeResult, type StatementCalls } from './shapes/report.ts';
 import { buildWorkload, rng } from './workload.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -47,6 +47,13 @@ const chosen = [...three(all.filter((o) => admins.has(o))), ...three(all.filter(
 const orgs = await readOrganizations(cluster.url, chosen, admins);
 const admin = new pg.Client({ connectionString: cluster.url });
 await admin.connect();
+// Planning is counted for this command only: the benchmark leaves it off, as its cost at
+// 32 connections (each counted statement's entry locked once more per run) would be measured too.
+const planning = async (on: boolean) => {
+  await admin.query(on ? 'ALTER SYSTEM SET pg_stat_statements.track_planning = on' : 'ALTER SYSTEM RESET pg_stat_statements.track_planning');
+  await admin.query('SELECT pg_reload_conf()');
+};
+await planning(true);
 // A login role of this command's own (a member of identity_graph_app, as the benchmark's
 // server role is), so its statements are told from those of anything else on the cluster.
 const ROLE = 'igs_bench_shapes';
@@ -67,15 +74,19 @@ const post = async (organizationId: string, body: string) => {
 const ask: Ask = async (org, query, variables) => JSON.parse((await post(org.id, JSON.stringify({ query, variables }))).text);
 
 // The server's own statements only: its role's, without the queue's (pg-boss) polling.
-const statements = async () =>
+// With PostgreSQL's time planning and executing them, which pg_stat_statements keeps to
+// the microsecond where CPU read from /proc over ten requests is whole milliseconds. The
+// hot reads' connections plan each statement once (src/db/postgres.ts): planning shows
+// on a statement's first run on a connection, and should stay near none after.
+const statements = async (): Promise<StatementCalls[]> =>
   (
-    await admin.query<{ calls: string; query: string }>(
-      `SELECT calls, queryid::text || ' ' || query AS query FROM pg_stat_statements
+    await admin.query<{ calls: string; plans: string; plan: number; exec: number; query: string }>(
+      `SELECT calls, plans, total_plan_time AS plan, total_exec_time AS exec, queryid::text || ' ' || query AS query FROM pg_stat_statements
        WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
          AND userid = (SELECT oid FROM pg_roles WHERE rolname = '${ROLE}') AND ${NOT_QUEUE}
        ORDER BY calls DESC`,
     )
-  ).rows.map((r) => ({ calls: Number(r.calls), query: r.query.replace(/\s+/g, ' ').slice(0, 220) }));
+  ).rows.map((r) => ({ calls: Number(r.calls), plans: Number(r.plans), planMs: r.plan, execMs: r.exec, query: r.query.replace(/\s+/g, ' ').slice(0, 220) }));
 
 const results: ShapeResult[] = [];
 try {
@@ -103,6 +114,7 @@ try {
     process.exitCode = 1;
   }
 } finally {
+  await planning(false);
   await admin.end();
   await server.stop();
   await jwt.close();
@@ -115,9 +127,14 @@ async function lastReset() {
 }
 
 /** Calls since `before` of each statement (statistics are never reset here: others on the cluster read them too). */
-function since(before: { calls: number; query: string }[], after: { calls: number; query: string }[]) {
-  const was = new Map(before.map((s) => [s.query, s.calls]));
-  return after.map((s) => ({ calls: s.calls - (was.get(s.query) ?? 0), query: s.query })).filter((s) => s.calls > 0);
+function since(before: StatementCalls[], after: StatementCalls[]): StatementCalls[] {
+  const was = new Map(before.map((s) => [s.query, s]));
+  return after
+    .map((s) => {
+      const b = was.get(s.query);
+      return { calls: s.calls - (b?.calls ?? 0), plans: s.plans - (b?.plans ?? 0), planMs: s.planMs - (b?.planMs ?? 0), execMs: s.execMs - (b?.execMs ?? 0), query: s.query };
+    })
+    .filter((s) => s.calls > 0);
 }
 
 /** Sends one operation `repeat` times, one at a time, after one unmeasured send; measured again when the statistics were reset meanwhile. */
@@ -149,6 +166,8 @@ async function measure(op: ShapeOperation, pgPid: number | null): Promise<ShapeR
     return {
       ...op,
       statementsPerRequest: seen.reduce((n, s) => n + s.calls, 0) / repeat,
+      planMs: seen.reduce((n, s) => n + s.planMs, 0) / repeat,
+      execMs: seen.reduce((n, s) => n + s.execMs, 0) / repeat,
       p50Ms: walls[Math.floor(walls.length / 2)]!,
       processCpuMs: (p1 - p0) / repeat,
       postgresCpuMs: (c1 - c0) / repeat,
