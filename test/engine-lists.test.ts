@@ -7,7 +7,7 @@ import { Builder } from '../src/modules/shared/engine/builder.ts';
 import { whereSql } from '../src/modules/shared/engine/where.ts';
 import { globalId, tokenFor, type GqlOptions } from './helpers/app.ts';
 import { aMember, anApiKey, anIdentifier, anIdentity, anOrganization, aSource, aUser } from './helpers/factories.ts';
-import { expectCases, expectRefused, readersOf, viewersOf } from './helpers/engine.ts';
+import { bothWays, expectCases, expectRefused, readersOf, viewersOf } from './helpers/engine.ts';
 import { normalisedPair } from '../src/modules/suggestion/pairs.ts';
 
 // The organization's sources and link suggestions, node(id) of sources, suggestions and
@@ -200,5 +200,34 @@ describe('array filters, rendered in SQL', () => {
     }
     // The merges touch [org], [other], [] and [org, other].
     expect(found).toEqual([2, 2, 2, 3, 0, 1, 2, 4, 1, 3]);
+  });
+});
+
+describe('searches', () => {
+  it("match LIKE's wildcards as themselves in members, identities and deleted items, on both paths", async () => {
+    const org = await anOrganization();
+    const admin = await aUser({ name: 'Ada Admin' });
+    await aMember(org.id, admin.id, { role: 'ORGANIZATION_ADMIN' });
+    const underscored = await aUser({ name: 'snake_case' });
+    await aMember(org.id, underscored.id);
+    await anIdentity(org.id, { name: 'Plain name' });
+    await anIdentity(org.id, { name: '100% sure' });
+    for (const label of ['ab_c', 'abxc']) {
+      await prisma.deletedItem.create({ data: { organizationId: org.id, entityType: 'Identifier', entityId: crypto.randomUUID(), rows: {}, label, deletedByUserId: admin.id } });
+    }
+    const query = `{ organization(id: "${org.id}") {
+      members(search: "e_c") { edges { node { user { name } } } }
+      identities(search: "%") { totalCount edges { node { name } } }
+      deletedItems(filter: { search: "b_c" }) { totalCount edges { node { label } } } } }`;
+    const both = await bothWays(query, { token: await tokenFor(admin.authSubject!), organizationId: org.id });
+    expect(both.planned).toEqual(both.general);
+    expect(both.usedPlan).toBe(true);
+    expect(both.planned.data).toEqual({
+      organization: {
+        members: { edges: [{ node: { user: { name: 'snake_case' } } }] },
+        identities: { totalCount: 1, edges: [{ node: { name: '100% sure' } }] },
+        deletedItems: { totalCount: 1, edges: [{ node: { label: 'ab_c' } }] },
+      },
+    });
   });
 });

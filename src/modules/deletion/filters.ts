@@ -1,4 +1,5 @@
 import type { Prisma } from '../../generated/prisma/client.ts';
+import { containsTextWhere } from '../shared/rules.ts';
 import type { DeletedKind } from './store.ts';
 
 // What a DeletedItemFilter selects, as a Prisma condition: the rules of the list of
@@ -14,6 +15,6 @@ export const deletedItemsWhere = (organizationId: string, f: Filter | null | und
     deletedAt: { ...(f.deletedAfter && { gte: f.deletedAfter }), ...(f.deletedBefore && { lt: f.deletedBefore }) },
   }),
   ...(f?.search && {
-    OR: [{ label: { contains: f.search, mode: 'insensitive' } }, { reason: { contains: f.search, mode: 'insensitive' } }],
+    OR: [containsTextWhere('label', f.search), containsTextWhere('reason', f.search)],
   }),
 });

@@ -2,6 +2,7 @@ import type { Access } from '../../context.ts';
 import { Prisma } from '../../db.ts';
 import type { IdentityType } from '../../generated/prisma/client.ts';
 import { email, phoneNumber, sourceRef } from '../shared/inputs.ts';
+import { containsTextWhere } from '../shared/rules.ts';
 import { organizationOf } from '../shared/tenant.ts';
 import { Issues } from '../shared/validate.ts';
 
@@ -74,6 +75,6 @@ export function identitiesWhere(args: IdentityFilter): Prisma.IdentityWhereInput
     ...(phone && { phoneNumber: phone }),
     ...(args.linked != null && { userId: args.linked ? { not: null } : null }),
     ...(userId && { userId }),
-    ...(search && { name: { contains: search, mode: 'insensitive' as const } }),
+    ...(search && containsTextWhere('name', search)),
   };
 }

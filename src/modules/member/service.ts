@@ -10,7 +10,7 @@ import { isSystemAdmin } from '../shared/authorize.ts';
 import { column, rowKeys, selectList, sqlNames, table, type FieldOf } from '../shared/sql-names.ts';
 import { ownMembershipsWhere, requireOrganizationOf, requireRowIn } from '../shared/tenant.ts';
 import { matches } from '../shared/engine/where.ts';
-import { visibleMembershipsWhere } from '../shared/rules.ts';
+import { containsTextWhere, visibleMembershipsWhere } from '../shared/rules.ts';
 import { Issues, uniqueViolation } from '../shared/validate.ts';
 import { AUDITED_USER, visibleUsersWhere } from '../user/service.ts';
 
@@ -242,18 +242,12 @@ export function membersWhere(args: {
   const issues = new Issues();
   issues.text('search', args.search, 200);
   issues.throwIfAnyInRead();
-  // LIKE wildcards in the search are matched literally.
-  const search = args.search?.trim().replace(/[\\%_]/g, '\\$&');
-  const contains = (field: 'email' | 'givenName' | 'familyName' | 'nickname' | 'name') => ({
-    [field]: { contains: search, mode: 'insensitive' as const },
-  });
+  const search = args.search?.trim();
   return {
     ...(args.role && { role: args.role }),
     ...(args.state && { state: args.state }),
     ...(search && {
-      user: {
-        OR: [contains('email'), contains('givenName'), contains('familyName'), contains('nickname'), contains('name')],
-      },
+      user: { OR: (['email', 'givenName', 'familyName', 'nickname', 'name'] as const).map((field) => containsTextWhere(field, search)) },
     }),
   };
 }

@@ -49,6 +49,13 @@ export function visibleMembershipsWhere(own: object | null, readable: string[] |
   return { OR: [...(own ? [own] : []), readableWhere(readable)] };
 }
 
+/**
+ * What a text search keeps: rows whose `field` contains the text in any case, LIKE's
+ * wildcards (`%`, `_`) and its escape (a backslash) matched as themselves. Every `search` applies it.
+ */
+export const containsTextWhere = <F extends string>(field: F, text: string) =>
+  ({ [field]: { contains: text.replace(/[\\%_]/g, '\\$&'), mode: 'insensitive' as const } }) as Record<F, { contains: string; mode: 'insensitive' }>;
+
 /** What a score missing from an identifier or a suggestion counts as: certain. No score means nobody scored it down. */
 export const UNSCORED = 1;
 
