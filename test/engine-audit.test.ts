@@ -144,3 +144,23 @@ describe('audit trails, compiled', () => {
     await expectRefused(cases, refused);
   });
 });
+
+describe("an object's history, filtered", () => {
+  it("by another object's id lists none of that object's events, on both paths", async () => {
+    const org = await anOrganization();
+    const other = await anOrganization();
+    const analyst = await aUser();
+    await aMember(org.id, analyst.id);
+    // A user the analyst may not see, with a profile change recorded in no organization.
+    const stranger = await aUser();
+    await aMember(other.id, stranger.id);
+    await prisma.auditEvent.create({ data: { entityType: 'User', entityId: stranger.id, action: 'UPDATE', actorType: 'SYSTEM', changes: { name: { before: 'A', after: 'B' } } } });
+    await prisma.auditEvent.create({ data: { organizationId: org.id, entityType: 'Organization', entityId: other.id, action: 'UPDATE', actorType: 'SYSTEM', changes: {} } });
+    const filtered = (type: string, id: string, of: string) => `history(filter: { entityId: "${globalId(type, of)}" }) { totalCount edges { node { entityId changes } } }`;
+    const query = `{ viewer { ${filtered('User', analyst.id, stranger.id)} } organization(id: "${org.id}") { ${filtered('Organization', org.id, other.id)} } }`;
+    const answers = await expectCases([['histories filtered by the id of another object', query, true]], [['an analyst acting in the organization', { token: await tokenFor(analyst.authSubject!), organizationId: org.id }]]);
+    const { data } = answers.get('histories filtered by the id of another object, as an analyst acting in the organization')!;
+    expect(data.viewer.history).toEqual({ totalCount: 0, edges: [] });
+    expect(data.organization.history).toEqual({ totalCount: 0, edges: [] });
+  });
+});

@@ -66,5 +66,6 @@ const NOT_A_COPY: Partial<Record<string, Prisma.AuditEventWhereInput>> = {
 export function historyWhere(entityType: string, entityId: string, filter: Filter | null | undefined, readable: string[] | 'all'): Prisma.AuditEventWhereInput {
   // An object's events in organizations the viewer may not read (a user's, say) stay hidden.
   const tenant = readable === 'all' ? {} : { OR: [{ organizationId: null }, { organizationId: { in: readable } }] };
-  return { AND: [{ entityType, entityId, ...NOT_A_COPY[entityType], ...filterWhere(filter) }, tenant] };
+  // The filter narrows the object's events; its own entityId or entityType never replaces the object's.
+  return { AND: [{ entityType, entityId, ...NOT_A_COPY[entityType] }, filterWhere(filter), tenant] };
 }
