@@ -205,9 +205,24 @@ describe('connections with auth scopes below the root', () => {
 
 // Generated selections of an organization reached below the root, through each parent.
 const pick = <T>(xs: readonly T[]) => fc.subarray([...xs], { minLength: 1 });
-const paging = fc.constantFrom('', '(first: 1)', '(last: 2)', '(first: 0)');
+const paging = fc.constantFrom('', 'first: 1', 'last: 2', 'first: 0', 'last: 0');
+// Each list's filter arguments, compiled through the query its resolver uses.
+const FILTERS: Record<string, string[]> = {
+  members: ['role: ANALYST', 'state: PENDING', 'search: "zo"'],
+  sources: ['kind: IDENTITY_PROVIDER'],
+  identifiers: ['sourceKey: "crm"', 'minConfidence: 0.5'],
+  auditEvents: ['filter: { action: "UPDATE" }', 'filter: { actorType: USER, entityType: "Identifier" }'],
+  history: ['filter: { action: "CREATE" }'],
+  deletedItems: ['filter: { search: "crm" }'],
+  apiKeys: ['includeRevoked: true'],
+};
 const list = (name: string, node: string) =>
-  fc.record({ paging, total: fc.boolean(), info: fc.boolean() }).map(({ paging: p, total, info }) => `${name}${p} { ${total ? 'totalCount' : ''} edges { cursor node { ${node} } } ${info ? 'pageInfo { hasNextPage endCursor }' : ''} }`);
+  fc
+    .record({ paging, filter: fc.constantFrom('', ...(FILTERS[name] ?? [])), total: fc.boolean(), info: fc.boolean() })
+    .map(({ paging: p, filter, total, info }) => {
+      const args = [p, filter].filter(Boolean).join(', ');
+      return `${name}${args ? `(${args})` : ''} { ${total ? 'totalCount' : ''} edges { cursor node { ${node} } } ${info ? 'pageInfo { hasNextPage endCursor }' : ''} }`;
+    });
 const organizationSelection = fc
   .tuple(
     pick(['slug', 'name', '__typename']),
@@ -219,6 +234,8 @@ const organizationSelection = fc
     fc.option(list('webhookEndpoints', 'url'), { nil: null }),
     fc.option(list('deletedItems', 'label'), { nil: null }),
     fc.option(list('apiKeys', 'name'), { nil: null }),
+    // A list selected again under an alias, with arguments of its own.
+    fc.option(fc.oneof(list('members', 'role'), list('history', 'action'), list('deletedItems', 'label')).map((l) => `again: ${l}`), { nil: null }),
   )
   .map((parts) => parts.flat().filter((p) => p !== null).join(' '));
 
