@@ -17,24 +17,45 @@ export async function organizationRegion(organizationId: string): Promise<string
   return rememberRegion(organizationId, row?.defaultPhoneRegion ?? null);
 }
 
-// Each organization's region as this process last read it. A compiled resolve normalises
-// a national phone number for it and its statement picks the form for the region stored
-// then (graph/compiled.ts): a region remembered wrongly costs a statement, never an answer.
+// Each organization's region, and each source's (its own, else its organization's), as
+// this process last read them. A compiled resolve normalises a national phone number for
+// them and its statement picks the form for the region stored then (graph/compiled.ts):
+// a region remembered wrongly costs a statement, never an answer.
 const REMEMBERED_MAX = 10_000;
-const remembered = new Map<string, string | null>();
 
-/** Remembers the region just read for an organization, and returns it. */
-export function rememberRegion(organizationId: string, region: string | null): string | null {
-  remembered.delete(organizationId);
-  if (remembered.size >= REMEMBERED_MAX) remembered.delete(remembered.keys().next().value!);
-  remembered.set(organizationId, region);
-  return region;
+/** A map of at most REMEMBERED_MAX entries, the least recently set left out first. */
+function cappedMemory() {
+  const entries = new Map<string, string | null>();
+  return {
+    set(key: string, region: string | null): string | null {
+      entries.delete(key);
+      if (entries.size >= REMEMBERED_MAX) entries.delete(entries.keys().next().value!);
+      entries.set(key, region);
+      return region;
+    },
+    get: (key: string): string | null | undefined => entries.get(key),
+  };
 }
 
-/** The organization's region as last read (null: none set); undefined when not read yet. */
-export const rememberedRegion = (organizationId: string): string | null | undefined => remembered.get(organizationId);
+const organizationMemory = cappedMemory();
+const sourceMemory = cappedMemory();
+/** A source as remembered: within its organization, by id when named by one (UUID or global id), else by key. */
+const sourceEntry = (organizationId: string, source: string) => `${organizationId}/${sourceIdOf(source) ?? source}`;
 
-/** The region of each source named (by key or id, see sourceIdOf), by the name given; absent for no such source. */
+/** Remembers the region just read for an organization, and returns it. */
+export const rememberRegion = (organizationId: string, region: string | null): string | null => organizationMemory.set(organizationId, region);
+
+/** The organization's region as last read (null: none set); undefined when not read yet. */
+export const rememberedRegion = (organizationId: string): string | null | undefined => organizationMemory.get(organizationId);
+
+/** Remembers the region just read for a source named by key or id (null: none, or no such source), and returns it. */
+export const rememberSourceRegion = (organizationId: string, source: string, region: string | null): string | null =>
+  sourceMemory.set(sourceEntry(organizationId, source), region);
+
+/** The region a source named by key or id was last read in (null: none); undefined when not read yet. */
+export const rememberedSourceRegion = (organizationId: string, source: string): string | null | undefined => sourceMemory.get(sourceEntry(organizationId, source));
+
+/** The region of each source named (by key or id, see sourceIdOf), by the name given; absent for no such source (remembered: see rememberSourceRegion). */
 export async function sourceRegions(organizationId: string, sources: string[]): Promise<Map<string, string | null>> {
   const names = [...new Set(sources)];
   if (!names.length) return new Map();
@@ -44,7 +65,9 @@ export async function sourceRegions(organizationId: string, sources: string[]): 
     FROM unnest(${names}::text[], ${names.map(sourceIdOf)}::uuid[]) AS q(src, sid)
     JOIN ${c.$table} s ON s.${c.organizationId} = ${organizationId}::uuid AND (s.${c.key} = q.src OR s.${c.id} = q.sid)
     JOIN ${o.$table} o ON o.${o.id} = s.${c.organizationId}`;
-  return new Map(rows.map((r) => [r.src, r.region]));
+  const found = new Map(rows.map((r) => [r.src, r.region]));
+  for (const name of names) rememberSourceRegion(organizationId, name, found.get(name) ?? null);
+  return found;
 }
 
 /**
