@@ -1,7 +1,6 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { afterEach, describe, expect, it } from 'vitest';
 import { prisma } from '../src/db.ts';
-import { lookupNeedsRegion } from '../src/modules/matching/normalise.ts';
 import { model, setPlannedReads } from '../src/modules/shared/engine/index.ts';
 import { gql } from './helpers/app.ts';
 import { bothWays, isPlan, USER_HOLE } from './helpers/engine.ts';
@@ -17,10 +16,10 @@ import { fc } from './helpers/property-runs.ts';
 // organization, keys several users hold, ties broken by id, merged users, a user who
 // left), organizations with different default phone regions and none, and viewers of
 // every role, the compiled answer equals the general path's, and a whole operation is
-// one statement for a credential the server has seen: a national phone number is
-// normalised for the region the server last read and the statement takes it as stored
-// (one more statement when it changed since); an identifier that may be a national phone
-// number reads its source's region first, as on the general path.
+// one statement for a credential the server has seen: a national phone number, and an
+// identifier value that may be one (in sources with regions of their own, different
+// ones and none), is normalised for the region the server last read and the statement
+// takes it as stored (one more statement when it changed since).
 
 afterEach(() => setPlannedReads(true));
 
@@ -52,6 +51,13 @@ async function makeWorld() {
   await prisma.organization.update({ where: { id: a.id }, data: { defaultPhoneRegion: 'US' } });
   const crm = sources.sourceA;
   const idp = await aSource(a.id, { key: 'idp-a', kind: 'IDENTITY_PROVIDER' });
+  // Sources with phone regions of their own (set by setRegions): national numbers of the United Kingdom and Germany.
+  const [x, y] = [await aSource(a.id, { key: 'crm-x' }), await aSource(a.id, { key: 'crm-y' })];
+  await anIdentifier(a.id, people.analyst.id, x.id, { identifierKey: 'phone', identifierValue: '+44 20 7946 0958' });
+  await anIdentifier(a.id, people.shared.id, x.id, { identifierKey: 'contact', identifierValue: '+44 20 7946 0958', confidenceScore: 0.4 });
+  await anIdentifier(a.id, people.admin.id, x.id, { identifierKey: 'contact', identifierValue: '020 7946 0958' });
+  await anIdentifier(a.id, people.admin.id, y.id, { identifierKey: 'phone', identifierValue: '+49 30 901820' });
+  await anIdentifier(a.id, people.former.id, y.id, { identifierKey: 'mobile', identifierValue: '+49 30 901820' });
   // A mailbox: an identity of one person, identifiers of two others (one scored, one not).
   await anIdentity(a.id, { identifierKey: 'team', name: 'Team', email: 'team@example.com', userId: people.shared.id });
   await anIdentifier(a.id, people.analyst.id, crm.id, { identifierKey: 'work_email', identifierValue: 'Team@Example.com', confidenceScore: 0.5 });
@@ -124,7 +130,19 @@ async function makeWorld() {
     { sourceKey: 'no-such-source', identifierKey: 'legacy_id', identifierValue: 'tie-1' },
     { sourceKey: sources.sourceB.key, identifierKey: 'owner_id', identifierValue: w.identifiers.inB[0]!.identifierValue },
   ];
-  return { w, emails, phones, identityKeys, accounts, identifiers, viewers, tied };
+  // Values that may be national phone numbers, read in their source's region: its own, else the organization's (or none).
+  const regionalIdentifiers: Input[] = [
+    { sourceKey: 'crm-a', identifierKey: 'phone', identifierValue: '030 901820' },
+    { sourceKey: 'crm-a', identifierKey: 'contact', identifierValue: '020 7946 0958' },
+    { sourceKey: 'crm-x', identifierKey: 'phone', identifierValue: '020 7946 0958' },
+    { sourceKey: 'crm-x', identifierKey: 'contact', identifierValue: '020 7946 0958' },
+    { sourceId: x.id, identifierKey: 'phone', identifierValue: '(020) 7946-0958' },
+    { sourceKey: 'crm-y', identifierKey: 'phone', identifierValue: '030 901820' },
+    { sourceId: encodeGlobalID('IntegrationSource', y.id), identifierKey: 'mobile', identifierValue: '(415) 555-0100' },
+    { sourceKey: 'crm-y', identifierKey: 'contact', identifierValue: '415.555.0100' },
+    { sourceKey: 'no-such-source', identifierKey: 'phone', identifierValue: '020 7946 0958' },
+  ];
+  return { w, x, y, emails, phones, identityKeys, accounts, identifiers, regionalIdentifiers, viewers, tied };
 }
 
 type World = Awaited<ReturnType<typeof makeWorld>>;
@@ -139,20 +157,12 @@ const typedEmail = (emails: string[]) =>
 function inputs(world: World) {
   return fc.oneof(
     fc.constantFrom(...world.identifiers).map((identifier) => ({ identifier })),
+    fc.constantFrom(...world.regionalIdentifiers).map((identifier) => ({ identifier })),
     typedEmail(world.emails).map((email) => ({ email })),
     fc.constantFrom(...world.phones).map((phoneNumber) => ({ phoneNumber })),
     fc.constantFrom(...world.accounts).map((externalAccount) => ({ externalAccount })),
     fc.constantFrom(...world.identityKeys).map((identityKey) => ({ identityKey })),
   );
-}
-
-/** Statements the compiled read reads a region with first, as the general path does: one for identifiers' sources (a national phone number's region is read in the statement). */
-function regionReads(list: Input[]): number {
-  const identifier = list.some((i) => {
-    const k = i.identifier as { identifierKey: string; identifierValue: string } | undefined;
-    return k && lookupNeedsRegion(k.identifierKey.trim(), k.identifierValue);
-  });
-  return Number(identifier);
 }
 
 const regionColumn = () => `"${model('Organization').fields.get('defaultPhoneRegion')!.column}"`;
@@ -172,26 +182,33 @@ async function quiet() {
 /** The tables the general path looks keys up in (an identifier's source region is read with a join to its source's, not these). */
 const LOOKUP_TABLES = () => ['Identifier', 'Identity'].map((m) => `"${model(m).table}"`);
 
-/** Default phone regions of A and B the properties run under: different ones, the same, and none set. */
-const REGIONS: [string | null, string | null][] = [
-  ['US', 'GB'],
-  [null, 'US'],
-  ['GB', null],
-  ['DE', 'DE'],
+/** Default phone regions the properties run under, of A, B, and A's sources crm-x and crm-y: different ones, the same, and none set. */
+const REGIONS: [string | null, string | null, string | null, string | null][] = [
+  ['US', 'GB', 'GB', 'DE'],
+  [null, 'US', 'GB', null],
+  ['GB', null, null, 'US'],
+  ['DE', 'DE', 'US', 'GB'],
 ];
 
 /**
- * Sets A's and B's default phone regions, and looks a national number up in each as the
- * general path answers it: the first compiled read of a region the server has not read
- * (or read before a change) finds one it was not given and runs again (counted in its
- * own test below); the server remembers it.
+ * Sets the default phone regions of A, B and A's sources, and looks each national
+ * number up as the general path answers it (a phone number in A and B, an identifier
+ * value in A): the first compiled read of a region the server has not read (or read
+ * before a change) finds one it was not given and runs again (counted in its own tests
+ * below); the server remembers it.
  */
-async function setRegions(world: World, [inA, inB]: [string | null, string | null]) {
+async function setRegions(world: World, [inA, inB, inX, inY]: [string | null, string | null, string | null, string | null]) {
   await prisma.organization.update({ where: { id: world.w.a.id }, data: { defaultPhoneRegion: inA } });
   await prisma.organization.update({ where: { id: world.w.b.id }, data: { defaultPhoneRegion: inB } });
+  await prisma.integrationSource.update({ where: { id: world.x.id }, data: { defaultPhoneRegion: inX } });
+  await prisma.integrationSource.update({ where: { id: world.y.id }, data: { defaultPhoneRegion: inY } });
   const admin = world.viewers.find((v) => v[0] === 'a system admin, not narrowed')!;
-  for (const org of [world.w.a.id, world.w.b.id]) {
-    const both = await bothWays(RESOLVE, { ...admin[1], variables: { input: { phoneNumber: '020 7946 0958' }, org } });
+  const asked = [
+    ...[world.w.a.id, world.w.b.id].map((org) => ({ input: { phoneNumber: '020 7946 0958' }, org })),
+    ...[...world.identifiers, ...world.regionalIdentifiers].map((identifier) => ({ input: { identifier }, org: world.w.a.id })),
+  ];
+  for (const variables of asked) {
+    const both = await bothWays(RESOLVE, { ...admin[1], variables });
     expect(both.planned).toEqual(both.general);
   }
 }
@@ -209,7 +226,7 @@ describe('resolve and resolveMany of every kind of key, compiled', () => {
           fc.constantFrom(undefined, world.w.a.id, encodeGlobalID('Organization', world.w.b.id)),
           selections,
           async (input, viewer, org, selection) => {
-            const both = await expectSame(resolveOf(selection), { input, org }, viewer, true, regionReads([input]));
+            const both = await expectSame(resolveOf(selection), { input, org }, viewer, true);
             if (!both.general.errors) answered++;
           },
         ),
@@ -232,13 +249,13 @@ describe('resolve and resolveMany of every kind of key, compiled', () => {
           fc.boolean(),
           selections,
           async (list, viewer, org, hole, selection) => {
-            const both = await expectSame(hole ? WITH_HOLE : resolveManyOf(selection), { inputs: list, org }, viewer, !hole, regionReads(list));
+            const both = await expectSame(hole ? WITH_HOLE : resolveManyOf(selection), { inputs: list, org }, viewer, !hole);
             if (!both.general.errors) answered++;
             // With fields left to the general path, national numbers too are read in the one statement.
             if (hole && !both.general.errors && remembered(viewer)) {
               const { statements } = await withSqlLog(() => gql(WITH_HOLE, { ...viewer[1], variables: { inputs: list, org } }));
               expect(statements.filter(isPlan)).toHaveLength(1);
-              expect(statements.filter((s) => s.includes(regionColumn()) && !isPlan(s)).length).toBe(regionReads(list));
+              expect(statements.filter((s) => s.includes(regionColumn()) && !isPlan(s))).toEqual([]);
             }
           },
         ),
@@ -267,9 +284,8 @@ describe('resolve and resolveMany of every kind of key, compiled', () => {
             ${roots.map((r, i) => `r${i}: ${r.many ? `resolveMany(inputs: $k${i}` : `resolve(input: $k${i}`}, organizationId: $o${i}) { ${r.selection} ${r.hole ? HOLE_SELECTION : ''} }`).join('\n')}
           }`;
           const variables = Object.fromEntries(roots.flatMap((r, i) => [[`k${i}`, r.many ? r.keys : r.keys[0]], [`o${i}`, other && i % 2 ? undefined : org]]));
-          const before = roots.reduce((n, r) => n + regionReads(r.keys), 0);
           const holes = roots.some((r) => r.hole);
-          const both = await expectSame(query, variables, viewer, !holes, before);
+          const both = await expectSame(query, variables, viewer, !holes);
           if (both.general.errors) return;
           answered++;
           // Fields left to the general path or not, the roots' reads went as one statement,
@@ -287,11 +303,11 @@ describe('resolve and resolveMany of every kind of key, compiled', () => {
   it('ranks candidates and matches alike: the email holder, the identity named, then matches by score, newest, then id', async () => {
     const world = await makeWorld();
     // As a server that has read the organizations' regions.
-    await setRegions(world, ['US', null]);
+    await setRegions(world, ['US', null, 'GB', null]);
     const { people } = world.w;
     const viewer = world.viewers.find((v) => v[0] === 'the admin of A')!;
     const ask = async (input: Input) => {
-      const both = await expectSame(RESOLVE, { input }, viewer, true, regionReads([input]));
+      const both = await expectSame(RESOLVE, { input }, viewer, true);
       return both.planned.data!.resolve;
     };
     const emailOf = (u: { email: string }) => u.email;
@@ -351,9 +367,54 @@ describe('resolve and resolveMany of every kind of key, compiled', () => {
     }
   });
 
+  it("reads an identifier value that may be a national number in its source's region stored now: one changed since costs one statement more, once", async () => {
+    const world = await makeWorld();
+    const viewer = world.viewers.find((v) => v[0] === 'the admin of A')!;
+    // In crm-x, by key and by id: the admin's contact holds the digits, another person's the number of the United Kingdom.
+    const inputs = [
+      { identifier: { sourceKey: 'crm-x', identifierKey: 'contact', identifierValue: '020 7946 0958' } },
+      { identifier: { sourceId: world.x.id, identifierKey: 'contact', identifierValue: ' 020 7946 0958' } },
+    ];
+    const query = resolveManyOf('matchedIdentifiers { identifierValue user { email } }');
+    const options = { ...viewer[1], variables: { inputs } };
+    // Regions not read yet (crm-x has none of its own: A's, US) are found by the statement, which runs again with them.
+    const first = await withSqlLog(() => gql(query, options));
+    expect(first.statements.filter(isPlan)).toHaveLength(2);
+    // A's region, crm-x's own, statements, and how many identifiers each key matches.
+    const steps: [string | null, string | null, number, number][] = [
+      ['US', 'GB', 2, 2],
+      ['US', 'GB', 1, 2],
+      ['US', null, 2, 1],
+      // crm-x reads A's region.
+      ['GB', null, 2, 2],
+      ['GB', 'DE', 2, 1],
+      // A's region changed, but crm-x has its own; then none, to read A's, which is the region it had.
+      ['DE', 'DE', 1, 1],
+      ['DE', null, 1, 1],
+      ['DE', 'GB', 2, 2],
+    ];
+    for (const [inA, inX, statementCount, matches] of steps) {
+      await prisma.organization.update({ where: { id: world.w.a.id }, data: { defaultPhoneRegion: inA } });
+      await prisma.integrationSource.update({ where: { id: world.x.id }, data: { defaultPhoneRegion: inX } });
+      const label = `A ${inA}, crm-x ${inX}`;
+      const { result, statements } = await withSqlLog(() => gql(query, options));
+      expect(statements.filter(isPlan), `${label}\n${statements.join('\n')}`).toHaveLength(statementCount);
+      expect(statements, label).toHaveLength(statementCount);
+      setPlannedReads(false);
+      expect(result, label).toEqual(await gql(query, options));
+      setPlannedReads(true);
+      const resolved = result.data?.resolveMany as { matchedIdentifiers: unknown[] }[];
+      expect(resolved.map((r) => r.matchedIdentifiers.length), label).toEqual([matches, matches]);
+      const again = await withSqlLog(() => gql(query, options));
+      expect(again.result, label).toEqual(result);
+      expect(again.statements.filter(isPlan), label).toHaveLength(1);
+      expect(again.statements, label).toHaveLength(1);
+    }
+  });
+
   it('counts one compiled statement for each kind of key, and for a list of every kind', async () => {
     const world = await makeWorld();
-    await setRegions(world, ['US', null]);
+    await setRegions(world, ['US', null, 'GB', null]);
     const viewer = world.viewers.find((v) => v[0] === 'an analyst of A')!;
     const kinds: Input[] = [
       { identifier: world.identifiers[0] },
@@ -365,9 +426,9 @@ describe('resolve and resolveMany of every kind of key, compiled', () => {
       { identityKey: 'desk' },
     ];
     for (const input of kinds) {
-      for (const query of [RESOLVE, resolveOf('ambiguous'), resolveOf('user { email }')]) await expectSame(query, { input }, viewer, true, regionReads([input]));
+      for (const query of [RESOLVE, resolveOf('ambiguous'), resolveOf('user { email }')]) await expectSame(query, { input }, viewer, true);
     }
-    await expectSame(RESOLVE_MANY, { inputs: kinds }, viewer, true, regionReads(kinds));
+    await expectSame(RESOLVE_MANY, { inputs: kinds }, viewer, true);
     await expectSame(RESOLVE_MANY, { inputs: [] }, viewer, true, 0);
   });
 });
