@@ -231,3 +231,23 @@ describe('searches', () => {
     });
   });
 });
+
+describe('filters given together', () => {
+  it('identities linked: false with a userId are none, linked: true with it are that user’s, on both paths', async () => {
+    const org = await anOrganization();
+    const admin = await aUser();
+    await aMember(org.id, admin.id, { role: 'ORGANIZATION_ADMIN' });
+    await anIdentity(org.id, { name: 'Linked', userId: admin.id });
+    await anIdentity(org.id, { name: 'Unlinked' });
+    const user = globalId('User', admin.id);
+    const query = `{ organization(id: "${org.id}") {
+      none: identities(linked: false, userId: "${user}") { totalCount edges { node { name } } }
+      own: identities(linked: true, userId: "${user}") { totalCount edges { node { name } } } } }`;
+    const both = await bothWays(query, { token: await tokenFor(admin.authSubject!), organizationId: org.id });
+    expect(both.planned).toEqual(both.general);
+    expect(both.usedPlan).toBe(true);
+    expect(both.planned.data).toEqual({
+      organization: { none: { totalCount: 0, edges: [] }, own: { totalCount: 1, edges: [{ node: { name: 'Linked' } }] } },
+    });
+  });
+});

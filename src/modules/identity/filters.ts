@@ -73,8 +73,8 @@ export function identitiesWhere(args: IdentityFilter): Prisma.IdentityWhereInput
     ...(args.identifierKey != null && { identifierKey: args.identifierKey }),
     ...(mail && { email: mail }),
     ...(phone && { phoneNumber: phone }),
-    ...(args.linked != null && { userId: args.linked ? { not: null } : null }),
-    ...(userId && { userId }),
+    // Both apply when both are given (linked: false with a userId finds none): neither replaces the other.
+    AND: [...(args.linked != null ? [{ userId: args.linked ? { not: null } : null }] : []), ...(userId ? [{ userId }] : [])],
     ...(search && containsTextWhere('name', search)),
   };
 }
