@@ -174,6 +174,7 @@ const identifierFilters = fc.record(
   { requiredKeys: [] },
 );
 const identityNode = pick(['id', 'name', 'identityType', 'externalId', 'properties { key type value }', 'source { key name }', 'user { email }', 'linkedBy']).map((f) => f.join(' '));
+const identityFilters = fc.record({ identityType: fc.constantFrom('USER', 'OTHER'), search: fc.constantFrom('Identity 1', 'ident', '%') }, { requiredKeys: [] });
 // A user's lists also filter by organization: the world's own (org-id, replaced by its global id) or the other (other-id).
 const ofOrganization = fc.record({ organizationId: fc.constantFrom('org-id', 'other-id') }, { requiredKeys: [] });
 const userSelection = fc
@@ -181,7 +182,7 @@ const userSelection = fc
     scalars: pick(['id', 'email', 'name', 'givenName', 'isSystemAdmin', 'updatedAt', '__typename', 'authSubject', '... on Node { nodeId: id }']),
     memberships: fc.option(fc.tuple(pick(['role', 'state', 'user { email }']), fc.option(belowOrganization, { nil: null })).map(([f, o]) => (o ? [...f, o] : f)), { nil: null }),
     identifiers: fc.option(connection(identifierNode, fc.tuple(identifierFilters, ofOrganization).map(([f, o]) => ({ ...f, ...o }))), { nil: null }),
-    identities: fc.option(connection(identityNode, fc.tuple(fc.record({ identityType: fc.constantFrom('USER', 'OTHER'), search: fc.constantFrom('Identity 1', 'ident') }, { requiredKeys: [] }), ofOrganization).map(([f, o]) => ({ ...f, ...o }))), { nil: null }),
+    identities: fc.option(connection(identityNode, fc.tuple(identityFilters, ofOrganization).map(([f, o]) => ({ ...f, ...o }))), { nil: null }),
   })
   .map(({ scalars, memberships, identifiers, identities }) =>
     [scalars.join(' '), memberships ? `memberships { ${memberships.join(' ')} }` : '', identifiers ? `identifiers${identifiers}` : '', identities ? `identities${identities}` : ''].join(' '),
@@ -212,7 +213,7 @@ const organizationSelection = fc
     // The same connection again under an alias, with arguments of its own.
     again: fc.option(fc.oneof(connection(memberNode, memberFilters).map((c) => `members${c}`), connection(identifierNode, identifierFilters).map((c) => `identifiers${c}`)), { nil: null }),
     identifiers: fc.option(connection(identifierNode, identifierFilters), { nil: null }),
-    identities: fc.option(connection(identityNode, fc.constant({})), { nil: null }),
+    identities: fc.option(connection(identityNode, fc.tuple(identityFilters, fc.record({ linked: fc.boolean() }, { requiredKeys: [] })).map(([f, l]) => ({ ...f, ...l }))), { nil: null }),
     sources: fc.option(connection(sourceNode, sourceFilters), { nil: null }),
     suggestions: fc.option(connection(suggestionNode, suggestionFilters), { nil: null }),
     alias: fc.boolean(),
