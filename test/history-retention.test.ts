@@ -80,14 +80,18 @@ describe('history retention', () => {
     expectErrorCode(early, 'BAD_USER_INPUT');
     expect(early.errors![0]!.message).toMatch(/history horizon of this organization, \d{4}-/);
 
+    // Versions of one object written in the same millisecond are one (the embedded
+    // database's clock counts milliseconds), so the other organization's are counted
+    // before pruning rather than assumed.
+    const kept = [await versions(other.held.id), await versions(other.gone.id)];
+    expect(kept[1]).toBeGreaterThan(0);
     await pruneAll();
     // v3 (valid at the cutoff) and v4 stay; v1, v2 and the deleted identifier's versions go.
     expect(await versions(d.held.id)).toBe(2);
     expect(await versions(d.gone.id)).toBe(0);
     expect(await answers()).toEqual(before);
     // An organization with the default retention keeps all of it.
-    expect(await versions(other.held.id)).toBe(4);
-    expect(await versions(other.gone.id)).toBe(2);
+    expect([await versions(other.held.id), await versions(other.gone.id)]).toEqual(kept);
     const old = await gql(RESOLVE, { ...other.as, variables: { value: 'v3', asOf: new Date(Date.now() - 10 * DAY + 300_000).toISOString() } });
     expectNoErrors(old);
     expect(old.data!.resolve.user).not.toBeNull();
