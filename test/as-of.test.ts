@@ -27,8 +27,12 @@ describe('row history', () => {
     const crm = await aSource(org.id, { key: 'crm' });
     const user = await aUser();
     const ident = await anIdentifier(org.id, user.id, crm.id, { identifierKey: 'email', identifierValue: 'a@example.com' });
+    // Apart in time: the embedded database's clock counts milliseconds, and changes within one are one version.
+    await momentNow();
     await prisma.identifier.update({ where: { id: ident.id }, data: { identifierValue: 'b@example.com' } });
+    await momentNow();
     await prisma.identifier.update({ where: { id: ident.id }, data: { identifierValue: 'c@example.com' } });
+    await momentNow();
     let versions = await versionsOf(ident.id);
     expect(versions.map((v) => [v.identifier_value, v.deleted])).toEqual([['a@example.com', false], ['b@example.com', false], ['c@example.com', false]]);
     expect(versions[0]!.valid_from < versions[1]!.valid_from && versions[1]!.valid_from < versions[2]!.valid_from).toBe(true);
