@@ -2,14 +2,15 @@
 // spawn to its first answered /ready (which runs a query), against PGlite alone opening
 // the same folder and answering one query (bench/pglite-open.mjs), alternated.
 //   npm run bench:cold -- [--runs N] [--node PATH] [--dir FOLDER] [--env NAME=VALUE,...]
-// --node runs both under another Node.js binary (e.g. .ci/node24's); --env adds
+// Both run on the Node.js every peer runs on (peerNode: bench/peers' own when installed);
+// --node runs both under another Node.js binary (e.g. the machine's); --env adds
 // variables to the server's environment (NODE_DISABLE_COMPILE_CACHE=1). `npm run bench`
 // measures it too (3 runs), unless given --no-cold-start.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, START_NODE_FLAGS, upToDateBuild } from './peers.ts';
+import { freePort, peerNode, START_NODE_FLAGS, upToDateBuild } from './peers.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
@@ -101,7 +102,7 @@ export async function measureColdStart({ runs = 3, node = process.execPath, dir,
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const { parseArgs } = await import('./common.ts');
   const args = parseArgs(process.argv.slice(2));
-  const node = args.node ? path.resolve(args.node) : process.execPath;
+  const node = args.node ? path.resolve(args.node) : peerNode();
   const dir = path.resolve(args.dir ?? path.join(HERE, '.work', 'pglite'));
   const version = execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
   process.stderr.write(`Cold start on ${dir}, Node.js ${version}\n`);

@@ -277,7 +277,7 @@ try {
   let coldStart: Report['coldStart'] = null;
   if (args['no-cold-start'] !== 'true' && peerNames.includes('this')) {
     // A failure here costs the cold start's target, not the blocks measured before it.
-    coldStart = await measureColdStart({ dir: path.join(WORK, 'pglite') }).catch((err: Error) => (log(`Cold start not measured: ${err.message}`), null));
+    coldStart = await measureColdStart({ dir: path.join(WORK, 'pglite'), node: peerNode() }).catch((err: Error) => (log(`Cold start not measured: ${err.message}`), null));
     if (coldStart) log(`Cold start: this server ${coldStart.serverMs} ms, PGlite alone ${coldStart.pgliteMs} ms`);
   }
 
